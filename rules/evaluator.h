@@ -1,0 +1,65 @@
+#ifndef VIGIE_RULES_EVALUATOR_H_
+#define VIGIE_RULES_EVALUATOR_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "monitors/model_monitors.h"
+#include "monitors/stats.h"
+#include "rules/policy.h"
+
+namespace vigie::rules {
+
+enum class Severity { kInsufficientData, kWarning, kCritical };
+
+// Sample size of one group behind a finding.
+struct GroupSample {
+  std::string group;
+  uint64_t predictions = 0;
+  uint64_t positives = 0;  // Labelled positives.
+  uint64_t negatives = 0;  // Labelled negatives.
+};
+
+// What one rule says of one scope (model, attribute) of one window.
+struct Finding {
+  std::string rule_id;
+  std::string model_id;
+  std::string metric;
+  std::string attribute;  // The scope.
+  // Empty: evaluated and healthy. Otherwise the highest severity whose
+  // conditions all hold, or kInsufficientData.
+  std::optional<Severity> severity;
+  // The metric's value over the included groups (empty when insufficient).
+  std::optional<double> value;
+  // Defining pair of groups, and the comparison of their rates: the
+  // difference interval at Rule::confidence and the test's p-value.
+  std::string high_group;
+  std::string low_group;
+  std::optional<monitors::Interval> interval;
+  std::optional<double> p_value;
+  // Threshold of the severity reported (of the warning level when healthy).
+  double threshold = 0;
+  Comparison comparison = Comparison::kAbove;
+  std::vector<GroupSample> samples;          // Included groups.
+  std::vector<std::string> excluded_groups;  // Below the minimum sample.
+  // One-paragraph human summary: metric, value, groups, interval, threshold,
+  // rule and citation (and the runbook hint when critical).
+  std::string message;
+};
+
+// Evaluates every rule of `policy` that applies to `model_id` on every
+// attribute of `metrics` it covers: one finding per (rule, attribute),
+// healthy ones included so that callers can resolve alerts. Pure.
+std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
+                              const monitors::ModelMetrics& metrics);
+
+// Evaluates one rule on one attribute's metrics.
+Finding EvaluateRule(const Rule& rule, const Policy& policy,
+                     const std::string& model_id, const std::string& attribute,
+                     const monitors::FairnessMetrics& metrics);
+
+}  // namespace vigie::rules
+
+#endif  // VIGIE_RULES_EVALUATOR_H_

@@ -1,0 +1,102 @@
+#ifndef VIGIE_RULES_POLICY_H_
+#define VIGIE_RULES_POLICY_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace vigie::rules {
+
+// The metrics a rule may watch (gaps of one group attribute).
+inline constexpr const char* kEqualizedOddsDifference =
+    "equalized_odds_difference";
+inline constexpr const char* kDemographicParityDifference =
+    "demographic_parity_difference";
+inline constexpr const char* kDemographicParityRatio =
+    "demographic_parity_ratio";
+inline constexpr const char* kTruePositiveRateDifference =
+    "true_positive_rate_difference";
+inline constexpr const char* kFalsePositiveRateDifference =
+    "false_positive_rate_difference";
+
+// How a metric breaches its threshold.
+enum class Comparison {
+  kAbove,  // Breach when value > threshold (gaps).
+  kBelow,  // Breach when value < threshold (ratios).
+};
+
+// One severity level of a rule: all conditions must hold for a breach.
+struct Threshold {
+  // The metric's threshold, compared by Rule::comparison.
+  double value = 0;
+  // When set, the two-proportion test of the gap between the two groups
+  // that define the metric must have a p-value below this.
+  std::optional<double> max_p_value;
+  // When set, the lower end of the confidence interval (at
+  // Rule::confidence) of the difference between those two groups' rates
+  // must lie above this: the gap is that large "for sure".
+  std::optional<double> min_interval_lower;
+};
+
+// A rule of the policy: a metric, its thresholds, the sample it needs, and
+// the commitment of the referential (and the EU AI Act articles) it serves.
+struct Rule {
+  // Rule id, e.g. "F3" (REFERENTIAL.md's numbering). Required, unique.
+  std::string id;
+  // One of the metric names above. Required.
+  std::string metric;
+  Comparison comparison = Comparison::kAbove;
+  // Models the rule applies to; empty: all.
+  std::vector<std::string> models;
+  // Group attributes the rule applies to; empty: all monitored.
+  std::vector<std::string> attributes;
+  // At least one of warning and critical is set.
+  std::optional<Threshold> warning;
+  std::optional<Threshold> critical;
+  // Confidence level of the intervals. Default 0.95. Range: (0.5, 1).
+  double confidence = 0.95;
+  // Event-time window evaluated, ending at the model's latest pane; zero
+  // means every pane kept ("since deployment"). Default: zero.
+  absl::Duration window = absl::ZeroDuration();
+  // Minimum sample per group: groups below any of these are left out of
+  // the metric and listed as excluded; with fewer than two groups left the
+  // finding is insufficient_data.
+  uint64_t min_predictions_per_group = 0;
+  uint64_t min_positives_per_group = 0;  // Labelled positives (outcome 1).
+  uint64_t min_negatives_per_group = 0;  // Labelled negatives (outcome 0).
+  // Positive decisions the group with the highest selection rate (the
+  // reference of an impact ratio) must have; else insufficient_data.
+  uint64_t min_selected_in_reference_group = 0;
+  // Citation: element and answer item, e.g. "Q2.4/2.4.d". Required.
+  std::string element;
+  // Further elements concerned, e.g. {"Q2.5"}.
+  std::vector<std::string> related_elements;
+  // EU AI Act articles, e.g. {"Art. 10", "Art. 15"}.
+  std::vector<std::string> ai_act_articles;
+  // Where the threshold numbers come from, e.g. "REFERENTIAL.md F3".
+  std::string threshold_source;
+  // Runbook hint added to critical alerts' messages; may be empty.
+  std::string runbook;
+
+  // kInvalidArgument naming the field for anything out of range.
+  absl::Status Validate() const;
+};
+
+// The policy: rules and the referential they cite.
+struct Policy {
+  // Referential and version cited by every alert.
+  // Default: "labelia-dsrc@v202301".
+  std::string referential = "labelia-dsrc@v202301";
+  std::vector<Rule> rules;
+
+  // Every rule valid, ids unique.
+  absl::Status Validate() const;
+};
+
+}  // namespace vigie::rules
+
+#endif  // VIGIE_RULES_POLICY_H_
