@@ -1,0 +1,40 @@
+#ifndef VIGIE_STORAGE_KEYS_H_
+#define VIGIE_STORAGE_KEYS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+// Key encodings of Vigie's RocksDB column families. Keys start with the
+// model id, length-prefixed so that no id is a prefix of another's key and
+// ids may hold any byte; times are big-endian with the sign bit flipped, so
+// that byte order is time order (panes of a model iterate oldest first).
+
+namespace vigie::storage {
+
+// varint32(len(model)) + model + id.
+std::string ModelIdKey(absl::string_view model_id, absl::string_view id);
+// The inverse of ModelIdKey; empty for a malformed key.
+struct ModelId {
+  std::string model_id;
+  std::string id;
+};
+std::optional<ModelId> DecodeModelIdKey(absl::string_view key);
+
+// varint32(len(model)) + model + 8 bytes of the pane start in microseconds.
+std::string PaneKey(absl::string_view model_id, absl::Time pane_start);
+struct ModelTime {
+  std::string model_id;
+  absl::Time time;
+};
+std::optional<ModelTime> DecodePaneKey(absl::string_view key);
+
+// 8 bytes of `time` in microseconds, then `suffix`: history in time order.
+std::string TimeKey(absl::Time time, absl::string_view suffix);
+
+}  // namespace vigie::storage
+
+#endif  // VIGIE_STORAGE_KEYS_H_

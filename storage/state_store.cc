@@ -1,0 +1,346 @@
+#include "storage/state_store.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/options.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "storage/keys.h"
+#include "storage/rocksdb_status.h"
+
+namespace vigie::storage {
+namespace {
+
+// Column families, in the order of their handles.
+enum Family : size_t {
+  kDefault = 0,
+  kPendingPredictions,
+  kPendingOutcomes,
+  kPanes,
+  kCounters,
+  kAlerts,
+  kAlertHistory,
+  kFamilyCount,
+};
+constexpr const char* kFamilyNames[kFamilyCount] = {
+    "default", "pending_predictions", "pending_outcomes", "panes",
+    "counters", "alerts",             "alert_history"};
+
+template <typename Message>
+absl::StatusOr<Message> Decode(absl::string_view bytes,
+                               absl::string_view what) {
+  Message message;
+  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(absl::StrCat("stored ", what, " does not decode"));
+  }
+  return message;
+}
+
+}  // namespace
+
+absl::Status StateStoreOptions::Validate() const {
+  if (path.empty()) return absl::InvalidArgumentError("data path is empty");
+  if (block_cache_bytes < (size_t{1} << 20) ||
+      block_cache_bytes > (size_t{64} << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "block_cache_bytes must be in [1 MiB, 64 GiB], got ",
+        block_cache_bytes));
+  }
+  return absl::OkStatus();
+}
+
+struct StateStore::Rep {
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> families;  // Owned; see ~Rep.
+  rocksdb::WriteOptions write_options;
+
+  ~Rep() {
+    for (rocksdb::ColumnFamilyHandle* handle : families) {
+      db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    }
+  }
+};
+
+struct StateBatch::Rep {
+  // Indexed so that reads within a batch see its own uncommitted writes: a
+  // prediction and its outcome may arrive in the same request.
+  rocksdb::WriteBatchWithIndex batch{rocksdb::BytewiseComparator(), 0,
+                                     /*overwrite_key=*/true};
+  const std::vector<rocksdb::ColumnFamilyHandle*>* families = nullptr;
+
+  rocksdb::ColumnFamilyHandle* family(Family f) const {
+    return (*families)[f];
+  }
+  void Put(Family f, const std::string& key, absl::string_view value) {
+    batch.Put(family(f), key, rocksdb::Slice(value.data(), value.size()))
+        .PermitUncheckedError();  // Fails only on size overflow (4 GiB).
+  }
+  void Delete(Family f, const std::string& key) {
+    batch.Delete(family(f), key).PermitUncheckedError();
+  }
+};
+
+StateBatch::StateBatch(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+StateBatch::~StateBatch() = default;
+StateBatch::StateBatch(StateBatch&&) noexcept = default;
+StateBatch& StateBatch::operator=(StateBatch&&) noexcept = default;
+
+void StateBatch::PutPendingPrediction(
+    absl::string_view model_id, absl::string_view prediction_id,
+    const state::v1::PendingPrediction& pending) {
+  rep_->Put(kPendingPredictions, ModelIdKey(model_id, prediction_id),
+            pending.SerializeAsString());
+}
+
+void StateBatch::DeletePendingPrediction(absl::string_view model_id,
+                                         absl::string_view prediction_id) {
+  rep_->Delete(kPendingPredictions, ModelIdKey(model_id, prediction_id));
+}
+
+void StateBatch::PutPendingOutcome(absl::string_view model_id,
+                                   absl::string_view prediction_id,
+                                   const state::v1::PendingOutcome& pending) {
+  rep_->Put(kPendingOutcomes, ModelIdKey(model_id, prediction_id),
+            pending.SerializeAsString());
+}
+
+void StateBatch::DeletePendingOutcome(absl::string_view model_id,
+                                      absl::string_view prediction_id) {
+  rep_->Delete(kPendingOutcomes, ModelIdKey(model_id, prediction_id));
+}
+
+void StateBatch::PutPane(absl::string_view model_id, absl::Time pane_start,
+                         absl::string_view bytes) {
+  rep_->Put(kPanes, PaneKey(model_id, pane_start), bytes);
+}
+
+void StateBatch::PutCounters(absl::string_view model_id,
+                             const state::v1::ModelCountersState& counters) {
+  rep_->Put(kCounters, std::string(model_id), counters.SerializeAsString());
+}
+
+void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
+  const std::string bytes = alert.SerializeAsString();
+  rep_->Put(kAlerts, alert.fingerprint(), bytes);
+  if (transition) {
+    const absl::Time at =
+        absl::FromUnixSeconds(alert.updated_at().seconds()) +
+        absl::Nanoseconds(alert.updated_at().nanos());
+    rep_->Put(kAlertHistory, TimeKey(at, alert.fingerprint()), bytes);
+  }
+}
+
+size_t StateBatch::size() const {
+  return static_cast<size_t>(rep_->batch.GetWriteBatch()->Count());
+}
+
+StateStore::StateStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+StateStore::~StateStore() = default;
+
+absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
+    const StateStoreOptions& options) {
+  RETURN_IF_ERROR(options.Validate());
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  // Pending joins are looked up by key on every event, mostly missing:
+  // bloom filters make the misses cheap.
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+
+  rocksdb::ColumnFamilyOptions family_options;
+  family_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // LZ4 for the bulk, ZSTD for the cold bottom level: monitor state and
+  // protobuf events compress well, and both codecs are in Debian's RocksDB.
+  family_options.compression = rocksdb::kLZ4Compression;
+  family_options.bottommost_compression = rocksdb::kZSTD;
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // Two cores: one background job for flushes and one for compactions.
+  db_options.max_background_jobs = 2;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kFamilyNames) {
+    descriptors.emplace_back(name, family_options);
+  }
+  auto rep = std::make_unique<Rep>();
+  rocksdb::DB* db = nullptr;
+  RETURN_IF_ERROR(FromRocksDb(
+      rocksdb::DB::Open(db_options, options.path, descriptors, &rep->families,
+                        &db),
+      absl::StrCat("open state store at ", options.path)));
+  rep->db.reset(db);
+  rep->write_options.sync = options.sync_commits;
+  return std::unique_ptr<StateStore>(new StateStore(std::move(rep)));
+}
+
+StateBatch StateStore::NewBatch() const {
+  auto rep = std::make_unique<StateBatch::Rep>();
+  rep->families = &rep_->families;
+  return StateBatch(std::move(rep));
+}
+
+absl::Status StateStore::Commit(StateBatch& batch) {
+  rocksdb::WriteBatch* write = batch.rep_->batch.GetWriteBatch();
+  if (write->Count() == 0) return absl::OkStatus();
+  RETURN_IF_ERROR(FromRocksDb(rep_->db->Write(rep_->write_options, write),
+                              "commit state batch"));
+  batch.rep_->batch.Clear();
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Reads `key` of `family` through `batch` when given. Empty when absent.
+absl::StatusOr<std::optional<std::string>> Read(
+    rocksdb::DB* db, rocksdb::WriteBatchWithIndex* batch,
+    rocksdb::ColumnFamilyHandle* family, const std::string& key) {
+  std::string value;
+  rocksdb::Status status =
+      batch != nullptr ? batch->GetFromBatchAndDB(db, rocksdb::ReadOptions(),
+                                                  family, key, &value)
+                       : db->Get(rocksdb::ReadOptions(), family, key, &value);
+  if (status.IsNotFound()) return std::nullopt;
+  RETURN_IF_ERROR(FromRocksDb(status, "read state"));
+  return value;
+}
+
+// Calls `fn(key, value)` for every record of `family`.
+absl::Status Scan(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+    const std::function<absl::Status(absl::string_view, absl::string_view)>&
+        fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), family));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    RETURN_IF_ERROR(fn(absl::string_view(it->key().data(), it->key().size()),
+                       absl::string_view(it->value().data(),
+                                         it->value().size())));
+  }
+  return FromRocksDb(it->status(), "scan state");
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<state::v1::PendingPrediction>>
+StateStore::GetPendingPrediction(const StateBatch* batch,
+                                 absl::string_view model_id,
+                                 absl::string_view prediction_id) const {
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> bytes,
+      Read(rep_->db.get(), batch != nullptr ? &batch->rep_->batch : nullptr,
+           rep_->families[kPendingPredictions],
+           ModelIdKey(model_id, prediction_id)));
+  if (!bytes.has_value()) return std::nullopt;
+  return Decode<state::v1::PendingPrediction>(*bytes, "pending prediction");
+}
+
+absl::StatusOr<std::optional<state::v1::PendingOutcome>>
+StateStore::GetPendingOutcome(const StateBatch* batch,
+                              absl::string_view model_id,
+                              absl::string_view prediction_id) const {
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> bytes,
+      Read(rep_->db.get(), batch != nullptr ? &batch->rep_->batch : nullptr,
+           rep_->families[kPendingOutcomes],
+           ModelIdKey(model_id, prediction_id)));
+  if (!bytes.has_value()) return std::nullopt;
+  return Decode<state::v1::PendingOutcome>(*bytes, "pending outcome");
+}
+
+absl::Status StateStore::ForEachPane(
+    const std::function<absl::Status(const std::string&, absl::Time,
+                                     absl::string_view)>& fn) const {
+  return Scan(rep_->db.get(), rep_->families[kPanes],
+              [&](absl::string_view key, absl::string_view value) {
+                std::optional<ModelTime> decoded = DecodePaneKey(key);
+                if (!decoded.has_value()) {
+                  return absl::DataLossError("malformed pane key");
+                }
+                return fn(decoded->model_id, decoded->time, value);
+              });
+}
+
+absl::Status StateStore::ForEachPendingPrediction(
+    const std::function<absl::Status(const std::string&, const std::string&,
+                                     const state::v1::PendingPrediction&)>& fn)
+    const {
+  return Scan(
+      rep_->db.get(), rep_->families[kPendingPredictions],
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        std::optional<ModelId> decoded = DecodeModelIdKey(key);
+        if (!decoded.has_value()) {
+          return absl::DataLossError("malformed pending prediction key");
+        }
+        ASSIGN_OR_RETURN(auto pending, Decode<state::v1::PendingPrediction>(
+                                           value, "pending prediction"));
+        return fn(decoded->model_id, decoded->id, pending);
+      });
+}
+
+absl::Status StateStore::ForEachPendingOutcome(
+    const std::function<absl::Status(const std::string&, const std::string&,
+                                     const state::v1::PendingOutcome&)>& fn)
+    const {
+  return Scan(
+      rep_->db.get(), rep_->families[kPendingOutcomes],
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        std::optional<ModelId> decoded = DecodeModelIdKey(key);
+        if (!decoded.has_value()) {
+          return absl::DataLossError("malformed pending outcome key");
+        }
+        ASSIGN_OR_RETURN(auto pending, Decode<state::v1::PendingOutcome>(
+                                           value, "pending outcome"));
+        return fn(decoded->model_id, decoded->id, pending);
+      });
+}
+
+absl::Status StateStore::ForEachCounters(
+    const std::function<absl::Status(const std::string&,
+                                     const state::v1::ModelCountersState&)>& fn)
+    const {
+  return Scan(
+      rep_->db.get(), rep_->families[kCounters],
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(auto counters, Decode<state::v1::ModelCountersState>(
+                                            value, "model counters"));
+        return fn(std::string(key), counters);
+      });
+}
+
+absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlerts() const {
+  std::vector<vigie::v1::Alert> alerts;
+  RETURN_IF_ERROR(Scan(
+      rep_->db.get(), rep_->families[kAlerts],
+      [&](absl::string_view, absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(auto alert, Decode<vigie::v1::Alert>(value, "alert"));
+        alerts.push_back(std::move(alert));
+        return absl::OkStatus();
+      }));
+  return alerts;
+}
+
+absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlertHistory()
+    const {
+  std::vector<vigie::v1::Alert> alerts;
+  RETURN_IF_ERROR(Scan(
+      rep_->db.get(), rep_->families[kAlertHistory],
+      [&](absl::string_view, absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(auto alert,
+                         Decode<vigie::v1::Alert>(value, "alert history"));
+        alerts.push_back(std::move(alert));
+        return absl::OkStatus();
+      }));
+  return alerts;
+}
+
+}  // namespace vigie::storage
