@@ -1,5 +1,4 @@
-#ifndef VIGIE_COMMON_CLOCK_H_
-#define VIGIE_COMMON_CLOCK_H_
+#pragma once
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -36,5 +35,3 @@ class FakeClock final : public Clock {
 };
 
 }  // namespace vigie::common
-
-#endif  // VIGIE_COMMON_CLOCK_H_

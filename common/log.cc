@@ -46,10 +46,11 @@ void LogLine(LogLevel level, absl::string_view file, int line,
   if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) {
     return;
   }
-  const std::string text = absl::StrCat(
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone()),
-      " ", LevelName(level), " ", BaseName(file), ":", line, "] ", message,
-      "\n");
+  const std::string text =
+      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   " ", LevelName(level), " ", BaseName(file), ":", line, "] ",
+                   message, "\n");
   // One write(2) per line keeps concurrent lines whole; a short write to a
   // closed stderr is not worth failing over.
   const ssize_t written = ::write(STDERR_FILENO, text.data(), text.size());

@@ -1,5 +1,4 @@
-#ifndef VIGIE_COMMON_LOG_H_
-#define VIGIE_COMMON_LOG_H_
+#pragma once
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -23,8 +22,6 @@ void LogLine(LogLevel level, absl::string_view file, int line,
 
 }  // namespace vigie::common
 
-#define VIGIE_LOG(level, ...)                                                 \
-  ::vigie::common::LogLine(::vigie::common::LogLevel::k##level, __FILE__,     \
+#define VIGIE_LOG(level, ...)                                             \
+  ::vigie::common::LogLine(::vigie::common::LogLevel::k##level, __FILE__, \
                            __LINE__, ::absl::StrCat(__VA_ARGS__))
-
-#endif  // VIGIE_COMMON_LOG_H_

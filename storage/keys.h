@@ -1,5 +1,4 @@
-#ifndef VIGIE_STORAGE_KEYS_H_
-#define VIGIE_STORAGE_KEYS_H_
+#pragma once
 
 #include <cstdint>
 #include <optional>
@@ -36,5 +35,3 @@ std::optional<ModelTime> DecodePaneKey(absl::string_view key);
 std::string TimeKey(absl::Time time, absl::string_view suffix);
 
 }  // namespace vigie::storage
-
-#endif  // VIGIE_STORAGE_KEYS_H_

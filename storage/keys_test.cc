@@ -35,7 +35,9 @@ TEST(KeysTest, PaneKeysSortByTimeIncludingBeforeTheEpoch) {
 
 TEST(KeysTest, MalformedKeysDoNotDecode) {
   EXPECT_FALSE(DecodeModelIdKey("").has_value());
-  EXPECT_FALSE(DecodeModelIdKey("\x05" "ab").has_value());  // Length past end.
+  EXPECT_FALSE(DecodeModelIdKey("\x05"
+                                "ab")
+                   .has_value());  // Length past end.
   EXPECT_FALSE(DecodePaneKey(ModelIdKey("m", "123")).has_value());
 }
 

@@ -1,5 +1,4 @@
-#ifndef VIGIE_STORAGE_ROCKSDB_STATUS_H_
-#define VIGIE_STORAGE_ROCKSDB_STATUS_H_
+#pragma once
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -13,5 +12,3 @@ absl::Status FromRocksDb(const rocksdb::Status& status,
                          absl::string_view context);
 
 }  // namespace vigie::storage
-
-#endif  // VIGIE_STORAGE_ROCKSDB_STATUS_H_

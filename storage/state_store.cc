@@ -31,15 +31,16 @@ enum Family : size_t {
   kFamilyCount,
 };
 constexpr const char* kFamilyNames[kFamilyCount] = {
-    "default", "pending_predictions", "pending_outcomes", "panes",
-    "counters", "alerts",             "alert_history"};
+    "default", "pending_predictions", "pending_outcomes", "panes", "counters",
+    "alerts",  "alert_history"};
 
 template <typename Message>
 absl::StatusOr<Message> Decode(absl::string_view bytes,
                                absl::string_view what) {
   Message message;
   if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(absl::StrCat("stored ", what, " does not decode"));
+    return absl::DataLossError(
+        absl::StrCat("stored ", what, " does not decode"));
   }
   return message;
 }
@@ -50,9 +51,9 @@ absl::Status StateStoreOptions::Validate() const {
   if (path.empty()) return absl::InvalidArgumentError("data path is empty");
   if (block_cache_bytes < (size_t{1} << 20) ||
       block_cache_bytes > (size_t{64} << 30)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "block_cache_bytes must be in [1 MiB, 64 GiB], got ",
-        block_cache_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("block_cache_bytes must be in [1 MiB, 64 GiB], got ",
+                     block_cache_bytes));
   }
   return absl::OkStatus();
 }
@@ -76,9 +77,7 @@ struct StateBatch::Rep {
                                      /*overwrite_key=*/true};
   const std::vector<rocksdb::ColumnFamilyHandle*>* families = nullptr;
 
-  rocksdb::ColumnFamilyHandle* family(Family f) const {
-    return (*families)[f];
-  }
+  rocksdb::ColumnFamilyHandle* family(Family f) const { return (*families)[f]; }
   void Put(Family f, const std::string& key, absl::string_view value) {
     batch.Put(family(f), key, rocksdb::Slice(value.data(), value.size()))
         .PermitUncheckedError();  // Fails only on size overflow (4 GiB).
@@ -131,9 +130,8 @@ void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
   const std::string bytes = alert.SerializeAsString();
   rep_->Put(kAlerts, alert.fingerprint(), bytes);
   if (transition) {
-    const absl::Time at =
-        absl::FromUnixSeconds(alert.updated_at().seconds()) +
-        absl::Nanoseconds(alert.updated_at().nanos());
+    const absl::Time at = absl::FromUnixSeconds(alert.updated_at().seconds()) +
+                          absl::Nanoseconds(alert.updated_at().nanos());
     rep_->Put(kAlertHistory, TimeKey(at, alert.fingerprint()), bytes);
   }
 }
@@ -174,10 +172,10 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   }
   auto rep = std::make_unique<Rep>();
   rocksdb::DB* db = nullptr;
-  RETURN_IF_ERROR(FromRocksDb(
-      rocksdb::DB::Open(db_options, options.path, descriptors, &rep->families,
-                        &db),
-      absl::StrCat("open state store at ", options.path)));
+  RETURN_IF_ERROR(
+      FromRocksDb(rocksdb::DB::Open(db_options, options.path, descriptors,
+                                    &rep->families, &db),
+                  absl::StrCat("open state store at ", options.path)));
   rep->db.reset(db);
   rep->write_options.sync = options.sync_commits;
   return std::unique_ptr<StateStore>(new StateStore(std::move(rep)));
@@ -215,16 +213,15 @@ absl::StatusOr<std::optional<std::string>> Read(
 }
 
 // Calls `fn(key, value)` for every record of `family`.
-absl::Status Scan(
-    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
-    const std::function<absl::Status(absl::string_view, absl::string_view)>&
-        fn) {
+absl::Status Scan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+                  const std::function<absl::Status(absl::string_view,
+                                                   absl::string_view)>& fn) {
   std::unique_ptr<rocksdb::Iterator> it(
       db->NewIterator(rocksdb::ReadOptions(), family));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    RETURN_IF_ERROR(fn(absl::string_view(it->key().data(), it->key().size()),
-                       absl::string_view(it->value().data(),
-                                         it->value().size())));
+    RETURN_IF_ERROR(
+        fn(absl::string_view(it->key().data(), it->key().size()),
+           absl::string_view(it->value().data(), it->value().size())));
   }
   return FromRocksDb(it->status(), "scan state");
 }
@@ -305,9 +302,8 @@ absl::Status StateStore::ForEachPendingOutcome(
 }
 
 absl::Status StateStore::ForEachCounters(
-    const std::function<absl::Status(const std::string&,
-                                     const state::v1::ModelCountersState&)>& fn)
-    const {
+    const std::function<absl::Status(
+        const std::string&, const state::v1::ModelCountersState&)>& fn) const {
   return Scan(
       rep_->db.get(), rep_->families[kCounters],
       [&](absl::string_view key, absl::string_view value) -> absl::Status {
@@ -332,14 +328,14 @@ absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlerts() const {
 absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlertHistory()
     const {
   std::vector<vigie::v1::Alert> alerts;
-  RETURN_IF_ERROR(Scan(
-      rep_->db.get(), rep_->families[kAlertHistory],
-      [&](absl::string_view, absl::string_view value) -> absl::Status {
-        ASSIGN_OR_RETURN(auto alert,
-                         Decode<vigie::v1::Alert>(value, "alert history"));
-        alerts.push_back(std::move(alert));
-        return absl::OkStatus();
-      }));
+  RETURN_IF_ERROR(
+      Scan(rep_->db.get(), rep_->families[kAlertHistory],
+           [&](absl::string_view, absl::string_view value) -> absl::Status {
+             ASSIGN_OR_RETURN(auto alert,
+                              Decode<vigie::v1::Alert>(value, "alert history"));
+             alerts.push_back(std::move(alert));
+             return absl::OkStatus();
+           }));
   return alerts;
 }
 

@@ -1,5 +1,4 @@
-#ifndef VIGIE_STORAGE_STATE_STORE_H_
-#define VIGIE_STORAGE_STATE_STORE_H_
+#pragma once
 
 #include <cstddef>
 #include <functional>
@@ -111,15 +110,13 @@ class StateStore {
                                        absl::Time pane_start,
                                        absl::string_view bytes)>& fn) const;
   absl::Status ForEachPendingPrediction(
-      const std::function<absl::Status(const std::string& model_id,
-                                       const std::string& prediction_id,
-                                       const state::v1::PendingPrediction&)>&
-          fn) const;
+      const std::function<absl::Status(
+          const std::string& model_id, const std::string& prediction_id,
+          const state::v1::PendingPrediction&)>& fn) const;
   absl::Status ForEachPendingOutcome(
-      const std::function<absl::Status(const std::string& model_id,
-                                       const std::string& prediction_id,
-                                       const state::v1::PendingOutcome&)>& fn)
-      const;
+      const std::function<absl::Status(
+          const std::string& model_id, const std::string& prediction_id,
+          const state::v1::PendingOutcome&)>& fn) const;
   absl::Status ForEachCounters(
       const std::function<absl::Status(const std::string& model_id,
                                        const state::v1::ModelCountersState&)>&
@@ -136,5 +133,3 @@ class StateStore {
 };
 
 }  // namespace vigie::storage
-
-#endif  // VIGIE_STORAGE_STATE_STORE_H_

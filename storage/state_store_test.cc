@@ -95,12 +95,12 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
   ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
 
   std::vector<std::pair<std::string, std::string>> panes;
-  ASSERT_OK(store->ForEachPane(
-      [&](const std::string& model, absl::Time start, absl::string_view bytes) {
-        panes.emplace_back(model + "@" + std::to_string(absl::ToUnixSeconds(start)),
-                           std::string(bytes));
-        return absl::OkStatus();
-      }));
+  ASSERT_OK(store->ForEachPane([&](const std::string& model, absl::Time start,
+                                   absl::string_view bytes) {
+    panes.emplace_back(model + "@" + std::to_string(absl::ToUnixSeconds(start)),
+                       std::string(bytes));
+    return absl::OkStatus();
+  }));
   // Models in key order (length-prefixed, equal lengths: "a" < "m"), then
   // panes oldest first.
   ASSERT_EQ(panes.size(), 3u);
@@ -120,7 +120,8 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
         return absl::OkStatus();
       }));
   EXPECT_EQ(pending_predictions, 1);
-  ASSERT_OK_AND_ASSIGN(auto outcome, store->GetPendingOutcome(nullptr, "m", "p2"));
+  ASSERT_OK_AND_ASSIGN(auto outcome,
+                       store->GetPendingOutcome(nullptr, "m", "p2"));
   ASSERT_TRUE(outcome.has_value());
   EXPECT_TRUE(outcome->outcome().binary());
 

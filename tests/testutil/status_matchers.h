@@ -1,5 +1,4 @@
-#ifndef VIGIE_TESTS_TESTUTIL_STATUS_MATCHERS_H_
-#define VIGIE_TESTS_TESTUTIL_STATUS_MATCHERS_H_
+#pragma once
 
 #include <utility>
 
@@ -19,10 +18,10 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
 
 }  // namespace vigie::testutil
 
-#define EXPECT_OK(expr) \
+#define EXPECT_OK(expr)                                \
   EXPECT_TRUE(::vigie::testutil::GetStatus(expr).ok()) \
       << ::vigie::testutil::GetStatus(expr)
-#define ASSERT_OK(expr) \
+#define ASSERT_OK(expr)                                \
   ASSERT_TRUE(::vigie::testutil::GetStatus(expr).ok()) \
       << ::vigie::testutil::GetStatus(expr)
 
@@ -31,12 +30,10 @@ const absl::Status& GetStatus(const absl::StatusOr<T>& status_or) {
 
 // ASSERT_OK_AND_ASSIGN(lhs, expr): asserts the StatusOr `expr` is OK and
 // moves its value into `lhs` (which may be a declaration).
-#define ASSERT_OK_AND_ASSIGN(lhs, expr)                                   \
-  VIGIE_ASSERT_OK_AND_ASSIGN_IMPL_(                                       \
+#define ASSERT_OK_AND_ASSIGN(lhs, expr) \
+  VIGIE_ASSERT_OK_AND_ASSIGN_IMPL_(     \
       VIGIE_TEST_CONCAT_(vigie_test_statusor_, __LINE__), lhs, expr)
 #define VIGIE_ASSERT_OK_AND_ASSIGN_IMPL_(statusor, lhs, expr) \
   auto statusor = (expr);                                     \
   ASSERT_TRUE(statusor.ok()) << statusor.status();            \
   lhs = std::move(statusor).value()
-
-#endif  // VIGIE_TESTS_TESTUTIL_STATUS_MATCHERS_H_

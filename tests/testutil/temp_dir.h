@@ -1,5 +1,4 @@
-#ifndef VIGIE_TESTS_TESTUTIL_TEMP_DIR_H_
-#define VIGIE_TESTS_TESTUTIL_TEMP_DIR_H_
+#pragma once
 
 #include <string>
 
@@ -23,5 +22,3 @@ class TempDir {
 };
 
 }  // namespace vigie::testutil
-
-#endif  // VIGIE_TESTS_TESTUTIL_TEMP_DIR_H_
