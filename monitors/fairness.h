@@ -1,5 +1,4 @@
-#ifndef VIGIE_MONITORS_FAIRNESS_H_
-#define VIGIE_MONITORS_FAIRNESS_H_
+#pragma once
 
 #include <cstdint>
 #include <optional>
@@ -21,14 +20,14 @@ namespace vigie::monitors {
 // Counts and rates of one group. A rate whose denominator is zero is empty.
 struct GroupRates {
   std::string group;
-  uint64_t predictions = 0;      // Decisions observed.
-  uint64_t selected = 0;         // Positive decisions.
-  uint64_t true_positives = 0;   // Labelled: decision 1, outcome 1.
-  uint64_t false_positives = 0;  // Labelled: decision 1, outcome 0.
-  uint64_t true_negatives = 0;   // Labelled: decision 0, outcome 0.
-  uint64_t false_negatives = 0;  // Labelled: decision 0, outcome 1.
-  std::optional<double> selection_rate;       // selected / predictions.
-  std::optional<double> true_positive_rate;   // TP / (TP + FN).
+  uint64_t predictions = 0;                  // Decisions observed.
+  uint64_t selected = 0;                     // Positive decisions.
+  uint64_t true_positives = 0;               // Labelled: decision 1, outcome 1.
+  uint64_t false_positives = 0;              // Labelled: decision 1, outcome 0.
+  uint64_t true_negatives = 0;               // Labelled: decision 0, outcome 0.
+  uint64_t false_negatives = 0;              // Labelled: decision 0, outcome 1.
+  std::optional<double> selection_rate;      // selected / predictions.
+  std::optional<double> true_positive_rate;  // TP / (TP + FN).
   std::optional<double> false_positive_rate;  // FP / (FP + TN).
   std::optional<double> false_negative_rate;  // FN / (FN + TP).
   std::optional<double> precision;            // TP / (TP + FP).
@@ -101,7 +100,8 @@ class FairnessMonitor {
   // kInvalidArgument if `options` is out of range.
   static absl::StatusOr<FairnessMonitor> Create(const Options& options);
 
-  // O(1) expected (one hash look-up; no allocation for a known group).
+  // O(1) expected (one hash look-up; no allocation for a known group). An
+  // empty `group` names no group and is ignored (ingest counts it missing).
   void ObservePrediction(absl::string_view group, bool decision);
   // O(1) expected. Counts the joined pair in the confusion counts.
   void ObserveOutcome(absl::string_view group, bool decision, bool label);
@@ -145,5 +145,3 @@ class FairnessMonitor {
 };
 
 }  // namespace vigie::monitors
-
-#endif  // VIGIE_MONITORS_FAIRNESS_H_

@@ -1,5 +1,4 @@
-#ifndef VIGIE_MONITORS_MODEL_MONITORS_H_
-#define VIGIE_MONITORS_MODEL_MONITORS_H_
+#pragma once
 
 #include <cstdint>
 #include <map>
@@ -74,6 +73,11 @@ class ModelMonitors {
   explicit ModelMonitors(const Options& options) : options_(options) {}
   // The monitor of `attribute`, created if new and allowed; null otherwise.
   FairnessMonitor* FairnessFor(const std::string& attribute);
+  // Calls observe(monitor, group) for each monitored attribute `prediction`
+  // carries; counts the listed attributes it lacks in missing_ if asked.
+  template <typename Observe>
+  void ForEachGroup(const vigie::v1::Prediction& prediction, bool count_missing,
+                    Observe observe);
 
   Options options_;
   std::map<std::string, FairnessMonitor> fairness_;
@@ -81,5 +85,3 @@ class ModelMonitors {
 };
 
 }  // namespace vigie::monitors
-
-#endif  // VIGIE_MONITORS_MODEL_MONITORS_H_

@@ -1,5 +1,4 @@
-#ifndef VIGIE_MONITORS_STATS_H_
-#define VIGIE_MONITORS_STATS_H_
+#pragma once
 
 #include <cstdint>
 
@@ -41,5 +40,3 @@ TwoProportionTest CompareProportions(uint64_t x1, uint64_t n1, uint64_t x2,
                                      uint64_t n2, double confidence = 0.95);
 
 }  // namespace vigie::monitors
-
-#endif  // VIGIE_MONITORS_STATS_H_
