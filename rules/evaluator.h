@@ -1,5 +1,4 @@
-#ifndef VIGIE_RULES_EVALUATOR_H_
-#define VIGIE_RULES_EVALUATOR_H_
+#pragma once
 
 #include <cstdint>
 #include <optional>
@@ -55,11 +54,22 @@ struct Finding {
 std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
                               const monitors::ModelMetrics& metrics);
 
-// Evaluates one rule on one attribute's metrics.
+// Evaluates one rule on one attribute's metrics:
+// - Groups below any of the rule's minimum samples (or left out of the gaps
+//   by the monitor) are excluded; with fewer than two left, or when the
+//   group with the highest selection rate has fewer positive decisions than
+//   min_selected_in_reference_group, the finding is kInsufficientData.
+// - The metric is computed with monitors::ComputeGaps over the groups kept.
+//   Its defining pair (for equalized odds, that of the larger of the TPR and
+//   FPR gaps) is compared with monitors::CompareProportions on the rate it
+//   differs in, high group first, at rule.confidence.
+// - Ratio metrics get the p-value but no interval (a difference interval
+//   says nothing of a ratio), so a min_interval_lower condition on a ratio
+//   rule never holds: that level fails closed.
+// - Severity: critical if all its conditions hold, else warning if all its
+//   conditions hold, else none (healthy).
 Finding EvaluateRule(const Rule& rule, const Policy& policy,
                      const std::string& model_id, const std::string& attribute,
                      const monitors::FairnessMetrics& metrics);
 
 }  // namespace vigie::rules
-
-#endif  // VIGIE_RULES_EVALUATOR_H_

@@ -1,5 +1,4 @@
-#ifndef VIGIE_RULES_POLICY_H_
-#define VIGIE_RULES_POLICY_H_
+#pragma once
 
 #include <cstdint>
 #include <optional>
@@ -98,5 +97,3 @@ struct Policy {
 };
 
 }  // namespace vigie::rules
-
-#endif  // VIGIE_RULES_POLICY_H_

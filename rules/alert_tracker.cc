@@ -1,0 +1,181 @@
+#include "rules/alert_tracker.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/util/message_differencer.h"
+
+namespace vigie::rules {
+namespace {
+
+constexpr uint64_t kFnvOffsetBasis = 0xcbf29ce484222325ULL;
+constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
+
+void FnvAppend(uint64_t& hash, absl::string_view bytes) {
+  for (char c : bytes) {
+    hash ^= static_cast<uint8_t>(c);
+    hash *= kFnvPrime;
+  }
+}
+
+void FnvAppendField(uint64_t& hash, absl::string_view field) {
+  uint64_t length = field.size();
+  char prefix[8];
+  for (char& byte : prefix) {
+    byte = static_cast<char>(length & 0xff);
+    length >>= 8;
+  }
+  FnvAppend(hash, absl::string_view(prefix, sizeof(prefix)));
+  FnvAppend(hash, field);
+}
+
+void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
+  // ToUnixSeconds rounds towards the past, so nanos is in [0, 1e9).
+  const int64_t seconds = absl::ToUnixSeconds(time);
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>((time - absl::FromUnixSeconds(seconds)) /
+                                      absl::Nanoseconds(1)));
+}
+
+vigie::v1::Severity ToProto(Severity severity) {
+  switch (severity) {
+    case Severity::kInsufficientData:
+      return vigie::v1::SEVERITY_INSUFFICIENT_DATA;
+    case Severity::kWarning:
+      return vigie::v1::SEVERITY_WARNING;
+    case Severity::kCritical:
+      return vigie::v1::SEVERITY_CRITICAL;
+  }
+  return vigie::v1::SEVERITY_UNSPECIFIED;
+}
+
+const Rule* FindRule(const Policy& policy, absl::string_view id) {
+  for (const Rule& rule : policy.rules) {
+    if (rule.id == id) return &rule;
+  }
+  return nullptr;
+}
+
+// Everything but state, severity and timestamps.
+vigie::v1::Alert AlertOf(const Finding& finding, const std::string& fingerprint,
+                         const Rule& rule, const Policy& policy,
+                         const vigie::v1::TimeWindow& window) {
+  vigie::v1::Alert alert;
+  alert.set_fingerprint(fingerprint);
+  alert.set_rule_id(finding.rule_id);
+  alert.set_model_id(finding.model_id);
+  alert.set_metric(finding.metric);
+  (*alert.mutable_scope())["attribute"] = finding.attribute;
+  alert.set_value(finding.value.value_or(0));
+  if (finding.interval.has_value()) {
+    alert.mutable_value_interval()->set_lower(finding.interval->lower);
+    alert.mutable_value_interval()->set_upper(finding.interval->upper);
+    alert.mutable_value_interval()->set_level(rule.confidence);
+  }
+  if (finding.p_value.has_value()) alert.set_p_value(*finding.p_value);
+  alert.set_threshold(finding.threshold);
+  alert.set_comparison(finding.comparison == Comparison::kAbove ? ">" : "<");
+  alert.set_threshold_source(rule.threshold_source);
+  for (const GroupSample& sample : finding.samples) {
+    vigie::v1::GroupSample* out = alert.add_samples();
+    out->set_group(sample.group);
+    out->set_predictions(sample.predictions);
+    out->set_positives(sample.positives);
+    out->set_negatives(sample.negatives);
+  }
+  for (const std::string& group : finding.excluded_groups) {
+    alert.add_excluded_groups(group);
+  }
+  alert.set_referential(policy.referential);
+  alert.set_element(rule.element);
+  for (const std::string& element : rule.related_elements) {
+    alert.add_related_elements(element);
+  }
+  for (const std::string& article : rule.ai_act_articles) {
+    alert.add_ai_act_articles(article);
+  }
+  alert.set_message(finding.message);
+  *alert.mutable_window() = window;
+  alert.set_high_group(finding.high_group);
+  alert.set_low_group(finding.low_group);
+  return alert;
+}
+
+// Whether `a` and `b` differ in what was measured. The window is left out:
+// it moves with every evaluation and alone is no news.
+bool MeasurementsDiffer(const vigie::v1::Alert& a, const vigie::v1::Alert& b) {
+  vigie::v1::Alert a_copy = a, b_copy = b;
+  a_copy.clear_window();
+  b_copy.clear_window();
+  return !google::protobuf::util::MessageDifferencer::Equals(a_copy, b_copy);
+}
+
+}  // namespace
+
+std::string Fingerprint(absl::string_view rule_id, absl::string_view model_id,
+                        absl::string_view attribute) {
+  uint64_t hash = kFnvOffsetBasis;
+  FnvAppendField(hash, rule_id);
+  FnvAppendField(hash, model_id);
+  FnvAppendField(hash, attribute);
+  return absl::StrFormat("%016x", hash);
+}
+
+std::vector<AlertChange> TrackAlerts(
+    const std::vector<Finding>& findings, const Policy& policy,
+    const absl::flat_hash_map<std::string, vigie::v1::Alert>& current,
+    const vigie::v1::TimeWindow& window, absl::Time now) {
+  const Rule no_rule;  // Stands in for a rule missing from `policy`.
+  std::vector<AlertChange> changes;
+  for (const Finding& finding : findings) {
+    const std::string fingerprint =
+        Fingerprint(finding.rule_id, finding.model_id, finding.attribute);
+    auto it = current.find(fingerprint);
+    const vigie::v1::Alert* firing =
+        it != current.end() &&
+                it->second.state() == vigie::v1::ALERT_STATE_FIRING
+            ? &it->second
+            : nullptr;
+    if (!finding.severity.has_value() && firing == nullptr) continue;
+
+    const Rule* rule = FindRule(policy, finding.rule_id);
+    AlertChange change;
+    change.alert = AlertOf(finding, fingerprint,
+                           rule != nullptr ? *rule : no_rule, policy, window);
+    vigie::v1::Alert& alert = change.alert;
+    if (firing == nullptr) {
+      alert.set_severity(ToProto(*finding.severity));
+      alert.set_state(vigie::v1::ALERT_STATE_FIRING);
+      SetTimestamp(now, alert.mutable_started_at());
+      SetTimestamp(now, alert.mutable_updated_at());
+      change.transition = true;
+    } else if (!finding.severity.has_value()) {
+      // A resolved alert keeps the severity it had, so that receivers can
+      // match it with the notification that opened it.
+      alert.set_severity(firing->severity());
+      alert.set_state(vigie::v1::ALERT_STATE_RESOLVED);
+      *alert.mutable_started_at() = firing->started_at();
+      SetTimestamp(now, alert.mutable_updated_at());
+      SetTimestamp(now, alert.mutable_resolved_at());
+      change.transition = true;
+    } else {
+      alert.set_severity(ToProto(*finding.severity));
+      alert.set_state(vigie::v1::ALERT_STATE_FIRING);
+      *alert.mutable_started_at() = firing->started_at();
+      if (alert.severity() != firing->severity()) {
+        SetTimestamp(now, alert.mutable_updated_at());
+        change.transition = true;
+      } else {
+        *alert.mutable_updated_at() = firing->updated_at();
+        if (!MeasurementsDiffer(alert, *firing)) continue;
+      }
+    }
+    changes.push_back(std::move(change));
+  }
+  return changes;
+}
+
+}  // namespace vigie::rules

@@ -1,0 +1,352 @@
+#include "rules/evaluator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "monitors/fairness.h"
+#include "monitors/stats.h"
+
+namespace vigie::rules {
+namespace {
+
+using monitors::GapValue;
+using monitors::GroupRates;
+
+// The per-group rate a metric compares, and how to read its numerator and
+// denominator from a group's counts.
+enum class Rate { kSelection, kTruePositive, kFalsePositive };
+
+absl::string_view RateName(Rate rate) {
+  switch (rate) {
+    case Rate::kSelection:
+      return "selection rate";
+    case Rate::kTruePositive:
+      return "true positive rate";
+    case Rate::kFalsePositive:
+      return "false positive rate";
+  }
+  return "";
+}
+
+struct Proportion {
+  uint64_t x = 0;
+  uint64_t n = 0;
+};
+
+Proportion CountsOf(const GroupRates& group, Rate rate) {
+  switch (rate) {
+    case Rate::kSelection:
+      return {group.selected, group.predictions};
+    case Rate::kTruePositive:
+      return {group.true_positives, group.positives()};
+    case Rate::kFalsePositive:
+      return {group.false_positives, group.negatives()};
+  }
+  return {};
+}
+
+const GroupRates* FindGroup(const std::vector<GroupRates>& groups,
+                            absl::string_view label) {
+  for (const GroupRates& group : groups) {
+    if (group.group == label) return &group;
+  }
+  return nullptr;
+}
+
+// The gap of `metric` and the rate it compares. Equalized odds takes the
+// rate of the larger of its two gaps (TPR on a tie, as ComputeGaps does).
+std::pair<GapValue, Rate> MetricGap(absl::string_view metric,
+                                    const monitors::FairnessGaps& gaps) {
+  if (metric == kDemographicParityDifference) {
+    return {gaps.demographic_parity_difference, Rate::kSelection};
+  }
+  if (metric == kDemographicParityRatio) {
+    return {gaps.demographic_parity_ratio, Rate::kSelection};
+  }
+  if (metric == kTruePositiveRateDifference) {
+    return {gaps.true_positive_rate_difference, Rate::kTruePositive};
+  }
+  if (metric == kFalsePositiveRateDifference) {
+    return {gaps.false_positive_rate_difference, Rate::kFalsePositive};
+  }
+  const GapValue& tpr = gaps.true_positive_rate_difference;
+  const GapValue& fpr = gaps.false_positive_rate_difference;
+  const bool fpr_larger = fpr.value.has_value() &&
+                          (!tpr.value.has_value() || *fpr.value > *tpr.value);
+  return {gaps.equalized_odds_difference,
+          fpr_larger ? Rate::kFalsePositive : Rate::kTruePositive};
+}
+
+// Why `group` misses the rule's minimum sample; empty if it meets it.
+std::vector<std::string> Shortfalls(const Rule& rule, const GroupRates& group) {
+  std::vector<std::string> out;
+  if (!group.included_in_gaps) {
+    out.push_back("below the monitor's min_group_size");
+  }
+  if (group.predictions < rule.min_predictions_per_group) {
+    out.push_back(absl::StrCat(group.predictions, " predictions < ",
+                               rule.min_predictions_per_group));
+  }
+  if (group.positives() < rule.min_positives_per_group) {
+    out.push_back(absl::StrCat(group.positives(), " labelled positives < ",
+                               rule.min_positives_per_group));
+  }
+  if (group.negatives() < rule.min_negatives_per_group) {
+    out.push_back(absl::StrCat(group.negatives(), " labelled negatives < ",
+                               rule.min_negatives_per_group));
+  }
+  return out;
+}
+
+std::string FormatLevel(double value) {
+  // Two decimals reads like a policy ("0.10"); more only when needed.
+  std::string fixed = absl::StrFormat("%.2f", value);
+  double parsed = 0;
+  return absl::SimpleAtod(fixed, &parsed) && std::abs(parsed - value) < 1e-12
+             ? fixed
+             : absl::StrFormat("%g", value);
+}
+
+// Why `threshold` does not hold; empty if it holds. A min_interval_lower
+// condition fails closed when no interval was computed (ratio metrics).
+std::string FailedCondition(const Finding& finding,
+                            const Threshold& threshold) {
+  const bool above = finding.comparison == Comparison::kAbove;
+  if (!finding.value.has_value()) return "no value";
+  if (above ? !(*finding.value > threshold.value)
+            : !(*finding.value < threshold.value)) {
+    return absl::StrCat("not ", above ? "above " : "below ",
+                        FormatLevel(threshold.value));
+  }
+  if (threshold.max_p_value.has_value() &&
+      !(finding.p_value.has_value() &&
+        *finding.p_value < *threshold.max_p_value)) {
+    return absl::StrFormat("p = %.2g not below %s",
+                           finding.p_value.value_or(1.0),
+                           FormatLevel(*threshold.max_p_value));
+  }
+  if (threshold.min_interval_lower.has_value()) {
+    if (!finding.interval.has_value()) {
+      return "no confidence interval for this metric to check "
+             "min_interval_lower against";
+    }
+    if (!(finding.interval->lower > *threshold.min_interval_lower)) {
+      return absl::StrFormat("CI lower bound %.4f not above %s",
+                             finding.interval->lower,
+                             FormatLevel(*threshold.min_interval_lower));
+    }
+  }
+  return "";
+}
+
+std::string Citation(const Rule& rule, const Policy& policy) {
+  std::string out = absl::StrCat(policy.referential, " ", rule.element);
+  if (!rule.related_elements.empty()) {
+    absl::StrAppend(&out, " (also ", absl::StrJoin(rule.related_elements, ", "),
+                    ")");
+  }
+  if (!rule.ai_act_articles.empty()) {
+    absl::StrAppend(&out, "; AI Act ",
+                    absl::StrJoin(rule.ai_act_articles, ", "));
+  }
+  return out;
+}
+
+Finding Insufficient(Finding finding, const Rule& rule, const Policy& policy,
+                     absl::string_view why) {
+  finding.severity = Severity::kInsufficientData;
+  finding.value.reset();
+  finding.interval.reset();
+  finding.p_value.reset();
+  finding.message = absl::StrCat(finding.metric, " for ", finding.attribute,
+                                 ": insufficient data for rule ", rule.id,
+                                 " — ", why, ". ", Citation(rule, policy), ".");
+  return finding;
+}
+
+}  // namespace
+
+Finding EvaluateRule(const Rule& rule, const Policy& policy,
+                     const std::string& model_id, const std::string& attribute,
+                     const monitors::FairnessMetrics& metrics) {
+  Finding finding;
+  finding.rule_id = rule.id;
+  finding.model_id = model_id;
+  finding.metric = rule.metric;
+  finding.attribute = attribute;
+  finding.comparison = rule.comparison;
+  // Healthy and insufficient findings report the first level to breach.
+  finding.threshold =
+      rule.warning.has_value()
+          ? rule.warning->value
+          : (rule.critical.has_value() ? rule.critical->value : 0);
+
+  std::vector<GroupRates> kept;
+  std::vector<std::string> lacking;
+  for (const GroupRates& group : metrics.groups) {
+    std::vector<std::string> shortfalls = Shortfalls(rule, group);
+    if (shortfalls.empty()) {
+      kept.push_back(group);
+      finding.samples.push_back({group.group, group.predictions,
+                                 group.positives(), group.negatives()});
+    } else {
+      finding.excluded_groups.push_back(group.group);
+      lacking.push_back(
+          absl::StrCat(group.group, ": ", absl::StrJoin(shortfalls, ", ")));
+    }
+  }
+  if (kept.size() < 2) {
+    std::string why = absl::StrCat(kept.size(), " of ", metrics.groups.size(),
+                                   " groups meet the minimum sample");
+    if (!lacking.empty()) {
+      absl::StrAppend(&why, " (", absl::StrJoin(lacking, "; "), ")");
+    }
+    return Insufficient(std::move(finding), rule, policy, why);
+  }
+
+  const monitors::FairnessGaps gaps = monitors::ComputeGaps(kept);
+  const auto [gap, rate] = MetricGap(rule.metric, gaps);
+  const GroupRates* high = FindGroup(kept, gap.high_group);
+  const GroupRates* low = FindGroup(kept, gap.low_group);
+  // ComputeGaps breaks ties towards the first group, so equal rates may name
+  // one group twice: then compare it with another group with that rate.
+  if (high != nullptr && high == low) {
+    for (const GroupRates& group : kept) {
+      if (&group != high && CountsOf(group, rate).n > 0) {
+        low = &group;
+        break;
+      }
+    }
+  }
+  if (!gap.value.has_value() || high == nullptr || low == nullptr) {
+    return Insufficient(
+        std::move(finding), rule, policy,
+        absl::StrCat("fewer than two groups have a defined ", RateName(rate)));
+  }
+  if (rule.min_selected_in_reference_group > 0) {
+    const GroupRates* reference =
+        FindGroup(kept, gaps.demographic_parity_difference.high_group);
+    if (reference == nullptr ||
+        reference->selected < rule.min_selected_in_reference_group) {
+      return Insufficient(
+          std::move(finding), rule, policy,
+          absl::StrCat("the reference group ",
+                       reference == nullptr ? "(none)" : reference->group,
+                       " has ", reference == nullptr ? 0 : reference->selected,
+                       " positive decisions < ",
+                       rule.min_selected_in_reference_group));
+    }
+  }
+
+  finding.value = *gap.value;
+  finding.high_group = high->group;
+  finding.low_group = low->group;
+  const Proportion hi = CountsOf(*high, rate);
+  const Proportion lo = CountsOf(*low, rate);
+  const monitors::TwoProportionTest test =
+      monitors::CompareProportions(hi.x, hi.n, lo.x, lo.n, rule.confidence);
+  finding.p_value = test.p_value;
+  // A difference interval says nothing about a ratio's own uncertainty, so
+  // ratio rules carry no interval (and min_interval_lower never holds).
+  if (rule.metric != kDemographicParityRatio) {
+    finding.interval = test.difference_interval;
+  }
+
+  std::string warning_fail, critical_fail;
+  if (rule.critical.has_value()) {
+    critical_fail = FailedCondition(finding, *rule.critical);
+    if (critical_fail.empty()) {
+      finding.severity = Severity::kCritical;
+      finding.threshold = rule.critical->value;
+    }
+  }
+  if (!finding.severity.has_value() && rule.warning.has_value()) {
+    warning_fail = FailedCondition(finding, *rule.warning);
+    if (warning_fail.empty()) {
+      finding.severity = Severity::kWarning;
+      finding.threshold = rule.warning->value;
+    }
+  }
+
+  // The message: value, the pair's rates, the test, then the verdict.
+  const double high_rate =
+      static_cast<double>(hi.x) / static_cast<double>(hi.n);
+  const double low_rate = static_cast<double>(lo.x) / static_cast<double>(lo.n);
+  std::string detail =
+      absl::StrFormat("%s %s %.4f vs %s %.4f", RateName(rate), high->group,
+                      high_rate, low->group, low_rate);
+  if (finding.interval.has_value()) {
+    absl::StrAppend(
+        &detail, absl::StrFormat("; %g%% CI of the difference [%.4f, %.4f]",
+                                 rule.confidence * 100, finding.interval->lower,
+                                 finding.interval->upper));
+  }
+  absl::StrAppend(&detail, absl::StrFormat(", p = %.2g", test.p_value));
+  const absl::string_view direction =
+      rule.comparison == Comparison::kAbove ? "above" : "below";
+  std::string verdict;
+  if (finding.severity.has_value()) {
+    verdict = absl::StrCat(
+        "is ", direction, " the ",
+        finding.severity == Severity::kCritical ? "critical" : "warning",
+        " threshold ", FormatLevel(finding.threshold), " of rule ", rule.id);
+    // Say why a warning is not critical: the interval is usually the reason.
+    if (finding.severity == Severity::kWarning && rule.critical.has_value()) {
+      absl::StrAppend(&verdict, " (not critical: ", critical_fail, ")");
+    }
+  } else {
+    verdict = absl::StrCat("breaches no threshold of rule ", rule.id, " (",
+                           rule.warning.has_value()
+                               ? absl::StrCat("warning: ", warning_fail)
+                               : absl::StrCat("critical: ", critical_fail),
+                           ")");
+  }
+  finding.message =
+      absl::StrCat(finding.metric, " for ", attribute, " = ",
+                   absl::StrFormat("%.4f", *finding.value), " (", detail, ") ",
+                   verdict, " — ", Citation(rule, policy), ".");
+  if (!finding.excluded_groups.empty()) {
+    absl::StrAppend(&finding.message, " Left out for lack of data: ",
+                    absl::StrJoin(lacking, "; "), ".");
+  }
+  if (finding.severity == Severity::kCritical && !rule.runbook.empty()) {
+    absl::StrAppend(&finding.message, " ", rule.runbook);
+  }
+  return finding;
+}
+
+std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
+                              const monitors::ModelMetrics& metrics) {
+  std::vector<Finding> findings;
+  for (const Rule& rule : policy.rules) {
+    if (!rule.models.empty() &&
+        std::find(rule.models.begin(), rule.models.end(), model_id) ==
+            rule.models.end()) {
+      continue;
+    }
+    if (rule.attributes.empty()) {
+      for (const auto& [attribute, fairness] : metrics.fairness) {
+        findings.push_back(
+            EvaluateRule(rule, policy, model_id, attribute, fairness));
+      }
+      continue;
+    }
+    for (const std::string& attribute : rule.attributes) {
+      auto it = metrics.fairness.find(attribute);
+      if (it == metrics.fairness.end()) continue;
+      findings.push_back(
+          EvaluateRule(rule, policy, model_id, attribute, it->second));
+    }
+  }
+  return findings;
+}
+
+}  // namespace vigie::rules
