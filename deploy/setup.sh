@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs everything Vigie needs to build and test, from Debian 12's
+# packages. Idempotent: when every package is present it changes nothing and
+# needs no network. Run as root, or as a user who may sudo.
+set -euo pipefail
+
+packages=(
+  # Toolchain.
+  g++ cmake ninja-build pkg-config clang-format
+  # Libraries (see cmake/dependencies.cmake).
+  libabsl-dev libprotobuf-dev protobuf-compiler
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc
+  librocksdb-dev librdkafka-dev libyaml-cpp-dev libcpp-httplib-dev
+  # Tests and benchmarks.
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "setup: missing packages (${missing[*]}) and not root; run as root" >&2
+    exit 1
+  fi
+  sudo=(sudo)
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"

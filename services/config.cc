@@ -1,0 +1,499 @@
+#include "services/config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <fstream>
+#include <limits>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "yaml-cpp/yaml.h"
+
+namespace vigie::services {
+namespace {
+
+// yaml-cpp throws: the code below avoids its throwing calls (as<T>,
+// operator[] on a missing key) and runs inside ParseGuarded anyway.
+
+// "source:line:column", 1-based (yaml-cpp counts from 0; -1: no position).
+std::string Where(absl::string_view source, const YAML::Mark& mark) {
+  if (mark.line < 0) return std::string(source);
+  return absl::StrCat(source, ":", mark.line + 1, ":", mark.column + 1);
+}
+
+// A YAML mapping whose keys were checked against a list, read key by key.
+// A key with a null value (`key:` or `key: ~`) counts as absent.
+struct Mapping {
+  absl::string_view source;
+  YAML::Node node;
+  std::string path;  // Of the mapping in the document, e.g. "models[0]".
+  std::vector<std::pair<YAML::Node, YAML::Node>> fields;
+
+  // The value of `key`, or null if absent.
+  const YAML::Node* Find(absl::string_view key) const {
+    for (const auto& [k, v] : fields) {
+      if (k.Scalar() == key) return &v;
+    }
+    return nullptr;
+  }
+  std::string Path(absl::string_view key) const {
+    return path.empty() ? std::string(key) : absl::StrCat(path, ".", key);
+  }
+  // "source:line:column: path.key: what", at the position of `at`.
+  absl::Status Error(const YAML::Node& at, absl::string_view key,
+                     absl::string_view what) const {
+    const std::string where = key.empty() ? path : Path(key);
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, at.Mark()), ": ", where,
+                     where.empty() ? "" : ": ", what));
+  }
+};
+
+absl::StatusOr<Mapping> ReadMapping(absl::string_view source,
+                                    const YAML::Node& node, std::string path,
+                                    std::vector<absl::string_view> allowed) {
+  Mapping m{source, node, std::move(path), {}};
+  if (node.IsNull()) return m;
+  if (!node.IsMap()) return m.Error(node, "", "must be a mapping");
+  absl::flat_hash_set<std::string> seen;
+  for (const auto& entry : node) {
+    const YAML::Node& key = entry.first;
+    if (!key.IsScalar()) return m.Error(key, "", "keys must be strings");
+    const std::string& name = key.Scalar();
+    if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
+      return m.Error(key, "",
+                     absl::StrCat("unknown key \"", name, "\"; allowed: ",
+                                  absl::StrJoin(allowed, ", ")));
+    }
+    if (!seen.insert(name).second) return m.Error(key, name, "appears twice");
+    if (!entry.second.IsNull()) m.fields.emplace_back(key, entry.second);
+  }
+  return m;
+}
+
+// absl::ParseDuration's syntax ("90s", "1h30m") after an optional whole or
+// decimal number of days: "7d", "1.5d", "1d12h".
+bool Convert(const std::string& text, absl::Duration* out) {
+  absl::string_view rest = text;
+  double days = 0;
+  if (const size_t d = rest.find('d'); d != absl::string_view::npos) {
+    if (!absl::SimpleAtod(rest.substr(0, d), &days) ||
+        !(std::abs(days) <= 1e6)) {
+      return false;
+    }
+    rest.remove_prefix(d + 1);
+    if (!rest.empty() && (rest[0] == '-' || rest[0] == '+')) return false;
+  }
+  absl::Duration parsed = absl::ZeroDuration();
+  if (text.empty() ||
+      (!rest.empty() && (!absl::ParseDuration(rest, &parsed) ||
+                         parsed == absl::InfiniteDuration() ||
+                         parsed == -absl::InfiniteDuration()))) {
+    return false;
+  }
+  *out = absl::Hours(24) * days + parsed;
+  return true;
+}
+bool Convert(const std::string& text, std::string* out) {
+  *out = text;
+  return true;
+}
+bool Convert(const std::string& text, double* out) {
+  return absl::SimpleAtod(text, out) && std::isfinite(*out);
+}
+bool Convert(const std::string& text, std::optional<double>* out) {
+  double value = 0;
+  if (!Convert(text, &value)) return false;
+  *out = value;
+  return true;
+}
+template <typename Int>
+bool Convert(const std::string& text, Int* out) {
+  uint64_t value = 0;
+  if (!absl::SimpleAtoi(text, &value) ||
+      value > std::numeric_limits<Int>::max()) {
+    return false;
+  }
+  *out = static_cast<Int>(value);
+  return true;
+}
+// YAML 1.2's core schema booleans, not yaml-cpp's YAML 1.1 set (y, on, ...).
+bool Convert(const std::string& text, bool* out) {
+  *out = text == "true" || text == "True" || text == "TRUE";
+  return *out || text == "false" || text == "False" || text == "FALSE";
+}
+
+template <typename T>
+std::string Kind() {
+  if constexpr (std::is_same_v<T, std::string>) return "a string";
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  if constexpr (std::is_same_v<T, absl::Duration>) {
+    return "a duration such as \"30s\", \"5m\", \"1h\" or \"7d\"";
+  }
+  if constexpr (std::is_unsigned_v<T>) return "a non-negative integer";
+  return "a finite number";
+}
+
+// Reads the scalar `key` into *out, left unchanged when `key` is absent.
+template <typename T>
+absl::Status Get(const Mapping& m, absl::string_view key, T* out) {
+  const YAML::Node* v = m.Find(key);
+  if (v == nullptr) return absl::OkStatus();
+  if (!v->IsScalar() || !Convert(v->Scalar(), out)) {
+    return m.Error(*v, key,
+                   absl::StrCat("must be ", Kind<T>(), ", got ",
+                                v->IsScalar() ? v->Scalar() : "a collection"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Get(const Mapping& m, absl::string_view key,
+                 std::vector<std::string>* out) {
+  const YAML::Node* v = m.Find(key);
+  if (v == nullptr) return absl::OkStatus();
+  out->clear();
+  if (v->IsSequence()) {
+    for (const YAML::Node& item : *v) {
+      if (!item.IsScalar()) break;
+      out->push_back(item.Scalar());
+    }
+    if (out->size() == v->size()) return absl::OkStatus();
+  }
+  return m.Error(*v, key, "must be a list of strings");
+}
+
+// Calls read(item, index) for each item of the list `key`.
+template <typename Read>
+absl::Status ForEach(const Mapping& m, absl::string_view key, Read read) {
+  const YAML::Node* list = m.Find(key);
+  if (list == nullptr) return absl::OkStatus();
+  if (!list->IsSequence()) return m.Error(*list, key, "must be a list");
+  size_t i = 0;
+  for (const YAML::Node& item : *list) RETURN_IF_ERROR(read(item, i++));
+  return absl::OkStatus();
+}
+
+// Prefixes a Validate() error with where the validated mapping starts.
+absl::Status At(const Mapping& m, absl::Status status) {
+  if (status.ok()) return status;
+  return m.Error(m.node, "", status.message());
+}
+
+absl::StatusOr<std::optional<rules::Threshold>> ReadThreshold(
+    const Mapping& parent, absl::string_view key) {
+  const YAML::Node* node = parent.Find(key);
+  if (node == nullptr) return std::optional<rules::Threshold>();
+  ASSIGN_OR_RETURN(Mapping m,
+                   ReadMapping(parent.source, *node, parent.Path(key),
+                               {"value", "max_p_value", "min_interval_lower"}));
+  if (m.Find("value") == nullptr) return m.Error(*node, "value", "is required");
+  rules::Threshold threshold;
+  RETURN_IF_ERROR(Get(m, "value", &threshold.value));
+  RETURN_IF_ERROR(Get(m, "max_p_value", &threshold.max_p_value));
+  RETURN_IF_ERROR(Get(m, "min_interval_lower", &threshold.min_interval_lower));
+  return std::optional<rules::Threshold>(threshold);
+}
+
+absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
+                                     const YAML::Node& node, std::string path) {
+  ASSIGN_OR_RETURN(
+      Mapping m,
+      ReadMapping(source, node, std::move(path),
+                  {"id", "metric", "comparison", "attributes", "models",
+                   "window", "confidence", "warning", "critical", "min_sample",
+                   "element", "related_elements", "ai_act_articles",
+                   "threshold_source", "runbook"}));
+  rules::Rule rule;
+  RETURN_IF_ERROR(Get(m, "id", &rule.id));
+  RETURN_IF_ERROR(Get(m, "metric", &rule.metric));
+  // Required: a defaulted direction would silently invert a ratio rule.
+  std::string comparison;
+  RETURN_IF_ERROR(Get(m, "comparison", &comparison));
+  if (comparison != "above" && comparison != "below") {
+    const YAML::Node* v = m.Find("comparison");
+    return m.Error(v != nullptr ? *v : node, "comparison",
+                   "must be \"above\" or \"below\"");
+  }
+  rule.comparison = comparison == "above" ? rules::Comparison::kAbove
+                                          : rules::Comparison::kBelow;
+  RETURN_IF_ERROR(Get(m, "attributes", &rule.attributes));
+  RETURN_IF_ERROR(Get(m, "models", &rule.models));
+  // "all" is the zero window: every pane kept.
+  std::string window;
+  RETURN_IF_ERROR(Get(m, "window", &window));
+  if (!window.empty() && window != "all") {
+    RETURN_IF_ERROR(Get(m, "window", &rule.window));
+  }
+  RETURN_IF_ERROR(Get(m, "confidence", &rule.confidence));
+  ASSIGN_OR_RETURN(rule.warning, ReadThreshold(m, "warning"));
+  ASSIGN_OR_RETURN(rule.critical, ReadThreshold(m, "critical"));
+  if (const YAML::Node* v = m.Find("min_sample"); v != nullptr) {
+    ASSIGN_OR_RETURN(
+        Mapping s,
+        ReadMapping(source, *v, m.Path("min_sample"),
+                    {"predictions_per_group", "positives_per_group",
+                     "negatives_per_group", "selected_in_reference_group"}));
+    RETURN_IF_ERROR(
+        Get(s, "predictions_per_group", &rule.min_predictions_per_group));
+    RETURN_IF_ERROR(
+        Get(s, "positives_per_group", &rule.min_positives_per_group));
+    RETURN_IF_ERROR(
+        Get(s, "negatives_per_group", &rule.min_negatives_per_group));
+    RETURN_IF_ERROR(Get(s, "selected_in_reference_group",
+                        &rule.min_selected_in_reference_group));
+  }
+  RETURN_IF_ERROR(Get(m, "element", &rule.element));
+  RETURN_IF_ERROR(Get(m, "related_elements", &rule.related_elements));
+  RETURN_IF_ERROR(Get(m, "ai_act_articles", &rule.ai_act_articles));
+  RETURN_IF_ERROR(Get(m, "threshold_source", &rule.threshold_source));
+  RETURN_IF_ERROR(Get(m, "runbook", &rule.runbook));
+  RETURN_IF_ERROR(At(m, rule.Validate()));
+  return rule;
+}
+
+absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
+                                         const YAML::Node& node,
+                                         std::string path) {
+  ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path),
+                                          {"referential", "rules"}));
+  rules::Policy policy;
+  RETURN_IF_ERROR(Get(m, "referential", &policy.referential));
+  RETURN_IF_ERROR(ForEach(m, "rules", [&](const YAML::Node& item, size_t i) {
+    ASSIGN_OR_RETURN(
+        rules::Rule rule,
+        ReadRule(source, item, m.Path(absl::StrCat("rules[", i, "]"))));
+    policy.rules.push_back(std::move(rule));
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(At(m, policy.Validate()));
+  return policy;
+}
+
+// Reads a model's keys over `base` (listed models inherit default_model).
+absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
+                                      const YAML::Node& node, std::string path,
+                                      ModelConfig base, bool listed) {
+  std::vector<absl::string_view> keys = {
+      "versions",       "task",        "decision_threshold",
+      "pane_length",    "label_delay", "group_attributes",
+      "max_attributes", "max_groups",  "min_group_size"};
+  if (listed) keys.insert(keys.begin(), "id");
+  ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
+  ModelConfig model = std::move(base);
+  RETURN_IF_ERROR(Get(m, "id", &model.id));
+  if (listed && model.id.empty()) return m.Error(node, "id", "is required");
+  RETURN_IF_ERROR(Get(m, "versions", &model.versions));
+  RETURN_IF_ERROR(Get(m, "task", &model.task));
+  RETURN_IF_ERROR(Get(m, "decision_threshold", &model.decision_threshold));
+  RETURN_IF_ERROR(Get(m, "pane_length", &model.pane_length));
+  RETURN_IF_ERROR(Get(m, "label_delay", &model.label_delay));
+  RETURN_IF_ERROR(Get(m, "group_attributes", &model.monitors.group_attributes));
+  RETURN_IF_ERROR(Get(m, "max_attributes", &model.monitors.max_attributes));
+  RETURN_IF_ERROR(Get(m, "max_groups", &model.monitors.fairness.max_groups));
+  RETURN_IF_ERROR(
+      Get(m, "min_group_size", &model.monitors.fairness.min_group_size));
+  RETURN_IF_ERROR(At(m, model.Validate()));
+  return model;
+}
+
+std::optional<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return std::move(text).str();
+}
+
+absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
+                                              const YAML::Node& node,
+                                              std::string path) {
+  ASSIGN_OR_RETURN(
+      Mapping m,
+      ReadMapping(source, node, std::move(path),
+                  {"data_dir", "grpc_address", "accept_undeclared_models",
+                   "default_model", "models", "expiry_sweep_interval", "policy",
+                   "policy_file"}));
+  ServerConfig config;
+  RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
+  RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
+  RETURN_IF_ERROR(
+      Get(m, "accept_undeclared_models", &config.accept_undeclared_models));
+  RETURN_IF_ERROR(
+      Get(m, "expiry_sweep_interval", &config.expiry_sweep_interval));
+  if (const YAML::Node* v = m.Find("default_model"); v != nullptr) {
+    ASSIGN_OR_RETURN(config.default_model,
+                     ReadModel(source, *v, "default_model", ModelConfig(),
+                               /*listed=*/false));
+  }
+  RETURN_IF_ERROR(ForEach(m, "models", [&](const YAML::Node& item, size_t i) {
+    ASSIGN_OR_RETURN(ModelConfig model,
+                     ReadModel(source, item, absl::StrCat("models[", i, "]"),
+                               config.default_model, /*listed=*/true));
+    if (config.FindModel(model.id) != nullptr) {
+      return m.Error(item, "models",
+                     absl::StrCat("model \"", model.id, "\" is listed twice"));
+    }
+    config.models.push_back(std::move(model));
+    return absl::OkStatus();
+  }));
+
+  const YAML::Node* inline_policy = m.Find("policy");
+  std::string policy_file;
+  RETURN_IF_ERROR(Get(m, "policy_file", &policy_file));
+  if (inline_policy != nullptr && !policy_file.empty()) {
+    return m.Error(*inline_policy, "policy",
+                   "give either policy or policy_file, not both");
+  }
+  if (inline_policy != nullptr) {
+    ASSIGN_OR_RETURN(config.policy,
+                     ReadPolicy(source, *inline_policy, "policy"));
+  } else if (!policy_file.empty()) {
+    // Relative to the configuration file's folder, so that a deployment can
+    // ship the two files side by side and run from anywhere.
+    std::string file = policy_file;
+    const size_t slash = source.rfind('/');
+    if (file[0] != '/' && slash != absl::string_view::npos) {
+      file = absl::StrCat(source.substr(0, slash + 1), policy_file);
+    }
+    std::optional<std::string> text = ReadFile(file);
+    if (!text.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat(Where(source, m.Find("policy_file")->Mark()),
+                       ": policy_file: cannot read \"", file, "\""));
+    }
+    ASSIGN_OR_RETURN(config.policy, ParsePolicy(*text, file));
+  } else {
+    ASSIGN_OR_RETURN(
+        config.policy,
+        ParsePolicy(kEmbeddedDefaultPolicy, "<embedded deploy/policy.yaml>"));
+  }
+  // Each part was validated where it was read; this adds nothing but keeps
+  // the contract in one place should a new field skip that.
+  RETURN_IF_ERROR(At(m, config.Validate()));
+  return config;
+}
+
+// Parses `yaml` and reads it with `read`, turning yaml-cpp's exceptions into
+// statuses: none escapes.
+template <typename T>
+absl::StatusOr<T> ParseGuarded(absl::string_view yaml, absl::string_view source,
+                               absl::StatusOr<T> (*read)(absl::string_view,
+                                                         const YAML::Node&,
+                                                         std::string)) {
+  try {
+    return read(source, YAML::Load(std::string(yaml)), "");
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(Where(source, e.mark), ": ", e.msg));
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        absl::StrCat(source, ": reading YAML failed: ", e.what()));
+  }
+}
+
+}  // namespace
+
+absl::Status ModelConfig::Validate() const {
+  const std::string who =
+      id.empty() ? "default model" : absl::StrCat("model ", id);
+  auto error = [&who](auto... what) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": ", what...));
+  };
+  if (task != "binary") {
+    return error("task \"", task, "\" is not supported yet (only \"binary\")");
+  }
+  if (!(decision_threshold >= 0 && decision_threshold <= 1)) {
+    return error("decision_threshold must be in [0, 1], got ",
+                 decision_threshold);
+  }
+  if (pane_length < absl::Seconds(1) || pane_length > absl::Hours(24 * 366)) {
+    return error("pane_length must be in [1s, 366d], got ",
+                 absl::FormatDuration(pane_length));
+  }
+  if (label_delay <= absl::ZeroDuration() ||
+      label_delay == absl::InfiniteDuration()) {
+    return error("label_delay must be finite and > 0, got ",
+                 absl::FormatDuration(label_delay));
+  }
+  for (const std::string& version : versions) {
+    if (version.empty()) return error("versions has an empty entry");
+  }
+  // The monitors own their ranges; ask them rather than copy the bounds.
+  if (absl::Status s = monitors::ModelMonitors::Create(monitors).status();
+      !s.ok()) {
+    return error(s.message());
+  }
+  return absl::OkStatus();
+}
+
+const ModelConfig* ServerConfig::FindModel(absl::string_view id) const {
+  for (const ModelConfig& model : models) {
+    if (model.id == id) return &model;
+  }
+  return nullptr;
+}
+
+absl::Status ServerConfig::Validate() const {
+  auto error = [](auto... what) {
+    return absl::InvalidArgumentError(absl::StrCat(what...));
+  };
+  if (data_dir.empty()) return error("data_dir is required");
+  if (grpc_address.empty()) return error("grpc_address is required");
+  if (expiry_sweep_interval <= absl::ZeroDuration() ||
+      expiry_sweep_interval == absl::InfiniteDuration()) {
+    return error("expiry_sweep_interval must be finite and > 0, got ",
+                 absl::FormatDuration(expiry_sweep_interval));
+  }
+  RETURN_IF_ERROR(default_model.Validate());
+  absl::flat_hash_set<absl::string_view> ids;
+  for (const ModelConfig& model : models) {
+    if (model.id.empty()) return error("a model has no id");
+    if (!ids.insert(model.id).second) {
+      return error("model \"", model.id, "\" is listed twice");
+    }
+    RETURN_IF_ERROR(model.Validate());
+  }
+  return policy.Validate();
+}
+
+absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
+                                               absl::string_view source_name) {
+  return ParseGuarded(yaml, source_name, &ReadServerConfig);
+}
+
+absl::StatusOr<rules::Policy> ParsePolicy(absl::string_view yaml,
+                                          absl::string_view source_name) {
+  return ParseGuarded(yaml, source_name, &ReadPolicy);
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
+  std::optional<std::string> text = ReadFile(path);
+  if (!text.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot read the configuration file \"", path, "\""));
+  }
+  return ParseServerConfig(*text, path);
+}
+
+absl::StatusOr<ServerConfig> DefaultServerConfig() {
+  return ParseServerConfig(kEmbeddedDefaultConfig,
+                           "<embedded deploy/vigie.yaml>");
+}
+
+}  // namespace vigie::services

@@ -1,0 +1,92 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "monitors/model_monitors.h"
+#include "rules/policy.h"
+
+// The server's configuration and policy, and their YAML form. This is the
+// only place Vigie parses YAML: deploy/vigie.yaml and deploy/policy.yaml
+// document every key. Plain values; thread-compatible.
+
+namespace vigie::services {
+
+// How one model's events are read and monitored.
+struct ModelConfig {
+  // Model id, as events carry it. Required for listed models.
+  std::string id;
+  // Accepted model_version values; empty: any.
+  std::vector<std::string> versions;
+  // Prediction task. Only "binary" for now. Default: "binary".
+  std::string task = "binary";
+  // decision = score >= decision_threshold when the event has no decision.
+  // Default: 0.5. Range: [0, 1].
+  double decision_threshold = 0.5;
+  // Length of an event-time pane. Default: 1 hour. Range: [1s, 366d].
+  absl::Duration pane_length = absl::Hours(1);
+  // Wall-clock time a prediction waits for its outcome (and an outcome for
+  // its prediction) before it expires. Default: 7 days. Range: > 0.
+  absl::Duration label_delay = absl::Hours(24 * 7);
+  // Monitors' options: group_attributes, max_attributes, fairness.max_groups
+  // and fairness.min_group_size.
+  monitors::ModelMonitors::Options monitors;
+
+  // kInvalidArgument naming the model and field for anything out of range
+  // (the id is not checked: the default model has none).
+  absl::Status Validate() const;
+};
+
+struct ServerConfig {
+  // Directory of the RocksDB database; created if missing.
+  std::string data_dir = "./vigie-data";
+  // host:port the gRPC server listens on.
+  std::string grpc_address = "127.0.0.1:50051";
+  // An event for a model not listed in `models` is monitored with
+  // default_model's settings under its own id; false: it is rejected as an
+  // unknown model.
+  bool accept_undeclared_models = true;
+  // Settings of undeclared models, and the base that listed models
+  // override in YAML. Its id is ignored.
+  ModelConfig default_model;
+  // Listed models; ids unique.
+  std::vector<ModelConfig> models;
+  // How often pending predictions and outcomes past their label_delay are
+  // expired. Default: 1 minute. Range: > 0.
+  absl::Duration expiry_sweep_interval = absl::Minutes(1);
+  rules::Policy policy;
+
+  // The listed model `id`; null if it is not listed.
+  const ModelConfig* FindModel(absl::string_view id) const;
+  // kInvalidArgument for anything out of range, in any model or the policy.
+  absl::Status Validate() const;
+};
+
+// Parses a server configuration. `source_name` names the text in error
+// messages (with line, column and key), and its folder resolves a relative
+// `policy_file`. Without `policy_file` or `policy`, the embedded default
+// policy applies. Unknown keys are errors. The result is validated.
+absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
+                                               absl::string_view source_name);
+
+// Parses and validates a policy (deploy/policy.yaml's shape).
+absl::StatusOr<rules::Policy> ParsePolicy(absl::string_view yaml,
+                                          absl::string_view source_name);
+
+// Reads and parses the configuration file at `path`: kNotFound if it cannot
+// be read, else as ParseServerConfig.
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
+
+// The embedded defaults: deploy/vigie.yaml with deploy/policy.yaml.
+absl::StatusOr<ServerConfig> DefaultServerConfig();
+
+// The text of deploy/vigie.yaml and deploy/policy.yaml, compiled in by
+// services/CMakeLists.txt (cmake/embed_defaults.cmake).
+extern const char kEmbeddedDefaultConfig[];
+extern const char kEmbeddedDefaultPolicy[];
+
+}  // namespace vigie::services

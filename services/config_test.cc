@@ -1,0 +1,350 @@
+#include "services/config.h"
+
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "rules/policy.h"
+#include "tests/testutil/status_matchers.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace vigie::services {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::SizeIs;
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+const std::string kConfigPath = VIGIE_SOURCE_DIR "/deploy/vigie.yaml";
+const std::string kPolicyPath = VIGIE_SOURCE_DIR "/deploy/policy.yaml";
+
+// The message of a failed parse (fails the test on success).
+template <typename T>
+std::string ErrorOf(
+    const absl::StatusOr<T>& result,
+    absl::StatusCode code = absl::StatusCode::kInvalidArgument) {
+  EXPECT_EQ(result.status().code(), code) << result.status();
+  return std::string(result.status().message());
+}
+
+const rules::Rule* FindRule(const rules::Policy& policy,
+                            const std::string& id) {
+  for (const rules::Rule& rule : policy.rules) {
+    if (rule.id == id) return &rule;
+  }
+  return nullptr;
+}
+
+TEST(ConfigTest, ShippedPolicyParses) {
+  ASSERT_OK_AND_ASSIGN(rules::Policy policy,
+                       ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
+  EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
+  ASSERT_THAT(policy.rules, SizeIs(3));
+
+  const rules::Rule* f1 = FindRule(policy, "F1");
+  ASSERT_NE(f1, nullptr);
+  EXPECT_EQ(f1->metric, rules::kDemographicParityRatio);
+  EXPECT_EQ(f1->comparison, rules::Comparison::kBelow);
+  EXPECT_EQ(f1->warning->value, 0.90);
+  EXPECT_EQ(f1->warning->max_p_value, 0.05);
+  EXPECT_EQ(f1->critical->value, 0.80);
+  EXPECT_EQ(f1->critical->max_p_value, 0.01);
+  EXPECT_EQ(f1->min_predictions_per_group, 500u);
+  EXPECT_EQ(f1->min_selected_in_reference_group, 50u);
+  EXPECT_EQ(f1->element, "Q2.4/2.4.c");
+  EXPECT_THAT(f1->related_elements, ElementsAre("Q2.4/2.4.d"));
+  EXPECT_THAT(f1->ai_act_articles, ElementsAre("Art. 10"));
+  EXPECT_THAT(f1->threshold_source, HasSubstr("29 CFR 1607.4(D)"));
+  EXPECT_EQ(f1->window, absl::ZeroDuration());
+
+  const rules::Rule* f2 = FindRule(policy, "F2");
+  ASSERT_NE(f2, nullptr);
+  EXPECT_EQ(f2->metric, rules::kDemographicParityDifference);
+  EXPECT_EQ(f2->comparison, rules::Comparison::kAbove);
+  EXPECT_EQ(f2->warning->min_interval_lower, 0.0);
+  EXPECT_EQ(f2->critical->value, 0.10);
+  EXPECT_EQ(f2->critical->min_interval_lower, 0.05);
+  EXPECT_EQ(f2->min_predictions_per_group, 500u);
+
+  const rules::Rule* f3 = FindRule(policy, "F3");
+  ASSERT_NE(f3, nullptr);
+  EXPECT_EQ(f3->metric, rules::kEqualizedOddsDifference);
+  EXPECT_EQ(f3->confidence, 0.95);
+  EXPECT_EQ(f3->warning->value, 0.05);
+  EXPECT_EQ(f3->warning->max_p_value, 0.05);
+  EXPECT_EQ(f3->critical->min_interval_lower, 0.05);
+  EXPECT_EQ(f3->min_positives_per_group, 300u);
+  EXPECT_EQ(f3->min_negatives_per_group, 300u);
+  EXPECT_THAT(f3->related_elements, ElementsAre("Q2.5"));
+  EXPECT_THAT(f3->ai_act_articles, ElementsAre("Art. 10", "Art. 15"));
+  EXPECT_THAT(f3->runbook, AllOf(HasSubstr("Q5.1/5.1.f"), HasSubstr("5.1.c")));
+}
+
+TEST(ConfigTest, ShippedConfigParses) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig(ReadText(kConfigPath), kConfigPath));
+  EXPECT_EQ(config.data_dir, "./vigie-data");
+  EXPECT_EQ(config.grpc_address, "127.0.0.1:50051");
+  EXPECT_TRUE(config.accept_undeclared_models);
+  EXPECT_EQ(config.expiry_sweep_interval, absl::Minutes(1));
+  EXPECT_EQ(config.default_model.task, "binary");
+  EXPECT_EQ(config.default_model.decision_threshold, 0.5);
+  EXPECT_EQ(config.default_model.pane_length, absl::Hours(1));
+  EXPECT_EQ(config.default_model.label_delay, absl::Hours(24 * 7));
+  EXPECT_THAT(config.default_model.monitors.group_attributes, IsEmpty());
+  ASSERT_THAT(config.models, SizeIs(1));
+  const ModelConfig* demo = config.FindModel("demo");
+  ASSERT_NE(demo, nullptr);
+  EXPECT_THAT(demo->monitors.group_attributes, ElementsAre("sex", "age_band"));
+  EXPECT_EQ(demo->pane_length, absl::Hours(1));
+  EXPECT_EQ(demo->label_delay, absl::Hours(24));
+  EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
+  EXPECT_EQ(config.FindModel("other"), nullptr);
+  // No policy key: the embedded default policy.
+  EXPECT_THAT(config.policy.rules, SizeIs(3));
+}
+
+TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
+  EXPECT_EQ(std::string(kEmbeddedDefaultConfig), ReadText(kConfigPath));
+  EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
+  ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
+  EXPECT_NE(config.FindModel("demo"), nullptr);
+  EXPECT_THAT(config.policy.rules, SizeIs(3));
+}
+
+TEST(ConfigTest, EmptyDocumentGivesDefaults) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("", "empty.yaml"));
+  const ServerConfig defaults;
+  EXPECT_EQ(config.data_dir, defaults.data_dir);
+  EXPECT_EQ(config.grpc_address, defaults.grpc_address);
+  EXPECT_EQ(config.default_model.label_delay, absl::Hours(24 * 7));
+  EXPECT_THAT(config.models, IsEmpty());
+  EXPECT_THAT(config.policy.rules, SizeIs(3));
+}
+
+TEST(ConfigTest, UnknownKeyNamesItsLineAndTheAllowedKeys) {
+  const std::string message =
+      ErrorOf(ParseServerConfig("data_dir: /d\n"
+                                "default_model:\n"
+                                "  pane_lenght: 1h\n",
+                                "test.yaml"));
+  EXPECT_THAT(message,
+              AllOf(HasSubstr("test.yaml:3:3"), HasSubstr("pane_lenght"),
+                    HasSubstr("default_model"), HasSubstr("pane_length")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F9\n"
+                                  "    metric: demographic_parity_ratio\n"
+                                  "    treshold: 3\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:4:5"), HasSubstr("rules[0]"),
+                    HasSubstr("treshold")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("verbose: true\n", "t.yaml")),
+              AllOf(HasSubstr("t.yaml:1:1"), HasSubstr("verbose")));
+}
+
+TEST(ConfigTest, BadThresholdIsAnError) {
+  EXPECT_THAT(ErrorOf(ParseServerConfig("models:\n"
+                                        "  - id: m\n"
+                                        "    decision_threshold: 1.5\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:2:"), HasSubstr("model m"),
+                    HasSubstr("decision_threshold")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("default_model:\n"
+                                        "  decision_threshold: half\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:2:23"),
+                    HasSubstr("default_model.decision_threshold")));
+  // A policy whose warning comes after its critical level.
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F2\n"
+                                  "    metric: demographic_parity_difference\n"
+                                  "    comparison: above\n"
+                                  "    warning: {value: 0.2}\n"
+                                  "    critical: {value: 0.1}\n"
+                                  "    element: Q2.4/2.4.d\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("rule F2"),
+                    HasSubstr("warning.value")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F2\n"
+                                  "    metric: demographic_parity_difference\n"
+                                  "    comparison: sideways\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:4:17"), HasSubstr("comparison")));
+}
+
+TEST(ConfigTest, DurationsAcceptDaysAndRejectTheRest) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("expiry_sweep_interval: 30s\n"
+                                         "default_model:\n"
+                                         "  label_delay: 1d12h\n"
+                                         "  pane_length: 5m\n"
+                                         "models:\n"
+                                         "  - {id: a, label_delay: 730d}\n"
+                                         "  - {id: b, label_delay: 1.5d}\n",
+                                         "t.yaml"));
+  EXPECT_EQ(config.expiry_sweep_interval, absl::Seconds(30));
+  EXPECT_EQ(config.default_model.label_delay, absl::Hours(36));
+  EXPECT_EQ(config.default_model.pane_length, absl::Minutes(5));
+  EXPECT_EQ(config.models[0].label_delay, absl::Hours(24 * 730));
+  EXPECT_EQ(config.models[1].label_delay, absl::Hours(36));
+  EXPECT_EQ(config.models[1].pane_length, absl::Minutes(5));  // Inherited.
+
+  for (const char* bad : {"5 minutes", "1w", "d", "inf", "1d-1h", "[1h]"}) {
+    EXPECT_THAT(
+        ErrorOf(ParseServerConfig(
+            absl::StrCat("default_model:\n  label_delay: ", bad, "\n"),
+            "t.yaml")),
+        AllOf(HasSubstr("t.yaml:2:16"), HasSubstr("default_model.label_delay")))
+        << bad;
+  }
+  // Parsed but out of range: named with the model's position.
+  EXPECT_THAT(ErrorOf(ParseServerConfig("default_model: {pane_length: 0s}\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:1:16"), HasSubstr("pane_length")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F1\n"
+                                  "    metric: demographic_parity_ratio\n"
+                                  "    comparison: below\n"
+                                  "    window: forever\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:5:13"), HasSubstr("rules[0].window")));
+}
+
+TEST(ConfigTest, InlinePolicy) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("policy:\n"
+                        "  referential: my-ref@1\n"
+                        "  rules:\n"
+                        "    - id: X1\n"
+                        "      metric: true_positive_rate_difference\n"
+                        "      comparison: above\n"
+                        "      models: [m]\n"
+                        "      attributes: [sex]\n"
+                        "      window: 30d\n"
+                        "      confidence: 0.99\n"
+                        "      critical: {value: 0.2}\n"
+                        "      element: Q2.4/2.4.d\n",
+                        "t.yaml"));
+  EXPECT_EQ(config.policy.referential, "my-ref@1");
+  ASSERT_THAT(config.policy.rules, SizeIs(1));
+  const rules::Rule& rule = config.policy.rules[0];
+  EXPECT_EQ(rule.id, "X1");
+  EXPECT_THAT(rule.models, ElementsAre("m"));
+  EXPECT_THAT(rule.attributes, ElementsAre("sex"));
+  EXPECT_EQ(rule.window, absl::Hours(24 * 30));
+  EXPECT_EQ(rule.confidence, 0.99);
+  EXPECT_FALSE(rule.warning.has_value());
+  EXPECT_EQ(rule.critical->value, 0.2);
+  EXPECT_FALSE(rule.critical->max_p_value.has_value());
+}
+
+TEST(ConfigTest, PolicyFileIsRelativeToTheConfigFile) {
+  testutil::TempDir dir;
+  WriteText(dir.Join("rules.yaml"), "referential: file-ref@2\nrules: []\n");
+  WriteText(dir.Join("vigie.yaml"), "policy_file: rules.yaml\n");
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       LoadServerConfig(dir.Join("vigie.yaml")));
+  EXPECT_EQ(config.policy.referential, "file-ref@2");
+  EXPECT_THAT(config.policy.rules, IsEmpty());
+
+  WriteText(dir.Join("missing.yaml"), "policy_file: nowhere.yaml\n");
+  EXPECT_THAT(ErrorOf(LoadServerConfig(dir.Join("missing.yaml")),
+                      absl::StatusCode::kNotFound),
+              AllOf(HasSubstr("missing.yaml:1:14"), HasSubstr("nowhere.yaml")));
+  WriteText(dir.Join("both.yaml"),
+            "policy_file: rules.yaml\npolicy: {rules: []}\n");
+  EXPECT_THAT(ErrorOf(LoadServerConfig(dir.Join("both.yaml"))),
+              HasSubstr("not both"));
+  // Errors in the policy file name that file.
+  WriteText(dir.Join("bad_rules.yaml"), "rules: [{id: F1, metric: nope}]\n");
+  WriteText(dir.Join("bad.yaml"), "policy_file: bad_rules.yaml\n");
+  EXPECT_THAT(ErrorOf(LoadServerConfig(dir.Join("bad.yaml"))),
+              HasSubstr("bad_rules.yaml:1:"));
+  EXPECT_EQ(LoadServerConfig(dir.Join("absent.yaml")).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(ConfigTest, MalformedYamlIsAnErrorNotAnException) {
+  EXPECT_THAT(ErrorOf(ParseServerConfig("models: [1, 2\n", "bad.yaml")),
+              HasSubstr("bad.yaml:"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("- a\n- b\n", "list.yaml")),
+              HasSubstr("must be a mapping"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("models: {id: m}\n", "t.yaml")),
+              HasSubstr("must be a list"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("accept_undeclared_models: maybe\n", "t.yaml")),
+      HasSubstr("true or false"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("data_dir: a\ndata_dir: b\n", "t.yaml")),
+      HasSubstr("twice"));
+}
+
+TEST(ConfigTest, ModelsAreChecked) {
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("models: [{task: binary}]\n", "t.yaml")),
+      HasSubstr("id"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("models: [{id: a}, {id: a}]\n", "t.yaml")),
+      HasSubstr("listed twice"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("models: [{id: r, task: regression}]\n",
+                                        "t.yaml")),
+              HasSubstr("not supported yet"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("default_model: {id: x}\n", "t.yaml")),
+              HasSubstr("unknown key \"id\""));
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("default_model: {max_groups: 10, min_group_size: 5,\n"
+                        "                max_attributes: 3, versions: [v1]}\n"
+                        "models: [{id: a, versions: []}]\n",
+                        "t.yaml"));
+  EXPECT_EQ(config.default_model.monitors.fairness.max_groups, 10u);
+  EXPECT_EQ(config.default_model.monitors.fairness.min_group_size, 5u);
+  EXPECT_EQ(config.default_model.monitors.max_attributes, 3u);
+  EXPECT_THAT(config.default_model.versions, ElementsAre("v1"));
+  EXPECT_THAT(config.models[0].versions, IsEmpty());
+  EXPECT_EQ(config.models[0].monitors.fairness.max_groups, 10u);
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("default_model: {max_groups: -1}\n", "t.yaml")),
+      HasSubstr("max_groups"));
+}
+
+TEST(ConfigTest, ValidateChecksStructsBuiltInCode) {
+  ServerConfig config;
+  EXPECT_OK(config.Validate());
+  config.expiry_sweep_interval = absl::ZeroDuration();
+  EXPECT_EQ(config.Validate().code(), absl::StatusCode::kInvalidArgument);
+  config = ServerConfig();
+  config.models.push_back(ModelConfig());
+  EXPECT_THAT(config.Validate().message(), HasSubstr("no id"));
+  config.models[0].id = "m";
+  config.models[0].label_delay = absl::ZeroDuration();
+  EXPECT_THAT(config.Validate().message(),
+              AllOf(HasSubstr("model m"), HasSubstr("label_delay")));
+  config.models[0].label_delay = absl::Hours(1);
+  config.models[0].pane_length = absl::Hours(24 * 367);
+  EXPECT_THAT(config.Validate().message(), HasSubstr("pane_length"));
+}
+
+}  // namespace
+}  // namespace vigie::services

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "absl/status/status.h"
+#include "grpcpp/grpcpp.h"
+#include "services/pipeline.h"
+#include "vigie/v1/vigie.grpc.pb.h"
+
+namespace vigie::services {
+
+// Abseil's status codes map one to one onto gRPC's.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+// The vigie.v1.Vigie gRPC service over a Pipeline, on gRPC's callback API.
+// Each call works on the pipeline directly; the pipeline serialises ingest.
+// Thread-safe. `pipeline` must outlive the service.
+class VigieService final : public vigie::v1::Vigie::CallbackService {
+ public:
+  // Rejections listed in one Ingest reply; past this only counted, so that
+  // a stream of bad events cannot grow a reply without bound.
+  static constexpr int kMaxListedRejections = 10'000;
+
+  explicit VigieService(Pipeline* pipeline) : pipeline_(pipeline) {}
+
+  grpc::ServerReadReactor<vigie::v1::IngestRequest>* Ingest(
+      grpc::CallbackServerContext* context,
+      vigie::v1::IngestReply* reply) override;
+  grpc::ServerUnaryReactor* IngestBatch(grpc::CallbackServerContext* context,
+                                        const vigie::v1::IngestRequest* request,
+                                        vigie::v1::IngestReply* reply) override;
+  grpc::ServerUnaryReactor* GetMetrics(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::GetMetricsRequest* request,
+      vigie::v1::GetMetricsReply* reply) override;
+  grpc::ServerUnaryReactor* ListAlerts(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::ListAlertsRequest* request,
+      vigie::v1::ListAlertsReply* reply) override;
+
+ private:
+  Pipeline* const pipeline_;
+};
+
+// Adds `part` (the reply to one request of a stream) into `total`, listing
+// at most VigieService::kMaxListedRejections rejections.
+void AccumulateReply(const vigie::v1::IngestReply& part,
+                     vigie::v1::IngestReply* total);
+
+}  // namespace vigie::services

@@ -1,0 +1,116 @@
+// vigie: the monitoring server. With no flags it runs on its embedded
+// defaults: state in ./vigie-data, gRPC on 127.0.0.1:50051, the default
+// policy of the Labelia referential, Kafka off.
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "services/config.h"
+#include "services/server.h"
+
+ABSL_FLAG(std::string, config, "",
+          "Path of the server configuration (YAML; see deploy/vigie.yaml). "
+          "Empty: the embedded defaults.");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory of the state (RocksDB). Overrides the configuration's "
+          "data_dir.");
+ABSL_FLAG(std::string, grpc_address, "",
+          "host:port to serve gRPC on (port 0: any free port). Overrides the "
+          "configuration's grpc_address.");
+ABSL_FLAG(std::string, port_file, "",
+          "When set, the gRPC port actually bound is written to this file "
+          "once the server is ready (for scripts and tests using port 0).");
+ABSL_FLAG(std::string, log_level, "info",
+          "Lowest level logged: debug, info, warning or error.");
+ABSL_FLAG(int, shutdown_grace_seconds, 10,
+          "On SIGTERM or SIGINT, seconds calls in flight get to finish.");
+
+namespace {
+
+int Fail(const std::string& message) {
+  VIGIE_LOG(Error, message);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Vigie, a streaming model-monitoring service.\n"
+      "Usage: vigie [--config=vigie.yaml] [--data_dir=DIR] "
+      "[--grpc_address=HOST:PORT]");
+  absl::ParseCommandLine(argc, argv);
+
+  using vigie::common::LogLevel;
+  const std::string level = absl::GetFlag(FLAGS_log_level);
+  if (level == "debug") {
+    vigie::common::SetMinLogLevel(LogLevel::kDebug);
+  } else if (level == "warning") {
+    vigie::common::SetMinLogLevel(LogLevel::kWarning);
+  } else if (level == "error") {
+    vigie::common::SetMinLogLevel(LogLevel::kError);
+  } else if (level != "info") {
+    return Fail(
+        absl::StrCat("--log_level must be debug, info, warning or "
+                     "error, got '",
+                     level, "'"));
+  }
+
+  // Signals are taken by sigwait below, so every thread started from here
+  // on must inherit them blocked.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const std::string config_path = absl::GetFlag(FLAGS_config);
+  absl::StatusOr<vigie::services::ServerConfig> config =
+      config_path.empty() ? vigie::services::DefaultServerConfig()
+                          : vigie::services::LoadServerConfig(config_path);
+  if (!config.ok()) return Fail(config.status().ToString());
+  if (!absl::GetFlag(FLAGS_data_dir).empty()) {
+    config->data_dir = absl::GetFlag(FLAGS_data_dir);
+  }
+  if (!absl::GetFlag(FLAGS_grpc_address).empty()) {
+    config->grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  }
+  VIGIE_LOG(Info, "configuration: ",
+            config_path.empty() ? "embedded defaults" : config_path, "; ",
+            config->models.size(), " declared models, ",
+            config->policy.rules.size(), " policy rules (",
+            config->policy.referential, ")");
+
+  vigie::common::RealClock clock;
+  auto server = vigie::services::VigieServer::Start(*std::move(config), &clock);
+  if (!server.ok()) return Fail(server.status().ToString());
+
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty()) {
+    // Written to a temporary name and renamed, so readers never see half.
+    const std::string tmp = port_file + ".tmp";
+    std::ofstream(tmp) << (*server)->port() << "\n";
+    if (std::rename(tmp.c_str(), port_file.c_str()) != 0) {
+      return Fail(absl::StrCat("cannot write --port_file ", port_file));
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  VIGIE_LOG(Info, "received signal ", signal_number);
+  (*server)->Shutdown(
+      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));
+  VIGIE_LOG(Info, "stopped");
+  return 0;
+}

@@ -1,0 +1,407 @@
+#include "services/pipeline.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "services/proto_conversions.h"
+
+namespace vigie::services {
+namespace {
+
+// Undeclared models are accepted up to this many, so that a client sending
+// random model ids cannot grow memory without bound.
+constexpr size_t kMaxModels = 10'000;
+
+bool Expired(const google::protobuf::Timestamp& arrived,
+             const ModelConfig& model, absl::Time now) {
+  return FromProtoTime(arrived) + model.label_delay < now;
+}
+
+EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
+  return EventRejection{reason, std::move(message)};
+}
+
+}  // namespace
+
+struct Pipeline::Changes {
+  storage::StateBatch batch;
+  // Pane states before this call first changed them; empty for new panes.
+  std::map<std::pair<ModelState*, absl::Time>,
+           std::optional<monitors::ModelMonitors>>
+      panes;
+  // Whole-model aggregate and counters before this call changed them.
+  std::map<ModelState*, std::pair<std::optional<monitors::ModelMonitors>,
+                                  state::v1::ModelCountersState>>
+      models;
+  std::optional<state::v1::ModelCountersState> unattributed;
+  std::vector<std::string> created_models;
+  uint64_t joined = 0;
+};
+
+Pipeline::Pipeline(ServerConfig config, storage::StateStore* store,
+                   const common::Clock* clock)
+    : config_(std::move(config)), store_(store), clock_(clock) {}
+
+absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
+    ServerConfig config, storage::StateStore* store,
+    const common::Clock* clock) {
+  RETURN_IF_ERROR(config.Validate());
+  std::unique_ptr<Pipeline> pipeline(
+      new Pipeline(std::move(config), store, clock));
+  absl::MutexLock lock(&pipeline->mu_);
+  RETURN_IF_ERROR(pipeline->Load());
+  return pipeline;
+}
+
+absl::Status Pipeline::Load() {
+  std::optional<EventRejection> refused;
+  RETURN_IF_ERROR(store_->ForEachCounters(
+      [&](const std::string& model_id,
+          const state::v1::ModelCountersState& counters) -> absl::Status {
+        if (model_id.empty()) {
+          unattributed_ = counters;
+          return absl::OkStatus();
+        }
+        ModelState* model = ResolveModel(model_id, &refused);
+        if (model == nullptr) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("stored state of model '", model_id,
+                           "' cannot be loaded: ", refused->message,
+                           " (declare the model, or allow undeclared models)"));
+        }
+        model->counters = counters;
+        return absl::OkStatus();
+      }));
+  uint64_t panes = 0;
+  RETURN_IF_ERROR(
+      store_->ForEachPane([&](const std::string& model_id, absl::Time start,
+                              absl::string_view bytes) -> absl::Status {
+        ModelState* model = ResolveModel(model_id, &refused);
+        if (model == nullptr) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("stored pane of model '", model_id,
+                           "' cannot be loaded: ", refused->message));
+        }
+        auto pane =
+            monitors::ModelMonitors::Deserialize(bytes, model->config.monitors);
+        if (!pane.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("pane ", absl::FormatTime(start), " of model '",
+                           model_id, "': ", pane.status().message()));
+        }
+        RETURN_IF_ERROR(model->all->Merge(*pane));
+        model->panes.insert_or_assign(start, *std::move(pane));
+        ++panes;
+        return absl::OkStatus();
+      }));
+  ASSIGN_OR_RETURN(std::vector<vigie::v1::Alert> alerts, store_->LoadAlerts());
+  for (vigie::v1::Alert& alert : alerts) {
+    std::string fingerprint = alert.fingerprint();
+    alerts_.insert_or_assign(std::move(fingerprint), std::move(alert));
+  }
+  VIGIE_LOG(Info, "loaded ", models_.size(), " models, ", panes, " panes, ",
+            alerts_.size(), " alerts");
+  return absl::OkStatus();
+}
+
+Pipeline::ModelState* Pipeline::ResolveModel(
+    const std::string& model_id, std::optional<EventRejection>* rejection) {
+  if (auto it = models_.find(model_id); it != models_.end()) {
+    return it->second.get();
+  }
+  const ModelConfig* declared = config_.FindModel(model_id);
+  if (declared == nullptr && !config_.accept_undeclared_models) {
+    *rejection = Rejection(
+        vigie::v1::REJECT_REASON_UNKNOWN_MODEL,
+        absl::StrCat("model '", model_id,
+                     "' is not declared in the "
+                     "configuration (and undeclared models are refused)"));
+    return nullptr;
+  }
+  if (models_.size() >= kMaxModels) {
+    *rejection = Rejection(
+        vigie::v1::REJECT_REASON_UNKNOWN_MODEL,
+        absl::StrCat("model '", model_id, "' would exceed the limit of ",
+                     kMaxModels, " models"));
+    return nullptr;
+  }
+  auto state = std::make_unique<ModelState>();
+  state->config = declared != nullptr ? *declared : config_.default_model;
+  state->config.id = model_id;
+  auto all = monitors::ModelMonitors::Create(state->config.monitors);
+  if (!all.ok()) {
+    *rejection = Rejection(
+        vigie::v1::REJECT_REASON_UNKNOWN_MODEL,
+        absl::StrCat("model '", model_id, "': ", all.status().message()));
+    return nullptr;
+  }
+  state->all = *std::move(all);
+  ModelState* raw = state.get();
+  models_.emplace(model_id, std::move(state));
+  return raw;
+}
+
+void Pipeline::Touch(ModelState& model, Changes& changes) {
+  changes.models.try_emplace(&model, model.all, model.counters);
+}
+
+monitors::ModelMonitors& Pipeline::PaneFor(ModelState& model,
+                                           absl::Time event_time,
+                                           Changes& changes) {
+  const absl::Duration pane = model.config.pane_length;
+  const absl::Time start =
+      absl::UnixEpoch() + absl::Floor(event_time - absl::UnixEpoch(), pane);
+  auto it = model.panes.find(start);
+  changes.panes.try_emplace(
+      {&model, start},
+      it == model.panes.end()
+          ? std::nullopt
+          : std::optional<monitors::ModelMonitors>(it->second));
+  if (it == model.panes.end()) {
+    // Options were checked when the model's aggregate was created.
+    it = model.panes
+             .emplace(start,
+                      *monitors::ModelMonitors::Create(model.config.monitors))
+             .first;
+  }
+  return it->second;
+}
+
+void Pipeline::CountRejection(ModelState* model, vigie::v1::RejectReason reason,
+                              Changes& changes) {
+  state::v1::ModelCountersState* counters = &unattributed_;
+  if (model != nullptr) {
+    Touch(*model, changes);
+    counters = &model->counters;
+  } else if (!changes.unattributed.has_value()) {
+    changes.unattributed = unattributed_;
+  }
+  counters->set_rejected(counters->rejected() + 1);
+  (*counters->mutable_rejected_by_reason())[RejectReasonName(reason)] += 1;
+}
+
+void Pipeline::Rollback(Changes& changes) {
+  for (auto& [key, original] : changes.panes) {
+    auto& [model, start] = key;
+    if (original.has_value()) {
+      model->panes.insert_or_assign(start, *std::move(original));
+    } else {
+      model->panes.erase(start);
+    }
+  }
+  for (auto& [model, original] : changes.models) {
+    model->all = std::move(original.first);
+    model->counters = std::move(original.second);
+  }
+  if (changes.unattributed.has_value()) unattributed_ = *changes.unattributed;
+  for (const std::string& id : changes.created_models) models_.erase(id);
+}
+
+absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
+    vigie::v1::Prediction& prediction, Changes& changes) {
+  std::optional<EventRejection> rejection;
+  if (prediction.model_id().empty()) {
+    CountRejection(nullptr, vigie::v1::REJECT_REASON_MISSING_MODEL_ID, changes);
+    return Rejection(vigie::v1::REJECT_REASON_MISSING_MODEL_ID,
+                     "model_id is empty");
+  }
+  const bool known = models_.contains(prediction.model_id());
+  ModelState* model = ResolveModel(prediction.model_id(), &rejection);
+  if (model == nullptr) {
+    CountRejection(nullptr, rejection->reason, changes);
+    return rejection;
+  }
+  if (!known) changes.created_models.push_back(prediction.model_id());
+  if ((rejection = ValidatePrediction(model->config, prediction))) {
+    CountRejection(model, rejection->reason, changes);
+    return rejection;
+  }
+  const std::string& id = prediction.prediction_id();
+  const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(auto pending, store_->GetPendingPrediction(
+                                     &changes.batch, model->config.id, id));
+  Touch(*model, changes);
+  state::v1::ModelCountersState& counters = model->counters;
+  if (pending.has_value()) {
+    if (!Expired(pending->arrived(), model->config, now)) {
+      CountRejection(model, vigie::v1::REJECT_REASON_DUPLICATE_PREDICTION,
+                     changes);
+      return Rejection(
+          vigie::v1::REJECT_REASON_DUPLICATE_PREDICTION,
+          absl::StrCat("prediction '", id, "' of model '", model->config.id,
+                       "' is already waiting for its outcome"));
+    }
+    // The old one expired unlabelled; the new one takes its place below.
+    counters.set_expired_predictions(counters.expired_predictions() + 1);
+    counters.set_pending_predictions(counters.pending_predictions() - 1);
+  }
+  counters.set_predictions(counters.predictions() + 1);
+  const absl::Time event_time = FromProtoTime(prediction.event_time());
+  monitors::ModelMonitors& pane = PaneFor(*model, event_time, changes);
+  pane.ObservePrediction(prediction);
+  model->all->ObservePrediction(prediction);
+
+  ASSIGN_OR_RETURN(auto outcome, store_->GetPendingOutcome(
+                                     &changes.batch, model->config.id, id));
+  if (outcome.has_value()) {
+    changes.batch.DeletePendingOutcome(model->config.id, id);
+    counters.set_pending_outcomes(counters.pending_outcomes() - 1);
+    if (!Expired(outcome->arrived(), model->config, now)) {
+      pane.ObserveJoined(prediction, outcome->outcome());
+      model->all->ObserveJoined(prediction, outcome->outcome());
+      counters.set_joined(counters.joined() + 1);
+      ++changes.joined;
+      return std::nullopt;
+    }
+    counters.set_expired_outcomes(counters.expired_outcomes() + 1);
+  }
+  state::v1::PendingPrediction waiting;
+  *waiting.mutable_prediction() = prediction;
+  *waiting.mutable_arrived() = ToProtoTime(now);
+  changes.batch.PutPendingPrediction(model->config.id, id, waiting);
+  counters.set_pending_predictions(counters.pending_predictions() + 1);
+  return std::nullopt;
+}
+
+absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
+    const vigie::v1::Outcome& outcome, Changes& changes) {
+  std::optional<EventRejection> rejection;
+  if (outcome.model_id().empty()) {
+    CountRejection(nullptr, vigie::v1::REJECT_REASON_MISSING_MODEL_ID, changes);
+    return Rejection(vigie::v1::REJECT_REASON_MISSING_MODEL_ID,
+                     "model_id is empty");
+  }
+  const bool known = models_.contains(outcome.model_id());
+  ModelState* model = ResolveModel(outcome.model_id(), &rejection);
+  if (model == nullptr) {
+    CountRejection(nullptr, rejection->reason, changes);
+    return rejection;
+  }
+  if (!known) changes.created_models.push_back(outcome.model_id());
+  if ((rejection = ValidateOutcome(model->config, outcome))) {
+    CountRejection(model, rejection->reason, changes);
+    return rejection;
+  }
+  const std::string& id = outcome.prediction_id();
+  const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(
+      auto waiting_outcome,
+      store_->GetPendingOutcome(&changes.batch, model->config.id, id));
+  Touch(*model, changes);
+  state::v1::ModelCountersState& counters = model->counters;
+  if (waiting_outcome.has_value()) {
+    if (!Expired(waiting_outcome->arrived(), model->config, now)) {
+      CountRejection(model, vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME,
+                     changes);
+      return Rejection(vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME,
+                       absl::StrCat("an outcome for prediction '", id,
+                                    "' of model '", model->config.id,
+                                    "' is already waiting for its prediction"));
+    }
+    counters.set_expired_outcomes(counters.expired_outcomes() + 1);
+    counters.set_pending_outcomes(counters.pending_outcomes() - 1);
+  }
+  counters.set_outcomes(counters.outcomes() + 1);
+
+  ASSIGN_OR_RETURN(auto prediction, store_->GetPendingPrediction(
+                                        &changes.batch, model->config.id, id));
+  if (prediction.has_value()) {
+    changes.batch.DeletePendingPrediction(model->config.id, id);
+    counters.set_pending_predictions(counters.pending_predictions() - 1);
+    if (!Expired(prediction->arrived(), model->config, now)) {
+      const vigie::v1::Prediction& joined = prediction->prediction();
+      PaneFor(*model, FromProtoTime(joined.event_time()), changes)
+          .ObserveJoined(joined, outcome);
+      model->all->ObserveJoined(joined, outcome);
+      counters.set_joined(counters.joined() + 1);
+      ++changes.joined;
+      return std::nullopt;
+    }
+    counters.set_expired_predictions(counters.expired_predictions() + 1);
+  }
+  state::v1::PendingOutcome waiting;
+  *waiting.mutable_outcome() = outcome;
+  *waiting.mutable_arrived() = ToProtoTime(now);
+  changes.batch.PutPendingOutcome(model->config.id, id, waiting);
+  counters.set_pending_outcomes(counters.pending_outcomes() + 1);
+  return std::nullopt;
+}
+
+absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
+    vigie::v1::IngestRequest& request, uint64_t index_offset) {
+  absl::MutexLock lock(&mu_);
+  Changes changes{store_->NewBatch(), {}, {}, {}, {}, 0};
+  vigie::v1::IngestReply reply;
+  for (int i = 0; i < request.events_size(); ++i) {
+    vigie::v1::Event& event = *request.mutable_events(i);
+    absl::StatusOr<std::optional<EventRejection>> result;
+    std::string prediction_id;
+    switch (event.kind_case()) {
+      case vigie::v1::Event::kPrediction:
+        prediction_id = event.prediction().prediction_id();
+        result = ApplyPrediction(*event.mutable_prediction(), changes);
+        break;
+      case vigie::v1::Event::kOutcome:
+        prediction_id = event.outcome().prediction_id();
+        result = ApplyOutcome(event.outcome(), changes);
+        break;
+      case vigie::v1::Event::KIND_NOT_SET:
+        CountRejection(nullptr, vigie::v1::REJECT_REASON_EMPTY_EVENT, changes);
+        result = Rejection(vigie::v1::REJECT_REASON_EMPTY_EVENT,
+                           "event has neither a prediction nor an outcome");
+        break;
+    }
+    if (!result.ok()) {
+      Rollback(changes);
+      return result.status();
+    }
+    if (result->has_value()) {
+      vigie::v1::Rejection* rejection = reply.add_rejections();
+      rejection->set_index(index_offset + static_cast<uint64_t>(i));
+      rejection->set_reason((*result)->reason);
+      rejection->set_message(std::move((*result)->message));
+      rejection->set_prediction_id(prediction_id);
+      reply.set_rejected(reply.rejected() + 1);
+      continue;
+    }
+    reply.set_accepted(reply.accepted() + 1);
+    if (event.has_prediction()) {
+      reply.set_predictions(reply.predictions() + 1);
+    } else {
+      reply.set_outcomes(reply.outcomes() + 1);
+    }
+  }
+  reply.set_joined(changes.joined);
+
+  for (const auto& [key, original] : changes.panes) {
+    const auto& [model, start] = key;
+    changes.batch.PutPane(model->config.id, start,
+                          model->panes.at(start).Serialize());
+  }
+  for (const auto& [model, original] : changes.models) {
+    changes.batch.PutCounters(model->config.id, model->counters);
+  }
+  if (changes.unattributed.has_value()) {
+    changes.batch.PutCounters("", unattributed_);
+  }
+  if (absl::Status status = store_->Commit(changes.batch); !status.ok()) {
+    Rollback(changes);
+    return status;
+  }
+  for (const auto& [model, original] : changes.models) {
+    // The events are durable; an alert that cannot be written now is
+    // written at the next evaluation, so the call still succeeds.
+    if (absl::Status status = EvaluateRules(*model); !status.ok()) {
+      VIGIE_LOG(Error, "rule evaluation of model '", model->config.id,
+                "' failed: ", status.ToString());
+    }
+  }
+  return reply;
+}
+
+}  // namespace vigie::services

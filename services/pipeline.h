@@ -1,0 +1,130 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "monitors/model_monitors.h"
+#include "services/config.h"
+#include "services/event_validation.h"
+#include "storage/state_store.h"
+#include "vigie/v1/vigie.pb.h"
+
+namespace vigie::services {
+
+// The path every event takes, whatever its transport: validate, join the
+// prediction with its outcome through the pending-join store, update the
+// monitors of the event-time pane, commit, evaluate the policy, record
+// alerts. Also answers the queries.
+//
+// A joined pair counts in the pane of the prediction's event time. Label-free
+// counts (selection rate) update on the prediction, label-needing ones
+// (confusion counts) on the join.
+//
+// Durability: Ingest returns only after its effects are committed to the
+// state store's write-ahead log in one atomic batch; if that write fails the
+// in-memory state is rolled back and the whole call fails, so a retry
+// applies it once.
+//
+// Thread-safe: one mutex serialises ingest; queries share it as readers.
+class Pipeline {
+ public:
+  // Loads the panes, counters and alerts kept in `store`. `store` and
+  // `clock` must outlive the pipeline. kDataLoss if stored state does not
+  // decode under the current configuration.
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(
+      ServerConfig config, storage::StateStore* store,
+      const common::Clock* clock);
+
+  // Applies the request's events (validated and normalised in place).
+  // Rejected events are listed in the reply with `index_offset + i` and
+  // counted; the others are kept. Fails only when the state cannot be
+  // written (kUnavailable, kDataLoss), and then applies nothing.
+  absl::StatusOr<vigie::v1::IngestReply> Ingest(
+      vigie::v1::IngestRequest& request, uint64_t index_offset)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Drops pending predictions and outcomes older than their model's label
+  // delay, counting them as expired. Returns how many were dropped.
+  absl::StatusOr<uint64_t> SweepExpired() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // kNotFound for a model never seen; kInvalidArgument for a bad window.
+  absl::StatusOr<vigie::v1::GetMetricsReply> GetMetrics(
+      const vigie::v1::GetMetricsRequest& request) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  vigie::v1::ListAlertsReply ListAlerts(
+      const vigie::v1::ListAlertsRequest& request) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  const ServerConfig& config() const { return config_; }
+
+ private:
+  struct ModelState {
+    ModelConfig config;
+    std::map<absl::Time, monitors::ModelMonitors> panes;  // By pane start.
+    std::optional<monitors::ModelMonitors> all;  // Merge of every pane.
+    state::v1::ModelCountersState counters;
+  };
+  // What one Ingest changed, to write in its batch or roll back.
+  struct Changes;
+
+  Pipeline(ServerConfig config, storage::StateStore* store,
+           const common::Clock* clock);
+  absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // The state of `model_id`, created for an undeclared model when allowed;
+  // null with a rejection otherwise.
+  ModelState* ResolveModel(const std::string& model_id,
+                           std::optional<EventRejection>* rejection)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<EventRejection>> ApplyPrediction(
+      vigie::v1::Prediction& prediction, Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<EventRejection>> ApplyOutcome(
+      const vigie::v1::Outcome& outcome, Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pane of `event_time`, saved in `changes` before its first change.
+  monitors::ModelMonitors& PaneFor(ModelState& model, absl::Time event_time,
+                                   Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Touch(ModelState& model, Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Rollback(Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountRejection(ModelState* model, vigie::v1::RejectReason reason,
+                      Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Evaluates the policy on `model` and commits alert changes.
+  absl::Status EvaluateRules(ModelState& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Merge of the panes of `model` whose start lies in [start, end).
+  monitors::ModelMonitors MergePanes(const ModelState& model, absl::Time start,
+                                     absl::Time end, uint64_t* panes,
+                                     vigie::v1::TimeWindow* covered) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  const ServerConfig config_;
+  storage::StateStore* const store_;
+  const common::Clock* const clock_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, std::unique_ptr<ModelState>> models_
+      ABSL_GUARDED_BY(mu_);
+  // Rejections of events with no usable model id, counted apart.
+  state::v1::ModelCountersState unattributed_ ABSL_GUARDED_BY(mu_);
+  // Latest state of every alert, by fingerprint.
+  absl::flat_hash_map<std::string, vigie::v1::Alert> alerts_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vigie::services

@@ -1,0 +1,240 @@
+// The read side of the pipeline, and what runs after a commit: rule
+// evaluation, alert recording, expiry sweeps.
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "rules/alert_tracker.h"
+#include "rules/evaluator.h"
+#include "services/pipeline.h"
+#include "services/proto_conversions.h"
+
+namespace vigie::services {
+namespace {
+
+absl::string_view SeverityName(vigie::v1::Severity severity) {
+  switch (severity) {
+    case vigie::v1::SEVERITY_INSUFFICIENT_DATA:
+      return "insufficient_data";
+    case vigie::v1::SEVERITY_WARNING:
+      return "warning";
+    case vigie::v1::SEVERITY_CRITICAL:
+      return "critical";
+    default:
+      return "unspecified";
+  }
+}
+
+void LogTransition(const vigie::v1::Alert& alert) {
+  const bool firing = alert.state() == vigie::v1::ALERT_STATE_FIRING;
+  const std::string text = absl::StrCat(
+      "alert ", firing ? "FIRING " : "RESOLVED ",
+      SeverityName(alert.severity()), " rule=", alert.rule_id(),
+      " model=", alert.model_id(), " fingerprint=", alert.fingerprint(), " [",
+      alert.referential(), " ", alert.element(), "]: ", alert.message());
+  if (firing && alert.severity() != vigie::v1::SEVERITY_INSUFFICIENT_DATA) {
+    VIGIE_LOG(Warning, text);
+  } else {
+    VIGIE_LOG(Info, text);
+  }
+}
+
+bool Applies(const rules::Rule& rule, const std::string& model_id) {
+  return rule.models.empty() ||
+         std::find(rule.models.begin(), rule.models.end(), model_id) !=
+             rule.models.end();
+}
+
+}  // namespace
+
+monitors::ModelMonitors Pipeline::MergePanes(
+    const ModelState& model, absl::Time start, absl::Time end, uint64_t* panes,
+    vigie::v1::TimeWindow* covered) const {
+  // Options were checked when the model's aggregate was created.
+  monitors::ModelMonitors merged =
+      *monitors::ModelMonitors::Create(model.config.monitors);
+  *panes = 0;
+  for (auto it = model.panes.lower_bound(start);
+       it != model.panes.end() && it->first < end; ++it) {
+    // Panes of one model share its options, so Merge cannot fail here.
+    merged.Merge(it->second).IgnoreError();
+    if (*panes == 0) *covered->mutable_start() = ToProtoTime(it->first);
+    *covered->mutable_end() = ToProtoTime(it->first + model.config.pane_length);
+    ++*panes;
+  }
+  return merged;
+}
+
+absl::Status Pipeline::EvaluateRules(ModelState& model) {
+  if (model.panes.empty()) return absl::OkStatus();
+  // Rules sharing a window are evaluated on one merge of its panes.
+  std::map<absl::Duration, rules::Policy> by_window;
+  for (const rules::Rule& rule : config_.policy.rules) {
+    if (!Applies(rule, model.config.id)) continue;
+    rules::Policy& policy = by_window[rule.window];
+    policy.referential = config_.policy.referential;
+    policy.rules.push_back(rule);
+  }
+  const absl::Time now = clock_->Now();
+  const absl::Time end = model.panes.rbegin()->first + model.config.pane_length;
+  storage::StateBatch batch = store_->NewBatch();
+  for (const auto& [window, policy] : by_window) {
+    vigie::v1::TimeWindow covered;
+    monitors::ModelMetrics metrics;
+    if (window == absl::ZeroDuration()) {
+      *covered.mutable_start() = ToProtoTime(model.panes.begin()->first);
+      *covered.mutable_end() = ToProtoTime(end);
+      metrics = model.all->Snapshot();
+    } else {
+      uint64_t panes = 0;
+      metrics =
+          MergePanes(model, end - window, end, &panes, &covered).Snapshot();
+    }
+    const std::vector<rules::Finding> findings =
+        rules::Evaluate(policy, model.config.id, metrics);
+    for (rules::AlertChange& change :
+         rules::TrackAlerts(findings, policy, alerts_, covered, now)) {
+      batch.PutAlert(change.alert, change.transition);
+      if (change.transition) LogTransition(change.alert);
+      std::string fingerprint = change.alert.fingerprint();
+      alerts_.insert_or_assign(std::move(fingerprint), std::move(change.alert));
+    }
+  }
+  return store_->Commit(batch);
+}
+
+absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  storage::StateBatch batch = store_->NewBatch();
+  std::map<ModelState*, state::v1::ModelCountersState> originals;
+  uint64_t expired = 0;
+  // Counts are applied to the in-memory counters and restored if the
+  // commit fails, as Ingest does.
+  auto model_of = [&](const std::string& id) -> ModelState* {
+    auto it = models_.find(id);
+    if (it == models_.end()) return nullptr;
+    originals.try_emplace(it->second.get(), it->second->counters);
+    return it->second.get();
+  };
+  RETURN_IF_ERROR(store_->ForEachPendingPrediction(
+      [&](const std::string& model_id, const std::string& id,
+          const state::v1::PendingPrediction& pending) {
+        ModelState* model = model_of(model_id);
+        if (model == nullptr ||
+            FromProtoTime(pending.arrived()) + model->config.label_delay >=
+                now) {
+          return absl::OkStatus();
+        }
+        batch.DeletePendingPrediction(model_id, id);
+        model->counters.set_pending_predictions(
+            model->counters.pending_predictions() - 1);
+        model->counters.set_expired_predictions(
+            model->counters.expired_predictions() + 1);
+        ++expired;
+        return absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(store_->ForEachPendingOutcome(
+      [&](const std::string& model_id, const std::string& id,
+          const state::v1::PendingOutcome& pending) {
+        ModelState* model = model_of(model_id);
+        if (model == nullptr ||
+            FromProtoTime(pending.arrived()) + model->config.label_delay >=
+                now) {
+          return absl::OkStatus();
+        }
+        batch.DeletePendingOutcome(model_id, id);
+        model->counters.set_pending_outcomes(
+            model->counters.pending_outcomes() - 1);
+        model->counters.set_expired_outcomes(
+            model->counters.expired_outcomes() + 1);
+        ++expired;
+        return absl::OkStatus();
+      }));
+  if (expired == 0) return expired;
+  for (const auto& [model, original] : originals) {
+    batch.PutCounters(model->config.id, model->counters);
+  }
+  if (absl::Status status = store_->Commit(batch); !status.ok()) {
+    for (auto& [model, original] : originals) model->counters = original;
+    return status;
+  }
+  VIGIE_LOG(Info, "expired ", expired,
+            " pending predictions and outcomes past their label delay");
+  return expired;
+}
+
+absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
+    const vigie::v1::GetMetricsRequest& request) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = models_.find(request.model_id());
+  if (it == models_.end()) {
+    std::vector<std::string> known;
+    for (const auto& [id, model] : models_) known.push_back(id);
+    std::sort(known.begin(), known.end());
+    return absl::NotFoundError(absl::StrCat(
+        "model '", request.model_id(), "' has no data; known models: ",
+        known.empty() ? "none" : absl::StrJoin(known, ", ")));
+  }
+  const ModelState& model = *it->second;
+  const absl::Time start = request.window().has_start()
+                               ? FromProtoTime(request.window().start())
+                               : absl::InfinitePast();
+  const absl::Time end = request.window().has_end()
+                             ? FromProtoTime(request.window().end())
+                             : absl::InfiniteFuture();
+  if (start >= end) {
+    return absl::InvalidArgumentError("window start must be before window end");
+  }
+  vigie::v1::GetMetricsReply reply;
+  reply.set_model_id(model.config.id);
+  *reply.mutable_window() = request.window();
+  uint64_t panes = 0;
+  const monitors::ModelMetrics metrics =
+      MergePanes(model, start, end, &panes, reply.mutable_covered()).Snapshot();
+  reply.set_panes(panes);
+  CountersToProto(model.counters, reply.mutable_counters());
+  for (const auto& [attribute, fairness] : metrics.fairness) {
+    const auto missing = metrics.missing.find(attribute);
+    FairnessToProto(attribute, fairness,
+                    missing == metrics.missing.end() ? 0 : missing->second,
+                    reply.add_fairness());
+  }
+  return reply;
+}
+
+vigie::v1::ListAlertsReply Pipeline::ListAlerts(
+    const vigie::v1::ListAlertsRequest& request) const {
+  absl::ReaderMutexLock lock(&mu_);
+  vigie::v1::ListAlertsReply reply;
+  for (const auto& [fingerprint, alert] : alerts_) {
+    if (!request.model_id().empty() && alert.model_id() != request.model_id()) {
+      continue;
+    }
+    if (!request.include_resolved() &&
+        alert.state() != vigie::v1::ALERT_STATE_FIRING) {
+      continue;
+    }
+    *reply.add_alerts() = alert;
+  }
+  std::sort(reply.mutable_alerts()->begin(), reply.mutable_alerts()->end(),
+            [](const vigie::v1::Alert& a, const vigie::v1::Alert& b) {
+              const auto& ta = a.updated_at();
+              const auto& tb = b.updated_at();
+              if (ta.seconds() != tb.seconds()) {
+                return ta.seconds() > tb.seconds();
+              }
+              if (ta.nanos() != tb.nanos()) return ta.nanos() > tb.nanos();
+              return a.fingerprint() < b.fingerprint();
+            });
+  return reply;
+}
+
+}  // namespace vigie::services

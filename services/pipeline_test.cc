@@ -1,0 +1,305 @@
+#include "services/pipeline.h"
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "storage/state_store.h"
+#include "tests/testutil/status_matchers.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace vigie::services {
+namespace {
+
+constexpr int64_t kT0 = 1'767'571'200;  // 2026-01-05T00:00:00Z.
+
+vigie::v1::Event Prediction(const std::string& id, const std::string& group,
+                            bool decision, int64_t seconds = kT0) {
+  vigie::v1::Event event;
+  vigie::v1::Prediction* p = event.mutable_prediction();
+  p->set_model_id("credit");
+  p->set_model_version("v1");
+  p->set_prediction_id(id);
+  p->mutable_event_time()->set_seconds(seconds);
+  p->mutable_binary()->set_decision(decision);
+  (*p->mutable_groups())["sex"] = group;
+  return event;
+}
+
+vigie::v1::Event Outcome(const std::string& id, bool label) {
+  vigie::v1::Event event;
+  vigie::v1::Outcome* o = event.mutable_outcome();
+  o->set_model_id("credit");
+  o->set_prediction_id(id);
+  o->mutable_event_time()->set_seconds(kT0 + 3600);
+  o->set_binary(label);
+  return event;
+}
+
+rules::Rule EqualizedOddsRule() {
+  rules::Rule rule;
+  rule.id = "F3";
+  rule.metric = rules::kEqualizedOddsDifference;
+  rule.warning = rules::Threshold{0.05, 0.05, std::nullopt};
+  rule.critical = rules::Threshold{0.10, std::nullopt, 0.05};
+  rule.min_positives_per_group = 30;
+  rule.min_negatives_per_group = 30;
+  rule.element = "Q2.4/2.4.d";
+  rule.related_elements = {"Q2.5"};
+  rule.ai_act_articles = {"Art. 10", "Art. 15"};
+  rule.threshold_source = "test";
+  return rule;
+}
+
+ServerConfig Config() {
+  ServerConfig config;
+  ModelConfig model;
+  model.id = "credit";
+  model.versions = {"v1"};
+  model.pane_length = absl::Hours(1);
+  model.label_delay = absl::Hours(24);
+  model.monitors.group_attributes = {"sex"};
+  config.models.push_back(model);
+  config.accept_undeclared_models = false;
+  config.policy.rules.push_back(EqualizedOddsRule());
+  return config;
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    pipeline_.reset();
+    store_.reset();
+    storage::StateStoreOptions options;
+    options.path = dir_.Join("state");
+    ASSERT_OK_AND_ASSIGN(store_, storage::StateStore::Open(options));
+    ASSERT_OK_AND_ASSIGN(pipeline_,
+                         Pipeline::Create(Config(), store_.get(), &clock_));
+  }
+
+  vigie::v1::IngestReply Ingest(std::vector<vigie::v1::Event> events) {
+    vigie::v1::IngestRequest request;
+    for (auto& e : events) *request.add_events() = std::move(e);
+    auto reply = pipeline_->Ingest(request, 0);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return reply.ok() ? *reply : vigie::v1::IngestReply();
+  }
+
+  vigie::v1::GetMetricsReply Metrics() {
+    vigie::v1::GetMetricsRequest request;
+    request.set_model_id("credit");
+    auto reply = pipeline_->GetMetrics(request);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return reply.ok() ? *reply : vigie::v1::GetMetricsReply();
+  }
+
+  // Streams `n` labelled predictions of `group` with the given decision and
+  // label.
+  void Feed(const std::string& group, bool decision, bool label, int n) {
+    std::vector<vigie::v1::Event> events;
+    for (int i = 0; i < n; ++i) {
+      const std::string id = group + (decision ? "1" : "0") +
+                             (label ? "1" : "0") + "-" + std::to_string(i);
+      events.push_back(Prediction(id, group, decision));
+      events.push_back(Outcome(id, label));
+    }
+    Ingest(std::move(events));
+  }
+
+  testutil::TempDir dir_;
+  common::FakeClock clock_{absl::FromUnixSeconds(kT0)};
+  std::unique_ptr<storage::StateStore> store_;
+  std::unique_ptr<Pipeline> pipeline_;
+};
+
+const vigie::v1::GroupMetrics* Group(const vigie::v1::GetMetricsReply& reply,
+                                     const std::string& group) {
+  for (const auto& attribute : reply.fairness()) {
+    for (const auto& g : attribute.groups()) {
+      if (g.group() == group) return &g;
+    }
+  }
+  return nullptr;
+}
+
+TEST_F(PipelineTest, JoinsInEitherOrderAndAcrossRequests) {
+  // Outcome first, then its prediction, in one request; then a prediction
+  // whose outcome comes in a later request.
+  auto reply = Ingest({Outcome("a", true), Prediction("a", "f", true),
+                       Prediction("b", "f", false)});
+  EXPECT_EQ(reply.accepted(), 3u);
+  EXPECT_EQ(reply.joined(), 1u);
+  reply = Ingest({Outcome("b", true)});
+  EXPECT_EQ(reply.joined(), 1u);
+
+  const auto metrics = Metrics();
+  EXPECT_EQ(metrics.counters().predictions(), 2u);
+  EXPECT_EQ(metrics.counters().outcomes(), 2u);
+  EXPECT_EQ(metrics.counters().joined(), 2u);
+  EXPECT_EQ(metrics.counters().pending_predictions(), 0u);
+  EXPECT_EQ(metrics.counters().pending_outcomes(), 0u);
+  const auto* f = Group(metrics, "f");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->predictions(), 2u);
+  EXPECT_EQ(f->true_positives(), 1u);   // a: decided 1, was 1.
+  EXPECT_EQ(f->false_negatives(), 1u);  // b: decided 0, was 1.
+  EXPECT_DOUBLE_EQ(f->true_positive_rate(), 0.5);
+  EXPECT_FALSE(f->has_false_positive_rate());  // No negatives: absent.
+}
+
+TEST_F(PipelineTest, RejectsBadEventsWithReasonsAndKeepsTheRest) {
+  std::vector<vigie::v1::Event> events;
+  events.push_back(Prediction("ok1", "f", true));
+  events.push_back(Prediction("", "f", true));  // Missing id.
+  events.push_back(Prediction("nan", "f", true));
+  events.back().mutable_prediction()->mutable_binary()->set_score(std::nan(""));
+  events.push_back(Prediction("far", "m", true));
+  events.back().mutable_prediction()->mutable_binary()->set_score(1.2);
+  events.push_back(Prediction("v9", "m", true));
+  events.back().mutable_prediction()->set_model_version("v9");
+  events.push_back(vigie::v1::Event());            // Empty.
+  events.push_back(Prediction("ok1", "f", true));  // Duplicate.
+  events.push_back(Prediction("ok2", "m", false));
+  const auto reply = Ingest(std::move(events));
+
+  EXPECT_EQ(reply.accepted(), 2u);
+  EXPECT_EQ(reply.rejected(), 6u);
+  const std::vector<std::pair<uint64_t, vigie::v1::RejectReason>> expected = {
+      {1, vigie::v1::REJECT_REASON_MISSING_PREDICTION_ID},
+      {2, vigie::v1::REJECT_REASON_INVALID_SCORE},
+      {3, vigie::v1::REJECT_REASON_INVALID_SCORE},
+      {4, vigie::v1::REJECT_REASON_UNKNOWN_MODEL_VERSION},
+      {5, vigie::v1::REJECT_REASON_EMPTY_EVENT},
+      {6, vigie::v1::REJECT_REASON_DUPLICATE_PREDICTION},
+  };
+  ASSERT_EQ(reply.rejections_size(), 6);
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto& r = reply.rejections(static_cast<int>(i));
+    EXPECT_EQ(r.index(), expected[i].first);
+    EXPECT_EQ(r.reason(), expected[i].second) << r.message();
+    EXPECT_FALSE(r.message().empty());
+  }
+
+  const auto metrics = Metrics();
+  EXPECT_EQ(metrics.counters().predictions(), 2u);
+  EXPECT_EQ(metrics.counters().rejected(),
+            5u);  // The empty event has no model.
+  EXPECT_EQ(metrics.counters().rejected_by_reason().at("INVALID_SCORE"), 2u);
+  EXPECT_EQ(metrics.counters().rejected_by_reason().at("DUPLICATE_PREDICTION"),
+            1u);
+  EXPECT_EQ(Group(metrics, "f")->predictions(), 1u);
+  EXPECT_EQ(Group(metrics, "m")->predictions(), 1u);
+}
+
+TEST_F(PipelineTest, RefusesUndeclaredModelsWhenConfiguredTo) {
+  auto event = Prediction("x", "f", true);
+  event.mutable_prediction()->set_model_id("other");
+  const auto reply = Ingest({event});
+  ASSERT_EQ(reply.rejections_size(), 1);
+  EXPECT_EQ(reply.rejections(0).reason(),
+            vigie::v1::REJECT_REASON_UNKNOWN_MODEL);
+  vigie::v1::GetMetricsRequest request;
+  request.set_model_id("other");
+  EXPECT_EQ(pipeline_->GetMetrics(request).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(PipelineTest, PendingJoinsExpireAfterTheLabelDelay) {
+  Ingest({Prediction("late", "f", true), Outcome("orphan", false)});
+  clock_.Advance(absl::Hours(23));
+  ASSERT_OK_AND_ASSIGN(uint64_t swept, pipeline_->SweepExpired());
+  EXPECT_EQ(swept, 0u);
+  clock_.Advance(absl::Hours(2));
+  ASSERT_OK_AND_ASSIGN(swept, pipeline_->SweepExpired());
+  EXPECT_EQ(swept, 2u);
+  // The outcome of an expired prediction now waits on its own.
+  Ingest({Outcome("late", true)});
+  const auto metrics = Metrics();
+  EXPECT_EQ(metrics.counters().expired_predictions(), 1u);
+  EXPECT_EQ(metrics.counters().expired_outcomes(), 1u);
+  EXPECT_EQ(metrics.counters().joined(), 0u);
+  EXPECT_EQ(metrics.counters().pending_predictions(), 0u);
+  EXPECT_EQ(metrics.counters().pending_outcomes(), 1u);
+  EXPECT_EQ(Group(metrics, "f")->labeled(), 0u);
+}
+
+TEST_F(PipelineTest, JoinedPairsCountInThePaneOfThePrediction) {
+  Ingest({Prediction("a", "f", true, kT0),
+          Prediction("b", "f", true, kT0 + 7200)});
+  Ingest({Outcome("a", true), Outcome("b", false)});
+  vigie::v1::GetMetricsRequest request;
+  request.set_model_id("credit");
+  request.mutable_window()->mutable_start()->set_seconds(kT0);
+  request.mutable_window()->mutable_end()->set_seconds(kT0 + 3600);
+  ASSERT_OK_AND_ASSIGN(auto first, pipeline_->GetMetrics(request));
+  EXPECT_EQ(first.panes(), 1u);
+  EXPECT_EQ(Group(first, "f")->true_positives(), 1u);
+  EXPECT_EQ(Group(first, "f")->false_positives(), 0u);
+  EXPECT_EQ(first.covered().start().seconds(), kT0);
+  EXPECT_EQ(first.covered().end().seconds(), kT0 + 3600);
+}
+
+TEST_F(PipelineTest, StateSurvivesARestart) {
+  Feed("f", true, true, 3);
+  Ingest({Prediction("waiting", "m", false)});
+  const auto before = Metrics();
+  Open();
+  const auto after = Metrics();
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+  // The pending prediction is still there to be joined.
+  EXPECT_EQ(Ingest({Outcome("waiting", false)}).joined(), 1u);
+}
+
+TEST_F(PipelineTest, EqualizedOddsAlertFiresWithItsCitation) {
+  // Group f: TPR 40/50, FPR 10/50. Group m: TPR 20/50, FPR 10/50.
+  Feed("f", true, true, 40);
+  Feed("f", false, true, 10);
+  Feed("f", true, false, 10);
+  Feed("f", false, false, 40);
+  Feed("m", true, true, 20);
+  Feed("m", false, true, 30);
+  Feed("m", true, false, 10);
+  Feed("m", false, false, 40);
+
+  vigie::v1::ListAlertsRequest request;
+  const auto alerts = pipeline_->ListAlerts(request);
+  ASSERT_EQ(alerts.alerts_size(), 1);
+  const vigie::v1::Alert& alert = alerts.alerts(0);
+  EXPECT_EQ(alert.rule_id(), "F3");
+  EXPECT_EQ(alert.model_id(), "credit");
+  EXPECT_EQ(alert.scope().at("attribute"), "sex");
+  EXPECT_EQ(alert.state(), vigie::v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(alert.severity(), vigie::v1::SEVERITY_CRITICAL);
+  EXPECT_NEAR(alert.value(), 40.0 / 50 - 20.0 / 50, 1e-12);
+  EXPECT_DOUBLE_EQ(alert.threshold(), 0.10);
+  EXPECT_EQ(alert.high_group(), "f");
+  EXPECT_EQ(alert.low_group(), "m");
+  EXPECT_EQ(alert.referential(), "labelia-dsrc@v202301");
+  EXPECT_EQ(alert.element(), "Q2.4/2.4.d");
+  ASSERT_EQ(alert.ai_act_articles_size(), 2);
+  EXPECT_EQ(alert.ai_act_articles(0), "Art. 10");
+  ASSERT_EQ(alert.samples_size(), 2);
+  for (const auto& sample : alert.samples()) {
+    EXPECT_EQ(sample.positives(), 50u);
+    EXPECT_EQ(sample.negatives(), 50u);
+  }
+  // Survives a restart.
+  Open();
+  EXPECT_EQ(pipeline_->ListAlerts(request).alerts_size(), 1);
+}
+
+TEST_F(PipelineTest, TooFewLabelsSayInsufficientData) {
+  Feed("f", true, true, 5);
+  Feed("m", false, false, 5);
+  vigie::v1::ListAlertsRequest request;
+  const auto alerts = pipeline_->ListAlerts(request);
+  ASSERT_EQ(alerts.alerts_size(), 1);
+  EXPECT_EQ(alerts.alerts(0).severity(), vigie::v1::SEVERITY_INSUFFICIENT_DATA);
+}
+
+}  // namespace
+}  // namespace vigie::services

@@ -1,0 +1,87 @@
+#include "services/proto_conversions.h"
+
+#include <cstdint>
+#include <string>
+
+namespace vigie::services {
+namespace {
+
+void GapToProto(const monitors::GapValue& gap, vigie::v1::Gap* out) {
+  if (gap.value.has_value()) out->set_value(*gap.value);
+  out->set_high_group(gap.high_group);
+  out->set_low_group(gap.low_group);
+}
+
+}  // namespace
+
+absl::Time FromProtoTime(const google::protobuf::Timestamp& time) {
+  return absl::FromUnixSeconds(time.seconds()) +
+         absl::Nanoseconds(time.nanos());
+}
+
+google::protobuf::Timestamp ToProtoTime(absl::Time time) {
+  google::protobuf::Timestamp out;
+  const int64_t seconds = absl::ToUnixSeconds(time);  // Rounds down.
+  out.set_seconds(seconds);
+  out.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
+  return out;
+}
+
+void FairnessToProto(const std::string& attribute,
+                     const monitors::FairnessMetrics& metrics, uint64_t missing,
+                     vigie::v1::AttributeFairness* out) {
+  out->set_attribute(attribute);
+  out->set_missing(missing);
+  for (const monitors::GroupRates& group : metrics.groups) {
+    vigie::v1::GroupMetrics* g = out->add_groups();
+    g->set_group(group.group);
+    g->set_predictions(group.predictions);
+    g->set_selected(group.selected);
+    g->set_labeled(group.labeled());
+    g->set_true_positives(group.true_positives);
+    g->set_false_positives(group.false_positives);
+    g->set_true_negatives(group.true_negatives);
+    g->set_false_negatives(group.false_negatives);
+    if (group.selection_rate) g->set_selection_rate(*group.selection_rate);
+    if (group.true_positive_rate) {
+      g->set_true_positive_rate(*group.true_positive_rate);
+    }
+    if (group.false_positive_rate) {
+      g->set_false_positive_rate(*group.false_positive_rate);
+    }
+    if (group.false_negative_rate) {
+      g->set_false_negative_rate(*group.false_negative_rate);
+    }
+    if (group.precision) g->set_precision(*group.precision);
+    g->set_included_in_gaps(group.included_in_gaps);
+  }
+  const monitors::FairnessGaps& gaps = metrics.gaps;
+  GapToProto(gaps.demographic_parity_difference,
+             out->mutable_demographic_parity_difference());
+  GapToProto(gaps.demographic_parity_ratio,
+             out->mutable_demographic_parity_ratio());
+  GapToProto(gaps.true_positive_rate_difference,
+             out->mutable_true_positive_rate_difference());
+  GapToProto(gaps.false_positive_rate_difference,
+             out->mutable_false_positive_rate_difference());
+  GapToProto(gaps.equalized_odds_difference,
+             out->mutable_equalized_odds_difference());
+}
+
+void CountersToProto(const state::v1::ModelCountersState& counters,
+                     vigie::v1::ModelCounters* out) {
+  out->set_predictions(counters.predictions());
+  out->set_outcomes(counters.outcomes());
+  out->set_joined(counters.joined());
+  out->set_pending_predictions(counters.pending_predictions());
+  out->set_pending_outcomes(counters.pending_outcomes());
+  out->set_expired_predictions(counters.expired_predictions());
+  out->set_expired_outcomes(counters.expired_outcomes());
+  out->set_rejected(counters.rejected());
+  for (const auto& [reason, count] : counters.rejected_by_reason()) {
+    (*out->mutable_rejected_by_reason())[reason] = count;
+  }
+}
+
+}  // namespace vigie::services

@@ -1,0 +1,83 @@
+#include "services/server.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "grpcpp/grpcpp.h"
+#include "services/grpc_service.h"
+#include "storage/state_store.h"
+
+namespace vigie::services {
+namespace {
+
+// Large enough for batches of thousands of events with features.
+constexpr int kMaxMessageBytes = 64 << 20;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
+    ServerConfig config, const common::Clock* clock) {
+  std::unique_ptr<VigieServer> server(new VigieServer());
+  storage::StateStoreOptions store_options;
+  store_options.path = config.data_dir;
+  ASSIGN_OR_RETURN(server->store_, storage::StateStore::Open(store_options));
+  const std::string requested = config.grpc_address;
+  const absl::Duration sweep = config.expiry_sweep_interval;
+  ASSIGN_OR_RETURN(
+      server->pipeline_,
+      Pipeline::Create(std::move(config), server->store_.get(), clock));
+  server->service_ = std::make_unique<VigieService>(server->pipeline_.get());
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(requested, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.RegisterService(server->service_.get());
+  builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", requested,
+                     " (address in use, or not a host:port)"));
+  }
+  const size_t colon = requested.rfind(':');
+  server->address_ =
+      absl::StrCat(requested.substr(0, colon), ":", server->port_);
+  server->sweeper_ =
+      std::thread([raw = server.get(), sweep] { raw->SweepLoop(sweep); });
+  VIGIE_LOG(Info, "serving gRPC on ", server->address_, ", state in ",
+            store_options.path);
+  return server;
+}
+
+void VigieServer::SweepLoop(absl::Duration interval) {
+  while (!stop_.WaitForNotificationWithTimeout(interval)) {
+    if (absl::StatusOr<uint64_t> swept = pipeline_->SweepExpired();
+        !swept.ok()) {
+      VIGIE_LOG(Error, "expiry sweep failed: ", swept.status().ToString());
+    }
+  }
+}
+
+void VigieServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  // A server whose Start failed part way has only some parts to stop.
+  if (server_ != nullptr) {
+    VIGIE_LOG(Info, "shutting down");
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoNanoseconds(grace));
+    server_->Wait();
+  }
+  stop_.Notify();
+  if (sweeper_.joinable()) sweeper_.join();
+  pipeline_.reset();
+  store_.reset();  // Closes RocksDB: every commit is already in its WAL.
+}
+
+VigieServer::~VigieServer() { Shutdown(); }
+
+}  // namespace vigie::services

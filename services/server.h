@@ -1,0 +1,66 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "services/config.h"
+#include "services/pipeline.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace vigie::storage {
+class StateStore;
+}
+
+namespace vigie::services {
+
+class VigieService;
+
+// A running Vigie: the state store in config.data_dir, the pipeline over it,
+// the gRPC server on config.grpc_address, and the sweeper that expires
+// pending joins every config.expiry_sweep_interval.
+//
+// Thread-safe. Destroying it shuts it down.
+class VigieServer {
+ public:
+  // Opens the state (kUnavailable if another process holds it), loads it and
+  // starts serving. A port of 0 in grpc_address picks a free port.
+  static absl::StatusOr<std::unique_ptr<VigieServer>> Start(
+      ServerConfig config, const common::Clock* clock);
+  ~VigieServer();
+  VigieServer(const VigieServer&) = delete;
+  VigieServer& operator=(const VigieServer&) = delete;
+
+  // The port gRPC listens on, and "host:port".
+  int port() const { return port_; }
+  const std::string& address() const { return address_; }
+
+  // Stops accepting calls, lets calls in flight finish for up to `grace`
+  // (then cancels them), stops the sweeper and closes the state. Idempotent.
+  void Shutdown(absl::Duration grace = absl::Seconds(10));
+
+  Pipeline& pipeline() { return *pipeline_; }
+
+ private:
+  VigieServer() = default;
+  void SweepLoop(absl::Duration interval);
+
+  std::unique_ptr<storage::StateStore> store_;
+  std::unique_ptr<Pipeline> pipeline_;
+  std::unique_ptr<VigieService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  std::string address_;
+  absl::Notification stop_;
+  std::thread sweeper_;
+  bool shut_down_ = false;
+};
+
+}  // namespace vigie::services
