@@ -1,0 +1,154 @@
+#include "tools/client.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "vigie/v1/vigie.grpc.pb.h"
+
+namespace vigie::tools {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      s.error_message());
+}
+
+void SetTimeout(absl::Duration timeout, grpc::ClientContext* context) {
+  if (timeout != absl::InfiniteDuration()) {
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  }
+}
+
+}  // namespace
+
+struct VigieClient::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<v1::Vigie::Stub> stub;
+};
+
+VigieClient::VigieClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+VigieClient::~VigieClient() = default;
+
+absl::StatusOr<std::unique_ptr<VigieClient>> VigieClient::Connect(
+    const std::string& address, absl::Duration connect_timeout) {
+  auto impl = std::make_unique<Impl>();
+  impl->channel =
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  if (!impl->channel->WaitForConnected(
+          absl::ToChronoTime(absl::Now() + connect_timeout))) {
+    return absl::UnavailableError(
+        absl::StrCat("could not connect to ", address, " within ",
+                     absl::FormatDuration(connect_timeout)));
+  }
+  impl->stub = v1::Vigie::NewStub(impl->channel);
+  return std::unique_ptr<VigieClient>(new VigieClient(std::move(impl)));
+}
+
+absl::StatusOr<StreamResult> VigieClient::StreamEvents(
+    EventSource& source, const StreamOptions& options) {
+  if (options.batch_size < 1 || options.batch_size > 100'000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch_size must be in [1, 100000], got ", options.batch_size));
+  }
+  StreamResult result;
+  grpc::ClientContext context;
+  SetTimeout(options.timeout, &context);
+  const absl::Time start = absl::Now();
+  std::unique_ptr<grpc::ClientWriter<v1::IngestRequest>> writer =
+      impl_->stub->Ingest(&context, &result.reply);
+
+  auto progress = [&] {
+    if (!options.on_progress) return;
+    options.on_progress({source.records_read(), source.total_records(),
+                         result.events_sent, absl::Now() - start});
+  };
+  v1::IngestRequest request;
+  bool broken = false;
+  auto flush = [&] {
+    if (request.events_size() == 0) return;
+    if (!writer->Write(request)) {
+      broken = true;
+      return;
+    }
+    result.events_sent += static_cast<uint64_t>(request.events_size());
+    request.clear_events();
+    progress();
+  };
+
+  EventRecord record;
+  while (!broken && source.Next(&record)) {
+    if (record.error) {
+      result.malformed.push_back({record.line, v1::REJECT_REASON_MALFORMED,
+                                  *record.error, record.prediction_id});
+      continue;
+    }
+    for (v1::Event& event : record.events) {
+      result.event_lines.push_back(record.line);
+      *request.add_events() = std::move(event);
+      if (request.events_size() >= options.batch_size) flush();
+      if (broken) break;
+    }
+  }
+  if (!broken) flush();
+  result.records_read = source.records_read();
+  // After a failed Write, Finish() gives the reason; WritesDone() would only
+  // fail too.
+  if (!broken) writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  if (!status.ok() || broken) {
+    absl::Status error = status.ok()
+                             ? absl::UnavailableError("the stream broke")
+                             : FromGrpc(status);
+    return absl::Status(
+        error.code(),
+        absl::StrCat("Ingest stream failed after ", result.events_sent,
+                     " events sent (", result.records_read,
+                     " records read): ", error.message()));
+  }
+  progress();
+  return result;
+}
+
+absl::StatusOr<v1::GetMetricsReply> VigieClient::GetMetrics(
+    const v1::GetMetricsRequest& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetTimeout(timeout, &context);
+  v1::GetMetricsReply reply;
+  if (grpc::Status s = impl_->stub->GetMetrics(&context, request, &reply);
+      !s.ok()) {
+    return FromGrpc(s);
+  }
+  return reply;
+}
+
+absl::StatusOr<v1::ListAlertsReply> VigieClient::ListAlerts(
+    const v1::ListAlertsRequest& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetTimeout(timeout, &context);
+  v1::ListAlertsReply reply;
+  if (grpc::Status s = impl_->stub->ListAlerts(&context, request, &reply);
+      !s.ok()) {
+    return FromGrpc(s);
+  }
+  return reply;
+}
+
+std::vector<LocatedRejection> StreamResult::AllRejections() const {
+  std::vector<LocatedRejection> all = malformed;
+  for (const v1::Rejection& r : reply.rejections()) {
+    const int64_t line = r.index() < event_lines.size()
+                             ? event_lines[r.index()]
+                             : -1;  // A server bug; shown, not hidden.
+    all.push_back({line, r.reason(), r.message(), r.prediction_id()});
+  }
+  std::stable_sort(all.begin(), all.end(),
+                   [](const LocatedRejection& a, const LocatedRejection& b) {
+                     return a.line < b.line;
+                   });
+  return all;
+}
+
+}  // namespace vigie::tools

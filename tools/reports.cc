@@ -1,0 +1,231 @@
+#include "tools/reports.h"
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "tools/parsing.h"
+#include "tools/printing.h"
+
+namespace vigie::tools {
+namespace {
+
+constexpr absl::string_view kAbsent = "—";
+
+// Display width of UTF-8 text: its code points (enough for our dashes).
+size_t Width(absl::string_view s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+// Prints rows as columns: the first left-aligned, the others right-aligned.
+void PrintTable(const std::vector<std::vector<std::string>>& rows,
+                absl::string_view indent, std::ostream& out) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], Width(row[i]));
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line(indent);
+    for (size_t i = 0; i < row.size(); ++i) {
+      const std::string pad(widths[i] - Width(row[i]), ' ');
+      if (i > 0) line += "  ";
+      line += i == 0 ? row[i] + pad : pad + row[i];
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+  }
+}
+
+std::string Rate(bool present, double value) {
+  return present ? absl::StrFormat("%.3f", value) : std::string(kAbsent);
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& ts) {
+  // RFC 3339 with "Z", as the JSON mapping writes times.
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", FromTimestampProto(ts),
+                          absl::UTCTimeZone());
+}
+
+std::string FormatWindow(const v1::TimeWindow& w) {
+  if (!w.has_start() && !w.has_end()) return "all time";
+  return absl::StrCat("[", w.has_start() ? FormatTime(w.start()) : "beginning",
+                      ", ", w.has_end() ? FormatTime(w.end()) : "end", ")");
+}
+
+std::string StripPrefix(std::string name, absl::string_view prefix) {
+  return absl::StartsWith(name, prefix) ? name.substr(prefix.size()) : name;
+}
+
+void PrintGap(absl::string_view name, const v1::Gap& gap,
+              std::vector<std::vector<std::string>>* rows) {
+  std::string groups;
+  if (!gap.high_group().empty() || !gap.low_group().empty()) {
+    groups = absl::StrCat("high ", gap.high_group(), ", low ", gap.low_group());
+  }
+  rows->push_back(
+      {std::string(name), Rate(gap.has_value(), gap.value()), groups});
+}
+
+void PrintAttribute(const v1::AttributeFairness& a, std::ostream& out) {
+  out << "\n"
+      << a.attribute() << " (" << FormatCount(a.missing())
+      << " predictions without it)\n";
+  std::vector<std::vector<std::string>> rows = {{"group", "predictions",
+                                                 "labeled", "selection", "TPR",
+                                                 "FPR", "FNR", "precision"}};
+  bool any_excluded = false;
+  for (const v1::GroupMetrics& g : a.groups()) {
+    any_excluded |= !g.included_in_gaps();
+    rows.push_back({g.included_in_gaps() ? g.group() : g.group() + " *",
+                    FormatCount(g.predictions()), FormatCount(g.labeled()),
+                    Rate(g.has_selection_rate(), g.selection_rate()),
+                    Rate(g.has_true_positive_rate(), g.true_positive_rate()),
+                    Rate(g.has_false_positive_rate(), g.false_positive_rate()),
+                    Rate(g.has_false_negative_rate(), g.false_negative_rate()),
+                    Rate(g.has_precision(), g.precision())});
+  }
+  PrintTable(rows, "  ", out);
+  if (any_excluded) {
+    out << "  * left out of the gaps: below the minimum group size\n";
+  }
+  std::vector<std::vector<std::string>> gaps;
+  PrintGap("demographic parity difference", a.demographic_parity_difference(),
+           &gaps);
+  PrintGap("demographic parity ratio", a.demographic_parity_ratio(), &gaps);
+  PrintGap("TPR difference", a.true_positive_rate_difference(), &gaps);
+  PrintGap("FPR difference", a.false_positive_rate_difference(), &gaps);
+  PrintGap("equalized odds difference", a.equalized_odds_difference(), &gaps);
+  PrintTable(gaps, "  ", out);
+}
+
+}  // namespace
+
+void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out) {
+  out << "model " << reply.model_id() << ", window "
+      << FormatWindow(reply.window()) << ": " << FormatCount(reply.panes())
+      << " panes";
+  if (reply.covered().has_start() || reply.covered().has_end()) {
+    out << " covering " << FormatWindow(reply.covered());
+  }
+  out << "\n";
+  const v1::ModelCounters& c = reply.counters();
+  out << "counters: " << FormatCount(c.predictions()) << " predictions, "
+      << FormatCount(c.outcomes()) << " outcomes, " << FormatCount(c.joined())
+      << " joined; pending " << FormatCount(c.pending_predictions())
+      << " predictions, " << FormatCount(c.pending_outcomes())
+      << " outcomes; expired " << FormatCount(c.expired_predictions())
+      << " predictions, " << FormatCount(c.expired_outcomes())
+      << " outcomes; rejected " << FormatCount(c.rejected());
+  if (!c.rejected_by_reason().empty()) {
+    // Sorted, since protobuf maps have no order.
+    std::vector<std::pair<std::string, uint64_t>> reasons(
+        c.rejected_by_reason().begin(), c.rejected_by_reason().end());
+    std::sort(reasons.begin(), reasons.end());
+    out << " (";
+    for (size_t i = 0; i < reasons.size(); ++i) {
+      out << (i > 0 ? ", " : "") << reasons[i].first << " "
+          << FormatCount(reasons[i].second);
+    }
+    out << ")";
+  }
+  out << "\n";
+  if (reply.fairness().empty()) out << "no group attributes seen\n";
+  for (const v1::AttributeFairness& a : reply.fairness())
+    PrintAttribute(a, out);
+}
+
+std::string FormatCitation(const v1::Alert& alert) {
+  std::string out = absl::StrCat(alert.referential(), " ", alert.element());
+  if (!alert.related_elements().empty()) {
+    absl::StrAppend(&out, " (+", absl::StrJoin(alert.related_elements(), ", "),
+                    ")");
+  }
+  if (!alert.ai_act_articles().empty()) {
+    absl::StrAppend(&out, "; AI Act ",
+                    absl::StrJoin(alert.ai_act_articles(), ", "));
+  }
+  return std::string(absl::StripAsciiWhitespace(out));
+}
+
+void PrintAlertsText(const v1::ListAlertsReply& reply, std::ostream& out) {
+  if (reply.alerts().empty()) {
+    out << "no alerts\n";
+    return;
+  }
+  bool first = true;
+  for (const v1::Alert& a : reply.alerts()) {
+    if (!first) out << "\n";
+    first = false;
+    std::vector<std::pair<std::string, std::string>> scope(a.scope().begin(),
+                                                           a.scope().end());
+    std::sort(scope.begin(), scope.end());
+    out << StripPrefix(v1::Severity_Name(a.severity()), "SEVERITY_") << " "
+        << StripPrefix(v1::AlertState_Name(a.state()), "ALERT_STATE_") << "  "
+        << a.rule_id() << " " << a.metric() << "  model " << a.model_id();
+    for (const auto& [key, value] : scope) out << " " << key << "=" << value;
+    out << "\n  value " << absl::StrFormat("%.4g", a.value());
+    if (a.has_value_interval()) {
+      const v1::ConfidenceInterval& ci = a.value_interval();
+      out << absl::StrFormat(" (%g%% CI [%.4g, %.4g])", 100 * ci.level(),
+                             ci.lower(), ci.upper());
+    }
+    if (a.has_p_value()) out << absl::StrFormat(", p-value %.3g", a.p_value());
+    out << "; threshold: value " << a.comparison() << " "
+        << absl::StrFormat("%g", a.threshold());
+    if (!a.threshold_source().empty())
+      out << " (" << a.threshold_source() << ")";
+    out << "\n";
+    if (!a.high_group().empty() || !a.low_group().empty()) {
+      out << "  groups: high " << a.high_group() << ", low " << a.low_group()
+          << "\n";
+    }
+    if (!a.samples().empty()) {
+      std::vector<std::string> samples;
+      for (const v1::GroupSample& s : a.samples()) {
+        samples.push_back(absl::StrCat(
+            s.group(), " ", FormatCount(s.predictions()), " predictions, ",
+            FormatCount(s.positives()), " positives, ",
+            FormatCount(s.negatives()), " negatives"));
+      }
+      out << "  samples: " << absl::StrJoin(samples, "; ") << "\n";
+    }
+    if (!a.excluded_groups().empty()) {
+      out << "  excluded (too few samples): "
+          << absl::StrJoin(a.excluded_groups(), ", ") << "\n";
+    }
+    out << "  window: " << FormatWindow(a.window());
+    if (a.has_started_at()) out << "; started " << FormatTime(a.started_at());
+    if (a.has_updated_at()) out << "; updated " << FormatTime(a.updated_at());
+    if (a.has_resolved_at())
+      out << "; resolved " << FormatTime(a.resolved_at());
+    out << "\n  citation: " << FormatCitation(a) << "\n";
+    if (!a.message().empty()) out << "  " << a.message() << "\n";
+  }
+}
+
+absl::StatusOr<std::string> ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  std::string json;
+  const auto status =
+      google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    return absl::InternalError(
+        absl::StrCat("cannot print JSON: ", status.message().ToString()));
+  }
+  return json;
+}
+
+}  // namespace vigie::tools

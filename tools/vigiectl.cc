@@ -1,0 +1,453 @@
+// vigiectl: replays events to a Vigie server, streams a simulated biased
+// model, and prints the server's metrics and alerts. Run `vigiectl help`.
+//
+// Exit status: 0 when the command completed (a replay even with rejected
+// events), 1 when the server could not be reached or the call failed, 2 on a
+// usage error (bad flags, unreadable input file, inconsistent CSV mapping).
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/reflection.h"
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "tools/client.h"
+#include "tools/event_reader.h"
+#include "tools/parsing.h"
+#include "tools/printing.h"
+#include "tools/reports.h"
+#include "tools/simulator.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051",
+          "All subcommands: address (host:port) of the Vigie gRPC server.");
+ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
+          "All subcommands: how long to wait for the connection.");
+ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
+          "metrics, alerts: deadline of the call.");
+ABSL_FLAG(std::string, file, "",
+          "replay: input file, JSON lines of vigie.v1.Event or CSV. Required.");
+ABSL_FLAG(std::string, format, "",
+          "replay: jsonl or csv (default: from the file's extension: .jsonl, "
+          ".ndjson, .json or .csv). metrics, alerts: text or json (default "
+          "text).");
+ABSL_FLAG(std::string, model, "",
+          "replay (CSV): model id of the events; required. metrics: the "
+          "model to report on; required. alerts: only this model's alerts.");
+ABSL_FLAG(std::string, model_version, "",
+          "replay (CSV): model version of the predictions.");
+ABSL_FLAG(std::string, id_column, "",
+          "replay (CSV): column of the prediction id (default: the data "
+          "row's number).");
+ABSL_FLAG(std::string, time_column, "",
+          "replay (CSV): column of the event time: RFC 3339, YYYY-MM-DD "
+          "(UTC midnight) or unix seconds. Required.");
+ABSL_FLAG(std::string, score_column, "",
+          "replay (CSV): column of the score; required unless "
+          "--decision_column is given.");
+ABSL_FLAG(double, score_scale, 1.0,
+          "replay (CSV): factor applied to the score (0.1 for a 1-10 "
+          "decile).");
+ABSL_FLAG(std::string, decision_column, "",
+          "replay (CSV): column of the decision (0/1/true/false).");
+ABSL_FLAG(std::optional<double>, decision_threshold, std::nullopt,
+          "replay (CSV): without --decision_column, decision = scaled score "
+          ">= this; unset: the server applies the model's threshold.");
+ABSL_FLAG(std::string, label_column, "",
+          "replay (CSV): column of the observed label (0/1/true/false); each "
+          "row then also sends an outcome.");
+ABSL_FLAG(std::vector<std::string>, group_columns, {},
+          "replay (CSV): comma-separated columns sent as group attributes, "
+          "e.g. race,sex,age_cat.");
+ABSL_FLAG(std::string, outcome_delay, "0s",
+          "replay (CSV): outcome event time = prediction time + this, e.g. "
+          "730d, 1h30m.");
+ABSL_FLAG(std::vector<std::string>, numeric_features, {},
+          "replay (CSV): comma-separated columns sent as numeric features.");
+ABSL_FLAG(std::vector<std::string>, categorical_features, {},
+          "replay (CSV): comma-separated columns sent as categorical "
+          "features.");
+ABSL_FLAG(int, batch_size, 500,
+          "replay, simulate: events per IngestRequest of the stream.");
+ABSL_FLAG(int64_t, n, 20'000,
+          "simulate: number of predictions (each "
+          "followed later by its outcome).");
+ABSL_FLAG(uint64_t, seed, 1,
+          "simulate: random seed; a seed always gives the "
+          "same stream.");
+ABSL_FLAG(double, bias, 0.15,
+          "simulate: amount subtracted from female subjects' scores.");
+ABSL_FLAG(std::string, from, "",
+          "metrics: start of the event-time window (inclusive); RFC 3339, "
+          "YYYY-MM-DD or unix seconds.");
+ABSL_FLAG(std::string, to, "",
+          "metrics: end of the event-time window (exclusive).");
+ABSL_FLAG(bool, all, false, "alerts: also list resolved alerts.");
+
+namespace vigie::tools {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr absl::string_view kUsage =
+    R"(vigiectl: talk to a Vigie model-monitoring server.
+
+usage:
+  vigiectl replay --file=F [--format=jsonl|csv] [CSV flags] [--batch_size=500]
+      Streams the events of a file over one Ingest call, then prints what
+      was accepted and rejected (with input line numbers).
+      JSON lines: each line is the protobuf JSON of a vigie.v1.Event.
+      CSV: a header row; --model, --time_column and --score_column (or
+      --decision_column) map each row to a prediction, and --label_column
+      adds its outcome. Example (COMPAS):
+        vigiectl replay --file=compas-two-years.csv --model=compas \
+          --id_column=id --time_column=compas_screening_date \
+          --score_column=decile_score --score_scale=0.1 \
+          --decision_threshold=0.5 --label_column=two_year_recid \
+          --group_columns=race,sex,age_cat --outcome_delay=730d
+  vigiectl simulate [--n=20000] [--seed=1] [--bias=0.15]
+      Streams a simulated model "demo" (version v1) whose female subjects'
+      scores are lowered by --bias, and prints the TPR per sex to expect.
+  vigiectl metrics --model=M [--from=T] [--to=T] [--format=text|json]
+      Prints the model's counters and fairness per group attribute.
+  vigiectl alerts [--model=M] [--all] [--format=text|json]
+      Prints firing alerts (with --all, resolved ones too).
+  vigiectl help
+      Prints this text.
+
+Every subcommand takes --server (default 127.0.0.1:50051).
+Exit status: 0 when the command completed (a replay even with rejected
+events), 1 when the server could not be reached or the call failed, 2 on a
+usage error.
+)";
+
+// The flags each subcommand takes, besides --server and --connect_timeout.
+std::map<std::string, std::set<std::string>> AllowedFlags() {
+  return {
+      {"replay",
+       {"file", "format", "model", "model_version", "id_column", "time_column",
+        "score_column", "score_scale", "decision_column", "decision_threshold",
+        "label_column", "group_columns", "outcome_delay", "numeric_features",
+        "categorical_features", "batch_size"}},
+      {"simulate", {"n", "seed", "bias", "batch_size"}},
+      {"metrics", {"model", "from", "to", "format", "timeout"}},
+      {"alerts", {"model", "all", "format", "timeout"}},
+      {"help", {}},
+  };
+}
+
+bool IsOurFlag(const absl::CommandLineFlag& flag) {
+  return absl::StrContains(flag.Filename(), "vigiectl");
+}
+
+void PrintHelp(std::ostream& out) {
+  out << kUsage << "\nflags:\n";
+  std::vector<const absl::CommandLineFlag*> flags;
+  for (const auto& [name, flag] : absl::GetAllFlags()) {
+    if (IsOurFlag(*flag)) flags.push_back(flag);
+  }
+  std::sort(flags.begin(), flags.end(),
+            [](const auto* a, const auto* b) { return a->Name() < b->Name(); });
+  for (const absl::CommandLineFlag* flag : flags) {
+    out << "  --" << flag->Name() << " (default: \"" << flag->DefaultValue()
+        << "\")\n      " << flag->Help() << "\n";
+  }
+}
+
+// Sets the flags of argv ("--name=value", "--name value", "--bool",
+// "--nobool") and returns the other arguments. Our own loop rather than
+// absl::ParseCommandLine, which exits with status 1 on a bad flag where we
+// promise 2; `set` receives the names of the flags given.
+absl::StatusOr<std::vector<std::string>> ParseArgs(int argc, char** argv,
+                                                   std::set<std::string>* set) {
+  std::vector<std::string> positional;
+  bool flags_done = false;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (flags_done || arg.size() < 2 || arg[0] != '-') {
+      positional.emplace_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      flags_done = true;
+      continue;
+    }
+    arg.remove_prefix(arg[1] == '-' ? 2 : 1);
+    absl::string_view name = arg;
+    std::optional<std::string> value;
+    if (const size_t eq = arg.find('='); eq != absl::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = std::string(arg.substr(eq + 1));
+    }
+    if (name == "help" || name == "h" || name == "helpfull") {
+      set->clear();
+      return std::vector<std::string>{"help"};
+    }
+    absl::CommandLineFlag* flag = absl::FindCommandLineFlag(name);
+    if (absl::string_view negated = name;
+        flag == nullptr && !value && absl::ConsumePrefix(&negated, "no")) {
+      flag = absl::FindCommandLineFlag(negated);
+      if (flag != nullptr && flag->IsOfType<bool>()) {
+        name = negated;
+        value = "false";
+      } else {
+        flag = nullptr;
+      }
+    }
+    if (flag == nullptr || !IsOurFlag(*flag)) {
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    }
+    if (!value) {
+      if (flag->IsOfType<bool>()) {
+        value = "true";
+      } else if (i + 1 < argc) {
+        value = argv[++i];
+      } else {
+        return absl::InvalidArgumentError(
+            absl::StrCat("flag --", name, " needs a value"));
+      }
+    }
+    std::string error;
+    if (!flag->ParseFrom(*value, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, "=", *value, ": ", error));
+    }
+    set->insert(std::string(name));
+  }
+  return positional;
+}
+
+int UsageError(absl::string_view message) {
+  std::cerr << "vigiectl: " << message << "\nRun 'vigiectl help' for usage.\n";
+  return kExitUsage;
+}
+
+int Failure(const absl::Status& status) {
+  std::cerr << "vigiectl: " << status << "\n";
+  return kExitFailure;
+}
+
+bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
+
+absl::StatusOr<std::unique_ptr<VigieClient>> ConnectToServer() {
+  return VigieClient::Connect(absl::GetFlag(FLAGS_server),
+                              absl::GetFlag(FLAGS_connect_timeout));
+}
+
+// Streams `source` with a progress printer and prints the summary.
+int Stream(EventSource& source, absl::string_view verb, absl::string_view unit,
+           absl::string_view location) {
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  ProgressPrinter printer(std::cerr, StderrIsTerminal(), std::string(verb),
+                          std::string(unit));
+  StreamOptions options;
+  options.batch_size = absl::GetFlag(FLAGS_batch_size);
+  StreamProgress last;
+  options.on_progress = [&](const StreamProgress& p) {
+    last = p;
+    printer.Update(p);
+  };
+  absl::StatusOr<StreamResult> result =
+      (*client)->StreamEvents(source, options);
+  printer.Finish(last);
+  if (!result.ok()) return Failure(result.status());
+  PrintStreamSummary(*result, unit, location, /*max_listed=*/20, std::cout);
+  return kExitOk;
+}
+
+int Replay(const std::set<std::string>& set) {
+  const std::string file = absl::GetFlag(FLAGS_file);
+  if (file.empty()) return UsageError("replay needs --file");
+  if (absl::GetFlag(FLAGS_batch_size) < 1) {
+    return UsageError("--batch_size must be at least 1");
+  }
+  std::string format = absl::GetFlag(FLAGS_format);
+  if (format.empty()) {
+    if (absl::EndsWithIgnoreCase(file, ".csv")) {
+      format = "csv";
+    } else if (absl::EndsWithIgnoreCase(file, ".jsonl") ||
+               absl::EndsWithIgnoreCase(file, ".ndjson") ||
+               absl::EndsWithIgnoreCase(file, ".json")) {
+      format = "jsonl";
+    } else {
+      return UsageError(absl::StrCat("cannot tell the format of '", file,
+                                     "'; pass --format=jsonl or --format=csv"));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<EventReader>> reader;
+  if (format == "jsonl") {
+    for (const std::string& name : set) {
+      if (name != "file" && name != "format" && name != "batch_size" &&
+          name != "server" && name != "connect_timeout") {
+        return UsageError(
+            absl::StrCat("--", name, " applies to CSV input only"));
+      }
+    }
+    reader = EventReader::OpenJsonLines(file);
+  } else if (format == "csv") {
+    CsvMapping m;
+    m.model_id = absl::GetFlag(FLAGS_model);
+    m.model_version = absl::GetFlag(FLAGS_model_version);
+    m.id_column = absl::GetFlag(FLAGS_id_column);
+    m.time_column = absl::GetFlag(FLAGS_time_column);
+    m.score_column = absl::GetFlag(FLAGS_score_column);
+    m.score_scale = absl::GetFlag(FLAGS_score_scale);
+    m.decision_column = absl::GetFlag(FLAGS_decision_column);
+    m.decision_threshold = absl::GetFlag(FLAGS_decision_threshold);
+    m.label_column = absl::GetFlag(FLAGS_label_column);
+    m.group_columns = absl::GetFlag(FLAGS_group_columns);
+    m.numeric_feature_columns = absl::GetFlag(FLAGS_numeric_features);
+    m.categorical_feature_columns = absl::GetFlag(FLAGS_categorical_features);
+    if (m.model_id.empty()) return UsageError("CSV replay needs --model");
+    if (m.time_column.empty()) {
+      return UsageError("CSV replay needs --time_column");
+    }
+    absl::StatusOr<absl::Duration> delay =
+        ParseDurationWithDays(absl::GetFlag(FLAGS_outcome_delay));
+    if (!delay.ok()) {
+      return UsageError(
+          absl::StrCat("--outcome_delay: ", delay.status().message()));
+    }
+    m.outcome_delay = *delay;
+    reader = EventReader::OpenCsv(file, m);
+  } else {
+    return UsageError(absl::StrCat("--format for replay is jsonl or csv, got '",
+                                   format, "'"));
+  }
+  if (!reader.ok()) return UsageError(reader.status().message());
+  return Stream(**reader, "replayed", format == "csv" ? "rows" : "lines",
+                "line");
+}
+
+int Simulate() {
+  SimulatorOptions options;
+  options.num_predictions = absl::GetFlag(FLAGS_n);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  options.bias = absl::GetFlag(FLAGS_bias);
+  absl::StatusOr<std::unique_ptr<Simulator>> simulator =
+      Simulator::Create(options);
+  if (!simulator.ok()) return UsageError(simulator.status().message());
+  const ExpectedRates expected = ComputeExpectedRates(options);
+  std::cout << absl::StrFormat(
+      "injected: female scores shifted by %+g; expected TPR female ≈ %.3f, "
+      "male ≈ %.3f; expected FPR female ≈ %.3f, male ≈ %.3f (threshold %g)\n",
+      -options.bias, expected.tpr_female, expected.tpr_male,
+      expected.fpr_female, expected.fpr_male, options.decision_threshold);
+  return Stream(**simulator, "simulated", "events", "event");
+}
+
+absl::StatusOr<std::string> OutputFormat() {
+  const std::string format = absl::GetFlag(FLAGS_format);
+  if (format.empty() || format == "text") return std::string("text");
+  if (format == "json") return format;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format is text or json here, got '", format, "'"));
+}
+
+int Metrics() {
+  absl::StatusOr<std::string> format = OutputFormat();
+  if (!format.ok()) return UsageError(format.status().message());
+  v1::GetMetricsRequest request;
+  request.set_model_id(absl::GetFlag(FLAGS_model));
+  if (request.model_id().empty()) return UsageError("metrics needs --model");
+  for (const auto& [flag, is_start] :
+       {std::pair{&FLAGS_from, true}, std::pair{&FLAGS_to, false}}) {
+    const std::string text = absl::GetFlag(*flag);
+    if (text.empty()) continue;
+    absl::StatusOr<absl::Time> t = ParseTimestamp(text);
+    if (!t.ok()) return UsageError(t.status().message());
+    v1::TimeWindow& window = *request.mutable_window();
+    *(is_start ? window.mutable_start() : window.mutable_end()) =
+        ToTimestampProto(*t);
+  }
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  absl::StatusOr<v1::GetMetricsReply> reply =
+      (*client)->GetMetrics(request, absl::GetFlag(FLAGS_timeout));
+  if (!reply.ok()) return Failure(reply.status());
+  if (*format == "text") {
+    PrintMetricsText(*reply, std::cout);
+    return kExitOk;
+  }
+  absl::StatusOr<std::string> json = ToJson(*reply);
+  if (!json.ok()) return Failure(json.status());
+  std::cout << *json;
+  return kExitOk;
+}
+
+int Alerts() {
+  absl::StatusOr<std::string> format = OutputFormat();
+  if (!format.ok()) return UsageError(format.status().message());
+  v1::ListAlertsRequest request;
+  request.set_model_id(absl::GetFlag(FLAGS_model));
+  request.set_include_resolved(absl::GetFlag(FLAGS_all));
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  absl::StatusOr<v1::ListAlertsReply> reply =
+      (*client)->ListAlerts(request, absl::GetFlag(FLAGS_timeout));
+  if (!reply.ok()) return Failure(reply.status());
+  if (*format == "text") {
+    PrintAlertsText(*reply, std::cout);
+    return kExitOk;
+  }
+  absl::StatusOr<std::string> json = ToJson(*reply);
+  if (!json.ok()) return Failure(json.status());
+  std::cout << *json;
+  return kExitOk;
+}
+
+int Run(int argc, char** argv) {
+  std::set<std::string> set;
+  absl::StatusOr<std::vector<std::string>> args = ParseArgs(argc, argv, &set);
+  if (!args.ok()) return UsageError(args.status().message());
+  if (args->empty()) {
+    PrintHelp(std::cerr);
+    return kExitUsage;
+  }
+  const std::string& command = (*args)[0];
+  if (args->size() > 1) {
+    return UsageError(absl::StrCat("unexpected argument '", (*args)[1], "'"));
+  }
+  const std::map<std::string, std::set<std::string>> all_allowed =
+      AllowedFlags();
+  const auto allowed = all_allowed.find(command);
+  if (allowed == all_allowed.end()) {
+    return UsageError(absl::StrCat("unknown subcommand '", command, "'"));
+  }
+  for (const std::string& name : set) {
+    if (name != "server" && name != "connect_timeout" &&
+        !allowed->second.contains(name)) {
+      return UsageError(
+          absl::StrCat("--", name, " does not apply to ", command));
+    }
+  }
+  if (command == "help") {
+    PrintHelp(std::cout);
+    return kExitOk;
+  }
+  if (command == "replay") return Replay(set);
+  if (command == "simulate") return Simulate();
+  if (command == "metrics") return Metrics();
+  return Alerts();
+}
+
+}  // namespace
+}  // namespace vigie::tools
+
+int main(int argc, char** argv) { return vigie::tools::Run(argc, argv); }
