@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The shipped binaries end to end, as tools/demo.sh runs them: the server on
+# its embedded defaults (but a temporary folder and a free port), the
+# simulated stream replayed by vigiectl, then metrics and alerts; finally a
+# graceful stop on SIGTERM. Usage: cli_demo_test.sh VIGIE VIGIECTL
+set -euo pipefail
+vigie=$1
+vigiectl=$2
+dir=$(mktemp -d)
+server=
+cleanup() {
+  [ -n "$server" ] && kill -KILL "$server" 2>/dev/null || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; echo "--- server log" >&2; cat "$dir/log" >&2; exit 1; }
+
+"$vigie" --data_dir="$dir/state" --grpc_address=127.0.0.1:0 \
+  --port_file="$dir/port" 2> "$dir/log" &
+server=$!
+for _ in $(seq 1 300); do
+  [ -s "$dir/port" ] && break
+  kill -0 "$server" 2>/dev/null || fail "server exited at start"
+  sleep 0.1
+done
+[ -s "$dir/port" ] || fail "server did not report its port"
+address="127.0.0.1:$(cat "$dir/port")"
+
+"$vigiectl" simulate --server="$address" --n=20000 > "$dir/simulate" 2>&1 \
+  || fail "simulate: $(cat "$dir/simulate")"
+grep -q "40,000\|40000" "$dir/simulate" || fail "simulate did not report 40,000 events: $(cat "$dir/simulate")"
+
+"$vigiectl" metrics --server="$address" --model=demo > "$dir/metrics" 2>&1 \
+  || fail "metrics: $(cat "$dir/metrics")"
+grep -q "female" "$dir/metrics" || fail "metrics lack the female group"
+
+"$vigiectl" alerts --server="$address" > "$dir/alerts" 2>&1 \
+  || fail "alerts: $(cat "$dir/alerts")"
+grep -qi "critical" "$dir/alerts" || fail "no critical alert: $(cat "$dir/alerts")"
+grep -q "Q2.4" "$dir/alerts" || fail "alert does not cite Q2.4"
+grep -q "labelia-dsrc@v202301" "$dir/alerts" || fail "alert lacks the referential"
+grep -q "alert FIRING" "$dir/log" || fail "the server did not log the alert"
+
+# Bad usage is a clear error, exit code 2.
+set +e
+"$vigiectl" metrics --server="$address" > "$dir/usage" 2>&1
+code=$?
+set -e
+[ "$code" -eq 2 ] || fail "metrics without --model exited $code, want 2"
+
+kill -TERM "$server"
+wait "$server" || fail "server exited non-zero on SIGTERM"
+server=
+grep -q "stopped" "$dir/log" || fail "server did not log its stop"
+echo "cli demo: 1 passed, 0 failed"

@@ -1,0 +1,109 @@
+// The real server on a loopback port with a temporary data folder, driven
+// through the real gRPC API by the real client library.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "gtest/gtest.h"
+#include "services/config.h"
+#include "services/server.h"
+#include "tests/testutil/status_matchers.h"
+#include "tests/testutil/temp_dir.h"
+#include "tests/testutil/vector_source.h"
+#include "tools/client.h"
+#include "tools/simulator.h"
+
+namespace vigie {
+namespace {
+
+class ServerE2eTest : public ::testing::Test {
+ protected:
+  void Start() {
+    ASSERT_OK_AND_ASSIGN(services::ServerConfig config,
+                         services::DefaultServerConfig());
+    config.data_dir = dir_.Join("state");
+    config.grpc_address = "127.0.0.1:0";
+    ASSERT_OK_AND_ASSIGN(server_,
+                         services::VigieServer::Start(config, &clock_));
+    ASSERT_OK_AND_ASSIGN(client_,
+                         tools::VigieClient::Connect(server_->address()));
+  }
+  void Stop() {
+    client_.reset();
+    server_.reset();
+  }
+
+  v1::GetMetricsReply Metrics(const v1::GetMetricsRequest& request) {
+    auto reply = client_->GetMetrics(request);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return reply.ok() ? *reply : v1::GetMetricsReply();
+  }
+
+  testutil::TempDir dir_;
+  common::FakeClock clock_;
+  std::unique_ptr<services::VigieServer> server_;
+  std::unique_ptr<tools::VigieClient> client_;
+};
+
+TEST_F(ServerE2eTest, StreamRestartAndReadTheSameWindowBack) {
+  Start();
+  tools::SimulatorOptions options;
+  options.num_predictions = 6'000;
+  ASSERT_OK_AND_ASSIGN(auto simulator, tools::Simulator::Create(options));
+  ASSERT_OK_AND_ASSIGN(tools::StreamResult result,
+                       client_->StreamEvents(*simulator, {}));
+  EXPECT_EQ(result.reply.accepted(), 12'000u);
+  EXPECT_EQ(result.reply.rejected(), 0u);
+  EXPECT_EQ(result.reply.joined(), 6'000u);
+
+  // A window of whole panes in the middle of the stream: 5 s spacing puts
+  // 720 predictions in each 1 h pane.
+  v1::GetMetricsRequest request;
+  request.set_model_id("demo");
+  request.mutable_window()->mutable_start()->set_seconds(
+      absl::ToUnixSeconds(options.start + absl::Hours(1)));
+  request.mutable_window()->mutable_end()->set_seconds(
+      absl::ToUnixSeconds(options.start + absl::Hours(4)));
+  const v1::GetMetricsReply before = Metrics(request);
+  EXPECT_EQ(before.panes(), 3u);
+  uint64_t predictions = 0;
+  for (const auto& attribute : before.fairness()) {
+    if (attribute.attribute() != "sex") continue;
+    for (const auto& group : attribute.groups()) {
+      predictions += group.predictions();
+    }
+  }
+  EXPECT_EQ(predictions, 3u * 720u);
+  ASSERT_OK_AND_ASSIGN(auto alerts_before, client_->ListAlerts({}));
+
+  Stop();
+  Start();
+  const v1::GetMetricsReply after = Metrics(request);
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+  ASSERT_OK_AND_ASSIGN(auto alerts_after, client_->ListAlerts({}));
+  EXPECT_EQ(alerts_after.SerializeAsString(),
+            alerts_before.SerializeAsString());
+}
+
+TEST_F(ServerE2eTest, UnknownModelIsNotFound) {
+  Start();
+  v1::GetMetricsRequest request;
+  request.set_model_id("nobody");
+  const auto reply = client_->GetMetrics(request);
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(reply.status().message().find("nobody"), absl::string_view::npos);
+}
+
+TEST_F(ServerE2eTest, SecondServerOnTheSameDataIsRefused) {
+  Start();
+  services::ServerConfig config = *services::DefaultServerConfig();
+  config.data_dir = dir_.Join("state");
+  config.grpc_address = "127.0.0.1:0";
+  const auto second = services::VigieServer::Start(config, &clock_);
+  EXPECT_FALSE(second.ok());
+}
+
+}  // namespace
+}  // namespace vigie
