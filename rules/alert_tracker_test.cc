@@ -64,7 +64,7 @@ Policy TestPolicy() {
   rule.element = "Q2.4/2.4.d";
   rule.related_elements = {"Q2.5"};
   rule.ai_act_articles = {"Art. 10", "Art. 15"};
-  rule.threshold_source = "REFERENTIAL.md F3";
+  rule.threshold_source = "Vigie default policy F3";
   Policy policy;
   policy.rules = {rule};
   return policy;
@@ -128,7 +128,7 @@ TEST(TrackAlertsTest, NewBreachFiresWithEveryField) {
   EXPECT_DOUBLE_EQ(a.p_value(), 1e-9);
   EXPECT_DOUBLE_EQ(a.threshold(), 0.05);
   EXPECT_EQ(a.comparison(), ">");
-  EXPECT_EQ(a.threshold_source(), "REFERENTIAL.md F3");
+  EXPECT_EQ(a.threshold_source(), "Vigie default policy F3");
   ASSERT_THAT(a.samples(), SizeIs(2));
   EXPECT_EQ(a.samples(0).group(), "African-American");
   EXPECT_EQ(a.samples(0).predictions(), 3696u);

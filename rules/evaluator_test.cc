@@ -91,7 +91,7 @@ Comparison2 Compare(double x1, double n1, double x2, double n2) {
 
 Policy TestPolicy() { return Policy{}; }  // labelia-dsrc@v202301.
 
-// REFERENTIAL.md's F3.
+// The default policy's F3.
 Rule F3() {
   Rule rule;
   rule.id = "F3";
@@ -108,7 +108,7 @@ Rule F3() {
   return rule;
 }
 
-// REFERENTIAL.md's F1: the impact ratio and the four-fifths rule.
+// The default policy's F1: the impact ratio and the four-fifths rule.
 Rule F1() {
   Rule rule;
   rule.id = "F1";

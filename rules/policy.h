@@ -44,7 +44,7 @@ struct Threshold {
 // A rule of the policy: a metric, its thresholds, the sample it needs, and
 // the commitment of the referential (and the EU AI Act articles) it serves.
 struct Rule {
-  // Rule id, e.g. "F3" (REFERENTIAL.md's numbering). Required, unique.
+  // Rule id, e.g. "F3" (the default policy's numbering). Required, unique.
   std::string id;
   // One of the metric names above. Required.
   std::string metric;
@@ -76,7 +76,7 @@ struct Rule {
   std::vector<std::string> related_elements;
   // EU AI Act articles, e.g. {"Art. 10", "Art. 15"}.
   std::vector<std::string> ai_act_articles;
-  // Where the threshold numbers come from, e.g. "REFERENTIAL.md F3".
+  // Where the threshold numbers come from, e.g. "Vigie default policy F3".
   std::string threshold_source;
   // Runbook hint added to critical alerts' messages; may be empty.
   std::string runbook;

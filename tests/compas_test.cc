@@ -1,6 +1,6 @@
 // Replays ProPublica's COMPAS two-year recidivism data (all 7,214 rows)
 // through the real server and checks the figures ProPublica published.
-// The data is not part of Vigie; see ../shared/data/SOURCES.md.
+// The data is not part of Vigie; see the README's "Tests and test data".
 
 #include <cstdlib>
 #include <filesystem>
@@ -64,8 +64,8 @@ class CompasTest : public ::testing::Test {
 };
 
 TEST_F(CompasTest, ReproducesProPublicasPublishedFigures) {
-  // SOURCES.md's mapping: score = decile/10, positive when decile >= 5,
-  // outcome two_year_recid 730 days after the screening date.
+  // The data's documented mapping: score = decile/10, positive when decile >=
+  // 5, outcome two_year_recid 730 days after the screening date.
   tools::CsvMapping mapping;
   mapping.model_id = "compas";
   mapping.id_column = "id";
@@ -118,7 +118,8 @@ TEST_F(CompasTest, ReproducesProPublicasPublishedFigures) {
     EXPECT_NEAR(100 * group.false_positive_rate(), fpr, 0.005);
     EXPECT_NEAR(100 * group.false_negative_rate(), fnr, 0.005);
   }
-  // Fairlearn's figures over all six groups (SOURCES.md).
+  // Figures over all six groups computed independently with Fairlearn's
+  // metric functions.
   EXPECT_NEAR(race->demographic_parity_difference().value(), 0.457118, 1e-6);
   EXPECT_NEAR(race->equalized_odds_difference().value(), 0.576692, 1e-6);
 

@@ -83,7 +83,7 @@ class VigieClient {
 
  private:
   // Holds the channel and the stub, so that gRPC headers stay out of this
-  // one (STYLE.md §9).
+  // one (only services/ includes them).
   struct Impl;
   explicit VigieClient(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
