@@ -202,6 +202,24 @@ void Pipeline::Rollback(Changes& changes) {
   for (const std::string& id : changes.created_models) models_.erase(id);
 }
 
+absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckNotJoined(
+    ModelState& model, const std::string& id, absl::string_view kind,
+    Changes& changes) {
+  ASSIGN_OR_RETURN(std::optional<absl::Time> joined_at,
+                   store_->GetJoined(&changes.batch, model.config.id, id));
+  if (!joined_at.has_value()) return std::nullopt;
+  const bool is_prediction = kind == "prediction";
+  const vigie::v1::RejectReason reason =
+      is_prediction ? vigie::v1::REJECT_REASON_DUPLICATE_PREDICTION
+                    : vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME;
+  CountRejection(&model, reason, changes);
+  return Rejection(
+      reason,
+      absl::StrCat("the ", kind, " of prediction '", id, "' of model '",
+                   model.config.id, "' was already joined at ",
+                   absl::FormatTime(*joined_at), "; not counted again"));
+}
+
 absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     vigie::v1::Prediction& prediction, Changes& changes) {
   std::optional<EventRejection> rejection;
@@ -223,6 +241,9 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
   }
   const std::string& id = prediction.prediction_id();
   const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(std::optional<EventRejection> joined,
+                   CheckNotJoined(*model, id, "prediction", changes));
+  if (joined.has_value()) return joined;
   ASSIGN_OR_RETURN(auto pending, store_->GetPendingPrediction(
                                      &changes.batch, model->config.id, id));
   Touch(*model, changes);
@@ -254,6 +275,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     if (!Expired(outcome->arrived(), model->config, now)) {
       pane.ObserveJoined(prediction, outcome->outcome());
       model->all->ObserveJoined(prediction, outcome->outcome());
+      changes.batch.PutJoined(model->config.id, id, now);
       counters.set_joined(counters.joined() + 1);
       ++changes.joined;
       return std::nullopt;
@@ -289,6 +311,9 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
   }
   const std::string& id = outcome.prediction_id();
   const absl::Time now = clock_->Now();
+  ASSIGN_OR_RETURN(std::optional<EventRejection> joined,
+                   CheckNotJoined(*model, id, "outcome", changes));
+  if (joined.has_value()) return joined;
   ASSIGN_OR_RETURN(
       auto waiting_outcome,
       store_->GetPendingOutcome(&changes.batch, model->config.id, id));
@@ -314,10 +339,11 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
     changes.batch.DeletePendingPrediction(model->config.id, id);
     counters.set_pending_predictions(counters.pending_predictions() - 1);
     if (!Expired(prediction->arrived(), model->config, now)) {
-      const vigie::v1::Prediction& joined = prediction->prediction();
-      PaneFor(*model, FromProtoTime(joined.event_time()), changes)
-          .ObserveJoined(joined, outcome);
-      model->all->ObserveJoined(joined, outcome);
+      const vigie::v1::Prediction& waiting = prediction->prediction();
+      PaneFor(*model, FromProtoTime(waiting.event_time()), changes)
+          .ObserveJoined(waiting, outcome);
+      model->all->ObserveJoined(waiting, outcome);
+      changes.batch.PutJoined(model->config.id, id, now);
       counters.set_joined(counters.joined() + 1);
       ++changes.joined;
       return std::nullopt;

@@ -56,7 +56,9 @@ class Pipeline {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // Drops pending predictions and outcomes older than their model's label
-  // delay, counting them as expired. Returns how many were dropped.
+  // delay, counting them as expired, and forgets joins older than it (after
+  // which a re-sent event is no longer recognised as a duplicate). Returns
+  // how many pending events expired.
   absl::StatusOr<uint64_t> SweepExpired() ABSL_LOCKS_EXCLUDED(mu_);
 
   // kNotFound for a model never seen; kInvalidArgument for a bad window.
@@ -88,6 +90,11 @@ class Pipeline {
   ModelState* ResolveModel(const std::string& model_id,
                            std::optional<EventRejection>* rejection)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A duplicate rejection (counted) when `id` was already joined, so that an
+  // event re-sent after a lost acknowledgement counts once.
+  absl::StatusOr<std::optional<EventRejection>> CheckNotJoined(
+      ModelState& model, const std::string& id, absl::string_view kind,
+      Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<EventRejection>> ApplyPrediction(
       vigie::v1::Prediction& prediction, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -158,7 +158,21 @@ absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
         ++expired;
         return absl::OkStatus();
       }));
-  if (expired == 0) return expired;
+  // Join marks serve only to recognise re-sent events; they are kept for one
+  // label delay, the horizon within which a client is expected to retry.
+  uint64_t forgotten = 0;
+  RETURN_IF_ERROR(
+      store_->ForEachJoined([&](const std::string& model_id,
+                                const std::string& id, absl::Time joined_at) {
+        auto it = models_.find(model_id);
+        if (it != models_.end() &&
+            joined_at + it->second->config.label_delay < now) {
+          batch.DeleteJoined(model_id, id);
+          ++forgotten;
+        }
+        return absl::OkStatus();
+      }));
+  if (expired == 0 && forgotten == 0) return expired;
   for (const auto& [model, original] : originals) {
     batch.PutCounters(model->config.id, model->counters);
   }
@@ -167,7 +181,9 @@ absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
     return status;
   }
   VIGIE_LOG(Info, "expired ", expired,
-            " pending predictions and outcomes past their label delay");
+            " pending predictions and outcomes past their label delay; "
+            "forgot ",
+            forgotten, " joins older than it");
   return expired;
 }
 

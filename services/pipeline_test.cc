@@ -227,6 +227,31 @@ TEST_F(PipelineTest, PendingJoinsExpireAfterTheLabelDelay) {
   EXPECT_EQ(Group(metrics, "f")->labeled(), 0u);
 }
 
+TEST_F(PipelineTest, EventsResentAfterTheirJoinCountOnce) {
+  // A client whose acknowledgement was lost sends the same batch again.
+  const std::vector<vigie::v1::Event> batch = {Prediction("a", "f", true),
+                                               Outcome("a", false)};
+  EXPECT_EQ(Ingest(batch).joined(), 1u);
+  const auto before = Metrics();
+  const auto again = Ingest(batch);
+  EXPECT_EQ(again.accepted(), 0u);
+  ASSERT_EQ(again.rejections_size(), 2);
+  EXPECT_EQ(again.rejections(0).reason(),
+            vigie::v1::REJECT_REASON_DUPLICATE_PREDICTION);
+  EXPECT_EQ(again.rejections(1).reason(),
+            vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME);
+  const auto after = Metrics();
+  EXPECT_EQ(after.fairness(0).SerializeAsString(),
+            before.fairness(0).SerializeAsString());
+  EXPECT_EQ(after.counters().predictions(), 1u);
+  EXPECT_EQ(after.counters().pending_outcomes(), 0u);
+
+  // Past the label delay the join is forgotten: the id may be used again.
+  clock_.Advance(absl::Hours(25));
+  ASSERT_OK(pipeline_->SweepExpired());
+  EXPECT_EQ(Ingest({Prediction("a", "f", true)}).accepted(), 1u);
+}
+
 TEST_F(PipelineTest, JoinedPairsCountInThePaneOfThePrediction) {
   Ingest({Prediction("a", "f", true, kT0),
           Prediction("b", "f", true, kT0 + 7200)});

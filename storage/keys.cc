@@ -93,4 +93,9 @@ std::string TimeKey(absl::Time time, absl::string_view suffix) {
   return key;
 }
 
+std::optional<absl::Time> DecodeTimeKey(absl::string_view key) {
+  if (key.size() < 8) return std::nullopt;
+  return GetTime(key.substr(0, 8));
+}
+
 }  // namespace vigie::storage

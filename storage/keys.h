@@ -33,5 +33,8 @@ std::optional<ModelTime> DecodePaneKey(absl::string_view key);
 
 // 8 bytes of `time` in microseconds, then `suffix`: history in time order.
 std::string TimeKey(absl::Time time, absl::string_view suffix);
+// The time at the front of a TimeKey; empty if `key` is shorter than 8
+// bytes.
+std::optional<absl::Time> DecodeTimeKey(absl::string_view key);
 
 }  // namespace vigie::storage

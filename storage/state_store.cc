@@ -25,14 +25,17 @@ enum Family : size_t {
   kPendingPredictions,
   kPendingOutcomes,
   kPanes,
+  kJoined,
   kCounters,
   kAlerts,
   kAlertHistory,
   kFamilyCount,
 };
 constexpr const char* kFamilyNames[kFamilyCount] = {
-    "default", "pending_predictions", "pending_outcomes", "panes", "counters",
-    "alerts",  "alert_history"};
+    "default",          "pending_predictions",
+    "pending_outcomes", "panes",
+    "joined",           "counters",
+    "alerts",           "alert_history"};
 
 template <typename Message>
 absl::StatusOr<Message> Decode(absl::string_view bytes,
@@ -119,6 +122,18 @@ void StateBatch::DeletePendingOutcome(absl::string_view model_id,
 void StateBatch::PutPane(absl::string_view model_id, absl::Time pane_start,
                          absl::string_view bytes) {
   rep_->Put(kPanes, PaneKey(model_id, pane_start), bytes);
+}
+
+void StateBatch::PutJoined(absl::string_view model_id,
+                           absl::string_view prediction_id,
+                           absl::Time joined_at) {
+  rep_->Put(kJoined, ModelIdKey(model_id, prediction_id),
+            TimeKey(joined_at, ""));
+}
+
+void StateBatch::DeleteJoined(absl::string_view model_id,
+                              absl::string_view prediction_id) {
+  rep_->Delete(kJoined, ModelIdKey(model_id, prediction_id));
 }
 
 void StateBatch::PutCounters(absl::string_view model_id,
@@ -299,6 +314,33 @@ absl::Status StateStore::ForEachPendingOutcome(
                                            value, "pending outcome"));
         return fn(decoded->model_id, decoded->id, pending);
       });
+}
+
+absl::StatusOr<std::optional<absl::Time>> StateStore::GetJoined(
+    const StateBatch* batch, absl::string_view model_id,
+    absl::string_view prediction_id) const {
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> bytes,
+      Read(rep_->db.get(), batch != nullptr ? &batch->rep_->batch : nullptr,
+           rep_->families[kJoined], ModelIdKey(model_id, prediction_id)));
+  if (!bytes.has_value()) return std::nullopt;
+  std::optional<absl::Time> at = DecodeTimeKey(*bytes);
+  if (!at.has_value()) return absl::DataLossError("malformed join mark");
+  return at;
+}
+
+absl::Status StateStore::ForEachJoined(
+    const std::function<absl::Status(const std::string&, const std::string&,
+                                     absl::Time)>& fn) const {
+  return Scan(rep_->db.get(), rep_->families[kJoined],
+              [&](absl::string_view key, absl::string_view value) {
+                std::optional<ModelId> decoded = DecodeModelIdKey(key);
+                std::optional<absl::Time> at = DecodeTimeKey(value);
+                if (!decoded.has_value() || !at.has_value()) {
+                  return absl::DataLossError("malformed join mark");
+                }
+                return fn(decoded->model_id, decoded->id, *at);
+              });
 }
 
 absl::Status StateStore::ForEachCounters(

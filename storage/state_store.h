@@ -55,6 +55,12 @@ class StateBatch {
   // `bytes` is a serialized vigie.state.v1.PaneState.
   void PutPane(absl::string_view model_id, absl::Time pane_start,
                absl::string_view bytes);
+  // Marks the prediction as joined with its outcome at `joined_at` (wall
+  // clock), so that a re-sent prediction or outcome is known as a duplicate.
+  void PutJoined(absl::string_view model_id, absl::string_view prediction_id,
+                 absl::Time joined_at);
+  void DeleteJoined(absl::string_view model_id,
+                    absl::string_view prediction_id);
   void PutCounters(absl::string_view model_id,
                    const state::v1::ModelCountersState& counters);
   // The latest state of an alert (by fingerprint), plus, when `transition`,
@@ -75,6 +81,7 @@ class StateBatch {
 //   pending_predictions  (model, prediction id) -> PendingPrediction
 //   pending_outcomes     (model, prediction id) -> PendingOutcome
 //   panes                (model, pane start)    -> PaneState
+//   joined               (model, prediction id) -> join time (8 bytes)
 //   counters             model                  -> ModelCountersState
 //   alerts               fingerprint            -> Alert (latest)
 //   alert_history        (time, fingerprint)    -> Alert (each transition)
@@ -102,6 +109,12 @@ class StateStore {
       const StateBatch* batch, absl::string_view model_id,
       absl::string_view prediction_id) const;
 
+  // When the prediction was joined with its outcome, read through `batch`
+  // (may be null); empty if it was not (or its mark was swept).
+  absl::StatusOr<std::optional<absl::Time>> GetJoined(
+      const StateBatch* batch, absl::string_view model_id,
+      absl::string_view prediction_id) const;
+
   // Iterations over committed state, in key order; stop at the first
   // non-OK status `fn` returns, and return it. kDataLoss for a record that
   // does not decode.
@@ -117,6 +130,10 @@ class StateStore {
       const std::function<absl::Status(
           const std::string& model_id, const std::string& prediction_id,
           const state::v1::PendingOutcome&)>& fn) const;
+  absl::Status ForEachJoined(
+      const std::function<absl::Status(const std::string& model_id,
+                                       const std::string& prediction_id,
+                                       absl::Time joined_at)>& fn) const;
   absl::Status ForEachCounters(
       const std::function<absl::Status(const std::string& model_id,
                                        const state::v1::ModelCountersState&)>&
