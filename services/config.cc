@@ -284,14 +284,48 @@ absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
   return policy;
 }
 
+// allowed_lateness: a duration, or "unlimited".
+absl::Status GetLateness(const Mapping& m, absl::Duration* out) {
+  std::string text;
+  RETURN_IF_ERROR(Get(m, "allowed_lateness", &text));
+  if (text.empty()) return absl::OkStatus();
+  if (text == "unlimited") {
+    *out = absl::InfiniteDuration();
+    return absl::OkStatus();
+  }
+  return Get(m, "allowed_lateness", out);
+}
+
+// A key whose value is one of `choices`' names.
+template <typename Enum>
+absl::Status GetChoice(
+    const Mapping& m, absl::string_view key,
+    const std::vector<std::pair<absl::string_view, Enum>>& choices, Enum* out) {
+  std::string text;
+  RETURN_IF_ERROR(Get(m, key, &text));
+  if (text.empty()) return absl::OkStatus();
+  std::vector<absl::string_view> names;
+  for (const auto& [name, value] : choices) {
+    if (name == text) {
+      *out = value;
+      return absl::OkStatus();
+    }
+    names.push_back(name);
+  }
+  return m.Error(*m.Find(key), key,
+                 absl::StrCat("must be one of ", absl::StrJoin(names, ", "),
+                              ", got ", text));
+}
+
 // Reads a model's keys over `base` (listed models inherit default_model).
 absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                       const YAML::Node& node, std::string path,
                                       ModelConfig base, bool listed) {
   std::vector<absl::string_view> keys = {
-      "versions",       "task",        "decision_threshold",
-      "pane_length",    "label_delay", "group_attributes",
-      "max_attributes", "max_groups",  "min_group_size"};
+      "versions",         "task",        "decision_threshold",
+      "pane_length",      "label_delay", "group_attributes",
+      "max_attributes",   "max_groups",  "min_group_size",
+      "allowed_lateness", "late_events", "join_time"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -302,6 +336,15 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "decision_threshold", &model.decision_threshold));
   RETURN_IF_ERROR(Get(m, "pane_length", &model.pane_length));
   RETURN_IF_ERROR(Get(m, "label_delay", &model.label_delay));
+  RETURN_IF_ERROR(GetLateness(m, &model.allowed_lateness));
+  RETURN_IF_ERROR(GetChoice(
+      m, "late_events",
+      {{"drop", LatePolicy::kDrop}, {"current_pane", LatePolicy::kCurrentPane}},
+      &model.late_events));
+  RETURN_IF_ERROR(GetChoice(
+      m, "join_time",
+      {{"prediction", JoinTime::kPrediction}, {"outcome", JoinTime::kOutcome}},
+      &model.join_time));
   RETURN_IF_ERROR(Get(m, "group_attributes", &model.monitors.group_attributes));
   RETURN_IF_ERROR(Get(m, "max_attributes", &model.monitors.max_attributes));
   RETURN_IF_ERROR(Get(m, "max_groups", &model.monitors.fairness.max_groups));
@@ -430,6 +473,10 @@ absl::Status ModelConfig::Validate() const {
       label_delay == absl::InfiniteDuration()) {
     return error("label_delay must be finite and > 0, got ",
                  absl::FormatDuration(label_delay));
+  }
+  if (allowed_lateness < absl::ZeroDuration()) {
+    return error("allowed_lateness must be >= 0, got ",
+                 absl::FormatDuration(allowed_lateness));
   }
   for (const std::string& version : versions) {
     if (version.empty()) return error("versions has an empty entry");

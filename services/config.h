@@ -17,6 +17,21 @@
 namespace vigie::services {
 
 // How one model's events are read and monitored.
+// What happens to a prediction older than the model's watermark minus its
+// allowed lateness. Either way it is counted as late.
+enum class LatePolicy {
+  kDrop,         // Rejected (TOO_LATE) and counted; never applied.
+  kCurrentPane,  // Applied to the model's latest pane instead of its own.
+};
+
+// Which event time places a joined prediction/outcome pair in a pane.
+enum class JoinTime {
+  kPrediction,  // The prediction's: a window shows how the predictions made
+                // in it turned out. Label-free and labelled counts share a
+                // pane.
+  kOutcome,     // The outcome's: a window shows the outcomes learnt in it.
+};
+
 struct ModelConfig {
   // Model id, as events carry it. Required for listed models.
   std::string id;
@@ -32,6 +47,14 @@ struct ModelConfig {
   // Wall-clock time a prediction waits for its outcome (and an outcome for
   // its prediction) before it expires. Default: 7 days. Range: > 0.
   absl::Duration label_delay = absl::Hours(24 * 7);
+  // How far behind the model's watermark (the latest prediction event time
+  // accepted) an event may be and still count in its own pane. Default:
+  // unlimited (never late), so that historical files replay in any order.
+  absl::Duration allowed_lateness = absl::InfiniteDuration();
+  // What happens to a late event. Default: kDrop.
+  LatePolicy late_events = LatePolicy::kDrop;
+  // The event time that places a joined pair. Default: kPrediction.
+  JoinTime join_time = JoinTime::kPrediction;
   // Monitors' options: group_attributes, max_attributes, fairness.max_groups
   // and fairness.min_group_size.
   monitors::ModelMonitors::Options monitors;

@@ -230,6 +230,28 @@ TEST(ConfigTest, DurationsAcceptDaysAndRejectTheRest) {
               AllOf(HasSubstr("p.yaml:5:13"), HasSubstr("rules[0].window")));
 }
 
+TEST(ConfigTest, EventTimeSettings) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("models:\n"
+                                         "  - id: a\n"
+                                         "    allowed_lateness: 2h\n"
+                                         "    late_events: current_pane\n"
+                                         "    join_time: outcome\n"
+                                         "  - id: b\n"
+                                         "    allowed_lateness: unlimited\n",
+                                         "t.yaml"));
+  EXPECT_EQ(config.models[0].allowed_lateness, absl::Hours(2));
+  EXPECT_EQ(config.models[0].late_events, LatePolicy::kCurrentPane);
+  EXPECT_EQ(config.models[0].join_time, JoinTime::kOutcome);
+  EXPECT_EQ(config.models[1].allowed_lateness, absl::InfiniteDuration());
+  EXPECT_EQ(config.models[1].late_events, LatePolicy::kDrop);
+  EXPECT_EQ(config.models[1].join_time, JoinTime::kPrediction);
+  EXPECT_THAT(ErrorOf(ParseServerConfig("default_model: {late_events: keep}\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:1"), HasSubstr("late_events"),
+                    HasSubstr("drop, current_pane")));
+}
+
 TEST(ConfigTest, InlinePolicy) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig config,

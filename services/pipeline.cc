@@ -202,6 +202,58 @@ void Pipeline::Rollback(Changes& changes) {
   for (const std::string& id : changes.created_models) models_.erase(id);
 }
 
+absl::Time Pipeline::Place(const ModelState& model, absl::Time event_time) {
+  const state::v1::ModelCountersState& counters = model.counters;
+  if (model.config.allowed_lateness == absl::InfiniteDuration() ||
+      !counters.has_watermark()) {
+    return event_time;
+  }
+  const absl::Time watermark = FromProtoTime(counters.watermark());
+  // Only kCurrentPane lets a late event this far: kDrop rejected it.
+  return event_time < watermark - model.config.allowed_lateness ? watermark
+                                                                : event_time;
+}
+
+absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckLateness(
+    ModelState& model, absl::Time event_time, absl::string_view kind,
+    Changes& changes) {
+  state::v1::ModelCountersState& counters = model.counters;
+  if (model.config.allowed_lateness == absl::InfiniteDuration() ||
+      !counters.has_watermark()) {
+    return std::nullopt;
+  }
+  const absl::Time watermark = FromProtoTime(counters.watermark());
+  if (event_time >= watermark - model.config.allowed_lateness) {
+    return std::nullopt;
+  }
+  counters.set_late(counters.late() + 1);
+  if (model.config.late_events == LatePolicy::kCurrentPane) {
+    return std::nullopt;
+  }
+  counters.set_late_dropped(counters.late_dropped() + 1);
+  CountRejection(&model, vigie::v1::REJECT_REASON_TOO_LATE, changes);
+  return Rejection(
+      vigie::v1::REJECT_REASON_TOO_LATE,
+      absl::StrCat("the ", kind, "'s event time ", absl::FormatTime(event_time),
+                   " is more than ",
+                   absl::FormatDuration(model.config.allowed_lateness),
+                   " (the allowed lateness) behind model '", model.config.id,
+                   "''s watermark ", absl::FormatTime(watermark)));
+}
+
+void Pipeline::Join(ModelState& model, const vigie::v1::Prediction& prediction,
+                    const vigie::v1::Outcome& outcome, absl::Time now,
+                    Changes& changes) {
+  const absl::Time at = model.config.join_time == JoinTime::kPrediction
+                            ? FromProtoTime(prediction.event_time())
+                            : FromProtoTime(outcome.event_time());
+  PaneFor(model, Place(model, at), changes).ObserveJoined(prediction, outcome);
+  model.all->ObserveJoined(prediction, outcome);
+  changes.batch.PutJoined(model.config.id, prediction.prediction_id(), now);
+  model.counters.set_joined(model.counters.joined() + 1);
+  ++changes.joined;
+}
+
 absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckNotJoined(
     ModelState& model, const std::string& id, absl::string_view kind,
     Changes& changes) {
@@ -248,6 +300,10 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
                                      &changes.batch, model->config.id, id));
   Touch(*model, changes);
   state::v1::ModelCountersState& counters = model->counters;
+  const absl::Time event_time = FromProtoTime(prediction.event_time());
+  ASSIGN_OR_RETURN(std::optional<EventRejection> late,
+                   CheckLateness(*model, event_time, "prediction", changes));
+  if (late.has_value()) return late;
   if (pending.has_value()) {
     if (!Expired(pending->arrived(), model->config, now)) {
       CountRejection(model, vigie::v1::REJECT_REASON_DUPLICATE_PREDICTION,
@@ -262,10 +318,13 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     counters.set_pending_predictions(counters.pending_predictions() - 1);
   }
   counters.set_predictions(counters.predictions() + 1);
-  const absl::Time event_time = FromProtoTime(prediction.event_time());
-  monitors::ModelMonitors& pane = PaneFor(*model, event_time, changes);
-  pane.ObservePrediction(prediction);
+  PaneFor(*model, Place(*model, event_time), changes)
+      .ObservePrediction(prediction);
   model->all->ObservePrediction(prediction);
+  if (!counters.has_watermark() ||
+      event_time > FromProtoTime(counters.watermark())) {
+    *counters.mutable_watermark() = ToProtoTime(event_time);
+  }
 
   ASSIGN_OR_RETURN(auto outcome, store_->GetPendingOutcome(
                                      &changes.batch, model->config.id, id));
@@ -273,11 +332,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     changes.batch.DeletePendingOutcome(model->config.id, id);
     counters.set_pending_outcomes(counters.pending_outcomes() - 1);
     if (!Expired(outcome->arrived(), model->config, now)) {
-      pane.ObserveJoined(prediction, outcome->outcome());
-      model->all->ObserveJoined(prediction, outcome->outcome());
-      changes.batch.PutJoined(model->config.id, id, now);
-      counters.set_joined(counters.joined() + 1);
-      ++changes.joined;
+      Join(*model, prediction, outcome->outcome(), now, changes);
       return std::nullopt;
     }
     counters.set_expired_outcomes(counters.expired_outcomes() + 1);
@@ -319,6 +374,12 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
       store_->GetPendingOutcome(&changes.batch, model->config.id, id));
   Touch(*model, changes);
   state::v1::ModelCountersState& counters = model->counters;
+  if (model->config.join_time == JoinTime::kOutcome) {
+    ASSIGN_OR_RETURN(std::optional<EventRejection> late,
+                     CheckLateness(*model, FromProtoTime(outcome.event_time()),
+                                   "outcome", changes));
+    if (late.has_value()) return late;
+  }
   if (waiting_outcome.has_value()) {
     if (!Expired(waiting_outcome->arrived(), model->config, now)) {
       CountRejection(model, vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME,
@@ -339,13 +400,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
     changes.batch.DeletePendingPrediction(model->config.id, id);
     counters.set_pending_predictions(counters.pending_predictions() - 1);
     if (!Expired(prediction->arrived(), model->config, now)) {
-      const vigie::v1::Prediction& waiting = prediction->prediction();
-      PaneFor(*model, FromProtoTime(waiting.event_time()), changes)
-          .ObserveJoined(waiting, outcome);
-      model->all->ObserveJoined(waiting, outcome);
-      changes.batch.PutJoined(model->config.id, id, now);
-      counters.set_joined(counters.joined() + 1);
-      ++changes.joined;
+      Join(*model, prediction->prediction(), outcome, now, changes);
       return std::nullopt;
     }
     counters.set_expired_predictions(counters.expired_predictions() + 1);

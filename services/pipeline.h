@@ -28,9 +28,11 @@ namespace vigie::services {
 // monitors of the event-time pane, commit, evaluate the policy, record
 // alerts. Also answers the queries.
 //
-// A joined pair counts in the pane of the prediction's event time. Label-free
-// counts (selection rate) update on the prediction, label-needing ones
-// (confusion counts) on the join.
+// A joined pair counts in the pane of the prediction's event time (or of the
+// outcome's, with JoinTime::kOutcome). Label-free counts (selection rate)
+// update on the prediction, label-needing ones (confusion counts) on the
+// join. An event more than the allowed lateness behind the model's watermark
+// is counted late, and dropped or moved to the latest pane.
 //
 // Durability: Ingest returns only after its effects are committed to the
 // state store's write-ahead log in one atomic batch; if that write fails the
@@ -89,6 +91,19 @@ class Pipeline {
   // null with a rejection otherwise.
   ModelState* ResolveModel(const std::string& model_id,
                            std::optional<EventRejection>* rejection)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where an event of `event_time` goes: its own time, or the watermark when
+  // it is late and the policy is kCurrentPane.
+  static absl::Time Place(const ModelState& model, absl::Time event_time);
+  // Counts a late event; a TOO_LATE rejection (counted) when the policy
+  // drops it.
+  absl::StatusOr<std::optional<EventRejection>> CheckLateness(
+      ModelState& model, absl::Time event_time, absl::string_view kind,
+      Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Counts a prediction joined with its outcome in the pane of the model's
+  // join time, and marks the join.
+  void Join(ModelState& model, const vigie::v1::Prediction& prediction,
+            const vigie::v1::Outcome& outcome, absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A duplicate rejection (counted) when `id` was already joined, so that an
   // event re-sent after a lost acknowledgement counts once.

@@ -2,6 +2,7 @@
 // evaluation, alert recording, expiry sweeps.
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <string>
 #include <utility>
@@ -200,18 +201,43 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
         known.empty() ? "none" : absl::StrJoin(known, ", ")));
   }
   const ModelState& model = *it->second;
-  const absl::Time start = request.window().has_start()
-                               ? FromProtoTime(request.window().start())
-                               : absl::InfinitePast();
-  const absl::Time end = request.window().has_end()
-                             ? FromProtoTime(request.window().end())
-                             : absl::InfiniteFuture();
-  if (start >= end) {
+  absl::Time start = request.window().has_start()
+                         ? FromProtoTime(request.window().start())
+                         : absl::InfinitePast();
+  absl::Time end = request.window().has_end()
+                       ? FromProtoTime(request.window().end())
+                       : absl::InfiniteFuture();
+  if (request.has_last()) {
+    if (request.has_window()) {
+      return absl::InvalidArgumentError("give either window or last, not both");
+    }
+    const absl::Duration last = absl::Seconds(request.last().seconds()) +
+                                absl::Nanoseconds(request.last().nanos());
+    const absl::Duration pane = model.config.pane_length;
+    if (last <= absl::ZeroDuration() ||
+        absl::FDivDuration(last, pane) !=
+            std::floor(absl::FDivDuration(last, pane))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "last must be a positive multiple of model '", model.config.id,
+          "''s pane length ", absl::FormatDuration(pane), ", got ",
+          absl::FormatDuration(last)));
+    }
+    // Ends with the latest pane; an empty model has an empty window.
+    end = model.panes.empty() ? absl::UnixEpoch()
+                              : model.panes.rbegin()->first + pane;
+    start = end - last;
+  }
+  if (start >= end && !request.has_last()) {
     return absl::InvalidArgumentError("window start must be before window end");
   }
   vigie::v1::GetMetricsReply reply;
   reply.set_model_id(model.config.id);
   *reply.mutable_window() = request.window();
+  if (request.has_last()) {
+    // The window a sliding request resolved to.
+    *reply.mutable_window()->mutable_start() = ToProtoTime(start);
+    *reply.mutable_window()->mutable_end() = ToProtoTime(end);
+  }
   uint64_t panes = 0;
   const monitors::ModelMetrics metrics =
       MergePanes(model, start, end, &panes, reply.mutable_covered()).Snapshot();

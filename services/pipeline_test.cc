@@ -67,6 +67,16 @@ ServerConfig Config() {
   return config;
 }
 
+const vigie::v1::GroupMetrics* Group(const vigie::v1::GetMetricsReply& reply,
+                                     const std::string& group) {
+  for (const auto& attribute : reply.fairness()) {
+    for (const auto& g : attribute.groups()) {
+      if (g.group() == group) return &g;
+    }
+  }
+  return nullptr;
+}
+
 class PipelineTest : public ::testing::Test {
  protected:
   void SetUp() override { Open(); }
@@ -78,7 +88,7 @@ class PipelineTest : public ::testing::Test {
     options.path = dir_.Join("state");
     ASSERT_OK_AND_ASSIGN(store_, storage::StateStore::Open(options));
     ASSERT_OK_AND_ASSIGN(pipeline_,
-                         Pipeline::Create(Config(), store_.get(), &clock_));
+                         Pipeline::Create(config_, store_.get(), &clock_));
   }
 
   vigie::v1::IngestReply Ingest(std::vector<vigie::v1::Event> events) {
@@ -110,21 +120,31 @@ class PipelineTest : public ::testing::Test {
     Ingest(std::move(events));
   }
 
+  // Reopens the pipeline with the model's settings changed by `change`.
+  template <typename Change>
+  void Reconfigure(Change change) {
+    change(config_.models[0]);
+    Open();
+  }
+
+  // Predictions of group "f" counted in the pane starting at `seconds`.
+  uint64_t PredictionsInPane(int64_t seconds) {
+    vigie::v1::GetMetricsRequest request;
+    request.set_model_id("credit");
+    request.mutable_window()->mutable_start()->set_seconds(seconds);
+    request.mutable_window()->mutable_end()->set_seconds(seconds + 3600);
+    auto reply = pipeline_->GetMetrics(request);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    const auto* f = reply.ok() ? Group(*reply, "f") : nullptr;
+    return f == nullptr ? 0 : f->predictions();
+  }
+
+  ServerConfig config_ = Config();
   testutil::TempDir dir_;
   common::FakeClock clock_{absl::FromUnixSeconds(kT0)};
   std::unique_ptr<storage::StateStore> store_;
   std::unique_ptr<Pipeline> pipeline_;
 };
-
-const vigie::v1::GroupMetrics* Group(const vigie::v1::GetMetricsReply& reply,
-                                     const std::string& group) {
-  for (const auto& attribute : reply.fairness()) {
-    for (const auto& g : attribute.groups()) {
-      if (g.group() == group) return &g;
-    }
-  }
-  return nullptr;
-}
 
 TEST_F(PipelineTest, JoinsInEitherOrderAndAcrossRequests) {
   // Outcome first, then its prediction, in one request; then a prediction
@@ -250,6 +270,77 @@ TEST_F(PipelineTest, EventsResentAfterTheirJoinCountOnce) {
   clock_.Advance(absl::Hours(25));
   ASSERT_OK(pipeline_->SweepExpired());
   EXPECT_EQ(Ingest({Prediction("a", "f", true)}).accepted(), 1u);
+}
+
+TEST_F(PipelineTest, LateEventsAreCountedAndDroppedByDefault) {
+  Reconfigure([](ModelConfig& m) { m.allowed_lateness = absl::Hours(2); });
+  Ingest({Prediction("now", "f", true, kT0 + 10 * 3600)});
+  // 1 h behind the watermark: within the allowed lateness, in its own pane.
+  Ingest({Prediction("recent", "f", true, kT0 + 9 * 3600)});
+  // 3 h behind: late.
+  const auto reply = Ingest({Prediction("old", "f", true, kT0 + 7 * 3600)});
+  ASSERT_EQ(reply.rejections_size(), 1);
+  EXPECT_EQ(reply.rejections(0).reason(), vigie::v1::REJECT_REASON_TOO_LATE);
+  const auto counters = Metrics().counters();
+  EXPECT_EQ(counters.late(), 1u);
+  EXPECT_EQ(counters.late_dropped(), 1u);
+  EXPECT_EQ(counters.rejected_by_reason().at("TOO_LATE"), 1u);
+  EXPECT_EQ(counters.watermark().seconds(), kT0 + 10 * 3600);
+  EXPECT_EQ(PredictionsInPane(kT0 + 10 * 3600), 1u);
+  EXPECT_EQ(PredictionsInPane(kT0 + 9 * 3600), 1u);
+  EXPECT_EQ(PredictionsInPane(kT0 + 7 * 3600), 0u);
+}
+
+TEST_F(PipelineTest, LateEventsMayGoToTheCurrentPane) {
+  Reconfigure([](ModelConfig& m) {
+    m.allowed_lateness = absl::Hours(2);
+    m.late_events = LatePolicy::kCurrentPane;
+  });
+  Ingest({Prediction("now", "f", true, kT0 + 10 * 3600)});
+  EXPECT_EQ(Ingest({Prediction("old", "f", true, kT0)}).accepted(), 1u);
+  // Its outcome joins it in the same, current, pane.
+  EXPECT_EQ(Ingest({Outcome("old", true)}).joined(), 1u);
+  const auto counters = Metrics().counters();
+  EXPECT_EQ(counters.late(), 1u);
+  EXPECT_EQ(counters.late_dropped(), 0u);
+  EXPECT_EQ(PredictionsInPane(kT0 + 10 * 3600), 2u);
+  EXPECT_EQ(PredictionsInPane(kT0), 0u);
+}
+
+TEST_F(PipelineTest, JoinTimeMayBeTheOutcomes) {
+  Reconfigure([](ModelConfig& m) { m.join_time = JoinTime::kOutcome; });
+  // The prediction at kT0, its outcome an hour later.
+  Ingest({Prediction("a", "f", true), Outcome("a", true)});
+  vigie::v1::GetMetricsRequest request;
+  request.set_model_id("credit");
+  request.mutable_window()->mutable_start()->set_seconds(kT0 + 3600);
+  request.mutable_window()->mutable_end()->set_seconds(kT0 + 7200);
+  ASSERT_OK_AND_ASSIGN(auto second_hour, pipeline_->GetMetrics(request));
+  EXPECT_EQ(Group(second_hour, "f")->predictions(), 0u);
+  EXPECT_EQ(Group(second_hour, "f")->true_positives(), 1u);
+  EXPECT_EQ(PredictionsInPane(kT0), 1u);
+}
+
+TEST_F(PipelineTest, SlidingWindowsEndWithTheLatestPane) {
+  Ingest({Prediction("a", "f", true, kT0),
+          Prediction("b", "f", true, kT0 + 3600),
+          Prediction("c", "f", true, kT0 + 7200 + 59)});
+  vigie::v1::GetMetricsRequest request;
+  request.set_model_id("credit");
+  request.mutable_last()->set_seconds(2 * 3600);
+  ASSERT_OK_AND_ASSIGN(auto last2h, pipeline_->GetMetrics(request));
+  EXPECT_EQ(last2h.panes(), 2u);
+  EXPECT_EQ(Group(last2h, "f")->predictions(), 2u);
+  EXPECT_EQ(last2h.window().start().seconds(), kT0 + 3600);
+  EXPECT_EQ(last2h.window().end().seconds(), kT0 + 3 * 3600);
+
+  request.mutable_last()->set_seconds(90 * 60);
+  EXPECT_EQ(pipeline_->GetMetrics(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  request.mutable_window()->mutable_start()->set_seconds(kT0);
+  request.mutable_last()->set_seconds(3600);
+  EXPECT_EQ(pipeline_->GetMetrics(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(PipelineTest, JoinedPairsCountInThePaneOfThePrediction) {

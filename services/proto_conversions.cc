@@ -79,6 +79,10 @@ void CountersToProto(const state::v1::ModelCountersState& counters,
   out->set_expired_predictions(counters.expired_predictions());
   out->set_expired_outcomes(counters.expired_outcomes());
   out->set_rejected(counters.rejected());
+  if (counters.has_watermark())
+    *out->mutable_watermark() = counters.watermark();
+  out->set_late(counters.late());
+  out->set_late_dropped(counters.late_dropped());
   for (const auto& [reason, count] : counters.rejected_by_reason()) {
     (*out->mutable_rejected_by_reason())[reason] = count;
   }
