@@ -325,7 +325,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
       "versions",         "task",        "decision_threshold",
       "pane_length",      "label_delay", "group_attributes",
       "max_attributes",   "max_groups",  "min_group_size",
-      "allowed_lateness", "late_events", "join_time"};
+      "allowed_lateness", "late_events", "join_time",
+      "retention",        "max_panes"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -336,6 +337,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "decision_threshold", &model.decision_threshold));
   RETURN_IF_ERROR(Get(m, "pane_length", &model.pane_length));
   RETURN_IF_ERROR(Get(m, "label_delay", &model.label_delay));
+  RETURN_IF_ERROR(Get(m, "retention", &model.retention));
+  RETURN_IF_ERROR(Get(m, "max_panes", &model.max_panes));
   RETURN_IF_ERROR(GetLateness(m, &model.allowed_lateness));
   RETURN_IF_ERROR(GetChoice(
       m, "late_events",
@@ -451,73 +454,6 @@ absl::StatusOr<T> ParseGuarded(absl::string_view yaml, absl::string_view source,
 }
 
 }  // namespace
-
-absl::Status ModelConfig::Validate() const {
-  const std::string who =
-      id.empty() ? "default model" : absl::StrCat("model ", id);
-  auto error = [&who](auto... what) {
-    return absl::InvalidArgumentError(absl::StrCat(who, ": ", what...));
-  };
-  if (task != "binary") {
-    return error("task \"", task, "\" is not supported yet (only \"binary\")");
-  }
-  if (!(decision_threshold >= 0 && decision_threshold <= 1)) {
-    return error("decision_threshold must be in [0, 1], got ",
-                 decision_threshold);
-  }
-  if (pane_length < absl::Seconds(1) || pane_length > absl::Hours(24 * 366)) {
-    return error("pane_length must be in [1s, 366d], got ",
-                 absl::FormatDuration(pane_length));
-  }
-  if (label_delay <= absl::ZeroDuration() ||
-      label_delay == absl::InfiniteDuration()) {
-    return error("label_delay must be finite and > 0, got ",
-                 absl::FormatDuration(label_delay));
-  }
-  if (allowed_lateness < absl::ZeroDuration()) {
-    return error("allowed_lateness must be >= 0, got ",
-                 absl::FormatDuration(allowed_lateness));
-  }
-  for (const std::string& version : versions) {
-    if (version.empty()) return error("versions has an empty entry");
-  }
-  // The monitors own their ranges; ask them rather than copy the bounds.
-  if (absl::Status s = monitors::ModelMonitors::Create(monitors).status();
-      !s.ok()) {
-    return error(s.message());
-  }
-  return absl::OkStatus();
-}
-
-const ModelConfig* ServerConfig::FindModel(absl::string_view id) const {
-  for (const ModelConfig& model : models) {
-    if (model.id == id) return &model;
-  }
-  return nullptr;
-}
-
-absl::Status ServerConfig::Validate() const {
-  auto error = [](auto... what) {
-    return absl::InvalidArgumentError(absl::StrCat(what...));
-  };
-  if (data_dir.empty()) return error("data_dir is required");
-  if (grpc_address.empty()) return error("grpc_address is required");
-  if (expiry_sweep_interval <= absl::ZeroDuration() ||
-      expiry_sweep_interval == absl::InfiniteDuration()) {
-    return error("expiry_sweep_interval must be finite and > 0, got ",
-                 absl::FormatDuration(expiry_sweep_interval));
-  }
-  RETURN_IF_ERROR(default_model.Validate());
-  absl::flat_hash_set<absl::string_view> ids;
-  for (const ModelConfig& model : models) {
-    if (model.id.empty()) return error("a model has no id");
-    if (!ids.insert(model.id).second) {
-      return error("model \"", model.id, "\" is listed twice");
-    }
-    RETURN_IF_ERROR(model.Validate());
-  }
-  return policy.Validate();
-}
 
 absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
                                                absl::string_view source_name) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,14 @@ struct ModelConfig {
   // Wall-clock time a prediction waits for its outcome (and an outcome for
   // its prediction) before it expires. Default: 7 days. Range: > 0.
   absl::Duration label_delay = absl::Hours(24 * 7);
+  // How long panes are kept behind the model's latest pane; older ones are
+  // merged into the model's archive (exact: states merge) and deleted, so
+  // windows with no start ("since deployment") stay exact. At least
+  // pane_length and every rule window of the model. Default: 30 days.
+  absl::Duration retention = absl::Hours(24 * 30);
+  // Storage budget: panes kept at most; past it the oldest are archived
+  // early. Default: 10,000. Range: >= 1.
+  uint32_t max_panes = 10'000;
   // How far behind the model's watermark (the latest prediction event time
   // accepted) an event may be and still count in its own pane. Default:
   // unlimited (never late), so that historical files replay in any order.

@@ -252,6 +252,26 @@ TEST(ConfigTest, EventTimeSettings) {
                     HasSubstr("drop, current_pane")));
 }
 
+TEST(ConfigTest, RetentionMustCoverEveryRuleWindow) {
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("default_model: {retention: 1d}\n"
+                                "policy:\n"
+                                "  rules:\n"
+                                "    - id: W\n"
+                                "      metric: equalized_odds_difference\n"
+                                "      comparison: above\n"
+                                "      window: 2d\n"
+                                "      warning: {value: 0.1}\n"
+                                "      element: Q2.4/2.4.d\n",
+                                "t.yaml")),
+      AllOf(HasSubstr("retention 24h"), HasSubstr("window 48h"),
+            HasSubstr("rule W")));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "default_model: {pane_length: 1h, retention: 30m}\n", "t.yaml")),
+      HasSubstr("retention must be finite and at least pane_length"));
+}
+
 TEST(ConfigTest, InlinePolicy) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig config,

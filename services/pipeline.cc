@@ -99,6 +99,27 @@ absl::Status Pipeline::Load() {
         ++panes;
         return absl::OkStatus();
       }));
+  RETURN_IF_ERROR(
+      store_->ForEachArchive([&](const std::string& model_id, absl::Time until,
+                                 absl::string_view bytes) -> absl::Status {
+        ModelState* model = ResolveModel(model_id, &refused);
+        if (model == nullptr) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("stored archive of model '", model_id,
+                           "' cannot be loaded: ", refused->message));
+        }
+        auto archive =
+            monitors::ModelMonitors::Deserialize(bytes, model->config.monitors);
+        if (!archive.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("archive of model '", model_id,
+                           "': ", archive.status().message()));
+        }
+        RETURN_IF_ERROR(model->all->Merge(*archive));
+        model->archive = *std::move(archive);
+        model->archived_before = until;
+        return absl::OkStatus();
+      }));
   ASSIGN_OR_RETURN(std::vector<vigie::v1::Alert> alerts, store_->LoadAlerts());
   for (vigie::v1::Alert& alert : alerts) {
     std::string fingerprint = alert.fingerprint();
@@ -475,6 +496,12 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
     return status;
   }
   for (const auto& [model, original] : changes.models) {
+    // The events are durable; compaction and alerts follow from them and
+    // are redone at the next call if they cannot be written now.
+    if (absl::Status status = Compact(*model); !status.ok()) {
+      VIGIE_LOG(Error, "compaction of model '", model->config.id,
+                "' failed: ", status.ToString());
+    }
     // The events are durable; an alert that cannot be written now is
     // written at the next evaluation, so the call still succeeds.
     if (absl::Status status = EvaluateRules(*model); !status.ok()) {

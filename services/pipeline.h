@@ -77,7 +77,11 @@ class Pipeline {
   struct ModelState {
     ModelConfig config;
     std::map<absl::Time, monitors::ModelMonitors> panes;  // By pane start.
-    std::optional<monitors::ModelMonitors> all;  // Merge of every pane.
+    std::optional<monitors::ModelMonitors> all;  // archive + every pane.
+    // Merge of the panes compacted away, all of which started before
+    // archived_before.
+    std::optional<monitors::ModelMonitors> archive;
+    absl::Time archived_before = absl::InfinitePast();
     state::v1::ModelCountersState counters;
   };
   // What one Ingest changed, to write in its batch or roll back.
@@ -126,6 +130,8 @@ class Pipeline {
   void CountRejection(ModelState* model, vigie::v1::RejectReason reason,
                       Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Archives the panes of `model` past its retention or its pane budget.
+  absl::Status Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates the policy on `model` and commits alert changes.
   absl::Status EvaluateRules(ModelState& model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

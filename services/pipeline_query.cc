@@ -73,6 +73,48 @@ monitors::ModelMonitors Pipeline::MergePanes(
   return merged;
 }
 
+absl::Status Pipeline::Compact(ModelState& model) {
+  const ModelConfig& config = model.config;
+  if (model.panes.empty()) return absl::OkStatus();
+  const absl::Time horizon =
+      model.panes.rbegin()->first + config.pane_length - config.retention;
+  const size_t over_budget = model.panes.size() > config.max_panes
+                                 ? model.panes.size() - config.max_panes
+                                 : 0;
+  // Panes wholly older than the retention, and the oldest past the budget.
+  std::vector<absl::Time> old;
+  for (const auto& [start, pane] : model.panes) {
+    if (start + config.pane_length > horizon && old.size() >= over_budget) {
+      break;
+    }
+    old.push_back(start);
+  }
+  if (old.empty()) return absl::OkStatus();
+
+  // Built aside and swapped in only once written, so a failed write leaves
+  // memory as the store is.
+  monitors::ModelMonitors archive =
+      model.archive.has_value()
+          ? *model.archive
+          : *monitors::ModelMonitors::Create(config.monitors);
+  absl::Time archived_before = model.archived_before;
+  storage::StateBatch batch = store_->NewBatch();
+  for (absl::Time start : old) {
+    // Panes of one model share its options, so Merge cannot fail here.
+    archive.Merge(model.panes.at(start)).IgnoreError();
+    archived_before = std::max(archived_before, start + config.pane_length);
+    batch.DeletePane(config.id, start);
+  }
+  batch.PutArchive(config.id, archived_before, archive.Serialize());
+  RETURN_IF_ERROR(store_->Commit(batch));
+  for (absl::Time start : old) model.panes.erase(start);
+  model.archive = std::move(archive);
+  model.archived_before = archived_before;
+  VIGIE_LOG(Debug, "model '", config.id, "': archived ", old.size(),
+            " panes before ", absl::FormatTime(archived_before));
+  return absl::OkStatus();
+}
+
 absl::Status Pipeline::EvaluateRules(ModelState& model) {
   if (model.panes.empty()) return absl::OkStatus();
   // Rules sharing a window are evaluated on one merge of its panes.
@@ -90,7 +132,11 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
     vigie::v1::TimeWindow covered;
     monitors::ModelMetrics metrics;
     if (window == absl::ZeroDuration()) {
-      *covered.mutable_start() = ToProtoTime(model.panes.begin()->first);
+      // Everything kept; with an archive it starts at the beginning, so the
+      // start is left unset.
+      if (!model.archive.has_value()) {
+        *covered.mutable_start() = ToProtoTime(model.panes.begin()->first);
+      }
       *covered.mutable_end() = ToProtoTime(end);
       metrics = model.all->Snapshot();
     } else {
@@ -239,8 +285,16 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
     *reply.mutable_window()->mutable_end() = ToProtoTime(end);
   }
   uint64_t panes = 0;
-  const monitors::ModelMetrics metrics =
-      MergePanes(model, start, end, &panes, reply.mutable_covered()).Snapshot();
+  monitors::ModelMonitors merged =
+      MergePanes(model, start, end, &panes, reply.mutable_covered());
+  if (model.archive.has_value()) {
+    *reply.mutable_archived_before() = ToProtoTime(model.archived_before);
+    // A window with no start means "since the beginning": the archive too.
+    if (!request.has_last() && !request.window().has_start()) {
+      merged.Merge(*model.archive).IgnoreError();  // Same options.
+    }
+  }
+  const monitors::ModelMetrics metrics = merged.Snapshot();
   reply.set_panes(panes);
   CountersToProto(model.counters, reply.mutable_counters());
   for (const auto& [attribute, fairness] : metrics.fairness) {

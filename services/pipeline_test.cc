@@ -343,6 +343,43 @@ TEST_F(PipelineTest, SlidingWindowsEndWithTheLatestPane) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(PipelineTest, PanesPastTheRetentionAreArchivedAndStillCount) {
+  Reconfigure([](ModelConfig& m) { m.retention = absl::Hours(2); });
+  for (int hour = 0; hour < 4; ++hour) {
+    const std::string id = "h" + std::to_string(hour);
+    Ingest({Prediction(id, "f", true, kT0 + hour * 3600), Outcome(id, true)});
+  }
+  auto check = [&] {
+    // Since the beginning: the archive (hours 0 and 1) and the panes kept.
+    const auto all = Metrics();
+    EXPECT_EQ(Group(all, "f")->predictions(), 4u);
+    EXPECT_EQ(Group(all, "f")->true_positives(), 4u);
+    EXPECT_EQ(all.archived_before().seconds(), kT0 + 2 * 3600);
+    EXPECT_EQ(all.panes(), 2u);
+    // A window with a start sees only the panes kept.
+    vigie::v1::GetMetricsRequest request;
+    request.set_model_id("credit");
+    request.mutable_window()->mutable_start()->set_seconds(kT0);
+    ASSERT_OK_AND_ASSIGN(auto windowed, pipeline_->GetMetrics(request));
+    EXPECT_EQ(Group(windowed, "f")->predictions(), 2u);
+  };
+  check();
+  Open();
+  check();
+}
+
+TEST_F(PipelineTest, ThePaneBudgetArchivesTheOldestPanes) {
+  Reconfigure([](ModelConfig& m) { m.max_panes = 1; });
+  Ingest({Prediction("a", "f", true, kT0),
+          Prediction("b", "f", false, kT0 + 3600),
+          Prediction("c", "f", true, kT0 + 7200)});
+  const auto all = Metrics();
+  EXPECT_EQ(all.panes(), 1u);
+  EXPECT_EQ(all.archived_before().seconds(), kT0 + 7200);
+  EXPECT_EQ(Group(all, "f")->predictions(), 3u);
+  EXPECT_EQ(Group(all, "f")->selected(), 2u);
+}
+
 TEST_F(PipelineTest, JoinedPairsCountInThePaneOfThePrediction) {
   Ingest({Prediction("a", "f", true, kT0),
           Prediction("b", "f", true, kT0 + 7200)});

@@ -27,6 +27,7 @@ enum Family : size_t {
   kPanes,
   kJoined,
   kCounters,
+  kArchives,
   kAlerts,
   kAlertHistory,
   kFamilyCount,
@@ -35,7 +36,8 @@ constexpr const char* kFamilyNames[kFamilyCount] = {
     "default",          "pending_predictions",
     "pending_outcomes", "panes",
     "joined",           "counters",
-    "alerts",           "alert_history"};
+    "archives",         "alerts",
+    "alert_history"};
 
 template <typename Message>
 absl::StatusOr<Message> Decode(absl::string_view bytes,
@@ -122,6 +124,15 @@ void StateBatch::DeletePendingOutcome(absl::string_view model_id,
 void StateBatch::PutPane(absl::string_view model_id, absl::Time pane_start,
                          absl::string_view bytes) {
   rep_->Put(kPanes, PaneKey(model_id, pane_start), bytes);
+}
+
+void StateBatch::DeletePane(absl::string_view model_id, absl::Time pane_start) {
+  rep_->Delete(kPanes, PaneKey(model_id, pane_start));
+}
+
+void StateBatch::PutArchive(absl::string_view model_id, absl::Time until,
+                            absl::string_view bytes) {
+  rep_->Put(kArchives, std::string(model_id), TimeKey(until, bytes));
 }
 
 void StateBatch::PutJoined(absl::string_view model_id,
@@ -327,6 +338,19 @@ absl::StatusOr<std::optional<absl::Time>> StateStore::GetJoined(
   std::optional<absl::Time> at = DecodeTimeKey(*bytes);
   if (!at.has_value()) return absl::DataLossError("malformed join mark");
   return at;
+}
+
+absl::Status StateStore::ForEachArchive(
+    const std::function<absl::Status(const std::string&, absl::Time,
+                                     absl::string_view)>& fn) const {
+  return Scan(rep_->db.get(), rep_->families[kArchives],
+              [&](absl::string_view key, absl::string_view value) {
+                std::optional<absl::Time> until = DecodeTimeKey(value);
+                if (!until.has_value()) {
+                  return absl::DataLossError("malformed archive");
+                }
+                return fn(std::string(key), *until, value.substr(8));
+              });
 }
 
 absl::Status StateStore::ForEachJoined(

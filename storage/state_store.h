@@ -55,6 +55,11 @@ class StateBatch {
   // `bytes` is a serialized vigie.state.v1.PaneState.
   void PutPane(absl::string_view model_id, absl::Time pane_start,
                absl::string_view bytes);
+  void DeletePane(absl::string_view model_id, absl::Time pane_start);
+  // The model's archive: the merge of every pane compacted away, all of
+  // which started before `until`. `bytes` is a serialized PaneState.
+  void PutArchive(absl::string_view model_id, absl::Time until,
+                  absl::string_view bytes);
   // Marks the prediction as joined with its outcome at `joined_at` (wall
   // clock), so that a re-sent prediction or outcome is known as a duplicate.
   void PutJoined(absl::string_view model_id, absl::string_view prediction_id,
@@ -81,6 +86,7 @@ class StateBatch {
 //   pending_predictions  (model, prediction id) -> PendingPrediction
 //   pending_outcomes     (model, prediction id) -> PendingOutcome
 //   panes                (model, pane start)    -> PaneState
+//   archives             model                  -> (until, PaneState)
 //   joined               (model, prediction id) -> join time (8 bytes)
 //   counters             model                  -> ModelCountersState
 //   alerts               fingerprint            -> Alert (latest)
@@ -130,6 +136,9 @@ class StateStore {
       const std::function<absl::Status(
           const std::string& model_id, const std::string& prediction_id,
           const state::v1::PendingOutcome&)>& fn) const;
+  absl::Status ForEachArchive(const std::function<absl::Status(
+                                  const std::string& model_id, absl::Time until,
+                                  absl::string_view bytes)>& fn) const;
   absl::Status ForEachJoined(
       const std::function<absl::Status(const std::string& model_id,
                                        const std::string& prediction_id,

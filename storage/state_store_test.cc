@@ -143,6 +143,35 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
   EXPECT_EQ(history[1].updated_at().seconds(), 20);
 }
 
+TEST_F(StateStoreTest, PanesMoveToTheArchive) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  StateBatch batch = store->NewBatch();
+  batch.PutPane("m", absl::FromUnixSeconds(3600), "old");
+  batch.PutPane("m", absl::FromUnixSeconds(7200), "new");
+  ASSERT_OK(store->Commit(batch));
+  batch.DeletePane("m", absl::FromUnixSeconds(3600));
+  batch.PutArchive("m", absl::FromUnixSeconds(7200), "merged");
+  ASSERT_OK(store->Commit(batch));
+
+  std::vector<int64_t> panes;
+  ASSERT_OK(store->ForEachPane(
+      [&](const std::string&, absl::Time start, absl::string_view) {
+        panes.push_back(absl::ToUnixSeconds(start));
+        return absl::OkStatus();
+      }));
+  EXPECT_EQ(panes, std::vector<int64_t>{7200});
+  int archives = 0;
+  ASSERT_OK(store->ForEachArchive(
+      [&](const std::string& model, absl::Time until, absl::string_view bytes) {
+        EXPECT_EQ(model, "m");
+        EXPECT_EQ(until, absl::FromUnixSeconds(7200));
+        EXPECT_EQ(bytes, "merged");
+        ++archives;
+        return absl::OkStatus();
+      }));
+  EXPECT_EQ(archives, 1);
+}
+
 TEST_F(StateStoreTest, IterationStopsAtTheFirstError) {
   ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
   StateBatch batch = store->NewBatch();

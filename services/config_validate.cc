@@ -1,0 +1,107 @@
+// Range checks of the configuration: what a parsed (or hand-built)
+// ServerConfig must satisfy before a server starts with it.
+
+#include <algorithm>
+#include <string>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/status_macros.h"
+#include "services/config.h"
+
+namespace vigie::services {
+
+absl::Status ModelConfig::Validate() const {
+  const std::string who =
+      id.empty() ? "default model" : absl::StrCat("model ", id);
+  auto error = [&who](auto... what) {
+    return absl::InvalidArgumentError(absl::StrCat(who, ": ", what...));
+  };
+  if (task != "binary") {
+    return error("task \"", task, "\" is not supported yet (only \"binary\")");
+  }
+  if (!(decision_threshold >= 0 && decision_threshold <= 1)) {
+    return error("decision_threshold must be in [0, 1], got ",
+                 decision_threshold);
+  }
+  if (pane_length < absl::Seconds(1) || pane_length > absl::Hours(24 * 366)) {
+    return error("pane_length must be in [1s, 366d], got ",
+                 absl::FormatDuration(pane_length));
+  }
+  if (label_delay <= absl::ZeroDuration() ||
+      label_delay == absl::InfiniteDuration()) {
+    return error("label_delay must be finite and > 0, got ",
+                 absl::FormatDuration(label_delay));
+  }
+  if (retention < pane_length || retention == absl::InfiniteDuration()) {
+    return error("retention must be finite and at least pane_length (",
+                 absl::FormatDuration(pane_length), "), got ",
+                 absl::FormatDuration(retention));
+  }
+  if (max_panes < 1) return error("max_panes must be >= 1");
+  if (allowed_lateness < absl::ZeroDuration()) {
+    return error("allowed_lateness must be >= 0, got ",
+                 absl::FormatDuration(allowed_lateness));
+  }
+  for (const std::string& version : versions) {
+    if (version.empty()) return error("versions has an empty entry");
+  }
+  // The monitors own their ranges; ask them rather than copy the bounds.
+  if (absl::Status s = monitors::ModelMonitors::Create(monitors).status();
+      !s.ok()) {
+    return error(s.message());
+  }
+  return absl::OkStatus();
+}
+
+const ModelConfig* ServerConfig::FindModel(absl::string_view id) const {
+  for (const ModelConfig& model : models) {
+    if (model.id == id) return &model;
+  }
+  return nullptr;
+}
+
+absl::Status ServerConfig::Validate() const {
+  auto error = [](auto... what) {
+    return absl::InvalidArgumentError(absl::StrCat(what...));
+  };
+  if (data_dir.empty()) return error("data_dir is required");
+  if (grpc_address.empty()) return error("grpc_address is required");
+  if (expiry_sweep_interval <= absl::ZeroDuration() ||
+      expiry_sweep_interval == absl::InfiniteDuration()) {
+    return error("expiry_sweep_interval must be finite and > 0, got ",
+                 absl::FormatDuration(expiry_sweep_interval));
+  }
+  RETURN_IF_ERROR(default_model.Validate());
+  absl::flat_hash_set<absl::string_view> ids;
+  for (const ModelConfig& model : models) {
+    if (model.id.empty()) return error("a model has no id");
+    if (!ids.insert(model.id).second) {
+      return error("model \"", model.id, "\" is listed twice");
+    }
+    RETURN_IF_ERROR(model.Validate());
+  }
+  RETURN_IF_ERROR(policy.Validate());
+  // A rule's window must lie within the panes a model keeps.
+  for (const rules::Rule& rule : policy.rules) {
+    if (rule.window == absl::ZeroDuration()) continue;  // "all": the archive.
+    auto check = [&](const ModelConfig& model) -> absl::Status {
+      const bool applies = rule.models.empty() ||
+                           std::find(rule.models.begin(), rule.models.end(),
+                                     model.id) != rule.models.end();
+      if (!applies || rule.window <= model.retention) return absl::OkStatus();
+      return error(model.id.empty() ? std::string("default model")
+                                    : absl::StrCat("model ", model.id),
+                   ": retention ", absl::FormatDuration(model.retention),
+                   " is shorter than the window ",
+                   absl::FormatDuration(rule.window), " of rule ", rule.id);
+    };
+    RETURN_IF_ERROR(check(default_model));
+    for (const ModelConfig& model : models) RETURN_IF_ERROR(check(model));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace vigie::services
