@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,9 +18,18 @@ namespace {
 // random model ids cannot grow memory without bound.
 constexpr size_t kMaxModels = 10'000;
 
-bool Expired(const google::protobuf::Timestamp& arrived,
-             const ModelConfig& model, absl::Time now) {
-  return FromProtoTime(arrived) + model.label_delay < now;
+using Kind = storage::JoinIndex::Kind;
+
+bool Expired(absl::Time since, const ModelConfig& model, absl::Time now) {
+  return since + model.label_delay < now;
+}
+
+// The index is rebuilt from the store and changed with it, so they can only
+// disagree through a bug or a damaged store.
+absl::Status IndexMismatch(absl::string_view model_id, absl::string_view id) {
+  return absl::InternalError(absl::StrCat("pending event '", id, "' of model '",
+                                          model_id,
+                                          "' is indexed but not stored"));
 }
 
 EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
@@ -29,6 +39,7 @@ EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
 }  // namespace
 
 struct Pipeline::Changes {
+  explicit Changes(storage::StateBatch b) : batch(std::move(b)) {}
   storage::StateBatch batch;
   // Pane states before this call first changed them; empty for new panes.
   std::map<std::pair<ModelState*, absl::Time>,
@@ -39,6 +50,10 @@ struct Pipeline::Changes {
                                   state::v1::ModelCountersState>>
       models;
   std::optional<state::v1::ModelCountersState> unattributed;
+  // Index entries before this call changed them, oldest change first.
+  std::vector<
+      std::tuple<Kind, storage::JoinIndex::Key, std::optional<absl::Time>>>
+      index_undo;
   std::vector<std::string> created_models;
   uint64_t joined = 0;
 };
@@ -120,12 +135,37 @@ absl::Status Pipeline::Load() {
         model->archived_before = until;
         return absl::OkStatus();
       }));
+  RETURN_IF_ERROR(store_->ForEachPendingPrediction(
+      [&](const std::string& model_id, const std::string& id,
+          const state::v1::PendingPrediction& pending) {
+        index_.Put(Kind::kPendingPrediction,
+                   storage::JoinIndex::KeyOf(model_id, id),
+                   FromProtoTime(pending.arrived()));
+        return absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(store_->ForEachPendingOutcome(
+      [&](const std::string& model_id, const std::string& id,
+          const state::v1::PendingOutcome& pending) {
+        index_.Put(Kind::kPendingOutcome,
+                   storage::JoinIndex::KeyOf(model_id, id),
+                   FromProtoTime(pending.arrived()));
+        return absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(
+      store_->ForEachJoined([&](const std::string& model_id,
+                                const std::string& id, absl::Time joined_at) {
+        index_.Put(Kind::kJoined, storage::JoinIndex::KeyOf(model_id, id),
+                   joined_at);
+        return absl::OkStatus();
+      }));
   ASSIGN_OR_RETURN(std::vector<vigie::v1::Alert> alerts, store_->LoadAlerts());
   for (vigie::v1::Alert& alert : alerts) {
     std::string fingerprint = alert.fingerprint();
     alerts_.insert_or_assign(std::move(fingerprint), std::move(alert));
   }
   VIGIE_LOG(Info, "loaded ", models_.size(), " models, ", panes, " panes, ",
+            index_.size(Kind::kPendingPrediction), " pending predictions, ",
+            index_.size(Kind::kPendingOutcome), " pending outcomes, ",
             alerts_.size(), " alerts");
   return absl::OkStatus();
 }
@@ -220,6 +260,15 @@ void Pipeline::Rollback(Changes& changes) {
     model->counters = std::move(original.second);
   }
   if (changes.unattributed.has_value()) unattributed_ = *changes.unattributed;
+  for (auto it = changes.index_undo.rbegin(); it != changes.index_undo.rend();
+       ++it) {
+    const auto& [kind, key, before] = *it;
+    if (before.has_value()) {
+      index_.Put(kind, key, *before);
+    } else {
+      index_.Erase(kind, key);
+    }
+  }
   for (const std::string& id : changes.created_models) models_.erase(id);
 }
 
@@ -262,6 +311,18 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckLateness(
                    "''s watermark ", absl::FormatTime(watermark)));
 }
 
+void Pipeline::IndexPut(Kind kind, const storage::JoinIndex::Key& key,
+                        absl::Time since, Changes& changes) {
+  changes.index_undo.emplace_back(kind, key, index_.Find(kind, key));
+  index_.Put(kind, key, since);
+}
+
+void Pipeline::IndexErase(Kind kind, const storage::JoinIndex::Key& key,
+                          Changes& changes) {
+  changes.index_undo.emplace_back(kind, key, index_.Find(kind, key));
+  index_.Erase(kind, key);
+}
+
 void Pipeline::Join(ModelState& model, const vigie::v1::Prediction& prediction,
                     const vigie::v1::Outcome& outcome, absl::Time now,
                     Changes& changes) {
@@ -271,15 +332,18 @@ void Pipeline::Join(ModelState& model, const vigie::v1::Prediction& prediction,
   PaneFor(model, Place(model, at), changes).ObserveJoined(prediction, outcome);
   model.all->ObserveJoined(prediction, outcome);
   changes.batch.PutJoined(model.config.id, prediction.prediction_id(), now);
+  IndexPut(
+      Kind::kJoined,
+      storage::JoinIndex::KeyOf(model.config.id, prediction.prediction_id()),
+      now, changes);
   model.counters.set_joined(model.counters.joined() + 1);
   ++changes.joined;
 }
 
-absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckNotJoined(
-    ModelState& model, const std::string& id, absl::string_view kind,
-    Changes& changes) {
-  ASSIGN_OR_RETURN(std::optional<absl::Time> joined_at,
-                   store_->GetJoined(&changes.batch, model.config.id, id));
+std::optional<EventRejection> Pipeline::CheckNotJoined(
+    ModelState& model, const storage::JoinIndex::Key& key,
+    const std::string& id, absl::string_view kind, Changes& changes) {
+  const std::optional<absl::Time> joined_at = index_.Find(Kind::kJoined, key);
   if (!joined_at.has_value()) return std::nullopt;
   const bool is_prediction = kind == "prediction";
   const vigie::v1::RejectReason reason =
@@ -314,11 +378,14 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
   }
   const std::string& id = prediction.prediction_id();
   const absl::Time now = clock_->Now();
-  ASSIGN_OR_RETURN(std::optional<EventRejection> joined,
-                   CheckNotJoined(*model, id, "prediction", changes));
-  if (joined.has_value()) return joined;
-  ASSIGN_OR_RETURN(auto pending, store_->GetPendingPrediction(
-                                     &changes.batch, model->config.id, id));
+  const storage::JoinIndex::Key key =
+      storage::JoinIndex::KeyOf(model->config.id, id);
+  if (std::optional<EventRejection> joined =
+          CheckNotJoined(*model, key, id, "prediction", changes)) {
+    return joined;
+  }
+  const std::optional<absl::Time> pending =
+      index_.Find(Kind::kPendingPrediction, key);
   Touch(*model, changes);
   state::v1::ModelCountersState& counters = model->counters;
   const absl::Time event_time = FromProtoTime(prediction.event_time());
@@ -326,7 +393,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
                    CheckLateness(*model, event_time, "prediction", changes));
   if (late.has_value()) return late;
   if (pending.has_value()) {
-    if (!Expired(pending->arrived(), model->config, now)) {
+    if (!Expired(*pending, model->config, now)) {
       CountRejection(model, vigie::v1::REJECT_REASON_DUPLICATE_PREDICTION,
                      changes);
       return Rejection(
@@ -347,12 +414,18 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     *counters.mutable_watermark() = ToProtoTime(event_time);
   }
 
-  ASSIGN_OR_RETURN(auto outcome, store_->GetPendingOutcome(
-                                     &changes.batch, model->config.id, id));
-  if (outcome.has_value()) {
+  if (const std::optional<absl::Time> outcome_since =
+          index_.Find(Kind::kPendingOutcome, key)) {
+    std::optional<state::v1::PendingOutcome> outcome;
+    if (!Expired(*outcome_since, model->config, now)) {
+      ASSIGN_OR_RETURN(outcome, store_->GetPendingOutcome(
+                                    &changes.batch, model->config.id, id));
+      if (!outcome.has_value()) return IndexMismatch(model->config.id, id);
+    }
     changes.batch.DeletePendingOutcome(model->config.id, id);
+    IndexErase(Kind::kPendingOutcome, key, changes);
     counters.set_pending_outcomes(counters.pending_outcomes() - 1);
-    if (!Expired(outcome->arrived(), model->config, now)) {
+    if (outcome.has_value()) {
       Join(*model, prediction, outcome->outcome(), now, changes);
       return std::nullopt;
     }
@@ -362,6 +435,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
   *waiting.mutable_prediction() = prediction;
   *waiting.mutable_arrived() = ToProtoTime(now);
   changes.batch.PutPendingPrediction(model->config.id, id, waiting);
+  IndexPut(Kind::kPendingPrediction, key, now, changes);
   counters.set_pending_predictions(counters.pending_predictions() + 1);
   return std::nullopt;
 }
@@ -387,12 +461,14 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
   }
   const std::string& id = outcome.prediction_id();
   const absl::Time now = clock_->Now();
-  ASSIGN_OR_RETURN(std::optional<EventRejection> joined,
-                   CheckNotJoined(*model, id, "outcome", changes));
-  if (joined.has_value()) return joined;
-  ASSIGN_OR_RETURN(
-      auto waiting_outcome,
-      store_->GetPendingOutcome(&changes.batch, model->config.id, id));
+  const storage::JoinIndex::Key key =
+      storage::JoinIndex::KeyOf(model->config.id, id);
+  if (std::optional<EventRejection> joined =
+          CheckNotJoined(*model, key, id, "outcome", changes)) {
+    return joined;
+  }
+  const std::optional<absl::Time> waiting_outcome =
+      index_.Find(Kind::kPendingOutcome, key);
   Touch(*model, changes);
   state::v1::ModelCountersState& counters = model->counters;
   if (model->config.join_time == JoinTime::kOutcome) {
@@ -402,7 +478,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
     if (late.has_value()) return late;
   }
   if (waiting_outcome.has_value()) {
-    if (!Expired(waiting_outcome->arrived(), model->config, now)) {
+    if (!Expired(*waiting_outcome, model->config, now)) {
       CountRejection(model, vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME,
                      changes);
       return Rejection(vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME,
@@ -415,12 +491,18 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
   }
   counters.set_outcomes(counters.outcomes() + 1);
 
-  ASSIGN_OR_RETURN(auto prediction, store_->GetPendingPrediction(
-                                        &changes.batch, model->config.id, id));
-  if (prediction.has_value()) {
+  if (const std::optional<absl::Time> prediction_since =
+          index_.Find(Kind::kPendingPrediction, key)) {
+    std::optional<state::v1::PendingPrediction> prediction;
+    if (!Expired(*prediction_since, model->config, now)) {
+      ASSIGN_OR_RETURN(prediction, store_->GetPendingPrediction(
+                                       &changes.batch, model->config.id, id));
+      if (!prediction.has_value()) return IndexMismatch(model->config.id, id);
+    }
     changes.batch.DeletePendingPrediction(model->config.id, id);
+    IndexErase(Kind::kPendingPrediction, key, changes);
     counters.set_pending_predictions(counters.pending_predictions() - 1);
-    if (!Expired(prediction->arrived(), model->config, now)) {
+    if (prediction.has_value()) {
       Join(*model, prediction->prediction(), outcome, now, changes);
       return std::nullopt;
     }
@@ -430,6 +512,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
   *waiting.mutable_outcome() = outcome;
   *waiting.mutable_arrived() = ToProtoTime(now);
   changes.batch.PutPendingOutcome(model->config.id, id, waiting);
+  IndexPut(Kind::kPendingOutcome, key, now, changes);
   counters.set_pending_outcomes(counters.pending_outcomes() + 1);
   return std::nullopt;
 }
@@ -437,7 +520,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
 absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
     vigie::v1::IngestRequest& request, uint64_t index_offset) {
   absl::MutexLock lock(&mu_);
-  Changes changes{store_->NewBatch(), {}, {}, {}, {}, 0};
+  Changes changes(store_->NewBatch());
   vigie::v1::IngestReply reply;
   for (int i = 0; i < request.events_size(); ++i) {
     vigie::v1::Event& event = *request.mutable_events(i);

@@ -18,6 +18,7 @@
 #include "monitors/model_monitors.h"
 #include "services/config.h"
 #include "services/event_validation.h"
+#include "storage/join_index.h"
 #include "storage/state_store.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -111,9 +112,17 @@ class Pipeline {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A duplicate rejection (counted) when `id` was already joined, so that an
   // event re-sent after a lost acknowledgement counts once.
-  absl::StatusOr<std::optional<EventRejection>> CheckNotJoined(
-      ModelState& model, const std::string& id, absl::string_view kind,
-      Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::optional<EventRejection> CheckNotJoined(
+      ModelState& model, const storage::JoinIndex::Key& key,
+      const std::string& id, absl::string_view kind, Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Changes of the join index, recorded in `changes` for Rollback.
+  void IndexPut(storage::JoinIndex::Kind kind,
+                const storage::JoinIndex::Key& key, absl::Time since,
+                Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void IndexErase(storage::JoinIndex::Kind kind,
+                  const storage::JoinIndex::Key& key, Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<EventRejection>> ApplyPrediction(
       vigie::v1::Prediction& prediction, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -150,6 +159,8 @@ class Pipeline {
       ABSL_GUARDED_BY(mu_);
   // Rejections of events with no usable model id, counted apart.
   state::v1::ModelCountersState unattributed_ ABSL_GUARDED_BY(mu_);
+  // Which ids are pending or joined: the store is read only to join.
+  storage::JoinIndex index_ ABSL_GUARDED_BY(mu_);
   // Latest state of every alert, by fingerprint.
   absl::flat_hash_map<std::string, vigie::v1::Alert> alerts_
       ABSL_GUARDED_BY(mu_);

@@ -171,39 +171,41 @@ absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
     originals.try_emplace(it->second.get(), it->second->counters);
     return it->second.get();
   };
+  using Kind = storage::JoinIndex::Kind;
+  // Index entries to drop once the deletions are committed.
+  std::vector<std::pair<Kind, storage::JoinIndex::Key>> dropped;
+  // Expires one pending event if it is past its model's label delay.
+  auto expire = [&](Kind kind, const std::string& model_id,
+                    const std::string& id, absl::Time arrived) {
+    ModelState* model = model_of(model_id);
+    if (model == nullptr || arrived + model->config.label_delay >= now) {
+      return absl::OkStatus();
+    }
+    state::v1::ModelCountersState& c = model->counters;
+    if (kind == Kind::kPendingPrediction) {
+      batch.DeletePendingPrediction(model_id, id);
+      c.set_pending_predictions(c.pending_predictions() - 1);
+      c.set_expired_predictions(c.expired_predictions() + 1);
+    } else {
+      batch.DeletePendingOutcome(model_id, id);
+      c.set_pending_outcomes(c.pending_outcomes() - 1);
+      c.set_expired_outcomes(c.expired_outcomes() + 1);
+    }
+    dropped.emplace_back(kind, storage::JoinIndex::KeyOf(model_id, id));
+    ++expired;
+    return absl::OkStatus();
+  };
   RETURN_IF_ERROR(store_->ForEachPendingPrediction(
       [&](const std::string& model_id, const std::string& id,
           const state::v1::PendingPrediction& pending) {
-        ModelState* model = model_of(model_id);
-        if (model == nullptr ||
-            FromProtoTime(pending.arrived()) + model->config.label_delay >=
-                now) {
-          return absl::OkStatus();
-        }
-        batch.DeletePendingPrediction(model_id, id);
-        model->counters.set_pending_predictions(
-            model->counters.pending_predictions() - 1);
-        model->counters.set_expired_predictions(
-            model->counters.expired_predictions() + 1);
-        ++expired;
-        return absl::OkStatus();
+        return expire(Kind::kPendingPrediction, model_id, id,
+                      FromProtoTime(pending.arrived()));
       }));
   RETURN_IF_ERROR(store_->ForEachPendingOutcome(
       [&](const std::string& model_id, const std::string& id,
           const state::v1::PendingOutcome& pending) {
-        ModelState* model = model_of(model_id);
-        if (model == nullptr ||
-            FromProtoTime(pending.arrived()) + model->config.label_delay >=
-                now) {
-          return absl::OkStatus();
-        }
-        batch.DeletePendingOutcome(model_id, id);
-        model->counters.set_pending_outcomes(
-            model->counters.pending_outcomes() - 1);
-        model->counters.set_expired_outcomes(
-            model->counters.expired_outcomes() + 1);
-        ++expired;
-        return absl::OkStatus();
+        return expire(Kind::kPendingOutcome, model_id, id,
+                      FromProtoTime(pending.arrived()));
       }));
   // Join marks serve only to recognise re-sent events; they are kept for one
   // label delay, the horizon within which a client is expected to retry.
@@ -215,6 +217,8 @@ absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
         if (it != models_.end() &&
             joined_at + it->second->config.label_delay < now) {
           batch.DeleteJoined(model_id, id);
+          dropped.emplace_back(Kind::kJoined,
+                               storage::JoinIndex::KeyOf(model_id, id));
           ++forgotten;
         }
         return absl::OkStatus();
@@ -227,6 +231,7 @@ absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
     for (auto& [model, original] : originals) model->counters = original;
     return status;
   }
+  for (const auto& [kind, key] : dropped) index_.Erase(kind, key);
   VIGIE_LOG(Info, "expired ", expired,
             " pending predictions and outcomes past their label delay; "
             "forgot ",
