@@ -54,6 +54,12 @@ absl::StatusOr<Message> Decode(absl::string_view bytes,
 
 absl::Status StateStoreOptions::Validate() const {
   if (path.empty()) return absl::InvalidArgumentError("data path is empty");
+  if (write_buffer_bytes < (size_t{4} << 20) ||
+      write_buffer_bytes > (size_t{64} << 30)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "write_buffer_bytes must be in [4 MiB, 64 GiB], got ",
+        write_buffer_bytes));
+  }
   if (block_cache_bytes < (size_t{1} << 20) ||
       block_cache_bytes > (size_t{64} << 30)) {
     return absl::InvalidArgumentError(
@@ -191,6 +197,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   db_options.create_missing_column_families = true;
   // Two cores: one background job for flushes and one for compactions.
   db_options.max_background_jobs = 2;
+  db_options.db_write_buffer_size = options.write_buffer_bytes;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyNames) {
