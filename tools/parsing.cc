@@ -96,6 +96,16 @@ absl::StatusOr<absl::Duration> ParseDurationWithDays(absl::string_view text) {
   return result < absl::ZeroDuration() ? result - part : result + part;
 }
 
+std::string FormatDurationWithDays(absl::Duration d) {
+  const absl::Duration day = absl::Hours(24);
+  if (d < day || d == absl::InfiniteDuration()) return absl::FormatDuration(d);
+  absl::Duration rest;
+  const int64_t days = absl::IDivDuration(d, day, &rest);
+  return rest == absl::ZeroDuration()
+             ? absl::StrCat(days, "d")
+             : absl::StrCat(days, "d", absl::FormatDuration(rest));
+}
+
 absl::StatusOr<bool> ParseBool(absl::string_view text) {
   const absl::string_view s = absl::StripAsciiWhitespace(text);
   if (absl::EqualsIgnoreCase(s, "true")) return true;

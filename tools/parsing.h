@@ -1,5 +1,7 @@
 #pragma once
 
+#include <string>
+
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -25,6 +27,11 @@ absl::StatusOr<absl::Time> ParseTimestamp(absl::string_view text);
 // day unit because days are not always 24 hours in civil time; here they
 // are.
 absl::StatusOr<absl::Duration> ParseDurationWithDays(absl::string_view text);
+
+// The inverse of ParseDurationWithDays for display: whole days first, then
+// absl::FormatDuration's units ("1d", "1d12h", "2h", "30m"); a negative or
+// sub-day duration as absl::FormatDuration writes it.
+std::string FormatDurationWithDays(absl::Duration d);
 
 // A boolean written as true/false (any case) or as a number equal to 1 or 0
 // ("1", "0", "1.0").

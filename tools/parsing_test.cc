@@ -56,6 +56,18 @@ TEST(ParseDurationWithDaysTest, AcceptsDaysAndAbseilUnits) {
   }
 }
 
+TEST(FormatDurationWithDaysTest, WritesWholeDaysFirst) {
+  EXPECT_EQ(FormatDurationWithDays(absl::Hours(24)), "1d");
+  EXPECT_EQ(FormatDurationWithDays(absl::Hours(36)), "1d12h");
+  EXPECT_EQ(FormatDurationWithDays(absl::Hours(730 * 24)), "730d");
+  EXPECT_EQ(FormatDurationWithDays(absl::Hours(2)), "2h");
+  EXPECT_EQ(FormatDurationWithDays(absl::Minutes(30)), "30m");
+  for (const char* text : {"1d", "1d12h", "2h", "30m", "730d"}) {
+    ASSERT_OK_AND_ASSIGN(absl::Duration d, ParseDurationWithDays(text));
+    EXPECT_EQ(FormatDurationWithDays(d), text);
+  }
+}
+
 TEST(ParseBoolTest, AcceptsZeroOneTrueFalse) {
   for (const char* text : {"1", "true", "TRUE", "True", "1.0", " 1 "}) {
     ASSERT_OK_AND_ASSIGN(bool b, ParseBool(text));

@@ -137,6 +137,25 @@ TEST(ReportsTest, MetricsTextShowsAbsentRatesAndExcludedGroups) {
   EXPECT_THAT(text, HasSubstr("0.270  high African-American, low Caucasian"));
 }
 
+TEST(ReportsTest, MetricsTextHeaderShowsTheResolvedSlidingWindow) {
+  v1::GetMetricsReply reply;
+  reply.set_model_id("demo");
+  reply.set_panes(2);
+  // 2026-01-05T22:00:00Z to 2026-01-06T00:00:00Z.
+  reply.mutable_window()->mutable_start()->set_seconds(1'767'571'200 + 79'200);
+  reply.mutable_window()->mutable_end()->set_seconds(1'767'571'200 + 86'400);
+  std::ostringstream sliding;
+  PrintMetricsText(reply, sliding, absl::Hours(2));
+  EXPECT_THAT(sliding.str(),
+              HasSubstr("model demo, last 2h: window [2026-01-05T22:00:00Z, "
+                        "2026-01-06T00:00:00Z): 2 panes\n"));
+  std::ostringstream fixed;
+  PrintMetricsText(reply, fixed);
+  EXPECT_THAT(fixed.str(),
+              HasSubstr("model demo, window [2026-01-05T22:00:00Z, "
+                        "2026-01-06T00:00:00Z): 2 panes\n"));
+}
+
 TEST(ReportsTest, AlertsTextCitesTheReferential) {
   std::ostringstream none;
   PrintAlertsText(v1::ListAlertsReply(), none);

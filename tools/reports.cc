@@ -111,10 +111,13 @@ void PrintAttribute(const v1::AttributeFairness& a, std::ostream& out) {
 
 }  // namespace
 
-void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out) {
-  out << "model " << reply.model_id() << ", window "
-      << FormatWindow(reply.window()) << ": " << FormatCount(reply.panes())
-      << " panes";
+void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
+                      std::optional<absl::Duration> last) {
+  out << "model " << reply.model_id() << ", ";
+  // The server resolved the sliding window: show both.
+  if (last) out << "last " << FormatDurationWithDays(*last) << ": ";
+  out << "window " << FormatWindow(reply.window()) << ": "
+      << FormatCount(reply.panes()) << " panes";
   if (reply.covered().has_start() || reply.covered().has_end()) {
     out << " covering " << FormatWindow(reply.covered());
   }

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "google/protobuf/message.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -11,11 +13,15 @@
 
 namespace vigie::tools {
 
-// The model's counters, then per attribute a table of its groups
+// A header naming the model and the window: with `last`, the sliding window
+// asked for and the window the server resolved it to ("model demo, last 2h:
+// window [2026-01-05T22:00:00Z, 2026-01-06T00:00:00Z): 2 panes"). Then the
+// model's counters, then per attribute a table of its groups
 // (predictions, labeled, selection rate, TPR, FPR, FNR, precision; "—" for
 // an absent rate; "*" marks a group left out of the gaps) and the gaps with
 // the groups that define them.
-void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out);
+void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
+                      std::optional<absl::Duration> last = std::nullopt);
 
 // One block per alert: severity, state, rule, metric, model and scope; the
 // value with its confidence interval and p-value; the threshold; the groups

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "tools/client.h"
 #include "tools/event_reader.h"
+#include "tools/metrics_request.h"
 #include "tools/parsing.h"
 #include "tools/printing.h"
 #include "tools/reports.h"
@@ -95,6 +96,10 @@ ABSL_FLAG(std::string, from, "",
           "YYYY-MM-DD or unix seconds.");
 ABSL_FLAG(std::string, to, "",
           "metrics: end of the event-time window (exclusive).");
+ABSL_FLAG(std::string, last, "",
+          "metrics: a sliding window instead of --from/--to: the last DURATION "
+          "of event time up to the end of the model's latest pane, e.g. 2h, "
+          "1d, 30m; a multiple of the model's pane length.");
 ABSL_FLAG(bool, all, false, "alerts: also list resolved alerts.");
 
 namespace vigie::tools {
@@ -124,7 +129,12 @@ usage:
       Streams a simulated model "demo" (version v1) whose female subjects'
       scores are lowered by --bias, and prints the TPR per sex to expect.
   vigiectl metrics --model=M [--from=T] [--to=T] [--format=text|json]
-      Prints the model's counters and fairness per group attribute.
+  vigiectl metrics --model=M --last=D [--format=text|json]
+      Prints the model's counters and fairness per group attribute over a
+      window of event time: [--from, --to) (default: all of it), or the
+      last D (2h, 1d, 30m) up to the end of the model's latest pane, a
+      multiple of its pane length; the header shows the window it resolved
+      to. --last excludes --from and --to.
   vigiectl alerts [--model=M] [--all] [--format=text|json]
       Prints firing alerts (with --all, resolved ones too).
   vigiectl help
@@ -145,7 +155,7 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
         "label_column", "group_columns", "outcome_delay", "numeric_features",
         "categorical_features", "batch_size"}},
       {"simulate", {"n", "seed", "bias", "batch_size"}},
-      {"metrics", {"model", "from", "to", "format", "timeout"}},
+      {"metrics", {"model", "from", "to", "last", "format", "timeout"}},
       {"alerts", {"model", "all", "format", "timeout"}},
       {"help", {}},
   };
@@ -363,26 +373,22 @@ absl::StatusOr<std::string> OutputFormat() {
 int Metrics() {
   absl::StatusOr<std::string> format = OutputFormat();
   if (!format.ok()) return UsageError(format.status().message());
-  v1::GetMetricsRequest request;
-  request.set_model_id(absl::GetFlag(FLAGS_model));
-  if (request.model_id().empty()) return UsageError("metrics needs --model");
-  for (const auto& [flag, is_start] :
-       {std::pair{&FLAGS_from, true}, std::pair{&FLAGS_to, false}}) {
-    const std::string text = absl::GetFlag(*flag);
-    if (text.empty()) continue;
-    absl::StatusOr<absl::Time> t = ParseTimestamp(text);
-    if (!t.ok()) return UsageError(t.status().message());
-    v1::TimeWindow& window = *request.mutable_window();
-    *(is_start ? window.mutable_start() : window.mutable_end()) =
-        ToTimestampProto(*t);
-  }
+  absl::StatusOr<v1::GetMetricsRequest> request = BuildMetricsRequest(
+      {absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_from),
+       absl::GetFlag(FLAGS_to), absl::GetFlag(FLAGS_last)});
+  if (!request.ok()) return UsageError(request.status().message());
   absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
   if (!client.ok()) return Failure(client.status());
   absl::StatusOr<v1::GetMetricsReply> reply =
-      (*client)->GetMetrics(request, absl::GetFlag(FLAGS_timeout));
+      (*client)->GetMetrics(*request, absl::GetFlag(FLAGS_timeout));
   if (!reply.ok()) return Failure(reply.status());
   if (*format == "text") {
-    PrintMetricsText(*reply, std::cout);
+    std::optional<absl::Duration> last;
+    if (request->has_last()) {
+      last = absl::Seconds(request->last().seconds()) +
+             absl::Nanoseconds(request->last().nanos());
+    }
+    PrintMetricsText(*reply, std::cout, last);
     return kExitOk;
   }
   absl::StatusOr<std::string> json = ToJson(*reply);

@@ -1,0 +1,171 @@
+#include "bench/ingest/loadgen_report.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "tools/printing.h"
+
+namespace vigie::bench {
+namespace {
+
+using tools::FormatCount;
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+double PerSecond(uint64_t n, absl::Duration d) {
+  const double s = Seconds(d);
+  return s > 0 ? static_cast<double>(n) / s : 0;
+}
+
+double ToMiB(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+
+std::string MiB(uint64_t bytes) {
+  return absl::StrFormat("%.1f MiB", ToMiB(bytes));
+}
+
+// "86.9 MiB (WAL 80.1, SST 5.2)".
+std::string Disk(const DiskUsage& d) {
+  return absl::StrFormat("%s (WAL %.1f, SST %.1f)", MiB(d.total), ToMiB(d.wal),
+                         ToMiB(d.sst));
+}
+
+std::string DiskJson(absl::string_view name, const DiskUsage& d) {
+  return absl::StrCat("\"", name, "_bytes\":", d.total, ",\"", name,
+                      "_wal_bytes\":", d.wal, ",\"", name,
+                      "_sst_bytes\":", d.sst);
+}
+
+// Bytes per million events, in MiB.
+double MiBPerMillion(uint64_t bytes, uint64_t events) {
+  if (events == 0) return 0;
+  return static_cast<double>(bytes) / (1 << 20) * 1e6 /
+         static_cast<double>(events);
+}
+
+std::string Rate(double per_second) {
+  return FormatCount(static_cast<uint64_t>(per_second + 0.5));
+}
+
+// Display width of UTF-8 text: its code points (enough for "÷").
+size_t Width(absl::string_view s) {
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+// Names left-aligned in a column, then values.
+void PrintRows(const std::vector<std::pair<std::string, std::string>>& rows,
+               std::ostream& out) {
+  // One width for both tables, so that they read as one.
+  size_t width = 24;
+  for (const auto& [name, value] : rows) width = std::max(width, Width(name));
+  for (const auto& [name, value] : rows) {
+    out << "  " << name << std::string(width - Width(name) + 2, ' ') << value
+        << "\n";
+  }
+}
+
+}  // namespace
+
+double LoadgenReport::events_per_second() const {
+  return PerSecond(stream.events_sent, stream.elapsed);
+}
+
+double LoadgenReport::puts_per_second() const {
+  return baseline ? PerSecond(baseline->puts, baseline->elapsed) : 0;
+}
+
+void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
+  const v1::IngestReply& reply = r.stream.reply;
+  out << "Durable ingest: the real server over gRPC on loopback\n";
+  PrintRows(
+      {
+          {"predictions",
+           FormatCount(static_cast<uint64_t>(r.options.predictions))},
+          {"events sent", FormatCount(r.stream.events_sent)},
+          {"connections", absl::StrCat(r.options.connections)},
+          {"batch size",
+           FormatCount(static_cast<uint64_t>(r.options.batch_size))},
+          {"seconds", absl::StrFormat("%.2f", Seconds(r.stream.elapsed))},
+          {"events/s", Rate(r.events_per_second())},
+          {"accepted", FormatCount(reply.accepted())},
+          {"rejected", FormatCount(reply.rejected())},
+          {"joined", FormatCount(reply.joined())},
+          {"server VmRSS at end", MiB(r.server.rss_kb * 1024)},
+          {"server VmHWM (peak)", MiB(r.server.hwm_kb * 1024)},
+          {"data folder, running", Disk(r.data_running)},
+          {"data folder, stopped", Disk(r.data_stopped)},
+          {"data per million events",
+           absl::StrFormat("%.1f MiB", MiBPerMillion(r.data_stopped.total,
+                                                     r.stream.events_sent))},
+      },
+      out);
+  if (!r.baseline) return;
+  const PutBaseline& b = *r.baseline;
+  out << "Baseline: one RocksDB Put per prediction (default options, WAL on, "
+         "no sync), one thread\n";
+  PrintRows(
+      {
+          {"puts", FormatCount(b.puts)},
+          {"key + value bytes (mean)",
+           absl::StrFormat(
+               "%.0f + %.0f",
+               static_cast<double>(b.key_bytes) /
+                   static_cast<double>(std::max<uint64_t>(b.puts, 1)),
+               static_cast<double>(b.value_bytes) /
+                   static_cast<double>(std::max<uint64_t>(b.puts, 1)))},
+          {"seconds", absl::StrFormat("%.2f", Seconds(b.elapsed))},
+          {"puts/s", Rate(r.puts_per_second())},
+          {"data folder, closed", Disk(b.disk)},
+          {"server events/s ÷ puts/s",
+           absl::StrFormat("%.3f",
+                           r.puts_per_second() > 0
+                               ? r.events_per_second() / r.puts_per_second()
+                               : 0.0)},
+      },
+      out);
+}
+
+std::string ReportJson(const LoadgenReport& r) {
+  const v1::IngestReply& reply = r.stream.reply;
+  std::vector<std::string> fields = {
+      absl::StrCat("\"benchmark\":\"ingest_loadgen\""),
+      absl::StrCat("\"predictions\":", r.options.predictions),
+      absl::StrCat("\"events\":", r.stream.events_sent),
+      absl::StrCat("\"connections\":", r.options.connections),
+      absl::StrCat("\"batch_size\":", r.options.batch_size),
+      absl::StrFormat("\"seconds\":%.3f", Seconds(r.stream.elapsed)),
+      absl::StrFormat("\"events_per_s\":%.0f", r.events_per_second()),
+      absl::StrCat("\"accepted\":", reply.accepted()),
+      absl::StrCat("\"rejected\":", reply.rejected()),
+      absl::StrCat("\"joined\":", reply.joined()),
+      absl::StrCat("\"server_vmrss_kb\":", r.server.rss_kb),
+      absl::StrCat("\"server_vmhwm_kb\":", r.server.hwm_kb),
+      DiskJson("data_running", r.data_running),
+      DiskJson("data_stopped", r.data_stopped),
+      absl::StrFormat(
+          "\"data_mib_per_million_events\":%.2f",
+          MiBPerMillion(r.data_stopped.total, r.stream.events_sent)),
+  };
+  if (r.baseline) {
+    const PutBaseline& b = *r.baseline;
+    fields.push_back(absl::StrCat("\"baseline_puts\":", b.puts));
+    fields.push_back(
+        absl::StrFormat("\"baseline_seconds\":%.3f", Seconds(b.elapsed)));
+    fields.push_back(
+        absl::StrFormat("\"baseline_puts_per_s\":%.0f", r.puts_per_second()));
+    fields.push_back(absl::StrCat("\"baseline_value_bytes\":", b.value_bytes));
+    fields.push_back(DiskJson("baseline_disk", b.disk));
+    fields.push_back(absl::StrFormat(
+        "\"events_per_s_over_puts_per_s\":%.4f",
+        r.puts_per_second() > 0 ? r.events_per_second() / r.puts_per_second()
+                                : 0.0));
+  }
+  return absl::StrCat("{", absl::StrJoin(fields, ","), "}");
+}
+
+}  // namespace vigie::bench
