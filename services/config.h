@@ -90,6 +90,21 @@ struct ServerConfig {
   // How often pending predictions and outcomes past their label_delay are
   // expired. Default: 1 minute. Range: > 0.
   absl::Duration expiry_sweep_interval = absl::Minutes(1);
+  // A checkpoint writes the state changed since the previous one (panes,
+  // counters, pending joins, join marks) and the ingest position in one
+  // RocksDB batch, after which the ingest log before it is dropped; a
+  // restart replays only the log after the last checkpoint. One is taken
+  // every checkpoint_interval, and sooner once checkpoint_bytes of events
+  // were logged since the last. Default: 1 s, 64 MiB. Ranges: [10ms, 1h],
+  // [1 MiB, 4 GiB].
+  absl::Duration checkpoint_interval = absl::Seconds(1);
+  uint64_t checkpoint_bytes = uint64_t{64} << 20;
+  // RocksDB's block cache and memtable budget, and whether each write
+  // waits for its log record to reach the disk (storage::StateStoreOptions;
+  // the path is data_dir).
+  uint64_t block_cache_bytes = uint64_t{64} << 20;
+  uint64_t write_buffer_bytes = uint64_t{128} << 20;
+  bool sync_writes = false;
   rules::Policy policy;
 
   // The listed model `id`; null if it is not listed.
