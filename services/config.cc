@@ -16,10 +16,12 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "yaml-cpp/yaml.h"
@@ -109,6 +111,35 @@ bool Convert(const std::string& text, absl::Duration* out) {
   *out = absl::Hours(24) * days + parsed;
   return true;
 }
+// A size in bytes: a whole number of bytes ("524288") or of KiB, MiB or GiB
+// ("64MiB", "1GiB"; 1 KiB = 1024 bytes). Units are binary and spelt
+// exactly so: "64MB" would leave unclear whether 10^6 or 2^20 was meant.
+struct ByteSize {
+  uint64_t bytes = 0;
+};
+bool Convert(const std::string& text, ByteSize* out) {
+  absl::string_view number = text;
+  uint64_t unit = 1;
+  for (const auto& [suffix, multiplier] :
+       {std::pair<absl::string_view, uint64_t>{"KiB", uint64_t{1} << 10},
+        {"MiB", uint64_t{1} << 20},
+        {"GiB", uint64_t{1} << 30}}) {
+    if (absl::ConsumeSuffix(&number, suffix)) {
+      unit = multiplier;
+      break;
+    }
+  }
+  uint64_t value = 0;
+  // Digits only: SimpleAtoi would also take a sign and spaces.
+  if (number.empty() ||
+      !std::all_of(number.begin(), number.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(number, &value) ||
+      value > std::numeric_limits<uint64_t>::max() / unit) {
+    return false;
+  }
+  out->bytes = value * unit;
+  return true;
+}
 bool Convert(const std::string& text, std::string* out) {
   *out = text;
   return true;
@@ -144,6 +175,10 @@ std::string Kind() {
   if constexpr (std::is_same_v<T, bool>) return "true or false";
   if constexpr (std::is_same_v<T, absl::Duration>) {
     return "a duration such as \"30s\", \"5m\", \"1h\" or \"7d\"";
+  }
+  if constexpr (std::is_same_v<T, ByteSize>) {
+    return "a size in bytes such as \"524288\", \"64KiB\", \"64MiB\" or "
+           "\"1GiB\"";
   }
   if constexpr (std::is_unsigned_v<T>) return "a non-negative integer";
   return "a finite number";
@@ -284,6 +319,14 @@ absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
   return policy;
 }
 
+// A size key (see ByteSize) into *out, left unchanged when absent.
+absl::Status GetSize(const Mapping& m, absl::string_view key, uint64_t* out) {
+  ByteSize size{*out};
+  RETURN_IF_ERROR(Get(m, key, &size));
+  *out = size.bytes;
+  return absl::OkStatus();
+}
+
 // allowed_lateness: a duration, or "unlimited".
 absl::Status GetLateness(const Mapping& m, absl::Duration* out) {
   std::string text;
@@ -373,8 +416,9 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
       Mapping m,
       ReadMapping(source, node, std::move(path),
                   {"data_dir", "grpc_address", "accept_undeclared_models",
-                   "default_model", "models", "expiry_sweep_interval", "policy",
-                   "policy_file"}));
+                   "default_model", "models", "expiry_sweep_interval",
+                   "checkpoint_interval", "checkpoint_bytes", "storage",
+                   "policy", "policy_file"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
@@ -382,6 +426,16 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
       Get(m, "accept_undeclared_models", &config.accept_undeclared_models));
   RETURN_IF_ERROR(
       Get(m, "expiry_sweep_interval", &config.expiry_sweep_interval));
+  RETURN_IF_ERROR(Get(m, "checkpoint_interval", &config.checkpoint_interval));
+  RETURN_IF_ERROR(GetSize(m, "checkpoint_bytes", &config.checkpoint_bytes));
+  if (const YAML::Node* v = m.Find("storage"); v != nullptr) {
+    ASSIGN_OR_RETURN(
+        Mapping s, ReadMapping(source, *v, m.Path("storage"),
+                               {"block_cache", "write_buffer", "sync_writes"}));
+    RETURN_IF_ERROR(GetSize(s, "block_cache", &config.block_cache_bytes));
+    RETURN_IF_ERROR(GetSize(s, "write_buffer", &config.write_buffer_bytes));
+    RETURN_IF_ERROR(Get(s, "sync_writes", &config.sync_writes));
+  }
   if (const YAML::Node* v = m.Find("default_model"); v != nullptr) {
     ASSIGN_OR_RETURN(config.default_model,
                      ReadModel(source, *v, "default_model", ModelConfig(),

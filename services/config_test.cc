@@ -1,8 +1,11 @@
 #include "services/config.h"
 
+#include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -105,6 +108,11 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(config.grpc_address, "127.0.0.1:50051");
   EXPECT_TRUE(config.accept_undeclared_models);
   EXPECT_EQ(config.expiry_sweep_interval, absl::Minutes(1));
+  EXPECT_EQ(config.checkpoint_interval, absl::Seconds(1));
+  EXPECT_EQ(config.checkpoint_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(config.block_cache_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(config.write_buffer_bytes, uint64_t{128} << 20);
+  EXPECT_FALSE(config.sync_writes);
   EXPECT_EQ(config.default_model.task, "binary");
   EXPECT_EQ(config.default_model.decision_threshold, 0.5);
   EXPECT_EQ(config.default_model.pane_length, absl::Hours(1));
@@ -128,6 +136,13 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
   EXPECT_THAT(config.policy.rules, SizeIs(3));
+  // The shipped file documents the header's defaults, not other values.
+  const ServerConfig defaults;
+  EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
+  EXPECT_EQ(config.checkpoint_bytes, defaults.checkpoint_bytes);
+  EXPECT_EQ(config.block_cache_bytes, defaults.block_cache_bytes);
+  EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
+  EXPECT_EQ(config.sync_writes, defaults.sync_writes);
 }
 
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
@@ -137,8 +152,154 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.data_dir, defaults.data_dir);
   EXPECT_EQ(config.grpc_address, defaults.grpc_address);
   EXPECT_EQ(config.default_model.label_delay, absl::Hours(24 * 7));
+  EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
+  EXPECT_EQ(config.checkpoint_bytes, defaults.checkpoint_bytes);
+  EXPECT_EQ(config.block_cache_bytes, defaults.block_cache_bytes);
+  EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
+  EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
   EXPECT_THAT(config.policy.rules, SizeIs(3));
+}
+
+TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
+  const ServerConfig defaults;
+  EXPECT_EQ(defaults.checkpoint_interval, absl::Seconds(1));
+  EXPECT_EQ(defaults.checkpoint_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(defaults.block_cache_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(defaults.write_buffer_bytes, uint64_t{128} << 20);
+  EXPECT_FALSE(defaults.sync_writes);
+  // An empty storage mapping changes nothing.
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("storage:\n", "t.yaml"));
+  EXPECT_EQ(config.block_cache_bytes, defaults.block_cache_bytes);
+  EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
+  EXPECT_FALSE(config.sync_writes);
+}
+
+TEST(ConfigTest, CheckpointAndStorageKeys) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("checkpoint_interval: 250ms\n"
+                                         "checkpoint_bytes: 1GiB\n"
+                                         "storage:\n"
+                                         "  block_cache: 524288KiB\n"
+                                         "  write_buffer: 8388608\n"
+                                         "  sync_writes: true\n",
+                                         "t.yaml"));
+  EXPECT_EQ(config.checkpoint_interval, absl::Milliseconds(250));
+  EXPECT_EQ(config.checkpoint_bytes, uint64_t{1} << 30);
+  EXPECT_EQ(config.block_cache_bytes, uint64_t{512} << 20);
+  EXPECT_EQ(config.write_buffer_bytes, uint64_t{8} << 20);
+  EXPECT_TRUE(config.sync_writes);
+
+  // Each unit, and plain bytes.
+  for (const auto& [text, bytes] :
+       {std::pair<const char*, uint64_t>{"2097152", uint64_t{2} << 20},
+        {"4096KiB", uint64_t{4} << 20},
+        {"3MiB", uint64_t{3} << 20},
+        {"4GiB", uint64_t{4} << 30}}) {
+    ASSERT_OK_AND_ASSIGN(
+        config, ParseServerConfig(
+                    absl::StrCat("checkpoint_bytes: ", text, "\n"), "t.yaml"));
+    EXPECT_EQ(config.checkpoint_bytes, bytes) << text;
+  }
+  // The largest sizes allowed.
+  ASSERT_OK_AND_ASSIGN(config,
+                       ParseServerConfig("storage: {block_cache: 64GiB,\n"
+                                         "          write_buffer: 64GiB}\n",
+                                         "t.yaml"));
+  EXPECT_EQ(config.block_cache_bytes, uint64_t{64} << 30);
+  EXPECT_EQ(config.write_buffer_bytes, uint64_t{64} << 30);
+}
+
+TEST(ConfigTest, MalformedSizesNameTheKeyAndLine) {
+  for (const char* bad : {"64MB", "64M", "64mib", "64 MiB", "1.5GiB", "-1",
+                          "+5", "MiB", "0x10", "1e6", "64MiBs", "big", "[1, 2]",
+                          "18446744073709551616", "17179869184GiB"}) {
+    EXPECT_THAT(ErrorOf(ParseServerConfig(
+                    absl::StrCat("data_dir: /d\ncheckpoint_bytes: ", bad, "\n"),
+                    "t.yaml")),
+                AllOf(HasSubstr("t.yaml:2:19"), HasSubstr("checkpoint_bytes"),
+                      HasSubstr("a size in bytes")))
+        << bad;
+  }
+  EXPECT_THAT(ErrorOf(ParseServerConfig("storage:\n"
+                                        "  block_cache: 64MB\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:2:16"), HasSubstr("storage.block_cache"),
+                    HasSubstr("64MB")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("storage:\n"
+                                        "  write_buffer: lots\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:2:17"), HasSubstr("storage.write_buffer"),
+                    HasSubstr("lots")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("storage:\n"
+                                        "  sync_writes: always\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:2:16"), HasSubstr("storage.sync_writes"),
+                    HasSubstr("true or false")));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("checkpoint_interval: often\n", "t.yaml")),
+      AllOf(HasSubstr("t.yaml:1:22"), HasSubstr("checkpoint_interval")));
+  // Unknown keys inside storage, and storage not a mapping.
+  EXPECT_THAT(ErrorOf(ParseServerConfig("storage:\n"
+                                        "  block_cache: 64MiB\n"
+                                        "  block_cahce: 64MiB\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:3:3"), HasSubstr("storage"),
+                    HasSubstr("block_cahce"),
+                    HasSubstr("block_cache, write_buffer, sync_writes")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("storage: 64MiB\n", "t.yaml")),
+              AllOf(HasSubstr("t.yaml:1:10"), HasSubstr("storage"),
+                    HasSubstr("must be a mapping")));
+  // The storage keys belong under storage.
+  EXPECT_THAT(ErrorOf(ParseServerConfig("block_cache: 64MiB\n", "t.yaml")),
+              AllOf(HasSubstr("t.yaml:1:1"), HasSubstr("block_cache")));
+}
+
+TEST(ConfigTest, CheckpointAndStorageRanges) {
+  struct Case {
+    const char* yaml;
+    const char* message;
+  };
+  for (const Case& c : {
+           Case{"checkpoint_interval: 9ms\n",
+                "checkpoint_interval must be in [10ms, 1h], got 9ms"},
+           Case{"checkpoint_interval: 1h1s\n",
+                "checkpoint_interval must be in [10ms, 1h], got 1h1s"},
+           Case{"checkpoint_interval: 0s\n",
+                "checkpoint_interval must be in [10ms, 1h], got 0"},
+           Case{"checkpoint_interval: -1s\n",
+                "checkpoint_interval must be in [10ms, 1h], got -1s"},
+           Case{"checkpoint_bytes: 1048575\n",
+                "checkpoint_bytes must be in [1MiB, 4GiB], got 1048575"},
+           Case{"checkpoint_bytes: 0\n",
+                "checkpoint_bytes must be in [1MiB, 4GiB], got 0"},
+           Case{"checkpoint_bytes: 4097MiB\n",
+                "checkpoint_bytes must be in [1MiB, 4GiB], got 4097MiB"},
+           Case{"storage: {block_cache: 1023KiB}\n",
+                "storage.block_cache must be in [1MiB, 64GiB], got 1023KiB"},
+           Case{"storage: {block_cache: 65GiB}\n",
+                "storage.block_cache must be in [1MiB, 64GiB], got 65GiB"},
+           Case{"storage: {write_buffer: 3MiB}\n",
+                "storage.write_buffer must be in [4MiB, 64GiB], got 3MiB"},
+           Case{"storage: {write_buffer: 68719476737}\n",
+                "storage.write_buffer must be in [4MiB, 64GiB], got "
+                "68719476737"},
+       }) {
+    EXPECT_THAT(ErrorOf(ParseServerConfig(c.yaml, "t.yaml")),
+                AllOf(HasSubstr("t.yaml:1:1"), HasSubstr(c.message)))
+        << c.yaml;
+  }
+  // The bounds themselves are allowed.
+  EXPECT_OK(
+      ParseServerConfig("checkpoint_interval: 10ms\n"
+                        "checkpoint_bytes: 1MiB\n"
+                        "storage: {block_cache: 1MiB, write_buffer: 4MiB}\n",
+                        "t.yaml"));
+  EXPECT_OK(
+      ParseServerConfig("checkpoint_interval: 1h\n"
+                        "checkpoint_bytes: 4GiB\n",
+                        "t.yaml"));
 }
 
 TEST(ConfigTest, UnknownKeyNamesItsLineAndTheAllowedKeys) {
@@ -386,6 +547,26 @@ TEST(ConfigTest, ValidateChecksStructsBuiltInCode) {
   config.models[0].label_delay = absl::Hours(1);
   config.models[0].pane_length = absl::Hours(24 * 367);
   EXPECT_THAT(config.Validate().message(), HasSubstr("pane_length"));
+
+  config = ServerConfig();
+  config.checkpoint_interval = absl::InfiniteDuration();
+  EXPECT_THAT(config.Validate().message(), HasSubstr("checkpoint_interval"));
+  config = ServerConfig();
+  config.checkpoint_bytes = uint64_t{4} << 30;
+  EXPECT_OK(config.Validate());
+  config.checkpoint_bytes = (uint64_t{4} << 30) + 1;
+  EXPECT_THAT(config.Validate().message(),
+              HasSubstr("checkpoint_bytes must be in [1MiB, 4GiB], got "
+                        "4294967297"));
+  config = ServerConfig();
+  config.block_cache_bytes = 0;
+  EXPECT_THAT(config.Validate().message(),
+              HasSubstr("storage.block_cache must be in [1MiB, 64GiB], got 0"));
+  config = ServerConfig();
+  config.write_buffer_bytes = std::numeric_limits<uint64_t>::max();
+  EXPECT_THAT(config.Validate().message(),
+              HasSubstr("storage.write_buffer must be in [4MiB, 64GiB], got "
+                        "18446744073709551615"));
 }
 
 }  // namespace

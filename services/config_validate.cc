@@ -2,16 +2,34 @@
 // ServerConfig must satisfy before a server starts with it.
 
 #include <algorithm>
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "services/config.h"
 
 namespace vigie::services {
+namespace {
+
+// A size as the YAML writes it: "64MiB" when a whole number of a unit, else
+// bytes ("524289").
+std::string FormatSize(uint64_t bytes) {
+  for (const auto& [unit, shift] :
+       {std::pair<const char*, int>{"GiB", 30}, {"MiB", 20}, {"KiB", 10}}) {
+    if (bytes != 0 && bytes % (uint64_t{1} << shift) == 0) {
+      return absl::StrCat(bytes >> shift, unit);
+    }
+  }
+  return absl::StrCat(bytes);
+}
+
+}  // namespace
 
 absl::Status ModelConfig::Validate() const {
   const std::string who =
@@ -74,6 +92,25 @@ absl::Status ServerConfig::Validate() const {
     return error("expiry_sweep_interval must be finite and > 0, got ",
                  absl::FormatDuration(expiry_sweep_interval));
   }
+  if (checkpoint_interval < absl::Milliseconds(10) ||
+      checkpoint_interval > absl::Hours(1)) {
+    return error("checkpoint_interval must be in [10ms, 1h], got ",
+                 absl::FormatDuration(checkpoint_interval));
+  }
+  // Sizes, named by their YAML keys; the storage bounds are
+  // storage::StateStoreOptions'.
+  auto check_size = [&error](absl::string_view key, uint64_t bytes,
+                             uint64_t min, uint64_t max) -> absl::Status {
+    if (bytes >= min && bytes <= max) return absl::OkStatus();
+    return error(key, " must be in [", FormatSize(min), ", ", FormatSize(max),
+                 "], got ", FormatSize(bytes));
+  };
+  RETURN_IF_ERROR(check_size("checkpoint_bytes", checkpoint_bytes,
+                             uint64_t{1} << 20, uint64_t{4} << 30));
+  RETURN_IF_ERROR(check_size("storage.block_cache", block_cache_bytes,
+                             uint64_t{1} << 20, uint64_t{64} << 30));
+  RETURN_IF_ERROR(check_size("storage.write_buffer", write_buffer_bytes,
+                             uint64_t{4} << 20, uint64_t{64} << 30));
   RETURN_IF_ERROR(default_model.Validate());
   absl::flat_hash_set<absl::string_view> ids;
   for (const ModelConfig& model : models) {
