@@ -3,13 +3,13 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "services/proto_conversions.h"
+#include "storage/record_codec.h"
 
 namespace vigie::services {
 namespace {
@@ -18,18 +18,24 @@ namespace {
 // random model ids cannot grow memory without bound.
 constexpr size_t kMaxModels = 10'000;
 
-using Kind = storage::JoinIndex::Kind;
+using Kind = storage::PendingJoins::Kind;
+
+// The format of the database this code writes (CheckpointState.format).
+constexpr uint32_t kStateFormat = 2;
 
 bool Expired(absl::Time since, const ModelConfig& model, absl::Time now) {
   return since + model.label_delay < now;
 }
 
-// The index is rebuilt from the store and changed with it, so they can only
-// disagree through a bug or a damaged store.
-absl::Status IndexMismatch(absl::string_view model_id, absl::string_view id) {
-  return absl::InternalError(absl::StrCat("pending event '", id, "' of model '",
-                                          model_id,
-                                          "' is indexed but not stored"));
+// An IngestRecord's bytes: the time, then the request as received. Written
+// field by field so that the request is serialized once, into the record.
+std::string EncodeRecord(const vigie::v1::IngestRequest& request,
+                         absl::Time now) {
+  state::v1::IngestRecord head;
+  *head.mutable_received() = ToProtoTime(now);
+  std::string bytes = head.SerializeAsString();
+  storage::AppendField(&bytes, 2, request.SerializeAsString());
+  return bytes;
 }
 
 EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
@@ -39,8 +45,6 @@ EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
 }  // namespace
 
 struct Pipeline::Changes {
-  explicit Changes(storage::StateBatch b) : batch(std::move(b)) {}
-  storage::StateBatch batch;
   // Pane states before this call first changed them; empty for new panes.
   std::map<std::pair<ModelState*, absl::Time>,
            std::optional<monitors::ModelMonitors>>
@@ -50,17 +54,17 @@ struct Pipeline::Changes {
                                   state::v1::ModelCountersState>>
       models;
   std::optional<state::v1::ModelCountersState> unattributed;
-  // Index entries before this call changed them, oldest change first.
-  std::vector<
-      std::tuple<Kind, storage::JoinIndex::Key, std::optional<absl::Time>>>
-      index_undo;
   std::vector<std::string> created_models;
   uint64_t joined = 0;
 };
 
 Pipeline::Pipeline(ServerConfig config, storage::StateStore* store,
                    const common::Clock* clock)
-    : config_(std::move(config)), store_(store), clock_(clock) {}
+    : config_(std::move(config)),
+      store_(store),
+      clock_(clock),
+      pending_(store),
+      marks_(store) {}
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
     ServerConfig config, storage::StateStore* store,
@@ -74,6 +78,78 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
 }
 
 absl::Status Pipeline::Load() {
+  const absl::Time started = absl::Now();
+  ASSIGN_OR_RETURN(std::optional<state::v1::CheckpointState> checkpoint,
+                   store_->GetCheckpoint());
+  if (checkpoint.has_value() && checkpoint->format() != kStateFormat) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the data folder holds state of format ",
+                     checkpoint->format(), ", this server reads format ",
+                     kStateFormat, ": start it on a new data folder"));
+  }
+  if (!checkpoint.has_value()) checkpoint.emplace();
+  RETURN_IF_ERROR(LoadModels());
+  RETURN_IF_ERROR(pending_.Load(checkpoint->next_pending_block()));
+  RETURN_IF_ERROR(marks_.Load(checkpoint->next_mark_block()));
+  next_seq_ = checkpoint->next_ingest_seq();
+  checkpoints_ = checkpoint->number();
+  ASSIGN_OR_RETURN(std::vector<vigie::v1::Alert> alerts, store_->LoadAlerts());
+  for (vigie::v1::Alert& alert : alerts) {
+    std::string fingerprint = alert.fingerprint();
+    alerts_.insert_or_assign(std::move(fingerprint), std::move(alert));
+  }
+  RETURN_IF_ERROR(Replay(checkpoint->next_ingest_seq()));
+  recovery_.took = absl::Now() - started;
+  VIGIE_LOG(Info, "loaded ", models_.size(), " models, ",
+            pending_.size(Kind::kPrediction), " pending predictions, ",
+            pending_.size(Kind::kOutcome), " pending outcomes, ", marks_.size(),
+            " join marks, ", alerts_.size(), " alerts; replayed ",
+            recovery_.records, " ingest calls (", recovery_.events,
+            " events) in ", absl::FormatDuration(recovery_.took));
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::Replay(uint64_t from_seq) {
+  RETURN_IF_ERROR(store_->ForEachIngestRecord(
+      from_seq, [&](uint64_t seq, absl::string_view bytes) -> absl::Status {
+        state::v1::IngestRecord record;
+        vigie::v1::IngestRequest request;
+        if (seq != next_seq_ ||
+            !record.ParseFromArray(bytes.data(),
+                                   static_cast<int>(bytes.size())) ||
+            !request.ParseFromString(record.request())) {
+          return absl::DataLossError(
+              absl::StrCat("ingest log record ", seq, " (expected ", next_seq_,
+                           ") is missing or does not decode"));
+        }
+        Changes changes;
+        pending_.BeginChange();
+        marks_.BeginChange();
+        absl::StatusOr<vigie::v1::IngestReply> applied =
+            Apply(request, 0, FromProtoTime(record.received()), changes);
+        if (!applied.ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "ingest log record ", seq,
+              " cannot be replayed: ", applied.status().message()));
+        }
+        Settle(changes);
+        ++next_seq_;
+        logged_bytes_ += bytes.size();
+        ++recovery_.records;
+        recovery_.events += static_cast<uint64_t>(request.events_size());
+        return absl::OkStatus();
+      }));
+  if (recovery_.records == 0) return absl::OkStatus();
+  for (auto& [id, model] : models_) {
+    if (absl::Status status = EvaluateRules(*model); !status.ok()) {
+      VIGIE_LOG(Error, "rule evaluation of model '", id,
+                "' failed: ", status.ToString());
+    }
+  }
+  return CheckpointLocked();
+}
+
+absl::Status Pipeline::LoadModels() {
   std::optional<EventRejection> refused;
   RETURN_IF_ERROR(store_->ForEachCounters(
       [&](const std::string& model_id,
@@ -135,38 +211,6 @@ absl::Status Pipeline::Load() {
         model->archived_before = until;
         return absl::OkStatus();
       }));
-  RETURN_IF_ERROR(store_->ForEachPendingPrediction(
-      [&](const std::string& model_id, const std::string& id,
-          const state::v1::PendingPrediction& pending) {
-        index_.Put(Kind::kPendingPrediction,
-                   storage::JoinIndex::KeyOf(model_id, id),
-                   FromProtoTime(pending.arrived()));
-        return absl::OkStatus();
-      }));
-  RETURN_IF_ERROR(store_->ForEachPendingOutcome(
-      [&](const std::string& model_id, const std::string& id,
-          const state::v1::PendingOutcome& pending) {
-        index_.Put(Kind::kPendingOutcome,
-                   storage::JoinIndex::KeyOf(model_id, id),
-                   FromProtoTime(pending.arrived()));
-        return absl::OkStatus();
-      }));
-  RETURN_IF_ERROR(
-      store_->ForEachJoined([&](const std::string& model_id,
-                                const std::string& id, absl::Time joined_at) {
-        index_.Put(Kind::kJoined, storage::JoinIndex::KeyOf(model_id, id),
-                   joined_at);
-        return absl::OkStatus();
-      }));
-  ASSIGN_OR_RETURN(std::vector<vigie::v1::Alert> alerts, store_->LoadAlerts());
-  for (vigie::v1::Alert& alert : alerts) {
-    std::string fingerprint = alert.fingerprint();
-    alerts_.insert_or_assign(std::move(fingerprint), std::move(alert));
-  }
-  VIGIE_LOG(Info, "loaded ", models_.size(), " models, ", panes, " panes, ",
-            index_.size(Kind::kPendingPrediction), " pending predictions, ",
-            index_.size(Kind::kPendingOutcome), " pending outcomes, ",
-            alerts_.size(), " alerts");
   return absl::OkStatus();
 }
 
@@ -260,15 +304,8 @@ void Pipeline::Rollback(Changes& changes) {
     model->counters = std::move(original.second);
   }
   if (changes.unattributed.has_value()) unattributed_ = *changes.unattributed;
-  for (auto it = changes.index_undo.rbegin(); it != changes.index_undo.rend();
-       ++it) {
-    const auto& [kind, key, before] = *it;
-    if (before.has_value()) {
-      index_.Put(kind, key, *before);
-    } else {
-      index_.Erase(kind, key);
-    }
-  }
+  pending_.RollbackChange();
+  marks_.RollbackChange();
   for (const std::string& id : changes.created_models) models_.erase(id);
 }
 
@@ -311,18 +348,6 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckLateness(
                    "''s watermark ", absl::FormatTime(watermark)));
 }
 
-void Pipeline::IndexPut(Kind kind, const storage::JoinIndex::Key& key,
-                        absl::Time since, Changes& changes) {
-  changes.index_undo.emplace_back(kind, key, index_.Find(kind, key));
-  index_.Put(kind, key, since);
-}
-
-void Pipeline::IndexErase(Kind kind, const storage::JoinIndex::Key& key,
-                          Changes& changes) {
-  changes.index_undo.emplace_back(kind, key, index_.Find(kind, key));
-  index_.Erase(kind, key);
-}
-
 void Pipeline::Join(ModelState& model, const vigie::v1::Prediction& prediction,
                     const vigie::v1::Outcome& outcome, absl::Time now,
                     Changes& changes) {
@@ -331,19 +356,16 @@ void Pipeline::Join(ModelState& model, const vigie::v1::Prediction& prediction,
                             : FromProtoTime(outcome.event_time());
   PaneFor(model, Place(model, at), changes).ObserveJoined(prediction, outcome);
   model.all->ObserveJoined(prediction, outcome);
-  changes.batch.PutJoined(model.config.id, prediction.prediction_id(), now);
-  IndexPut(
-      Kind::kJoined,
-      storage::JoinIndex::KeyOf(model.config.id, prediction.prediction_id()),
-      now, changes);
+  marks_.Add(storage::IdKey::Of(model.config.id, prediction.prediction_id()),
+             model.config.id, prediction.prediction_id(), now);
   model.counters.set_joined(model.counters.joined() + 1);
   ++changes.joined;
 }
 
 std::optional<EventRejection> Pipeline::CheckNotJoined(
-    ModelState& model, const storage::JoinIndex::Key& key,
-    const std::string& id, absl::string_view kind, Changes& changes) {
-  const std::optional<absl::Time> joined_at = index_.Find(Kind::kJoined, key);
+    ModelState& model, const storage::IdKey& key, const std::string& id,
+    absl::string_view kind, Changes& changes) {
+  const std::optional<absl::Time> joined_at = marks_.Find(key);
   if (!joined_at.has_value()) return std::nullopt;
   const bool is_prediction = kind == "prediction";
   const vigie::v1::RejectReason reason =
@@ -358,7 +380,7 @@ std::optional<EventRejection> Pipeline::CheckNotJoined(
 }
 
 absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
-    vigie::v1::Prediction& prediction, Changes& changes) {
+    vigie::v1::Prediction& prediction, absl::Time now, Changes& changes) {
   std::optional<EventRejection> rejection;
   if (prediction.model_id().empty()) {
     CountRejection(nullptr, vigie::v1::REJECT_REASON_MISSING_MODEL_ID, changes);
@@ -377,15 +399,13 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     return rejection;
   }
   const std::string& id = prediction.prediction_id();
-  const absl::Time now = clock_->Now();
-  const storage::JoinIndex::Key key =
-      storage::JoinIndex::KeyOf(model->config.id, id);
+  const storage::IdKey key = storage::IdKey::Of(model->config.id, id);
   if (std::optional<EventRejection> joined =
           CheckNotJoined(*model, key, id, "prediction", changes)) {
     return joined;
   }
   const std::optional<absl::Time> pending =
-      index_.Find(Kind::kPendingPrediction, key);
+      pending_.Since(Kind::kPrediction, key);
   Touch(*model, changes);
   state::v1::ModelCountersState& counters = model->counters;
   const absl::Time event_time = FromProtoTime(prediction.event_time());
@@ -415,33 +435,24 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
   }
 
   if (const std::optional<absl::Time> outcome_since =
-          index_.Find(Kind::kPendingOutcome, key)) {
-    std::optional<state::v1::PendingOutcome> outcome;
-    if (!Expired(*outcome_since, model->config, now)) {
-      ASSIGN_OR_RETURN(outcome, store_->GetPendingOutcome(
-                                    &changes.batch, model->config.id, id));
-      if (!outcome.has_value()) return IndexMismatch(model->config.id, id);
-    }
-    changes.batch.DeletePendingOutcome(model->config.id, id);
-    IndexErase(Kind::kPendingOutcome, key, changes);
+          pending_.Since(Kind::kOutcome, key)) {
     counters.set_pending_outcomes(counters.pending_outcomes() - 1);
-    if (outcome.has_value()) {
-      Join(*model, prediction, outcome->outcome(), now, changes);
+    if (!Expired(*outcome_since, model->config, now)) {
+      ASSIGN_OR_RETURN(state::v1::PendingEntry outcome,
+                       pending_.Take(Kind::kOutcome, key));
+      Join(*model, prediction, outcome.outcome(), now, changes);
       return std::nullopt;
     }
+    pending_.Drop(Kind::kOutcome, key);
     counters.set_expired_outcomes(counters.expired_outcomes() + 1);
   }
-  state::v1::PendingPrediction waiting;
-  *waiting.mutable_prediction() = prediction;
-  *waiting.mutable_arrived() = ToProtoTime(now);
-  changes.batch.PutPendingPrediction(model->config.id, id, waiting);
-  IndexPut(Kind::kPendingPrediction, key, now, changes);
+  pending_.Add(Kind::kPrediction, key, prediction, now);
   counters.set_pending_predictions(counters.pending_predictions() + 1);
   return std::nullopt;
 }
 
 absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
-    const vigie::v1::Outcome& outcome, Changes& changes) {
+    const vigie::v1::Outcome& outcome, absl::Time now, Changes& changes) {
   std::optional<EventRejection> rejection;
   if (outcome.model_id().empty()) {
     CountRejection(nullptr, vigie::v1::REJECT_REASON_MISSING_MODEL_ID, changes);
@@ -460,15 +471,13 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
     return rejection;
   }
   const std::string& id = outcome.prediction_id();
-  const absl::Time now = clock_->Now();
-  const storage::JoinIndex::Key key =
-      storage::JoinIndex::KeyOf(model->config.id, id);
+  const storage::IdKey key = storage::IdKey::Of(model->config.id, id);
   if (std::optional<EventRejection> joined =
           CheckNotJoined(*model, key, id, "outcome", changes)) {
     return joined;
   }
   const std::optional<absl::Time> waiting_outcome =
-      index_.Find(Kind::kPendingOutcome, key);
+      pending_.Since(Kind::kOutcome, key);
   Touch(*model, changes);
   state::v1::ModelCountersState& counters = model->counters;
   if (model->config.join_time == JoinTime::kOutcome) {
@@ -492,35 +501,25 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
   counters.set_outcomes(counters.outcomes() + 1);
 
   if (const std::optional<absl::Time> prediction_since =
-          index_.Find(Kind::kPendingPrediction, key)) {
-    std::optional<state::v1::PendingPrediction> prediction;
-    if (!Expired(*prediction_since, model->config, now)) {
-      ASSIGN_OR_RETURN(prediction, store_->GetPendingPrediction(
-                                       &changes.batch, model->config.id, id));
-      if (!prediction.has_value()) return IndexMismatch(model->config.id, id);
-    }
-    changes.batch.DeletePendingPrediction(model->config.id, id);
-    IndexErase(Kind::kPendingPrediction, key, changes);
+          pending_.Since(Kind::kPrediction, key)) {
     counters.set_pending_predictions(counters.pending_predictions() - 1);
-    if (prediction.has_value()) {
-      Join(*model, prediction->prediction(), outcome, now, changes);
+    if (!Expired(*prediction_since, model->config, now)) {
+      ASSIGN_OR_RETURN(state::v1::PendingEntry prediction,
+                       pending_.Take(Kind::kPrediction, key));
+      Join(*model, prediction.prediction(), outcome, now, changes);
       return std::nullopt;
     }
+    pending_.Drop(Kind::kPrediction, key);
     counters.set_expired_predictions(counters.expired_predictions() + 1);
   }
-  state::v1::PendingOutcome waiting;
-  *waiting.mutable_outcome() = outcome;
-  *waiting.mutable_arrived() = ToProtoTime(now);
-  changes.batch.PutPendingOutcome(model->config.id, id, waiting);
-  IndexPut(Kind::kPendingOutcome, key, now, changes);
+  pending_.Add(Kind::kOutcome, key, outcome, now);
   counters.set_pending_outcomes(counters.pending_outcomes() + 1);
   return std::nullopt;
 }
 
-absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
-    vigie::v1::IngestRequest& request, uint64_t index_offset) {
-  absl::MutexLock lock(&mu_);
-  Changes changes(store_->NewBatch());
+absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
+    vigie::v1::IngestRequest& request, uint64_t index_offset, absl::Time now,
+    Changes& changes) {
   vigie::v1::IngestReply reply;
   for (int i = 0; i < request.events_size(); ++i) {
     vigie::v1::Event& event = *request.mutable_events(i);
@@ -529,11 +528,11 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
     switch (event.kind_case()) {
       case vigie::v1::Event::kPrediction:
         prediction_id = event.prediction().prediction_id();
-        result = ApplyPrediction(*event.mutable_prediction(), changes);
+        result = ApplyPrediction(*event.mutable_prediction(), now, changes);
         break;
       case vigie::v1::Event::kOutcome:
         prediction_id = event.outcome().prediction_id();
-        result = ApplyOutcome(event.outcome(), changes);
+        result = ApplyOutcome(event.outcome(), now, changes);
         break;
       case vigie::v1::Event::KIND_NOT_SET:
         CountRejection(nullptr, vigie::v1::REJECT_REASON_EMPTY_EVENT, changes);
@@ -541,10 +540,7 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
                            "event has neither a prediction nor an outcome");
         break;
     }
-    if (!result.ok()) {
-      Rollback(changes);
-      return result.status();
-    }
+    if (!result.ok()) return result.status();
     if (result->has_value()) {
       vigie::v1::Rejection* rejection = reply.add_rejections();
       rejection->set_index(index_offset + static_cast<uint64_t>(i));
@@ -562,29 +558,47 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
     }
   }
   reply.set_joined(changes.joined);
+  return reply;
+}
 
+void Pipeline::Settle(Changes& changes) {
   for (const auto& [key, original] : changes.panes) {
     const auto& [model, start] = key;
-    changes.batch.PutPane(model->config.id, start,
-                          model->panes.at(start).Serialize());
+    model->dirty_panes.insert(start);
   }
   for (const auto& [model, original] : changes.models) {
-    changes.batch.PutCounters(model->config.id, model->counters);
+    dirty_models_.insert(model);
+    Compact(*model);
   }
-  if (changes.unattributed.has_value()) {
-    changes.batch.PutCounters("", unattributed_);
+  if (changes.unattributed.has_value()) unattributed_dirty_ = true;
+}
+
+absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
+    vigie::v1::IngestRequest& request, uint64_t index_offset) {
+  const absl::Time now = clock_->Now();
+  // Logged as received, before validation normalises it in place: a replay
+  // validates it again and comes to the same result.
+  const std::string record = EncodeRecord(request, now);
+  absl::MutexLock lock(&mu_);
+  Changes changes;
+  pending_.BeginChange();
+  marks_.BeginChange();
+  absl::StatusOr<vigie::v1::IngestReply> reply =
+      Apply(request, index_offset, now, changes);
+  if (!reply.ok()) {
+    Rollback(changes);
+    return reply.status();
   }
-  if (absl::Status status = store_->Commit(changes.batch); !status.ok()) {
+  storage::StateBatch batch = store_->NewBatch();
+  batch.PutIngestRecord(next_seq_, record);
+  if (absl::Status status = store_->Commit(batch); !status.ok()) {
     Rollback(changes);
     return status;
   }
+  ++next_seq_;
+  logged_bytes_ += record.size();
+  Settle(changes);
   for (const auto& [model, original] : changes.models) {
-    // The events are durable; compaction and alerts follow from them and
-    // are redone at the next call if they cannot be written now.
-    if (absl::Status status = Compact(*model); !status.ok()) {
-      VIGIE_LOG(Error, "compaction of model '", model->config.id,
-                "' failed: ", status.ToString());
-    }
     // The events are durable; an alert that cannot be written now is
     // written at the next evaluation, so the call still succeeds.
     if (absl::Status status = EvaluateRules(*model); !status.ok()) {
@@ -592,7 +606,68 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
                 "' failed: ", status.ToString());
     }
   }
+  if (logged_bytes_ + pending_.fresh_bytes() + marks_.fresh_bytes() >=
+      config_.checkpoint_bytes) {
+    // The call is durable in the log whether or not this succeeds.
+    if (absl::Status status = CheckpointLocked(); !status.ok()) {
+      VIGIE_LOG(Error, "checkpoint failed: ", status.ToString());
+    }
+  }
   return reply;
+}
+
+absl::Status Pipeline::Checkpoint() {
+  absl::MutexLock lock(&mu_);
+  return CheckpointLocked();
+}
+
+absl::Status Pipeline::CheckpointLocked() {
+  if (dirty_models_.empty() && !unattributed_dirty_ && !pending_.dirty() &&
+      !marks_.dirty() && logged_bytes_ == 0) {
+    return absl::OkStatus();
+  }
+  storage::StateBatch batch = store_->NewBatch();
+  for (ModelState* model : dirty_models_) {
+    const std::string& id = model->config.id;
+    for (absl::Time start : model->dirty_panes) {
+      auto pane = model->panes.find(start);
+      if (pane == model->panes.end()) {
+        batch.DeletePane(id, start);  // Archived.
+      } else {
+        batch.PutPane(id, start, pane->second.Serialize());
+      }
+    }
+    if (model->archive_dirty) {
+      batch.PutArchive(id, model->archived_before, model->archive->Serialize());
+    }
+    batch.PutCounters(id, model->counters);
+  }
+  if (unattributed_dirty_) batch.PutCounters("", unattributed_);
+  const uint64_t number = checkpoints_ + 1;
+  storage::PendingJoins::Checkpoint pending =
+      pending_.PrepareCheckpoint(number, batch);
+  storage::JoinMarks::Checkpoint marks = marks_.PrepareCheckpoint(batch);
+  state::v1::CheckpointState checkpoint;
+  checkpoint.set_format(kStateFormat);
+  checkpoint.set_next_ingest_seq(next_seq_);
+  checkpoint.set_next_pending_block(pending.next_block);
+  checkpoint.set_next_mark_block(marks.next_block);
+  *checkpoint.mutable_taken_at() = ToProtoTime(clock_->Now());
+  checkpoint.set_number(number);
+  batch.PutCheckpoint(checkpoint);
+  batch.DeleteIngestRecordsBefore(next_seq_);
+  RETURN_IF_ERROR(store_->Commit(batch));
+  pending_.CommitCheckpoint(std::move(pending));
+  marks_.CommitCheckpoint(marks);
+  for (ModelState* model : dirty_models_) {
+    model->dirty_panes.clear();
+    model->archive_dirty = false;
+  }
+  dirty_models_.clear();
+  unattributed_dirty_ = false;
+  logged_bytes_ = 0;
+  checkpoints_ = number;
+  return absl::OkStatus();
 }
 
 }  // namespace vigie::services

@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@
 #include "services/config.h"
 #include "services/event_validation.h"
 #include "storage/join_index.h"
+#include "storage/join_marks.h"
+#include "storage/pending_joins.h"
 #include "storage/state_store.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -35,17 +38,25 @@ namespace vigie::services {
 // join. An event more than the allowed lateness behind the model's watermark
 // is counted late, and dropped or moved to the latest pane.
 //
-// Durability: Ingest returns only after its effects are committed to the
-// state store's write-ahead log in one atomic batch; if that write fails the
-// in-memory state is rolled back and the whole call fails, so a retry
-// applies it once.
+// Durability: an ingest call is applied in memory and appended, as received,
+// to the ingest log (one RocksDB write through its write-ahead log); it
+// returns only once that write succeeded, and if it fails the in-memory
+// state is rolled back and the whole call fails, so a retry applies it
+// once. A checkpoint writes everything the calls since the previous one
+// changed (panes, counters, pending joins, join marks) with the log
+// position in one batch, and drops the log before it; at start-up the
+// state of the last checkpoint is loaded and the log after it replayed, at
+// the wall-clock times the calls were applied at, so the state comes out
+// as it was (rule evaluation aside, which is redone once at the end).
 //
 // Thread-safe: one mutex serialises ingest; queries share it as readers.
 class Pipeline {
  public:
-  // Loads the panes, counters and alerts kept in `store`. `store` and
-  // `clock` must outlive the pipeline. kDataLoss if stored state does not
-  // decode under the current configuration.
+  // Loads the state of the last checkpoint kept in `store`, replays the
+  // ingest log after it, and checkpoints. `store` and `clock` must outlive
+  // the pipeline. kDataLoss if stored state does not decode under the
+  // current configuration; kFailedPrecondition for a database of another
+  // format, or state of a model the configuration refuses.
   static absl::StatusOr<std::unique_ptr<Pipeline>> Create(
       ServerConfig config, storage::StateStore* store,
       const common::Clock* clock);
@@ -58,11 +69,25 @@ class Pipeline {
       vigie::v1::IngestRequest& request, uint64_t index_offset)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Writes what changed since the last checkpoint (see the class comment).
+  // A no-op when nothing did. On failure nothing is lost: the ingest log
+  // still holds every call, and the next checkpoint writes it all.
+  absl::Status Checkpoint() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Drops pending predictions and outcomes older than their model's label
-  // delay, counting them as expired, and forgets joins older than it (after
-  // which a re-sent event is no longer recognised as a duplicate). Returns
-  // how many pending events expired.
+  // delay, counting them as expired, and forgets joins older than the
+  // longest label delay (after which a re-sent event is no longer
+  // recognised as a duplicate); checkpoints before and after. Returns how
+  // many pending events expired.
   absl::StatusOr<uint64_t> SweepExpired() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // What the last start-up found in the ingest log after the checkpoint.
+  struct Recovery {
+    uint64_t records = 0;
+    uint64_t events = 0;
+    absl::Duration took;
+  };
+  Recovery recovery() const { return recovery_; }
 
   // kNotFound for a model never seen; kInvalidArgument for a bad window.
   absl::StatusOr<vigie::v1::GetMetricsReply> GetMetrics(
@@ -84,6 +109,10 @@ class Pipeline {
     std::optional<monitors::ModelMonitors> archive;
     absl::Time archived_before = absl::InfinitePast();
     state::v1::ModelCountersState counters;
+    // Since the last checkpoint: panes changed or deleted, and whether the
+    // archive changed.
+    std::set<absl::Time> dirty_panes;
+    bool archive_dirty = false;
   };
   // What one Ingest changed, to write in its batch or roll back.
   struct Changes;
@@ -91,6 +120,19 @@ class Pipeline {
   Pipeline(ServerConfig config, storage::StateStore* store,
            const common::Clock* clock);
   absl::Status Load() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status LoadModels() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replays the ingest log from `from_seq`.
+  absl::Status Replay(uint64_t from_seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Applies the events of one ingest call at `now`; with `reply`, lists the
+  // rejections. Fails only on an internal error, and then has changed
+  // nothing once `changes` are rolled back.
+  absl::StatusOr<vigie::v1::IngestReply> Apply(
+      vigie::v1::IngestRequest& request, uint64_t index_offset, absl::Time now,
+      Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a call's record is in the log: remembers what it changed for the
+  // next checkpoint and archives panes past retention.
+  void Settle(Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The state of `model_id`, created for an undeclared model when allowed;
   // null with a rejection otherwise.
@@ -112,22 +154,17 @@ class Pipeline {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A duplicate rejection (counted) when `id` was already joined, so that an
   // event re-sent after a lost acknowledgement counts once.
-  std::optional<EventRejection> CheckNotJoined(
-      ModelState& model, const storage::JoinIndex::Key& key,
-      const std::string& id, absl::string_view kind, Changes& changes)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Changes of the join index, recorded in `changes` for Rollback.
-  void IndexPut(storage::JoinIndex::Kind kind,
-                const storage::JoinIndex::Key& key, absl::Time since,
-                Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void IndexErase(storage::JoinIndex::Kind kind,
-                  const storage::JoinIndex::Key& key, Changes& changes)
+  std::optional<EventRejection> CheckNotJoined(ModelState& model,
+                                               const storage::IdKey& key,
+                                               const std::string& id,
+                                               absl::string_view kind,
+                                               Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<EventRejection>> ApplyPrediction(
-      vigie::v1::Prediction& prediction, Changes& changes)
+      vigie::v1::Prediction& prediction, absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<EventRejection>> ApplyOutcome(
-      const vigie::v1::Outcome& outcome, Changes& changes)
+      const vigie::v1::Outcome& outcome, absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The pane of `event_time`, saved in `changes` before its first change.
   monitors::ModelMonitors& PaneFor(ModelState& model, absl::Time event_time,
@@ -139,8 +176,9 @@ class Pipeline {
   void CountRejection(ModelState* model, vigie::v1::RejectReason reason,
                       Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // Archives the panes of `model` past its retention or its pane budget.
-  absl::Status Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Archives the panes of `model` past its retention or its pane budget
+  // (in memory; the next checkpoint writes it).
+  void Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates the policy on `model` and commits alert changes.
   absl::Status EvaluateRules(ModelState& model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -159,8 +197,17 @@ class Pipeline {
       ABSL_GUARDED_BY(mu_);
   // Rejections of events with no usable model id, counted apart.
   state::v1::ModelCountersState unattributed_ ABSL_GUARDED_BY(mu_);
-  // Which ids are pending or joined: the store is read only to join.
-  storage::JoinIndex index_ ABSL_GUARDED_BY(mu_);
+  storage::PendingJoins pending_ ABSL_GUARDED_BY(mu_);
+  storage::JoinMarks marks_ ABSL_GUARDED_BY(mu_);
+  // Ingest log: the next record's sequence number, and the bytes logged
+  // since the last checkpoint.
+  uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t logged_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t checkpoints_ ABSL_GUARDED_BY(mu_) = 0;
+  // Models changed since the last checkpoint.
+  std::set<ModelState*> dirty_models_ ABSL_GUARDED_BY(mu_);
+  bool unattributed_dirty_ ABSL_GUARDED_BY(mu_) = false;
+  Recovery recovery_;
   // Latest state of every alert, by fingerprint.
   absl::flat_hash_map<std::string, vigie::v1::Alert> alerts_
       ABSL_GUARDED_BY(mu_);

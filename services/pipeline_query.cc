@@ -73,9 +73,9 @@ monitors::ModelMonitors Pipeline::MergePanes(
   return merged;
 }
 
-absl::Status Pipeline::Compact(ModelState& model) {
+void Pipeline::Compact(ModelState& model) {
   const ModelConfig& config = model.config;
-  if (model.panes.empty()) return absl::OkStatus();
+  if (model.panes.empty()) return;
   const absl::Time horizon =
       model.panes.rbegin()->first + config.pane_length - config.retention;
   const size_t over_budget = model.panes.size() > config.max_panes
@@ -89,30 +89,23 @@ absl::Status Pipeline::Compact(ModelState& model) {
     }
     old.push_back(start);
   }
-  if (old.empty()) return absl::OkStatus();
-
-  // Built aside and swapped in only once written, so a failed write leaves
-  // memory as the store is.
-  monitors::ModelMonitors archive =
-      model.archive.has_value()
-          ? *model.archive
-          : *monitors::ModelMonitors::Create(config.monitors);
-  absl::Time archived_before = model.archived_before;
-  storage::StateBatch batch = store_->NewBatch();
+  if (old.empty()) return;
+  if (!model.archive.has_value()) {
+    // Options were checked when the model's aggregate was created.
+    model.archive = *monitors::ModelMonitors::Create(config.monitors);
+  }
   for (absl::Time start : old) {
     // Panes of one model share its options, so Merge cannot fail here.
-    archive.Merge(model.panes.at(start)).IgnoreError();
-    archived_before = std::max(archived_before, start + config.pane_length);
-    batch.DeletePane(config.id, start);
+    model.archive->Merge(model.panes.at(start)).IgnoreError();
+    model.archived_before =
+        std::max(model.archived_before, start + config.pane_length);
+    model.panes.erase(start);
+    model.dirty_panes.insert(start);  // Deleted at the next checkpoint.
   }
-  batch.PutArchive(config.id, archived_before, archive.Serialize());
-  RETURN_IF_ERROR(store_->Commit(batch));
-  for (absl::Time start : old) model.panes.erase(start);
-  model.archive = std::move(archive);
-  model.archived_before = archived_before;
+  model.archive_dirty = true;
+  dirty_models_.insert(&model);
   VIGIE_LOG(Debug, "model '", config.id, "': archived ", old.size(),
-            " panes before ", absl::FormatTime(archived_before));
-  return absl::OkStatus();
+            " panes before ", absl::FormatTime(model.archived_before));
 }
 
 absl::Status Pipeline::EvaluateRules(ModelState& model) {
@@ -159,83 +152,55 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
 
 absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
   absl::MutexLock lock(&mu_);
+  if (models_.empty()) return 0;
+  // Entries appended since the last checkpoint are in memory only, and
+  // Sweep reads the stored blocks.
+  RETURN_IF_ERROR(CheckpointLocked());
   const absl::Time now = clock_->Now();
-  storage::StateBatch batch = store_->NewBatch();
-  std::map<ModelState*, state::v1::ModelCountersState> originals;
-  uint64_t expired = 0;
-  // Counts are applied to the in-memory counters and restored if the
-  // commit fails, as Ingest does.
-  auto model_of = [&](const std::string& id) -> ModelState* {
-    auto it = models_.find(id);
-    if (it == models_.end()) return nullptr;
-    originals.try_emplace(it->second.get(), it->second->counters);
-    return it->second.get();
-  };
-  using Kind = storage::JoinIndex::Kind;
-  // Index entries to drop once the deletions are committed.
-  std::vector<std::pair<Kind, storage::JoinIndex::Key>> dropped;
-  // Expires one pending event if it is past its model's label delay.
-  auto expire = [&](Kind kind, const std::string& model_id,
-                    const std::string& id, absl::Time arrived) {
-    ModelState* model = model_of(model_id);
-    if (model == nullptr || arrived + model->config.label_delay >= now) {
-      return absl::OkStatus();
-    }
-    state::v1::ModelCountersState& c = model->counters;
-    if (kind == Kind::kPendingPrediction) {
-      batch.DeletePendingPrediction(model_id, id);
-      c.set_pending_predictions(c.pending_predictions() - 1);
-      c.set_expired_predictions(c.expired_predictions() + 1);
-    } else {
-      batch.DeletePendingOutcome(model_id, id);
-      c.set_pending_outcomes(c.pending_outcomes() - 1);
-      c.set_expired_outcomes(c.expired_outcomes() + 1);
-    }
-    dropped.emplace_back(kind, storage::JoinIndex::KeyOf(model_id, id));
-    ++expired;
-    return absl::OkStatus();
-  };
-  RETURN_IF_ERROR(store_->ForEachPendingPrediction(
-      [&](const std::string& model_id, const std::string& id,
-          const state::v1::PendingPrediction& pending) {
-        return expire(Kind::kPendingPrediction, model_id, id,
-                      FromProtoTime(pending.arrived()));
-      }));
-  RETURN_IF_ERROR(store_->ForEachPendingOutcome(
-      [&](const std::string& model_id, const std::string& id,
-          const state::v1::PendingOutcome& pending) {
-        return expire(Kind::kPendingOutcome, model_id, id,
-                      FromProtoTime(pending.arrived()));
-      }));
-  // Join marks serve only to recognise re-sent events; they are kept for one
-  // label delay, the horizon within which a client is expected to retry.
-  uint64_t forgotten = 0;
-  RETURN_IF_ERROR(
-      store_->ForEachJoined([&](const std::string& model_id,
-                                const std::string& id, absl::Time joined_at) {
+  absl::Duration shortest = absl::InfiniteDuration();
+  absl::Duration longest = absl::ZeroDuration();
+  for (const auto& [id, model] : models_) {
+    shortest = std::min(shortest, model->config.label_delay);
+    longest = std::max(longest, model->config.label_delay);
+  }
+  ASSIGN_OR_RETURN(
+      const uint64_t expired,
+      pending_.Sweep(now - shortest, [&](storage::PendingJoins::Kind kind,
+                                         const state::v1::PendingEntry& entry) {
+        const std::string& model_id = entry.has_outcome()
+                                          ? entry.outcome().model_id()
+                                          : entry.prediction().model_id();
         auto it = models_.find(model_id);
-        if (it != models_.end() &&
-            joined_at + it->second->config.label_delay < now) {
-          batch.DeleteJoined(model_id, id);
-          dropped.emplace_back(Kind::kJoined,
-                               storage::JoinIndex::KeyOf(model_id, id));
-          ++forgotten;
+        if (it == models_.end() ||
+            FromProtoTime(entry.arrived()) + it->second->config.label_delay >=
+                now) {
+          return false;
         }
-        return absl::OkStatus();
+        ModelState& model = *it->second;
+        state::v1::ModelCountersState& c = model.counters;
+        if (kind == storage::PendingJoins::Kind::kPrediction) {
+          c.set_pending_predictions(c.pending_predictions() - 1);
+          c.set_expired_predictions(c.expired_predictions() + 1);
+        } else {
+          c.set_pending_outcomes(c.pending_outcomes() - 1);
+          c.set_expired_outcomes(c.expired_outcomes() + 1);
+        }
+        dirty_models_.insert(&model);
+        return true;
       }));
+  // Join marks serve only to recognise re-sent events; they are kept for at
+  // least one label delay, the horizon within which a client is expected to
+  // retry.
+  ASSIGN_OR_RETURN(const uint64_t forgotten, marks_.Forget(now - longest));
   if (expired == 0 && forgotten == 0) return expired;
-  for (const auto& [model, original] : originals) {
-    batch.PutCounters(model->config.id, model->counters);
-  }
-  if (absl::Status status = store_->Commit(batch); !status.ok()) {
-    for (auto& [model, original] : originals) model->counters = original;
-    return status;
-  }
-  for (const auto& [kind, key] : dropped) index_.Erase(kind, key);
+  // The sweep is not in the ingest log: make it durable now. Should this
+  // fail, a restart simply finds the entries pending again, and the next
+  // sweep expires them.
+  RETURN_IF_ERROR(CheckpointLocked());
   VIGIE_LOG(Info, "expired ", expired,
             " pending predictions and outcomes past their label delay; "
             "forgot ",
-            forgotten, " joins older than it");
+            forgotten, " join marks older than the longest label delay");
   return expired;
 }
 

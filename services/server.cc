@@ -24,8 +24,12 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   std::unique_ptr<VigieServer> server(new VigieServer());
   storage::StateStoreOptions store_options;
   store_options.path = config.data_dir;
+  store_options.block_cache_bytes = config.block_cache_bytes;
+  store_options.write_buffer_bytes = config.write_buffer_bytes;
+  store_options.sync_commits = config.sync_writes;
   ASSIGN_OR_RETURN(server->store_, storage::StateStore::Open(store_options));
   const std::string requested = config.grpc_address;
+  const absl::Duration checkpoint = config.checkpoint_interval;
   const absl::Duration sweep = config.expiry_sweep_interval;
   ASSIGN_OR_RETURN(
       server->pipeline_,
@@ -46,15 +50,26 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   const size_t colon = requested.rfind(':');
   server->address_ =
       absl::StrCat(requested.substr(0, colon), ":", server->port_);
-  server->sweeper_ =
-      std::thread([raw = server.get(), sweep] { raw->SweepLoop(sweep); });
+  server->maintenance_ = std::thread([raw = server.get(), checkpoint, sweep] {
+    raw->MaintenanceLoop(checkpoint, sweep);
+  });
   VIGIE_LOG(Info, "serving gRPC on ", server->address_, ", state in ",
             store_options.path);
   return server;
 }
 
-void VigieServer::SweepLoop(absl::Duration interval) {
-  while (!stop_.WaitForNotificationWithTimeout(interval)) {
+void VigieServer::MaintenanceLoop(absl::Duration checkpoint_interval,
+                                  absl::Duration sweep_interval) {
+  absl::Time next_sweep = absl::Now() + sweep_interval;
+  while (!stop_.WaitForNotificationWithTimeout(checkpoint_interval)) {
+    if (absl::Status status = pipeline_->Checkpoint(); !status.ok()) {
+      VIGIE_LOG(Error,
+                "checkpoint failed (the ingest log keeps every "
+                "acknowledged call; retrying): ",
+                status.ToString());
+    }
+    if (absl::Now() < next_sweep) continue;
+    next_sweep = absl::Now() + sweep_interval;
     if (absl::StatusOr<uint64_t> swept = pipeline_->SweepExpired();
         !swept.ok()) {
       VIGIE_LOG(Error, "expiry sweep failed: ", swept.status().ToString());
@@ -73,7 +88,15 @@ void VigieServer::Shutdown(absl::Duration grace) {
     server_->Wait();
   }
   stop_.Notify();
-  if (sweeper_.joinable()) sweeper_.join();
+  if (maintenance_.joinable()) maintenance_.join();
+  if (pipeline_ != nullptr) {
+    if (absl::Status status = pipeline_->Checkpoint(); !status.ok()) {
+      VIGIE_LOG(Error,
+                "last checkpoint failed (the next start replays the "
+                "ingest log): ",
+                status.ToString());
+    }
+  }
   pipeline_.reset();
   store_.reset();  // Closes RocksDB: every commit is already in its WAL.
 }

@@ -24,8 +24,9 @@ namespace vigie::services {
 class VigieService;
 
 // A running Vigie: the state store in config.data_dir, the pipeline over it,
-// the gRPC server on config.grpc_address, and the sweeper that expires
-// pending joins every config.expiry_sweep_interval.
+// the gRPC server on config.grpc_address, and a maintenance thread that
+// checkpoints every config.checkpoint_interval and expires pending joins
+// every config.expiry_sweep_interval.
 //
 // Thread-safe. Destroying it shuts it down.
 class VigieServer {
@@ -43,14 +44,17 @@ class VigieServer {
   const std::string& address() const { return address_; }
 
   // Stops accepting calls, lets calls in flight finish for up to `grace`
-  // (then cancels them), stops the sweeper and closes the state. Idempotent.
+  // (then cancels them), stops the maintenance thread, takes a last
+  // checkpoint (so that the next start replays nothing) and closes the
+  // state. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(10));
 
   Pipeline& pipeline() { return *pipeline_; }
 
  private:
   VigieServer() = default;
-  void SweepLoop(absl::Duration interval);
+  void MaintenanceLoop(absl::Duration checkpoint_interval,
+                       absl::Duration sweep_interval);
 
   std::unique_ptr<storage::StateStore> store_;
   std::unique_ptr<Pipeline> pipeline_;
@@ -59,7 +63,7 @@ class VigieServer {
   int port_ = 0;
   std::string address_;
   absl::Notification stop_;
-  std::thread sweeper_;
+  std::thread maintenance_;
   bool shut_down_ = false;
 };
 

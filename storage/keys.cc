@@ -98,4 +98,31 @@ std::optional<absl::Time> DecodeTimeKey(absl::string_view key) {
   return GetTime(key.substr(0, 8));
 }
 
+void AppendBigEndian(std::string* out, uint64_t value, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((value >> shift) & 0xff));
+  }
+}
+
+std::string SeqKey(uint64_t seq) {
+  std::string key;
+  AppendBigEndian(&key, seq, 8);
+  return key;
+}
+
+std::string BlockKey(uint32_t block) {
+  std::string key;
+  AppendBigEndian(&key, block, 4);
+  return key;
+}
+
+std::optional<uint64_t> ReadBigEndian(absl::string_view key, int bytes) {
+  if (key.size() < static_cast<size_t>(bytes)) return std::nullopt;
+  uint64_t value = 0;
+  for (int i = 0; i < bytes; ++i) {
+    value = (value << 8) | static_cast<uint8_t>(key[static_cast<size_t>(i)]);
+  }
+  return value;
+}
+
 }  // namespace vigie::storage

@@ -37,4 +37,12 @@ std::string TimeKey(absl::Time time, absl::string_view suffix);
 // bytes.
 std::optional<absl::Time> DecodeTimeKey(absl::string_view key);
 
+// Big-endian numbers, so that byte order is numeric order: ingest sequence
+// numbers and block numbers. `AppendBigEndian` adds `bytes` bytes of `value`.
+void AppendBigEndian(std::string* out, uint64_t value, int bytes);
+std::string SeqKey(uint64_t seq);      // 8 bytes.
+std::string BlockKey(uint32_t block);  // 4 bytes.
+// The number at the front of `key`; empty if `key` is shorter than `bytes`.
+std::optional<uint64_t> ReadBigEndian(absl::string_view key, int bytes);
+
 }  // namespace vigie::storage

@@ -12,7 +12,7 @@
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
+#include "rocksdb/write_batch.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
 
@@ -22,10 +22,11 @@ namespace {
 // Column families, in the order of their handles.
 enum Family : size_t {
   kDefault = 0,
-  kPendingPredictions,
-  kPendingOutcomes,
+  kMeta,
+  kIngestLog,
+  kPending,
+  kJoinMarks,
   kPanes,
-  kJoined,
   kCounters,
   kArchives,
   kAlerts,
@@ -33,11 +34,10 @@ enum Family : size_t {
   kFamilyCount,
 };
 constexpr const char* kFamilyNames[kFamilyCount] = {
-    "default",          "pending_predictions",
-    "pending_outcomes", "panes",
-    "joined",           "counters",
-    "archives",         "alerts",
-    "alert_history"};
+    "default", "meta",     "ingest_log", "pending", "join_marks",
+    "panes",   "counters", "archives",   "alerts",  "alert_history"};
+
+constexpr char kCheckpointKey[] = "checkpoint";
 
 template <typename Message>
 absl::StatusOr<Message> Decode(absl::string_view bytes,
@@ -56,9 +56,9 @@ absl::Status StateStoreOptions::Validate() const {
   if (path.empty()) return absl::InvalidArgumentError("data path is empty");
   if (write_buffer_bytes < (size_t{4} << 20) ||
       write_buffer_bytes > (size_t{64} << 30)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "write_buffer_bytes must be in [4 MiB, 64 GiB], got ",
-        write_buffer_bytes));
+    return absl::InvalidArgumentError(
+        absl::StrCat("write_buffer_bytes must be in [4 MiB, 64 GiB], got ",
+                     write_buffer_bytes));
   }
   if (block_cache_bytes < (size_t{1} << 20) ||
       block_cache_bytes > (size_t{64} << 30)) {
@@ -82,10 +82,7 @@ struct StateStore::Rep {
 };
 
 struct StateBatch::Rep {
-  // Indexed so that reads within a batch see its own uncommitted writes: a
-  // prediction and its outcome may arrive in the same request.
-  rocksdb::WriteBatchWithIndex batch{rocksdb::BytewiseComparator(), 0,
-                                     /*overwrite_key=*/true};
+  rocksdb::WriteBatch batch;
   const std::vector<rocksdb::ColumnFamilyHandle*>* families = nullptr;
 
   rocksdb::ColumnFamilyHandle* family(Family f) const { return (*families)[f]; }
@@ -96,6 +93,9 @@ struct StateBatch::Rep {
   void Delete(Family f, const std::string& key) {
     batch.Delete(family(f), key).PermitUncheckedError();
   }
+  void DeleteRange(Family f, const std::string& begin, const std::string& end) {
+    batch.DeleteRange(family(f), begin, end).PermitUncheckedError();
+  }
 };
 
 StateBatch::StateBatch(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
@@ -103,28 +103,43 @@ StateBatch::~StateBatch() = default;
 StateBatch::StateBatch(StateBatch&&) noexcept = default;
 StateBatch& StateBatch::operator=(StateBatch&&) noexcept = default;
 
-void StateBatch::PutPendingPrediction(
-    absl::string_view model_id, absl::string_view prediction_id,
-    const state::v1::PendingPrediction& pending) {
-  rep_->Put(kPendingPredictions, ModelIdKey(model_id, prediction_id),
-            pending.SerializeAsString());
+void StateBatch::PutCheckpoint(const state::v1::CheckpointState& checkpoint) {
+  rep_->Put(kMeta, kCheckpointKey, checkpoint.SerializeAsString());
 }
 
-void StateBatch::DeletePendingPrediction(absl::string_view model_id,
-                                         absl::string_view prediction_id) {
-  rep_->Delete(kPendingPredictions, ModelIdKey(model_id, prediction_id));
+void StateBatch::PutIngestRecord(uint64_t seq, absl::string_view bytes) {
+  rep_->Put(kIngestLog, SeqKey(seq), bytes);
 }
 
-void StateBatch::PutPendingOutcome(absl::string_view model_id,
-                                   absl::string_view prediction_id,
-                                   const state::v1::PendingOutcome& pending) {
-  rep_->Put(kPendingOutcomes, ModelIdKey(model_id, prediction_id),
-            pending.SerializeAsString());
+void StateBatch::DeleteIngestRecordsBefore(uint64_t seq) {
+  rep_->DeleteRange(kIngestLog, SeqKey(0), SeqKey(seq));
 }
 
-void StateBatch::DeletePendingOutcome(absl::string_view model_id,
-                                      absl::string_view prediction_id) {
-  rep_->Delete(kPendingOutcomes, ModelIdKey(model_id, prediction_id));
+void StateBatch::PutPendingBlock(uint32_t block, absl::string_view bytes) {
+  rep_->Put(kPending, BlockKey(block), bytes);
+}
+
+void StateBatch::PutPendingTombstones(uint32_t block, uint64_t checkpoint,
+                                      absl::string_view bytes) {
+  std::string key = BlockKey(block);
+  AppendBigEndian(&key, checkpoint, 8);
+  rep_->Put(kPending, key, bytes);
+}
+
+void StateBatch::DeletePendingBlock(uint32_t block) {
+  // The block's key and its tombstones' keys all start with BlockKey(block)
+  // and sort before BlockKey(block + 1); the last block has no successor.
+  std::string end = BlockKey(block + 1);
+  if (block == UINT32_MAX) end = BlockKey(block) + std::string(9, '\xff');
+  rep_->DeleteRange(kPending, BlockKey(block), end);
+}
+
+void StateBatch::PutJoinMarkBlock(uint32_t block, absl::string_view bytes) {
+  rep_->Put(kJoinMarks, BlockKey(block), bytes);
+}
+
+void StateBatch::DeleteJoinMarkBlock(uint32_t block) {
+  rep_->Delete(kJoinMarks, BlockKey(block));
 }
 
 void StateBatch::PutPane(absl::string_view model_id, absl::Time pane_start,
@@ -139,18 +154,6 @@ void StateBatch::DeletePane(absl::string_view model_id, absl::Time pane_start) {
 void StateBatch::PutArchive(absl::string_view model_id, absl::Time until,
                             absl::string_view bytes) {
   rep_->Put(kArchives, std::string(model_id), TimeKey(until, bytes));
-}
-
-void StateBatch::PutJoined(absl::string_view model_id,
-                           absl::string_view prediction_id,
-                           absl::Time joined_at) {
-  rep_->Put(kJoined, ModelIdKey(model_id, prediction_id),
-            TimeKey(joined_at, ""));
-}
-
-void StateBatch::DeleteJoined(absl::string_view model_id,
-                              absl::string_view prediction_id) {
-  rep_->Delete(kJoined, ModelIdKey(model_id, prediction_id));
 }
 
 void StateBatch::PutCounters(absl::string_view model_id,
@@ -169,8 +172,10 @@ void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
 }
 
 size_t StateBatch::size() const {
-  return static_cast<size_t>(rep_->batch.GetWriteBatch()->Count());
+  return static_cast<size_t>(rep_->batch.Count());
 }
+
+size_t StateBatch::bytes() const { return rep_->batch.GetDataSize(); }
 
 StateStore::StateStore(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
 StateStore::~StateStore() = default;
@@ -181,8 +186,9 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  // Pending joins are looked up by key on every event, mostly missing:
-  // bloom filters make the misses cheap.
+  // Point reads (a pending block for a join, a checkpoint) mostly hit:
+  // Bloom filters still spare a read of each level's data block on the
+  // rare miss.
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
 
   rocksdb::ColumnFamilyOptions family_options;
@@ -221,7 +227,7 @@ StateBatch StateStore::NewBatch() const {
 }
 
 absl::Status StateStore::Commit(StateBatch& batch) {
-  rocksdb::WriteBatch* write = batch.rep_->batch.GetWriteBatch();
+  rocksdb::WriteBatch* write = &batch.rep_->batch;
   if (write->Count() == 0) return absl::OkStatus();
   RETURN_IF_ERROR(FromRocksDb(rep_->db->Write(rep_->write_options, write),
                               "commit state batch"));
@@ -231,27 +237,25 @@ absl::Status StateStore::Commit(StateBatch& batch) {
 
 namespace {
 
-// Reads `key` of `family` through `batch` when given. Empty when absent.
+// Reads `key` of `family`. Empty when absent.
 absl::StatusOr<std::optional<std::string>> Read(
-    rocksdb::DB* db, rocksdb::WriteBatchWithIndex* batch,
-    rocksdb::ColumnFamilyHandle* family, const std::string& key) {
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+    const std::string& key) {
   std::string value;
-  rocksdb::Status status =
-      batch != nullptr ? batch->GetFromBatchAndDB(db, rocksdb::ReadOptions(),
-                                                  family, key, &value)
-                       : db->Get(rocksdb::ReadOptions(), family, key, &value);
+  rocksdb::Status status = db->Get(rocksdb::ReadOptions(), family, key, &value);
   if (status.IsNotFound()) return std::nullopt;
   RETURN_IF_ERROR(FromRocksDb(status, "read state"));
   return value;
 }
 
-// Calls `fn(key, value)` for every record of `family`.
-absl::Status Scan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
-                  const std::function<absl::Status(absl::string_view,
-                                                   absl::string_view)>& fn) {
+// Calls `fn(key, value)` for every record of `family` from `from` on.
+absl::Status Scan(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+    const std::function<absl::Status(absl::string_view, absl::string_view)>& fn,
+    const std::string& from = "") {
   std::unique_ptr<rocksdb::Iterator> it(
       db->NewIterator(rocksdb::ReadOptions(), family));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  for (it->Seek(from); it->Valid(); it->Next()) {
     RETURN_IF_ERROR(
         fn(absl::string_view(it->key().data(), it->key().size()),
            absl::string_view(it->value().data(), it->value().size())));
@@ -261,30 +265,99 @@ absl::Status Scan(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
 
 }  // namespace
 
-absl::StatusOr<std::optional<state::v1::PendingPrediction>>
-StateStore::GetPendingPrediction(const StateBatch* batch,
-                                 absl::string_view model_id,
-                                 absl::string_view prediction_id) const {
-  ASSIGN_OR_RETURN(
-      std::optional<std::string> bytes,
-      Read(rep_->db.get(), batch != nullptr ? &batch->rep_->batch : nullptr,
-           rep_->families[kPendingPredictions],
-           ModelIdKey(model_id, prediction_id)));
+absl::StatusOr<std::optional<state::v1::CheckpointState>>
+StateStore::GetCheckpoint() const {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   Read(rep_->db.get(), rep_->families[kMeta], kCheckpointKey));
   if (!bytes.has_value()) return std::nullopt;
-  return Decode<state::v1::PendingPrediction>(*bytes, "pending prediction");
+  return Decode<state::v1::CheckpointState>(*bytes, "checkpoint");
 }
 
-absl::StatusOr<std::optional<state::v1::PendingOutcome>>
-StateStore::GetPendingOutcome(const StateBatch* batch,
-                              absl::string_view model_id,
-                              absl::string_view prediction_id) const {
+absl::StatusOr<std::string> StateStore::GetPendingBlock(uint32_t block) const {
   ASSIGN_OR_RETURN(
       std::optional<std::string> bytes,
-      Read(rep_->db.get(), batch != nullptr ? &batch->rep_->batch : nullptr,
-           rep_->families[kPendingOutcomes],
-           ModelIdKey(model_id, prediction_id)));
-  if (!bytes.has_value()) return std::nullopt;
-  return Decode<state::v1::PendingOutcome>(*bytes, "pending outcome");
+      Read(rep_->db.get(), rep_->families[kPending], BlockKey(block)));
+  if (!bytes.has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("pending block ", block, " is missing"));
+  }
+  return *std::move(bytes);
+}
+
+absl::StatusOr<std::string> StateStore::GetJoinMarkBlock(uint32_t block) const {
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> bytes,
+      Read(rep_->db.get(), rep_->families[kJoinMarks], BlockKey(block)));
+  if (!bytes.has_value()) {
+    return absl::DataLossError(
+        absl::StrCat("join-mark block ", block, " is missing"));
+  }
+  return *std::move(bytes);
+}
+
+absl::Status StateStore::ForEachIngestRecord(
+    uint64_t from_seq,
+    const std::function<absl::Status(uint64_t, absl::string_view)>& fn) const {
+  return Scan(
+      rep_->db.get(), rep_->families[kIngestLog],
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        std::optional<uint64_t> seq = ReadBigEndian(key, 8);
+        if (!seq.has_value() || key.size() != 8) {
+          return absl::DataLossError("malformed ingest log key");
+        }
+        return fn(*seq, value);
+      },
+      SeqKey(from_seq));
+}
+
+absl::Status StateStore::ForEachPendingBlock(
+    const std::function<absl::Status(uint32_t, absl::string_view,
+                                     const std::vector<std::string>&)>& fn)
+    const {
+  // A block's key comes first, then its tombstones' (longer, same prefix).
+  std::optional<uint32_t> block;
+  std::string bytes;
+  std::vector<std::string> tombstones;
+  auto flush = [&]() -> absl::Status {
+    if (!block.has_value()) return absl::OkStatus();
+    absl::Status status = fn(*block, bytes, tombstones);
+    block.reset();
+    tombstones.clear();
+    return status;
+  };
+  RETURN_IF_ERROR(Scan(
+      rep_->db.get(), rep_->families[kPending],
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        std::optional<uint64_t> number = ReadBigEndian(key, 4);
+        if (!number.has_value() || (key.size() != 4 && key.size() != 12)) {
+          return absl::DataLossError("malformed pending block key");
+        }
+        if (key.size() == 4) {
+          RETURN_IF_ERROR(flush());
+          block = static_cast<uint32_t>(*number);
+          bytes.assign(value.data(), value.size());
+          return absl::OkStatus();
+        }
+        if (!block.has_value() || *block != *number) {
+          return absl::DataLossError(absl::StrCat(
+              "tombstones of pending block ", *number, " without the block"));
+        }
+        tombstones.emplace_back(value);
+        return absl::OkStatus();
+      }));
+  return flush();
+}
+
+absl::Status StateStore::ForEachJoinMarkBlock(
+    const std::function<absl::Status(uint32_t, absl::string_view)>& fn) const {
+  return Scan(rep_->db.get(), rep_->families[kJoinMarks],
+              [&](absl::string_view key, absl::string_view value) {
+                std::optional<uint64_t> block = ReadBigEndian(key, 4);
+                if (!block.has_value() || key.size() != 4) {
+                  return absl::DataLossError("malformed join-mark block key");
+                }
+                return fn(static_cast<uint32_t>(*block), value);
+              });
 }
 
 absl::Status StateStore::ForEachPane(
@@ -300,53 +373,6 @@ absl::Status StateStore::ForEachPane(
               });
 }
 
-absl::Status StateStore::ForEachPendingPrediction(
-    const std::function<absl::Status(const std::string&, const std::string&,
-                                     const state::v1::PendingPrediction&)>& fn)
-    const {
-  return Scan(
-      rep_->db.get(), rep_->families[kPendingPredictions],
-      [&](absl::string_view key, absl::string_view value) -> absl::Status {
-        std::optional<ModelId> decoded = DecodeModelIdKey(key);
-        if (!decoded.has_value()) {
-          return absl::DataLossError("malformed pending prediction key");
-        }
-        ASSIGN_OR_RETURN(auto pending, Decode<state::v1::PendingPrediction>(
-                                           value, "pending prediction"));
-        return fn(decoded->model_id, decoded->id, pending);
-      });
-}
-
-absl::Status StateStore::ForEachPendingOutcome(
-    const std::function<absl::Status(const std::string&, const std::string&,
-                                     const state::v1::PendingOutcome&)>& fn)
-    const {
-  return Scan(
-      rep_->db.get(), rep_->families[kPendingOutcomes],
-      [&](absl::string_view key, absl::string_view value) -> absl::Status {
-        std::optional<ModelId> decoded = DecodeModelIdKey(key);
-        if (!decoded.has_value()) {
-          return absl::DataLossError("malformed pending outcome key");
-        }
-        ASSIGN_OR_RETURN(auto pending, Decode<state::v1::PendingOutcome>(
-                                           value, "pending outcome"));
-        return fn(decoded->model_id, decoded->id, pending);
-      });
-}
-
-absl::StatusOr<std::optional<absl::Time>> StateStore::GetJoined(
-    const StateBatch* batch, absl::string_view model_id,
-    absl::string_view prediction_id) const {
-  ASSIGN_OR_RETURN(
-      std::optional<std::string> bytes,
-      Read(rep_->db.get(), batch != nullptr ? &batch->rep_->batch : nullptr,
-           rep_->families[kJoined], ModelIdKey(model_id, prediction_id)));
-  if (!bytes.has_value()) return std::nullopt;
-  std::optional<absl::Time> at = DecodeTimeKey(*bytes);
-  if (!at.has_value()) return absl::DataLossError("malformed join mark");
-  return at;
-}
-
 absl::Status StateStore::ForEachArchive(
     const std::function<absl::Status(const std::string&, absl::Time,
                                      absl::string_view)>& fn) const {
@@ -357,20 +383,6 @@ absl::Status StateStore::ForEachArchive(
                   return absl::DataLossError("malformed archive");
                 }
                 return fn(std::string(key), *until, value.substr(8));
-              });
-}
-
-absl::Status StateStore::ForEachJoined(
-    const std::function<absl::Status(const std::string&, const std::string&,
-                                     absl::Time)>& fn) const {
-  return Scan(rep_->db.get(), rep_->families[kJoined],
-              [&](absl::string_view key, absl::string_view value) {
-                std::optional<ModelId> decoded = DecodeModelIdKey(key);
-                std::optional<absl::Time> at = DecodeTimeKey(value);
-                if (!decoded.has_value() || !at.has_value()) {
-                  return absl::DataLossError("malformed join mark");
-                }
-                return fn(decoded->model_id, decoded->id, *at);
               });
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -38,24 +39,31 @@ struct StateStoreOptions {
 class StateStore;
 
 // Mutations applied together by StateStore::Commit, all or none (one
-// RocksDB WriteBatch). Reads through StateStore see a batch's own writes.
-// Not thread-safe: one owner.
+// RocksDB WriteBatch). Not thread-safe: one owner.
 class StateBatch {
  public:
   ~StateBatch();
   StateBatch(StateBatch&&) noexcept;
   StateBatch& operator=(StateBatch&&) noexcept;
 
-  void PutPendingPrediction(absl::string_view model_id,
-                            absl::string_view prediction_id,
-                            const state::v1::PendingPrediction& pending);
-  void DeletePendingPrediction(absl::string_view model_id,
-                               absl::string_view prediction_id);
-  void PutPendingOutcome(absl::string_view model_id,
-                         absl::string_view prediction_id,
-                         const state::v1::PendingOutcome& pending);
-  void DeletePendingOutcome(absl::string_view model_id,
-                            absl::string_view prediction_id);
+  // Where the state stands after a checkpoint (meta family).
+  void PutCheckpoint(const state::v1::CheckpointState& checkpoint);
+  // One acknowledged ingest call (a serialized IngestRecord) under its
+  // sequence number.
+  void PutIngestRecord(uint64_t seq, absl::string_view bytes);
+  // Drops the ingest log before `seq`: what a checkpoint has absorbed.
+  void DeleteIngestRecordsBefore(uint64_t seq);
+  // A block of pending entries (a serialized PendingBlock).
+  void PutPendingBlock(uint32_t block, absl::string_view bytes);
+  // The offsets of `block` that checkpoint number `checkpoint` found joined
+  // or expired (a serialized PendingTombstones).
+  void PutPendingTombstones(uint32_t block, uint64_t checkpoint,
+                            absl::string_view bytes);
+  // Drops a block and its tombstones: none of its entries is pending.
+  void DeletePendingBlock(uint32_t block);
+  // A block of join marks (a serialized JoinMarkBlock).
+  void PutJoinMarkBlock(uint32_t block, absl::string_view bytes);
+  void DeleteJoinMarkBlock(uint32_t block);
   // `bytes` is a serialized vigie.state.v1.PaneState.
   void PutPane(absl::string_view model_id, absl::Time pane_start,
                absl::string_view bytes);
@@ -64,20 +72,15 @@ class StateBatch {
   // which started before `until`. `bytes` is a serialized PaneState.
   void PutArchive(absl::string_view model_id, absl::Time until,
                   absl::string_view bytes);
-  // Marks the prediction as joined with its outcome at `joined_at` (wall
-  // clock), so that a re-sent prediction or outcome is known as a duplicate.
-  void PutJoined(absl::string_view model_id, absl::string_view prediction_id,
-                 absl::Time joined_at);
-  void DeleteJoined(absl::string_view model_id,
-                    absl::string_view prediction_id);
   void PutCounters(absl::string_view model_id,
                    const state::v1::ModelCountersState& counters);
   // The latest state of an alert (by fingerprint), plus, when `transition`,
   // a record in the alert history.
   void PutAlert(const vigie::v1::Alert& alert, bool transition);
 
-  // Number of mutations so far.
+  // Number of mutations so far, and their size in bytes.
   size_t size() const;
+  size_t bytes() const;
 
  private:
   friend class StateStore;
@@ -87,14 +90,17 @@ class StateBatch {
 };
 
 // Vigie's durable state in one RocksDB database, one column family per kind:
-//   pending_predictions  (model, prediction id) -> PendingPrediction
-//   pending_outcomes     (model, prediction id) -> PendingOutcome
-//   panes                (model, pane start)    -> PaneState
-//   archives             model                  -> (until, PaneState)
-//   joined               (model, prediction id) -> join time (8 bytes)
-//   counters             model                  -> ModelCountersState
-//   alerts               fingerprint            -> Alert (latest)
-//   alert_history        (time, fingerprint)    -> Alert (each transition)
+//   meta           "checkpoint"            -> CheckpointState
+//   ingest_log     sequence number         -> IngestRecord
+//   pending        block                   -> PendingBlock
+//                  (block, checkpoint)     -> PendingTombstones
+//   join_marks     block                   -> JoinMarkBlock
+//   panes          (model, pane start)     -> PaneState
+//   archives       model                   -> (until, PaneState)
+//   counters       model                   -> ModelCountersState
+//   alerts         fingerprint             -> Alert (latest)
+//   alert_history  (time, fingerprint)     -> Alert (each transition)
+// Numbers are big-endian, so that byte order is numeric order.
 // Thread-safe: RocksDB serialises writers; each StateBatch has one owner.
 class StateStore {
  public:
@@ -111,42 +117,36 @@ class StateStore {
   // log, then empties the batch.
   absl::Status Commit(StateBatch& batch);
 
-  // Pending joins, read through `batch` (may be null) and then the database.
-  absl::StatusOr<std::optional<state::v1::PendingPrediction>>
-  GetPendingPrediction(const StateBatch* batch, absl::string_view model_id,
-                       absl::string_view prediction_id) const;
-  absl::StatusOr<std::optional<state::v1::PendingOutcome>> GetPendingOutcome(
-      const StateBatch* batch, absl::string_view model_id,
-      absl::string_view prediction_id) const;
-
-  // When the prediction was joined with its outcome, read through `batch`
-  // (may be null); empty if it was not (or its mark was swept).
-  absl::StatusOr<std::optional<absl::Time>> GetJoined(
-      const StateBatch* batch, absl::string_view model_id,
-      absl::string_view prediction_id) const;
+  // The last checkpoint; empty for a new database.
+  absl::StatusOr<std::optional<state::v1::CheckpointState>> GetCheckpoint()
+      const;
+  // A pending block; kDataLoss if it is missing.
+  absl::StatusOr<std::string> GetPendingBlock(uint32_t block) const;
+  // A join-mark block; kDataLoss if it is missing.
+  absl::StatusOr<std::string> GetJoinMarkBlock(uint32_t block) const;
 
   // Iterations over committed state, in key order; stop at the first
   // non-OK status `fn` returns, and return it. kDataLoss for a record that
   // does not decode.
+  absl::Status ForEachIngestRecord(
+      uint64_t from_seq,
+      const std::function<absl::Status(uint64_t seq, absl::string_view bytes)>&
+          fn) const;
+  // Each pending block with the tombstones written for it.
+  absl::Status ForEachPendingBlock(
+      const std::function<
+          absl::Status(uint32_t block, absl::string_view bytes,
+                       const std::vector<std::string>& tombstones)>& fn) const;
+  absl::Status ForEachJoinMarkBlock(
+      const std::function<absl::Status(uint32_t block,
+                                       absl::string_view bytes)>& fn) const;
   absl::Status ForEachPane(
       const std::function<absl::Status(const std::string& model_id,
                                        absl::Time pane_start,
                                        absl::string_view bytes)>& fn) const;
-  absl::Status ForEachPendingPrediction(
-      const std::function<absl::Status(
-          const std::string& model_id, const std::string& prediction_id,
-          const state::v1::PendingPrediction&)>& fn) const;
-  absl::Status ForEachPendingOutcome(
-      const std::function<absl::Status(
-          const std::string& model_id, const std::string& prediction_id,
-          const state::v1::PendingOutcome&)>& fn) const;
   absl::Status ForEachArchive(const std::function<absl::Status(
                                   const std::string& model_id, absl::Time until,
                                   absl::string_view bytes)>& fn) const;
-  absl::Status ForEachJoined(
-      const std::function<absl::Status(const std::string& model_id,
-                                       const std::string& prediction_id,
-                                       absl::Time joined_at)>& fn) const;
   absl::Status ForEachCounters(
       const std::function<absl::Status(const std::string& model_id,
                                        const state::v1::ModelCountersState&)>&

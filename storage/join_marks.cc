@@ -1,0 +1,174 @@
+#include "storage/join_marks.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "storage/record_codec.h"
+#include "vigie/state/v1/state.pb.h"
+
+namespace vigie::storage {
+namespace {
+
+// A checkpoint writes its marks in blocks of about this size.
+constexpr size_t kChunkBytes = 1 << 20;
+
+// Calls `fn(key, mark)` for each mark of a stored block.
+template <typename Fn>
+absl::Status ForEachMark(uint32_t number, absl::string_view bytes, Fn fn) {
+  return ForEachRecord(
+      bytes, [&](uint32_t, absl::string_view record) -> absl::Status {
+        state::v1::JoinMark mark;
+        if (!mark.ParseFromArray(record.data(),
+                                 static_cast<int>(record.size()))) {
+          return absl::DataLossError(absl::StrCat("a mark of join-mark block ",
+                                                  number, " does not decode"));
+        }
+        fn(IdKey::Of(mark.model_id(), mark.prediction_id()), mark);
+        return absl::OkStatus();
+      });
+}
+
+uint32_t SecondsOf(const state::v1::JoinMark& mark) {
+  return ToIndexSeconds(absl::FromUnixSeconds(mark.joined_at_seconds()));
+}
+
+}  // namespace
+
+JoinMarks::JoinMarks(StateStore* store) : store_(store) {}
+
+absl::Status JoinMarks::Load(uint32_t next_block) {
+  next_block_ = next_block;
+  return store_->ForEachJoinMarkBlock(
+      [&](uint32_t number, absl::string_view bytes) -> absl::Status {
+        if (number >= next_block_) {
+          return absl::DataLossError(absl::StrCat(
+              "join-mark block ", number,
+              " is past the checkpoint's next block ", next_block_));
+        }
+        uint32_t newest = 0;
+        RETURN_IF_ERROR(
+            ForEachMark(number, bytes,
+                        [&](const IdKey& key, const state::v1::JoinMark& mark) {
+                          index_.Put(key, SecondsOf(mark));
+                          newest = std::max(newest, SecondsOf(mark));
+                        }));
+        blocks_.emplace(number, newest);
+        return absl::OkStatus();
+      });
+}
+
+std::optional<absl::Time> JoinMarks::Find(const IdKey& key) const {
+  const uint32_t* seconds = index_.Find(key);
+  if (seconds == nullptr) return std::nullopt;
+  return FromIndexSeconds(*seconds);
+}
+
+void JoinMarks::Add(const IdKey& key, absl::string_view model_id,
+                    absl::string_view prediction_id, absl::Time joined_at) {
+  Undo undo;
+  undo.key = key;
+  if (const uint32_t* before = index_.Find(key)) undo.before = *before;
+  undo.chunks = fresh_.size();
+  if (!fresh_.empty()) {
+    undo.last_chunk_bytes = fresh_.back().bytes.size();
+    undo.last_chunk_newest = fresh_.back().newest;
+  }
+  undo_.push_back(std::move(undo));
+
+  const uint32_t seconds = ToIndexSeconds(joined_at);
+  state::v1::JoinMark mark;
+  mark.set_model_id(std::string(model_id));
+  mark.set_prediction_id(std::string(prediction_id));
+  mark.set_joined_at_seconds(absl::ToUnixSeconds(FromIndexSeconds(seconds)));
+  if (fresh_.empty() || fresh_.back().bytes.size() >= kChunkBytes) {
+    fresh_.emplace_back();
+  }
+  AppendRecord(&fresh_.back().bytes, mark.SerializeAsString());
+  fresh_.back().newest = std::max(fresh_.back().newest, seconds);
+  index_.Put(key, seconds);
+}
+
+void JoinMarks::BeginChange() { undo_.clear(); }
+
+void JoinMarks::RollbackChange() {
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    if (it->before.has_value()) {
+      index_.Put(it->key, *it->before);
+    } else {
+      index_.Erase(it->key);
+    }
+    fresh_.resize(it->chunks);
+    if (!fresh_.empty() && it->chunks > 0) {
+      fresh_.back().bytes.resize(it->last_chunk_bytes);
+      fresh_.back().newest = it->last_chunk_newest;
+    }
+  }
+  // An Add that opened a chunk leaves it empty when undone.
+  while (!fresh_.empty() && fresh_.back().bytes.empty()) fresh_.pop_back();
+  undo_.clear();
+}
+
+size_t JoinMarks::fresh_bytes() const {
+  size_t bytes = 0;
+  for (const Chunk& chunk : fresh_) bytes += chunk.bytes.size();
+  return bytes;
+}
+
+JoinMarks::Checkpoint JoinMarks::PrepareCheckpoint(StateBatch& batch) const {
+  Checkpoint checkpoint;
+  checkpoint.next_block = next_block_;
+  for (const Chunk& chunk : fresh_) {
+    if (chunk.bytes.empty()) continue;
+    batch.PutJoinMarkBlock(checkpoint.next_block, chunk.bytes);
+    checkpoint.written.emplace_back(checkpoint.next_block, chunk.newest);
+    ++checkpoint.next_block;
+  }
+  checkpoint.fresh_chunks = fresh_.size();
+  for (uint32_t number : forgotten_) batch.DeleteJoinMarkBlock(number);
+  checkpoint.forgotten = forgotten_.size();
+  return checkpoint;
+}
+
+void JoinMarks::CommitCheckpoint(const Checkpoint& checkpoint) {
+  for (const auto& [number, newest] : checkpoint.written) {
+    blocks_.emplace(number, newest);
+  }
+  fresh_.erase(fresh_.begin(), fresh_.begin() + static_cast<ptrdiff_t>(
+                                                    checkpoint.fresh_chunks));
+  forgotten_.erase(
+      forgotten_.begin(),
+      forgotten_.begin() + static_cast<ptrdiff_t>(checkpoint.forgotten));
+  next_block_ = checkpoint.next_block;
+  undo_.clear();
+}
+
+absl::StatusOr<uint64_t> JoinMarks::Forget(absl::Time horizon) {
+  const uint32_t limit = ToIndexSeconds(horizon);
+  uint64_t forgotten = 0;
+  for (auto it = blocks_.begin(); it != blocks_.end();) {
+    if (it->second >= limit) {
+      ++it;
+      continue;
+    }
+    const uint32_t number = it->first;
+    ASSIGN_OR_RETURN(std::string bytes, store_->GetJoinMarkBlock(number));
+    RETURN_IF_ERROR(ForEachMark(
+        number, bytes, [&](const IdKey& key, const state::v1::JoinMark& mark) {
+          // A later mark of the same pair (joined again after an expiry)
+          // stays.
+          const uint32_t* seconds = index_.Find(key);
+          if (seconds != nullptr && *seconds == SecondsOf(mark)) {
+            index_.Erase(key);
+            ++forgotten;
+          }
+        }));
+    forgotten_.push_back(number);
+    it = blocks_.erase(it);
+  }
+  return forgotten;
+}
+
+}  // namespace vigie::storage

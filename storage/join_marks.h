@@ -1,0 +1,91 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "storage/join_index.h"
+#include "storage/state_store.h"
+
+namespace vigie::storage {
+
+// Which predictions were joined with their outcome, and when, so that a
+// prediction or outcome re-sent after a lost acknowledgement is recognised
+// and counted once. In memory, an index (model, id) -> join time (16 bytes
+// and some table overhead per mark); on disk, the marks of each checkpoint
+// as one block, never a write per join. Marks are forgotten by whole
+// blocks, once the newest mark of a block is older than the horizon the
+// caller gives (the longest label delay).
+//
+// Changes between BeginChange and the next BeginChange can be undone with
+// RollbackChange. Thread-compatible.
+class JoinMarks {
+ public:
+  explicit JoinMarks(StateStore* store);
+
+  // Rebuilds the index from the stored blocks; `next_block` from the
+  // checkpoint. kDataLoss for a block that does not decode.
+  absl::Status Load(uint32_t next_block);
+
+  // When the pair was joined; empty if it was not (or was forgotten).
+  std::optional<absl::Time> Find(const IdKey& key) const;
+  void Add(const IdKey& key, absl::string_view model_id,
+           absl::string_view prediction_id, absl::Time joined_at);
+  size_t size() const { return index_.size(); }
+
+  void BeginChange();
+  void RollbackChange();
+
+  // Bytes of marks added since the last checkpoint.
+  size_t fresh_bytes() const;
+  bool dirty() const { return !fresh_.empty() || !forgotten_.empty(); }
+
+  // Writes the marks added since the last checkpoint as blocks, and deletes
+  // the blocks Forget dropped. In memory with CommitCheckpoint once `batch`
+  // is committed.
+  struct Checkpoint {
+    std::vector<std::pair<uint32_t, uint32_t>> written;  // (block, newest).
+    size_t fresh_chunks = 0;
+    size_t forgotten = 0;
+    uint32_t next_block = 0;
+  };
+  Checkpoint PrepareCheckpoint(StateBatch& batch) const;
+  void CommitCheckpoint(const Checkpoint& checkpoint);
+  uint32_t next_block() const { return next_block_; }
+
+  // Forgets the marks of stored blocks whose newest mark is before
+  // `horizon`; their blocks are deleted at the next checkpoint. Returns how
+  // many marks were forgotten.
+  absl::StatusOr<uint64_t> Forget(absl::Time horizon);
+
+ private:
+  struct Chunk {
+    std::string bytes;  // Records of a JoinMarkBlock.
+    uint32_t newest = 0;
+  };
+  struct Undo {
+    IdKey key;
+    std::optional<uint32_t> before;
+    size_t chunks = 0;
+    size_t last_chunk_bytes = 0;
+    uint32_t last_chunk_newest = 0;
+  };
+
+  StateStore* const store_;
+  IdMap<uint32_t> index_;  // ToIndexSeconds of the join.
+  std::vector<Chunk> fresh_;
+  std::map<uint32_t, uint32_t> blocks_;  // Block -> newest mark.
+  std::vector<uint32_t> forgotten_;      // Blocks to delete.
+  uint32_t next_block_ = 0;
+  std::vector<Undo> undo_;
+};
+
+}  // namespace vigie::storage

@@ -1,0 +1,339 @@
+#include "storage/pending_joins.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "storage/record_codec.h"
+
+namespace vigie::storage {
+namespace {
+
+// Blocks are read whole for one join: small enough to read fast, large
+// enough that a block's key and metadata are a small share.
+constexpr size_t kBlockBytes = 64 << 10;
+// Blocks kept after a read, for the next joins.
+constexpr size_t kCachedBlocks = 8;
+
+PendingJoins::Kind KindOf(const state::v1::PendingEntry& entry) {
+  return entry.has_outcome() ? PendingJoins::Kind::kOutcome
+                             : PendingJoins::Kind::kPrediction;
+}
+
+IdKey KeyOf(const state::v1::PendingEntry& entry) {
+  return entry.has_outcome() ? IdKey::Of(entry.outcome().model_id(),
+                                         entry.outcome().prediction_id())
+                             : IdKey::Of(entry.prediction().model_id(),
+                                         entry.prediction().prediction_id());
+}
+
+uint32_t ArrivalOf(const state::v1::PendingEntry& entry) {
+  return ToIndexSeconds(absl::FromUnixSeconds(entry.arrived().seconds()) +
+                        absl::Nanoseconds(entry.arrived().nanos()));
+}
+
+}  // namespace
+
+PendingJoins::PendingJoins(StateStore* store) : store_(store) {}
+
+absl::Status PendingJoins::Load(uint32_t next_block) {
+  next_block_ = next_block;
+  return store_->ForEachPendingBlock(
+      [&](uint32_t number, absl::string_view bytes,
+          const std::vector<std::string>& tombstones) -> absl::Status {
+        absl::flat_hash_set<uint32_t> dead;
+        for (const std::string& t : tombstones) {
+          state::v1::PendingTombstones decoded;
+          if (!decoded.ParseFromString(t)) {
+            return absl::DataLossError(absl::StrCat(
+                "tombstones of pending block ", number, " do not decode"));
+          }
+          dead.insert(decoded.offsets().begin(), decoded.offsets().end());
+        }
+        Block block;
+        block.oldest = UINT32_MAX;
+        RETURN_IF_ERROR(ForEachRecord(bytes, [&](uint32_t offset,
+                                                 absl::string_view record) {
+          if (dead.contains(offset)) return absl::OkStatus();
+          state::v1::PendingEntry entry;
+          if (!entry.ParseFromArray(record.data(),
+                                    static_cast<int>(record.size()))) {
+            return absl::DataLossError(absl::StrCat(
+                "an entry of pending block ", number, " does not decode"));
+          }
+          const uint32_t since = ArrivalOf(entry);
+          index(KindOf(entry)).Put(KeyOf(entry), Slot{number, offset, since});
+          ++block.live;
+          block.oldest = std::min(block.oldest, since);
+          return absl::OkStatus();
+        }));
+        if (number >= next_block_) {
+          return absl::DataLossError(absl::StrCat(
+              "pending block ", number, " is past the checkpoint's next block ",
+              next_block_));
+        }
+        // A block whose entries all died (a crash between the tombstones
+        // and the deletion cannot happen: one batch) is deleted at the next
+        // checkpoint.
+        blocks_.emplace(number, std::move(block));
+        return absl::OkStatus();
+      });
+}
+
+std::optional<absl::Time> PendingJoins::Since(Kind kind,
+                                              const IdKey& key) const {
+  const Slot* slot = index(kind).Find(key);
+  if (slot == nullptr) return std::nullopt;
+  return FromIndexSeconds(slot->since);
+}
+
+void PendingJoins::SetIndex(Kind kind, const IdKey& key,
+                            std::optional<Slot> slot) {
+  IdMap<Slot>& map = index(kind);
+  const Slot* before = map.Find(key);
+  Undo undo;
+  undo.op = Undo::Op::kIndex;
+  undo.kind = kind;
+  undo.key = key;
+  if (before != nullptr) undo.before = *before;
+  undo_.push_back(undo);
+  if (slot.has_value()) {
+    map.Put(key, *slot);
+  } else {
+    map.Erase(key);
+  }
+}
+
+void PendingJoins::Kill(const Slot& slot) {
+  if (slot.block == kFresh) return;  // The index alone says what is live.
+  Block& block = blocks_.at(slot.block);
+  block.dead.push_back(slot.offset);
+  --block.live;
+  Undo undo;
+  undo.op = Undo::Op::kKill;
+  undo.block = slot.block;
+  undo_.push_back(undo);
+}
+
+void PendingJoins::Add(Kind kind, const IdKey& key,
+                       const google::protobuf::MessageLite& event,
+                       absl::Time arrived) {
+  if (const Slot* old = index(kind).Find(key)) Kill(*old);
+  Undo undo;
+  undo.op = Undo::Op::kFresh;
+  undo.fresh_size = fresh_.size();
+  undo.fresh_entries = fresh_entries_.size();
+  undo_.push_back(undo);
+  // The PendingEntry's bytes, written field by field to spare a copy of
+  // the event into a PendingEntry message.
+  std::string entry;
+  AppendField(&entry, kind == Kind::kPrediction ? 1 : 2,
+              event.SerializeAsString());
+  google::protobuf::Timestamp at;
+  const absl::Duration since_epoch = arrived - absl::UnixEpoch();
+  at.set_seconds(
+      absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1))));
+  at.set_nanos(static_cast<int32_t>(
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(at.seconds()))));
+  AppendField(&entry, 3, at.SerializeAsString());
+  const auto offset = static_cast<uint32_t>(fresh_.size());
+  AppendRecord(&fresh_, entry);
+  fresh_entries_.push_back(FreshEntry{key, kind, offset});
+  SetIndex(kind, key, Slot{kFresh, offset, ToIndexSeconds(arrived)});
+}
+
+absl::StatusOr<state::v1::PendingEntry> PendingJoins::Take(Kind kind,
+                                                           const IdKey& key) {
+  const Slot* found = index(kind).Find(key);
+  if (found == nullptr) {
+    return absl::InternalError("taking a pending entry that is not indexed");
+  }
+  const Slot slot = *found;
+  ASSIGN_OR_RETURN(state::v1::PendingEntry entry, Read(slot));
+  Kill(slot);
+  SetIndex(kind, key, std::nullopt);
+  return entry;
+}
+
+void PendingJoins::Drop(Kind kind, const IdKey& key) {
+  const Slot* found = index(kind).Find(key);
+  if (found == nullptr) return;
+  Kill(*found);
+  SetIndex(kind, key, std::nullopt);
+}
+
+size_t PendingJoins::size(Kind kind) const { return index(kind).size(); }
+
+void PendingJoins::BeginChange() { undo_.clear(); }
+
+void PendingJoins::RollbackChange() {
+  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+    switch (it->op) {
+      case Undo::Op::kIndex:
+        if (it->before.has_value()) {
+          index(it->kind).Put(it->key, *it->before);
+        } else {
+          index(it->kind).Erase(it->key);
+        }
+        break;
+      case Undo::Op::kFresh:
+        fresh_.resize(it->fresh_size);
+        fresh_entries_.resize(it->fresh_entries);
+        break;
+      case Undo::Op::kKill: {
+        Block& block = blocks_.at(it->block);
+        block.dead.pop_back();
+        ++block.live;
+        break;
+      }
+    }
+  }
+  undo_.clear();
+}
+
+absl::StatusOr<const std::string*> PendingJoins::ReadBlock(uint32_t number) {
+  for (const auto& [cached, bytes] : cache_) {
+    if (cached == number) return &bytes;
+  }
+  ASSIGN_OR_RETURN(std::string bytes, store_->GetPendingBlock(number));
+  if (cache_.size() >= kCachedBlocks) cache_.pop_front();
+  cache_.emplace_back(number, std::move(bytes));
+  return &cache_.back().second;
+}
+
+absl::StatusOr<state::v1::PendingEntry> PendingJoins::Read(const Slot& slot) {
+  const std::string* bytes = &fresh_;
+  if (slot.block != kFresh) {
+    ASSIGN_OR_RETURN(bytes, ReadBlock(slot.block));
+  }
+  ASSIGN_OR_RETURN(absl::string_view record, RecordAt(*bytes, slot.offset));
+  state::v1::PendingEntry entry;
+  if (!entry.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    return absl::DataLossError(absl::StrCat("pending entry at ", slot.offset,
+                                            " of block ", slot.block,
+                                            " does not decode"));
+  }
+  return entry;
+}
+
+bool PendingJoins::dirty() const {
+  if (!fresh_entries_.empty()) return true;
+  for (const auto& [number, block] : blocks_) {
+    if (!block.dead.empty() || block.live == 0) return true;
+  }
+  return false;
+}
+
+PendingJoins::Checkpoint PendingJoins::PrepareCheckpoint(
+    uint64_t number, StateBatch& batch) const {
+  Checkpoint checkpoint;
+  checkpoint.next_block = next_block_;
+  std::string chunk;
+  Block written;
+  written.oldest = UINT32_MAX;
+  auto close_chunk = [&] {
+    if (chunk.empty()) return;
+    batch.PutPendingBlock(checkpoint.next_block, chunk);
+    checkpoint.written.emplace_back(checkpoint.next_block, std::move(written));
+    ++checkpoint.next_block;
+    chunk.clear();
+    written = Block();
+    written.oldest = UINT32_MAX;
+  };
+  for (const FreshEntry& fresh : fresh_entries_) {
+    const Slot* slot = index(fresh.kind).Find(fresh.key);
+    if (slot == nullptr || !(*slot == Slot{kFresh, fresh.offset, 0})) continue;
+    // Entries only ever come from AppendRecord, so they read back.
+    const absl::string_view record = *RecordAt(fresh_, fresh.offset);
+    checkpoint.moved.push_back(
+        {fresh.kind, fresh.key,
+         Slot{checkpoint.next_block, static_cast<uint32_t>(chunk.size()),
+              slot->since}});
+    AppendRecord(&chunk, record);
+    ++written.live;
+    written.oldest = std::min(written.oldest, slot->since);
+    if (chunk.size() >= kBlockBytes) close_chunk();
+  }
+  close_chunk();
+  for (const auto& [block_number, block] : blocks_) {
+    if (block.live == 0) {
+      batch.DeletePendingBlock(block_number);
+      checkpoint.deleted.push_back(block_number);
+    } else if (!block.dead.empty()) {
+      state::v1::PendingTombstones tombstones;
+      tombstones.mutable_offsets()->Add(block.dead.begin(), block.dead.end());
+      batch.PutPendingTombstones(block_number, number,
+                                 tombstones.SerializeAsString());
+      checkpoint.tombstoned.push_back(block_number);
+    }
+  }
+  return checkpoint;
+}
+
+void PendingJoins::CommitCheckpoint(Checkpoint checkpoint) {
+  for (const Checkpoint::Moved& moved : checkpoint.moved) {
+    index(moved.kind).Put(moved.key, moved.slot);
+  }
+  for (auto& [number, block] : checkpoint.written) {
+    blocks_.emplace(number, std::move(block));
+  }
+  for (uint32_t number : checkpoint.deleted) {
+    blocks_.erase(number);
+    std::erase_if(cache_, [&](const auto& c) { return c.first == number; });
+  }
+  for (uint32_t number : checkpoint.tombstoned) blocks_.at(number).dead.clear();
+  next_block_ = checkpoint.next_block;
+  fresh_.clear();
+  fresh_.shrink_to_fit();
+  fresh_entries_.clear();
+  fresh_entries_.shrink_to_fit();
+  undo_.clear();
+}
+
+absl::StatusOr<uint64_t> PendingJoins::Sweep(
+    absl::Time horizon,
+    const std::function<bool(Kind, const state::v1::PendingEntry&)>& expired) {
+  const uint32_t limit = ToIndexSeconds(horizon);
+  std::vector<uint32_t> candidates;
+  for (const auto& [number, block] : blocks_) {
+    if (block.live > 0 && block.oldest < limit) candidates.push_back(number);
+  }
+  std::sort(candidates.begin(), candidates.end());
+  uint64_t dropped = 0;
+  for (uint32_t number : candidates) {
+    ASSIGN_OR_RETURN(const std::string* bytes, ReadBlock(number));
+    const std::string copy = *bytes;  // Kill may not evict it, but be safe.
+    uint32_t oldest = UINT32_MAX;
+    RETURN_IF_ERROR(ForEachRecord(
+        copy, [&](uint32_t offset, absl::string_view record) -> absl::Status {
+          state::v1::PendingEntry entry;
+          if (!entry.ParseFromArray(record.data(),
+                                    static_cast<int>(record.size()))) {
+            return absl::DataLossError(absl::StrCat(
+                "an entry of pending block ", number, " does not decode"));
+          }
+          const Kind kind = KindOf(entry);
+          const IdKey key = KeyOf(entry);
+          const Slot* slot = index(kind).Find(key);
+          if (slot == nullptr || !(*slot == Slot{number, offset, 0})) {
+            return absl::OkStatus();  // Joined, expired or replaced.
+          }
+          if (slot->since < limit && expired(kind, entry)) {
+            Drop(kind, key);
+            ++dropped;
+          } else {
+            oldest = std::min(oldest, slot->since);
+          }
+          return absl::OkStatus();
+        }));
+    blocks_.at(number).oldest = oldest;
+  }
+  undo_.clear();
+  return dropped;
+}
+
+}  // namespace vigie::storage

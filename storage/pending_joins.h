@@ -1,0 +1,166 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "google/protobuf/message_lite.h"
+#include "storage/join_index.h"
+#include "storage/state_store.h"
+#include "vigie/state/v1/state.pb.h"
+
+namespace vigie::storage {
+
+// Predictions waiting for their outcome, and outcomes waiting for their
+// prediction, kept so that pending joins never cost a RocksDB write per
+// event:
+//   - an entry is appended to an in-memory buffer as it arrives (the ingest
+//     log makes it durable meanwhile);
+//   - a checkpoint writes the buffer's entries still pending as blocks of
+//     about 64 KiB keyed by a block number (arrival order), and, for older
+//     blocks, the offsets of entries joined or expired since as tombstones;
+//     a block with nothing pending left is deleted whole. In the common case
+//     of outcomes that arrive within a checkpoint interval, an entry is never
+//     written anywhere but the ingest log;
+//   - in memory there is only an index, (model, id) -> (block, offset,
+//     arrival), 24 bytes and some table overhead per entry, rebuilt from the
+//     blocks and tombstones at start-up.
+// A join reads its entry back from the buffer, or from its block (the last
+// few blocks read are cached: outcomes tend to come in prediction order).
+//
+// Changes between BeginChange and the next BeginChange can be undone with
+// RollbackChange, so that a failed ingest call leaves nothing behind.
+// Thread-compatible.
+class PendingJoins {
+ public:
+  enum class Kind { kPrediction, kOutcome };
+
+  explicit PendingJoins(StateStore* store);
+
+  // Rebuilds the index from the stored blocks; `next_block` from the
+  // checkpoint. kDataLoss for a block that does not decode.
+  absl::Status Load(uint32_t next_block);
+
+  // When the pair's entry of `kind` arrived; empty if none is pending.
+  std::optional<absl::Time> Since(Kind kind, const IdKey& key) const;
+  // Makes `event` (a vigie.v1.Prediction for kPrediction, an Outcome for
+  // kOutcome), arrived at `arrived`, the pending entry of `kind` for `key`,
+  // replacing any.
+  void Add(Kind kind, const IdKey& key,
+           const google::protobuf::MessageLite& event, absl::Time arrived);
+  // Reads the pending entry and removes it. kInternal if there is none,
+  // kDataLoss or kUnavailable if its block cannot be read.
+  absl::StatusOr<state::v1::PendingEntry> Take(Kind kind, const IdKey& key);
+  // Removes the pending entry without reading it (it expired).
+  void Drop(Kind kind, const IdKey& key);
+  size_t size(Kind kind) const;
+
+  // Starts a change that RollbackChange can undo.
+  void BeginChange();
+  void RollbackChange();
+
+  // Bytes of entries appended since the last checkpoint.
+  size_t fresh_bytes() const { return fresh_.size(); }
+  // Whether a checkpoint has anything to write.
+  bool dirty() const;
+
+  // What a checkpoint writes: the buffer's pending entries as new blocks,
+  // tombstones, and deletions of blocks with nothing pending. Takes effect
+  // in memory with CommitCheckpoint, once `batch` is committed; a
+  // checkpoint that failed to commit is simply dropped.
+  struct Checkpoint;
+  // `number` tells this checkpoint's tombstones from earlier ones.
+  Checkpoint PrepareCheckpoint(uint64_t number, StateBatch& batch) const;
+  void CommitCheckpoint(Checkpoint checkpoint);
+  uint32_t next_block() const { return next_block_; }
+
+  // Offers each entry of the stored blocks that has waited since before
+  // `horizon` to `expired`, and drops those it returns true for. Entries
+  // appended since the last checkpoint are not offered: checkpoint first.
+  // Returns how many were dropped.
+  absl::StatusOr<uint64_t> Sweep(
+      absl::Time horizon,
+      const std::function<bool(Kind, const state::v1::PendingEntry&)>& expired);
+
+ private:
+  // Where an entry is: its block (kFresh: the in-memory buffer) and the
+  // byte offset of its record in it, and when it arrived.
+  struct Slot {
+    uint32_t block = 0;
+    uint32_t offset = 0;
+    uint32_t since = 0;  // ToIndexSeconds.
+    bool operator==(const Slot& other) const {
+      return block == other.block && offset == other.offset;
+    }
+  };
+  static constexpr uint32_t kFresh = UINT32_MAX;
+  struct FreshEntry {
+    IdKey key;
+    Kind kind;
+    uint32_t offset;
+  };
+  struct Block {
+    uint32_t live = 0;    // Entries still pending.
+    uint32_t oldest = 0;  // Earliest arrival among them (ToIndexSeconds).
+    // Offsets found dead since the last checkpoint: its tombstones.
+    // A block with nothing live is deleted at the next checkpoint.
+    std::vector<uint32_t> dead;
+  };
+  struct Undo {
+    enum class Op { kIndex, kFresh, kKill } op = Op::kIndex;
+    Kind kind = Kind::kPrediction;
+    IdKey key;
+    std::optional<Slot> before;  // kIndex.
+    size_t fresh_size = 0;       // kFresh.
+    size_t fresh_entries = 0;    // kFresh.
+    uint32_t block = 0;          // kKill.
+  };
+
+  IdMap<Slot>& index(Kind kind) {
+    return kind == Kind::kPrediction ? predictions_ : outcomes_;
+  }
+  const IdMap<Slot>& index(Kind kind) const {
+    return kind == Kind::kPrediction ? predictions_ : outcomes_;
+  }
+  void SetIndex(Kind kind, const IdKey& key, std::optional<Slot> slot);
+  // Records that the entry at `slot` is no longer pending.
+  void Kill(const Slot& slot);
+  absl::StatusOr<state::v1::PendingEntry> Read(const Slot& slot);
+  absl::StatusOr<const std::string*> ReadBlock(uint32_t block);
+
+  StateStore* const store_;
+  IdMap<Slot> predictions_;
+  IdMap<Slot> outcomes_;
+  // Entries appended since the last checkpoint: records of a PendingBlock.
+  std::string fresh_;
+  std::vector<FreshEntry> fresh_entries_;
+  absl::flat_hash_map<uint32_t, Block> blocks_;
+  uint32_t next_block_ = 0;
+  std::vector<Undo> undo_;
+  // The blocks read last, for joins of entries that arrived together.
+  std::deque<std::pair<uint32_t, std::string>> cache_;
+};
+
+struct PendingJoins::Checkpoint {
+  struct Moved {
+    Kind kind;
+    IdKey key;
+    Slot slot;
+  };
+  std::vector<Moved> moved;  // Buffer entries and their new blocks.
+  std::vector<std::pair<uint32_t, Block>> written;  // New blocks.
+  std::vector<uint32_t> deleted;                    // Blocks deleted.
+  std::vector<uint32_t> tombstoned;                 // Blocks given tombstones.
+  uint32_t next_block = 0;
+};
+
+}  // namespace vigie::storage
