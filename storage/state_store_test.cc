@@ -1,9 +1,12 @@
 #include "storage/state_store.h"
 
+#include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -11,13 +14,58 @@
 namespace vigie::storage {
 namespace {
 
-state::v1::PendingPrediction Pending(const std::string& id, double score) {
-  state::v1::PendingPrediction pending;
-  pending.mutable_prediction()->set_model_id("m");
-  pending.mutable_prediction()->set_prediction_id(id);
-  pending.mutable_prediction()->mutable_binary()->set_score(score);
-  pending.mutable_arrived()->set_seconds(1'700'000'000);
-  return pending;
+using google::protobuf::util::MessageDifferencer;
+
+// Serialized PendingTombstones with `offsets`.
+std::string Tombstones(std::initializer_list<uint32_t> offsets) {
+  state::v1::PendingTombstones tombstones;
+  tombstones.mutable_offsets()->Add(offsets.begin(), offsets.end());
+  return tombstones.SerializeAsString();
+}
+
+// A pending block as ForEachPendingBlock shows it.
+struct SeenBlock {
+  uint32_t block;
+  std::string bytes;
+  std::vector<std::string> tombstones;
+  bool operator==(const SeenBlock&) const = default;
+};
+
+std::vector<SeenBlock> PendingBlocks(const StateStore& store) {
+  std::vector<SeenBlock> blocks;
+  const absl::Status status = store.ForEachPendingBlock(
+      [&](uint32_t block, absl::string_view bytes,
+          const std::vector<std::string>& tombstones) {
+        blocks.push_back({block, std::string(bytes), tombstones});
+        return absl::OkStatus();
+      });
+  EXPECT_OK(status);
+  return blocks;
+}
+
+std::vector<std::pair<uint32_t, std::string>> JoinMarkBlocks(
+    const StateStore& store) {
+  std::vector<std::pair<uint32_t, std::string>> blocks;
+  const absl::Status status =
+      store.ForEachJoinMarkBlock([&](uint32_t block, absl::string_view bytes) {
+        blocks.emplace_back(block, std::string(bytes));
+        return absl::OkStatus();
+      });
+  EXPECT_OK(status);
+  return blocks;
+}
+
+std::vector<uint64_t> IngestSeqs(const StateStore& store, uint64_t from) {
+  std::vector<uint64_t> seqs;
+  const absl::Status status = store.ForEachIngestRecord(
+      from, [&](uint64_t seq, absl::string_view bytes) {
+        // Each record was written as "r<seq>".
+        EXPECT_EQ(bytes, "r" + std::to_string(seq));
+        seqs.push_back(seq);
+        return absl::OkStatus();
+      });
+  EXPECT_OK(status);
+  return seqs;
 }
 
 class StateStoreTest : public ::testing::Test {
@@ -41,41 +89,164 @@ TEST_F(StateStoreTest, RejectsBadOptions) {
             absl::StatusCode::kInvalidArgument);
 }
 
-TEST_F(StateStoreTest, ReadsSeeTheBatchBeforeAndTheDatabaseAfterCommit) {
+TEST_F(StateStoreTest, CheckpointRoundTrip) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  ASSERT_OK_AND_ASSIGN(auto none, store->GetCheckpoint());
+  EXPECT_FALSE(none.has_value());
+
+  state::v1::CheckpointState checkpoint;
+  checkpoint.set_format(2);
+  checkpoint.set_next_ingest_seq(42);
+  checkpoint.set_next_pending_block(7);
+  checkpoint.set_next_mark_block(3);
+  checkpoint.mutable_taken_at()->set_seconds(1'700'000'000);
+  checkpoint.set_number(5);
+  StateBatch batch = store->NewBatch();
+  batch.PutCheckpoint(checkpoint);
+  EXPECT_EQ(batch.size(), 1u);
+  ASSERT_OK(store->Commit(batch));
+  // A committed batch is emptied, ready for the next one.
+  EXPECT_EQ(batch.size(), 0u);
+
+  ASSERT_OK_AND_ASSIGN(auto read, store->GetCheckpoint());
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(MessageDifferencer::Equals(*read, checkpoint))
+      << read->DebugString();
+}
+
+TEST_F(StateStoreTest, IngestLogIsReadFromASequenceNumber) {
   ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
   StateBatch batch = store->NewBatch();
-  batch.PutPendingPrediction("m", "p1", Pending("p1", 0.25));
-  ASSERT_OK_AND_ASSIGN(auto in_batch,
-                       store->GetPendingPrediction(&batch, "m", "p1"));
-  ASSERT_TRUE(in_batch.has_value());
-  EXPECT_EQ(in_batch->prediction().binary().score(), 0.25);
-  // Not yet in the database.
-  ASSERT_OK_AND_ASSIGN(auto outside,
-                       store->GetPendingPrediction(nullptr, "m", "p1"));
-  EXPECT_FALSE(outside.has_value());
-
+  for (uint64_t seq = 0; seq < 10; ++seq) {
+    batch.PutIngestRecord(seq, "r" + std::to_string(seq));
+  }
   ASSERT_OK(store->Commit(batch));
-  EXPECT_EQ(batch.size(), 0u);
-  ASSERT_OK_AND_ASSIGN(auto committed,
-                       store->GetPendingPrediction(nullptr, "m", "p1"));
-  ASSERT_TRUE(committed.has_value());
+  EXPECT_EQ(IngestSeqs(*store, 0),
+            (std::vector<uint64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
 
-  // A delete in a batch hides the committed record from reads through it.
-  StateBatch second = store->NewBatch();
-  second.DeletePendingPrediction("m", "p1");
-  ASSERT_OK_AND_ASSIGN(auto deleted,
-                       store->GetPendingPrediction(&second, "m", "p1"));
-  EXPECT_FALSE(deleted.has_value());
+  // A checkpoint absorbed records 0 to 5.
+  batch.DeleteIngestRecordsBefore(6);
+  ASSERT_OK(store->Commit(batch));
+  EXPECT_EQ(IngestSeqs(*store, 0), (std::vector<uint64_t>{6, 7, 8, 9}));
+  EXPECT_EQ(IngestSeqs(*store, 8), (std::vector<uint64_t>{8, 9}));
+  EXPECT_TRUE(IngestSeqs(*store, 10).empty());
+}
+
+TEST_F(StateStoreTest, PendingBlocksComeWithTheirTombstones) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  StateBatch batch = store->NewBatch();
+  batch.PutPendingBlock(1, "block one");
+  batch.PutPendingBlock(2, "block two");
+  batch.PutPendingTombstones(1, 3, Tombstones({0, 40}));
+  ASSERT_OK(store->Commit(batch));
+  batch.PutPendingTombstones(1, 5, Tombstones({80}));
+  ASSERT_OK(store->Commit(batch));
+
+  // Block 1's tombstones in checkpoint order; block 2 has none.
+  EXPECT_EQ(PendingBlocks(*store),
+            (std::vector<SeenBlock>{
+                {1, "block one", {Tombstones({0, 40}), Tombstones({80})}},
+                {2, "block two", {}}}));
+  ASSERT_OK_AND_ASSIGN(std::string bytes, store->GetPendingBlock(1));
+  EXPECT_EQ(bytes, "block one");
+
+  // Deleting block 1 takes its tombstones with it and leaves block 2.
+  batch.DeletePendingBlock(1);
+  ASSERT_OK(store->Commit(batch));
+  EXPECT_EQ(PendingBlocks(*store),
+            (std::vector<SeenBlock>{{2, "block two", {}}}));
+  EXPECT_EQ(store->GetPendingBlock(1).status().code(),
+            absl::StatusCode::kDataLoss);
+  // Were its tombstones left behind, a new block 1 would show them.
+  batch.PutPendingBlock(1, "block one again");
+  ASSERT_OK(store->Commit(batch));
+  EXPECT_EQ(PendingBlocks(*store),
+            (std::vector<SeenBlock>{{1, "block one again", {}},
+                                    {2, "block two", {}}}));
+}
+
+TEST_F(StateStoreTest, MissingPendingBlockIsDataLoss) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  EXPECT_EQ(store->GetPendingBlock(0).status().code(),
+            absl::StatusCode::kDataLoss);
+}
+
+TEST_F(StateStoreTest, BlockNumbersIterateInNumericOrder) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  StateBatch batch = store->NewBatch();
+  // 256 is 0x100: little-endian or text keys would put it before 2.
+  batch.PutPendingBlock(256, "c");
+  batch.PutPendingBlock(2, "b");
+  batch.PutPendingBlock(0, "a");
+  ASSERT_OK(store->Commit(batch));
+  EXPECT_EQ(
+      PendingBlocks(*store),
+      (std::vector<SeenBlock>{{0, "a", {}}, {2, "b", {}}, {256, "c", {}}}));
+}
+
+TEST_F(StateStoreTest, LastBlockNumberCanBeDeleted) {
+  // The block after UINT32_MAX does not exist: its deletion range must
+  // still cover its tombstones, and nothing before it.
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  StateBatch batch = store->NewBatch();
+  batch.PutPendingBlock(UINT32_MAX - 1, "before");
+  batch.PutPendingBlock(UINT32_MAX, "last");
+  batch.PutPendingTombstones(UINT32_MAX, UINT64_MAX, Tombstones({1}));
+  ASSERT_OK(store->Commit(batch));
+  batch.DeletePendingBlock(UINT32_MAX);
+  ASSERT_OK(store->Commit(batch));
+  EXPECT_EQ(PendingBlocks(*store),
+            (std::vector<SeenBlock>{{UINT32_MAX - 1, "before", {}}}));
+}
+
+TEST_F(StateStoreTest, TombstonesWithoutTheirBlockAreDataLoss) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  StateBatch batch = store->NewBatch();
+  batch.PutPendingTombstones(4, 1, Tombstones({0}));
+  ASSERT_OK(store->Commit(batch));
+  const absl::Status status = store->ForEachPendingBlock(
+      [](uint32_t, absl::string_view, const std::vector<std::string>&) {
+        return absl::OkStatus();
+      });
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+}
+
+TEST_F(StateStoreTest, JoinMarkBlocks) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  EXPECT_EQ(store->GetJoinMarkBlock(0).status().code(),
+            absl::StatusCode::kDataLoss);
+  StateBatch batch = store->NewBatch();
+  batch.PutJoinMarkBlock(1, "marks one");
+  batch.PutJoinMarkBlock(0, "marks zero");
+  ASSERT_OK(store->Commit(batch));
+  EXPECT_EQ(JoinMarkBlocks(*store),
+            (std::vector<std::pair<uint32_t, std::string>>{{0, "marks zero"},
+                                                           {1, "marks one"}}));
+  ASSERT_OK_AND_ASSIGN(std::string bytes, store->GetJoinMarkBlock(1));
+  EXPECT_EQ(bytes, "marks one");
+
+  batch.DeleteJoinMarkBlock(0);
+  ASSERT_OK(store->Commit(batch));
+  EXPECT_EQ(JoinMarkBlocks(*store),
+            (std::vector<std::pair<uint32_t, std::string>>{{1, "marks one"}}));
+  EXPECT_EQ(store->GetJoinMarkBlock(0).status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST_F(StateStoreTest, StateSurvivesReopen) {
+  state::v1::CheckpointState checkpoint;
+  checkpoint.set_format(2);
+  checkpoint.set_next_ingest_seq(2);
+  checkpoint.set_number(1);
   {
     ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
     StateBatch batch = store->NewBatch();
-    batch.PutPendingPrediction("m", "p1", Pending("p1", 0.5));
-    state::v1::PendingOutcome outcome;
-    outcome.mutable_outcome()->set_binary(true);
-    batch.PutPendingOutcome("m", "p2", outcome);
+    batch.PutCheckpoint(checkpoint);
+    batch.PutIngestRecord(2, "r2");
+    batch.PutIngestRecord(3, "r3");
+    batch.PutPendingBlock(0, "pending");
+    batch.PutPendingTombstones(0, 1, Tombstones({7}));
+    batch.PutJoinMarkBlock(0, "marks");
     batch.PutPane("m", absl::FromUnixSeconds(7200), "late");
     batch.PutPane("m", absl::FromUnixSeconds(3600), "early");
     batch.PutPane("a", absl::FromUnixSeconds(0), "other model");
@@ -94,6 +265,15 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
   }
   ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
 
+  ASSERT_OK_AND_ASSIGN(auto read, store->GetCheckpoint());
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(MessageDifferencer::Equals(*read, checkpoint));
+  EXPECT_EQ(IngestSeqs(*store, 0), (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(PendingBlocks(*store),
+            (std::vector<SeenBlock>{{0, "pending", {Tombstones({7})}}}));
+  EXPECT_EQ(JoinMarkBlocks(*store),
+            (std::vector<std::pair<uint32_t, std::string>>{{0, "marks"}}));
+
   std::vector<std::pair<std::string, std::string>> panes;
   ASSERT_OK(store->ForEachPane([&](const std::string& model, absl::Time start,
                                    absl::string_view bytes) {
@@ -108,22 +288,6 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
   EXPECT_EQ(panes[1].first, "m@3600");
   EXPECT_EQ(panes[1].second, "early");
   EXPECT_EQ(panes[2].first, "m@7200");
-
-  int pending_predictions = 0;
-  ASSERT_OK(store->ForEachPendingPrediction(
-      [&](const std::string& model, const std::string& id,
-          const state::v1::PendingPrediction& pending) {
-        EXPECT_EQ(model, "m");
-        EXPECT_EQ(id, "p1");
-        EXPECT_EQ(pending.prediction().binary().score(), 0.5);
-        ++pending_predictions;
-        return absl::OkStatus();
-      }));
-  EXPECT_EQ(pending_predictions, 1);
-  ASSERT_OK_AND_ASSIGN(auto outcome,
-                       store->GetPendingOutcome(nullptr, "m", "p2"));
-  ASSERT_TRUE(outcome.has_value());
-  EXPECT_TRUE(outcome->outcome().binary());
 
   uint64_t predictions = 0;
   ASSERT_OK(store->ForEachCounters(
