@@ -12,9 +12,19 @@
 namespace vigie::bench {
 
 struct IngestLoadOptions {
-  // Predictions of the simulated stream; it also carries one outcome for
-  // each. Default: 500,000. Range: [1, 1e9].
+  // Predictions of the simulated stream. Default: 500,000. Range: [1, 1e9].
   int64_t predictions = 500'000;
+  // Share of the predictions whose outcome is sent; the others stay pending
+  // in the server, which is what a memory bound on pending joins is about.
+  // Which ones is drawn from `seed` and the prediction id. Default: 1 (every
+  // outcome, as the simulator). Range: [0, 1].
+  double outcome_share = 1;
+  // When > 0, each prediction also carries the group attribute "segment",
+  // "s0000" to "s<groups - 1>", drawn uniformly from `seed` and the
+  // prediction id, so that the fairness monitor keeps this many groups for
+  // it. Default: 0 (the simulator's attributes only). Range: [0, 100,000]
+  // (the server's max_groups range).
+  int groups = 0;
   // Parallel connections the load is split across. Default: 2.
   // Range: [1, 64].
   int connections = 2;
@@ -42,14 +52,16 @@ struct IngestLoad {
   std::vector<std::vector<v1::IngestRequest>> connections;
   uint64_t events = 0;
   uint64_t predictions = 0;
+  uint64_t outcomes = 0;
 };
 
 // O(predictions) time and memory (about 1 kB per event).
 absl::StatusOr<IngestLoad> BuildIngestLoad(const IngestLoadOptions& options);
 
 // Calls `visit` on each event of the simulated stream of `options`, in the
-// simulator's order, with options.model_id set: the events BuildIngestLoad
-// splits, before the split. O(1) memory besides the simulator's.
+// simulator's order, with options.model_id, outcome_share and groups
+// applied: the events BuildIngestLoad splits, before the split. O(1) memory
+// besides the simulator's.
 absl::Status ForEachEvent(const IngestLoadOptions& options,
                           absl::FunctionRef<void(v1::Event&)> visit);
 

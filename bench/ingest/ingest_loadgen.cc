@@ -5,16 +5,25 @@
 //
 // The simulated stream is built first, untimed; then the server starts as a
 // child process on a fresh data folder and a free loopback port, the stream
-// goes over --connections parallel client-streaming Ingest calls, and the
-// server's memory and footprint are read; then the baseline runs with the
-// server stopped, so that the two never share the cores. The run is bounded
-// by --predictions and --timeout. Exit status: 0 when every event was
-// accepted, 1 otherwise (rejections, a broken stream, a failed server), 2 on
-// a bad flag. Progress goes to stderr, the report to stdout.
+// goes over --connections parallel client-streaming Ingest calls while the
+// server's memory is sampled, and the server's counters (GetMetrics),
+// memory and footprint are read. With --kill_and_restart the server is then
+// SIGKILLed and started again on the same data folder, timed until it
+// serves, and its counters compared with those before the kill. Then the
+// baseline runs with the server stopped, so that the two never share the
+// cores. --outcome_share and --groups shape the stream for memory runs
+// (many pending joins, many groups). The run is bounded by --predictions
+// and --timeout. Exit status: 0 when every event was accepted (and the
+// counters survived the restart), 1 otherwise (rejections, lost counters, a
+// broken stream, a failed server), 2 on a bad flag. Progress goes to
+// stderr, the report to stdout.
 
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -27,17 +36,28 @@
 #include "bench/ingest/ingest_load.h"
 #include "bench/ingest/ingest_stream.h"
 #include "bench/ingest/loadgen_report.h"
+#include "bench/ingest/memory_sampler.h"
 #include "bench/ingest/rocksdb_baseline.h"
 #include "bench/ingest/scratch_dir.h"
 #include "bench/ingest/server_child.h"
+#include "bench/ingest/server_config.h"
 #include "common/status_macros.h"
+#include "tools/client.h"
 #include "tools/printing.h"
 
 ABSL_FLAG(std::string, server_binary, VIGIE_SERVER_BINARY,
           "Path of the vigie server binary to start.");
 ABSL_FLAG(int64_t, predictions, 500'000,
-          "Predictions of the simulated stream; each also sends its outcome, "
-          "so twice as many events.");
+          "Predictions of the simulated stream; with the default "
+          "--outcome_share each also sends its outcome, so twice as many "
+          "events.");
+ABSL_FLAG(double, outcome_share, 1,
+          "Share of the predictions whose outcome is sent, in [0, 1]; the "
+          "others stay pending in the server. Which ones is drawn from "
+          "--seed.");
+ABSL_FLAG(int, groups, 0,
+          "When > 0, every prediction also carries the group attribute "
+          "`segment`, s0000 to s<groups - 1>, drawn uniformly from --seed.");
 ABSL_FLAG(int, connections, 2,
           "Parallel client-streaming Ingest calls, each on its own TCP "
           "connection; events are split by prediction id.");
@@ -49,6 +69,15 @@ ABSL_FLAG(absl::Duration, timeout, absl::Minutes(10),
 ABSL_FLAG(std::string, tmp_dir, "",
           "Parent of the scratch folder (server data, baseline database, "
           "server log); empty: $TMPDIR, else /tmp. Removed at the end.");
+ABSL_FLAG(std::string, server_config, "",
+          "Configuration file the server is started with (its --config). "
+          "Empty: the embedded defaults, or, with --outcome_share < 1 or "
+          "--groups > 0, a file written into the scratch folder "
+          "(default_model: max_groups at least --groups, label_delay 30d).");
+ABSL_FLAG(bool, kill_and_restart, false,
+          "Once the stream has ended, SIGKILL the server, start it again on "
+          "the same data folder, time until it answers GetMetrics, and exit 1 "
+          "if its counters differ from those before the kill.");
 ABSL_FLAG(bool, baseline, true, "Also time one RocksDB Put per prediction.");
 
 namespace vigie::bench {
@@ -79,18 +108,104 @@ int Fail(const absl::Status& status, const ScratchDir* scratch = nullptr) {
 
 std::string Count(uint64_t n) { return tools::FormatCount(n); }
 
-// Starts the server on a fresh data folder, streams `load` to it, reads its
-// memory and data folder, and stops it; the figures go to `report`.
+// Often enough to see the rise of a run of seconds, seldom enough to cost
+// nothing.
+constexpr absl::Duration kSampleInterval = absl::Milliseconds(200);
+// Of the server's start and stop and of GetMetrics.
+constexpr absl::Duration kServerTimeout = absl::Minutes(1);
+
+// How the server is started: the same both times with --kill_and_restart.
+struct ServerCommand {
+  std::string binary;
+  std::string data_dir;
+  std::string port_file;
+  std::string log_path;
+  std::vector<std::string> args;
+
+  absl::StatusOr<ServerChild> Start(absl::Duration timeout) const {
+    return ServerChild::Start(binary, data_dir, port_file, log_path, timeout,
+                              args);
+  }
+};
+
+// --server_config; else, when the stream needs it, a configuration written
+// into the scratch folder; else the embedded defaults.
+absl::StatusOr<ServerConfigUsed> ChooseServerConfig(
+    const IngestLoadOptions& options, const ScratchDir& scratch) {
+  ServerConfigUsed config;
+  if (std::string path = absl::GetFlag(FLAGS_server_config); !path.empty()) {
+    config.kind = ServerConfigUsed::Kind::kUserFile;
+    config.path = std::move(path);
+  } else if (NeedsServerConfig(options)) {
+    config.kind = ServerConfigUsed::Kind::kGenerated;
+    config.path = scratch.Join("vigie.yaml");
+    config.summary = PendingJoinsConfigSummary(options);
+    RETURN_IF_ERROR(
+        WriteTextFile(config.path, PendingJoinsConfigYaml(options)));
+  }
+  return config;
+}
+
+// GetMetrics of `model_id` over all its panes, on a new connection.
+absl::StatusOr<v1::GetMetricsReply> FetchMetrics(const std::string& address,
+                                                 const std::string& model_id) {
+  ASSIGN_OR_RETURN(std::unique_ptr<tools::VigieClient> client,
+                   tools::VigieClient::Connect(address, kServerTimeout));
+  v1::GetMetricsRequest request;
+  request.set_model_id(model_id);
+  return client->GetMetrics(request, kServerTimeout);
+}
+
+// SIGKILLs `server`, as a crash would, starts it again on the same data
+// folder, times it until it serves, reads its counters and memory, and
+// stops it.
+absl::StatusOr<RestartReport> KillAndRestart(ServerChild& server,
+                                             const ServerCommand& command,
+                                             const std::string& model_id) {
+  server.Kill();
+  Progress("server killed (SIGKILL); starting it again on its data folder");
+  RestartReport restart;
+  const absl::Time start = absl::Now();
+  // Recovery may replay a large log, so it gets the ingest's deadline.
+  ASSIGN_OR_RETURN(ServerChild restarted,
+                   command.Start(absl::GetFlag(FLAGS_timeout)));
+  restart.until_port = absl::Now() - start;
+  ASSIGN_OR_RETURN(const v1::GetMetricsReply metrics,
+                   FetchMetrics(restarted.address(), model_id));
+  restart.until_serving = absl::Now() - start;
+  restart.counters = metrics.counters();
+  Progress(absl::StrFormat(
+      "server pid %d wrote its port after %.2f s, answered GetMetrics after "
+      "%.2f s",
+      restarted.pid(), absl::ToDoubleSeconds(restart.until_port),
+      absl::ToDoubleSeconds(restart.until_serving)));
+  ASSIGN_OR_RETURN(restart.memory, ReadProcessMemory(restarted.pid()));
+  RETURN_IF_ERROR(restarted.Stop(kServerTimeout));
+  return restart;
+}
+
+// Starts the server on a fresh data folder, streams `load` to it while
+// sampling its memory, reads its counters, memory and data folder, and
+// stops it (or kills and restarts it first); the figures go to `report`.
 absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
                            LoadgenReport& report) {
-  const std::string data_dir = scratch.Join("server-data");
-  ASSIGN_OR_RETURN(
-      ServerChild server,
-      ServerChild::Start(absl::GetFlag(FLAGS_server_binary), data_dir,
-                         scratch.Join("server.port"),
-                         scratch.Join("server.log"), absl::Minutes(1)));
+  ASSIGN_OR_RETURN(report.server_config,
+                   ChooseServerConfig(report.options, scratch));
+  ServerCommand command = {
+      .binary = absl::GetFlag(FLAGS_server_binary),
+      .data_dir = scratch.Join("server-data"),
+      .port_file = scratch.Join("server.port"),
+      .log_path = scratch.Join("server.log"),
+      .args = {},
+  };
+  if (report.server_config.kind != ServerConfigUsed::Kind::kEmbeddedDefaults) {
+    command.args.push_back("--config=" + report.server_config.path);
+  }
+  ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
   Progress(absl::StrCat("server pid ", server.pid(), " on ", server.address(),
-                        ", data in ", data_dir));
+                        ", data in ", command.data_dir));
+  report.sample_interval = kSampleInterval;
+  MemorySampler sampler(server.pid(), kSampleInterval);
 
   StreamLoadOptions stream_options;
   stream_options.timeout = absl::GetFlag(FLAGS_timeout);
@@ -112,15 +227,32 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
                             report.stream.elapsed, absl::Milliseconds(1)))));
 
   ASSIGN_OR_RETURN(report.server, ReadProcessMemory(server.pid()));
-  ASSIGN_OR_RETURN(report.data_running, MeasureDirectory(data_dir));
-  RETURN_IF_ERROR(server.Stop(absl::Minutes(1)));
-  ASSIGN_OR_RETURN(report.data_stopped, MeasureDirectory(data_dir));
+  const absl::Time metrics_start = absl::Now();
+  ASSIGN_OR_RETURN(const v1::GetMetricsReply metrics,
+                   FetchMetrics(server.address(), report.options.model_id));
+  report.metrics_elapsed = absl::Now() - metrics_start;
+  report.counters = metrics.counters();
+  for (const v1::AttributeFairness& attribute : metrics.fairness()) {
+    report.groups_per_attribute[attribute.attribute()] =
+        attribute.groups_size();
+  }
+  report.server_samples = sampler.Stop();
+  ASSIGN_OR_RETURN(report.data_running, MeasureDirectory(command.data_dir));
+  if (absl::GetFlag(FLAGS_kill_and_restart)) {
+    ASSIGN_OR_RETURN(report.restart,
+                     KillAndRestart(server, command, report.options.model_id));
+  } else {
+    RETURN_IF_ERROR(server.Stop(kServerTimeout));
+  }
+  ASSIGN_OR_RETURN(report.data_stopped, MeasureDirectory(command.data_dir));
   return absl::OkStatus();
 }
 
 int Run() {
   IngestLoadOptions options;
   options.predictions = absl::GetFlag(FLAGS_predictions);
+  options.outcome_share = absl::GetFlag(FLAGS_outcome_share);
+  options.groups = absl::GetFlag(FLAGS_groups);
   options.connections = absl::GetFlag(FLAGS_connections);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.seed = absl::GetFlag(FLAGS_seed);
@@ -129,14 +261,17 @@ int Run() {
     return kExitUsage;
   }
 
-  Progress(absl::StrCat(
-      "building ", Count(2 * static_cast<uint64_t>(options.predictions)),
-      " events for ", options.connections, " connections (untimed)"));
+  Progress(absl::StrCat("building the stream of ",
+                        Count(static_cast<uint64_t>(options.predictions)),
+                        " predictions for ", options.connections,
+                        " connections (untimed)"));
   const absl::Time build_start = absl::Now();
   absl::StatusOr<IngestLoad> load = BuildIngestLoad(options);
   if (!load.ok()) return Fail(load.status());
-  Progress(absl::StrCat(
-      "built in ", absl::FormatDuration(absl::Trunc(absl::Now() - build_start,
+  Progress(
+      absl::StrCat("built ", Count(load->events), " events (",
+                   Count(load->outcomes), " outcomes) in ",
+                   absl::FormatDuration(absl::Trunc(absl::Now() - build_start,
                                                     absl::Milliseconds(1)))));
 
   absl::StatusOr<ScratchDir> scratch =
@@ -174,6 +309,15 @@ int Run() {
     return Fail(absl::InternalError(absl::StrCat(
         Count(reply.rejected()), " events rejected, ", Count(reply.accepted()),
         " of ", Count(report.stream.events_sent), " accepted", first)));
+  }
+  if (report.restart) {
+    const std::string lost =
+        CounterDifferences(report.counters, report.restart->counters);
+    if (!lost.empty()) {
+      return Fail(absl::DataLossError(absl::StrCat(
+          "after kill -9 and a restart, the counters of model ",
+          options.model_id, " differ from those before the kill: ", lost)));
+    }
   }
   return 0;
 }

@@ -60,8 +60,8 @@ size_t Width(absl::string_view s) {
 // Names left-aligned in a column, then values.
 void PrintRows(const std::vector<std::pair<std::string, std::string>>& rows,
                std::ostream& out) {
-  // One width for both tables, so that they read as one.
-  size_t width = 24;
+  // One width for every table, so that they read as one.
+  size_t width = 26;
   for (const auto& [name, value] : rows) width = std::max(width, Width(name));
   for (const auto& [name, value] : rows) {
     out << "  " << name << std::string(width - Width(name) + 2, ' ') << value
@@ -69,7 +69,106 @@ void PrintRows(const std::vector<std::pair<std::string, std::string>>& rows,
   }
 }
 
+std::string ConfigText(const ServerConfigUsed& config) {
+  switch (config.kind) {
+    case ServerConfigUsed::Kind::kEmbeddedDefaults:
+      return "embedded defaults";
+    case ServerConfigUsed::Kind::kGenerated:
+      return absl::StrCat("generated (", config.summary, ")");
+    case ServerConfigUsed::Kind::kUserFile:
+      return config.path;
+  }
+  return "";
+}
+
+std::string ConfigKind(const ServerConfigUsed& config) {
+  switch (config.kind) {
+    case ServerConfigUsed::Kind::kEmbeddedDefaults:
+      return "embedded_defaults";
+    case ServerConfigUsed::Kind::kGenerated:
+      return "generated";
+    case ServerConfigUsed::Kind::kUserFile:
+      return "file";
+  }
+  return "";
+}
+
+std::string Counters(const v1::ModelCounters& c) {
+  return absl::StrCat(FormatCount(c.predictions()), " predictions, ",
+                      FormatCount(c.outcomes()), " outcomes, ",
+                      FormatCount(c.joined()), " joined");
+}
+
+std::string CountersJson(absl::string_view prefix, const v1::ModelCounters& c) {
+  return absl::StrCat(
+      "\"", prefix, "predictions\":", c.predictions(), ",\"", prefix,
+      "outcomes\":", c.outcomes(), ",\"", prefix, "joined\":", c.joined(),
+      ",\"", prefix, "pending_predictions\":", c.pending_predictions(), ",\"",
+      prefix, "pending_outcomes\":", c.pending_outcomes(), ",\"", prefix,
+      "expired_predictions\":", c.expired_predictions());
+}
+
+// "age_band 3, segment 1,000, sex 2".
+std::string Groups(const std::map<std::string, int>& groups) {
+  return absl::StrJoin(groups, ", ", [](std::string* out, const auto& entry) {
+    absl::StrAppend(out, entry.first, " ",
+                    FormatCount(static_cast<uint64_t>(entry.second)));
+  });
+}
+
+std::string GroupsJson(const std::map<std::string, int>& groups) {
+  return absl::StrCat("\"groups_per_attribute\":{",
+                      absl::StrJoin(groups, ",",
+                                    [](std::string* out, const auto& entry) {
+                                      absl::StrAppend(out, "\"", entry.first,
+                                                      "\":", entry.second);
+                                    }),
+                      "}");
+}
+
+void PrintRestart(const LoadgenReport& r, std::ostream& out) {
+  const RestartReport& restart = *r.restart;
+  const std::string differences =
+      CounterDifferences(r.counters, restart.counters);
+  out << "Recovery: the server SIGKILLed once the stream had ended, then "
+         "started again on its data folder\n";
+  PrintRows(
+      {
+          {"port file written after",
+           absl::StrFormat("%.2f s", Seconds(restart.until_port))},
+          {"GetMetrics answered after",
+           absl::StrFormat("%.2f s", Seconds(restart.until_serving))},
+          {"server counters", Counters(restart.counters)},
+          {"pending predictions",
+           FormatCount(restart.counters.pending_predictions())},
+          {"counters as before kill",
+           differences.empty() ? "yes" : absl::StrCat("NO: ", differences)},
+          {"VmRSS / VmHWM, serving",
+           absl::StrFormat("%.1f / %.1f MiB",
+                           ToMiB(restart.memory.rss_kb * 1024),
+                           ToMiB(restart.memory.hwm_kb * 1024))},
+      },
+      out);
+}
+
 }  // namespace
+
+std::string CounterDifferences(const v1::ModelCounters& before,
+                               const v1::ModelCounters& after) {
+  std::vector<std::string> differences;
+  const auto compare = [&](absl::string_view name, uint64_t b, uint64_t a) {
+    if (a != b) {
+      differences.push_back(
+          absl::StrCat(name, " ", FormatCount(b), " -> ", FormatCount(a)));
+    }
+  };
+  compare("predictions", before.predictions(), after.predictions());
+  compare("outcomes", before.outcomes(), after.outcomes());
+  compare("joined", before.joined(), after.joined());
+  compare("pending_predictions", before.pending_predictions(),
+          after.pending_predictions());
+  return absl::StrJoin(differences, ", ");
+}
 
 double LoadgenReport::events_per_second() const {
   return PerSecond(stream.events_sent, stream.elapsed);
@@ -86,6 +185,10 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
       {
           {"predictions",
            FormatCount(static_cast<uint64_t>(r.options.predictions))},
+          {"outcome share", absl::StrFormat("%g", r.options.outcome_share)},
+          {"segment groups",
+           FormatCount(static_cast<uint64_t>(r.options.groups))},
+          {"server configuration", ConfigText(r.server_config)},
           {"events sent", FormatCount(r.stream.events_sent)},
           {"connections", absl::StrCat(r.options.connections)},
           {"batch size",
@@ -97,6 +200,18 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
           {"joined", FormatCount(reply.joined())},
           {"server VmRSS at end", MiB(r.server.rss_kb * 1024)},
           {"server VmHWM (peak)", MiB(r.server.hwm_kb * 1024)},
+          {"server counters", Counters(r.counters)},
+          {"pending predictions",
+           FormatCount(r.counters.pending_predictions())},
+          {"groups per attribute", Groups(r.groups_per_attribute)},
+          {"GetMetrics seconds",
+           absl::StrFormat("%.2f", Seconds(r.metrics_elapsed))},
+          {"VmRSS, max sampled",
+           absl::StrFormat("%s (%s samples, every %s, until GetMetrics)",
+                           MiB(r.server_samples.max_rss_kb * 1024),
+                           FormatCount(r.server_samples.count),
+                           absl::FormatDuration(r.sample_interval))},
+          {"VmHWM after GetMetrics", MiB(r.server_samples.final_hwm_kb * 1024)},
           {"data folder, running", Disk(r.data_running)},
           {"data folder, stopped", Disk(r.data_stopped)},
           {"data per million events",
@@ -104,6 +219,7 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
                                                      r.stream.events_sent))},
       },
       out);
+  if (r.restart) PrintRestart(r, out);
   if (!r.baseline) return;
   const PutBaseline& b = *r.baseline;
   out << "Baseline: one RocksDB Put per prediction (default options, WAL on, "
@@ -135,6 +251,9 @@ std::string ReportJson(const LoadgenReport& r) {
   std::vector<std::string> fields = {
       absl::StrCat("\"benchmark\":\"ingest_loadgen\""),
       absl::StrCat("\"predictions\":", r.options.predictions),
+      absl::StrFormat("\"outcome_share\":%g", r.options.outcome_share),
+      absl::StrCat("\"groups\":", r.options.groups),
+      absl::StrCat("\"server_config\":\"", ConfigKind(r.server_config), "\""),
       absl::StrCat("\"events\":", r.stream.events_sent),
       absl::StrCat("\"connections\":", r.options.connections),
       absl::StrCat("\"batch_size\":", r.options.batch_size),
@@ -145,12 +264,35 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrCat("\"joined\":", reply.joined()),
       absl::StrCat("\"server_vmrss_kb\":", r.server.rss_kb),
       absl::StrCat("\"server_vmhwm_kb\":", r.server.hwm_kb),
+      CountersJson("counters_", r.counters),
+      GroupsJson(r.groups_per_attribute),
+      absl::StrFormat("\"metrics_seconds\":%.3f", Seconds(r.metrics_elapsed)),
+      absl::StrCat("\"memory_samples\":", r.server_samples.count),
+      absl::StrCat("\"server_vmrss_max_sampled_kb\":",
+                   r.server_samples.max_rss_kb),
+      absl::StrCat("\"server_vmhwm_final_kb\":", r.server_samples.final_hwm_kb),
       DiskJson("data_running", r.data_running),
       DiskJson("data_stopped", r.data_stopped),
       absl::StrFormat(
           "\"data_mib_per_million_events\":%.2f",
           MiBPerMillion(r.data_stopped.total, r.stream.events_sent)),
   };
+  if (r.restart) {
+    const RestartReport& restart = *r.restart;
+    fields.push_back(absl::StrFormat("\"restart_port_seconds\":%.3f",
+                                     Seconds(restart.until_port)));
+    fields.push_back(absl::StrFormat("\"restart_serving_seconds\":%.3f",
+                                     Seconds(restart.until_serving)));
+    fields.push_back(CountersJson("restart_", restart.counters));
+    fields.push_back(absl::StrCat(
+        "\"restart_counters_match\":",
+        CounterDifferences(r.counters, restart.counters).empty() ? "true"
+                                                                 : "false"));
+    fields.push_back(
+        absl::StrCat("\"restart_vmrss_kb\":", restart.memory.rss_kb));
+    fields.push_back(
+        absl::StrCat("\"restart_vmhwm_kb\":", restart.memory.hwm_kb));
+  }
   if (r.baseline) {
     const PutBaseline& b = *r.baseline;
     fields.push_back(absl::StrCat("\"baseline_puts\":", b.puts));

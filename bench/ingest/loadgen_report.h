@@ -1,31 +1,74 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <ostream>
 #include <string>
 
+#include "absl/time/time.h"
 #include "bench/ingest/ingest_load.h"
 #include "bench/ingest/ingest_stream.h"
+#include "bench/ingest/memory_sampler.h"
 #include "bench/ingest/rocksdb_baseline.h"
 #include "bench/ingest/scratch_dir.h"
 #include "bench/ingest/server_child.h"
+#include "vigie/v1/vigie.pb.h"
 
 namespace vigie::bench {
+
+// The server's configuration in a run.
+struct ServerConfigUsed {
+  enum class Kind { kEmbeddedDefaults, kGenerated, kUserFile };
+  Kind kind = Kind::kEmbeddedDefaults;
+  // Of the file passed with --config; empty for kEmbeddedDefaults.
+  std::string path;
+  std::string summary;  // What a kGenerated file sets.
+};
+
+// What --kill_and_restart measured: the server SIGKILLed once the stream
+// had ended, then started again on the same data folder.
+struct RestartReport {
+  // From just before the new process was forked to its port file.
+  absl::Duration until_port;
+  // From the same moment to the answer of its first GetMetrics.
+  absl::Duration until_serving;
+  v1::ModelCounters counters;  // From that GetMetrics.
+  ProcessMemory memory;        // Once it had answered.
+};
 
 // Every figure of one ingest_loadgen run.
 struct LoadgenReport {
   IngestLoadOptions options;
-  StreamStats stream;      // What the server acknowledged, and how fast.
-  ProcessMemory server;    // The server's, once the stream had ended.
+  ServerConfigUsed server_config;
+  StreamStats stream;    // What the server acknowledged, and how fast.
+  ProcessMemory server;  // The server's, once the stream had ended.
+  // From the server's start until its counters were read.
+  MemorySamples server_samples;
+  absl::Duration sample_interval;
+  // GetMetrics on the load's model once the stream had ended, and how long
+  // it took (connecting included).
+  v1::ModelCounters counters;
+  absl::Duration metrics_elapsed;
+  // Groups the fairness monitor kept per attribute in that reply ("(other)"
+  // included): shows that --groups segments did not overflow max_groups.
+  std::map<std::string, int> groups_per_attribute;
   DiskUsage data_running;  // Its data folder, still running.
-  DiskUsage data_stopped;  // Its data folder after SIGTERM.
-  std::optional<PutBaseline> baseline;  // Empty with --nobaseline.
+  // Its data folder after SIGTERM (of the restarted server, if any).
+  DiskUsage data_stopped;
+  std::optional<RestartReport> restart;  // With --kill_and_restart.
+  std::optional<PutBaseline> baseline;   // Empty with --nobaseline.
 
   double events_per_second() const;
   // 0 without a baseline.
   double puts_per_second() const;
 };
+
+// How the counters a restart must keep differ ("pending_predictions 5 -> 4,
+// ..."); empty when they are equal: predictions, outcomes, joined and
+// pending predictions.
+std::string CounterDifferences(const v1::ModelCounters& before,
+                               const v1::ModelCounters& after);
 
 // A table for people: the server's figures, then the baseline's and the
 // ratio of the two rates.

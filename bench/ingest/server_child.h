@@ -46,9 +46,12 @@ class ServerChild {
   // OK only if the server exited by itself with status 0.
   absl::Status Stop(absl::Duration timeout);
 
+  // SIGKILLs the server, as a crash would (nothing flushed, no shutdown),
+  // and reaps it. Does nothing if it is not running.
+  void Kill();
+
  private:
   ServerChild() = default;
-  void Kill();
   pid_t pid_ = -1;
   std::string address_;
 };
