@@ -1,47 +1,149 @@
 #include "services/grpc_service.h"
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
 
 namespace vigie::services {
 namespace {
 
-// Reads the stream one request at a time and applies each before asking
-// for the next, so that the client's flow control paces it and a request
-// already read is durable even if the stream breaks later.
+// Reads a stream's requests on gRPC's threads, where each is parsed into an
+// arena of its own and encoded for the ingest log, and applies them in
+// order on the ingest worker. While one request is being applied the next
+// is already read: at most kInFlight requests per stream wait, so the
+// client's flow control still paces it. A request read is applied even if
+// the stream breaks later; after a failed one the stream ends with its
+// error and the requests behind it are not applied.
 class IngestReactor final
     : public grpc::ServerReadReactor<vigie::v1::IngestRequest> {
  public:
-  IngestReactor(Pipeline* pipeline, vigie::v1::IngestReply* reply)
-      : pipeline_(pipeline), reply_(reply) {
-    StartRead(&request_);
+  IngestReactor(Pipeline* pipeline, IngestWorker* worker,
+                vigie::v1::IngestReply* reply)
+      : pipeline_(pipeline), worker_(worker), reply_(reply) {
+    absl::MutexLock lock(&mu_);
+    reading_ = true;
+    StartRead(NewRequest());
   }
 
   void OnReadDone(bool ok) override {
-    if (!ok) {  // The client closed its side: the stream is complete.
-      Finish(grpc::Status::OK);
-      return;
+    vigie::v1::IngestRequest* next = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      reading_ = false;
+      if (!ok) {  // The client closed its side, or the call ended.
+        closed_ = true;
+        finish = MaybeFinish();
+      } else {
+        Job job;
+        job.arena = std::move(pending_arena_);
+        job.request = pending_request_;
+        job.offset = offset_;
+        offset_ += static_cast<uint64_t>(job.request->events_size());
+        // Encoded here, in parallel with the worker's pipeline.
+        job.received = pipeline_->Receive(*job.request);
+        ++in_flight_;
+        worker_->Submit([this, job = std::make_shared<Job>(std::move(job))] {
+          Apply(*job);
+        });
+        next = MaybeReadNext();
+      }
     }
-    const auto events = static_cast<uint64_t>(request_.events_size());
-    absl::StatusOr<vigie::v1::IngestReply> part =
-        pipeline_->Ingest(request_, offset_);
-    if (!part.ok()) {
-      Finish(ToGrpcStatus(part.status()));
-      return;
-    }
-    AccumulateReply(*part, reply_);
-    offset_ += events;
-    request_.Clear();
-    StartRead(&request_);
+    // Outside the lock: gRPC may call back on this thread, and after Finish
+    // the reactor may be deleted at any moment.
+    if (next != nullptr) StartRead(next);
+    if (finish.has_value()) Finish(*finish);
   }
 
   void OnDone() override { delete this; }
 
  private:
+  static constexpr int kInFlight = 2;
+
+  struct Job {
+    std::unique_ptr<google::protobuf::Arena> arena;
+    vigie::v1::IngestRequest* request = nullptr;
+    uint64_t offset = 0;  // Stream index of the request's first event.
+    Pipeline::Received received;
+  };
+
+  // On the worker.
+  void Apply(Job& job) {
+    bool skip = false;
+    {
+      absl::MutexLock lock(&mu_);
+      skip = failed_.has_value();
+    }
+    absl::StatusOr<vigie::v1::IngestReply> part =
+        skip ? absl::StatusOr<vigie::v1::IngestReply>()
+             : pipeline_->Ingest(*job.request, job.offset,
+                                 std::move(job.received));
+    job.arena.reset();
+    vigie::v1::IngestRequest* next = nullptr;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      --in_flight_;
+      if (!skip) {
+        if (part.ok()) {
+          AccumulateReply(*part, reply_);
+        } else {
+          failed_ = ToGrpcStatus(part.status());
+        }
+      }
+      next = MaybeReadNext();
+      finish = MaybeFinish();
+    }
+    if (next != nullptr) StartRead(next);
+    if (finish.has_value()) Finish(*finish);
+  }
+
+  // A new request in a new arena: each request's thousands of small
+  // messages and strings are then freed at once.
+  vigie::v1::IngestRequest* NewRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    pending_arena_ = std::make_unique<google::protobuf::Arena>();
+    pending_request_ =
+        google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(
+            pending_arena_.get());
+    return pending_request_;
+  }
+
+  // The request to read next, if one may be read now.
+  vigie::v1::IngestRequest* MaybeReadNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_ || closed_ || failed_.has_value() || finished_ ||
+        in_flight_ >= kInFlight) {
+      return nullptr;
+    }
+    reading_ = true;
+    return NewRequest();
+  }
+
+  // The status to finish with, once: after the last request was applied,
+  // when the client closed its side or a request failed.
+  std::optional<grpc::Status> MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || in_flight_ > 0 || (!closed_ && !failed_.has_value())) {
+      return std::nullopt;
+    }
+    finished_ = true;
+    return failed_.value_or(grpc::Status::OK);
+  }
+
   Pipeline* const pipeline_;
+  IngestWorker* const worker_;
   vigie::v1::IngestReply* const reply_;
-  vigie::v1::IngestRequest request_;
-  uint64_t offset_ = 0;  // Stream index of request_'s first event.
+  absl::Mutex mu_;
+  std::unique_ptr<google::protobuf::Arena> pending_arena_ ABSL_GUARDED_BY(mu_);
+  vigie::v1::IngestRequest* pending_request_ ABSL_GUARDED_BY(mu_) = nullptr;
+  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> failed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -67,7 +169,7 @@ void AccumulateReply(const vigie::v1::IngestReply& part,
 
 grpc::ServerReadReactor<vigie::v1::IngestRequest>* VigieService::Ingest(
     grpc::CallbackServerContext* /*context*/, vigie::v1::IngestReply* reply) {
-  return new IngestReactor(pipeline_, reply);
+  return new IngestReactor(pipeline_, &worker_, reply);
 }
 
 grpc::ServerUnaryReactor* VigieService::IngestBatch(
@@ -75,11 +177,15 @@ grpc::ServerUnaryReactor* VigieService::IngestBatch(
     const vigie::v1::IngestRequest* request, vigie::v1::IngestReply* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   // The pipeline normalises events in place; the request is const.
-  vigie::v1::IngestRequest events = *request;
-  absl::StatusOr<vigie::v1::IngestReply> result =
-      pipeline_->Ingest(events, /*index_offset=*/0);
-  if (result.ok()) AccumulateReply(*result, reply);
-  reactor->Finish(ToGrpcStatus(result.status()));
+  auto events = std::make_shared<vigie::v1::IngestRequest>(*request);
+  auto received =
+      std::make_shared<Pipeline::Received>(pipeline_->Receive(*events));
+  worker_.Submit([this, reactor, reply, events, received] {
+    absl::StatusOr<vigie::v1::IngestReply> result =
+        pipeline_->Ingest(*events, /*index_offset=*/0, std::move(*received));
+    if (result.ok()) AccumulateReply(*result, reply);
+    reactor->Finish(ToGrpcStatus(result.status()));
+  });
   return reactor;
 }
 

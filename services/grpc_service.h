@@ -2,6 +2,7 @@
 
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
+#include "services/ingest_worker.h"
 #include "services/pipeline.h"
 #include "vigie/v1/vigie.grpc.pb.h"
 
@@ -11,8 +12,10 @@ namespace vigie::services {
 grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The vigie.v1.Vigie gRPC service over a Pipeline, on gRPC's callback API.
-// Each call works on the pipeline directly; the pipeline serialises ingest.
-// Thread-safe. `pipeline` must outlive the service.
+// Ingest calls are applied on an IngestWorker, in the order each stream
+// sent them; queries read the pipeline directly. Thread-safe. `pipeline`
+// must outlive the service; destroy the service only once gRPC has shut
+// down.
 class VigieService final : public vigie::v1::Vigie::CallbackService {
  public:
   // Rejections listed in one Ingest reply; past this only counted, so that
@@ -38,6 +41,7 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
 
  private:
   Pipeline* const pipeline_;
+  IngestWorker worker_;
 };
 
 // Adds `part` (the reply to one request of a stream) into `total`, listing

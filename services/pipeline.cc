@@ -262,11 +262,15 @@ monitors::ModelMonitors& Pipeline::PaneFor(ModelState& model,
   const absl::Time start =
       absl::UnixEpoch() + absl::Floor(event_time - absl::UnixEpoch(), pane);
   auto it = model.panes.find(start);
-  changes.panes.try_emplace(
-      {&model, start},
-      it == model.panes.end()
-          ? std::nullopt
-          : std::optional<monitors::ModelMonitors>(it->second));
+  // The pane's state before this call, saved once: copying it on every
+  // event would cost more than the event itself.
+  const std::pair<ModelState*, absl::Time> key{&model, start};
+  if (!changes.panes.contains(key)) {
+    changes.panes.emplace(
+        key, it == model.panes.end()
+                 ? std::nullopt
+                 : std::optional<monitors::ModelMonitors>(it->second));
+  }
   if (it == model.panes.end()) {
     // Options were checked when the model's aggregate was created.
     it = model.panes
@@ -573,12 +577,24 @@ void Pipeline::Settle(Changes& changes) {
   if (changes.unattributed.has_value()) unattributed_dirty_ = true;
 }
 
-absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
-    vigie::v1::IngestRequest& request, uint64_t index_offset) {
+Pipeline::Received Pipeline::Receive(
+    const vigie::v1::IngestRequest& request) const {
   const absl::Time now = clock_->Now();
   // Logged as received, before validation normalises it in place: a replay
   // validates it again and comes to the same result.
-  const std::string record = EncodeRecord(request, now);
+  return Received{EncodeRecord(request, now), now};
+}
+
+absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
+    vigie::v1::IngestRequest& request, uint64_t index_offset) {
+  return Ingest(request, index_offset, Receive(request));
+}
+
+absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
+    vigie::v1::IngestRequest& request, uint64_t index_offset,
+    Received received) {
+  const absl::Time now = received.at;
+  const std::string record = std::move(received.record);
   absl::MutexLock lock(&mu_);
   Changes changes;
   pending_.BeginChange();

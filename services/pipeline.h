@@ -69,6 +69,19 @@ class Pipeline {
       vigie::v1::IngestRequest& request, uint64_t index_offset)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The same in two steps, so that a server can do the first, which needs
+  // no lock, on the thread that received the call: the request's
+  // ingest-log record and the wall-clock time it is applied at.
+  struct Received {
+    std::string record;
+    absl::Time at;
+  };
+  Received Receive(const vigie::v1::IngestRequest& request) const;
+  // `received` must come from Receive(request), before any change to it.
+  absl::StatusOr<vigie::v1::IngestReply> Ingest(
+      vigie::v1::IngestRequest& request, uint64_t index_offset,
+      Received received) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Writes what changed since the last checkpoint (see the class comment).
   // A no-op when nothing did. On failure nothing is lost: the ingest log
   // still holds every call, and the next checkpoint writes it all.
