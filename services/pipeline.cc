@@ -23,6 +23,12 @@ using Kind = storage::PendingJoins::Kind;
 // The format of the database this code writes (CheckpointState.format).
 constexpr uint32_t kStateFormat = 2;
 
+// Rules are evaluated after an ingest call at most this often per model
+// (merging a window's panes and testing every rule costs as much as
+// thousands of events), and always before alerts are listed and at each
+// checkpoint, so that an alert is at most a checkpoint interval late.
+constexpr absl::Duration kRuleInterval = absl::Milliseconds(200);
+
 bool Expired(absl::Time since, const ModelConfig& model, absl::Time now) {
   return since + model.label_delay < now;
 }
@@ -45,6 +51,8 @@ EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
 }  // namespace
 
 struct Pipeline::Changes {
+  // Pending entries read back for joins, freed together after the call.
+  google::protobuf::Arena arena;
   // Pane states before this call first changed them; empty for new panes.
   std::map<std::pair<ModelState*, absl::Time>,
            std::optional<monitors::ModelMonitors>>
@@ -126,7 +134,8 @@ absl::Status Pipeline::Replay(uint64_t from_seq) {
         pending_.BeginChange();
         marks_.BeginChange();
         absl::StatusOr<vigie::v1::IngestReply> applied =
-            Apply(request, 0, FromProtoTime(record.received()), changes);
+            Apply(request, 0, FromProtoTime(record.received()),
+                  /*received=*/nullptr, changes);
         if (!applied.ok()) {
           return absl::DataLossError(absl::StrCat(
               "ingest log record ", seq,
@@ -384,7 +393,8 @@ std::optional<EventRejection> Pipeline::CheckNotJoined(
 }
 
 absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
-    vigie::v1::Prediction& prediction, absl::Time now, Changes& changes) {
+    vigie::v1::Prediction& prediction, absl::string_view validated,
+    absl::Time now, Changes& changes) {
   std::optional<EventRejection> rejection;
   if (prediction.model_id().empty()) {
     CountRejection(nullptr, vigie::v1::REJECT_REASON_MISSING_MODEL_ID, changes);
@@ -398,7 +408,8 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     return rejection;
   }
   if (!known) changes.created_models.push_back(prediction.model_id());
-  if ((rejection = ValidatePrediction(model->config, prediction))) {
+  if (validated.empty() &&
+      (rejection = ValidatePrediction(model->config, prediction))) {
     CountRejection(model, rejection->reason, changes);
     return rejection;
   }
@@ -442,15 +453,19 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
           pending_.Since(Kind::kOutcome, key)) {
     counters.set_pending_outcomes(counters.pending_outcomes() - 1);
     if (!Expired(*outcome_since, model->config, now)) {
-      ASSIGN_OR_RETURN(state::v1::PendingEntry outcome,
-                       pending_.Take(Kind::kOutcome, key));
-      Join(*model, prediction, outcome.outcome(), now, changes);
+      ASSIGN_OR_RETURN(state::v1::PendingEntry * outcome,
+                       pending_.Take(Kind::kOutcome, key, &changes.arena));
+      Join(*model, prediction, outcome->outcome(), now, changes);
       return std::nullopt;
     }
     pending_.Drop(Kind::kOutcome, key);
     counters.set_expired_outcomes(counters.expired_outcomes() + 1);
   }
-  pending_.Add(Kind::kPrediction, key, prediction, now);
+  if (validated.empty()) {
+    pending_.Add(Kind::kPrediction, key, prediction, now);
+  } else {
+    pending_.Add(Kind::kPrediction, key, validated, now);
+  }
   counters.set_pending_predictions(counters.pending_predictions() + 1);
   return std::nullopt;
 }
@@ -508,9 +523,9 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
           pending_.Since(Kind::kPrediction, key)) {
     counters.set_pending_predictions(counters.pending_predictions() - 1);
     if (!Expired(*prediction_since, model->config, now)) {
-      ASSIGN_OR_RETURN(state::v1::PendingEntry prediction,
-                       pending_.Take(Kind::kPrediction, key));
-      Join(*model, prediction.prediction(), outcome, now, changes);
+      ASSIGN_OR_RETURN(state::v1::PendingEntry * prediction,
+                       pending_.Take(Kind::kPrediction, key, &changes.arena));
+      Join(*model, prediction->prediction(), outcome, now, changes);
       return std::nullopt;
     }
     pending_.Drop(Kind::kPrediction, key);
@@ -523,7 +538,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
 
 absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
     vigie::v1::IngestRequest& request, uint64_t index_offset, absl::Time now,
-    Changes& changes) {
+    const Received* received, Changes& changes) {
   vigie::v1::IngestReply reply;
   for (int i = 0; i < request.events_size(); ++i) {
     vigie::v1::Event& event = *request.mutable_events(i);
@@ -532,7 +547,14 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
     switch (event.kind_case()) {
       case vigie::v1::Event::kPrediction:
         prediction_id = event.prediction().prediction_id();
-        result = ApplyPrediction(*event.mutable_prediction(), now, changes);
+        result = ApplyPrediction(
+            *event.mutable_prediction(),
+            received != nullptr &&
+                    i < static_cast<int>(received->predictions.size())
+                ? absl::string_view(
+                      received->predictions[static_cast<size_t>(i)])
+                : absl::string_view(),
+            now, changes);
         break;
       case vigie::v1::Event::kOutcome:
         prediction_id = event.outcome().prediction_id();
@@ -577,12 +599,31 @@ void Pipeline::Settle(Changes& changes) {
   if (changes.unattributed.has_value()) unattributed_dirty_ = true;
 }
 
-Pipeline::Received Pipeline::Receive(
-    const vigie::v1::IngestRequest& request) const {
+Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
   const absl::Time now = clock_->Now();
   // Logged as received, before validation normalises it in place: a replay
   // validates it again and comes to the same result.
-  return Received{EncodeRecord(request, now), now};
+  Received received{EncodeRecord(request, now), now, {}};
+  // Validation reads only the configuration, so it can run here, outside
+  // the lock, on the thread that received the call; so can serializing the
+  // prediction for the pending-join store.
+  received.predictions.resize(static_cast<size_t>(request.events_size()));
+  for (int i = 0; i < request.events_size(); ++i) {
+    vigie::v1::Event& event = *request.mutable_events(i);
+    if (!event.has_prediction() || event.prediction().model_id().empty()) {
+      continue;
+    }
+    const ModelConfig* model = config_.FindModel(event.prediction().model_id());
+    if (model == nullptr && !config_.accept_undeclared_models) continue;
+    vigie::v1::Prediction& prediction = *event.mutable_prediction();
+    if (ValidatePrediction(model != nullptr ? *model : config_.default_model,
+                           prediction)) {
+      continue;  // Rejected: worked out again, with its message, under lock.
+    }
+    received.predictions[static_cast<size_t>(i)] =
+        prediction.SerializeAsString();
+  }
+  return received;
 }
 
 absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
@@ -600,7 +641,7 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
   pending_.BeginChange();
   marks_.BeginChange();
   absl::StatusOr<vigie::v1::IngestReply> reply =
-      Apply(request, index_offset, now, changes);
+      Apply(request, index_offset, now, &received, changes);
   if (!reply.ok()) {
     Rollback(changes);
     return reply.status();
@@ -615,12 +656,8 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
   logged_bytes_ += record.size();
   Settle(changes);
   for (const auto& [model, original] : changes.models) {
-    // The events are durable; an alert that cannot be written now is
-    // written at the next evaluation, so the call still succeeds.
-    if (absl::Status status = EvaluateRules(*model); !status.ok()) {
-      VIGIE_LOG(Error, "rule evaluation of model '", model->config.id,
-                "' failed: ", status.ToString());
-    }
+    model->rules_due = true;
+    MaybeEvaluateRules(*model, /*now_or_never=*/false);
   }
   if (logged_bytes_ + pending_.fresh_bytes() + marks_.fresh_bytes() >=
       config_.checkpoint_bytes) {
@@ -637,7 +674,25 @@ absl::Status Pipeline::Checkpoint() {
   return CheckpointLocked();
 }
 
+void Pipeline::MaybeEvaluateRules(ModelState& model, bool now_or_never) {
+  if (!model.rules_due) return;
+  const absl::Time now = clock_->Now();
+  if (!now_or_never && now - model.rules_evaluated_at < kRuleInterval) return;
+  model.rules_due = false;
+  model.rules_evaluated_at = now;
+  // The events are durable; an alert that cannot be written now is written
+  // at the next evaluation, so the call that triggered this still succeeds.
+  if (absl::Status status = EvaluateRules(model); !status.ok()) {
+    VIGIE_LOG(Error, "rule evaluation of model '", model.config.id,
+              "' failed: ", status.ToString());
+  }
+}
+
 absl::Status Pipeline::CheckpointLocked() {
+  // Alerts follow the state the checkpoint writes.
+  for (auto& [id, model] : models_) {
+    MaybeEvaluateRules(*model, /*now_or_never=*/true);
+  }
   if (dirty_models_.empty() && !unattributed_dirty_ && !pending_.dirty() &&
       !marks_.dirty() && logged_bytes_ == 0) {
     return absl::OkStatus();

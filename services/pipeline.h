@@ -75,9 +75,15 @@ class Pipeline {
   struct Received {
     std::string record;
     absl::Time at;
+    // By event: the serialized prediction, validated and normalised, or
+    // empty when it must be validated under the lock (not a prediction, an
+    // unknown model, or rejected: the rejection is worked out there).
+    std::vector<std::string> predictions;
   };
-  Received Receive(const vigie::v1::IngestRequest& request) const;
-  // `received` must come from Receive(request), before any change to it.
+  // Validates and normalises the request's predictions in place, as Ingest
+  // would (validation is idempotent: Ingest's own finds the same).
+  Received Receive(vigie::v1::IngestRequest& request) const;
+  // `received` must come from Receive(request).
   absl::StatusOr<vigie::v1::IngestReply> Ingest(
       vigie::v1::IngestRequest& request, uint64_t index_offset,
       Received received) ABSL_LOCKS_EXCLUDED(mu_);
@@ -106,9 +112,10 @@ class Pipeline {
   absl::StatusOr<vigie::v1::GetMetricsReply> GetMetrics(
       const vigie::v1::GetMetricsRequest& request) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Evaluates the rules of models changed since their last evaluation
+  // first, so that the answer reflects every acknowledged event.
   vigie::v1::ListAlertsReply ListAlerts(
-      const vigie::v1::ListAlertsRequest& request) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+      const vigie::v1::ListAlertsRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 
   const ServerConfig& config() const { return config_; }
 
@@ -126,6 +133,10 @@ class Pipeline {
     // archive changed.
     std::set<absl::Time> dirty_panes;
     bool archive_dirty = false;
+    // Whether events arrived since the rules were last evaluated, and when
+    // that was (see kRuleInterval in pipeline.cc).
+    bool rules_due = false;
+    absl::Time rules_evaluated_at = absl::InfinitePast();
   };
   // What one Ingest changed, to write in its batch or roll back.
   struct Changes;
@@ -139,9 +150,11 @@ class Pipeline {
   // Applies the events of one ingest call at `now`; with `reply`, lists the
   // rejections. Fails only on an internal error, and then has changed
   // nothing once `changes` are rolled back.
+  // `received` (may be null) carries the work Receive did.
   absl::StatusOr<vigie::v1::IngestReply> Apply(
       vigie::v1::IngestRequest& request, uint64_t index_offset, absl::Time now,
-      Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      const Received* received, Changes& changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a call's record is in the log: remembers what it changed for the
   // next checkpoint and archives panes past retention.
   void Settle(Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -173,9 +186,10 @@ class Pipeline {
                                                absl::string_view kind,
                                                Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `validated`: the prediction's bytes when Receive validated it.
   absl::StatusOr<std::optional<EventRejection>> ApplyPrediction(
-      vigie::v1::Prediction& prediction, absl::Time now, Changes& changes)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      vigie::v1::Prediction& prediction, absl::string_view validated,
+      absl::Time now, Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::optional<EventRejection>> ApplyOutcome(
       const vigie::v1::Outcome& outcome, absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -194,6 +208,10 @@ class Pipeline {
   void Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates the policy on `model` and commits alert changes.
   absl::Status EvaluateRules(ModelState& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Evaluates `model`'s rules if events arrived since the last evaluation,
+  // and, unless `now_or_never`, that was at least kRuleInterval ago.
+  void MaybeEvaluateRules(ModelState& model, bool now_or_never)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Merge of the panes of `model` whose start lies in [start, end).
   monitors::ModelMonitors MergePanes(const ModelState& model, absl::Time start,

@@ -277,8 +277,11 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
 }
 
 vigie::v1::ListAlertsReply Pipeline::ListAlerts(
-    const vigie::v1::ListAlertsRequest& request) const {
-  absl::ReaderMutexLock lock(&mu_);
+    const vigie::v1::ListAlertsRequest& request) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, model] : models_) {
+    MaybeEvaluateRules(*model, /*now_or_never=*/true);
+  }
   vigie::v1::ListAlertsReply reply;
   for (const auto& [fingerprint, alert] : alerts_) {
     if (!request.model_id().empty() && alert.model_id() != request.model_id()) {

@@ -1,6 +1,7 @@
 #include "storage/pending_joins.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -122,6 +123,11 @@ void PendingJoins::Kill(const Slot& slot) {
 void PendingJoins::Add(Kind kind, const IdKey& key,
                        const google::protobuf::MessageLite& event,
                        absl::Time arrived) {
+  Add(kind, key, event.SerializeAsString(), arrived);
+}
+
+void PendingJoins::Add(Kind kind, const IdKey& key,
+                       absl::string_view event_bytes, absl::Time arrived) {
   if (const Slot* old = index(kind).Find(key)) Kill(*old);
   Undo undo;
   undo.op = Undo::Op::kFresh;
@@ -131,8 +137,7 @@ void PendingJoins::Add(Kind kind, const IdKey& key,
   // The PendingEntry's bytes, written field by field to spare a copy of
   // the event into a PendingEntry message.
   std::string entry;
-  AppendField(&entry, kind == Kind::kPrediction ? 1 : 2,
-              event.SerializeAsString());
+  AppendField(&entry, kind == Kind::kPrediction ? 1 : 2, event_bytes);
   google::protobuf::Timestamp at;
   const absl::Duration since_epoch = arrived - absl::UnixEpoch();
   at.set_seconds(
@@ -146,17 +151,30 @@ void PendingJoins::Add(Kind kind, const IdKey& key,
   SetIndex(kind, key, Slot{kFresh, offset, ToIndexSeconds(arrived)});
 }
 
-absl::StatusOr<state::v1::PendingEntry> PendingJoins::Take(Kind kind,
-                                                           const IdKey& key) {
+absl::StatusOr<state::v1::PendingEntry*> PendingJoins::Take(
+    Kind kind, const IdKey& key, google::protobuf::Arena* arena) {
   const Slot* found = index(kind).Find(key);
   if (found == nullptr) {
     return absl::InternalError("taking a pending entry that is not indexed");
   }
   const Slot slot = *found;
-  ASSIGN_OR_RETURN(state::v1::PendingEntry entry, Read(slot));
+  auto* entry =
+      google::protobuf::Arena::CreateMessage<state::v1::PendingEntry>(arena);
+  if (absl::Status status = Read(slot, entry); !status.ok()) {
+    if (arena == nullptr) delete entry;
+    return status;
+  }
   Kill(slot);
   SetIndex(kind, key, std::nullopt);
   return entry;
+}
+
+absl::StatusOr<state::v1::PendingEntry> PendingJoins::Take(Kind kind,
+                                                           const IdKey& key) {
+  ASSIGN_OR_RETURN(state::v1::PendingEntry * entry, Take(kind, key, nullptr));
+  // Created without an arena: this owns it.
+  std::unique_ptr<state::v1::PendingEntry> owned(entry);
+  return std::move(*owned);
 }
 
 void PendingJoins::Drop(Kind kind, const IdKey& key) {
@@ -205,19 +223,19 @@ absl::StatusOr<const std::string*> PendingJoins::ReadBlock(uint32_t number) {
   return &cache_.back().second;
 }
 
-absl::StatusOr<state::v1::PendingEntry> PendingJoins::Read(const Slot& slot) {
+absl::Status PendingJoins::Read(const Slot& slot,
+                                state::v1::PendingEntry* entry) {
   const std::string* bytes = &fresh_;
   if (slot.block != kFresh) {
     ASSIGN_OR_RETURN(bytes, ReadBlock(slot.block));
   }
   ASSIGN_OR_RETURN(absl::string_view record, RecordAt(*bytes, slot.offset));
-  state::v1::PendingEntry entry;
-  if (!entry.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+  if (!entry->ParseFromArray(record.data(), static_cast<int>(record.size()))) {
     return absl::DataLossError(absl::StrCat("pending entry at ", slot.offset,
                                             " of block ", slot.block,
                                             " does not decode"));
   }
-  return entry;
+  return absl::OkStatus();
 }
 
 bool PendingJoins::dirty() const {

@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/message_lite.h"
 #include "storage/join_index.h"
 #include "storage/state_store.h"
@@ -57,9 +58,15 @@ class PendingJoins {
   // replacing any.
   void Add(Kind kind, const IdKey& key,
            const google::protobuf::MessageLite& event, absl::Time arrived);
+  // The same with the event already serialized.
+  void Add(Kind kind, const IdKey& key, absl::string_view event_bytes,
+           absl::Time arrived);
   // Reads the pending entry and removes it. kInternal if there is none,
   // kDataLoss or kUnavailable if its block cannot be read.
   absl::StatusOr<state::v1::PendingEntry> Take(Kind kind, const IdKey& key);
+  // The same, parsed into `arena`: a join then frees nothing one by one.
+  absl::StatusOr<state::v1::PendingEntry*> Take(Kind kind, const IdKey& key,
+                                                google::protobuf::Arena* arena);
   // Removes the pending entry without reading it (it expired).
   void Drop(Kind kind, const IdKey& key);
   size_t size(Kind kind) const;
@@ -134,7 +141,7 @@ class PendingJoins {
   void SetIndex(Kind kind, const IdKey& key, std::optional<Slot> slot);
   // Records that the entry at `slot` is no longer pending.
   void Kill(const Slot& slot);
-  absl::StatusOr<state::v1::PendingEntry> Read(const Slot& slot);
+  absl::Status Read(const Slot& slot, state::v1::PendingEntry* entry);
   absl::StatusOr<const std::string*> ReadBlock(uint32_t block);
 
   StateStore* const store_;

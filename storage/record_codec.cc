@@ -36,17 +36,25 @@ absl::StatusOr<absl::string_view> Parse(absl::string_view block,
   return block.substr(pos, length);
 }
 
+void AppendVarint(std::string* out, uint64_t value) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+
 }  // namespace
 
 void AppendField(std::string* message, int field, absl::string_view bytes) {
   message->push_back(static_cast<char>((field << 3) | 2));
-  auto length = static_cast<uint32_t>(bytes.size());
-  while (length >= 0x80) {
-    message->push_back(static_cast<char>((length & 0x7f) | 0x80));
-    length >>= 7;
-  }
-  message->push_back(static_cast<char>(length));
+  AppendVarint(message, bytes.size());
   message->append(bytes.data(), bytes.size());
+}
+
+void AppendVarintField(std::string* message, int field, uint64_t value) {
+  message->push_back(static_cast<char>(field << 3));
+  AppendVarint(message, value);
 }
 
 void AppendRecord(std::string* block, absl::string_view record) {

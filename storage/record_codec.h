@@ -19,6 +19,8 @@ namespace vigie::storage {
 // Appends `bytes` to `message` as its length-delimited field `field` (1 to
 // 15).
 void AppendField(std::string* message, int field, absl::string_view bytes);
+// Appends `value` to `message` as its varint field `field` (1 to 15).
+void AppendVarintField(std::string* message, int field, uint64_t value);
 // Appends `record` to `block` as field 1.
 void AppendRecord(std::string* block, absl::string_view record);
 
