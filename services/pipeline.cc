@@ -71,8 +71,8 @@ Pipeline::Pipeline(ServerConfig config, storage::StateStore* store,
     : config_(std::move(config)),
       store_(store),
       clock_(clock),
-      pending_(store),
-      marks_(store) {}
+      pending_(store, &index_),
+      marks_(store, &index_) {}
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
     ServerConfig config, storage::StateStore* store,
@@ -131,6 +131,7 @@ absl::Status Pipeline::Replay(uint64_t from_seq) {
                            ") is missing or does not decode"));
         }
         Changes changes;
+        index_.BeginChange();
         pending_.BeginChange();
         marks_.BeginChange();
         absl::StatusOr<vigie::v1::IngestReply> applied =
@@ -141,6 +142,7 @@ absl::Status Pipeline::Replay(uint64_t from_seq) {
               "ingest log record ", seq,
               " cannot be replayed: ", applied.status().message()));
         }
+        index_.EndChange();
         Settle(changes);
         ++next_seq_;
         logged_bytes_ += bytes.size();
@@ -319,6 +321,7 @@ void Pipeline::Rollback(Changes& changes) {
   if (changes.unattributed.has_value()) unattributed_ = *changes.unattributed;
   pending_.RollbackChange();
   marks_.RollbackChange();
+  index_.RollbackChange();
   for (const std::string& id : changes.created_models) models_.erase(id);
 }
 
@@ -638,6 +641,7 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
   const std::string record = std::move(received.record);
   absl::MutexLock lock(&mu_);
   Changes changes;
+  index_.BeginChange();
   pending_.BeginChange();
   marks_.BeginChange();
   absl::StatusOr<vigie::v1::IngestReply> reply =
@@ -654,6 +658,7 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
   }
   ++next_seq_;
   logged_bytes_ += record.size();
+  index_.EndChange();
   Settle(changes);
   for (const auto& [model, original] : changes.models) {
     model->rules_due = true;

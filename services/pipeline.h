@@ -228,6 +228,8 @@ class Pipeline {
       ABSL_GUARDED_BY(mu_);
   // Rejections of events with no usable model id, counted apart.
   state::v1::ModelCountersState unattributed_ ABSL_GUARDED_BY(mu_);
+  // Every pair in flight; shared by pending_ and marks_.
+  storage::JoinIndex index_ ABSL_GUARDED_BY(mu_);
   storage::PendingJoins pending_ ABSL_GUARDED_BY(mu_);
   storage::JoinMarks marks_ ABSL_GUARDED_BY(mu_);
   // Ingest log: the next record's sequence number, and the bytes logged

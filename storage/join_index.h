@@ -3,7 +3,9 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
@@ -68,6 +70,58 @@ class IdMap {
     return shards_[key.a >> (32 - kShardBits)];
   }
   std::array<Map, size_t{1} << kShardBits> shards_;
+};
+
+// What is known of every (model, prediction id) pair in flight: a pending
+// prediction or outcome and where its entry is (PendingJoins), or a join
+// (JoinMarks). One map for all three, so that an event costs one look-up,
+// 12 bytes of value per pair. The states exclude each other: a pair joined
+// has nothing pending, and a prediction and an outcome pending together
+// would have been joined.
+//
+// Between BeginChange and EndChange, changes are journaled so that
+// RollbackChange undoes them; outside, they are not (loading millions of
+// entries at start-up journals nothing). Thread-compatible.
+class JoinIndex {
+ public:
+  enum class State : uint8_t {
+    kPendingPrediction = 1,
+    kPendingOutcome = 2,
+    kJoined = 3,
+  };
+  struct Entry {
+    State state = State::kJoined;
+    uint32_t block = 0;   // Below kMaxBlock.
+    uint32_t offset = 0;  // Of the entry in its block.
+    uint32_t since = 0;   // ToIndexSeconds of arrival or join.
+  };
+  // Block numbers fit in 30 bits: the state takes the other two.
+  static constexpr uint32_t kMaxBlock = (uint32_t{1} << 30) - 1;
+
+  std::optional<Entry> Find(const IdKey& key) const;
+  void Put(const IdKey& key, const Entry& entry);
+  void Erase(const IdKey& key);
+  // Pairs in `state`.
+  size_t size(State state) const { return counts_[static_cast<size_t>(state)]; }
+
+  void BeginChange();
+  void EndChange();
+  void RollbackChange();
+
+ private:
+  struct Packed {
+    uint32_t state_and_block = 0;
+    uint32_t offset = 0;
+    uint32_t since = 0;
+  };
+  static Packed Pack(const Entry& entry);
+  static Entry Unpack(const Packed& packed);
+  void Set(const IdKey& key, const std::optional<Packed>& value);
+
+  IdMap<Packed> map_;
+  std::array<size_t, 4> counts_{};
+  bool journaling_ = false;
+  std::vector<std::pair<IdKey, std::optional<Packed>>> journal_;
 };
 
 }  // namespace vigie::storage

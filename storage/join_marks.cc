@@ -37,7 +37,28 @@ uint32_t SecondsOf(const state::v1::JoinMark& mark) {
 
 }  // namespace
 
-JoinMarks::JoinMarks(StateStore* store) : store_(store) {}
+JoinMarks::JoinMarks(StateStore* store, JoinIndex* index)
+    : store_(store), index_(index) {}
+
+namespace {
+
+JoinIndex::Entry MarkEntry(uint32_t seconds) {
+  JoinIndex::Entry entry;
+  entry.state = JoinIndex::State::kJoined;
+  entry.since = seconds;
+  return entry;
+}
+
+// When the pair was joined, if that is its state.
+std::optional<uint32_t> JoinedAt(const JoinIndex& index, const IdKey& key) {
+  const std::optional<JoinIndex::Entry> entry = index.Find(key);
+  if (!entry.has_value() || entry->state != JoinIndex::State::kJoined) {
+    return std::nullopt;
+  }
+  return entry->since;
+}
+
+}  // namespace
 
 absl::Status JoinMarks::Load(uint32_t next_block) {
   next_block_ = next_block;
@@ -52,7 +73,7 @@ absl::Status JoinMarks::Load(uint32_t next_block) {
         RETURN_IF_ERROR(
             ForEachMark(number, bytes,
                         [&](const IdKey& key, const state::v1::JoinMark& mark) {
-                          index_.Put(key, SecondsOf(mark));
+                          index_->Put(key, MarkEntry(SecondsOf(mark)));
                           newest = std::max(newest, SecondsOf(mark));
                         }));
         blocks_.emplace(number, newest);
@@ -61,16 +82,14 @@ absl::Status JoinMarks::Load(uint32_t next_block) {
 }
 
 std::optional<absl::Time> JoinMarks::Find(const IdKey& key) const {
-  const uint32_t* seconds = index_.Find(key);
-  if (seconds == nullptr) return std::nullopt;
+  const std::optional<uint32_t> seconds = JoinedAt(*index_, key);
+  if (!seconds.has_value()) return std::nullopt;
   return FromIndexSeconds(*seconds);
 }
 
 void JoinMarks::Add(const IdKey& key, absl::string_view model_id,
                     absl::string_view prediction_id, absl::Time joined_at) {
   Undo undo;
-  undo.key = key;
-  if (const uint32_t* before = index_.Find(key)) undo.before = *before;
   undo.chunks = fresh_.size();
   if (!fresh_.empty()) {
     undo.last_chunk_bytes = fresh_.back().bytes.size();
@@ -90,18 +109,13 @@ void JoinMarks::Add(const IdKey& key, absl::string_view model_id,
   }
   AppendRecord(&fresh_.back().bytes, mark);
   fresh_.back().newest = std::max(fresh_.back().newest, seconds);
-  index_.Put(key, seconds);
+  index_->Put(key, MarkEntry(seconds));
 }
 
 void JoinMarks::BeginChange() { undo_.clear(); }
 
 void JoinMarks::RollbackChange() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-    if (it->before.has_value()) {
-      index_.Put(it->key, *it->before);
-    } else {
-      index_.Erase(it->key);
-    }
     fresh_.resize(it->chunks);
     if (!fresh_.empty() && it->chunks > 0) {
       fresh_.back().bytes.resize(it->last_chunk_bytes);
@@ -161,9 +175,9 @@ absl::StatusOr<uint64_t> JoinMarks::Forget(absl::Time horizon) {
         number, bytes, [&](const IdKey& key, const state::v1::JoinMark& mark) {
           // A later mark of the same pair (joined again after an expiry)
           // stays.
-          const uint32_t* seconds = index_.Find(key);
-          if (seconds != nullptr && *seconds == SecondsOf(mark)) {
-            index_.Erase(key);
+          const std::optional<uint32_t> seconds = JoinedAt(*index_, key);
+          if (seconds.has_value() && *seconds == SecondsOf(mark)) {
+            index_->Erase(key);
             ++forgotten;
           }
         }));

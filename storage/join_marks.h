@@ -29,7 +29,8 @@ namespace vigie::storage {
 // RollbackChange. Thread-compatible.
 class JoinMarks {
  public:
-  explicit JoinMarks(StateStore* store);
+  // `index` is shared with PendingJoins; both must outlive this.
+  JoinMarks(StateStore* store, JoinIndex* index);
 
   // Rebuilds the index from the stored blocks; `next_block` from the
   // checkpoint. kDataLoss for a block that does not decode.
@@ -39,8 +40,9 @@ class JoinMarks {
   std::optional<absl::Time> Find(const IdKey& key) const;
   void Add(const IdKey& key, absl::string_view model_id,
            absl::string_view prediction_id, absl::Time joined_at);
-  size_t size() const { return index_.size(); }
+  size_t size() const { return index_->size(JoinIndex::State::kJoined); }
 
+  // A change RollbackChange undoes, with the index's own RollbackChange.
   void BeginChange();
   void RollbackChange();
 
@@ -72,15 +74,13 @@ class JoinMarks {
     uint32_t newest = 0;
   };
   struct Undo {
-    IdKey key;
-    std::optional<uint32_t> before;
     size_t chunks = 0;
     size_t last_chunk_bytes = 0;
     uint32_t last_chunk_newest = 0;
   };
 
   StateStore* const store_;
-  IdMap<uint32_t> index_;  // ToIndexSeconds of the join.
+  JoinIndex* const index_;
   std::vector<Chunk> fresh_;
   std::map<uint32_t, uint32_t> blocks_;  // Block -> newest mark.
   std::vector<uint32_t> forgotten_;      // Blocks to delete.

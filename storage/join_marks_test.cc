@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
@@ -56,7 +57,7 @@ class JoinMarksTest : public ::testing::Test {
 
   // A new JoinMarks loaded from the store, as after a restart.
   std::unique_ptr<JoinMarks> Reload(const JoinMarks& before) {
-    auto marks = std::make_unique<JoinMarks>(store_.get());
+    auto marks = std::make_unique<JoinMarks>(store_.get(), NewIndex());
     EXPECT_OK(marks->Load(before.next_block()));
     return marks;
   }
@@ -77,11 +78,16 @@ class JoinMarksTest : public ::testing::Test {
   }
 
   testutil::TempDir dir_;
+  // The index the object under test shares, as the pipeline's is shared
+  // by PendingJoins and JoinMarks; reloads get fresh ones.
+  JoinIndex index_;
+  std::deque<JoinIndex> reload_indexes_;
+  JoinIndex* NewIndex() { return &reload_indexes_.emplace_back(); }
   std::unique_ptr<StateStore> store_;
 };
 
 TEST_F(JoinMarksTest, AddAndFind) {
-  JoinMarks marks(store_.get());
+  JoinMarks marks(store_.get(), &index_);
   EXPECT_FALSE(marks.dirty());
   marks.Add(Key("p1"), "m", "p1", At(0));
   // Kept to the second, rounded up.
@@ -102,14 +108,17 @@ TEST_F(JoinMarksTest, AddAndFind) {
 }
 
 TEST_F(JoinMarksTest, RollbackUndoesAdds) {
-  JoinMarks marks(store_.get());
+  JoinMarks marks(store_.get(), &index_);
+  index_.BeginChange();
   marks.BeginChange();
   marks.Add(Key("p1"), "m", "p1", At(0));
   const size_t fresh_bytes = marks.fresh_bytes();
+  index_.BeginChange();
   marks.BeginChange();
   marks.Add(Key("p2"), "m", "p2", At(10));
   marks.Add(Key("p1"), "m", "p1", At(20));
   marks.RollbackChange();
+  index_.RollbackChange();
 
   EXPECT_EQ(marks.Find(Key("p1")), At(0));
   EXPECT_FALSE(marks.Find(Key("p2")).has_value());
@@ -129,12 +138,14 @@ TEST_F(JoinMarksTest, RollbackUndoesAdds) {
 }
 
 TEST_F(JoinMarksTest, RollbackOfEverythingSinceACheckpoint) {
-  JoinMarks marks(store_.get());
+  JoinMarks marks(store_.get(), &index_);
   marks.Add(Key("p1"), "m", "p1", At(0));
   ASSERT_OK(Checkpoint(marks));
+  index_.BeginChange();
   marks.BeginChange();
   marks.Add(Key("p2"), "m", "p2", At(10));
   marks.RollbackChange();
+  index_.RollbackChange();
   EXPECT_EQ(marks.fresh_bytes(), 0u);
   EXPECT_FALSE(marks.dirty());
   EXPECT_EQ(marks.Find(Key("p1")), At(0));
@@ -142,7 +153,7 @@ TEST_F(JoinMarksTest, RollbackOfEverythingSinceACheckpoint) {
 }
 
 TEST_F(JoinMarksTest, CheckpointAndReloadFindMarks) {
-  JoinMarks marks(store_.get());
+  JoinMarks marks(store_.get(), &index_);
   for (int i = 0; i < 100; ++i) {
     const std::string id = "p" + std::to_string(i);
     marks.Add(Key(id), "m", id, At(i));
@@ -178,7 +189,7 @@ TEST_F(JoinMarksTest, CheckpointAndReloadFindMarks) {
 }
 
 TEST_F(JoinMarksTest, ForgetDropsWholeBlocksOlderThanTheHorizon) {
-  JoinMarks marks(store_.get());
+  JoinMarks marks(store_.get(), &index_);
   // Block 0: joins at 0 to 4 s; block 1: joins at 100 to 104 s.
   for (int i = 0; i < 5; ++i) {
     marks.Add(Key("a" + std::to_string(i)), "m", "a" + std::to_string(i),
@@ -220,7 +231,7 @@ TEST_F(JoinMarksTest, ForgetDropsWholeBlocksOlderThanTheHorizon) {
 }
 
 TEST_F(JoinMarksTest, PairJoinedAgainSurvivesForgettingItsOldMark) {
-  JoinMarks marks(store_.get());
+  JoinMarks marks(store_.get(), &index_);
   // Block 0: three pairs joined at 0 s.
   marks.Add(Key("again"), "m", "again", At(0));
   marks.Add(Key("again_fresh"), "m", "again_fresh", At(0));
@@ -251,7 +262,7 @@ TEST_F(JoinMarksTest, BlockThatDoesNotDecodeIsDataLoss) {
   StateBatch batch = store_->NewBatch();
   batch.PutJoinMarkBlock(0, "not records at all");
   ASSERT_OK(store_->Commit(batch));
-  JoinMarks marks(store_.get());
+  JoinMarks marks(store_.get(), &index_);
   EXPECT_EQ(marks.Load(1).code(), absl::StatusCode::kDataLoss);
 }
 

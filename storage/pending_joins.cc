@@ -37,9 +37,23 @@ uint32_t ArrivalOf(const state::v1::PendingEntry& entry) {
                         absl::Nanoseconds(entry.arrived().nanos()));
 }
 
+JoinIndex::State StateOf(PendingJoins::Kind kind) {
+  return kind == PendingJoins::Kind::kPrediction
+             ? JoinIndex::State::kPendingPrediction
+             : JoinIndex::State::kPendingOutcome;
+}
+
 }  // namespace
 
-PendingJoins::PendingJoins(StateStore* store) : store_(store) {}
+PendingJoins::PendingJoins(StateStore* store, JoinIndex* index)
+    : store_(store), index_(index) {}
+
+std::optional<PendingJoins::Slot> PendingJoins::Lookup(Kind kind,
+                                                       const IdKey& key) const {
+  const std::optional<JoinIndex::Entry> entry = index_->Find(key);
+  if (!entry.has_value() || entry->state != StateOf(kind)) return std::nullopt;
+  return Slot{entry->block, entry->offset, entry->since};
+}
 
 absl::Status PendingJoins::Load(uint32_t next_block) {
   next_block_ = next_block;
@@ -67,7 +81,7 @@ absl::Status PendingJoins::Load(uint32_t next_block) {
                 "an entry of pending block ", number, " does not decode"));
           }
           const uint32_t since = ArrivalOf(entry);
-          index(KindOf(entry)).Put(KeyOf(entry), Slot{number, offset, since});
+          SetIndex(KindOf(entry), KeyOf(entry), Slot{number, offset, since});
           ++block.live;
           block.oldest = std::min(block.oldest, since);
           return absl::OkStatus();
@@ -87,25 +101,18 @@ absl::Status PendingJoins::Load(uint32_t next_block) {
 
 std::optional<absl::Time> PendingJoins::Since(Kind kind,
                                               const IdKey& key) const {
-  const Slot* slot = index(kind).Find(key);
-  if (slot == nullptr) return std::nullopt;
+  const std::optional<Slot> slot = Lookup(kind, key);
+  if (!slot.has_value()) return std::nullopt;
   return FromIndexSeconds(slot->since);
 }
 
 void PendingJoins::SetIndex(Kind kind, const IdKey& key,
                             std::optional<Slot> slot) {
-  IdMap<Slot>& map = index(kind);
-  const Slot* before = map.Find(key);
-  Undo undo;
-  undo.op = Undo::Op::kIndex;
-  undo.kind = kind;
-  undo.key = key;
-  if (before != nullptr) undo.before = *before;
-  undo_.push_back(undo);
   if (slot.has_value()) {
-    map.Put(key, *slot);
+    index_->Put(key, JoinIndex::Entry{StateOf(kind), slot->block, slot->offset,
+                                      slot->since});
   } else {
-    map.Erase(key);
+    index_->Erase(key);
   }
 }
 
@@ -128,7 +135,11 @@ void PendingJoins::Add(Kind kind, const IdKey& key,
 
 void PendingJoins::Add(Kind kind, const IdKey& key,
                        absl::string_view event_bytes, absl::Time arrived) {
-  if (const Slot* old = index(kind).Find(key)) Kill(*old);
+  // A pair has at most one pending entry (the index holds one state per
+  // pair); whatever it had dies.
+  for (Kind any : {Kind::kPrediction, Kind::kOutcome}) {
+    if (const std::optional<Slot> old = Lookup(any, key)) Kill(*old);
+  }
   Undo undo;
   undo.op = Undo::Op::kFresh;
   undo.fresh_size = fresh_.size();
@@ -153,8 +164,8 @@ void PendingJoins::Add(Kind kind, const IdKey& key,
 
 absl::StatusOr<state::v1::PendingEntry*> PendingJoins::Take(
     Kind kind, const IdKey& key, google::protobuf::Arena* arena) {
-  const Slot* found = index(kind).Find(key);
-  if (found == nullptr) {
+  const std::optional<Slot> found = Lookup(kind, key);
+  if (!found.has_value()) {
     return absl::InternalError("taking a pending entry that is not indexed");
   }
   const Slot slot = *found;
@@ -178,26 +189,21 @@ absl::StatusOr<state::v1::PendingEntry> PendingJoins::Take(Kind kind,
 }
 
 void PendingJoins::Drop(Kind kind, const IdKey& key) {
-  const Slot* found = index(kind).Find(key);
-  if (found == nullptr) return;
+  const std::optional<Slot> found = Lookup(kind, key);
+  if (!found.has_value()) return;
   Kill(*found);
   SetIndex(kind, key, std::nullopt);
 }
 
-size_t PendingJoins::size(Kind kind) const { return index(kind).size(); }
+size_t PendingJoins::size(Kind kind) const {
+  return index_->size(StateOf(kind));
+}
 
 void PendingJoins::BeginChange() { undo_.clear(); }
 
 void PendingJoins::RollbackChange() {
   for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
     switch (it->op) {
-      case Undo::Op::kIndex:
-        if (it->before.has_value()) {
-          index(it->kind).Put(it->key, *it->before);
-        } else {
-          index(it->kind).Erase(it->key);
-        }
-        break;
       case Undo::Op::kFresh:
         fresh_.resize(it->fresh_size);
         fresh_entries_.resize(it->fresh_entries);
@@ -263,8 +269,10 @@ PendingJoins::Checkpoint PendingJoins::PrepareCheckpoint(
     written.oldest = UINT32_MAX;
   };
   for (const FreshEntry& fresh : fresh_entries_) {
-    const Slot* slot = index(fresh.kind).Find(fresh.key);
-    if (slot == nullptr || !(*slot == Slot{kFresh, fresh.offset, 0})) continue;
+    const std::optional<Slot> slot = Lookup(fresh.kind, fresh.key);
+    if (!slot.has_value() || !(*slot == Slot{kFresh, fresh.offset, 0})) {
+      continue;
+    }
     // Entries only ever come from AppendRecord, so they read back.
     const absl::string_view record = *RecordAt(fresh_, fresh.offset);
     checkpoint.moved.push_back(
@@ -294,7 +302,7 @@ PendingJoins::Checkpoint PendingJoins::PrepareCheckpoint(
 
 void PendingJoins::CommitCheckpoint(Checkpoint checkpoint) {
   for (const Checkpoint::Moved& moved : checkpoint.moved) {
-    index(moved.kind).Put(moved.key, moved.slot);
+    SetIndex(moved.kind, moved.key, moved.slot);
   }
   for (auto& [number, block] : checkpoint.written) {
     blocks_.emplace(number, std::move(block));
@@ -336,8 +344,8 @@ absl::StatusOr<uint64_t> PendingJoins::Sweep(
           }
           const Kind kind = KindOf(entry);
           const IdKey key = KeyOf(entry);
-          const Slot* slot = index(kind).Find(key);
-          if (slot == nullptr || !(*slot == Slot{number, offset, 0})) {
+          const std::optional<Slot> slot = Lookup(kind, key);
+          if (!slot.has_value() || !(*slot == Slot{number, offset, 0})) {
             return absl::OkStatus();  // Joined, expired or replaced.
           }
           if (slot->since < limit && expired(kind, entry)) {

@@ -45,7 +45,8 @@ class PendingJoins {
  public:
   enum class Kind { kPrediction, kOutcome };
 
-  explicit PendingJoins(StateStore* store);
+  // `index` is shared with JoinMarks; both must outlive this.
+  PendingJoins(StateStore* store, JoinIndex* index);
 
   // Rebuilds the index from the stored blocks; `next_block` from the
   // checkpoint. kDataLoss for a block that does not decode.
@@ -55,7 +56,8 @@ class PendingJoins {
   std::optional<absl::Time> Since(Kind kind, const IdKey& key) const;
   // Makes `event` (a vigie.v1.Prediction for kPrediction, an Outcome for
   // kOutcome), arrived at `arrived`, the pending entry of `kind` for `key`,
-  // replacing any.
+  // replacing any pending entry of the pair, of either kind (the caller
+  // joins a prediction with its outcome rather than keep both pending).
   void Add(Kind kind, const IdKey& key,
            const google::protobuf::MessageLite& event, absl::Time arrived);
   // The same with the event already serialized.
@@ -71,7 +73,8 @@ class PendingJoins {
   void Drop(Kind kind, const IdKey& key);
   size_t size(Kind kind) const;
 
-  // Starts a change that RollbackChange can undo.
+  // Starts a change that RollbackChange can undo, together with the
+  // index's own RollbackChange (its entries are journaled there).
   void BeginChange();
   void RollbackChange();
 
@@ -109,7 +112,7 @@ class PendingJoins {
       return block == other.block && offset == other.offset;
     }
   };
-  static constexpr uint32_t kFresh = UINT32_MAX;
+  static constexpr uint32_t kFresh = JoinIndex::kMaxBlock;
   struct FreshEntry {
     IdKey key;
     Kind kind;
@@ -123,21 +126,14 @@ class PendingJoins {
     std::vector<uint32_t> dead;
   };
   struct Undo {
-    enum class Op { kIndex, kFresh, kKill } op = Op::kIndex;
-    Kind kind = Kind::kPrediction;
-    IdKey key;
-    std::optional<Slot> before;  // kIndex.
-    size_t fresh_size = 0;       // kFresh.
-    size_t fresh_entries = 0;    // kFresh.
-    uint32_t block = 0;          // kKill.
+    enum class Op { kFresh, kKill } op = Op::kFresh;
+    size_t fresh_size = 0;     // kFresh.
+    size_t fresh_entries = 0;  // kFresh.
+    uint32_t block = 0;        // kKill.
   };
 
-  IdMap<Slot>& index(Kind kind) {
-    return kind == Kind::kPrediction ? predictions_ : outcomes_;
-  }
-  const IdMap<Slot>& index(Kind kind) const {
-    return kind == Kind::kPrediction ? predictions_ : outcomes_;
-  }
+  // The pair's pending entry of `kind`, if that is its state.
+  std::optional<Slot> Lookup(Kind kind, const IdKey& key) const;
   void SetIndex(Kind kind, const IdKey& key, std::optional<Slot> slot);
   // Records that the entry at `slot` is no longer pending.
   void Kill(const Slot& slot);
@@ -145,8 +141,7 @@ class PendingJoins {
   absl::StatusOr<const std::string*> ReadBlock(uint32_t block);
 
   StateStore* const store_;
-  IdMap<Slot> predictions_;
-  IdMap<Slot> outcomes_;
+  JoinIndex* const index_;
   // Entries appended since the last checkpoint: records of a PendingBlock.
   std::string fresh_;
   std::vector<FreshEntry> fresh_entries_;

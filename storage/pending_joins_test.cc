@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <set>
 #include <string>
@@ -90,7 +91,7 @@ class PendingJoinsTest : public ::testing::Test {
 
   // A new PendingJoins loaded from the store, as after a restart.
   std::unique_ptr<PendingJoins> Reload(const PendingJoins& before) {
-    auto joins = std::make_unique<PendingJoins>(store_.get());
+    auto joins = std::make_unique<PendingJoins>(store_.get(), NewIndex());
     EXPECT_OK(joins->Load(before.next_block()));
     return joins;
   }
@@ -117,12 +118,17 @@ class PendingJoinsTest : public ::testing::Test {
   }
 
   testutil::TempDir dir_;
+  // The index the object under test shares, as the pipeline's is shared
+  // by PendingJoins and JoinMarks; reloads get fresh ones.
+  JoinIndex index_;
+  std::deque<JoinIndex> reload_indexes_;
+  JoinIndex* NewIndex() { return &reload_indexes_.emplace_back(); }
   std::unique_ptr<StateStore> store_;
   uint64_t checkpoints_ = 0;
 };
 
 TEST_F(PendingJoinsTest, AddTakeAndDrop) {
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   EXPECT_FALSE(joins.dirty());
   EXPECT_EQ(joins.fresh_bytes(), 0u);
 
@@ -174,7 +180,7 @@ TEST_F(PendingJoinsTest, AddTakeAndDrop) {
 }
 
 TEST_F(PendingJoinsTest, AddingTheSameKeyTwiceReplaces) {
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   // Both in the buffer.
   joins.Add(kPrediction, Key("p1"), Prediction("p1", 0.1), At(0));
   joins.Add(kPrediction, Key("p1"), Prediction("p1", 0.9), At(5));
@@ -204,7 +210,7 @@ TEST_F(PendingJoinsTest, AddingTheSameKeyTwiceReplaces) {
 }
 
 TEST_F(PendingJoinsTest, CheckpointMovesTheBufferToAStoredBlock) {
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   joins.Add(kPrediction, Key("p1"), Prediction("p1", 0.25), At(0));
   joins.Add(kOutcome, Key("p2"), Outcome("p2", false), At(1));
   ASSERT_OK(Checkpoint(joins));
@@ -245,7 +251,7 @@ TEST_F(PendingJoinsTest, CheckpointMovesTheBufferToAStoredBlock) {
 }
 
 TEST_F(PendingJoinsTest, ReloadFindsExactlyWhatIsStillPending) {
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   for (int i = 0; i < 10; ++i) {
     const std::string id = "p" + std::to_string(i);
     joins.Add(kPrediction, Key(id), Prediction(id), At(i));
@@ -301,7 +307,7 @@ TEST_F(PendingJoinsTest, ManyEntriesFillSeveralBlocks) {
     const std::string digits = std::to_string(i);
     return std::string(200 - digits.size(), '0') + digits;
   };
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   for (int i = 0; i < kEntries; ++i) {
     joins.Add(kPrediction, Key(id(i)), Prediction(id(i)), At(i));
   }
@@ -363,21 +369,23 @@ TEST_F(PendingJoinsTest, ManyEntriesFillSeveralBlocks) {
 }
 
 TEST_F(PendingJoinsTest, RollbackUndoesAddTakeAndDrop) {
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   joins.Add(kPrediction, Key("stored"), Prediction("stored", 0.1), At(0));
   ASSERT_OK(Checkpoint(joins));
   joins.Add(kPrediction, Key("fresh"), Prediction("fresh", 0.2), At(1));
   const size_t fresh_bytes = joins.fresh_bytes();
 
+  index_.BeginChange();
   joins.BeginChange();
   joins.Add(kPrediction, Key("new"), Prediction("new"), At(2));
-  joins.Add(kOutcome, Key("stored"), Outcome("stored"), At(2));
+  joins.Add(kOutcome, Key("other"), Outcome("other"), At(2));
   joins.Add(kPrediction, Key("fresh"), Prediction("fresh", 0.9), At(2));
   ASSERT_OK(joins.Take(kPrediction, Key("stored")));
   joins.Drop(kPrediction, Key("fresh"));
   EXPECT_EQ(joins.size(kPrediction), 1u);
   EXPECT_EQ(joins.size(kOutcome), 1u);
   joins.RollbackChange();
+  index_.RollbackChange();
 
   EXPECT_EQ(joins.size(kPrediction), 2u);
   EXPECT_EQ(joins.size(kOutcome), 0u);
@@ -385,7 +393,7 @@ TEST_F(PendingJoinsTest, RollbackUndoesAddTakeAndDrop) {
   EXPECT_EQ(joins.Since(kPrediction, Key("stored")), At(0));
   EXPECT_EQ(joins.Since(kPrediction, Key("fresh")), At(1));
   EXPECT_FALSE(joins.Since(kPrediction, Key("new")).has_value());
-  EXPECT_FALSE(joins.Since(kOutcome, Key("stored")).has_value());
+  EXPECT_FALSE(joins.Since(kOutcome, Key("other")).has_value());
 
   // The stored entry is pending again: the next checkpoint neither deletes
   // its block nor tombstones it, and a restart finds both entries as they
@@ -405,20 +413,23 @@ TEST_F(PendingJoinsTest, RollbackUndoesAddTakeAndDrop) {
 }
 
 TEST_F(PendingJoinsTest, RollbackGoesBackToTheLastBeginChange) {
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
+  index_.BeginChange();
   joins.BeginChange();
   joins.Add(kPrediction, Key("kept"), Prediction("kept"), At(0));
   const size_t fresh_bytes = joins.fresh_bytes();
+  index_.BeginChange();
   joins.BeginChange();
   joins.Add(kPrediction, Key("undone"), Prediction("undone"), At(1));
   joins.RollbackChange();
+  index_.RollbackChange();
   EXPECT_TRUE(joins.Since(kPrediction, Key("kept")).has_value());
   EXPECT_FALSE(joins.Since(kPrediction, Key("undone")).has_value());
   EXPECT_EQ(joins.fresh_bytes(), fresh_bytes);
 }
 
 TEST_F(PendingJoinsTest, SweepDropsStoredEntriesOlderThanTheHorizon) {
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   joins.Add(kPrediction, Key("a"), Prediction("a"), At(0));
   joins.Add(kOutcome, Key("x"), Outcome("x"), At(50));
   joins.Add(kPrediction, Key("b"), Prediction("b"), At(100));
@@ -479,7 +490,7 @@ TEST_F(PendingJoinsTest, BlockThatDoesNotDecodeIsDataLoss) {
   batch.PutPendingBlock(0, block);
   batch.PutPendingBlock(1, "not records at all");
   ASSERT_OK(store_->Commit(batch));
-  PendingJoins joins(store_.get());
+  PendingJoins joins(store_.get(), &index_);
   EXPECT_EQ(joins.Load(2).code(), absl::StatusCode::kDataLoss);
 }
 
