@@ -543,6 +543,9 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
     vigie::v1::IngestRequest& request, uint64_t index_offset, absl::Time now,
     const Received* received, Changes& changes) {
   vigie::v1::IngestReply reply;
+  if (received != nullptr) {
+    for (const storage::IdKey& key : received->keys) index_.Prefetch(key);
+  }
   for (int i = 0; i < request.events_size(); ++i) {
     vigie::v1::Event& event = *request.mutable_events(i);
     absl::StatusOr<std::optional<EventRejection>> result;
@@ -606,16 +609,23 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
   const absl::Time now = clock_->Now();
   // Logged as received, before validation normalises it in place: a replay
   // validates it again and comes to the same result.
-  Received received{EncodeRecord(request, now), now, {}};
+  Received received{EncodeRecord(request, now), now, {}, {}};
   // Validation reads only the configuration, so it can run here, outside
   // the lock, on the thread that received the call; so can serializing the
   // prediction for the pending-join store.
   received.predictions.resize(static_cast<size_t>(request.events_size()));
+  received.keys.reserve(static_cast<size_t>(request.events_size()));
   for (int i = 0; i < request.events_size(); ++i) {
     vigie::v1::Event& event = *request.mutable_events(i);
+    if (event.has_outcome()) {
+      received.keys.push_back(storage::IdKey::Of(
+          event.outcome().model_id(), event.outcome().prediction_id()));
+    }
     if (!event.has_prediction() || event.prediction().model_id().empty()) {
       continue;
     }
+    received.keys.push_back(storage::IdKey::Of(
+        event.prediction().model_id(), event.prediction().prediction_id()));
     const ModelConfig* model = config_.FindModel(event.prediction().model_id());
     if (model == nullptr && !config_.accept_undeclared_models) continue;
     vigie::v1::Prediction& prediction = *event.mutable_prediction();

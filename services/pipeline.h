@@ -79,6 +79,8 @@ class Pipeline {
     // empty when it must be validated under the lock (not a prediction, an
     // unknown model, or rejected: the rejection is worked out there).
     std::vector<std::string> predictions;
+    // The join-index keys of the events, to prefetch.
+    std::vector<storage::IdKey> keys;
   };
   // Validates and normalises the request's predictions in place, as Ingest
   // would (validation is idempotent: Ingest's own finds the same).

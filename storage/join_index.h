@@ -56,6 +56,8 @@ class IdMap {
     shard(key).insert_or_assign(key, value);
   }
   void Erase(const IdKey& key) { shard(key).erase(key); }
+  // Starts loading the memory a look-up of `key` will read.
+  void Prefetch(const IdKey& key) const { shard(key).prefetch(key); }
   size_t size() const {
     size_t n = 0;
     for (const auto& m : shards_) n += m.size();
@@ -99,6 +101,10 @@ class JoinIndex {
   static constexpr uint32_t kMaxBlock = (uint32_t{1} << 30) - 1;
 
   std::optional<Entry> Find(const IdKey& key) const;
+  // Starts loading what Find(key) will read: looking up a request's keys
+  // one after the other waits on a cache miss each, prefetched they
+  // overlap.
+  void Prefetch(const IdKey& key) const { map_.Prefetch(key); }
   void Put(const IdKey& key, const Entry& entry);
   void Erase(const IdKey& key);
   // Pairs in `state`.

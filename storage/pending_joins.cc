@@ -313,10 +313,18 @@ void PendingJoins::CommitCheckpoint(Checkpoint checkpoint) {
   }
   for (uint32_t number : checkpoint.tombstoned) blocks_.at(number).dead.clear();
   next_block_ = checkpoint.next_block;
+  // The buffers fill again to about the same size before the next
+  // checkpoint: growing them from nothing each time costs a copy and page
+  // faults per doubling. Only an unusually large one gives memory back.
+  constexpr size_t kKeptBytes = size_t{32} << 20;
+  const size_t fresh_capacity = fresh_.capacity();
   fresh_.clear();
-  fresh_.shrink_to_fit();
+  if (fresh_capacity > kKeptBytes) fresh_.shrink_to_fit();
+  const size_t entries_capacity = fresh_entries_.capacity();
   fresh_entries_.clear();
-  fresh_entries_.shrink_to_fit();
+  if (entries_capacity * sizeof(FreshEntry) > kKeptBytes) {
+    fresh_entries_.shrink_to_fit();
+  }
   undo_.clear();
 }
 
