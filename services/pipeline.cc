@@ -33,15 +33,25 @@ bool Expired(absl::Time since, const ModelConfig& model, absl::Time now) {
   return since + model.label_delay < now;
 }
 
-// An IngestRecord's bytes: the time, then the request as received. Written
-// field by field so that the request is serialized once, into the record.
-std::string EncodeRecord(const vigie::v1::IngestRequest& request,
-                         absl::Time now) {
-  state::v1::IngestRecord head;
-  *head.mutable_received() = ToProtoTime(now);
-  std::string bytes = head.SerializeAsString();
-  storage::AppendField(&bytes, 2, request.SerializeAsString());
-  return bytes;
+// Serializes `message` onto the end of `out` as field `field`, computing
+// its size once; returns where its bytes start.
+size_t AppendMessage(std::string* out, int field,
+                     const google::protobuf::MessageLite& message) {
+  const size_t size = message.ByteSizeLong();
+  storage::AppendFieldHeader(out, field, size);
+  const size_t start = out->size();
+  out->resize(start + size);
+  message.SerializeWithCachedSizesToArray(
+      reinterpret_cast<uint8_t*>(out->data() + start));
+  return start;
+}
+
+// The length of the tag and length at the front of a length-delimited
+// field's bytes.
+size_t FieldHeaderLength(absl::string_view bytes) {
+  size_t n = 1;
+  while (n < bytes.size() && (static_cast<uint8_t>(bytes[n]) & 0x80) != 0) ++n;
+  return n + 1;
 }
 
 EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
@@ -539,6 +549,21 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
   return std::nullopt;
 }
 
+namespace {
+
+// The bytes of event `i`'s prediction if Receive validated it; empty
+// otherwise.
+absl::string_view ValidatedBytes(const Pipeline::Received* received, int i) {
+  if (received == nullptr ||
+      static_cast<size_t>(i) >= received->predictions.size()) {
+    return {};
+  }
+  const auto [offset, length] = received->predictions[static_cast<size_t>(i)];
+  return absl::string_view(received->record).substr(offset, length);
+}
+
+}  // namespace
+
 absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
     vigie::v1::IngestRequest& request, uint64_t index_offset, absl::Time now,
     const Received* received, Changes& changes) {
@@ -553,14 +578,8 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
     switch (event.kind_case()) {
       case vigie::v1::Event::kPrediction:
         prediction_id = event.prediction().prediction_id();
-        result = ApplyPrediction(
-            *event.mutable_prediction(),
-            received != nullptr &&
-                    i < static_cast<int>(received->predictions.size())
-                ? absl::string_view(
-                      received->predictions[static_cast<size_t>(i)])
-                : absl::string_view(),
-            now, changes);
+        result = ApplyPrediction(*event.mutable_prediction(),
+                                 ValidatedBytes(received, i), now, changes);
         break;
       case vigie::v1::Event::kOutcome:
         prediction_id = event.outcome().prediction_id();
@@ -606,17 +625,16 @@ void Pipeline::Settle(Changes& changes) {
 }
 
 Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
-  const absl::Time now = clock_->Now();
-  // Logged as received, before validation normalises it in place: a replay
-  // validates it again and comes to the same result.
-  Received received{EncodeRecord(request, now), now, {}, {}};
-  // Validation reads only the configuration, so it can run here, outside
-  // the lock, on the thread that received the call; so can serializing the
-  // prediction for the pending-join store.
-  received.predictions.resize(static_cast<size_t>(request.events_size()));
-  received.keys.reserve(static_cast<size_t>(request.events_size()));
-  for (int i = 0; i < request.events_size(); ++i) {
-    vigie::v1::Event& event = *request.mutable_events(i);
+  Received received;
+  received.at = clock_->Now();
+  const auto events = static_cast<size_t>(request.events_size());
+  received.predictions.assign(events, {0, 0});
+  received.keys.reserve(events);
+  // Validation reads only the configuration, so it runs here, outside the
+  // lock, on the thread that received the call.
+  std::vector<bool> valid(events);
+  for (size_t i = 0; i < events; ++i) {
+    vigie::v1::Event& event = *request.mutable_events(static_cast<int>(i));
     if (event.has_outcome()) {
       received.keys.push_back(storage::IdKey::Of(
           event.outcome().model_id(), event.outcome().prediction_id()));
@@ -628,13 +646,33 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
         event.prediction().model_id(), event.prediction().prediction_id()));
     const ModelConfig* model = config_.FindModel(event.prediction().model_id());
     if (model == nullptr && !config_.accept_undeclared_models) continue;
-    vigie::v1::Prediction& prediction = *event.mutable_prediction();
-    if (ValidatePrediction(model != nullptr ? *model : config_.default_model,
-                           prediction)) {
-      continue;  // Rejected: worked out again, with its message, under lock.
-    }
-    received.predictions[static_cast<size_t>(i)] =
-        prediction.SerializeAsString();
+    // Rejected ones are worked out again, with their message, under lock.
+    valid[i] =
+        !ValidatePrediction(model != nullptr ? *model : config_.default_model,
+                            *event.mutable_prediction());
+  }
+  // The IngestRecord, field by field: each event is serialized once, into
+  // the record, and a valid prediction's pending entry is a copy of its
+  // bytes there.
+  state::v1::IngestRecord head;
+  *head.mutable_received() = ToProtoTime(received.at);
+  std::string body;
+  for (size_t i = 0; i < events; ++i) {
+    const size_t start =
+        AppendMessage(&body, 1, request.events(static_cast<int>(i)));
+    if (!valid[i]) continue;
+    const size_t header =
+        FieldHeaderLength(absl::string_view(body).substr(start));
+    received.predictions[i] = {
+        static_cast<uint32_t>(start + header),
+        static_cast<uint32_t>(body.size() - start - header)};
+  }
+  received.record = head.SerializeAsString();
+  storage::AppendFieldHeader(&received.record, 2, body.size());
+  const auto base = static_cast<uint32_t>(received.record.size());
+  received.record += body;
+  for (auto& [offset, length] : received.predictions) {
+    if (length > 0) offset += base;
   }
   return received;
 }
@@ -648,7 +686,7 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
     vigie::v1::IngestRequest& request, uint64_t index_offset,
     Received received) {
   const absl::Time now = received.at;
-  const std::string record = std::move(received.record);
+  const std::string& record = received.record;
   absl::MutexLock lock(&mu_);
   Changes changes;
   index_.BeginChange();

@@ -38,12 +38,12 @@ namespace vigie::services {
 // join. An event more than the allowed lateness behind the model's watermark
 // is counted late, and dropped or moved to the latest pane.
 //
-// Durability: an ingest call is applied in memory and appended, as received,
-// to the ingest log (one RocksDB write through its write-ahead log); it
-// returns only once that write succeeded, and if it fails the in-memory
-// state is rolled back and the whole call fails, so a retry applies it
-// once. A checkpoint writes everything the calls since the previous one
-// changed (panes, counters, pending joins, join marks) with the log
+// Durability: an ingest call is applied in memory and appended, its
+// predictions normalised, to the ingest log (one RocksDB write through its
+// write-ahead log); it returns only once that write succeeded, and if it fails
+// the in-memory state is rolled back and the whole call fails, so a retry
+// applies it once. A checkpoint writes everything the calls since the previous
+// one changed (panes, counters, pending joins, join marks) with the log
 // position in one batch, and drops the log before it; at start-up the
 // state of the last checkpoint is loaded and the log after it replayed, at
 // the wall-clock times the calls were applied at, so the state comes out
@@ -75,15 +75,17 @@ class Pipeline {
   struct Received {
     std::string record;
     absl::Time at;
-    // By event: the serialized prediction, validated and normalised, or
-    // empty when it must be validated under the lock (not a prediction, an
-    // unknown model, or rejected: the rejection is worked out there).
-    std::vector<std::string> predictions;
+    // By event: where in `record` the prediction's bytes are, validated
+    // and normalised; {0, 0} when it must be validated under the lock (not
+    // a prediction, an unknown model, or rejected: the rejection is worked
+    // out there).
+    std::vector<std::pair<uint32_t, uint32_t>> predictions;
     // The join-index keys of the events, to prefetch.
     std::vector<storage::IdKey> keys;
   };
   // Validates and normalises the request's predictions in place, as Ingest
-  // would (validation is idempotent: Ingest's own finds the same).
+  // would (validation is idempotent: Ingest's own, and a replay's, find
+  // the same), and logs the request as normalised.
   Received Receive(vigie::v1::IngestRequest& request) const;
   // `received` must come from Receive(request).
   absl::StatusOr<vigie::v1::IngestReply> Ingest(

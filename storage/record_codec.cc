@@ -46,9 +46,13 @@ void AppendVarint(std::string* out, uint64_t value) {
 
 }  // namespace
 
-void AppendField(std::string* message, int field, absl::string_view bytes) {
+void AppendFieldHeader(std::string* message, int field, size_t length) {
   message->push_back(static_cast<char>((field << 3) | 2));
-  AppendVarint(message, bytes.size());
+  AppendVarint(message, length);
+}
+
+void AppendField(std::string* message, int field, absl::string_view bytes) {
+  AppendFieldHeader(message, field, bytes.size());
   message->append(bytes.data(), bytes.size());
 }
 

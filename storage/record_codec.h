@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -19,6 +20,9 @@ namespace vigie::storage {
 // Appends `bytes` to `message` as its length-delimited field `field` (1 to
 // 15).
 void AppendField(std::string* message, int field, absl::string_view bytes);
+// Appends the tag and length of a length-delimited field `field` (1 to 15)
+// whose `length` bytes the caller appends next.
+void AppendFieldHeader(std::string* message, int field, size_t length);
 // Appends `value` to `message` as its varint field `field` (1 to 15).
 void AppendVarintField(std::string* message, int field, uint64_t value);
 // Appends `record` to `block` as field 1.
