@@ -407,6 +407,76 @@ TEST_F(PipelineTest, StateSurvivesARestart) {
   EXPECT_EQ(Ingest({Outcome("waiting", false)}).joined(), 1u);
 }
 
+TEST_F(PipelineTest, RestartReplaysOnlyTheLogAfterTheLastCheckpoint) {
+  Feed("f", true, true, 3);  // One call, 6 events.
+  ASSERT_OK(pipeline_->Checkpoint());
+  Feed("m", false, true, 2);                    // 4 events.
+  Ingest({Prediction("waiting", "m", false)});  // 1 event.
+  const auto before = Metrics();
+  Open();  // As after kill -9: the last two calls are only in the log.
+  EXPECT_EQ(pipeline_->recovery().records, 2u);
+  EXPECT_EQ(pipeline_->recovery().events, 5u);
+  EXPECT_EQ(Metrics().SerializeAsString(), before.SerializeAsString());
+  // Start-up checkpoints after a replay: the next start replays nothing.
+  Open();
+  EXPECT_EQ(pipeline_->recovery().records, 0u);
+  EXPECT_EQ(Metrics().SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(Ingest({Outcome("waiting", true)}).joined(), 1u);
+}
+
+TEST_F(PipelineTest, PendingJoinsSurviveCheckpointsAndRestarts) {
+  Ingest({Prediction("p1", "f", true), Prediction("p2", "f", true),
+          Prediction("p3", "m", false), Outcome("o1", true)});
+  ASSERT_OK(pipeline_->Checkpoint());  // All four into a stored block.
+  EXPECT_EQ(Ingest({Outcome("p1", true)}).joined(), 1u);
+  ASSERT_OK(pipeline_->Checkpoint());  // p1 tombstoned.
+  Open();
+  auto metrics = Metrics();
+  EXPECT_EQ(metrics.counters().pending_predictions(), 2u);
+  EXPECT_EQ(metrics.counters().pending_outcomes(), 1u);
+  // p1 was joined before the restart: its re-sent outcome counts once.
+  const auto resent = Ingest({Outcome("p1", true)});
+  ASSERT_EQ(resent.rejections_size(), 1);
+  EXPECT_EQ(resent.rejections(0).reason(),
+            vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME);
+  EXPECT_EQ(Ingest({Outcome("p2", false), Outcome("p3", false),
+                    Prediction("o1", "m", true)})
+                .joined(),
+            3u);
+  metrics = Metrics();
+  EXPECT_EQ(metrics.counters().joined(), 4u);
+  EXPECT_EQ(metrics.counters().pending_predictions(), 0u);
+  EXPECT_EQ(metrics.counters().pending_outcomes(), 0u);
+  // f: p1 (decision 1, label 1) and p2 (1, 0); m: p3 (0, 0), o1 (1, 1).
+  EXPECT_EQ(Group(metrics, "f")->labeled(), 2u);
+  EXPECT_EQ(Group(metrics, "m")->labeled(), 2u);
+}
+
+TEST_F(PipelineTest, ExpirySweepsAreDurable) {
+  Ingest({Prediction("late", "f", true)});
+  clock_.Advance(absl::Hours(25));
+  ASSERT_OK_AND_ASSIGN(uint64_t swept, pipeline_->SweepExpired());
+  EXPECT_EQ(swept, 1u);
+  Open();
+  const auto metrics = Metrics();
+  EXPECT_EQ(metrics.counters().pending_predictions(), 0u);
+  EXPECT_EQ(metrics.counters().expired_predictions(), 1u);
+}
+
+TEST_F(PipelineTest, ReplayAppliesEachCallAtTheTimeItWasApplied) {
+  Ingest({Prediction("p", "f", true)});  // Arrives at kT0.
+  clock_.Advance(absl::Hours(23));
+  EXPECT_EQ(Ingest({Outcome("p", true)}).joined(), 1u);  // Within 24 h.
+  clock_.Advance(absl::Hours(5));
+  // Replayed 28 h after the prediction arrived, the join still happened 23
+  // h after it: the log keeps the time each call was applied at.
+  Open();
+  EXPECT_EQ(pipeline_->recovery().records, 2u);
+  const auto metrics = Metrics();
+  EXPECT_EQ(metrics.counters().joined(), 1u);
+  EXPECT_EQ(metrics.counters().expired_predictions(), 0u);
+}
+
 TEST_F(PipelineTest, EqualizedOddsAlertFiresWithItsCitation) {
   // Group f: TPR 40/50, FPR 10/50. Group m: TPR 20/50, FPR 10/50.
   Feed("f", true, true, 40);
