@@ -103,7 +103,7 @@ struct ServerConfig {
   // waits for its log record to reach the disk (storage::StateStoreOptions;
   // the path is data_dir).
   uint64_t block_cache_bytes = uint64_t{64} << 20;
-  uint64_t write_buffer_bytes = uint64_t{128} << 20;
+  uint64_t write_buffer_bytes = uint64_t{64} << 20;
   bool sync_writes = false;
   rules::Policy policy;
 

@@ -111,7 +111,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(config.checkpoint_interval, absl::Seconds(1));
   EXPECT_EQ(config.checkpoint_bytes, uint64_t{64} << 20);
   EXPECT_EQ(config.block_cache_bytes, uint64_t{64} << 20);
-  EXPECT_EQ(config.write_buffer_bytes, uint64_t{128} << 20);
+  EXPECT_EQ(config.write_buffer_bytes, uint64_t{64} << 20);
   EXPECT_FALSE(config.sync_writes);
   EXPECT_EQ(config.default_model.task, "binary");
   EXPECT_EQ(config.default_model.decision_threshold, 0.5);
@@ -166,7 +166,7 @@ TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
   EXPECT_EQ(defaults.checkpoint_interval, absl::Seconds(1));
   EXPECT_EQ(defaults.checkpoint_bytes, uint64_t{64} << 20);
   EXPECT_EQ(defaults.block_cache_bytes, uint64_t{64} << 20);
-  EXPECT_EQ(defaults.write_buffer_bytes, uint64_t{128} << 20);
+  EXPECT_EQ(defaults.write_buffer_bytes, uint64_t{64} << 20);
   EXPECT_FALSE(defaults.sync_writes);
   // An empty storage mapping changes nothing.
   ASSERT_OK_AND_ASSIGN(ServerConfig config,

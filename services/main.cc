@@ -2,6 +2,7 @@
 // defaults: state in ./vigie-data, gRPC on 127.0.0.1:50051, the default
 // policy of the Labelia referential, Kafka off.
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -46,6 +47,16 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives each thread that allocates under contention an arena of
+  // its own and rarely returns their free memory: gRPC's threads, which
+  // parse every request, would each keep a request-sized heap. Two arenas
+  // bound that on the two cores Vigie is sized for.
+  mallopt(M_ARENA_MAX, 2);
+  // Blocks of a megabyte or more (checkpoint batches, request buffers) are
+  // mapped apart and unmapped when freed. glibc would otherwise raise this
+  // threshold after the first such free and serve them from the heap,
+  // which they leave fragmented.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   absl::SetProgramUsageMessage(
       "Vigie, a streaming model-monitoring service.\n"
       "Usage: vigie [--config=vigie.yaml] [--data_dir=DIR] "

@@ -768,9 +768,10 @@ absl::Status Pipeline::CheckpointLocked() {
   }
   if (unattributed_dirty_) batch.PutCounters("", unattributed_);
   const uint64_t number = checkpoints_ + 1;
-  storage::PendingJoins::Checkpoint pending =
-      pending_.PrepareCheckpoint(number, batch);
-  storage::JoinMarks::Checkpoint marks = marks_.PrepareCheckpoint(batch);
+  ASSIGN_OR_RETURN(storage::PendingJoins::Checkpoint pending,
+                   pending_.PrepareCheckpoint(number, batch));
+  ASSIGN_OR_RETURN(storage::JoinMarks::Checkpoint marks,
+                   marks_.PrepareCheckpoint(batch));
   state::v1::CheckpointState checkpoint;
   checkpoint.set_format(kStateFormat);
   checkpoint.set_next_ingest_seq(next_seq_);

@@ -62,12 +62,13 @@ std::optional<uint32_t> JoinedAt(const JoinIndex& index, const IdKey& key) {
 
 absl::Status JoinMarks::Load(uint32_t next_block) {
   next_block_ = next_block;
-  return store_->ForEachJoinMarkBlock(
+  // Blocks of a checkpoint that failed to commit: nothing refers to them.
+  StateBatch orphans = store_->NewBatch();
+  RETURN_IF_ERROR(store_->ForEachJoinMarkBlock(
       [&](uint32_t number, absl::string_view bytes) -> absl::Status {
         if (number >= next_block_) {
-          return absl::DataLossError(absl::StrCat(
-              "join-mark block ", number,
-              " is past the checkpoint's next block ", next_block_));
+          orphans.DeleteJoinMarkBlock(number);
+          return absl::OkStatus();
         }
         uint32_t newest = 0;
         RETURN_IF_ERROR(
@@ -78,7 +79,8 @@ absl::Status JoinMarks::Load(uint32_t next_block) {
                         }));
         blocks_.emplace(number, newest);
         return absl::OkStatus();
-      });
+      }));
+  return store_->Commit(orphans);
 }
 
 std::optional<absl::Time> JoinMarks::Find(const IdKey& key) const {
@@ -133,12 +135,16 @@ size_t JoinMarks::fresh_bytes() const {
   return bytes;
 }
 
-JoinMarks::Checkpoint JoinMarks::PrepareCheckpoint(StateBatch& batch) const {
+absl::StatusOr<JoinMarks::Checkpoint> JoinMarks::PrepareCheckpoint(
+    StateBatch& batch) const {
   Checkpoint checkpoint;
   checkpoint.next_block = next_block_;
   for (const Chunk& chunk : fresh_) {
     if (chunk.bytes.empty()) continue;
-    batch.PutJoinMarkBlock(checkpoint.next_block, chunk.bytes);
+    // Committed ahead, one block per batch; see PendingJoins.
+    StateBatch block = store_->NewBatch();
+    block.PutJoinMarkBlock(checkpoint.next_block, chunk.bytes);
+    RETURN_IF_ERROR(store_->Commit(block));
     checkpoint.written.emplace_back(checkpoint.next_block, chunk.newest);
     ++checkpoint.next_block;
   }

@@ -59,7 +59,8 @@ class JoinMarks {
     size_t forgotten = 0;
     uint32_t next_block = 0;
   };
-  Checkpoint PrepareCheckpoint(StateBatch& batch) const;
+  // New blocks are committed ahead as PendingJoins does its own.
+  absl::StatusOr<Checkpoint> PrepareCheckpoint(StateBatch& batch) const;
   void CommitCheckpoint(const Checkpoint& checkpoint);
   uint32_t next_block() const { return next_block_; }
 

@@ -47,11 +47,13 @@ class JoinMarksTest : public ::testing::Test {
   // One checkpoint of `marks` alone: prepare, commit, take effect.
   absl::Status Checkpoint(JoinMarks& marks) {
     StateBatch batch = store_->NewBatch();
-    const JoinMarks::Checkpoint checkpoint = marks.PrepareCheckpoint(batch);
+    absl::StatusOr<JoinMarks::Checkpoint> checkpoint =
+        marks.PrepareCheckpoint(batch);
+    if (!checkpoint.ok()) return checkpoint.status();
     if (absl::Status status = store_->Commit(batch); !status.ok()) {
       return status;
     }
-    marks.CommitCheckpoint(checkpoint);
+    marks.CommitCheckpoint(*checkpoint);
     return absl::OkStatus();
   }
 

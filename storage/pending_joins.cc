@@ -17,6 +17,8 @@ namespace {
 // Blocks are read whole for one join: small enough to read fast, large
 // enough that a block's key and metadata are a small share.
 constexpr size_t kBlockBytes = 64 << 10;
+// New blocks are committed ahead of a checkpoint in batches of this size.
+constexpr size_t kBlockBatchBytes = 1 << 20;
 // Blocks kept after a read, for the next joins.
 constexpr size_t kCachedBlocks = 8;
 
@@ -57,9 +59,16 @@ std::optional<PendingJoins::Slot> PendingJoins::Lookup(Kind kind,
 
 absl::Status PendingJoins::Load(uint32_t next_block) {
   next_block_ = next_block;
-  return store_->ForEachPendingBlock(
+  // Blocks a checkpoint wrote before it failed to commit (see
+  // PrepareCheckpoint): nothing refers to them.
+  StateBatch orphans = store_->NewBatch();
+  RETURN_IF_ERROR(store_->ForEachPendingBlock(
       [&](uint32_t number, absl::string_view bytes,
           const std::vector<std::string>& tombstones) -> absl::Status {
+        if (number >= next_block_) {
+          orphans.DeletePendingBlock(number);
+          return absl::OkStatus();
+        }
         absl::flat_hash_set<uint32_t> dead;
         for (const std::string& t : tombstones) {
           state::v1::PendingTombstones decoded;
@@ -86,17 +95,13 @@ absl::Status PendingJoins::Load(uint32_t next_block) {
           block.oldest = std::min(block.oldest, since);
           return absl::OkStatus();
         }));
-        if (number >= next_block_) {
-          return absl::DataLossError(absl::StrCat(
-              "pending block ", number, " is past the checkpoint's next block ",
-              next_block_));
-        }
         // A block whose entries all died (a crash between the tombstones
         // and the deletion cannot happen: one batch) is deleted at the next
         // checkpoint.
         blocks_.emplace(number, std::move(block));
         return absl::OkStatus();
-      });
+      }));
+  return store_->Commit(orphans);
 }
 
 std::optional<absl::Time> PendingJoins::Since(Kind kind,
@@ -252,16 +257,25 @@ bool PendingJoins::dirty() const {
   return false;
 }
 
-PendingJoins::Checkpoint PendingJoins::PrepareCheckpoint(
+absl::StatusOr<PendingJoins::Checkpoint> PendingJoins::PrepareCheckpoint(
     uint64_t number, StateBatch& batch) const {
   Checkpoint checkpoint;
   checkpoint.next_block = next_block_;
   std::string chunk;
   Block written;
   written.oldest = UINT32_MAX;
+  // New blocks are committed ahead, a few at a time, rather than in
+  // `batch`: a checkpoint after a burst would otherwise hold all of them
+  // twice in memory (batch and memtable) at once. Until `batch` commits
+  // nothing refers to them; a restart deletes them if it never does.
+  StateBatch blocks = store_->NewBatch();
+  absl::Status written_ok;
   auto close_chunk = [&] {
     if (chunk.empty()) return;
-    batch.PutPendingBlock(checkpoint.next_block, chunk);
+    blocks.PutPendingBlock(checkpoint.next_block, chunk);
+    if (blocks.bytes() >= kBlockBatchBytes && written_ok.ok()) {
+      written_ok = store_->Commit(blocks);
+    }
     checkpoint.written.emplace_back(checkpoint.next_block, std::move(written));
     ++checkpoint.next_block;
     chunk.clear();
@@ -285,6 +299,8 @@ PendingJoins::Checkpoint PendingJoins::PrepareCheckpoint(
     if (chunk.size() >= kBlockBytes) close_chunk();
   }
   close_chunk();
+  if (written_ok.ok()) written_ok = store_->Commit(blocks);
+  RETURN_IF_ERROR(written_ok);
   for (const auto& [block_number, block] : blocks_) {
     if (block.live == 0) {
       batch.DeletePendingBlock(block_number);

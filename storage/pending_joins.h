@@ -83,13 +83,16 @@ class PendingJoins {
   // Whether a checkpoint has anything to write.
   bool dirty() const;
 
-  // What a checkpoint writes: the buffer's pending entries as new blocks,
-  // tombstones, and deletions of blocks with nothing pending. Takes effect
-  // in memory with CommitCheckpoint, once `batch` is committed; a
-  // checkpoint that failed to commit is simply dropped.
+  // What a checkpoint writes: the buffer's pending entries as new blocks
+  // (committed at once, in small batches, numbered past the stored
+  // checkpoint's next block so that nothing refers to them yet), then in
+  // `batch` tombstones and deletions of blocks with nothing pending. Takes
+  // effect in memory with CommitCheckpoint, once `batch` is committed; a
+  // checkpoint that failed is simply dropped (Load deletes its blocks).
   struct Checkpoint;
   // `number` tells this checkpoint's tombstones from earlier ones.
-  Checkpoint PrepareCheckpoint(uint64_t number, StateBatch& batch) const;
+  absl::StatusOr<Checkpoint> PrepareCheckpoint(uint64_t number,
+                                               StateBatch& batch) const;
   void CommitCheckpoint(Checkpoint checkpoint);
   uint32_t next_block() const { return next_block_; }
 

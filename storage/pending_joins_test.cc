@@ -80,12 +80,13 @@ class PendingJoinsTest : public ::testing::Test {
   // commit the batch, then let it take effect in memory.
   absl::Status Checkpoint(PendingJoins& joins) {
     StateBatch batch = store_->NewBatch();
-    PendingJoins::Checkpoint checkpoint =
+    absl::StatusOr<PendingJoins::Checkpoint> checkpoint =
         joins.PrepareCheckpoint(++checkpoints_, batch);
+    if (!checkpoint.ok()) return checkpoint.status();
     if (absl::Status status = store_->Commit(batch); !status.ok()) {
       return status;
     }
-    joins.CommitCheckpoint(std::move(checkpoint));
+    joins.CommitCheckpoint(*std::move(checkpoint));
     return absl::OkStatus();
   }
 
@@ -481,6 +482,26 @@ TEST_F(PendingJoinsTest, SweepDropsStoredEntriesOlderThanTheHorizon) {
   EXPECT_EQ(offered, (std::set<std::string>{"b", "d"}));
   EXPECT_EQ(dropped, 2u);
   EXPECT_EQ(reloaded->size(kPrediction), 1u);
+}
+
+TEST_F(PendingJoinsTest, BlocksOfACheckpointThatNeverCommittedAreDeleted) {
+  PendingJoins joins(store_.get(), &index_);
+  joins.Add(kPrediction, Key("kept"), Prediction("kept"), At(0));
+  ASSERT_OK(Checkpoint(joins));  // Block 0, referred to by next_block 1.
+  joins.Add(kPrediction, Key("lost"), Prediction("lost"), At(1));
+  // The new block is written ahead; the batch that would make it part of
+  // the state is never committed, as when the process dies in between.
+  StateBatch batch = store_->NewBatch();
+  ASSERT_OK(joins.PrepareCheckpoint(++checkpoints_, batch).status());
+  ASSERT_EQ(StoredBlocks().size(), 2u);
+
+  std::unique_ptr<PendingJoins> reloaded = Reload(joins);
+  EXPECT_EQ(reloaded->size(kPrediction), 1u);
+  EXPECT_TRUE(reloaded->Since(kPrediction, Key("kept")).has_value());
+  EXPECT_FALSE(reloaded->Since(kPrediction, Key("lost")).has_value());
+  const std::vector<StoredBlock> stored = StoredBlocks();
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].number, 0u);
 }
 
 TEST_F(PendingJoinsTest, BlockThatDoesNotDecodeIsDataLoss) {

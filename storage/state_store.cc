@@ -1,5 +1,6 @@
 #include "storage/state_store.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -196,6 +197,8 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   // LZ4 for the bulk, ZSTD for the cold bottom level: monitor state and
   // protobuf events compress well, and both codecs are in Debian's RocksDB.
   family_options.compression = rocksdb::kLZ4Compression;
+  family_options.write_buffer_size =
+      std::min(options.write_buffer_bytes / 4, size_t{16} << 20);
   family_options.bottommost_compression = rocksdb::kZSTD;
 
   rocksdb::DBOptions db_options;

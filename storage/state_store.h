@@ -25,9 +25,11 @@ struct StateStoreOptions {
   // Default: 64 MiB. Range: [1 MiB, 64 GiB].
   size_t block_cache_bytes = size_t{64} << 20;
   // Memory all column families' memtables may take together before RocksDB
-  // flushes the largest: without it each of the nine families could hold
-  // up to 128 MiB. Default: 128 MiB. Range: [4 MiB, 64 GiB].
-  size_t write_buffer_bytes = size_t{128} << 20;
+  // flushes the largest; one family's memtable is flushed at a quarter of
+  // it (at most 16 MiB), so that the ingest log, whose records a checkpoint
+  // deletes within seconds, does not hold the whole budget. Default: 64
+  // MiB. Range: [4 MiB, 64 GiB].
+  size_t write_buffer_bytes = size_t{64} << 20;
   // Whether each Commit waits for its write-ahead-log record to reach the
   // disk (fsync). false: a committed batch survives a crash of the process
   // (kill -9), not a crash of the machine. Default: false.
