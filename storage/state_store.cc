@@ -207,6 +207,11 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   // Two cores: one background job for flushes and one for compactions.
   db_options.max_background_jobs = 2;
   db_options.db_write_buffer_size = options.write_buffer_bytes;
+  // A write-ahead-log file is deleted only once every family's memtable
+  // holding its writes is flushed; families written rarely (meta, counters)
+  // would keep gigabytes of the ingest log's churn alive. Past this total
+  // RocksDB flushes them.
+  db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kFamilyNames) {
