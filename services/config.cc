@@ -339,6 +339,22 @@ absl::Status GetLateness(const Mapping& m, absl::Duration* out) {
   return Get(m, "allowed_lateness", out);
 }
 
+// reference_time: an RFC 3339 time, left unset when absent.
+absl::Status GetReferenceTime(const Mapping& m,
+                              std::optional<absl::Time>* out) {
+  const YAML::Node* v = m.Find("reference_time");
+  if (v == nullptr) return absl::OkStatus();
+  absl::Time t;
+  std::string error;
+  if (!v->IsScalar() ||
+      !absl::ParseTime(absl::RFC3339_full, v->Scalar(), &t, &error)) {
+    return m.Error(*v, "reference_time",
+                   "must be an RFC 3339 time such as 2026-01-05T00:00:00Z");
+  }
+  *out = t;
+  return absl::OkStatus();
+}
+
 // A key whose value is one of `choices`' names.
 template <typename Enum>
 absl::Status GetChoice(
@@ -369,7 +385,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
       "pane_length",      "label_delay", "group_attributes",
       "max_attributes",   "max_groups",  "min_group_size",
       "allowed_lateness", "late_events", "join_time",
-      "retention",        "max_panes"};
+      "retention",        "max_panes",   "reference_time"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -383,6 +399,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "retention", &model.retention));
   RETURN_IF_ERROR(Get(m, "max_panes", &model.max_panes));
   RETURN_IF_ERROR(GetLateness(m, &model.allowed_lateness));
+  RETURN_IF_ERROR(GetReferenceTime(m, &model.reference_time));
   RETURN_IF_ERROR(GetChoice(
       m, "late_events",
       {{"drop", LatePolicy::kDrop}, {"current_pane", LatePolicy::kCurrentPane}},

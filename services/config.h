@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,10 @@ struct ModelConfig {
   LatePolicy late_events = LatePolicy::kDrop;
   // The event time that places a joined pair. Default: kPrediction.
   JoinTime join_time = JoinTime::kPrediction;
+  // Start of the model's reference period (its deployment, or that of its
+  // current version): since-reference windows begin here. Default: unset,
+  // the first event.
+  std::optional<absl::Time> reference_time;
   // Monitors' options: group_attributes, max_attributes, fairness.max_groups
   // and fairness.min_group_size.
   monitors::ModelMonitors::Options monitors;

@@ -211,6 +211,25 @@ TEST(ConfigTest, CheckpointAndStorageKeys) {
   EXPECT_EQ(config.write_buffer_bytes, uint64_t{64} << 30);
 }
 
+TEST(ConfigTest, ReferenceTimeIsAnRfc3339Time) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("models:\n"
+                        "  - id: m\n"
+                        "    reference_time: 2026-01-05T06:00:00Z\n",
+                        "t.yaml"));
+  ASSERT_TRUE(config.models[0].reference_time.has_value());
+  // 2026-01-05T00:00:00Z is 1,767,571,200 s after the epoch.
+  EXPECT_EQ(*config.models[0].reference_time,
+            absl::FromUnixSeconds(1'767'571'200 + 6 * 3600));
+  EXPECT_FALSE(config.default_model.reference_time.has_value());
+  const auto bad = ParseServerConfig(
+      "models:\n  - id: m\n    reference_time: yesterday\n", "t.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("t.yaml:3"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("reference_time"));
+}
+
 TEST(ConfigTest, MalformedSizesNameTheKeyAndLine) {
   for (const char* bad : {"64MB", "64M", "64mib", "64 MiB", "1.5GiB", "-1",
                           "+5", "MiB", "0x10", "1e6", "64MiBs", "big", "[1, 2]",

@@ -293,6 +293,11 @@ monitors::ModelMonitors& Pipeline::PaneFor(ModelState& model,
                  : std::optional<monitors::ModelMonitors>(it->second));
   }
   if (it == model.panes.end()) {
+    state::v1::ModelCountersState& counters = model.counters;
+    if (!counters.has_first_pane() ||
+        start < FromProtoTime(counters.first_pane())) {
+      *counters.mutable_first_pane() = ToProtoTime(start);
+    }
     // Options were checked when the model's aggregate was created.
     it = model.panes
              .emplace(start,

@@ -217,6 +217,11 @@ class Pipeline {
   // and, unless `now_or_never`, that was at least kRuleInterval ago.
   void MaybeEvaluateRules(ModelState& model, bool now_or_never)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The start of `model`'s since-reference window, and whether its archive
+  // belongs in it; kFailedPrecondition when the archive straddles the
+  // reference time.
+  static absl::StatusOr<bool> SinceReference(const ModelState& model,
+                                             absl::Time* start);
   // Merge of the panes of `model` whose start lies in [start, end).
   monitors::ModelMonitors MergePanes(const ModelState& model, absl::Time start,
                                      absl::Time end, uint64_t* panes,

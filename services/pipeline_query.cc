@@ -204,6 +204,29 @@ absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
   return expired;
 }
 
+absl::StatusOr<bool> Pipeline::SinceReference(const ModelState& model,
+                                              absl::Time* start) {
+  const std::optional<absl::Time>& reference = model.config.reference_time;
+  const absl::Time first = model.counters.has_first_pane()
+                               ? FromProtoTime(model.counters.first_pane())
+                               : absl::InfiniteFuture();
+  // Before any event: everything, the archive included.
+  if (!reference.has_value() || *reference <= first) {
+    *start = reference.value_or(absl::InfinitePast());
+    return model.archive.has_value();
+  }
+  *start = *reference;
+  if (!model.archive.has_value() || *reference >= model.archived_before) {
+    return false;  // The panes after the reference are all still kept.
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "model '", model.config.id, "': the panes from ", absl::FormatTime(first),
+      " to ", absl::FormatTime(model.archived_before),
+      " were merged into its archive, so a window from its reference_time ",
+      absl::FormatTime(*reference),
+      " cannot be told apart; raise the model's retention"));
+}
+
 absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
     const vigie::v1::GetMetricsRequest& request) const {
   absl::ReaderMutexLock lock(&mu_);
@@ -243,15 +266,29 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
                               : model.panes.rbegin()->first + pane;
     start = end - last;
   }
-  if (start >= end && !request.has_last()) {
+  bool with_archive = !request.has_last() && !request.window().has_start();
+  if (request.since_reference()) {
+    if (request.has_window() || request.has_last()) {
+      return absl::InvalidArgumentError(
+          "give one of window, last and since_reference");
+    }
+    ASSIGN_OR_RETURN(with_archive, SinceReference(model, &start));
+    end = model.panes.empty()
+              ? start
+              : model.panes.rbegin()->first + model.config.pane_length;
+  }
+  if (start >= end && !request.has_last() && !request.since_reference()) {
     return absl::InvalidArgumentError("window start must be before window end");
   }
   vigie::v1::GetMetricsReply reply;
   reply.set_model_id(model.config.id);
   *reply.mutable_window() = request.window();
-  if (request.has_last()) {
-    // The window a sliding request resolved to.
-    *reply.mutable_window()->mutable_start() = ToProtoTime(start);
+  if (request.has_last() || request.since_reference()) {
+    // The window a sliding or since-reference request resolved to; no
+    // start when it reaches back to the model's first event.
+    if (start != absl::InfinitePast()) {
+      *reply.mutable_window()->mutable_start() = ToProtoTime(start);
+    }
     *reply.mutable_window()->mutable_end() = ToProtoTime(end);
   }
   uint64_t panes = 0;
@@ -260,7 +297,7 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
   if (model.archive.has_value()) {
     *reply.mutable_archived_before() = ToProtoTime(model.archived_before);
     // A window with no start means "since the beginning": the archive too.
-    if (!request.has_last() && !request.window().has_start()) {
+    if (with_archive) {
       merged.Merge(*model.archive).IgnoreError();  // Same options.
     }
   }

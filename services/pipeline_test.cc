@@ -343,6 +343,49 @@ TEST_F(PipelineTest, SlidingWindowsEndWithTheLatestPane) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(PipelineTest, SinceReferenceWindowsStartAtTheModelsReferenceTime) {
+  Reconfigure([](ModelConfig& model) {
+    model.reference_time = absl::FromUnixSeconds(kT0 + 3600);
+  });
+  Ingest({Prediction("before", "f", true, kT0),
+          Prediction("at", "f", true, kT0 + 3600),
+          Prediction("after", "f", true, kT0 + 5 * 3600 + 10)});
+  vigie::v1::GetMetricsRequest request;
+  request.set_model_id("credit");
+  request.set_since_reference(true);
+  ASSERT_OK_AND_ASSIGN(auto since, pipeline_->GetMetrics(request));
+  EXPECT_EQ(Group(since, "f")->predictions(), 2u);  // "at" and "after".
+  EXPECT_EQ(since.window().start().seconds(), kT0 + 3600);
+  EXPECT_EQ(since.window().end().seconds(), kT0 + 6 * 3600);
+
+  request.mutable_last()->set_seconds(3600);
+  EXPECT_EQ(pipeline_->GetMetrics(request).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(PipelineTest, SinceReferenceIsRefusedWhenTheArchiveStraddlesIt) {
+  Reconfigure([](ModelConfig& model) {
+    model.retention = absl::Hours(2);
+    model.reference_time = absl::FromUnixSeconds(kT0 + 3600);
+  });
+  // Panes at 0 h, 1 h, ..., 5 h: those before 4 h are archived, and the
+  // archive mixes events from before and after the reference time.
+  for (int h = 0; h < 6; ++h) {
+    Ingest({Prediction("p" + std::to_string(h), "f", true, kT0 + h * 3600)});
+  }
+  vigie::v1::GetMetricsRequest request;
+  request.set_model_id("credit");
+  request.set_since_reference(true);
+  EXPECT_EQ(pipeline_->GetMetrics(request).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A reference before the first event takes the archive in, exactly.
+  Reconfigure([](ModelConfig& model) {
+    model.reference_time = absl::FromUnixSeconds(kT0 - 86400);
+  });
+  ASSERT_OK_AND_ASSIGN(auto all, pipeline_->GetMetrics(request));
+  EXPECT_EQ(Group(all, "f")->predictions(), 6u);
+}
+
 TEST_F(PipelineTest, PanesPastTheRetentionAreArchivedAndStillCount) {
   Reconfigure([](ModelConfig& m) { m.retention = absl::Hours(2); });
   for (int hour = 0; hour < 4; ++hour) {

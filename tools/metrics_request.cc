@@ -51,6 +51,14 @@ absl::StatusOr<v1::GetMetricsRequest> BuildMetricsRequest(
   }
   v1::GetMetricsRequest request;
   request.set_model_id(query.model_id);
+  if (query.since_reference) {
+    if (!query.from.empty() || !query.to.empty() || !query.last.empty()) {
+      return absl::InvalidArgumentError(
+          "--since_reference cannot be combined with --from, --to or --last");
+    }
+    request.set_since_reference(true);
+    return request;
+  }
   if (!query.last.empty()) {
     // The API takes a window or a sliding `last`, not both.
     if (!query.from.empty() || !query.to.empty()) {

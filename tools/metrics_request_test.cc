@@ -66,6 +66,21 @@ TEST(MetricsRequestTest, FromAndToGiveAFixedWindow) {
   EXPECT_THAT(bad.status().message(), HasSubstr("--from"));
 }
 
+TEST(MetricsRequestTest, SinceReferenceStandsAlone) {
+  ASSERT_OK_AND_ASSIGN(auto request,
+                       BuildMetricsRequest({"demo", "", "", "", true}));
+  EXPECT_TRUE(request.since_reference());
+  EXPECT_FALSE(request.has_window());
+  EXPECT_FALSE(request.has_last());
+  for (const MetricsQuery& mixed :
+       {MetricsQuery{"demo", "2026-01-05", "", "", true},
+        MetricsQuery{"demo", "", "", "2h", true}}) {
+    const auto bad = BuildMetricsRequest(mixed);
+    EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(bad.status().message(), HasSubstr("--since_reference"));
+  }
+}
+
 TEST(MetricsRequestTest, ModelIsRequired) {
   const auto request = BuildMetricsRequest({"", "", "", "2h"});
   EXPECT_EQ(request.status().code(), absl::StatusCode::kInvalidArgument);

@@ -100,6 +100,10 @@ ABSL_FLAG(std::string, last, "",
           "metrics: a sliding window instead of --from/--to: the last DURATION "
           "of event time up to the end of the model's latest pane, e.g. 2h, "
           "1d, 30m; a multiple of the model's pane length.");
+ABSL_FLAG(bool, since_reference, false,
+          "metrics: a window from the model's reference_time (its deployment, "
+          "as configured; unset: its first event) to the end of its latest "
+          "pane.");
 ABSL_FLAG(bool, all, false, "alerts: also list resolved alerts.");
 
 namespace vigie::tools {
@@ -130,11 +134,14 @@ usage:
       scores are lowered by --bias, and prints the TPR per sex to expect.
   vigiectl metrics --model=M [--from=T] [--to=T] [--format=text|json]
   vigiectl metrics --model=M --last=D [--format=text|json]
+  vigiectl metrics --model=M --since_reference [--format=text|json]
       Prints the model's counters and fairness per group attribute over a
       window of event time: [--from, --to) (default: all of it), or the
       last D (2h, 1d, 30m) up to the end of the model's latest pane, a
       multiple of its pane length; the header shows the window it resolved
-      to. --last excludes --from and --to.
+      to; or since the model's configured reference_time
+      (--since_reference). --last and --since_reference exclude the other
+      window flags.
   vigiectl alerts [--model=M] [--all] [--format=text|json]
       Prints firing alerts (with --all, resolved ones too).
   vigiectl help
@@ -155,7 +162,8 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
         "label_column", "group_columns", "outcome_delay", "numeric_features",
         "categorical_features", "batch_size"}},
       {"simulate", {"n", "seed", "bias", "batch_size"}},
-      {"metrics", {"model", "from", "to", "last", "format", "timeout"}},
+      {"metrics",
+       {"model", "from", "to", "last", "since_reference", "format", "timeout"}},
       {"alerts", {"model", "all", "format", "timeout"}},
       {"help", {}},
   };
@@ -375,7 +383,8 @@ int Metrics() {
   if (!format.ok()) return UsageError(format.status().message());
   absl::StatusOr<v1::GetMetricsRequest> request = BuildMetricsRequest(
       {absl::GetFlag(FLAGS_model), absl::GetFlag(FLAGS_from),
-       absl::GetFlag(FLAGS_to), absl::GetFlag(FLAGS_last)});
+       absl::GetFlag(FLAGS_to), absl::GetFlag(FLAGS_last),
+       absl::GetFlag(FLAGS_since_reference)});
   if (!request.ok()) return UsageError(request.status().message());
   absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
   if (!client.ok()) return Failure(client.status());
