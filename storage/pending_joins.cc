@@ -22,21 +22,61 @@ constexpr size_t kBlockBatchBytes = 1 << 20;
 // Blocks kept after a read, for the next joins.
 constexpr size_t kCachedBlocks = 8;
 
-PendingJoins::Kind KindOf(const state::v1::PendingEntry& entry) {
-  return entry.has_outcome() ? PendingJoins::Kind::kOutcome
-                             : PendingJoins::Kind::kPrediction;
-}
+// What start-up and sweeps need of a stored entry: its kind, pair and
+// arrival, read off its wire format (see PendingEntry in state.proto and
+// Prediction and Outcome in events.proto) without parsing the event, whose
+// features and scores are most of its bytes.
+struct Head {
+  PendingJoins::Kind kind = PendingJoins::Kind::kPrediction;
+  IdKey key;
+  uint32_t since = 0;  // ToIndexSeconds.
+};
 
-IdKey KeyOf(const state::v1::PendingEntry& entry) {
-  return entry.has_outcome() ? IdKey::Of(entry.outcome().model_id(),
-                                         entry.outcome().prediction_id())
-                             : IdKey::Of(entry.prediction().model_id(),
-                                         entry.prediction().prediction_id());
-}
+// Field numbers of the ids in vigie.v1.Prediction and vigie.v1.Outcome.
+constexpr int kModelIdField = 1;
+constexpr int kPredictionIdOfPrediction = 3;
+constexpr int kPredictionIdOfOutcome = 2;
 
-uint32_t ArrivalOf(const state::v1::PendingEntry& entry) {
-  return ToIndexSeconds(absl::FromUnixSeconds(entry.arrived().seconds()) +
-                        absl::Nanoseconds(entry.arrived().nanos()));
+std::optional<Head> ReadHead(absl::string_view record) {
+  Head head;
+  bool has_event = false;
+  int64_t seconds = 0;
+  int64_t nanos = 0;
+  FieldReader entry(record);
+  while (entry.Next()) {
+    if ((entry.number() == 1 || entry.number() == 2) &&
+        entry.wire_type() == FieldReader::kLengthDelimited) {
+      head.kind = entry.number() == 1 ? PendingJoins::Kind::kPrediction
+                                      : PendingJoins::Kind::kOutcome;
+      const int id_field = entry.number() == 1 ? kPredictionIdOfPrediction
+                                               : kPredictionIdOfOutcome;
+      // Proto3 string fields: the last occurrence wins, absent is empty.
+      absl::string_view model_id;
+      absl::string_view prediction_id;
+      FieldReader event(entry.bytes());
+      while (event.Next()) {
+        if (event.wire_type() != FieldReader::kLengthDelimited) continue;
+        if (event.number() == kModelIdField) model_id = event.bytes();
+        if (event.number() == id_field) prediction_id = event.bytes();
+      }
+      if (event.malformed()) return std::nullopt;
+      head.key = IdKey::Of(model_id, prediction_id);
+      has_event = true;
+    } else if (entry.number() == 3 &&
+               entry.wire_type() == FieldReader::kLengthDelimited) {
+      FieldReader at(entry.bytes());
+      while (at.Next()) {
+        if (at.wire_type() != FieldReader::kVarint) continue;
+        if (at.number() == 1) seconds = static_cast<int64_t>(at.varint());
+        if (at.number() == 2) nanos = static_cast<int32_t>(at.varint());
+      }
+      if (at.malformed()) return std::nullopt;
+    }
+  }
+  if (entry.malformed() || !has_event) return std::nullopt;
+  head.since =
+      ToIndexSeconds(absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos));
+  return head;
 }
 
 JoinIndex::State StateOf(PendingJoins::Kind kind) {
@@ -83,16 +123,15 @@ absl::Status PendingJoins::Load(uint32_t next_block) {
         RETURN_IF_ERROR(ForEachRecord(bytes, [&](uint32_t offset,
                                                  absl::string_view record) {
           if (dead.contains(offset)) return absl::OkStatus();
-          state::v1::PendingEntry entry;
-          if (!entry.ParseFromArray(record.data(),
-                                    static_cast<int>(record.size()))) {
-            return absl::DataLossError(absl::StrCat(
-                "an entry of pending block ", number, " does not decode"));
+          const std::optional<Head> head = ReadHead(record);
+          if (!head.has_value()) {
+            return absl::DataLossError(
+                absl::StrCat("entry at ", offset, " of pending block ", number,
+                             " does not decode"));
           }
-          const uint32_t since = ArrivalOf(entry);
-          SetIndex(KindOf(entry), KeyOf(entry), Slot{number, offset, since});
+          SetIndex(head->kind, head->key, Slot{number, offset, head->since});
           ++block.live;
-          block.oldest = std::min(block.oldest, since);
+          block.oldest = std::min(block.oldest, head->since);
           return absl::OkStatus();
         }));
         // A block whose entries all died (a crash between the tombstones
@@ -360,19 +399,32 @@ absl::StatusOr<uint64_t> PendingJoins::Sweep(
     uint32_t oldest = UINT32_MAX;
     RETURN_IF_ERROR(ForEachRecord(
         copy, [&](uint32_t offset, absl::string_view record) -> absl::Status {
-          state::v1::PendingEntry entry;
-          if (!entry.ParseFromArray(record.data(),
-                                    static_cast<int>(record.size()))) {
-            return absl::DataLossError(absl::StrCat(
-                "an entry of pending block ", number, " does not decode"));
+          const std::optional<Head> head = ReadHead(record);
+          if (!head.has_value()) {
+            return absl::DataLossError(
+                absl::StrCat("entry at ", offset, " of pending block ", number,
+                             " does not decode"));
           }
-          const Kind kind = KindOf(entry);
-          const IdKey key = KeyOf(entry);
+          const Kind kind = head->kind;
+          const IdKey key = head->key;
           const std::optional<Slot> slot = Lookup(kind, key);
           if (!slot.has_value() || !(*slot == Slot{number, offset, 0})) {
             return absl::OkStatus();  // Joined, expired or replaced.
           }
-          if (slot->since < limit && expired(kind, entry)) {
+          if (slot->since >= limit) {
+            oldest = std::min(oldest, slot->since);
+            return absl::OkStatus();
+          }
+          // Only an entry old enough to expire is parsed whole, for the
+          // caller to count it by group.
+          state::v1::PendingEntry entry;
+          if (!entry.ParseFromArray(record.data(),
+                                    static_cast<int>(record.size()))) {
+            return absl::DataLossError(
+                absl::StrCat("entry at ", offset, " of pending block ", number,
+                             " does not decode"));
+          }
+          if (expired(kind, entry)) {
             Drop(kind, key);
             ++dropped;
           } else {

@@ -243,6 +243,18 @@ absl::Status StateStore::Commit(StateBatch& batch) {
   return absl::OkStatus();
 }
 
+absl::Status StateStore::CompactAll() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction =
+      rocksdb::BottommostLevelCompaction::kForce;
+  for (size_t i = 0; i < rep_->families.size(); ++i) {
+    RETURN_IF_ERROR(FromRocksDb(
+        rep_->db->CompactRange(options, rep_->families[i], nullptr, nullptr),
+        absl::StrCat("compact column family ", kFamilyNames[i])));
+  }
+  return absl::OkStatus();
+}
+
 namespace {
 
 // Reads `key` of `family`. Empty when absent.

@@ -42,6 +42,7 @@
 #include "bench/ingest/server_child.h"
 #include "bench/ingest/server_config.h"
 #include "common/status_macros.h"
+#include "storage/state_store.h"
 #include "tools/client.h"
 #include "tools/printing.h"
 
@@ -245,6 +246,15 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
     RETURN_IF_ERROR(server.Stop(kServerTimeout));
   }
   ASSIGN_OR_RETURN(report.data_stopped, MeasureDirectory(command.data_dir));
+  Progress("compacting the stopped server's state store");
+  {
+    storage::StateStoreOptions store_options;
+    store_options.path = command.data_dir;
+    ASSIGN_OR_RETURN(std::unique_ptr<storage::StateStore> store,
+                     storage::StateStore::Open(store_options));
+    RETURN_IF_ERROR(store->CompactAll());
+  }
+  ASSIGN_OR_RETURN(report.data_compacted, MeasureDirectory(command.data_dir));
   return absl::OkStatus();
 }
 

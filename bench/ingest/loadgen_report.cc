@@ -217,6 +217,10 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
           {"data per million events",
            absl::StrFormat("%.1f MiB", MiBPerMillion(r.data_stopped.total,
                                                      r.stream.events_sent))},
+          {"data folder, compacted", Disk(r.data_compacted)},
+          {"compacted per million events",
+           absl::StrFormat("%.1f MiB", MiBPerMillion(r.data_compacted.total,
+                                                     r.stream.events_sent))},
       },
       out);
   if (r.restart) PrintRestart(r, out);
@@ -276,6 +280,10 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrFormat(
           "\"data_mib_per_million_events\":%.2f",
           MiBPerMillion(r.data_stopped.total, r.stream.events_sent)),
+      DiskJson("data_compacted", r.data_compacted),
+      absl::StrFormat(
+          "\"compacted_mib_per_million_events\":%.2f",
+          MiBPerMillion(r.data_compacted.total, r.stream.events_sent)),
   };
   if (r.restart) {
     const RestartReport& restart = *r.restart;

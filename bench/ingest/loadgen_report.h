@@ -56,6 +56,9 @@ struct LoadgenReport {
   DiskUsage data_running;  // Its data folder, still running.
   // Its data folder after SIGTERM (of the restarted server, if any).
   DiskUsage data_stopped;
+  // The same folder once every column family was compacted fully
+  // (CompactDatabase): the state itself, without WAL or overwritten values.
+  DiskUsage data_compacted;
   std::optional<RestartReport> restart;  // With --kill_and_restart.
   std::optional<PutBaseline> baseline;   // Empty with --nobaseline.
 
