@@ -33,7 +33,8 @@ bool SameOptions(const ModelMonitors::Options& a,
   return a.group_attributes == b.group_attributes &&
          a.max_attributes == b.max_attributes &&
          a.fairness.max_groups == b.fairness.max_groups &&
-         a.fairness.min_group_size == b.fairness.min_group_size;
+         a.fairness.min_group_size == b.fairness.min_group_size &&
+         a.classes == b.classes;
 }
 
 bool IsListed(const ModelMonitors::Options& options,

@@ -44,6 +44,9 @@ class ModelMonitors {
     uint32_t max_attributes = 32;
     // Options of every attribute's FairnessMonitor.
     FairnessMonitor::Options fairness;
+    // The class labels of a multiclass model, whose fairness is measured
+    // one class against the rest; empty for a binary model.
+    std::vector<std::string> classes;
   };
 
   // kInvalidArgument if `options` is out of range.

@@ -381,11 +381,10 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                       const YAML::Node& node, std::string path,
                                       ModelConfig base, bool listed) {
   std::vector<absl::string_view> keys = {
-      "versions",         "task",        "decision_threshold",
-      "pane_length",      "label_delay", "group_attributes",
-      "max_attributes",   "max_groups",  "min_group_size",
-      "allowed_lateness", "late_events", "join_time",
-      "retention",        "max_panes",   "reference_time"};
+      "versions",    "task",           "classes",          "decision_threshold",
+      "pane_length", "label_delay",    "group_attributes", "max_attributes",
+      "max_groups",  "min_group_size", "allowed_lateness", "late_events",
+      "join_time",   "retention",      "max_panes",        "reference_time"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -393,6 +392,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   if (listed && model.id.empty()) return m.Error(node, "id", "is required");
   RETURN_IF_ERROR(Get(m, "versions", &model.versions));
   RETURN_IF_ERROR(Get(m, "task", &model.task));
+  RETURN_IF_ERROR(Get(m, "classes", &model.monitors.classes));
   RETURN_IF_ERROR(Get(m, "decision_threshold", &model.decision_threshold));
   RETURN_IF_ERROR(Get(m, "pane_length", &model.pane_length));
   RETURN_IF_ERROR(Get(m, "label_delay", &model.label_delay));

@@ -39,7 +39,10 @@ struct ModelConfig {
   std::string id;
   // Accepted model_version values; empty: any.
   std::vector<std::string> versions;
-  // Prediction task. Only "binary" for now. Default: "binary".
+  // Prediction task: "binary" (a score and/or a 0/1 decision) or
+  // "multiclass" (class probabilities and/or a predicted class, among
+  // `classes`, which then must list 2 to 1,000 distinct labels). Default:
+  // "binary".
   std::string task = "binary";
   // decision = score >= decision_threshold when the event has no decision.
   // Default: 0.5. Range: [0, 1].
@@ -70,8 +73,11 @@ struct ModelConfig {
   // the first event.
   std::optional<absl::Time> reference_time;
   // Monitors' options: group_attributes, max_attributes, fairness.max_groups
-  // and fairness.min_group_size.
+  // and fairness.min_group_size, and the multiclass model's classes.
   monitors::ModelMonitors::Options monitors;
+
+  // The class labels of a multiclass model; empty for a binary one.
+  const std::vector<std::string>& classes() const { return monitors.classes; }
 
   // kInvalidArgument naming the model and field for anything out of range
   // (the id is not checked: the default model has none).

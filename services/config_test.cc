@@ -531,7 +531,25 @@ TEST(ConfigTest, ModelsAreChecked) {
       HasSubstr("listed twice"));
   EXPECT_THAT(ErrorOf(ParseServerConfig("models: [{id: r, task: regression}]\n",
                                         "t.yaml")),
-              HasSubstr("not supported yet"));
+              HasSubstr("task must be \"binary\" or \"multiclass\""));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "models: [{id: m, task: multiclass, classes: [a]}]\n", "t.yaml")),
+      HasSubstr("2 to 1000 classes"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "models: [{id: m, task: multiclass, classes: [a, b, a]}]\n",
+                  "t.yaml")),
+              HasSubstr("class 'a' is listed twice"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("models: [{id: m, classes: [a, b]}]\n",
+                                        "t.yaml")),
+              HasSubstr("this one is binary"));
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig multiclass,
+      ParseServerConfig(
+          "models: [{id: m, task: multiclass, classes: [low, high]}]\n",
+          "t.yaml"));
+  EXPECT_EQ(multiclass.models[0].classes(),
+            (std::vector<std::string>{"low", "high"}));
   EXPECT_THAT(ErrorOf(ParseServerConfig("default_model: {id: x}\n", "t.yaml")),
               HasSubstr("unknown key \"id\""));
   ASSERT_OK_AND_ASSIGN(

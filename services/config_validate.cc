@@ -37,8 +37,28 @@ absl::Status ModelConfig::Validate() const {
   auto error = [&who](auto... what) {
     return absl::InvalidArgumentError(absl::StrCat(who, ": ", what...));
   };
-  if (task != "binary") {
-    return error("task \"", task, "\" is not supported yet (only \"binary\")");
+  if (task != "binary" && task != "multiclass") {
+    return error("task must be \"binary\" or \"multiclass\", got \"", task,
+                 "\"");
+  }
+  if (task == "binary" && !classes().empty()) {
+    return error("classes are for multiclass models; this one is binary");
+  }
+  if (task == "multiclass") {
+    if (classes().size() < 2 || classes().size() > 1000) {
+      return error("a multiclass model lists 2 to 1000 classes, got ",
+                   classes().size());
+    }
+    std::vector<std::string> sorted = classes();
+    std::sort(sorted.begin(), sorted.end());
+    for (size_t i = 0; i < sorted.size(); ++i) {
+      if (sorted[i].empty() || sorted[i].size() > 256) {
+        return error("class labels must have 1 to 256 bytes");
+      }
+      if (i > 0 && sorted[i] == sorted[i - 1]) {
+        return error("class '", sorted[i], "' is listed twice");
+      }
+    }
   }
   if (!(decision_threshold >= 0 && decision_threshold <= 1)) {
     return error("decision_threshold must be in [0, 1], got ",

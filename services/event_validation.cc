@@ -1,7 +1,9 @@
 #include "services/event_validation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -93,6 +95,79 @@ std::optional<EventRejection> CheckAttributes(
   return std::nullopt;
 }
 
+bool IsClass(const ModelConfig& model, absl::string_view label) {
+  const std::vector<std::string>& classes = model.classes();
+  return std::find(classes.begin(), classes.end(), label) != classes.end();
+}
+
+// Probabilities within this of summing to 1 are accepted: clients round
+// (float32 softmax outputs, decimal JSON), and a gap this small moves no
+// calibration metric measurably.
+constexpr double kProbabilitySumTolerance = 1e-3;
+
+// Checks a multiclass output and fills in a missing predicted_class as the
+// class of highest probability (the first listed on a tie).
+std::optional<EventRejection> CheckMulticlass(
+    const ModelConfig& model, vigie::v1::MulticlassPrediction& output) {
+  if (output.probabilities().empty() && output.predicted_class().empty()) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  "multiclass prediction has neither probabilities nor "
+                  "predicted_class");
+  }
+  double sum = 0;
+  const vigie::v1::ClassProbability* top = nullptr;
+  std::vector<absl::string_view> seen;
+  for (const vigie::v1::ClassProbability& p : output.probabilities()) {
+    if (!IsClass(model, p.label())) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                    absl::StrCat("probability given to '", p.label(),
+                                 "', not a class of model '", model.id, "'"));
+    }
+    if (std::find(seen.begin(), seen.end(), p.label()) != seen.end()) {
+      return Reject(
+          vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+          absl::StrCat("class '", p.label(), "' is given two probabilities"));
+    }
+    seen.push_back(p.label());
+    // Written so that NaN fails too.
+    if (!(p.probability() >= 0.0 && p.probability() <= 1.0)) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_SCORE,
+                    absl::StrCat("probability of class '", p.label(),
+                                 "' must be in [0, 1], got ", p.probability()));
+    }
+    sum += p.probability();
+    if (top == nullptr || p.probability() > top->probability()) top = &p;
+  }
+  if (top != nullptr && std::abs(sum - 1.0) > kProbabilitySumTolerance) {
+    return Reject(
+        vigie::v1::REJECT_REASON_INVALID_SCORE,
+        absl::StrCat("class probabilities sum to ", sum, ", not 1 (tolerance ",
+                     kProbabilitySumTolerance, ")"));
+  }
+  if (output.predicted_class().empty()) {
+    output.set_predicted_class(top->label());
+  } else if (!IsClass(model, output.predicted_class())) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  absl::StrCat("predicted_class '", output.predicted_class(),
+                               "' is not a class of model '", model.id,
+                               "' (expected one of: ",
+                               absl::StrJoin(model.classes(), ", "), ")"));
+  }
+  for (const std::string& label : output.prediction_set_labels()) {
+    if (!IsClass(model, label)) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                    absl::StrCat("prediction set label '", label,
+                                 "' is not a class of model '", model.id, "'"));
+    }
+  }
+  if (output.has_alpha() && !(output.alpha() > 0.0 && output.alpha() < 1.0)) {
+    return Reject(
+        vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+        absl::StrCat("alpha must be in (0, 1), got ", output.alpha()));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<EventRejection> ValidatePrediction(
@@ -118,7 +193,16 @@ std::optional<EventRejection> ValidatePrediction(
           CheckTime(prediction.has_event_time(), prediction.event_time())) {
     return rejection;
   }
-  if (prediction.output_case() != vigie::v1::Prediction::kBinary) {
+  if (model.task == "multiclass" &&
+      prediction.output_case() == vigie::v1::Prediction::kMulticlass) {
+    if (auto rejection =
+            CheckMulticlass(model, *prediction.mutable_multiclass())) {
+      return rejection;
+    }
+    return CheckAttributes(prediction);
+  }
+  if (model.task != "binary" ||
+      prediction.output_case() != vigie::v1::Prediction::kBinary) {
     return Reject(
         vigie::v1::REJECT_REASON_INVALID_OUTPUT,
         prediction.output_case() == vigie::v1::Prediction::OUTPUT_NOT_SET
@@ -155,7 +239,19 @@ std::optional<EventRejection> ValidateOutcome(
           CheckTime(outcome.has_event_time(), outcome.event_time())) {
     return rejection;
   }
-  if (outcome.label_case() != vigie::v1::Outcome::kBinary) {
+  if (model.task == "multiclass" &&
+      outcome.label_case() == vigie::v1::Outcome::kClassLabel) {
+    if (!IsClass(model, outcome.class_label())) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_LABEL,
+                    absl::StrCat("class_label '", outcome.class_label(),
+                                 "' is not a class of model '", model.id,
+                                 "' (expected one of: ",
+                                 absl::StrJoin(model.classes(), ", "), ")"));
+    }
+    return std::nullopt;
+  }
+  if (model.task != "binary" ||
+      outcome.label_case() != vigie::v1::Outcome::kBinary) {
     return Reject(
         vigie::v1::REJECT_REASON_INVALID_LABEL,
         outcome.label_case() == vigie::v1::Outcome::LABEL_NOT_SET

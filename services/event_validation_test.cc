@@ -1,7 +1,11 @@
 #include "services/event_validation.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -137,6 +141,116 @@ TEST(EventValidationTest, ChecksOutcomes) {
   o.clear_prediction_id();
   EXPECT_EQ(ValidateOutcome(Model(), o)->reason,
             vigie::v1::REJECT_REASON_MISSING_PREDICTION_ID);
+}
+
+ModelConfig Multiclass() {
+  ModelConfig model;
+  model.id = "triage";
+  model.task = "multiclass";
+  model.monitors.classes = {"low", "medium", "high"};
+  return model;
+}
+
+vigie::v1::Prediction ValidMulticlass() {
+  vigie::v1::Prediction p;
+  p.set_model_id("triage");
+  p.set_prediction_id("p1");
+  p.mutable_event_time()->set_seconds(1'700'000'000);
+  for (const auto& [label, probability] :
+       {std::pair{"low", 0.2}, {"medium", 0.5}, {"high", 0.3}}) {
+    vigie::v1::ClassProbability* c =
+        p.mutable_multiclass()->add_probabilities();
+    c->set_label(label);
+    c->set_probability(probability);
+  }
+  return p;
+}
+
+TEST(EventValidationTest, AcceptsAMulticlassPredictionAndDerivesItsClass) {
+  vigie::v1::Prediction p = ValidMulticlass();
+  EXPECT_FALSE(ValidatePrediction(Multiclass(), p).has_value());
+  EXPECT_EQ(p.multiclass().predicted_class(), "medium");  // 0.5 is the top.
+  // An explicit class is kept, even if it is not the most probable.
+  p = ValidMulticlass();
+  p.mutable_multiclass()->set_predicted_class("high");
+  EXPECT_FALSE(ValidatePrediction(Multiclass(), p).has_value());
+  EXPECT_EQ(p.multiclass().predicted_class(), "high");
+  // A class alone is enough.
+  p = ValidMulticlass();
+  p.mutable_multiclass()->clear_probabilities();
+  p.mutable_multiclass()->set_predicted_class("low");
+  EXPECT_FALSE(ValidatePrediction(Multiclass(), p).has_value());
+}
+
+TEST(EventValidationTest, RejectsEachMulticlassProblemWithItsReason) {
+  using Edit = std::function<void(vigie::v1::Prediction&)>;
+  const std::vector<std::pair<Edit, vigie::v1::RejectReason>> cases = {
+      {[](auto& p) { p.mutable_multiclass()->Clear(); },
+       vigie::v1::REJECT_REASON_INVALID_OUTPUT},
+      {[](auto& p) {
+         p.mutable_multiclass()->mutable_probabilities(0)->set_label("none");
+       },
+       vigie::v1::REJECT_REASON_INVALID_OUTPUT},
+      {[](auto& p) {
+         p.mutable_multiclass()->mutable_probabilities(2)->set_label("low");
+       },
+       vigie::v1::REJECT_REASON_INVALID_OUTPUT},
+      {[](auto& p) {
+         p.mutable_multiclass()->mutable_probabilities(0)->set_probability(
+             std::nan(""));
+       },
+       vigie::v1::REJECT_REASON_INVALID_SCORE},
+      // 0.25 + 0.5 + 0.3 = 1.05: off by more than the tolerance.
+      {[](auto& p) {
+         p.mutable_multiclass()->mutable_probabilities(0)->set_probability(
+             0.25);
+       },
+       vigie::v1::REJECT_REASON_INVALID_SCORE},
+      {[](auto& p) { p.mutable_multiclass()->set_predicted_class("none"); },
+       vigie::v1::REJECT_REASON_INVALID_OUTPUT},
+      {[](auto& p) { p.mutable_multiclass()->add_prediction_set_labels("x"); },
+       vigie::v1::REJECT_REASON_INVALID_OUTPUT},
+      {[](auto& p) { p.mutable_multiclass()->set_alpha(1.0); },
+       vigie::v1::REJECT_REASON_INVALID_OUTPUT},
+      {[](auto& p) { p.mutable_binary()->set_score(0.5); },
+       vigie::v1::REJECT_REASON_INVALID_OUTPUT},
+  };
+  for (size_t i = 0; i < cases.size(); ++i) {
+    vigie::v1::Prediction p = ValidMulticlass();
+    cases[i].first(p);
+    const std::optional<EventRejection> rejection =
+        ValidatePrediction(Multiclass(), p);
+    ASSERT_TRUE(rejection.has_value()) << "case " << i;
+    EXPECT_EQ(rejection->reason, cases[i].second)
+        << "case " << i << ": " << rejection->message;
+  }
+  // A sum within 1e-3 of 1 is accepted (0.2004 + 0.5 + 0.3).
+  vigie::v1::Prediction p = ValidMulticlass();
+  p.mutable_multiclass()->mutable_probabilities(0)->set_probability(0.2004);
+  EXPECT_FALSE(ValidatePrediction(Multiclass(), p).has_value());
+  // A binary model refuses a multiclass output.
+  p = ValidMulticlass();
+  p.set_model_version("v1");  // Model() lists its versions.
+  EXPECT_EQ(ValidatePrediction(Model(), p)->reason,
+            vigie::v1::REJECT_REASON_INVALID_OUTPUT);
+}
+
+TEST(EventValidationTest, ChecksMulticlassOutcomes) {
+  vigie::v1::Outcome o;
+  o.set_model_id("triage");
+  o.set_prediction_id("p1");
+  o.mutable_event_time()->set_seconds(1'700'000'000);
+  o.set_class_label("high");
+  EXPECT_FALSE(ValidateOutcome(Multiclass(), o).has_value());
+  o.set_class_label("urgent");
+  const std::optional<EventRejection> rejection =
+      ValidateOutcome(Multiclass(), o);
+  ASSERT_TRUE(rejection.has_value());
+  EXPECT_EQ(rejection->reason, vigie::v1::REJECT_REASON_INVALID_LABEL);
+  EXPECT_NE(rejection->message.find("urgent"), std::string::npos);
+  o.set_binary(true);
+  EXPECT_EQ(ValidateOutcome(Multiclass(), o)->reason,
+            vigie::v1::REJECT_REASON_INVALID_LABEL);
 }
 
 TEST(EventValidationTest, ReasonNamesDropThePrefix) {
