@@ -1,7 +1,6 @@
 #include "monitors/model_monitors.h"
 
 #include <algorithm>
-#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -15,45 +14,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "monitors/fairness.h"
-#include "vigie/state/v1/state.pb.h"
 #include "vigie/v1/events.pb.h"
 
 namespace vigie::monitors {
 namespace {
 
-constexpr uint32_t kStateVersion = 1;
 constexpr uint32_t kMinAttributes = 1;
 constexpr uint32_t kMaxAttributes = 1000;
-
-bool SameOptions(const ModelMonitors::Options& a,
-                 const ModelMonitors::Options& b) {
-  return a.group_attributes == b.group_attributes &&
-         a.max_attributes == b.max_attributes &&
-         a.fairness.max_groups == b.fairness.max_groups &&
-         a.fairness.min_group_size == b.fairness.min_group_size &&
-         a.classes == b.classes;
-}
-
-bool IsListed(const ModelMonitors::Options& options,
-              const std::string& attribute) {
-  return std::find(options.group_attributes.begin(),
-                   options.group_attributes.end(),
-                   attribute) != options.group_attributes.end();
-}
-
-// The decision of a binary prediction, or false when it is not one the
-// monitors observe.
-bool BinaryDecision(const v1::Prediction& prediction, bool* decision) {
-  if (prediction.output_case() != v1::Prediction::kBinary ||
-      !prediction.binary().has_decision()) {
-    return false;
-  }
-  *decision = prediction.binary().decision();
-  return true;
-}
+constexpr size_t kMaxIntersections = 100;
 
 uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
   return a > std::numeric_limits<uint64_t>::max() - b
@@ -61,7 +29,43 @@ uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
              : a + b;
 }
 
+// Appends `value` to an intersection label, doubling each '&'.
+void AppendEscaped(std::string* label, absl::string_view value) {
+  for (char c : value) {
+    label->push_back(c);
+    if (c == '&') label->push_back('&');
+  }
+}
+
+absl::Status CheckNames(const std::vector<std::string>& names,
+                        absl::string_view what) {
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    if (sorted[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " has an empty name"));
+    }
+    if (i > 0 && sorted[i] == sorted[i - 1]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " lists '", sorted[i], "' twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string ModelMonitors::IntersectionName(
+    const std::vector<std::string>& parts) {
+  return absl::StrJoin(parts, "&");
+}
+
+ModelMonitors::ModelMonitors(const Options& options) : options_(options) {
+  for (const std::vector<std::string>& parts : options_.intersections) {
+    intersection_names_.push_back(IntersectionName(parts));
+  }
+}
 
 absl::StatusOr<ModelMonitors> ModelMonitors::Create(const Options& options) {
   if (options.max_attributes < kMinAttributes ||
@@ -70,38 +74,115 @@ absl::StatusOr<ModelMonitors> ModelMonitors::Create(const Options& options) {
         absl::StrCat("max_attributes must be in [", kMinAttributes, ", ",
                      kMaxAttributes, "], got ", options.max_attributes));
   }
-  std::vector<std::string> sorted = options.group_attributes;
-  std::sort(sorted.begin(), sorted.end());
-  for (size_t i = 0; i < sorted.size(); ++i) {
-    if (sorted[i].empty()) {
-      return absl::InvalidArgumentError("group_attributes has an empty name");
-    }
-    if (i > 0 && sorted[i] == sorted[i - 1]) {
+  if (absl::Status s = CheckNames(options.group_attributes, "group_attributes");
+      !s.ok()) {
+    return s;
+  }
+  if (options.intersections.size() > kMaxIntersections) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxIntersections, " intersections, got ",
+                     options.intersections.size()));
+  }
+  std::vector<std::string> names;
+  for (const std::vector<std::string>& parts : options.intersections) {
+    if (parts.size() < 2) {
       return absl::InvalidArgumentError(
-          absl::StrCat("group_attributes lists '", sorted[i], "' twice"));
+          absl::StrCat("an intersection has 2 or more attributes, got [",
+                       absl::StrJoin(parts, ", "), "]"));
+    }
+    if (absl::Status s = CheckNames(parts, "an intersection"); !s.ok()) {
+      return s;
+    }
+    for (const std::string& part : parts) {
+      if (part.find('&') != std::string::npos) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "attribute '", part, "' of an intersection contains '&'"));
+      }
+    }
+    names.push_back(IntersectionName(parts));
+  }
+  if (absl::Status s = CheckNames(names, "intersections"); !s.ok()) return s;
+  if (!options.classes.empty()) {
+    if (options.classes.size() < 2) {
+      return absl::InvalidArgumentError(
+          "a multiclass model has 2 or more classes");
+    }
+    if (absl::Status s = CheckNames(options.classes, "classes"); !s.ok()) {
+      return s;
     }
   }
-  if (absl::Status status = FairnessMonitor::Create(options.fairness).status();
-      !status.ok()) {
-    return status;
+  if (absl::Status s = FairnessMonitor::Create(options.fairness).status();
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = CalibrationMonitor::Create(options.calibration).status();
+      !s.ok()) {
+    return s;
   }
   return ModelMonitors(options);
 }
 
-FairnessMonitor* ModelMonitors::FairnessFor(const std::string& attribute) {
-  if (auto it = fairness_.find(attribute); it != fairness_.end()) {
+bool ModelMonitors::IsIntersection(const std::string& name) const {
+  return std::find(intersection_names_.begin(), intersection_names_.end(),
+                   name) != intersection_names_.end();
+}
+
+ModelMonitors::Attribute ModelMonitors::NewAttribute() const {
+  Attribute attribute;
+  const size_t monitors =
+      options_.classes.empty() ? 1 : options_.classes.size();
+  // Create cannot fail: Create or Deserialize validated the options.
+  attribute.fairness.assign(monitors,
+                            *FairnessMonitor::Create(options_.fairness));
+  return attribute;
+}
+
+ModelMonitors::Attribute* ModelMonitors::AttributeFor(
+    const std::string& attribute) {
+  if (auto it = attributes_.find(attribute); it != attributes_.end()) {
     return &it->second;
   }
-  if (options_.group_attributes.empty()
-          ? fairness_.size() >= options_.max_attributes
-          : !IsListed(options_, attribute)) {
-    return nullptr;
+  const bool listed = std::find(options_.group_attributes.begin(),
+                                options_.group_attributes.end(),
+                                attribute) != options_.group_attributes.end();
+  if (!IsIntersection(attribute)) {
+    if (options_.group_attributes.empty()) {
+      size_t plain = attributes_.size();
+      for (const std::string& name : intersection_names_) {
+        plain -= attributes_.contains(name) ? 1 : 0;
+      }
+      if (plain >= options_.max_attributes) return nullptr;
+    } else if (!listed) {
+      return nullptr;
+    }
   }
-  // Create cannot fail: Create or Deserialize validated options_.fairness.
-  absl::StatusOr<FairnessMonitor> monitor =
-      FairnessMonitor::Create(options_.fairness);
-  if (!monitor.ok()) return nullptr;
-  return &fairness_.emplace(attribute, *std::move(monitor)).first->second;
+  return &attributes_.emplace(attribute, NewAttribute()).first->second;
+}
+
+CalibrationMonitor* ModelMonitors::CalibrationFor(Attribute& attribute,
+                                                  absl::string_view group) {
+  if (auto it = attribute.calibration.find(group);
+      it != attribute.calibration.end()) {
+    return &it->second;
+  }
+  // The same bound as the fairness monitors': one slot is the overflow.
+  std::string label(group);
+  if (attribute.calibration.size() >= options_.fairness.max_groups) {
+    label = std::string(FairnessMonitor::kOverflowGroup);
+    if (auto it = attribute.calibration.find(label);
+        it != attribute.calibration.end()) {
+      return &it->second;
+    }
+  }
+  return &attribute.calibration
+              .emplace(std::move(label),
+                       *CalibrationMonitor::Create(options_.calibration))
+              .first->second;
+}
+
+void ModelMonitors::CountMissing(const std::string& attribute) {
+  uint64_t& missing = missing_[attribute];
+  missing = SaturatingAdd(missing, 1);
 }
 
 template <typename Observe>
@@ -113,77 +194,168 @@ void ModelMonitors::ForEachGroup(const v1::Prediction& prediction,
       auto it = groups.find(attribute);
       // An empty value names no group: it is as missing as an absent one.
       if (it == groups.end() || it->second.empty()) {
-        if (count_missing) {
-          uint64_t& missing = missing_[attribute];
-          missing = SaturatingAdd(missing, 1);
-        }
+        if (count_missing) CountMissing(attribute);
         continue;
       }
-      if (FairnessMonitor* monitor = FairnessFor(attribute)) {
-        observe(*monitor, it->second);
+      if (Attribute* monitors = AttributeFor(attribute)) {
+        observe(*monitors, it->second);
       }
     }
-    return;
-  }
-  // Every attribute is monitored, up to max_attributes. Known attributes
-  // are observed as they come; new ones in name order, because the order
-  // of a protobuf map is unspecified and which attributes are kept when
-  // room runs out must not depend on it.
-  std::vector<const std::string*> fresh;
-  for (const auto& [attribute, group] : groups) {
-    if (attribute.empty() || group.empty()) continue;
-    if (auto it = fairness_.find(attribute); it != fairness_.end()) {
-      observe(it->second, group);
-    } else {
-      fresh.push_back(&attribute);
+  } else {
+    // Every attribute is monitored, up to max_attributes. Known attributes
+    // are observed as they come; new ones in name order, because the order
+    // of a protobuf map is unspecified and which attributes are kept when
+    // room runs out must not depend on it.
+    std::vector<const std::string*> fresh;
+    for (const auto& [attribute, group] : groups) {
+      if (attribute.empty() || group.empty()) continue;
+      if (auto it = attributes_.find(attribute); it != attributes_.end()) {
+        observe(it->second, group);
+      } else {
+        fresh.push_back(&attribute);
+      }
+    }
+    std::sort(
+        fresh.begin(), fresh.end(),
+        [](const std::string* a, const std::string* b) { return *a < *b; });
+    for (const std::string* attribute : fresh) {
+      Attribute* monitors = AttributeFor(*attribute);
+      if (monitors == nullptr) break;
+      observe(*monitors, groups.at(*attribute));
     }
   }
-  if (fresh.empty()) return;
-  std::sort(fresh.begin(), fresh.end(),
-            [](const std::string* a, const std::string* b) { return *a < *b; });
-  for (const std::string* attribute : fresh) {
-    FairnessMonitor* monitor = FairnessFor(*attribute);
-    if (monitor == nullptr) break;
-    observe(*monitor, groups.at(*attribute));
+  for (size_t i = 0; i < options_.intersections.size(); ++i) {
+    scratch_.clear();
+    bool complete = true;
+    for (const std::string& part : options_.intersections[i]) {
+      auto it = groups.find(part);
+      if (it == groups.end() || it->second.empty()) {
+        complete = false;
+        break;
+      }
+      if (!scratch_.empty()) scratch_.push_back('&');
+      AppendEscaped(&scratch_, it->second);
+    }
+    if (!complete) {
+      if (count_missing) CountMissing(intersection_names_[i]);
+      continue;
+    }
+    if (Attribute* monitors = AttributeFor(intersection_names_[i])) {
+      observe(*monitors, scratch_);
+    }
   }
 }
 
+std::optional<ModelMonitors::Output> ModelMonitors::OutputOf(
+    const v1::Prediction& prediction) const {
+  Output output;
+  if (options_.classes.empty()) {
+    if (prediction.output_case() != v1::Prediction::kBinary ||
+        !prediction.binary().has_decision()) {
+      return std::nullopt;
+    }
+    output.decision = prediction.binary().decision();
+    if (prediction.binary().has_score()) {
+      output.probability = prediction.binary().score();
+    }
+    return output;
+  }
+  if (prediction.output_case() != v1::Prediction::kMulticlass) {
+    return std::nullopt;
+  }
+  const v1::MulticlassPrediction& multiclass = prediction.multiclass();
+  const auto found = std::find(options_.classes.begin(), options_.classes.end(),
+                               multiclass.predicted_class());
+  if (found == options_.classes.end()) return std::nullopt;
+  output.predicted_class = static_cast<int>(found - options_.classes.begin());
+  for (const v1::ClassProbability& p : multiclass.probabilities()) {
+    if (p.label() == multiclass.predicted_class()) {
+      output.probability = p.probability();
+    }
+  }
+  return output;
+}
+
 void ModelMonitors::ObservePrediction(const v1::Prediction& prediction) {
-  bool decision = false;
-  if (!BinaryDecision(prediction, &decision)) return;
+  const std::optional<Output> output = OutputOf(prediction);
+  if (!output.has_value()) return;
   ForEachGroup(prediction, /*count_missing=*/true,
-               [decision](FairnessMonitor& monitor, const std::string& group) {
-                 monitor.ObservePrediction(group, decision);
+               [&](Attribute& attribute, absl::string_view group) {
+                 if (options_.classes.empty()) {
+                   attribute.fairness[0].ObservePrediction(group,
+                                                           output->decision);
+                   return;
+                 }
+                 for (size_t c = 0; c < attribute.fairness.size(); ++c) {
+                   attribute.fairness[c].ObservePrediction(
+                       group, static_cast<int>(c) == output->predicted_class);
+                 }
                });
 }
 
 void ModelMonitors::ObserveJoined(const v1::Prediction& prediction,
                                   const v1::Outcome& outcome) {
-  bool decision = false;
-  if (!BinaryDecision(prediction, &decision) ||
-      outcome.label_case() != v1::Outcome::kBinary) {
-    return;
+  const std::optional<Output> output = OutputOf(prediction);
+  if (!output.has_value()) return;
+  bool label = false;  // Binary: the outcome; multiclass: top-label correct.
+  int label_class = -1;
+  if (options_.classes.empty()) {
+    if (outcome.label_case() != v1::Outcome::kBinary) return;
+    label = outcome.binary();
+  } else {
+    if (outcome.label_case() != v1::Outcome::kClassLabel) return;
+    const auto found = std::find(options_.classes.begin(),
+                                 options_.classes.end(), outcome.class_label());
+    if (found == options_.classes.end()) return;
+    label_class = static_cast<int>(found - options_.classes.begin());
+    label = label_class == output->predicted_class;
   }
-  const bool label = outcome.binary();
-  ForEachGroup(
-      prediction, /*count_missing=*/false,
-      [decision, label](FairnessMonitor& monitor, const std::string& group) {
-        monitor.ObserveOutcome(group, decision, label);
-      });
+  if (output->probability.has_value()) {
+    if (!calibration_.has_value()) {
+      calibration_ = *CalibrationMonitor::Create(options_.calibration);
+    }
+    calibration_->Observe(*output->probability, label);
+  }
+  ForEachGroup(prediction, /*count_missing=*/false,
+               [&](Attribute& attribute, absl::string_view group) {
+                 if (options_.classes.empty()) {
+                   attribute.fairness[0].ObserveOutcome(group, output->decision,
+                                                        label);
+                 } else {
+                   for (size_t c = 0; c < attribute.fairness.size(); ++c) {
+                     const int k = static_cast<int>(c);
+                     attribute.fairness[c].ObserveOutcome(
+                         group, k == output->predicted_class, k == label_class);
+                   }
+                 }
+                 if (output->probability.has_value()) {
+                   CalibrationFor(attribute, group)
+                       ->Observe(*output->probability, label);
+                 }
+               });
 }
 
 absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
-  if (!SameOptions(options_, other.options_)) {
+  const Options& a = options_;
+  const Options& b = other.options_;
+  if (a.group_attributes != b.group_attributes ||
+      a.intersections != b.intersections ||
+      a.max_attributes != b.max_attributes ||
+      a.fairness.max_groups != b.fairness.max_groups ||
+      a.fairness.min_group_size != b.fairness.min_group_size ||
+      a.calibration.num_bins != b.calibration.num_bins ||
+      a.classes != b.classes) {
     const auto describe = [](const Options& o) {
-      return absl::StrCat("group_attributes [",
-                          absl::StrJoin(o.group_attributes, ", "),
-                          "], max_attributes ", o.max_attributes,
-                          ", max_groups ", o.fairness.max_groups,
-                          ", min_group_size ", o.fairness.min_group_size);
+      return absl::StrCat(
+          "group_attributes [", absl::StrJoin(o.group_attributes, ", "), "], ",
+          o.intersections.size(), " intersections, max_attributes ",
+          o.max_attributes, ", max_groups ", o.fairness.max_groups,
+          ", min_group_size ", o.fairness.min_group_size, ", num_bins ",
+          o.calibration.num_bins, ", ", o.classes.size(), " classes");
     };
-    return absl::InvalidArgumentError(
-        absl::StrCat("cannot merge model monitors with different options: ",
-                     describe(options_), " vs ", describe(other.options_)));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot merge model monitors with different options: ", describe(a),
+        " vs ", describe(b)));
   }
   if (&other == this) {
     // The copy is the point: `other` is *this, which Merge modifies.
@@ -191,17 +363,36 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
     const ModelMonitors copy = other;
     return Merge(copy);
   }
-  for (const auto& [attribute, theirs] : other.fairness_) {
-    if (auto it = fairness_.find(attribute); it != fairness_.end()) {
-      // Cannot fail: every monitor of both was built with options_.fairness.
-      it->second.Merge(theirs).IgnoreError();
-    } else if (options_.group_attributes.empty() &&
-               fairness_.size() >= options_.max_attributes) {
-      // Past max_attributes, as when observing: later attributes are
-      // ignored (std::map order makes "later" deterministic).
-      continue;
+  // Nothing below can fail: every monitor of both was built with the same
+  // options.
+  for (const auto& [name, theirs] : other.attributes_) {
+    Attribute* mine = nullptr;
+    if (auto it = attributes_.find(name); it != attributes_.end()) {
+      mine = &it->second;
     } else {
-      fairness_.emplace(attribute, theirs);
+      // Past max_attributes, as when observing, later attributes are
+      // ignored (std::map order makes "later" deterministic).
+      mine = AttributeFor(name);
+      if (mine == nullptr) continue;
+    }
+    for (size_t c = 0; c < mine->fairness.size(); ++c) {
+      mine->fairness[c].Merge(theirs.fairness[c]).IgnoreError();
+    }
+    // In label order, so that which groups overflow does not depend on the
+    // hash map's order.
+    std::map<absl::string_view, const CalibrationMonitor*> sorted;
+    for (const auto& [group, monitor] : theirs.calibration) {
+      sorted.emplace(group, &monitor);
+    }
+    for (const auto& [group, monitor] : sorted) {
+      CalibrationFor(*mine, group)->Merge(*monitor).IgnoreError();
+    }
+  }
+  if (other.calibration_.has_value()) {
+    if (!calibration_.has_value()) {
+      calibration_ = other.calibration_;
+    } else {
+      calibration_->Merge(*other.calibration_).IgnoreError();
     }
   }
   for (const auto& [attribute, count] : other.missing_) {
@@ -213,9 +404,20 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
 
 ModelMetrics ModelMonitors::Snapshot() const {
   ModelMetrics metrics;
-  for (const auto& [attribute, monitor] : fairness_) {
-    metrics.fairness.emplace(attribute, monitor.Snapshot());
+  for (const auto& [name, attribute] : attributes_) {
+    if (options_.classes.empty()) {
+      metrics.fairness.emplace(name, attribute.fairness[0].Snapshot());
+    } else {
+      for (size_t c = 0; c < attribute.fairness.size(); ++c) {
+        metrics.fairness_by_class[options_.classes[c]].emplace(
+            name, attribute.fairness[c].Snapshot());
+      }
+    }
+    for (const auto& [group, monitor] : attribute.calibration) {
+      metrics.calibration_by_group[name].emplace(group, monitor.Snapshot());
+    }
   }
+  if (calibration_.has_value()) metrics.calibration = calibration_->Snapshot();
   metrics.missing = missing_;
   return metrics;
 }
@@ -223,96 +425,7 @@ ModelMetrics ModelMonitors::Snapshot() const {
 bool ModelMonitors::empty() const {
   // A monitor is only added with an observation, and Deserialize drops
   // empty ones, so any monitor or missing count means an observation.
-  return fairness_.empty() && missing_.empty();
-}
-
-std::string ModelMonitors::Serialize() const {
-  state::v1::PaneState state;
-  state.set_version(kStateVersion);
-  for (const auto& [attribute, monitor] : fairness_) {
-    monitor.ToProto(&(*state.mutable_fairness_by_attribute())[attribute]);
-  }
-  for (const auto& [attribute, count] : missing_) {
-    (*state.mutable_missing_by_attribute())[attribute] = count;
-  }
-  // Deterministic, so that equal states have equal bytes: map fields are
-  // otherwise written in an unspecified order.
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    state.SerializeToCodedStream(&coded);
-  }
-  return bytes;
-}
-
-absl::StatusOr<ModelMonitors> ModelMonitors::Deserialize(
-    absl::string_view bytes, const Options& options) {
-  absl::StatusOr<ModelMonitors> created = Create(options);
-  if (!created.ok()) return created.status();
-  ModelMonitors monitors = *std::move(created);
-
-  state::v1::PaneState state;
-  if (bytes.size() > static_cast<size_t>(INT_MAX) ||
-      !state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError("pane state is not a valid PaneState");
-  }
-  if (state.version() != kStateVersion) {
-    return absl::DataLossError(absl::StrCat("pane state has version ",
-                                            state.version(), ", expected ",
-                                            kStateVersion));
-  }
-  const bool all = options.group_attributes.empty();
-  const auto unexpected = [](absl::string_view what,
-                             const std::string& attribute) {
-    return absl::DataLossError(absl::StrCat(
-        "pane state has ", what, " of attribute '", attribute,
-        "', which is not monitored: state was written under another "
-        "configuration"));
-  };
-  if (all && state.fairness_by_attribute_size() >
-                 static_cast<int>(options.max_attributes)) {
-    return absl::DataLossError(
-        absl::StrCat("pane state has ", state.fairness_by_attribute_size(),
-                     " attributes, max_attributes is ", options.max_attributes,
-                     ": state was written under another configuration"));
-  }
-  for (const auto& [attribute, fairness_state] :
-       state.fairness_by_attribute()) {
-    if (attribute.empty() || (!all && !IsListed(options, attribute))) {
-      return unexpected("fairness", attribute);
-    }
-    absl::StatusOr<FairnessMonitor> monitor =
-        FairnessMonitor::FromProto(fairness_state);
-    if (!monitor.ok()) {
-      return absl::DataLossError(
-          absl::StrCat("pane state, attribute '", attribute,
-                       "': ", monitor.status().message()));
-    }
-    const FairnessMonitor::Options& got = monitor->options();
-    if (got.max_groups != options.fairness.max_groups ||
-        got.min_group_size != options.fairness.min_group_size) {
-      return absl::DataLossError(absl::StrCat(
-          "pane state, attribute '", attribute, "': fairness options (",
-          "max_groups ", got.max_groups, ", min_group_size ",
-          got.min_group_size, ") differ from the configured ones (",
-          options.fairness.max_groups, ", ", options.fairness.min_group_size,
-          "): state was written under another configuration"));
-    }
-    // Kept only when it holds groups, so that empty() stays exact.
-    if (fairness_state.groups_size() > 0) {
-      monitors.fairness_.emplace(attribute, *std::move(monitor));
-    }
-  }
-  for (const auto& [attribute, count] : state.missing_by_attribute()) {
-    // Missing attributes are only counted for a listed set of attributes.
-    if (all || !IsListed(options, attribute)) {
-      return unexpected("missing counts", attribute);
-    }
-    if (count > 0) monitors.missing_.emplace(attribute, count);
-  }
-  return monitors;
+  return attributes_.empty() && !calibration_.has_value() && missing_.empty();
 }
 
 }  // namespace vigie::monitors

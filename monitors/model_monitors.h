@@ -2,12 +2,15 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "monitors/calibration.h"
 #include "monitors/fairness.h"
 
 namespace vigie::v1 {
@@ -15,35 +18,67 @@ class Prediction;
 class Outcome;
 }  // namespace vigie::v1
 
+namespace vigie::state::v1 {
+class PaneState;
+}
+
 namespace vigie::monitors {
 
 // Metrics of all monitors of one model over one window.
 struct ModelMetrics {
-  // Fairness by group attribute name.
+  // Binary models: fairness by group attribute name (an intersection is
+  // named by its attributes joined with '&', e.g. "race&sex").
   std::map<std::string, FairnessMetrics> fairness;
+  // Multiclass models: fairness of each class against the rest, by class
+  // label, then by attribute.
+  std::map<std::string, std::map<std::string, FairnessMetrics>>
+      fairness_by_class;
+  // Calibration of the joined pairs whose prediction has a probability:
+  // binary, the score against the label; multiclass, the predicted class's
+  // probability against whether it was the right class (top-label). Empty
+  // until such a pair was joined.
+  std::optional<CalibrationMetrics> calibration;
+  // The same per group: by attribute, then group label.
+  std::map<std::string, std::map<std::string, CalibrationMetrics>>
+      calibration_by_group;
   // Predictions lacking a monitored attribute, by attribute name.
   std::map<std::string, uint64_t> missing;
 };
 
-// The monitors of one model over one pane (or a merge of panes): for now,
-// one FairnessMonitor per group attribute. Routes events to them; later
-// monitor families join here.
+// The monitors of one model over one pane (or a merge of panes): per group
+// attribute (and intersection of attributes), a FairnessMonitor (binary
+// models) or one per class, one class against the rest (multiclass), and a
+// CalibrationMonitor per group; and one CalibrationMonitor for the whole
+// model. Routes events to them; later monitor families join here.
 //
-// Only binary predictions with a decision are observed (the pipeline fills
-// the decision in from the score before); other events are ignored.
-// Exact and mergeable, as its monitors are.
-// Thread-compatible.
+// Observed: binary predictions with a decision (the pipeline fills it in
+// from the score before) and multiclass predictions with a predicted class
+// among Options::classes; calibration needs the score, or the predicted
+// class's probability. Other events are ignored.
+//
+// Intersections: a prediction belongs to the group of an intersection when
+// it carries every attribute of it; the group's label joins the values with
+// '&', each '&' within a value doubled, so that distinct combinations never
+// share a label ("a&b" + "c" is "a&&b&c", "a" + "b&c" is "a&b&&c").
+//
+// Exact and mergeable, as its monitors are. Thread-compatible.
 class ModelMonitors {
  public:
   struct Options {
     // Group attributes monitored. Empty: every attribute the predictions
     // carry, up to max_attributes (later ones are ignored). Default: empty.
     std::vector<std::string> group_attributes;
+    // Intersections monitored besides, each of 2 or more distinct
+    // attributes, e.g. {{"race", "sex"}}. Default: none. At most 100.
+    std::vector<std::vector<std::string>> intersections;
     // Attributes kept when group_attributes is empty. Default: 32.
     // Range: [1, 1000].
     uint32_t max_attributes = 32;
-    // Options of every attribute's FairnessMonitor.
+    // Options of every FairnessMonitor. max_groups also bounds the groups
+    // whose calibration is kept per attribute.
     FairnessMonitor::Options fairness;
+    // Options of every CalibrationMonitor.
+    CalibrationMonitor::Options calibration;
     // The class labels of a multiclass model, whose fairness is measured
     // one class against the rest; empty for a binary model.
     std::vector<std::string> classes;
@@ -52,7 +87,7 @@ class ModelMonitors {
   // kInvalidArgument if `options` is out of range.
   static absl::StatusOr<ModelMonitors> Create(const Options& options);
 
-  // Label-free monitors: O(attributes).
+  // Label-free monitors: O(attributes x classes).
   void ObservePrediction(const vigie::v1::Prediction& prediction);
   // Label-needing monitors, on a prediction joined with its outcome.
   void ObserveJoined(const vigie::v1::Prediction& prediction,
@@ -72,19 +107,51 @@ class ModelMonitors {
   static absl::StatusOr<ModelMonitors> Deserialize(absl::string_view bytes,
                                                    const Options& options);
 
+  // The name of an intersection: its attributes joined with '&'.
+  static std::string IntersectionName(const std::vector<std::string>& parts);
+
  private:
-  explicit ModelMonitors(const Options& options) : options_(options) {}
-  // The monitor of `attribute`, created if new and allowed; null otherwise.
-  FairnessMonitor* FairnessFor(const std::string& attribute);
-  // Calls observe(monitor, group) for each monitored attribute `prediction`
-  // carries; counts the listed attributes it lacks in missing_ if asked.
+  // What one attribute (or intersection) keeps.
+  struct Attribute {
+    // One monitor for a binary model; one per class, in Options::classes
+    // order, for a multiclass one.
+    std::vector<FairnessMonitor> fairness;
+    // By group label, at most fairness.max_groups of them; later groups go
+    // to FairnessMonitor::kOverflowGroup.
+    absl::flat_hash_map<std::string, CalibrationMonitor> calibration;
+  };
+  // What the monitors read of a prediction, found once per event.
+  struct Output {
+    bool decision = false;     // Binary.
+    int predicted_class = -1;  // Multiclass: index in Options::classes.
+    std::optional<double> probability;  // For calibration.
+  };
+
+  explicit ModelMonitors(const Options& options);
+  // Empty when the prediction is not one the monitors observe.
+  std::optional<Output> OutputOf(const vigie::v1::Prediction& prediction) const;
+  // The monitors of `attribute`, created if new and allowed; null otherwise.
+  Attribute* AttributeFor(const std::string& attribute);
+  Attribute NewAttribute() const;
+  CalibrationMonitor* CalibrationFor(Attribute& attribute,
+                                     absl::string_view group);
+  // Calls observe(attribute, group) for each monitored attribute and
+  // intersection `prediction` carries; counts the listed ones it lacks in
+  // missing_ if asked.
   template <typename Observe>
   void ForEachGroup(const vigie::v1::Prediction& prediction, bool count_missing,
                     Observe observe);
+  bool IsIntersection(const std::string& name) const;
+  void CountMissing(const std::string& attribute);
+  void ToProto(state::v1::PaneState* state) const;
+  absl::Status FromProto(const state::v1::PaneState& state);
 
   Options options_;
-  std::map<std::string, FairnessMonitor> fairness_;
+  std::vector<std::string> intersection_names_;  // Parallel to intersections.
+  std::map<std::string, Attribute> attributes_;
+  std::optional<CalibrationMonitor> calibration_;
   std::map<std::string, uint64_t> missing_;
+  std::string scratch_;  // Intersection labels, built without allocating.
 };
 
 }  // namespace vigie::monitors

@@ -58,8 +58,8 @@ Policy TestPolicy() {
   Rule rule;
   rule.id = "F3";
   rule.metric = kEqualizedOddsDifference;
-  rule.warning = Threshold{0.05, 0.05, std::nullopt};
-  rule.critical = Threshold{0.10, std::nullopt, 0.05};
+  rule.warning = Threshold{0.05, 0.05, std::nullopt, std::nullopt};
+  rule.critical = Threshold{0.10, std::nullopt, 0.05, std::nullopt};
   rule.confidence = 0.95;
   rule.element = "Q2.4/2.4.d";
   rule.related_elements = {"Q2.5"};

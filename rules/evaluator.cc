@@ -106,15 +106,6 @@ std::vector<std::string> Shortfalls(const Rule& rule, const GroupRates& group) {
   return out;
 }
 
-std::string FormatLevel(double value) {
-  // Two decimals reads like a policy ("0.10"); more only when needed.
-  std::string fixed = absl::StrFormat("%.2f", value);
-  double parsed = 0;
-  return absl::SimpleAtod(fixed, &parsed) && std::abs(parsed - value) < 1e-12
-             ? fixed
-             : absl::StrFormat("%g", value);
-}
-
 // Why `threshold` does not hold; empty if it holds. A min_interval_lower
 // condition fails closed when no interval was computed (ratio metrics).
 std::string FailedCondition(const Finding& finding,
@@ -147,19 +138,6 @@ std::string FailedCondition(const Finding& finding,
   return "";
 }
 
-std::string Citation(const Rule& rule, const Policy& policy) {
-  std::string out = absl::StrCat(policy.referential, " ", rule.element);
-  if (!rule.related_elements.empty()) {
-    absl::StrAppend(&out, " (also ", absl::StrJoin(rule.related_elements, ", "),
-                    ")");
-  }
-  if (!rule.ai_act_articles.empty()) {
-    absl::StrAppend(&out, "; AI Act ",
-                    absl::StrJoin(rule.ai_act_articles, ", "));
-  }
-  return out;
-}
-
 Finding Insufficient(Finding finding, const Rule& rule, const Policy& policy,
                      absl::string_view why) {
   finding.severity = Severity::kInsufficientData;
@@ -173,6 +151,28 @@ Finding Insufficient(Finding finding, const Rule& rule, const Policy& policy,
 }
 
 }  // namespace
+
+std::string FormatLevel(double value) {
+  // Two decimals reads like a policy ("0.10"); more only when needed.
+  std::string fixed = absl::StrFormat("%.2f", value);
+  double parsed = 0;
+  return absl::SimpleAtod(fixed, &parsed) && std::abs(parsed - value) < 1e-12
+             ? fixed
+             : absl::StrFormat("%g", value);
+}
+
+std::string Citation(const Rule& rule, const Policy& policy) {
+  std::string out = absl::StrCat(policy.referential, " ", rule.element);
+  if (!rule.related_elements.empty()) {
+    absl::StrAppend(&out, " (also ", absl::StrJoin(rule.related_elements, ", "),
+                    ")");
+  }
+  if (!rule.ai_act_articles.empty()) {
+    absl::StrAppend(&out, "; AI Act ",
+                    absl::StrJoin(rule.ai_act_articles, ", "));
+  }
+  return out;
+}
 
 Finding EvaluateRule(const Rule& rule, const Policy& policy,
                      const std::string& model_id, const std::string& attribute,
@@ -330,6 +330,11 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
     if (!rule.models.empty() &&
         std::find(rule.models.begin(), rule.models.end(), model_id) ==
             rule.models.end()) {
+      continue;
+    }
+    if (rule.metric == kExpectedCalibrationError) {
+      findings.push_back(
+          EvaluateCalibrationRule(rule, policy, model_id, metrics.calibration));
       continue;
     }
     if (rule.attributes.empty()) {

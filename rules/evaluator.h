@@ -72,4 +72,22 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
                      const std::string& model_id, const std::string& attribute,
                      const monitors::FairnessMetrics& metrics);
 
+// Evaluates an expected_calibration_error rule on the model's calibration
+// (empty: nothing joined yet). The finding's attribute is empty (the scope
+// is the model) and its value the ECE:
+// - fewer labelled predictions than rule.min_labelled (or none) is
+//   kInsufficientData;
+// - a level holds when ECE - rule.baseline > its value and, if it sets
+//   min_null_quantile, the ECE lies above that quantile of the ECE that
+//   perfectly calibrated predictions would show with the same bins (the
+//   monitor's NullEce): a small sample's ECE is mostly noise.
+Finding EvaluateCalibrationRule(
+    const Rule& rule, const Policy& policy, const std::string& model_id,
+    const std::optional<monitors::CalibrationMetrics>& calibration);
+
+// Shared by the evaluators' messages: a threshold as a policy writes it
+// ("0.10"), and the rule's citation (referential, elements, AI Act).
+std::string FormatLevel(double value);
+std::string Citation(const Rule& rule, const Policy& policy);
+
 }  // namespace vigie::rules

@@ -97,8 +97,8 @@ Rule F3() {
   rule.id = "F3";
   rule.metric = kEqualizedOddsDifference;
   rule.comparison = Comparison::kAbove;
-  rule.warning = Threshold{0.05, 0.05, std::nullopt};
-  rule.critical = Threshold{0.10, std::nullopt, 0.05};
+  rule.warning = Threshold{0.05, 0.05, std::nullopt, std::nullopt};
+  rule.critical = Threshold{0.10, std::nullopt, 0.05, std::nullopt};
   rule.min_positives_per_group = 300;
   rule.min_negatives_per_group = 300;
   rule.element = "Q2.4/2.4.d";
@@ -114,8 +114,8 @@ Rule F1() {
   rule.id = "F1";
   rule.metric = kDemographicParityRatio;
   rule.comparison = Comparison::kBelow;
-  rule.warning = Threshold{0.90, 0.05, std::nullopt};
-  rule.critical = Threshold{0.80, 0.01, std::nullopt};
+  rule.warning = Threshold{0.90, 0.05, std::nullopt, std::nullopt};
+  rule.critical = Threshold{0.80, 0.01, std::nullopt, std::nullopt};
   rule.min_predictions_per_group = 500;
   rule.min_selected_in_reference_group = 50;
   rule.element = "Q2.4/2.4.c";
@@ -310,8 +310,8 @@ TEST(EvaluateRuleTest, ParityDifferenceUsesTheSelectionRateInterval) {
   Rule rule;
   rule.id = "F2";
   rule.metric = kDemographicParityDifference;
-  rule.warning = Threshold{0.05, std::nullopt, 0.0};
-  rule.critical = Threshold{0.10, std::nullopt, 0.05};
+  rule.warning = Threshold{0.05, std::nullopt, 0.0, std::nullopt};
+  rule.critical = Threshold{0.10, std::nullopt, 0.05, std::nullopt};
   rule.min_predictions_per_group = 500;
   rule.element = "Q2.4/2.4.d";
   const FairnessMetrics metrics =

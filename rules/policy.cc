@@ -14,9 +14,9 @@ namespace vigie::rules {
 namespace {
 
 constexpr const char* kMetrics[] = {
-    kEqualizedOddsDifference, kDemographicParityDifference,
-    kDemographicParityRatio, kTruePositiveRateDifference,
-    kFalsePositiveRateDifference};
+    kEqualizedOddsDifference,     kDemographicParityDifference,
+    kDemographicParityRatio,      kTruePositiveRateDifference,
+    kFalsePositiveRateDifference, kExpectedCalibrationError};
 
 bool IsKnownMetric(absl::string_view metric) {
   for (absl::string_view known : kMetrics) {
@@ -79,6 +79,48 @@ absl::Status Rule::Validate() const {
   }
   if (!warning.has_value() && !critical.has_value()) {
     return RuleError(id, "needs a warning or a critical threshold");
+  }
+  const bool calibration = metric == kExpectedCalibrationError;
+  for (const auto& [level, threshold] :
+       {std::pair{"warning", &warning}, std::pair{"critical", &critical}}) {
+    if (!threshold->has_value()) continue;
+    const auto& quantile = (*threshold)->min_null_quantile;
+    if (quantile.has_value() && !calibration) {
+      return RuleError(id, absl::StrCat(level, ".min_null_quantile is for ",
+                                        kExpectedCalibrationError));
+    }
+    if (quantile.has_value() && !(*quantile >= 0.5 && *quantile < 1)) {
+      return RuleError(id, absl::StrCat(level,
+                                        ".min_null_quantile must be in "
+                                        "[0.5, 1), got ",
+                                        *quantile));
+    }
+    if (calibration && ((*threshold)->max_p_value.has_value() ||
+                        (*threshold)->min_interval_lower.has_value())) {
+      return RuleError(id, absl::StrCat(level, ": ", kExpectedCalibrationError,
+                                        " takes no max_p_value or "
+                                        "min_interval_lower (compares no "
+                                        "groups); use min_null_quantile"));
+    }
+  }
+  if (calibration) {
+    if (comparison != Comparison::kAbove) {
+      return RuleError(id, absl::StrCat(kExpectedCalibrationError,
+                                        " breaches above its threshold"));
+    }
+    if (!attributes.empty()) {
+      return RuleError(id, absl::StrCat(kExpectedCalibrationError,
+                                        " is the model's: it takes no "
+                                        "attributes"));
+    }
+    if (!(baseline >= 0 && baseline <= 1)) {
+      return RuleError(
+          id, absl::StrCat("baseline must be in [0, 1], got ", baseline));
+    }
+  } else if (baseline != 0 || min_labelled != 0) {
+    return RuleError(id,
+                     absl::StrCat("baseline and min_sample.labelled are for ",
+                                  kExpectedCalibrationError));
   }
   if (warning.has_value()) {
     RETURN_IF_ERROR(ValidateThreshold(id, "warning", *warning));

@@ -21,6 +21,10 @@ inline constexpr const char* kTruePositiveRateDifference =
     "true_positive_rate_difference";
 inline constexpr const char* kFalsePositiveRateDifference =
     "false_positive_rate_difference";
+// The model's expected calibration error (not per attribute): its value is
+// compared as the excess over Rule::baseline.
+inline constexpr const char* kExpectedCalibrationError =
+    "expected_calibration_error";
 
 // How a metric breaches its threshold.
 enum class Comparison {
@@ -39,6 +43,10 @@ struct Threshold {
   // Rule::confidence) of the difference between those two groups' rates
   // must lie above this: the gap is that large "for sure".
   std::optional<double> min_interval_lower;
+  // expected_calibration_error only: when set, the ECE must also lie above
+  // this quantile (in [0.5, 1)) of the ECE perfectly calibrated predictions
+  // would show with the same sample: above the noise floor.
+  std::optional<double> min_null_quantile;
 };
 
 // A rule of the policy: a metric, its thresholds, the sample it needs, and
@@ -70,6 +78,11 @@ struct Rule {
   // Positive decisions the group with the highest selection rate (the
   // reference of an impact ratio) must have; else insufficient_data.
   uint64_t min_selected_in_reference_group = 0;
+  // expected_calibration_error only: the value the model declared (its
+  // validation run) or had at deployment, which thresholds are added to;
+  // and the labelled predictions the window needs. Defaults: 0.
+  double baseline = 0;
+  uint64_t min_labelled = 0;
   // Citation: element and answer item, e.g. "Q2.4/2.4.d". Required.
   std::string element;
   // Further elements concerned, e.g. {"Q2.5"}.

@@ -19,8 +19,8 @@ Rule ValidRule() {
   rule.id = "F3";
   rule.metric = kEqualizedOddsDifference;
   rule.comparison = Comparison::kAbove;
-  rule.warning = Threshold{0.05, 0.05, std::nullopt};
-  rule.critical = Threshold{0.10, std::nullopt, 0.05};
+  rule.warning = Threshold{0.05, 0.05, std::nullopt, std::nullopt};
+  rule.critical = Threshold{0.10, std::nullopt, 0.05, std::nullopt};
   rule.element = "Q2.4/2.4.d";
   return rule;
 }
@@ -84,8 +84,8 @@ TEST(RuleTest, WarningMustComeBeforeCriticalBelow) {
   Rule rule = ValidRule();
   rule.metric = kDemographicParityRatio;
   rule.comparison = Comparison::kBelow;
-  rule.warning = Threshold{0.90, 0.05, std::nullopt};
-  rule.critical = Threshold{0.80, 0.01, std::nullopt};
+  rule.warning = Threshold{0.90, 0.05, std::nullopt, std::nullopt};
+  rule.critical = Threshold{0.80, 0.01, std::nullopt, std::nullopt};
   EXPECT_OK(rule.Validate());
   rule.warning->value = 0.70;
   EXPECT_THAT(ErrorOf(rule), AllOf(HasSubstr("F3"), HasSubstr("below")));

@@ -212,6 +212,30 @@ absl::Status Get(const Mapping& m, absl::string_view key,
   return m.Error(*v, key, "must be a list of strings");
 }
 
+// A list of lists of strings, such as intersections: [[race, sex]].
+absl::Status Get(const Mapping& m, absl::string_view key,
+                 std::vector<std::vector<std::string>>* out) {
+  const YAML::Node* v = m.Find(key);
+  if (v == nullptr) return absl::OkStatus();
+  out->clear();
+  if (v->IsSequence()) {
+    for (const YAML::Node& list : *v) {
+      if (!list.IsSequence()) break;
+      std::vector<std::string>& names = out->emplace_back();
+      for (const YAML::Node& item : list) {
+        if (!item.IsScalar()) break;
+        names.push_back(item.Scalar());
+      }
+      if (names.size() != list.size()) break;
+    }
+    if (out->size() == v->size() &&
+        (out->empty() || out->back().size() == (*v)[out->size() - 1].size())) {
+      return absl::OkStatus();
+    }
+  }
+  return m.Error(*v, key, "must be a list of lists of strings");
+}
+
 // Calls read(item, index) for each item of the list `key`.
 template <typename Read>
 absl::Status ForEach(const Mapping& m, absl::string_view key, Read read) {
@@ -235,12 +259,14 @@ absl::StatusOr<std::optional<rules::Threshold>> ReadThreshold(
   if (node == nullptr) return std::optional<rules::Threshold>();
   ASSIGN_OR_RETURN(Mapping m,
                    ReadMapping(parent.source, *node, parent.Path(key),
-                               {"value", "max_p_value", "min_interval_lower"}));
+                               {"value", "max_p_value", "min_interval_lower",
+                                "min_null_quantile"}));
   if (m.Find("value") == nullptr) return m.Error(*node, "value", "is required");
   rules::Threshold threshold;
   RETURN_IF_ERROR(Get(m, "value", &threshold.value));
   RETURN_IF_ERROR(Get(m, "max_p_value", &threshold.max_p_value));
   RETURN_IF_ERROR(Get(m, "min_interval_lower", &threshold.min_interval_lower));
+  RETURN_IF_ERROR(Get(m, "min_null_quantile", &threshold.min_null_quantile));
   return std::optional<rules::Threshold>(threshold);
 }
 
@@ -252,7 +278,7 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
                   {"id", "metric", "comparison", "attributes", "models",
                    "window", "confidence", "warning", "critical", "min_sample",
                    "element", "related_elements", "ai_act_articles",
-                   "threshold_source", "runbook"}));
+                   "threshold_source", "runbook", "baseline"}));
   rules::Rule rule;
   RETURN_IF_ERROR(Get(m, "id", &rule.id));
   RETURN_IF_ERROR(Get(m, "metric", &rule.metric));
@@ -275,14 +301,16 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
     RETURN_IF_ERROR(Get(m, "window", &rule.window));
   }
   RETURN_IF_ERROR(Get(m, "confidence", &rule.confidence));
+  RETURN_IF_ERROR(Get(m, "baseline", &rule.baseline));
   ASSIGN_OR_RETURN(rule.warning, ReadThreshold(m, "warning"));
   ASSIGN_OR_RETURN(rule.critical, ReadThreshold(m, "critical"));
   if (const YAML::Node* v = m.Find("min_sample"); v != nullptr) {
     ASSIGN_OR_RETURN(
-        Mapping s,
-        ReadMapping(source, *v, m.Path("min_sample"),
-                    {"predictions_per_group", "positives_per_group",
-                     "negatives_per_group", "selected_in_reference_group"}));
+        Mapping s, ReadMapping(source, *v, m.Path("min_sample"),
+                               {"predictions_per_group", "positives_per_group",
+                                "negatives_per_group",
+                                "selected_in_reference_group", "labelled"}));
+    RETURN_IF_ERROR(Get(s, "labelled", &rule.min_labelled));
     RETURN_IF_ERROR(
         Get(s, "predictions_per_group", &rule.min_predictions_per_group));
     RETURN_IF_ERROR(
@@ -381,10 +409,15 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                       const YAML::Node& node, std::string path,
                                       ModelConfig base, bool listed) {
   std::vector<absl::string_view> keys = {
-      "versions",    "task",           "classes",          "decision_threshold",
-      "pane_length", "label_delay",    "group_attributes", "max_attributes",
-      "max_groups",  "min_group_size", "allowed_lateness", "late_events",
-      "join_time",   "retention",      "max_panes",        "reference_time"};
+      "versions",         "task",
+      "classes",          "decision_threshold",
+      "pane_length",      "label_delay",
+      "group_attributes", "max_attributes",
+      "max_groups",       "min_group_size",
+      "allowed_lateness", "late_events",
+      "join_time",        "retention",
+      "max_panes",        "reference_time",
+      "intersections",    "calibration_bins"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -409,6 +442,9 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
       {{"prediction", JoinTime::kPrediction}, {"outcome", JoinTime::kOutcome}},
       &model.join_time));
   RETURN_IF_ERROR(Get(m, "group_attributes", &model.monitors.group_attributes));
+  RETURN_IF_ERROR(Get(m, "intersections", &model.monitors.intersections));
+  RETURN_IF_ERROR(
+      Get(m, "calibration_bins", &model.monitors.calibration.num_bins));
   RETURN_IF_ERROR(Get(m, "max_attributes", &model.monitors.max_attributes));
   RETURN_IF_ERROR(Get(m, "max_groups", &model.monitors.fairness.max_groups));
   RETURN_IF_ERROR(

@@ -60,7 +60,7 @@ TEST(ConfigTest, ShippedPolicyParses) {
   ASSERT_OK_AND_ASSIGN(rules::Policy policy,
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
-  ASSERT_THAT(policy.rules, SizeIs(3));
+  ASSERT_THAT(policy.rules, SizeIs(4));
 
   const rules::Rule* f1 = FindRule(policy, "F1");
   ASSERT_NE(f1, nullptr);
@@ -86,6 +86,17 @@ TEST(ConfigTest, ShippedPolicyParses) {
   EXPECT_EQ(f2->critical->value, 0.10);
   EXPECT_EQ(f2->critical->min_interval_lower, 0.05);
   EXPECT_EQ(f2->min_predictions_per_group, 500u);
+
+  const rules::Rule* c1 = FindRule(policy, "C1");
+  ASSERT_NE(c1, nullptr);
+  EXPECT_EQ(c1->metric, rules::kExpectedCalibrationError);
+  EXPECT_EQ(c1->baseline, 0.0);
+  EXPECT_EQ(c1->min_labelled, 2000u);
+  EXPECT_EQ(c1->warning->value, 0.02);
+  EXPECT_EQ(c1->warning->min_null_quantile, 0.95);
+  EXPECT_EQ(c1->critical->value, 0.05);
+  EXPECT_EQ(c1->critical->min_null_quantile, 0.99);
+  EXPECT_EQ(c1->element, "Q5.4/5.4.c");
 
   const rules::Rule* f3 = FindRule(policy, "F3");
   ASSERT_NE(f3, nullptr);
@@ -127,7 +138,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
   EXPECT_EQ(config.FindModel("other"), nullptr);
   // No policy key: the embedded default policy.
-  EXPECT_THAT(config.policy.rules, SizeIs(3));
+  EXPECT_THAT(config.policy.rules, SizeIs(4));
 }
 
 TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
@@ -135,7 +146,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
-  EXPECT_THAT(config.policy.rules, SizeIs(3));
+  EXPECT_THAT(config.policy.rules, SizeIs(4));
   // The shipped file documents the header's defaults, not other values.
   const ServerConfig defaults;
   EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
@@ -158,7 +169,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
-  EXPECT_THAT(config.policy.rules, SizeIs(3));
+  EXPECT_THAT(config.policy.rules, SizeIs(4));
 }
 
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
@@ -550,6 +561,23 @@ TEST(ConfigTest, ModelsAreChecked) {
           "t.yaml"));
   EXPECT_EQ(multiclass.models[0].classes(),
             (std::vector<std::string>{"low", "high"}));
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig families,
+      ParseServerConfig("default_model: {intersections: [[race, sex]],\n"
+                        "                calibration_bins: 10}\n",
+                        "t.yaml"));
+  EXPECT_EQ(families.default_model.monitors.intersections,
+            (std::vector<std::vector<std::string>>{{"race", "sex"}}));
+  EXPECT_EQ(families.default_model.monitors.calibration.num_bins, 10);
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {intersections: [race, sex]}\n", "t.yaml")),
+              HasSubstr("must be a list of lists of strings"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {intersections: [[race]]}\n", "t.yaml")),
+              HasSubstr("2 or more attributes"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {calibration_bins: 1}\n", "t.yaml")),
+              HasSubstr("num_bins"));
   EXPECT_THAT(ErrorOf(ParseServerConfig("default_model: {id: x}\n", "t.yaml")),
               HasSubstr("unknown key \"id\""));
   ASSERT_OK_AND_ASSIGN(

@@ -304,12 +304,7 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
   const monitors::ModelMetrics metrics = merged.Snapshot();
   reply.set_panes(panes);
   CountersToProto(model.counters, reply.mutable_counters());
-  for (const auto& [attribute, fairness] : metrics.fairness) {
-    const auto missing = metrics.missing.find(attribute);
-    FairnessToProto(attribute, fairness,
-                    missing == metrics.missing.end() ? 0 : missing->second,
-                    reply.add_fairness());
-  }
+  ModelMetricsToProto(metrics, &reply);
   return reply;
 }
 

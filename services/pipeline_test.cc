@@ -42,8 +42,8 @@ rules::Rule EqualizedOddsRule() {
   rules::Rule rule;
   rule.id = "F3";
   rule.metric = rules::kEqualizedOddsDifference;
-  rule.warning = rules::Threshold{0.05, 0.05, std::nullopt};
-  rule.critical = rules::Threshold{0.10, std::nullopt, 0.05};
+  rule.warning = rules::Threshold{0.05, 0.05, std::nullopt, std::nullopt};
+  rule.critical = rules::Threshold{0.10, std::nullopt, 0.05, std::nullopt};
   rule.min_positives_per_group = 30;
   rule.min_negatives_per_group = 30;
   rule.element = "Q2.4/2.4.d";

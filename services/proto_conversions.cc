@@ -69,6 +69,68 @@ void FairnessToProto(const std::string& attribute,
              out->mutable_equalized_odds_difference());
 }
 
+void CalibrationToProto(const monitors::CalibrationMetrics& metrics,
+                        vigie::v1::Calibration* out) {
+  out->set_count(metrics.count);
+  out->set_positives(metrics.positives);
+  out->set_ignored(metrics.ignored);
+  if (metrics.ece) out->set_ece(*metrics.ece);
+  if (metrics.mce) out->set_mce(*metrics.mce);
+  if (metrics.brier) out->set_brier(*metrics.brier);
+  if (metrics.log_loss) out->set_log_loss(*metrics.log_loss);
+  if (metrics.null_ece) {
+    out->set_null_ece_mean(metrics.null_ece->mean);
+    out->set_null_ece_p95(metrics.null_ece->p95);
+    out->set_null_ece_p99(metrics.null_ece->p99);
+  }
+  for (const monitors::CalibrationBin& bin : metrics.bins) {
+    vigie::v1::CalibrationBin* b = out->add_bins();
+    b->set_lower(bin.lower);
+    b->set_upper(bin.upper);
+    b->set_count(bin.count);
+    b->set_positives(bin.positives);
+    if (bin.mean_predicted) b->set_mean_predicted(*bin.mean_predicted);
+    if (bin.observed_frequency) {
+      b->set_observed_frequency(*bin.observed_frequency);
+    }
+    if (bin.observed_interval) {
+      b->set_observed_lower(bin.observed_interval->lower);
+      b->set_observed_upper(bin.observed_interval->upper);
+    }
+  }
+}
+
+void ModelMetricsToProto(const monitors::ModelMetrics& metrics,
+                         vigie::v1::GetMetricsReply* out) {
+  const auto missing = [&](const std::string& attribute) -> uint64_t {
+    auto it = metrics.missing.find(attribute);
+    return it == metrics.missing.end() ? 0 : it->second;
+  };
+  for (const auto& [attribute, fairness] : metrics.fairness) {
+    FairnessToProto(attribute, fairness, missing(attribute),
+                    out->add_fairness());
+  }
+  for (const auto& [label, by_attribute] : metrics.fairness_by_class) {
+    vigie::v1::ClassFairness* c = out->add_fairness_by_class();
+    c->set_class_label(label);
+    for (const auto& [attribute, fairness] : by_attribute) {
+      FairnessToProto(attribute, fairness, missing(attribute),
+                      c->add_fairness());
+    }
+  }
+  if (metrics.calibration) {
+    CalibrationToProto(*metrics.calibration, out->mutable_calibration());
+  }
+  for (const auto& [attribute, groups] : metrics.calibration_by_group) {
+    for (const auto& [group, calibration] : groups) {
+      vigie::v1::GroupCalibration* g = out->add_calibration_by_group();
+      g->set_attribute(attribute);
+      g->set_group(group);
+      CalibrationToProto(calibration, g->mutable_calibration());
+    }
+  }
+}
+
 void CountersToProto(const state::v1::ModelCountersState& counters,
                      vigie::v1::ModelCounters* out) {
   out->set_predictions(counters.predictions());

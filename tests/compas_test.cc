@@ -2,13 +2,18 @@
 // through the real server and checks the figures ProPublica published.
 // The data is not part of Vigie; see the README's "Tests and test data".
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "absl/strings/str_split.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
@@ -30,6 +35,63 @@ struct Confusion {
   uint64_t tn, fp, fn, tp;
 };
 
+// One row of the data, as the test reads it itself (no quoted fields).
+struct Row {
+  std::string race;
+  int decile = 0;
+  bool recid = false;
+};
+
+std::vector<Row> ReadRows(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  const std::vector<std::string> header = absl::StrSplit(line, ',');
+  const auto column = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(header.begin(), header.end(), name) -
+                               header.begin());
+  };
+  const size_t race = column("race");
+  const size_t decile = column("decile_score");
+  const size_t recid = column("two_year_recid");
+  std::vector<Row> rows;
+  while (std::getline(in, line)) {
+    const std::vector<std::string> f = absl::StrSplit(line, ',');
+    rows.push_back({f[race], std::stoi(f[decile]), f[recid] == "1"});
+  }
+  return rows;
+}
+
+// Fairlearn's demographic parity and equalized odds differences by race
+// over the groups of at least `min_size` people, from first principles.
+std::pair<double, double> RaceGaps(const std::vector<Row>& rows,
+                                   size_t min_size) {
+  std::map<std::string, std::vector<const Row*>> by_race;
+  for (const Row& row : rows) by_race[row.race].push_back(&row);
+  std::vector<double> selection, tpr, fpr;
+  for (const auto& [race, members] : by_race) {
+    if (members.size() < min_size) continue;
+    double n = 0, selected = 0, tp = 0, fn = 0, fp = 0, tn = 0;
+    for (const Row* row : members) {
+      const bool d = row->decile >= 5;
+      ++n;
+      selected += d;
+      tp += d && row->recid;
+      fn += !d && row->recid;
+      fp += d && !row->recid;
+      tn += !d && !row->recid;
+    }
+    selection.push_back(selected / n);
+    tpr.push_back(tp / (tp + fn));
+    fpr.push_back(fp / (fp + tn));
+  }
+  const auto spread = [](const std::vector<double>& v) {
+    return *std::max_element(v.begin(), v.end()) -
+           *std::min_element(v.begin(), v.end());
+  };
+  return {spread(selection), std::max(spread(tpr), spread(fpr))};
+}
+
 class CompasTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -49,6 +111,10 @@ class CompasTest : public ::testing::Test {
     model.pane_length = absl::Hours(24);
     model.label_delay = absl::Hours(24 * 800);
     model.monitors.group_attributes = {"race", "sex", "age_cat"};
+    config.models.push_back(model);
+    // The same with groups of fewer than 100 people left out of the gaps.
+    model.id = "compas100";
+    model.monitors.fairness.min_group_size = 100;
     config.models.push_back(model);
     ASSERT_OK_AND_ASSIGN(server_,
                          services::VigieServer::Start(config, &clock_));
@@ -145,6 +211,52 @@ TEST_F(CompasTest, ReproducesProPublicasPublishedFigures) {
   for (const auto& sample : f3->samples()) sampled.insert(sample.group());
   EXPECT_EQ(sampled, (std::set<std::string>{"African-American", "Caucasian"}));
   EXPECT_FALSE(f3->message().empty());
+
+  // Calibration of decile/10 against the outcome: the published Brier
+  // score, and the 15-bin ECE recomputed here from the rows.
+  const std::vector<Row> rows = ReadRows(path_);
+  ASSERT_EQ(rows.size(), 7'214u);
+  ASSERT_TRUE(metrics.has_calibration());
+  EXPECT_EQ(metrics.calibration().count(), 7'214u);
+  EXPECT_NEAR(metrics.calibration().brier(), 0.229465, 1e-6);
+  std::vector<double> sum_p(15), sum_y(15);
+  for (const Row& row : rows) {
+    const double p = row.decile * 0.1;
+    int bin = 0;  // Bin i holds [i/15, (i+1)/15); 1 is in the last.
+    while (bin + 1 < 15 && static_cast<double>(bin + 1) / 15 <= p) ++bin;
+    sum_p[static_cast<size_t>(bin)] += p;
+    sum_y[static_cast<size_t>(bin)] += row.recid ? 1 : 0;
+  }
+  double ece = 0;
+  for (size_t b = 0; b < 15; ++b) ece += std::abs(sum_y[b] - sum_p[b]);
+  EXPECT_NEAR(metrics.calibration().ece(), ece / 7'214, 1e-9);
+
+  // With a minimum group size of 100, Asian (32 people) and Native American
+  // (18) are reported but left out of the gaps.
+  const auto [all_dp, all_eo] = RaceGaps(rows, 0);
+  EXPECT_NEAR(all_dp, 0.457118, 1e-6);  // The test's own formulas agree.
+  EXPECT_NEAR(all_eo, 0.576692, 1e-6);
+  mapping.model_id = "compas100";
+  ASSERT_OK_AND_ASSIGN(auto again, tools::EventReader::OpenCsv(path_, mapping));
+  ASSERT_OK_AND_ASSIGN(result, client_->StreamEvents(*again, {}));
+  EXPECT_EQ(result.reply.joined(), 7'214u);
+  request.set_model_id("compas100");
+  ASSERT_OK_AND_ASSIGN(metrics, client_->GetMetrics(request));
+  race = nullptr;
+  for (const auto& attribute : metrics.fairness()) {
+    if (attribute.attribute() == "race") race = &attribute;
+  }
+  ASSERT_NE(race, nullptr);
+  EXPECT_EQ(race->groups_size(), 6);
+  for (const auto& group : race->groups()) {
+    const bool small =
+        group.group() == "Asian" || group.group() == "Native American";
+    EXPECT_EQ(group.included_in_gaps(), !small) << group.group();
+  }
+  const auto [dp, eo] = RaceGaps(rows, 100);
+  EXPECT_LT(dp, all_dp);
+  EXPECT_NEAR(race->demographic_parity_difference().value(), dp, 1e-12);
+  EXPECT_NEAR(race->equalized_odds_difference().value(), eo, 1e-12);
 }
 
 }  // namespace

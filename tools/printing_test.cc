@@ -137,6 +137,42 @@ TEST(ReportsTest, MetricsTextShowsAbsentRatesAndExcludedGroups) {
   EXPECT_THAT(text, HasSubstr("0.270  high African-American, low Caucasian"));
 }
 
+TEST(ReportsTest, MetricsTextShowsCalibrationAndClasses) {
+  v1::GetMetricsReply reply;
+  reply.set_model_id("triage");
+  v1::ClassFairness* high = reply.add_fairness_by_class();
+  high->set_class_label("high");
+  high->add_fairness()->set_attribute("sex");
+  v1::Calibration* c = reply.mutable_calibration();
+  c->set_count(2'500);
+  c->set_ece(0.0812);
+  c->set_null_ece_p95(0.0335);
+  v1::CalibrationBin* bin = c->add_bins();
+  bin->set_lower(0.0);
+  bin->set_upper(0.5);
+  bin->set_count(1'200);
+  bin->set_mean_predicted(0.25);
+  bin->set_observed_frequency(0.3);
+  bin->set_observed_lower(0.27);
+  bin->set_observed_upper(0.33);
+  c->add_bins()->set_lower(0.5);  // Empty: omitted.
+  v1::GroupCalibration* g = reply.add_calibration_by_group();
+  g->set_attribute("sex");
+  g->set_group("f");
+  g->mutable_calibration()->set_count(1'000);
+  std::ostringstream out;
+  PrintMetricsText(reply, out);
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("class high against the rest:"));
+  EXPECT_THAT(text, HasSubstr("calibration (2,500 labelled"));
+  EXPECT_THAT(text, HasSubstr("0.0812"));
+  EXPECT_THAT(text, HasSubstr("0.0335"));
+  EXPECT_THAT(text, HasSubstr("sex=f"));
+  EXPECT_THAT(text, HasSubstr("[0.000, 0.500)"));
+  EXPECT_THAT(text, HasSubstr("[0.2700, 0.3300]"));
+  EXPECT_THAT(text, Not(HasSubstr("[0.500, 0.000)")));
+}
+
 TEST(ReportsTest, MetricsTextHeaderShowsTheResolvedSlidingWindow) {
   v1::GetMetricsReply reply;
   reply.set_model_id("demo");

@@ -109,6 +109,46 @@ void PrintAttribute(const v1::AttributeFairness& a, std::ostream& out) {
   PrintTable(gaps, "  ", out);
 }
 
+std::string Value(bool has, double value) {
+  return has ? absl::StrFormat("%.4f", value) : "—";
+}
+
+void PrintCalibration(const v1::GetMetricsReply& reply, std::ostream& out) {
+  if (!reply.has_calibration()) return;
+  const v1::Calibration& c = reply.calibration();
+  out << "\ncalibration (" << FormatCount(c.count())
+      << " labelled predictions with a probability)\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"", "ECE", "null ECE p95", "MCE", "Brier", "log loss", "count"}};
+  const auto row = [&](const std::string& name, const v1::Calibration& k) {
+    rows.push_back(
+        {name, Value(k.has_ece(), k.ece()),
+         Value(k.has_null_ece_p95(), k.null_ece_p95()),
+         Value(k.has_mce(), k.mce()), Value(k.has_brier(), k.brier()),
+         Value(k.has_log_loss(), k.log_loss()), FormatCount(k.count())});
+  };
+  row("model", c);
+  for (const v1::GroupCalibration& g : reply.calibration_by_group()) {
+    row(absl::StrCat(g.attribute(), "=", g.group()), g.calibration());
+  }
+  PrintTable(rows, "  ", out);
+  std::vector<std::vector<std::string>> bins = {
+      {"bin", "count", "mean predicted", "observed", "95% CI"}};
+  for (const v1::CalibrationBin& b : c.bins()) {
+    if (b.count() == 0) continue;
+    bins.push_back({absl::StrFormat("[%.3f, %.3f)", b.lower(), b.upper()),
+                    FormatCount(b.count()),
+                    Value(b.has_mean_predicted(), b.mean_predicted()),
+                    Value(b.has_observed_frequency(), b.observed_frequency()),
+                    b.has_observed_lower()
+                        ? absl::StrFormat("[%.4f, %.4f]", b.observed_lower(),
+                                          b.observed_upper())
+                        : "—"});
+  }
+  out << "  reliability bins of the model (empty ones omitted):\n";
+  PrintTable(bins, "  ", out);
+}
+
 }  // namespace
 
 void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
@@ -143,9 +183,18 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
     out << ")";
   }
   out << "\n";
-  if (reply.fairness().empty()) out << "no group attributes seen\n";
+  if (reply.fairness().empty() && reply.fairness_by_class().empty()) {
+    out << "no group attributes seen\n";
+  }
   for (const v1::AttributeFairness& a : reply.fairness())
     PrintAttribute(a, out);
+  for (const v1::ClassFairness& by_class : reply.fairness_by_class()) {
+    out << "\nclass " << by_class.class_label() << " against the rest:\n";
+    for (const v1::AttributeFairness& a : by_class.fairness()) {
+      PrintAttribute(a, out);
+    }
+  }
+  PrintCalibration(reply, out);
 }
 
 std::string FormatCitation(const v1::Alert& alert) {
