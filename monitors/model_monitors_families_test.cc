@@ -318,7 +318,8 @@ TEST(ModelMonitorsFamiliesTest, CalibratedGroupsAreBoundedLikeFairnessOnes) {
     const v1::Prediction p = Binary(0.5, {{"segment", std::to_string(i)}});
     monitors.ObserveJoined(p, Label(true));
   }
-  const auto& groups = monitors.Snapshot().calibration_by_group.at("segment");
+  const ModelMetrics metrics = monitors.Snapshot();
+  const auto& groups = metrics.calibration_by_group.at("segment");
   ASSERT_EQ(groups.size(), 4u);  // 0, 1, 2 and the overflow.
   EXPECT_EQ(groups.at(std::string(FairnessMonitor::kOverflowGroup)).count, 7u);
 }
