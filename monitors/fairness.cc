@@ -1,9 +1,12 @@
 #include "monitors/fairness.h"
 
 #include <algorithm>
+#include <bit>
 #include <climits>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -15,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "monitors/stats.h"
 #include "vigie/state/v1/state.pb.h"
 
 namespace vigie::monitors {
@@ -32,11 +36,6 @@ uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
              : a + b;
 }
 
-std::optional<double> Ratio(uint64_t numerator, uint64_t denominator) {
-  if (denominator == 0) return std::nullopt;
-  return static_cast<double>(numerator) / static_cast<double>(denominator);
-}
-
 absl::Status ValidateOptions(const FairnessMonitor::Options& options) {
   if (options.max_groups < kMinGroups || options.max_groups > kMaxGroups) {
     return absl::InvalidArgumentError(
@@ -46,81 +45,406 @@ absl::Status ValidateOptions(const FairnessMonitor::Options& options) {
   return absl::OkStatus();
 }
 
+// Compared by Merge and ModelMonitors: the options that shape the state.
+// The reference group only shapes the report.
 bool SameOptions(const FairnessMonitor::Options& a,
                  const FairnessMonitor::Options& b) {
   return a.max_groups == b.max_groups && a.min_group_size == b.min_group_size;
 }
+
+// ---- Per-group rates ----
+
+// Level of the per-rate intervals and of the gap tests.
+constexpr double kConfidence = 0.95;
+
+void SetRate(uint64_t successes, uint64_t n, double z,
+             std::optional<double>& rate, std::optional<Interval>& interval) {
+  if (n == 0) return;  // Undefined: left empty.
+  rate = static_cast<double>(successes) / static_cast<double>(n);
+  interval = WilsonIntervalAtZ(successes, n, z);
+}
+
+// Every rate of `g` and its interval from g's counts; `z` is the normal
+// quantile of the intervals' level. Sums saturate as the counts do.
+void FillRates(GroupRates& g, double z) {
+  const uint64_t tp = g.true_positives;
+  const uint64_t fp = g.false_positives;
+  const uint64_t tn = g.true_negatives;
+  const uint64_t fn = g.false_negatives;
+  const uint64_t positives = SaturatingAdd(tp, fn);
+  const uint64_t negatives = SaturatingAdd(fp, tn);
+  const uint64_t labeled = SaturatingAdd(positives, negatives);
+  const uint64_t decided_positive = SaturatingAdd(tp, fp);
+  const uint64_t decided_negative = SaturatingAdd(tn, fn);
+  RateIntervals& i = g.intervals;
+  SetRate(g.selected, g.predictions, z, g.selection_rate, i.selection_rate);
+  SetRate(positives, labeled, z, g.base_rate, i.base_rate);
+  SetRate(tp, positives, z, g.true_positive_rate, i.true_positive_rate);
+  SetRate(fp, negatives, z, g.false_positive_rate, i.false_positive_rate);
+  SetRate(tn, negatives, z, g.true_negative_rate, i.true_negative_rate);
+  SetRate(fn, positives, z, g.false_negative_rate, i.false_negative_rate);
+  SetRate(tp, decided_positive, z, g.precision, i.precision);
+  SetRate(tn, decided_negative, z, g.negative_predictive_value,
+          i.negative_predictive_value);
+  SetRate(fp, decided_positive, z, g.false_discovery_rate,
+          i.false_discovery_rate);
+  SetRate(fn, decided_negative, z, g.false_omission_rate,
+          i.false_omission_rate);
+  SetRate(SaturatingAdd(tp, tn), labeled, z, g.accuracy, i.accuracy);
+}
+
+// ---- Gaps ----
+
+// The rate a criterion compares: where to read it, and its numerator and
+// denominator (for the tests).
+struct Proportion {
+  uint64_t x = 0;
+  uint64_t n = 0;
+};
+struct RateSpec {
+  std::optional<double> GroupRates::*rate;
+  Proportion (*counts)(const GroupRates&);
+};
+
+Proportion SelectionCounts(const GroupRates& g) {
+  return {g.selected, g.predictions};
+}
+Proportion TruePositiveCounts(const GroupRates& g) {
+  return {g.true_positives, SaturatingAdd(g.true_positives, g.false_negatives)};
+}
+Proportion FalsePositiveCounts(const GroupRates& g) {
+  return {g.false_positives,
+          SaturatingAdd(g.false_positives, g.true_negatives)};
+}
+Proportion PrecisionCounts(const GroupRates& g) {
+  return {g.true_positives, SaturatingAdd(g.true_positives, g.false_positives)};
+}
+
+constexpr RateSpec kSelection{&GroupRates::selection_rate, &SelectionCounts};
+constexpr RateSpec kTruePositive{&GroupRates::true_positive_rate,
+                                 &TruePositiveCounts};
+constexpr RateSpec kFalsePositive{&GroupRates::false_positive_rate,
+                                  &FalsePositiveCounts};
+constexpr RateSpec kPrecision{&GroupRates::precision, &PrecisionCounts};
 
 // Highest and lowest value of one rate over the groups that define it.
 struct Extremes {
   int defined = 0;  // Groups with the rate defined.
   double high = 0;
   double low = 0;
-  GapValue gap;  // Groups only; the caller sets the value.
+  size_t high_index = 0;
+  size_t low_index = 0;
 };
 
 // Strict comparisons keep the first group on a tie.
-template <typename Rate>
-Extremes FindExtremes(absl::Span<const GroupRates> groups, Rate rate) {
+Extremes FindExtremes(absl::Span<const GroupRates> groups,
+                      const RateSpec& spec) {
   Extremes e;
-  for (const GroupRates& group : groups) {
-    const std::optional<double>& value = rate(group);
+  for (size_t i = 0; i < groups.size(); ++i) {
+    const std::optional<double>& value = groups[i].*spec.rate;
     if (!value.has_value()) continue;
     if (e.defined == 0 || *value > e.high) {
       e.high = *value;
-      e.gap.high_group = group.group;
+      e.high_index = i;
     }
     if (e.defined == 0 || *value < e.low) {
       e.low = *value;
-      e.gap.low_group = group.group;
+      e.low_index = i;
     }
     ++e.defined;
   }
   return e;
 }
 
-template <typename Rate>
-GapValue Difference(absl::Span<const GroupRates> groups, Rate rate) {
-  Extremes e = FindExtremes(groups, rate);
-  if (e.defined < 2) return GapValue{};
-  e.gap.value = e.high - e.low;
-  return std::move(e.gap);
+// The test of the pair behind `e`. When every rate is equal the pair is one
+// group twice, which says nothing: it is then compared with the next group
+// that has the rate. Empty when a denominator is 0 (rates given without
+// their counts).
+std::optional<ProportionComparison> TestPair(
+    absl::Span<const GroupRates> groups, const RateSpec& spec,
+    const Extremes& e) {
+  size_t low = e.low_index;
+  if (low == e.high_index) {
+    for (size_t i = 0; i < groups.size(); ++i) {
+      if (i != e.high_index && (groups[i].*spec.rate).has_value()) {
+        low = i;
+        break;
+      }
+    }
+  }
+  const Proportion h = spec.counts(groups[e.high_index]);
+  const Proportion l = spec.counts(groups[low]);
+  if (h.n == 0 || l.n == 0 || low == e.high_index) return std::nullopt;
+  return TestProportions(h.x, h.n, l.x, l.n, kConfidence);
+}
+
+CriterionGaps Criterion(absl::Span<const GroupRates> groups,
+                        const RateSpec& spec, const GroupRates& overall,
+                        const GroupRates* reference) {
+  CriterionGaps out;
+  if (const Extremes e = FindExtremes(groups, spec); e.defined >= 2) {
+    GapValue gap;
+    gap.high_group = groups[e.high_index].group;
+    gap.low_group = groups[e.low_index].group;
+    gap.test = TestPair(groups, spec, e);
+    // A ratio with a zero denominator (the highest rate is 0) is undefined.
+    if (e.high > 0) {
+      out.ratio = gap;
+      out.ratio.value = e.low / e.high;
+    }
+    out.difference = std::move(gap);
+    out.difference.value = e.high - e.low;
+  }
+  const std::optional<double>& overall_rate = overall.*spec.rate;
+  std::optional<double> reference_rate;
+  if (reference != nullptr) reference_rate = reference->*spec.rate;
+  out.by_group.reserve(groups.size());
+  for (const GroupRates& g : groups) {
+    GroupGap& gap = out.by_group.emplace_back();
+    gap.group = g.group;
+    const std::optional<double>& rate = g.*spec.rate;
+    if (!rate.has_value()) continue;
+    if (overall_rate.has_value())
+      gap.difference_to_overall = *rate - *overall_rate;
+    if (reference_rate.has_value() && *reference_rate > 0) {
+      gap.ratio_to_reference = *rate / *reference_rate;
+    }
+  }
+  return out;
+}
+
+// How close a ratio is to parity: min(r, 1/r), in [0, 1].
+double Closeness(double ratio) {
+  return ratio <= 0 ? 0 : std::min(ratio, 1 / ratio);
+}
+
+// Equalized odds: for each measure, the worse of TPR and FPR, the TPR one
+// on a tie; defined only where both are (reporting the one available would
+// understate a gap nobody could measure).
+CriterionGaps EqualizedOdds(const CriterionGaps& tpr,
+                            const CriterionGaps& fpr) {
+  CriterionGaps out;
+  if (tpr.difference.value.has_value() && fpr.difference.value.has_value()) {
+    out.difference = *fpr.difference.value > *tpr.difference.value
+                         ? fpr.difference
+                         : tpr.difference;
+  }
+  if (tpr.ratio.value.has_value() && fpr.ratio.value.has_value()) {
+    out.ratio = *fpr.ratio.value < *tpr.ratio.value ? fpr.ratio : tpr.ratio;
+  }
+  out.by_group.reserve(tpr.by_group.size());
+  for (size_t i = 0; i < tpr.by_group.size(); ++i) {
+    const GroupGap& t = tpr.by_group[i];
+    const GroupGap& f = fpr.by_group[i];
+    GroupGap& gap = out.by_group.emplace_back();
+    gap.group = t.group;
+    if (t.difference_to_overall.has_value() &&
+        f.difference_to_overall.has_value()) {
+      gap.difference_to_overall = std::abs(*f.difference_to_overall) >
+                                          std::abs(*t.difference_to_overall)
+                                      ? f.difference_to_overall
+                                      : t.difference_to_overall;
+    }
+    if (t.ratio_to_reference.has_value() && f.ratio_to_reference.has_value()) {
+      gap.ratio_to_reference =
+          Closeness(*f.ratio_to_reference) < Closeness(*t.ratio_to_reference)
+              ? f.ratio_to_reference
+              : t.ratio_to_reference;
+    }
+  }
+  return out;
+}
+
+// The configured reference group, or by default the group with the most
+// predictions (ties: the label first in byte order). Null when it is not
+// among `groups`.
+const GroupRates* FindReference(absl::Span<const GroupRates> groups,
+                                absl::string_view configured) {
+  const GroupRates* best = nullptr;
+  for (const GroupRates& g : groups) {
+    if (!configured.empty()) {
+      if (g.group == configured) return &g;
+      continue;
+    }
+    if (best == nullptr || g.predictions > best->predictions ||
+        (g.predictions == best->predictions && g.group < best->group)) {
+      best = &g;
+    }
+  }
+  return best;
+}
+
+// ---- The short-label table ----
+
+constexpr size_t kMaxSlots = 2048;  // 64 KiB: 512 labels at load 1/4.
+constexpr int kMaxProbes = 8;
+// Seeds tried per rebuild, and up to how many groups: past it, a seed that
+// puts every label home is unlikely to exist and probing is left to cope.
+constexpr int kSeedTries = 16;
+constexpr size_t kMaxLabelsToSpread = 64;
+
+uint32_t ShiftFor(size_t capacity) {
+  return static_cast<uint32_t>(std::countl_zero(capacity) + 1);
 }
 
 }  // namespace
 
-FairnessGaps ComputeGaps(absl::Span<const GroupRates> groups) {
-  const auto selection = [](const GroupRates& g) -> const auto& {
-    return g.selection_rate;
-  };
-  const auto tpr = [](const GroupRates& g) -> const auto& {
-    return g.true_positive_rate;
-  };
-  const auto fpr = [](const GroupRates& g) -> const auto& {
-    return g.false_positive_rate;
-  };
-
+FairnessGaps ComputeGaps(absl::Span<const GroupRates> groups,
+                         const GroupRates& overall,
+                         absl::string_view reference_group) {
   FairnessGaps gaps;
-  gaps.demographic_parity_difference = Difference(groups, selection);
-  gaps.true_positive_rate_difference = Difference(groups, tpr);
-  gaps.false_positive_rate_difference = Difference(groups, fpr);
+  const GroupRates* reference = FindReference(groups, reference_group);
+  gaps.reference_group = !reference_group.empty() ? std::string(reference_group)
+                         : reference != nullptr   ? reference->group
+                                                  : std::string();
+  gaps.demographic_parity = Criterion(groups, kSelection, overall, reference);
+  gaps.equal_opportunity = Criterion(groups, kTruePositive, overall, reference);
+  gaps.false_positive_parity =
+      Criterion(groups, kFalsePositive, overall, reference);
+  gaps.predictive_parity = Criterion(groups, kPrecision, overall, reference);
+  gaps.equalized_odds =
+      EqualizedOdds(gaps.equal_opportunity, gaps.false_positive_parity);
 
-  // A ratio with a zero denominator (no group selected) is undefined.
-  if (Extremes e = FindExtremes(groups, selection);
-      e.defined >= 2 && e.high > 0) {
-    e.gap.value = e.low / e.high;
-    gaps.demographic_parity_ratio = std::move(e.gap);
-  }
-
-  // max(TPR gap, FPR gap) is undefined unless both are defined: reporting
-  // the one available would understate a gap nobody could measure.
-  const GapValue& tpr_gap = gaps.true_positive_rate_difference;
-  const GapValue& fpr_gap = gaps.false_positive_rate_difference;
-  if (tpr_gap.value.has_value() && fpr_gap.value.has_value()) {
-    gaps.equalized_odds_difference =
-        *fpr_gap.value > *tpr_gap.value ? fpr_gap : tpr_gap;
-  }
+  gaps.demographic_parity_difference = gaps.demographic_parity.difference;
+  gaps.demographic_parity_ratio = gaps.demographic_parity.ratio;
+  gaps.true_positive_rate_difference = gaps.equal_opportunity.difference;
+  gaps.false_positive_rate_difference = gaps.false_positive_parity.difference;
+  gaps.equalized_odds_difference = gaps.equalized_odds.difference;
   return gaps;
+}
+
+FairnessGaps ComputeGaps(absl::Span<const GroupRates> groups) {
+  GroupRates overall;
+  for (const GroupRates& g : groups) {
+    overall.predictions = SaturatingAdd(overall.predictions, g.predictions);
+    overall.selected = SaturatingAdd(overall.selected, g.selected);
+    overall.true_positives =
+        SaturatingAdd(overall.true_positives, g.true_positives);
+    overall.false_positives =
+        SaturatingAdd(overall.false_positives, g.false_positives);
+    overall.true_negatives =
+        SaturatingAdd(overall.true_negatives, g.true_negatives);
+    overall.false_negatives =
+        SaturatingAdd(overall.false_negatives, g.false_negatives);
+  }
+  FillRates(overall, NormalQuantile(1 - (1 - kConfidence) / 2));
+  return ComputeGaps(groups, overall, "");
+}
+
+// ---- FairnessMonitor::ShortLabelIndex ----
+
+uint32_t FairnessMonitor::ShortLabelIndex::FindPastHome(Key key, size_t length,
+                                                        size_t home) const {
+  const size_t mask = slots_.size() - 1;
+  size_t i = home;
+  for (int probe = 1; probe < kMaxProbes; ++probe) {
+    i = (i + 1) & mask;
+    const Slot& slot = slots_[i];
+    if (slot.key0 == key.word0 && slot.key1 == key.word1 &&
+        slot.length == length) {
+      return slot.index;
+    }
+    if (slot.length == 0) break;
+  }
+  return kNotFound;
+}
+
+size_t FairnessMonitor::ShortLabelIndex::Fill(
+    const std::vector<std::string>& labels, uint64_t seed,
+    std::vector<Slot>* slots, uint32_t* placed) {
+  std::fill(slots->begin(), slots->end(), Slot{});
+  const size_t mask = slots->size() - 1;
+  const uint32_t shift = ShiftFor(slots->size());
+  size_t displaced = 0;
+  *placed = 0;
+  for (size_t index = 0; index < labels.size(); ++index) {
+    const std::string& label = labels[index];
+    const size_t n = label.size();
+    if (n - 1 >= kMaxLength) continue;
+    if (4 * (size_t{*placed} + 1) > slots->size()) break;  // Load 1/4.
+    const Key key = LoadKey(label);
+    size_t i = HomeSlot(key, n, seed, shift);
+    int probe = 0;
+    for (; probe < kMaxProbes; ++probe) {
+      Slot& slot = (*slots)[i];
+      if (slot.length == 0) {
+        slot = Slot{key.word0, key.word1, static_cast<uint32_t>(n),
+                    static_cast<uint32_t>(index)};
+        ++*placed;
+        break;
+      }
+      i = (i + 1) & mask;
+    }
+    // Off its home slot, or not placed at all (left to the map).
+    if (probe > 0) ++displaced;
+  }
+  return displaced;
+}
+
+void FairnessMonitor::ShortLabelIndex::RebuildWith(
+    const std::vector<std::string>& labels, size_t capacity) {
+  std::vector<Slot> slots(capacity);
+  uint64_t best_seed = 0;
+  size_t best_displaced = SIZE_MAX;
+  const int tries = labels.size() <= kMaxLabelsToSpread ? kSeedTries : 1;
+  for (int t = 0; t < tries && best_displaced > 0; ++t) {
+    // Deterministic seeds: the same labels always give the same table.
+    const uint64_t seed = static_cast<uint64_t>(t) * 0xA0761D6478BD642Fu;
+    uint32_t placed = 0;
+    const size_t displaced = Fill(labels, seed, &slots, &placed);
+    if (displaced < best_displaced) {
+      best_displaced = displaced;
+      best_seed = seed;
+    }
+  }
+  Fill(labels, best_seed, &slots, &placed_);
+  slots_ = std::move(slots);
+  shift_ = ShiftFor(capacity);
+  seed_ = best_seed;
+}
+
+void FairnessMonitor::ShortLabelIndex::Rebuild(
+    const std::vector<std::string>& labels) {
+  size_t short_labels = 0;  // None: the empty table of kMinSlots.
+  for (const std::string& label : labels) {
+    if (label.size() - 1 < kMaxLength) ++short_labels;
+  }
+  size_t capacity = kMinSlots;
+  while (capacity < kMaxSlots && capacity < 4 * short_labels) capacity *= 2;
+  RebuildWith(labels, capacity);
+}
+
+void FairnessMonitor::ShortLabelIndex::Add(
+    const std::vector<std::string>& labels, size_t index) {
+  const std::string& label = labels[index];
+  const size_t n = label.size();
+  if (n - 1 >= kMaxLength) return;
+  if (4 * (size_t{placed_} + 1) > slots_.size()) {
+    // Grow, or stay full: labels past the cap are found in the map.
+    if (slots_.size() < kMaxSlots) {
+      RebuildWith(labels, std::max(kMinSlots, 2 * slots_.size()));
+    }
+    return;
+  }
+  const Key key = LoadKey(label);
+  const size_t mask = slots_.size() - 1;
+  size_t i = HomeSlot(key, n, seed_, shift_);
+  for (int probe = 0; probe < kMaxProbes; ++probe) {
+    Slot& slot = slots_[i];
+    if (slot.length == 0) {
+      if (probe > 0 && labels.size() <= kMaxLabelsToSpread) {
+        // Off its home slot: look for a seed that puts every label home.
+        RebuildWith(labels, slots_.size());
+        return;
+      }
+      slot = Slot{key.word0, key.word1, static_cast<uint32_t>(n),
+                  static_cast<uint32_t>(index)};
+      ++placed_;
+      return;
+    }
+    i = (i + 1) & mask;
+  }
+  // No free slot within kMaxProbes: the map alone finds this label.
 }
 
 absl::StatusOr<FairnessMonitor> FairnessMonitor::Create(
@@ -131,44 +455,60 @@ absl::StatusOr<FairnessMonitor> FairnessMonitor::Create(
   return FairnessMonitor(options);
 }
 
-size_t FairnessMonitor::GroupIndex(absl::string_view group) {
-  if (auto it = index_.find(group); it != index_.end()) return it->second;
-  // Past max_groups, every new group shares the overflow group, which is
-  // itself found (or added) by its label.
-  if (labels_.size() >= options_.max_groups) {
-    if (auto it = index_.find(kOverflowGroup); it != index_.end()) {
-      return it->second;
-    }
-    group = kOverflowGroup;
+size_t FairnessMonitor::GroupIndex(absl::string_view group, bool* overflowed) {
+  *overflowed = false;  // For Merge: the hot path inlines Find itself.
+  if (const uint32_t index = short_labels_.Find(group);
+      index != ShortLabelIndex::kNotFound) {
+    return index;
   }
+  return GroupIndexSlow(group, overflowed);
+}
+
+size_t FairnessMonitor::GroupIndexSlow(absl::string_view group,
+                                       bool* overflowed) {
+  *overflowed = false;
+  if (auto it = index_.find(group); it != index_.end()) return it->second;
+  if (labels_.size() < options_.max_groups) return AddGroup(group);
+  // Past max_groups, every new group shares the overflow group, which is
+  // itself found (or added) by its label; the label itself is no overflow.
+  *overflowed = group != kOverflowGroup;
+  if (auto it = index_.find(kOverflowGroup); it != index_.end()) {
+    return it->second;
+  }
+  return AddGroup(kOverflowGroup);
+}
+
+size_t FairnessMonitor::AddGroup(absl::string_view group) {
   const size_t index = labels_.size();
   labels_.emplace_back(group);
   counts_.emplace_back();
   index_.emplace(labels_.back(), index);
+  short_labels_.Add(labels_, index);
   return index;
 }
 
-void FairnessMonitor::ObservePrediction(absl::string_view group,
-                                        bool decision) {
+void FairnessMonitor::ObservePredictionSlow(absl::string_view group,
+                                            bool decision) {
   // An empty label names no group; ingest counts such events as missing.
   if (group.empty()) return;
-  const size_t index = GroupIndex(group);
-  if (labels_[index] != group) ++overflowed_;
+  bool overflowed;
+  const size_t index = GroupIndexSlow(group, &overflowed);
+  if (overflowed) ++overflowed_;
   Counts& counts = counts_[index];
-  counts.predictions = SaturatingAdd(counts.predictions, 1);
-  if (decision) counts.selected = SaturatingAdd(counts.selected, 1);
+  Increment(counts.predictions);
+  if (decision) Increment(counts.selected);
 }
 
-void FairnessMonitor::ObserveOutcome(absl::string_view group, bool decision,
-                                     bool label) {
+void FairnessMonitor::ObserveOutcomeSlow(absl::string_view group, bool decision,
+                                         bool label) {
   if (group.empty()) return;
-  const size_t index = GroupIndex(group);
-  if (labels_[index] != group) ++overflowed_;
+  bool overflowed;
+  const size_t index = GroupIndexSlow(group, &overflowed);
+  if (overflowed) ++overflowed_;
   Counts& counts = counts_[index];
-  uint64_t& cell =
-      decision ? (label ? counts.true_positives : counts.false_positives)
-               : (label ? counts.false_negatives : counts.true_negatives);
-  cell = SaturatingAdd(cell, 1);
+  Increment(decision
+                ? (label ? counts.true_positives : counts.false_positives)
+                : (label ? counts.false_negatives : counts.true_negatives));
 }
 
 absl::Status FairnessMonitor::Merge(const FairnessMonitor& other) {
@@ -188,10 +528,11 @@ absl::Status FairnessMonitor::Merge(const FairnessMonitor& other) {
   }
   overflowed_ = SaturatingAdd(overflowed_, other.overflowed_);
   for (size_t i = 0; i < other.labels_.size(); ++i) {
-    const size_t index = GroupIndex(other.labels_[i]);
+    bool overflowed;
+    const size_t index = GroupIndex(other.labels_[i], &overflowed);
     const Counts& from = other.counts_[i];
     Counts& to = counts_[index];
-    if (labels_[index] != other.labels_[i]) {
+    if (overflowed) {
       overflowed_ = SaturatingAdd(
           overflowed_,
           SaturatingAdd(
@@ -213,7 +554,11 @@ absl::Status FairnessMonitor::Merge(const FairnessMonitor& other) {
 }
 
 FairnessMetrics FairnessMonitor::Snapshot() const {
+  const double z = NormalQuantile(1 - (1 - kConfidence) / 2);
   FairnessMetrics metrics;
+  GroupRates& all = metrics.overall;
+  all.group = std::string(kOverallGroup);
+  all.included_in_gaps = false;  // A reference row, not a group.
   metrics.groups.reserve(labels_.size());
   for (size_t i = 0; i < labels_.size(); ++i) {
     const Counts& c = counts_[i];
@@ -225,17 +570,17 @@ FairnessMetrics FairnessMonitor::Snapshot() const {
     g.false_positives = c.false_positives;
     g.true_negatives = c.true_negatives;
     g.false_negatives = c.false_negatives;
-    g.selection_rate = Ratio(c.selected, c.predictions);
-    g.true_positive_rate = Ratio(
-        c.true_positives, SaturatingAdd(c.true_positives, c.false_negatives));
-    g.false_positive_rate = Ratio(
-        c.false_positives, SaturatingAdd(c.false_positives, c.true_negatives));
-    g.false_negative_rate = Ratio(
-        c.false_negatives, SaturatingAdd(c.false_negatives, c.true_positives));
-    g.precision = Ratio(c.true_positives,
-                        SaturatingAdd(c.true_positives, c.false_positives));
+    FillRates(g, z);
     g.included_in_gaps = c.predictions >= options_.min_group_size;
+    // Every group counts in the overall row, included or not.
+    all.predictions = SaturatingAdd(all.predictions, c.predictions);
+    all.selected = SaturatingAdd(all.selected, c.selected);
+    all.true_positives = SaturatingAdd(all.true_positives, c.true_positives);
+    all.false_positives = SaturatingAdd(all.false_positives, c.false_positives);
+    all.true_negatives = SaturatingAdd(all.true_negatives, c.true_negatives);
+    all.false_negatives = SaturatingAdd(all.false_negatives, c.false_negatives);
   }
+  FillRates(all, z);
   std::sort(metrics.groups.begin(), metrics.groups.end(),
             [](const GroupRates& a, const GroupRates& b) {
               return a.group < b.group;
@@ -244,7 +589,7 @@ FairnessMetrics FairnessMonitor::Snapshot() const {
   for (const GroupRates& g : metrics.groups) {
     if (g.included_in_gaps) included.push_back(g);
   }
-  metrics.gaps = ComputeGaps(included);
+  metrics.gaps = ComputeGaps(included, all, options_.reference_group);
   return metrics;
 }
 
@@ -340,6 +685,7 @@ absl::StatusOr<FairnessMonitor> FairnessMonitor::FromProto(
         absl::StrCat("fairness state counts ", monitor.overflowed_,
                      " overflowed observations but has no overflow group"));
   }
+  monitor.short_labels_.Rebuild(monitor.labels_);
   return monitor;
 }
 

@@ -1,15 +1,21 @@
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/base/optimization.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
+#include "monitors/stats.h"
 
 namespace vigie::state::v1 {
 class FairnessState;
@@ -17,22 +23,46 @@ class FairnessState;
 
 namespace vigie::monitors {
 
-// Counts and rates of one group. A rate whose denominator is zero is empty.
+// Wilson 95% intervals of the rates of GroupRates, each empty with its rate.
+struct RateIntervals {
+  std::optional<Interval> selection_rate;
+  std::optional<Interval> base_rate;
+  std::optional<Interval> true_positive_rate;
+  std::optional<Interval> false_positive_rate;
+  std::optional<Interval> true_negative_rate;
+  std::optional<Interval> false_negative_rate;
+  std::optional<Interval> precision;
+  std::optional<Interval> negative_predictive_value;
+  std::optional<Interval> false_discovery_rate;
+  std::optional<Interval> false_omission_rate;
+  std::optional<Interval> accuracy;
+};
+
+// Counts and rates of one group, or of all groups together (the overall
+// row). A rate whose denominator is zero is empty: never NaN, never 0.
 struct GroupRates {
   std::string group;
-  uint64_t predictions = 0;                  // Decisions observed.
+  uint64_t predictions = 0;                  // Decisions observed: the count.
   uint64_t selected = 0;                     // Positive decisions.
   uint64_t true_positives = 0;               // Labelled: decision 1, outcome 1.
   uint64_t false_positives = 0;              // Labelled: decision 1, outcome 0.
   uint64_t true_negatives = 0;               // Labelled: decision 0, outcome 0.
   uint64_t false_negatives = 0;              // Labelled: decision 0, outcome 1.
   std::optional<double> selection_rate;      // selected / predictions.
+  std::optional<double> base_rate;           // (TP + FN) / labelled.
   std::optional<double> true_positive_rate;  // TP / (TP + FN).
-  std::optional<double> false_positive_rate;  // FP / (FP + TN).
-  std::optional<double> false_negative_rate;  // FN / (FN + TP).
-  std::optional<double> precision;            // TP / (TP + FP).
+  std::optional<double> false_positive_rate;        // FP / (FP + TN).
+  std::optional<double> true_negative_rate;         // TN / (TN + FP).
+  std::optional<double> false_negative_rate;        // FN / (FN + TP).
+  std::optional<double> precision;                  // PPV: TP / (TP + FP).
+  std::optional<double> negative_predictive_value;  // TN / (TN + FN).
+  std::optional<double> false_discovery_rate;       // FP / (TP + FP).
+  std::optional<double> false_omission_rate;        // FN / (TN + FN).
+  std::optional<double> accuracy;                   // (TP + TN) / labelled.
+  RateIntervals intervals;
   // False when the group has fewer than Options::min_group_size predictions
-  // and so is left out of the gaps.
+  // ("insufficient data"): reported, but left out of every gap and test.
+  // Always false for the overall row, which is no group.
   bool included_in_gaps = true;
 
   uint64_t labeled() const {
@@ -42,38 +72,92 @@ struct GroupRates {
   uint64_t negatives() const { return false_positives + true_negatives; }
 };
 
-// A gap between groups, and the two groups that define it. `value` is empty
-// when fewer than two groups have the rate defined.
+// A gap between two groups on one rate. `value` is empty when fewer than two
+// groups have the rate defined (or, for a ratio, when the highest is 0).
 struct GapValue {
   std::optional<double> value;
   std::string high_group;  // Highest rate (the denominator of a ratio).
   std::string low_group;   // Lowest rate.
+  // high_group against low_group on that rate (TestProportions at 95%:
+  // z-test, or Fisher's exact test when an expected cell is below 5); its
+  // interval is that of the difference high - low, also for a ratio. Empty
+  // with `value`. When all the rates are equal, high_group == low_group and
+  // the test compares that group with the next one that has the rate.
+  std::optional<ProportionComparison> test;
 };
 
-// Gaps over a set of groups (Fairlearn's definitions, "between_groups").
+// One included group against the overall row and the reference group.
+struct GroupGap {
+  std::string group;
+  std::optional<double> difference_to_overall;  // Rate - overall rate.
+  std::optional<double> ratio_to_reference;     // Rate / reference's rate.
+};
+
+// One fairness criterion over the included groups.
+struct CriterionGaps {
+  GapValue difference;             // max - min ("between_groups").
+  GapValue ratio;                  // min / max; empty when max is 0.
+  std::vector<GroupGap> by_group;  // Included groups, in the given order.
+};
+
+// Gaps over a set of groups. Each criterion compares one rate; a group
+// without that rate is skipped, ties go to the group first in the set.
 struct FairnessGaps {
+  // Kept for current callers: the same values as demographic_parity's
+  // difference and ratio, equal_opportunity's and false_positive_parity's
+  // differences and equalized_odds' difference.
   GapValue demographic_parity_difference;   // max - min selection rate.
   GapValue demographic_parity_ratio;        // min / max selection rate.
   GapValue true_positive_rate_difference;   // max - min TPR.
   GapValue false_positive_rate_difference;  // max - min FPR.
-  // max(TPR difference, FPR difference); its groups are those of the larger
-  // one (the TPR pair on a tie).
   GapValue equalized_odds_difference;
+
+  // The group ratios are taken against (see ComputeGaps); empty when no
+  // group is included. ratio_to_reference is empty when it is not an
+  // included group or its rate is undefined or 0.
+  std::string reference_group;
+  // Selection rate. Its ratios are the disparate impact (impact ratio of
+  // the four-fifths rule): ratio.value min/max, by_group[i].ratio_to_reference
+  // each group's.
+  CriterionGaps demographic_parity;
+  CriterionGaps equal_opportunity;      // True positive rate.
+  CriterionGaps false_positive_parity;  // False positive rate.
+  CriterionGaps predictive_parity;      // Precision (PPV).
+  // Fairlearn's equalized_odds_difference / _ratio: the larger of the TPR
+  // and FPR differences, the smaller of their ratios (the TPR one on a tie),
+  // each with that rate's groups and test; empty unless both are defined.
+  // By group: the difference to the overall larger in magnitude, the ratio
+  // to the reference further from 1 (by max(r, 1/r)).
+  CriterionGaps equalized_odds;
 };
 
-// Gaps over `groups`, skipping for each rate the groups where it is
-// undefined. Ties between groups go to the one first in `groups`.
+// Gaps over `groups` against `overall` (the row the differences to the
+// overall subtract). `reference_group` names the group the ratios are taken
+// against; empty: the group with the most predictions, ties to the label
+// first in byte order. O(groups) plus the tests (see TestProportions).
+FairnessGaps ComputeGaps(absl::Span<const GroupRates> groups,
+                         const GroupRates& overall,
+                         absl::string_view reference_group);
+// The same with the overall row summed from `groups`' counts and the default
+// reference group.
 FairnessGaps ComputeGaps(absl::Span<const GroupRates> groups);
 
 struct FairnessMetrics {
   std::vector<GroupRates> groups;  // Sorted by group label.
-  FairnessGaps gaps;               // Over groups with included_in_gaps.
+  // All groups together, included or not (overflow group too); its label is
+  // FairnessMonitor::kOverallGroup.
+  GroupRates overall;
+  FairnessGaps gaps;  // Over groups with included_in_gaps.
 };
 
 // Per-group confusion counts of a binary classifier for one group attribute
-// (e.g. race), and the fairness gaps between its groups: selection rate,
-// TPR, FPR, FNR and precision per group; demographic parity difference and
-// ratio; equalized odds difference as Fairlearn defines it.
+// (e.g. race), and the fairness gaps between its groups. Per group and
+// overall: count, selection rate, base rate, TPR, FPR, TNR, FNR, PPV, NPV,
+// FDR, FOR and accuracy, each with its Wilson 95% interval. Gaps (Fairlearn's
+// definitions): demographic parity, equal opportunity, FPR parity,
+// equalized odds and predictive parity as max - min and min / max, each
+// group against the overall and the reference group, and a test of each
+// max - min pair.
 //
 // Label-free counts (predictions, selected) update on the prediction;
 // confusion counts update when the outcome is joined, so a group's
@@ -87,6 +171,8 @@ class FairnessMonitor {
  public:
   // Label of the group that collects observations past max_groups.
   static constexpr absl::string_view kOverflowGroup = "(other)";
+  // Label of FairnessMetrics::overall.
+  static constexpr absl::string_view kOverallGroup = "(overall)";
 
   struct Options {
     // Distinct groups kept; later new groups are counted in kOverflowGroup,
@@ -95,26 +181,37 @@ class FairnessMonitor {
     // Groups with fewer predictions are reported but left out of the gaps
     // (insufficient data, never mixed in). Default: 0 (all groups).
     uint64_t min_group_size = 0;
+    // Group the ratios to a reference are taken against. Default: empty,
+    // the included group with the most predictions (ties: the label first
+    // in byte order). A reporting choice, not state: not serialized (a
+    // deserialized monitor has it empty until set_reference_group), and
+    // Merge neither compares nor changes it.
+    std::string reference_group = "";
   };
 
   // kInvalidArgument if `options` is out of range.
   static absl::StatusOr<FairnessMonitor> Create(const Options& options);
 
-  // O(1) expected (one hash look-up; no allocation for a known group). An
+  // O(1) expected and allocation-free for a known group: labels of up to 16
+  // bytes are found in a small open-addressing table keyed by their bytes,
+  // longer ones (and any the table could not place) in a hash map. An
   // empty `group` names no group and is ignored (ingest counts it missing).
   void ObservePrediction(absl::string_view group, bool decision);
   // O(1) expected. Counts the joined pair in the confusion counts.
   void ObserveOutcome(absl::string_view group, bool decision, bool label);
 
-  // O(groups). kInvalidArgument if `other` has other options; *this is then
-  // unchanged. Groups new to *this are appended in other's order (those
-  // past max_groups go to kOverflowGroup).
+  // O(groups). kInvalidArgument if `other` has another max_groups or
+  // min_group_size; *this is then unchanged. Groups new to *this are
+  // appended in other's order (those past max_groups go to kOverflowGroup).
   absl::Status Merge(const FairnessMonitor& other);
 
-  // O(groups log groups).
+  // O(groups log groups), plus the tests of the gaps.
   FairnessMetrics Snapshot() const;
 
   const Options& options() const { return options_; }
+  void set_reference_group(std::string group) {
+    options_.reference_group = std::move(group);
+  }
 
   std::string Serialize() const;  // A vigie.state.v1.FairnessState.
   void ToProto(state::v1::FairnessState* state) const;
@@ -133,15 +230,166 @@ class FairnessMonitor {
     uint64_t true_negatives = 0;
     uint64_t false_negatives = 0;
   };
+  // Labels of 1 to 16 bytes by their bytes, in front of index_ on the hot
+  // path: an open-addressing table (linear probing, load at most 1/4, at
+  // most 512 labels) whose key is the label's length and its bytes packed
+  // into two words, an exact encoding, so that a hit needs no string
+  // compare. Labels it cannot place within 8 probes stay in index_ only,
+  // which bounds a look-up even under adversarial labels.
+  class ShortLabelIndex {
+   public:
+    static constexpr uint32_t kNotFound = ~uint32_t{0};
+    static constexpr size_t kMaxLength = 16;  // Longer labels: index_ only.
+    static constexpr size_t kMinSlots = 16;
+
+    // Never empty, so that Find needs no check: 512 bytes to start with.
+    ShortLabelIndex() : slots_(kMinSlots), shift_(60) {}
+    // Index added with `label`, or kNotFound. O(1): at most 8 probes.
+    uint32_t Find(absl::string_view label) const;
+    // Indexes labels[index] if it is short and there is room; may rebuild.
+    void Add(const std::vector<std::string>& labels, size_t index);
+    // Indexes every label of `labels` that fits.
+    void Rebuild(const std::vector<std::string>& labels);
+
+   private:
+    // A label of 1 to 16 bytes as two words; with its length, an exact
+    // encoding (see LoadKey).
+    struct Key {
+      uint64_t word0 = 0;
+      uint64_t word1 = 0;
+    };
+    static Key LoadKey(absl::string_view label);
+    static size_t HomeSlot(const Key& key, size_t length, uint64_t seed,
+                           uint32_t shift);
+    // Find past the home slot: the rest of the probe sequence.
+    uint32_t FindPastHome(Key key, size_t length, size_t home) const;
+    // 32 bytes, aligned: a slot never straddles two cache lines.
+    struct alignas(32) Slot {
+      uint64_t key0 = 0;
+      uint64_t key1 = 0;
+      uint32_t length = 0;  // 0: empty.
+      uint32_t index = 0;
+    };
+    // Fills `slots` from `labels` under `seed`; returns how many labels sit
+    // off their home slot, and sets *placed.
+    static size_t Fill(const std::vector<std::string>& labels, uint64_t seed,
+                       std::vector<Slot>* slots, uint32_t* placed);
+    // Refills with `capacity` slots, picking among a few seeds the one that
+    // leaves the fewest labels off their home slot (a miss costs a
+    // mispredicted branch on the hot path).
+    void RebuildWith(const std::vector<std::string>& labels, size_t capacity);
+
+    std::vector<Slot> slots_;  // Power-of-two size, at least kMinSlots.
+    uint32_t shift_;           // 64 - log2(slots_.size()).
+    uint32_t placed_ = 0;      // Labels in slots_.
+    uint64_t seed_ = 0;
+  };
+
   explicit FairnessMonitor(const Options& options) : options_(options) {}
-  // Index of `group` in counts_, adding it (or the overflow group) if new.
-  size_t GroupIndex(absl::string_view group);
+  // Index of `group` in counts_, adding it (or the overflow group) if new;
+  // sets *overflowed when `group` was routed to the overflow group.
+  size_t GroupIndex(absl::string_view group, bool* overflowed);
+  // GroupIndex past the short-label table.
+  size_t GroupIndexSlow(absl::string_view group, bool* overflowed);
+  size_t AddGroup(absl::string_view group);
+  // Observe* for groups the short-label table does not hold: empty, long,
+  // new or overflowing labels.
+  void ObservePredictionSlow(absl::string_view group, bool decision);
+  void ObserveOutcomeSlow(absl::string_view group, bool decision, bool label);
+  static void Increment(uint64_t& count) {
+    // Saturates rather than wraps, as every count does.
+    count += count != ~uint64_t{0} ? 1 : 0;
+  }
 
   Options options_;
   std::vector<std::string> labels_;  // Parallel to counts_.
   std::vector<Counts> counts_;
-  absl::flat_hash_map<std::string, size_t> index_;
+  absl::flat_hash_map<std::string, size_t> index_;  // Every group.
+  ShortLabelIndex short_labels_;                    // Most of them.
   uint64_t overflowed_ = 0;
 };
+
+// The hot path, inline so that a caller's loop over events pays no call for
+// a known group: a short-label look-up and the counter updates.
+
+inline void FairnessMonitor::ObservePrediction(absl::string_view group,
+                                               bool decision) {
+  const uint32_t index = short_labels_.Find(group);
+  if (ABSL_PREDICT_FALSE(index == ShortLabelIndex::kNotFound)) {
+    ObservePredictionSlow(group, decision);
+    return;
+  }
+  Counts& counts = counts_[index];
+  Increment(counts.predictions);
+  if (decision) Increment(counts.selected);
+}
+
+inline void FairnessMonitor::ObserveOutcome(absl::string_view group,
+                                            bool decision, bool label) {
+  const uint32_t index = short_labels_.Find(group);
+  if (ABSL_PREDICT_FALSE(index == ShortLabelIndex::kNotFound)) {
+    ObserveOutcomeSlow(group, decision, label);
+    return;
+  }
+  Counts& counts = counts_[index];
+  Increment(decision
+                ? (label ? counts.true_positives : counts.false_positives)
+                : (label ? counts.false_negatives : counts.true_negatives));
+}
+
+inline uint32_t FairnessMonitor::ShortLabelIndex::Find(
+    absl::string_view label) const {
+  const size_t n = label.size();
+  // One unsigned compare for 1 <= n <= 16.
+  if (n - 1 >= kMaxLength) return kNotFound;
+  const Key key = LoadKey(label);
+  const size_t home = HomeSlot(key, n, seed_, shift_);
+  const Slot& slot = slots_[home];
+  // Once RebuildWith has spread the labels, the home slot is the only
+  // probe; the rest stays out of line.
+  if (ABSL_PREDICT_TRUE(((slot.key0 ^ key.word0) | (slot.key1 ^ key.word1) |
+                         (slot.length ^ n)) == 0)) {
+    return slot.index;
+  }
+  if (slot.length == 0) return kNotFound;  // Inserts take the first empty.
+  return FindPastHome(key, n, home);
+}
+
+// From 4 bytes up, four 4-byte loads at offsets fixed by the length n: 0,
+// s = min(4, n - 4), n - 4 - s and n - 4. They cover every byte ([0, 8) and
+// [n - 8, n) when n >= 8, overlapping below) with no branch on the length,
+// so that labels of mixed lengths cost no misprediction.
+inline FairnessMonitor::ShortLabelIndex::Key
+FairnessMonitor::ShortLabelIndex::LoadKey(absl::string_view label) {
+  const char* p = label.data();
+  const size_t n = label.size();
+  const auto load32 = [](const char* at) {
+    uint32_t word;
+    std::memcpy(&word, at, sizeof(word));
+    return uint64_t{word};
+  };
+  if (n >= 4) {
+    const size_t last = n - 4;
+    const size_t second = std::min<size_t>(last, 4);
+    return {load32(p) | load32(p + second) << 32,
+            load32(p + (last - second)) | load32(p + last) << 32};
+  }
+  const auto byte = [p](size_t i) {
+    return uint64_t{static_cast<unsigned char>(p[i])};
+  };
+  return {byte(0) | byte(n / 2) << 8 | byte(n - 1) << 16, 0};
+}
+
+// The top bits of two products, each of which spreads every bit of its
+// word into its top bits; independent, so that they multiply in parallel.
+// The seed lets a rebuild move colliding labels apart.
+inline size_t FairnessMonitor::ShortLabelIndex::HomeSlot(const Key& key,
+                                                         size_t length,
+                                                         uint64_t seed,
+                                                         uint32_t shift) {
+  const uint64_t h = ((key.word0 ^ seed) * 0x9E3779B97F4A7C15u) ^
+                     ((key.word1 + length) * 0xD6E8FEB86659FD93u);
+  return static_cast<size_t>(h >> shift);
+}
 
 }  // namespace vigie::monitors

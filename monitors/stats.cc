@@ -79,10 +79,14 @@ double NormalQuantile(double p) {
 }
 
 Interval WilsonInterval(uint64_t successes, uint64_t n, double confidence) {
+  return WilsonIntervalAtZ(successes, n,
+                           NormalQuantile(1 - (1 - confidence) / 2));
+}
+
+Interval WilsonIntervalAtZ(uint64_t successes, uint64_t n, double z) {
   // Outside the precondition, return the interval that claims nothing.
   if (n == 0) return {0, 1};
   successes = std::min(successes, n);
-  const double z = NormalQuantile(1 - (1 - confidence) / 2);
   const double nn = ToDouble(n);
   const double p = ToDouble(successes) / nn;
   const double z2 = z * z;
@@ -133,6 +137,114 @@ TwoProportionTest CompareProportions(uint64_t x1, uint64_t n1, uint64_t x2,
   test.difference_interval.upper =
       test.difference + std::hypot(w1.upper - p1, p2 - w2.lower);
   return test;
+}
+
+double FisherExactTest(uint64_t a, uint64_t b, uint64_t c, uint64_t d) {
+  // The tables with the observed margins are (a + t, b - t, c - t, d + t)
+  // for t in [-min(a, d), min(b, c)]; t = 0 is the observed one.
+  const uint64_t down = std::min(a, d);
+  const uint64_t up = std::min(b, c);
+  if (down == 0 && up == 0) return 1;
+  // Offsets past 2^52 would stop being exact in double and the walk below
+  // would never end.
+  constexpr uint64_t kMaxOffset = uint64_t{1} << 52;
+  if (down > kMaxOffset || up > kMaxOffset) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  const double fa = ToDouble(a);
+  const double fb = ToDouble(b);
+  const double fc = ToDouble(c);
+  const double fd = ToDouble(d);
+  // log P(t + 1) / P(t), from P(t) proportional to
+  // 1 / ((a + t)! (b - t)! (c - t)! (d + t)!). Each quotient is formed before
+  // the product so that nothing overflows.
+  const auto log_step = [&](double t) {
+    return std::log(((fb - t) / (fa + t + 1)) * ((fc - t) / (fd + t + 1)));
+  };
+  const double lowest = -ToDouble(down);
+  const double highest = ToDouble(up);
+
+  // The mode, floor((r1 + 1)(c1 + 1) / (N + 2)) in terms of the top-left
+  // cell (long double: the products of margins may not fit a uint64), then
+  // nudged to the true maximum should rounding have missed it.
+  const long double la = static_cast<long double>(a);
+  const long double r1 = la + static_cast<long double>(b);
+  const long double c1 = la + static_cast<long double>(c);
+  const long double n =
+      r1 + static_cast<long double>(c) + static_cast<long double>(d);
+  double mode =
+      static_cast<double>(std::floor((r1 + 1) * (c1 + 1) / (n + 2)) - la);
+  mode = std::clamp(mode, lowest, highest);
+  while (mode < highest && log_step(mode) > 0) mode += 1;
+  while (mode > lowest && log_step(mode - 1) < 0) mode -= 1;
+
+  // log P(0) / P(mode), walking from the mode as the sums below do, so that
+  // the observed table gets bit for bit the value it gets there.
+  double log_observed = 0;
+  if (mode < 0) {
+    for (double t = mode; t < 0; t += 1) log_observed += log_step(t);
+  } else {
+    for (double t = mode; t > 0; t -= 1) log_observed -= log_step(t - 1);
+  }
+
+  // The terms fall monotonically away from the mode (the hypergeometric is
+  // log-concave). Past e^-60 below both the mode and the observed table, the
+  // rest adds less than 1e-20 relative to either sum.
+  const double cutoff = std::min(0.0, log_observed) - 60;
+  const double tie = log_observed + std::log1p(1e-7);
+  double all = 0;       // Sum of P(t) / P(mode).
+  double selected = 0;  // Sum of P(t) / P(0) over P(t) <= P(0) (1 + 1e-7).
+  const auto add = [&](double log_term) {
+    all += std::exp(log_term);
+    if (log_term <= tie) selected += std::exp(log_term - log_observed);
+  };
+  add(0);
+  double log_term = 0;
+  for (double t = mode; t < highest && log_term >= cutoff; t += 1) {
+    log_term += log_step(t);
+    add(log_term);
+  }
+  log_term = 0;
+  for (double t = mode; t > lowest && log_term >= cutoff; t -= 1) {
+    log_term -= log_step(t - 1);
+    add(log_term);
+  }
+  // P(0) * selected / all, in logs so that a tiny p-value does not
+  // underflow before the division.
+  return std::min(1.0,
+                  std::exp(log_observed + std::log(selected) - std::log(all)));
+}
+
+ProportionComparison TestProportions(uint64_t x1, uint64_t n1, uint64_t x2,
+                                     uint64_t n2, double confidence) {
+  const TwoProportionTest z = CompareProportions(x1, n1, x2, n2, confidence);
+  ProportionComparison out;
+  out.difference = z.difference;
+  out.p_value = z.p_value;
+  out.difference_interval = z.difference_interval;
+  if (n1 == 0 || n2 == 0) return out;
+  x1 = std::min(x1, n1);
+  x2 = std::min(x2, n2);
+  // Smallest expected cell: smallest row total times smallest column total
+  // over the total (long double: the sums of two uint64 may wrap).
+  const long double rows[] = {static_cast<long double>(n1),
+                              static_cast<long double>(n2)};
+  const long double total = rows[0] + rows[1];
+  const long double column =
+      static_cast<long double>(x1) + static_cast<long double>(x2);
+  const long double smallest_row = std::min(rows[0], rows[1]);
+  const long double smallest_column = std::min(column, total - column);
+  const long double min_expected = smallest_row * smallest_column / total;
+  // Past a million in every margin the exact sum would walk millions of
+  // tables; such a table (with an expected cell below 5) holds over 2e11
+  // observations, where the z-test is kept.
+  constexpr long double kMaxFisherMargin = 1e6;
+  if (min_expected < kMinExpectedCellForZTest &&
+      std::min(smallest_row, smallest_column) <= kMaxFisherMargin) {
+    out.test = ProportionTest::kFisherExact;
+    out.p_value = FisherExactTest(x1, n1 - x1, x2, n2 - x2);
+  }
+  return out;
 }
 
 }  // namespace vigie::monitors
