@@ -137,6 +137,11 @@ ModelMonitors::Attribute ModelMonitors::NewAttribute() const {
   return attribute;
 }
 
+std::string ModelMonitors::ReferenceGroup(const std::string& attribute) const {
+  auto it = options_.reference_groups.find(attribute);
+  return it == options_.reference_groups.end() ? "" : it->second;
+}
+
 ModelMonitors::Attribute* ModelMonitors::AttributeFor(
     const std::string& attribute) {
   if (auto it = attributes_.find(attribute); it != attributes_.end()) {
@@ -156,7 +161,12 @@ ModelMonitors::Attribute* ModelMonitors::AttributeFor(
       return nullptr;
     }
   }
-  return &attributes_.emplace(attribute, NewAttribute()).first->second;
+  Attribute& added =
+      attributes_.emplace(attribute, NewAttribute()).first->second;
+  for (FairnessMonitor& monitor : added.fairness) {
+    monitor.set_reference_group(ReferenceGroup(attribute));
+  }
+  return &added;
 }
 
 CalibrationMonitor* ModelMonitors::CalibrationFor(Attribute& attribute,

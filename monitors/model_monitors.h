@@ -75,8 +75,14 @@ class ModelMonitors {
     // Range: [1, 1000].
     uint32_t max_attributes = 32;
     // Options of every FairnessMonitor. max_groups also bounds the groups
-    // whose calibration is kept per attribute.
+    // whose calibration is kept per attribute. Its reference_group is
+    // ignored: see reference_groups.
     FairnessMonitor::Options fairness;
+    // The group each attribute's (or intersection's) ratios are taken
+    // against, by attribute name; an attribute not listed uses the group
+    // with the most predictions. A reporting choice: not part of the state,
+    // and free to differ between merged monitors.
+    std::map<std::string, std::string> reference_groups;
     // Options of every CalibrationMonitor.
     CalibrationMonitor::Options calibration;
     // The class labels of a multiclass model, whose fairness is measured
@@ -133,6 +139,7 @@ class ModelMonitors {
   // The monitors of `attribute`, created if new and allowed; null otherwise.
   Attribute* AttributeFor(const std::string& attribute);
   Attribute NewAttribute() const;
+  std::string ReferenceGroup(const std::string& attribute) const;
   CalibrationMonitor* CalibrationFor(Attribute& attribute,
                                      absl::string_view group);
   // Calls observe(attribute, group) for each monitored attribute and

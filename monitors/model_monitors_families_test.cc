@@ -324,5 +324,34 @@ TEST(ModelMonitorsFamiliesTest, CalibratedGroupsAreBoundedLikeFairnessOnes) {
   EXPECT_EQ(groups.at(std::string(FairnessMonitor::kOverflowGroup)).count, 7u);
 }
 
+TEST(ModelMonitorsFamiliesTest, ReferenceGroupsArePerAttributeAndSurviveState) {
+  ModelMonitors::Options options;
+  options.group_attributes = {"race", "sex"};
+  options.reference_groups = {{"race", "b"}};
+  ASSERT_OK_AND_ASSIGN(ModelMonitors monitors, ModelMonitors::Create(options));
+  // race a: 3 predictions, 1 selected; race b: 2, 2 selected.
+  for (const auto& [race, score] :
+       std::vector<std::pair<std::string, double>>{
+           {"a", 0.9}, {"a", 0.1}, {"a", 0.2}, {"b", 0.8}, {"b", 0.7}}) {
+    monitors.ObservePrediction(Binary(score, {{"race", race}, {"sex", "f"}}));
+  }
+  const auto check = [](const ModelMetrics& m) {
+    const FairnessGaps& race = m.fairness.at("race").gaps;
+    EXPECT_EQ(race.reference_group, "b");  // Configured, though smaller.
+    for (const GroupGap& g : race.demographic_parity.by_group) {
+      // a: (1/3) / (2/2); b: 1.
+      EXPECT_NEAR(*g.ratio_to_reference, g.group == "a" ? 1.0 / 3 : 1.0,
+                  1e-12)
+          << g.group;
+    }
+    // sex is not listed: its largest group.
+    EXPECT_EQ(m.fairness.at("sex").gaps.reference_group, "f");
+  };
+  check(monitors.Snapshot());
+  ASSERT_OK_AND_ASSIGN(ModelMonitors copy, ModelMonitors::Deserialize(
+                                               monitors.Serialize(), options));
+  check(copy.Snapshot());
+}
+
 }  // namespace
 }  // namespace vigie::monitors

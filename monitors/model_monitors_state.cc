@@ -138,6 +138,7 @@ absl::Status ModelMonitors::FromProto(const state::v1::PaneState& state) {
     absl::StatusOr<FairnessMonitor> monitor = ReadFairness(
         fairness, options_.fairness, absl::StrCat("attribute '", name, "'"));
     if (!monitor.ok()) return monitor.status();
+    monitor->set_reference_group(ReferenceGroup(name));
     (*attribute)->fairness[0] = *std::move(monitor);
   }
   for (const auto& [label, by_attribute] : state.fairness_by_class()) {
@@ -155,6 +156,7 @@ absl::Status ModelMonitors::FromProto(const state::v1::PaneState& state) {
           fairness, options_.fairness,
           absl::StrCat("class '", label, "', attribute '", name, "'"));
       if (!monitor.ok()) return monitor.status();
+      monitor->set_reference_group(ReferenceGroup(name));
       (*attribute)->fairness[c] = *std::move(monitor);
     }
   }

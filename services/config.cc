@@ -6,6 +6,7 @@
 #include <exception>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -210,6 +211,22 @@ absl::Status Get(const Mapping& m, absl::string_view key,
     if (out->size() == v->size()) return absl::OkStatus();
   }
   return m.Error(*v, key, "must be a list of strings");
+}
+
+// A mapping of strings to strings, such as reference_groups: {race: White}.
+absl::Status Get(const Mapping& m, absl::string_view key,
+                 std::map<std::string, std::string>* out) {
+  const YAML::Node* v = m.Find(key);
+  if (v == nullptr) return absl::OkStatus();
+  out->clear();
+  if (v->IsMap()) {
+    for (const auto& item : *v) {
+      if (!item.first.IsScalar() || !item.second.IsScalar()) break;
+      (*out)[item.first.Scalar()] = item.second.Scalar();
+    }
+    if (out->size() == v->size()) return absl::OkStatus();
+  }
+  return m.Error(*v, key, "must be a mapping of names to group labels");
 }
 
 // A list of lists of strings, such as intersections: [[race, sex]].
@@ -417,7 +434,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
       "allowed_lateness", "late_events",
       "join_time",        "retention",
       "max_panes",        "reference_time",
-      "intersections",    "calibration_bins"};
+      "intersections",    "calibration_bins",
+      "reference_groups"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -443,6 +461,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
       &model.join_time));
   RETURN_IF_ERROR(Get(m, "group_attributes", &model.monitors.group_attributes));
   RETURN_IF_ERROR(Get(m, "intersections", &model.monitors.intersections));
+  RETURN_IF_ERROR(Get(m, "reference_groups", &model.monitors.reference_groups));
   RETURN_IF_ERROR(
       Get(m, "calibration_bins", &model.monitors.calibration.num_bins));
   RETURN_IF_ERROR(Get(m, "max_attributes", &model.monitors.max_attributes));

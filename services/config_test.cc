@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -569,6 +570,15 @@ TEST(ConfigTest, ModelsAreChecked) {
   EXPECT_EQ(families.default_model.monitors.intersections,
             (std::vector<std::vector<std::string>>{{"race", "sex"}}));
   EXPECT_EQ(families.default_model.monitors.calibration.num_bins, 10);
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig references,
+      ParseServerConfig("default_model: {reference_groups: {race: White}}\n",
+                        "t.yaml"));
+  EXPECT_EQ(references.default_model.monitors.reference_groups,
+            (std::map<std::string, std::string>{{"race", "White"}}));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {reference_groups: [race]}\n", "t.yaml")),
+              HasSubstr("must be a mapping"));
   EXPECT_THAT(ErrorOf(ParseServerConfig(
                   "default_model: {intersections: [race, sex]}\n", "t.yaml")),
               HasSubstr("must be a list of lists of strings"));

@@ -7,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "storage/state_store.h"
+#include "tests/testutil/proto_bytes.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -261,8 +262,8 @@ TEST_F(PipelineTest, EventsResentAfterTheirJoinCountOnce) {
   EXPECT_EQ(again.rejections(1).reason(),
             vigie::v1::REJECT_REASON_DUPLICATE_OUTCOME);
   const auto after = Metrics();
-  EXPECT_EQ(after.fairness(0).SerializeAsString(),
-            before.fairness(0).SerializeAsString());
+  EXPECT_EQ(testutil::DeterministicBytes(after.fairness(0)),
+            testutil::DeterministicBytes(before.fairness(0)));
   EXPECT_EQ(after.counters().predictions(), 1u);
   EXPECT_EQ(after.counters().pending_outcomes(), 0u);
 
@@ -445,7 +446,8 @@ TEST_F(PipelineTest, StateSurvivesARestart) {
   const auto before = Metrics();
   Open();
   const auto after = Metrics();
-  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(testutil::DeterministicBytes(after),
+            testutil::DeterministicBytes(before));
   // The pending prediction is still there to be joined.
   EXPECT_EQ(Ingest({Outcome("waiting", false)}).joined(), 1u);
 }
@@ -459,11 +461,13 @@ TEST_F(PipelineTest, RestartReplaysOnlyTheLogAfterTheLastCheckpoint) {
   Open();  // As after kill -9: the last two calls are only in the log.
   EXPECT_EQ(pipeline_->recovery().records, 2u);
   EXPECT_EQ(pipeline_->recovery().events, 5u);
-  EXPECT_EQ(Metrics().SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(testutil::DeterministicBytes(Metrics()),
+            testutil::DeterministicBytes(before));
   // Start-up checkpoints after a replay: the next start replays nothing.
   Open();
   EXPECT_EQ(pipeline_->recovery().records, 0u);
-  EXPECT_EQ(Metrics().SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(testutil::DeterministicBytes(Metrics()),
+            testutil::DeterministicBytes(before));
   EXPECT_EQ(Ingest({Outcome("waiting", true)}).joined(), 1u);
 }
 

@@ -1,15 +1,94 @@
 #include "services/proto_conversions.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace vigie::services {
 namespace {
 
+void IntervalToProto(const monitors::Interval& interval,
+                     vigie::v1::Interval* out) {
+  out->set_lower(interval.lower);
+  out->set_upper(interval.upper);
+}
+
 void GapToProto(const monitors::GapValue& gap, vigie::v1::Gap* out) {
   if (gap.value.has_value()) out->set_value(*gap.value);
   out->set_high_group(gap.high_group);
   out->set_low_group(gap.low_group);
+  if (gap.test.has_value()) {
+    vigie::v1::GapTest* test = out->mutable_test();
+    test->set_test(gap.test->test == monitors::ProportionTest::kFisherExact
+                       ? "fisher_exact"
+                       : "two_proportion_z");
+    test->set_p_value(gap.test->p_value);
+    test->set_difference(gap.test->difference);
+    IntervalToProto(gap.test->difference_interval,
+                    test->mutable_difference_interval());
+  }
+}
+
+void CriterionToProto(const std::string& name,
+                      const monitors::CriterionGaps& criterion,
+                      vigie::v1::Criterion* out) {
+  out->set_name(name);
+  GapToProto(criterion.difference, out->mutable_difference());
+  GapToProto(criterion.ratio, out->mutable_ratio());
+  for (const monitors::GroupGap& group : criterion.by_group) {
+    vigie::v1::GroupGap* g = out->add_by_group();
+    g->set_group(group.group);
+    if (group.difference_to_overall) {
+      g->set_difference_to_overall(*group.difference_to_overall);
+    }
+    if (group.ratio_to_reference) {
+      g->set_ratio_to_reference(*group.ratio_to_reference);
+    }
+  }
+}
+
+void GroupToProto(const monitors::GroupRates& group,
+                  vigie::v1::GroupMetrics* g) {
+  g->set_group(group.group);
+  g->set_predictions(group.predictions);
+  g->set_selected(group.selected);
+  g->set_labeled(group.labeled());
+  g->set_true_positives(group.true_positives);
+  g->set_false_positives(group.false_positives);
+  g->set_true_negatives(group.true_negatives);
+  g->set_false_negatives(group.false_negatives);
+  g->set_included_in_gaps(group.included_in_gaps);
+  const monitors::RateIntervals& ci = group.intervals;
+  // Each rate with its interval, under the rate's field name.
+  const auto rate = [&](const char* name, const std::optional<double>& value,
+                        const std::optional<monitors::Interval>& interval,
+                        void (vigie::v1::GroupMetrics::*set)(double)) {
+    if (!value.has_value()) return;
+    (g->*set)(*value);
+    if (interval.has_value()) {
+      IntervalToProto(*interval, &(*g->mutable_intervals())[name]);
+    }
+  };
+  using G = vigie::v1::GroupMetrics;
+  rate("selection_rate", group.selection_rate, ci.selection_rate,
+       &G::set_selection_rate);
+  rate("base_rate", group.base_rate, ci.base_rate, &G::set_base_rate);
+  rate("true_positive_rate", group.true_positive_rate, ci.true_positive_rate,
+       &G::set_true_positive_rate);
+  rate("false_positive_rate", group.false_positive_rate, ci.false_positive_rate,
+       &G::set_false_positive_rate);
+  rate("true_negative_rate", group.true_negative_rate, ci.true_negative_rate,
+       &G::set_true_negative_rate);
+  rate("false_negative_rate", group.false_negative_rate, ci.false_negative_rate,
+       &G::set_false_negative_rate);
+  rate("precision", group.precision, ci.precision, &G::set_precision);
+  rate("negative_predictive_value", group.negative_predictive_value,
+       ci.negative_predictive_value, &G::set_negative_predictive_value);
+  rate("false_discovery_rate", group.false_discovery_rate,
+       ci.false_discovery_rate, &G::set_false_discovery_rate);
+  rate("false_omission_rate", group.false_omission_rate, ci.false_omission_rate,
+       &G::set_false_omission_rate);
+  rate("accuracy", group.accuracy, ci.accuracy, &G::set_accuracy);
 }
 
 }  // namespace
@@ -34,28 +113,9 @@ void FairnessToProto(const std::string& attribute,
   out->set_attribute(attribute);
   out->set_missing(missing);
   for (const monitors::GroupRates& group : metrics.groups) {
-    vigie::v1::GroupMetrics* g = out->add_groups();
-    g->set_group(group.group);
-    g->set_predictions(group.predictions);
-    g->set_selected(group.selected);
-    g->set_labeled(group.labeled());
-    g->set_true_positives(group.true_positives);
-    g->set_false_positives(group.false_positives);
-    g->set_true_negatives(group.true_negatives);
-    g->set_false_negatives(group.false_negatives);
-    if (group.selection_rate) g->set_selection_rate(*group.selection_rate);
-    if (group.true_positive_rate) {
-      g->set_true_positive_rate(*group.true_positive_rate);
-    }
-    if (group.false_positive_rate) {
-      g->set_false_positive_rate(*group.false_positive_rate);
-    }
-    if (group.false_negative_rate) {
-      g->set_false_negative_rate(*group.false_negative_rate);
-    }
-    if (group.precision) g->set_precision(*group.precision);
-    g->set_included_in_gaps(group.included_in_gaps);
+    GroupToProto(group, out->add_groups());
   }
+  GroupToProto(metrics.overall, out->mutable_overall());
   const monitors::FairnessGaps& gaps = metrics.gaps;
   GapToProto(gaps.demographic_parity_difference,
              out->mutable_demographic_parity_difference());
@@ -67,6 +127,16 @@ void FairnessToProto(const std::string& attribute,
              out->mutable_false_positive_rate_difference());
   GapToProto(gaps.equalized_odds_difference,
              out->mutable_equalized_odds_difference());
+  out->set_reference_group(gaps.reference_group);
+  CriterionToProto("demographic_parity", gaps.demographic_parity,
+                   out->add_criteria());
+  CriterionToProto("equal_opportunity", gaps.equal_opportunity,
+                   out->add_criteria());
+  CriterionToProto("false_positive_parity", gaps.false_positive_parity,
+                   out->add_criteria());
+  CriterionToProto("predictive_parity", gaps.predictive_parity,
+                   out->add_criteria());
+  CriterionToProto("equalized_odds", gaps.equalized_odds, out->add_criteria());
 }
 
 void CalibrationToProto(const monitors::CalibrationMetrics& metrics,

@@ -115,6 +115,7 @@ class CompasTest : public ::testing::Test {
     // The same with groups of fewer than 100 people left out of the gaps.
     model.id = "compas100";
     model.monitors.fairness.min_group_size = 100;
+    model.monitors.reference_groups = {{"race", "Caucasian"}};
     config.models.push_back(model);
     ASSERT_OK_AND_ASSIGN(server_,
                          services::VigieServer::Start(config, &clock_));
@@ -253,6 +254,43 @@ TEST_F(CompasTest, ReproducesProPublicasPublishedFigures) {
         group.group() == "Asian" || group.group() == "Native American";
     EXPECT_EQ(group.included_in_gaps(), !small) << group.group();
   }
+  // Disparate impact against the configured reference, Caucasian, and the
+  // test of the demographic parity pair, from the rows' counts.
+  std::map<std::string, std::pair<double, double>> selected;  // (k, n).
+  for (const Row& row : rows) {
+    auto& [k, n] = selected[row.race];
+    k += row.decile >= 5 ? 1 : 0;
+    n += 1;
+  }
+  const auto rate = [&](const std::string& group) {
+    return selected[group].first / selected[group].second;
+  };
+  EXPECT_EQ(race->reference_group(), "Caucasian");
+  const v1::Criterion* parity = nullptr;
+  for (const auto& criterion : race->criteria()) {
+    if (criterion.name() == "demographic_parity") parity = &criterion;
+  }
+  ASSERT_NE(parity, nullptr);
+  for (const auto& group : parity->by_group()) {
+    SCOPED_TRACE(group.group());
+    EXPECT_NEAR(group.ratio_to_reference(),
+                rate(group.group()) / rate("Caucasian"), 1e-12);
+    EXPECT_NE(group.group(), "Asian");  // Below 100: in no gap.
+  }
+  // Large groups: the z-test; its p-value is far below any threshold.
+  EXPECT_EQ(parity->difference().test().test(), "two_proportion_z");
+  EXPECT_LT(parity->difference().test().p_value(), 1e-6);
+  EXPECT_EQ(race->overall().predictions(), 7'214u);
+  EXPECT_NEAR(
+      race->overall().selection_rate(),
+      [&] {
+        double k = 0;
+        for (const auto& [r, kn] : selected) k += kn.first;
+        return k / 7'214;
+      }(),
+      1e-12);
+  EXPECT_TRUE(race->overall().intervals().contains("accuracy"));
+
   const auto [dp, eo] = RaceGaps(rows, 100);
   EXPECT_LT(dp, all_dp);
   EXPECT_NEAR(race->demographic_parity_difference().value(), dp, 1e-12);

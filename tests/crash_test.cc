@@ -17,6 +17,7 @@
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/proto_bytes.h"
 #include "tests/testutil/server_process.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -154,8 +155,8 @@ TEST_F(CrashTest, KilledServerLosesNoAcknowledgedEventAndCountsNoneTwice) {
   const v1::GetMetricsReply crashed = Metrics(server.address());
   ASSERT_EQ(crashed.fairness_size(), reference.fairness_size());
   for (int a = 0; a < reference.fairness_size(); ++a) {
-    EXPECT_EQ(crashed.fairness(a).SerializeAsString(),
-              reference.fairness(a).SerializeAsString())
+    EXPECT_EQ(testutil::DeterministicBytes(crashed.fairness(a)),
+              testutil::DeterministicBytes(reference.fairness(a)))
         << reference.fairness(a).attribute();
   }
   EXPECT_EQ(crashed.panes(), reference.panes());
@@ -175,8 +176,8 @@ TEST_F(CrashTest, KilledServerLosesNoAcknowledgedEventAndCountsNoneTwice) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
   ASSERT_OK_AND_ASSIGN(server, StartServer(data));
   const v1::GetMetricsReply restarted = Metrics(server.address());
-  EXPECT_EQ(restarted.fairness(0).SerializeAsString(),
-            reference.fairness(0).SerializeAsString());
+  EXPECT_EQ(testutil::DeterministicBytes(restarted.fairness(0)),
+            testutil::DeterministicBytes(reference.fairness(0)));
 }
 
 }  // namespace

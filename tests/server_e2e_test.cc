@@ -9,6 +9,7 @@
 #include "gtest/gtest.h"
 #include "services/config.h"
 #include "services/server.h"
+#include "tests/testutil/proto_bytes.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/vector_source.h"
@@ -81,10 +82,11 @@ TEST_F(ServerE2eTest, StreamRestartAndReadTheSameWindowBack) {
   Stop();
   Start();
   const v1::GetMetricsReply after = Metrics(request);
-  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(testutil::DeterministicBytes(after),
+            testutil::DeterministicBytes(before));
   ASSERT_OK_AND_ASSIGN(auto alerts_after, client_->ListAlerts({}));
-  EXPECT_EQ(alerts_after.SerializeAsString(),
-            alerts_before.SerializeAsString());
+  EXPECT_EQ(testutil::DeterministicBytes(alerts_after),
+            testutil::DeterministicBytes(alerts_before));
 }
 
 TEST_F(ServerE2eTest, UnknownModelIsNotFound) {
