@@ -137,6 +137,31 @@ TEST(ReportsTest, MetricsTextShowsAbsentRatesAndExcludedGroups) {
   EXPECT_THAT(text, HasSubstr("0.270  high African-American, low Caucasian"));
 }
 
+TEST(ReportsTest, MetricsTextShowsCriteriaAndDisparateImpact) {
+  v1::GetMetricsReply reply;
+  v1::AttributeFairness* a = reply.add_fairness();
+  a->set_attribute("race");
+  a->set_reference_group("Caucasian");
+  v1::Criterion* parity = a->add_criteria();
+  parity->set_name("demographic_parity");
+  parity->mutable_difference()->set_value(0.25);
+  parity->mutable_difference()->mutable_test()->set_test("fisher_exact");
+  parity->mutable_difference()->mutable_test()->set_p_value(0.0123);
+  parity->mutable_ratio()->set_value(0.6);
+  v1::GroupGap* aa = parity->add_by_group();
+  aa->set_group("African-American");
+  aa->set_ratio_to_reference(1.5);
+  std::ostringstream out;
+  PrintMetricsText(reply, out);
+  const std::string text = out.str();
+  EXPECT_THAT(text, HasSubstr("demographic_parity"));
+  EXPECT_THAT(text, HasSubstr("0.012"));
+  EXPECT_THAT(text, HasSubstr("fisher_exact"));
+  EXPECT_THAT(text, HasSubstr("0.600"));
+  EXPECT_THAT(text, HasSubstr("disparate impact against Caucasian: "
+                              "African-American 1.500"));
+}
+
 TEST(ReportsTest, MetricsTextShowsCalibrationAndClasses) {
   v1::GetMetricsReply reply;
   reply.set_model_id("triage");

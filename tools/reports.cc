@@ -107,10 +107,34 @@ void PrintAttribute(const v1::AttributeFairness& a, std::ostream& out) {
   PrintGap("FPR difference", a.false_positive_rate_difference(), &gaps);
   PrintGap("equalized odds difference", a.equalized_odds_difference(), &gaps);
   PrintTable(gaps, "  ", out);
+  if (a.criteria().empty()) return;
+  // Each criterion with the test of its defining pair, then the disparate
+  // impact of each group against the reference.
+  std::vector<std::vector<std::string>> criteria = {
+      {"criterion", "max - min", "p", "test", "min / max"}};
+  for (const v1::Criterion& c : a.criteria()) {
+    const v1::Gap& d = c.difference();
+    criteria.push_back({c.name(), Rate(d.has_value(), d.value()),
+                        d.has_test()
+                            ? absl::StrFormat("%.2g", d.test().p_value())
+                            : std::string(kAbsent),
+                        d.has_test() ? d.test().test() : std::string(kAbsent),
+                        Rate(c.ratio().has_value(), c.ratio().value())});
+  }
+  PrintTable(criteria, "  ", out);
+  for (const v1::Criterion& c : a.criteria()) {
+    if (c.name() != "demographic_parity" || c.by_group().empty()) continue;
+    out << "  disparate impact against " << a.reference_group() << ":";
+    for (const v1::GroupGap& g : c.by_group()) {
+      out << " " << g.group() << " "
+          << Rate(g.has_ratio_to_reference(), g.ratio_to_reference());
+    }
+    out << "\n";
+  }
 }
 
 std::string Value(bool has, double value) {
-  return has ? absl::StrFormat("%.4f", value) : "—";
+  return has ? absl::StrFormat("%.4f", value) : std::string(kAbsent);
 }
 
 void PrintCalibration(const v1::GetMetricsReply& reply, std::ostream& out) {
@@ -143,7 +167,7 @@ void PrintCalibration(const v1::GetMetricsReply& reply, std::ostream& out) {
                     b.has_observed_lower()
                         ? absl::StrFormat("[%.4f, %.4f]", b.observed_lower(),
                                           b.observed_upper())
-                        : "—"});
+                        : std::string(kAbsent)});
   }
   out << "  reliability bins of the model (empty ones omitted):\n";
   PrintTable(bins, "  ", out);
