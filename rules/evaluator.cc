@@ -251,8 +251,10 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
   finding.low_group = low->group;
   const Proportion hi = CountsOf(*high, rate);
   const Proportion lo = CountsOf(*low, rate);
-  const monitors::TwoProportionTest test =
-      monitors::CompareProportions(hi.x, hi.n, lo.x, lo.n, rule.confidence);
+  // The z-test, or Fisher's exact test when an expected cell is below 5:
+  // small groups must not pass for significant on an approximation.
+  const monitors::ProportionComparison test =
+      monitors::TestProportions(hi.x, hi.n, lo.x, lo.n, rule.confidence);
   finding.p_value = test.p_value;
   // A difference interval says nothing about a ratio's own uncertainty, so
   // ratio rules carry no interval (and min_interval_lower never holds).
@@ -289,7 +291,12 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
                                  rule.confidence * 100, finding.interval->lower,
                                  finding.interval->upper));
   }
-  absl::StrAppend(&detail, absl::StrFormat(", p = %.2g", test.p_value));
+  absl::StrAppend(
+      &detail,
+      absl::StrFormat(", p = %.2g (%s)", test.p_value,
+                      test.test == monitors::ProportionTest::kFisherExact
+                          ? "Fisher's exact test"
+                          : "two-proportion z-test"));
   const absl::string_view direction =
       rule.comparison == Comparison::kAbove ? "above" : "below";
   std::string verdict;

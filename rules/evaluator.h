@@ -61,7 +61,8 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
 //   min_selected_in_reference_group, the finding is kInsufficientData.
 // - The metric is computed with monitors::ComputeGaps over the groups kept.
 //   Its defining pair (for equalized odds, that of the larger of the TPR and
-//   FPR gaps) is compared with monitors::CompareProportions on the rate it
+//   FPR gaps) is compared with monitors::TestProportions (the z-test, or
+//   Fisher's exact test when an expected cell is below 5) on the rate it
 //   differs in, high group first, at rule.confidence.
 // - Ratio metrics get the p-value but no interval (a difference interval
 //   says nothing of a ratio), so a min_interval_lower condition on a ratio

@@ -68,6 +68,26 @@ FairnessMetrics Metrics(std::vector<GroupRates> groups) {
 // The two-proportion comparison written from the textbook formulas: pooled
 // z test (two-sided), and Newcombe's hybrid score interval (method 10) from
 // the two Wilson intervals at 95%.
+// Fisher's exact two-sided p-value of [[a, b], [c, d]], from the
+// hypergeometric probabilities of every table with the same margins.
+double FisherP(int a, int b, int c, int d) {
+  const auto choose = [](int n, int k) {
+    double r = 1;
+    for (int i = 1; i <= k; ++i) r = r * (n - k + i) / i;
+    return r;
+  };
+  const int row1 = a + b, row2 = c + d, col1 = a + c;
+  const auto p = [&](int x) {
+    return choose(row1, x) * choose(row2, col1 - x) / choose(row1 + row2, col1);
+  };
+  const double observed = p(a);
+  double total = 0;
+  for (int x = std::max(0, col1 - row2); x <= std::min(row1, col1); ++x) {
+    if (p(x) <= observed * (1 + 1e-7)) total += p(x);
+  }
+  return total;
+}
+
 struct Comparison2 {
   double difference, p_value, lower, upper;
 };
@@ -212,8 +232,11 @@ TEST(EvaluateRuleTest, LargeGapOnTinyGroupsIsNotSignificant) {
   const FairnessMetrics metrics =
       Metrics({Labelled("A", 8, 2, 2, 8), Labelled("B", 6, 4, 2, 8)});
   const Comparison2 expected = Compare(4, 10, 2, 10);
-  ASSERT_GE(expected.p_value, 0.05);
   ASSERT_LE(expected.lower, 0.05);
+  // Expected cells of 3 (6 false positives over 20): Fisher's test, whose
+  // p-value is 24,360 / 38,760 (the tables with 0, 1, 2, 4, 5 or 6).
+  const double fisher = FisherP(4, 6, 2, 8);
+  ASSERT_NEAR(fisher, 24360.0 / 38760, 1e-12);
 
   const Finding f = EvaluateRule(rule, TestPolicy(), "m", "sex", metrics);
   EXPECT_FALSE(f.severity.has_value());
@@ -221,9 +244,25 @@ TEST(EvaluateRuleTest, LargeGapOnTinyGroupsIsNotSignificant) {
   EXPECT_NEAR(*f.value, 0.2, 1e-12);
   EXPECT_EQ(f.high_group, "B");
   EXPECT_EQ(f.low_group, "A");
-  EXPECT_NEAR(*f.p_value, expected.p_value, 1e-9);
+  EXPECT_NEAR(*f.p_value, fisher, 1e-9);
+  EXPECT_THAT(f.message, HasSubstr("Fisher's exact test"));
   EXPECT_EQ(f.threshold, 0.05);  // Healthy: the warning's.
   EXPECT_THAT(f.message, HasSubstr("breaches no threshold of rule F3"));
+}
+
+TEST(EvaluateRuleTest, SmallGroupsAreTestedExactly) {
+  Rule rule = F3();
+  rule.metric = kDemographicParityDifference;
+  rule.min_positives_per_group = rule.min_negatives_per_group = 0;
+  // 7 of 8 selected against 1 of 8: the z-test would give p = 0.0016,
+  // Fisher's exact test 130 / 12,870 = 0.0101 (tables with 0, 1, 7, 8).
+  const Finding f =
+      EvaluateRule(rule, TestPolicy(), "m", "sex",
+                   Metrics({Decisions("A", 8, 7), Decisions("B", 8, 1)}));
+  ASSERT_TRUE(f.p_value.has_value());
+  EXPECT_NEAR(*f.p_value, FisherP(7, 1, 1, 7), 1e-12);
+  EXPECT_NEAR(*f.p_value, 130.0 / 12870, 1e-12);
+  EXPECT_GT(*f.p_value, Compare(7, 8, 1, 8).p_value);
 }
 
 TEST(EvaluateRuleTest, SignificantGapWithWideIntervalIsWarning) {
