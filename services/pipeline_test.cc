@@ -571,5 +571,93 @@ TEST_F(PipelineTest, TooFewLabelsSayInsufficientData) {
   EXPECT_EQ(alerts.alerts(0).severity(), vigie::v1::SEVERITY_INSUFFICIENT_DATA);
 }
 
+// A multiclass model through ingest, join, checkpoint and restart: its
+// fairness one class against the rest, and its top-label calibration.
+TEST_F(PipelineTest, MulticlassModelIsMonitoredClassByClass) {
+  ModelConfig triage;
+  triage.id = "triage";
+  triage.task = "multiclass";
+  triage.monitors.classes = {"low", "high"};
+  triage.monitors.group_attributes = {"sex"};
+  triage.monitors.intersections = {};
+  config_.models.push_back(triage);
+  Open();
+  struct Case {
+    std::string id, sex, predicted, actual;
+    double confidence;
+  };
+  const std::vector<Case> cases = {{"t1", "f", "high", "high", 0.9},
+                                   {"t2", "f", "high", "low", 0.6},
+                                   {"t3", "m", "low", "low", 0.8},
+                                   {"t4", "m", "low", "high", 0.7}};
+  std::vector<vigie::v1::Event> events;
+  for (const Case& c : cases) {
+    vigie::v1::Event event;
+    vigie::v1::Prediction* p = event.mutable_prediction();
+    p->set_model_id("triage");
+    p->set_prediction_id(c.id);
+    p->mutable_event_time()->set_seconds(kT0);
+    for (const std::string& label : {std::string("low"), std::string("high")}) {
+      vigie::v1::ClassProbability* cp =
+          p->mutable_multiclass()->add_probabilities();
+      cp->set_label(label);
+      cp->set_probability(label == c.predicted ? c.confidence
+                                               : 1 - c.confidence);
+    }
+    (*p->mutable_groups())["sex"] = c.sex;
+    events.push_back(event);
+    vigie::v1::Event outcome;
+    vigie::v1::Outcome* o = outcome.mutable_outcome();
+    o->set_model_id("triage");
+    o->set_prediction_id(c.id);
+    o->mutable_event_time()->set_seconds(kT0 + 60);
+    o->set_class_label(c.actual);
+    events.push_back(outcome);
+  }
+  const vigie::v1::IngestReply reply = Ingest(events);
+  EXPECT_EQ(reply.accepted(), 8u);
+  EXPECT_EQ(reply.joined(), 4u);
+
+  const auto check = [&](const vigie::v1::GetMetricsReply& metrics) {
+    EXPECT_TRUE(metrics.fairness().empty());
+    ASSERT_EQ(metrics.fairness_by_class_size(), 2);
+    for (const auto& by_class : metrics.fairness_by_class()) {
+      // "high" against the rest: f predicted high twice (1 right), m never.
+      ASSERT_EQ(by_class.fairness_size(), 1);
+      for (const auto& g : by_class.fairness(0).groups()) {
+        uint64_t selected = 0, tp = 0;
+        for (const Case& c : cases) {
+          if (c.sex != g.group()) continue;
+          selected += c.predicted == by_class.class_label() ? 1 : 0;
+          tp += c.predicted == by_class.class_label() &&
+                        c.actual == by_class.class_label()
+                    ? 1
+                    : 0;
+        }
+        EXPECT_EQ(g.selected(), selected) << by_class.class_label();
+        EXPECT_EQ(g.true_positives(), tp) << by_class.class_label();
+      }
+    }
+    // Top label right for t1 (0.9) and t3 (0.8), wrong for t2 (0.6), t4 (0.7).
+    ASSERT_TRUE(metrics.has_calibration());
+    EXPECT_EQ(metrics.calibration().count(), 4u);
+    EXPECT_EQ(metrics.calibration().positives(), 2u);
+    EXPECT_NEAR(metrics.calibration().brier(),
+                (0.1 * 0.1 + 0.6 * 0.6 + 0.2 * 0.2 + 0.7 * 0.7) / 4, 1e-12);
+  };
+  vigie::v1::GetMetricsRequest request;
+  request.set_model_id("triage");
+  ASSERT_OK_AND_ASSIGN(vigie::v1::GetMetricsReply before,
+                       pipeline_->GetMetrics(request));
+  check(before);
+  ASSERT_OK(pipeline_->Checkpoint());
+  Open();
+  ASSERT_OK_AND_ASSIGN(vigie::v1::GetMetricsReply after,
+                       pipeline_->GetMetrics(request));
+  check(after);
+  EXPECT_EQ(testutil::DeterministicBytes(after),
+            testutil::DeterministicBytes(before));
+}
+
 }  // namespace
 }  // namespace vigie::services
