@@ -330,8 +330,7 @@ TEST(ModelMonitorsFamiliesTest, ReferenceGroupsArePerAttributeAndSurviveState) {
   options.reference_groups = {{"race", "b"}};
   ASSERT_OK_AND_ASSIGN(ModelMonitors monitors, ModelMonitors::Create(options));
   // race a: 3 predictions, 1 selected; race b: 2, 2 selected.
-  for (const auto& [race, score] :
-       std::vector<std::pair<std::string, double>>{
+  for (const auto& [race, score] : std::vector<std::pair<std::string, double>>{
            {"a", 0.9}, {"a", 0.1}, {"a", 0.2}, {"b", 0.8}, {"b", 0.7}}) {
     monitors.ObservePrediction(Binary(score, {{"race", race}, {"sex", "f"}}));
   }
@@ -340,8 +339,7 @@ TEST(ModelMonitorsFamiliesTest, ReferenceGroupsArePerAttributeAndSurviveState) {
     EXPECT_EQ(race.reference_group, "b");  // Configured, though smaller.
     for (const GroupGap& g : race.demographic_parity.by_group) {
       // a: (1/3) / (2/2); b: 1.
-      EXPECT_NEAR(*g.ratio_to_reference, g.group == "a" ? 1.0 / 3 : 1.0,
-                  1e-12)
+      EXPECT_NEAR(*g.ratio_to_reference, g.group == "a" ? 1.0 / 3 : 1.0, 1e-12)
           << g.group;
     }
     // sex is not listed: its largest group.
