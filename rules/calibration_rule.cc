@@ -58,37 +58,10 @@ Finding EvaluateCalibrationRule(
   const double ece = *calibration->ece;
   const monitors::NullEce& null = *calibration->null_ece;
   finding.value = ece;
-  std::string warning_fail, critical_fail;
-  if (rule.critical.has_value()) {
-    critical_fail = Fails(rule, *rule.critical, ece, null);
-    if (critical_fail.empty()) {
-      finding.severity = Severity::kCritical;
-      finding.threshold = rule.baseline + rule.critical->value;
-    }
-  }
-  if (!finding.severity.has_value() && rule.warning.has_value()) {
-    warning_fail = Fails(rule, *rule.warning, ece, null);
-    if (warning_fail.empty()) {
-      finding.severity = Severity::kWarning;
-      finding.threshold = rule.baseline + rule.warning->value;
-    }
-  }
-  std::string verdict;
-  if (finding.severity.has_value()) {
-    verdict = absl::StrCat(
-        "is above the ",
-        finding.severity == Severity::kCritical ? "critical" : "warning",
-        " threshold ", FormatLevel(finding.threshold), " of rule ", rule.id);
-    if (finding.severity == Severity::kWarning && rule.critical.has_value()) {
-      absl::StrAppend(&verdict, " (not critical: ", critical_fail, ")");
-    }
-  } else {
-    verdict = absl::StrCat("breaches no threshold of rule ", rule.id, " (",
-                           rule.warning.has_value()
-                               ? absl::StrCat("warning: ", warning_fail)
-                               : absl::StrCat("critical: ", critical_fail),
-                           ")");
-  }
+  const std::string verdict =
+      Grade(rule, finding, [&](const Threshold& threshold) {
+        return Fails(rule, threshold, ece, null);
+      });
   finding.message = absl::StrCat(
       finding.metric, " of model ", model_id, " = ",
       absl::StrFormat(

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -174,6 +175,42 @@ std::string Citation(const Rule& rule, const Policy& policy) {
   return out;
 }
 
+std::string Grade(const Rule& rule, Finding& finding,
+                  const std::function<std::string(const Threshold&)>& fails) {
+  std::string warning_fail, critical_fail;
+  if (rule.critical.has_value()) {
+    critical_fail = fails(*rule.critical);
+    if (critical_fail.empty()) {
+      finding.severity = Severity::kCritical;
+      finding.threshold = rule.baseline + rule.critical->value;
+    }
+  }
+  if (!finding.severity.has_value() && rule.warning.has_value()) {
+    warning_fail = fails(*rule.warning);
+    if (warning_fail.empty()) {
+      finding.severity = Severity::kWarning;
+      finding.threshold = rule.baseline + rule.warning->value;
+    }
+  }
+  if (!finding.severity.has_value()) {
+    return absl::StrCat("breaches no threshold of rule ", rule.id, " (",
+                        rule.warning.has_value()
+                            ? absl::StrCat("warning: ", warning_fail)
+                            : absl::StrCat("critical: ", critical_fail),
+                        ")");
+  }
+  std::string verdict = absl::StrCat(
+      "is ", rule.comparison == Comparison::kAbove ? "above" : "below", " the ",
+      finding.severity == Severity::kCritical ? "critical" : "warning",
+      " threshold ", FormatLevel(finding.threshold), " of rule ", rule.id);
+  // Say why a warning is not critical: for a gap, the interval is usually
+  // the reason; for calibration, the noise floor.
+  if (finding.severity == Severity::kWarning && rule.critical.has_value()) {
+    absl::StrAppend(&verdict, " (not critical: ", critical_fail, ")");
+  }
+  return verdict;
+}
+
 Finding EvaluateRule(const Rule& rule, const Policy& policy,
                      const std::string& model_id, const std::string& attribute,
                      const monitors::FairnessMetrics& metrics) {
@@ -262,21 +299,10 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
     finding.interval = test.difference_interval;
   }
 
-  std::string warning_fail, critical_fail;
-  if (rule.critical.has_value()) {
-    critical_fail = FailedCondition(finding, *rule.critical);
-    if (critical_fail.empty()) {
-      finding.severity = Severity::kCritical;
-      finding.threshold = rule.critical->value;
-    }
-  }
-  if (!finding.severity.has_value() && rule.warning.has_value()) {
-    warning_fail = FailedCondition(finding, *rule.warning);
-    if (warning_fail.empty()) {
-      finding.severity = Severity::kWarning;
-      finding.threshold = rule.warning->value;
-    }
-  }
+  const std::string verdict =
+      Grade(rule, finding, [&](const Threshold& threshold) {
+        return FailedCondition(finding, threshold);
+      });
 
   // The message: value, the pair's rates, the test, then the verdict.
   const double high_rate =
@@ -297,25 +323,6 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
                       test.test == monitors::ProportionTest::kFisherExact
                           ? "Fisher's exact test"
                           : "two-proportion z-test"));
-  const absl::string_view direction =
-      rule.comparison == Comparison::kAbove ? "above" : "below";
-  std::string verdict;
-  if (finding.severity.has_value()) {
-    verdict = absl::StrCat(
-        "is ", direction, " the ",
-        finding.severity == Severity::kCritical ? "critical" : "warning",
-        " threshold ", FormatLevel(finding.threshold), " of rule ", rule.id);
-    // Say why a warning is not critical: the interval is usually the reason.
-    if (finding.severity == Severity::kWarning && rule.critical.has_value()) {
-      absl::StrAppend(&verdict, " (not critical: ", critical_fail, ")");
-    }
-  } else {
-    verdict = absl::StrCat("breaches no threshold of rule ", rule.id, " (",
-                           rule.warning.has_value()
-                               ? absl::StrCat("warning: ", warning_fail)
-                               : absl::StrCat("critical: ", critical_fail),
-                           ")");
-  }
   finding.message =
       absl::StrCat(finding.metric, " for ", attribute, " = ",
                    absl::StrFormat("%.4f", *finding.value), " (", detail, ") ",

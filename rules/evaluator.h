@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,5 +91,14 @@ Finding EvaluateCalibrationRule(
 // ("0.10"), and the rule's citation (referential, elements, AI Act).
 std::string FormatLevel(double value);
 std::string Citation(const Rule& rule, const Policy& policy);
+
+// Shared by the evaluators: sets finding.severity and finding.threshold
+// (rule.baseline plus the level's value; the baseline is 0 but for
+// calibration) from the highest level of `rule` whose conditions hold,
+// critical first, `fails` saying why a level does not hold (empty: it
+// holds); returns the verdict for the message ("is above the critical
+// threshold 0.10 of rule F3", or why no level holds).
+std::string Grade(const Rule& rule, Finding& finding,
+                  const std::function<std::string(const Threshold&)>& fails);
 
 }  // namespace vigie::rules
