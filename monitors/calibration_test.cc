@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
 #include "monitors/stats.h"
+#include "tests/testutil/hostile_bytes.h"
 #include "tests/testutil/status_matchers.h"
 #include "vigie/state/v1/calibration.pb.h"
 
@@ -477,11 +478,10 @@ TEST(CalibrationMonitorTest, TruncatedBytesNeverCrash) {
 }
 
 TEST(CalibrationMonitorTest, GarbageBytesNeverCrash) {
-  std::mt19937_64 rng(1234);
-  for (int i = 0; i < 2000; ++i) {
-    std::string bytes(rng() % 96, '\0');
-    for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
-    SCOPED_TRACE(i);
+  int i = 0;
+  for (const std::string& bytes :
+       testutil::RandomByteStrings(/*seed=*/1234, 2000, 96)) {
+    SCOPED_TRACE(i++);
     ExpectDataLossOrValid(bytes);
   }
   // Every bit flip of a real state.
@@ -490,10 +490,9 @@ TEST(CalibrationMonitorTest, GarbageBytesNeverCrash) {
     monitor.Observe(p, y);
   }
   const std::string bytes = monitor.Serialize();
-  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
-    std::string flipped = bytes;
-    flipped[bit / 8] = static_cast<char>(flipped[bit / 8] ^ (1 << (bit % 8)));
-    SCOPED_TRACE(bit);
+  size_t bit = 0;
+  for (const std::string& flipped : testutil::EachBitFlipped(bytes)) {
+    SCOPED_TRACE(bit++);
     ExpectDataLossOrValid(flipped);
   }
 }

@@ -13,6 +13,7 @@
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/hostile_bytes.h"
 #include "tests/testutil/status_matchers.h"
 #include "vigie/state/v1/state.pb.h"
 
@@ -473,11 +474,10 @@ TEST(FairnessMonitorTest, TruncatedBytesNeverCrash) {
 }
 
 TEST(FairnessMonitorTest, GarbageBytesNeverCrash) {
-  std::mt19937_64 rng(1234);
-  for (int i = 0; i < 2000; ++i) {
-    std::string bytes(rng() % 64, '\0');
-    for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
-    SCOPED_TRACE(i);
+  int i = 0;
+  for (const std::string& bytes :
+       testutil::RandomByteStrings(/*seed=*/1234, 2000, 64)) {
+    SCOPED_TRACE(i++);
     ExpectDataLossOrValid(bytes);
   }
   // Bit flips of a real state.
@@ -485,10 +485,9 @@ TEST(FairnessMonitorTest, GarbageBytesNeverCrash) {
   ObserveConfusion(monitor, "a", 1, 2, 3, 4);
   ObserveConfusion(monitor, "b", 4, 3, 2, 1);
   const std::string bytes = monitor.Serialize();
-  for (size_t bit = 0; bit < bytes.size() * 8; ++bit) {
-    std::string flipped = bytes;
-    flipped[bit / 8] = static_cast<char>(flipped[bit / 8] ^ (1 << (bit % 8)));
-    SCOPED_TRACE(bit);
+  size_t bit = 0;
+  for (const std::string& flipped : testutil::EachBitFlipped(bytes)) {
+    SCOPED_TRACE(bit++);
     ExpectDataLossOrValid(flipped);
   }
 }
