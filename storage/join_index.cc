@@ -20,12 +20,14 @@ IdKey IdKey::Of(absl::string_view model_id, absl::string_view prediction_id) {
 }
 
 uint32_t ToIndexSeconds(absl::Time t) {
-  const absl::Duration since_epoch = t - absl::UnixEpoch();
-  if (since_epoch <= absl::ZeroDuration()) return 0;
-  const int64_t seconds =
-      absl::ToInt64Seconds(absl::Ceil(since_epoch, absl::Seconds(1)));
-  return static_cast<uint32_t>(
-      std::min<int64_t>(seconds, std::numeric_limits<uint32_t>::max()));
+  // Whole seconds and a compare rather than absl::Ceil of a Duration, which
+  // divides: every pending event and join mark comes through here.
+  if (t <= absl::UnixEpoch()) return 0;
+  constexpr int64_t kMax = std::numeric_limits<uint32_t>::max();
+  int64_t seconds = absl::ToUnixSeconds(t);  // Rounded down.
+  if (seconds >= kMax) return static_cast<uint32_t>(kMax);
+  if (absl::FromUnixSeconds(seconds) < t) ++seconds;
+  return static_cast<uint32_t>(seconds);
 }
 
 absl::Time FromIndexSeconds(uint32_t seconds) {

@@ -7,6 +7,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "common/field_reader.h"
 #include "common/status_macros.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "storage/record_codec.h"

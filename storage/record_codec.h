@@ -40,44 +40,4 @@ absl::Status ForEachRecord(absl::string_view block,
                            const std::function<absl::Status(
                                uint32_t offset, absl::string_view record)>& fn);
 
-// Reads the top-level fields of a serialized message one by one without
-// parsing it, for the few fields a scan needs (start-up reads only the ids
-// and arrival of each pending entry, not the whole event):
-//   FieldReader reader(bytes);
-//   while (reader.Next()) { if (reader.number() == 1) ... }
-//   if (reader.malformed()) ...
-class FieldReader {
- public:
-  enum WireType {
-    kVarint = 0,
-    kFixed64 = 1,
-    kLengthDelimited = 2,
-    kFixed32 = 5
-  };
-
-  explicit FieldReader(absl::string_view message) : in_(message) {}
-
-  // Moves to the next field; false at the end of the message or at bytes
-  // that are not a field (then malformed() is true). Groups (wire types 3
-  // and 4, which Vigie's messages never use) count as malformed.
-  bool Next();
-  bool malformed() const { return malformed_; }
-
-  int number() const { return number_; }
-  WireType wire_type() const { return wire_type_; }
-  // The value of a varint field.
-  uint64_t varint() const { return varint_; }
-  // The bytes of a length-delimited or fixed-size field.
-  absl::string_view bytes() const { return bytes_; }
-
- private:
-  absl::string_view in_;
-  size_t pos_ = 0;
-  bool malformed_ = false;
-  int number_ = 0;
-  WireType wire_type_ = kVarint;
-  uint64_t varint_ = 0;
-  absl::string_view bytes_;
-};
-
 }  // namespace vigie::storage
