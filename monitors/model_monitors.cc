@@ -122,7 +122,7 @@ absl::StatusOr<ModelMonitors> ModelMonitors::Create(const Options& options) {
   return ModelMonitors(options);
 }
 
-bool ModelMonitors::IsIntersection(const std::string& name) const {
+bool ModelMonitors::IsIntersection(absl::string_view name) const {
   return std::find(intersection_names_.begin(), intersection_names_.end(),
                    name) != intersection_names_.end();
 }
@@ -143,7 +143,7 @@ std::string ModelMonitors::ReferenceGroup(const std::string& attribute) const {
 }
 
 ModelMonitors::Attribute* ModelMonitors::AttributeFor(
-    const std::string& attribute) {
+    absl::string_view attribute) {
   if (auto it = attributes_.find(attribute); it != attributes_.end()) {
     return &it->second;
   }
@@ -161,10 +161,10 @@ ModelMonitors::Attribute* ModelMonitors::AttributeFor(
       return nullptr;
     }
   }
-  Attribute& added =
-      attributes_.emplace(attribute, NewAttribute()).first->second;
+  const std::string name(attribute);
+  Attribute& added = attributes_.emplace(name, NewAttribute()).first->second;
   for (FairnessMonitor& monitor : added.fairness) {
-    monitor.set_reference_group(ReferenceGroup(attribute));
+    monitor.set_reference_group(ReferenceGroup(name));
   }
   return &added;
 }
@@ -196,55 +196,41 @@ void ModelMonitors::CountMissing(const std::string& attribute) {
 }
 
 template <typename Observe>
-void ModelMonitors::ForEachGroup(const v1::Prediction& prediction,
+void ModelMonitors::ForEachGroup(const PredictionView& prediction,
                                  bool count_missing, Observe observe) {
-  const auto& groups = prediction.groups();
   if (!options_.group_attributes.empty()) {
     for (const std::string& attribute : options_.group_attributes) {
-      auto it = groups.find(attribute);
+      const absl::string_view* group = prediction.Group(attribute);
       // An empty value names no group: it is as missing as an absent one.
-      if (it == groups.end() || it->second.empty()) {
+      if (group == nullptr || group->empty()) {
         if (count_missing) CountMissing(attribute);
         continue;
       }
       if (Attribute* monitors = AttributeFor(attribute)) {
-        observe(*monitors, it->second);
+        observe(*monitors, *group);
       }
     }
   } else {
-    // Every attribute is monitored, up to max_attributes. Known attributes
-    // are observed as they come; new ones in name order, because the order
-    // of a protobuf map is unspecified and which attributes are kept when
-    // room runs out must not depend on it.
-    std::vector<const std::string*> fresh;
-    for (const auto& [attribute, group] : groups) {
+    // Every attribute is monitored, up to max_attributes, in name order (the
+    // view's), so that which attributes are kept when room runs out does
+    // not depend on the order the client sent them in.
+    for (const auto& [attribute, group] : prediction.groups) {
       if (attribute.empty() || group.empty()) continue;
-      if (auto it = attributes_.find(attribute); it != attributes_.end()) {
-        observe(it->second, group);
-      } else {
-        fresh.push_back(&attribute);
-      }
-    }
-    std::sort(
-        fresh.begin(), fresh.end(),
-        [](const std::string* a, const std::string* b) { return *a < *b; });
-    for (const std::string* attribute : fresh) {
-      Attribute* monitors = AttributeFor(*attribute);
-      if (monitors == nullptr) break;
-      observe(*monitors, groups.at(*attribute));
+      Attribute* monitors = AttributeFor(attribute);
+      if (monitors != nullptr) observe(*monitors, group);
     }
   }
   for (size_t i = 0; i < options_.intersections.size(); ++i) {
     scratch_.clear();
     bool complete = true;
     for (const std::string& part : options_.intersections[i]) {
-      auto it = groups.find(part);
-      if (it == groups.end() || it->second.empty()) {
+      const absl::string_view* group = prediction.Group(part);
+      if (group == nullptr || group->empty()) {
         complete = false;
         break;
       }
       if (!scratch_.empty()) scratch_.push_back('&');
-      AppendEscaped(&scratch_, it->second);
+      AppendEscaped(&scratch_, *group);
     }
     if (!complete) {
       if (count_missing) CountMissing(intersection_names_[i]);
@@ -257,36 +243,33 @@ void ModelMonitors::ForEachGroup(const v1::Prediction& prediction,
 }
 
 std::optional<ModelMonitors::Output> ModelMonitors::OutputOf(
-    const v1::Prediction& prediction) const {
+    const PredictionView& prediction) const {
   Output output;
   if (options_.classes.empty()) {
-    if (prediction.output_case() != v1::Prediction::kBinary ||
-        !prediction.binary().has_decision()) {
+    if (prediction.output != PredictionView::Output::kBinary ||
+        !prediction.decision.has_value()) {
       return std::nullopt;
     }
-    output.decision = prediction.binary().decision();
-    if (prediction.binary().has_score()) {
-      output.probability = prediction.binary().score();
-    }
+    output.decision = *prediction.decision;
+    output.probability = prediction.score;
     return output;
   }
-  if (prediction.output_case() != v1::Prediction::kMulticlass) {
+  if (prediction.output != PredictionView::Output::kMulticlass) {
     return std::nullopt;
   }
-  const v1::MulticlassPrediction& multiclass = prediction.multiclass();
   const auto found = std::find(options_.classes.begin(), options_.classes.end(),
-                               multiclass.predicted_class());
+                               prediction.predicted_class);
   if (found == options_.classes.end()) return std::nullopt;
   output.predicted_class = static_cast<int>(found - options_.classes.begin());
-  for (const v1::ClassProbability& p : multiclass.probabilities()) {
-    if (p.label() == multiclass.predicted_class()) {
-      output.probability = p.probability();
-    }
-  }
+  output.probability = prediction.predicted_probability;
   return output;
 }
 
 void ModelMonitors::ObservePrediction(const v1::Prediction& prediction) {
+  ObservePrediction(PredictionView::Of(prediction));
+}
+
+void ModelMonitors::ObservePrediction(const PredictionView& prediction) {
   const std::optional<Output> output = OutputOf(prediction);
   if (!output.has_value()) return;
   ForEachGroup(prediction, /*count_missing=*/true,
@@ -304,6 +287,11 @@ void ModelMonitors::ObservePrediction(const v1::Prediction& prediction) {
 }
 
 void ModelMonitors::ObserveJoined(const v1::Prediction& prediction,
+                                  const v1::Outcome& outcome) {
+  ObserveJoined(PredictionView::Of(prediction), outcome);
+}
+
+void ModelMonitors::ObserveJoined(const PredictionView& prediction,
                                   const v1::Outcome& outcome) {
   const std::optional<Output> output = OutputOf(prediction);
   if (!output.has_value()) return;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "monitors/calibration.h"
 #include "monitors/fairness.h"
+#include "monitors/prediction_view.h"
 
 namespace vigie::v1 {
 class Prediction;
@@ -94,8 +96,12 @@ class ModelMonitors {
   static absl::StatusOr<ModelMonitors> Create(const Options& options);
 
   // Label-free monitors: O(attributes x classes).
-  void ObservePrediction(const vigie::v1::Prediction& prediction);
+  void ObservePrediction(const PredictionView& prediction);
   // Label-needing monitors, on a prediction joined with its outcome.
+  void ObserveJoined(const PredictionView& prediction,
+                     const vigie::v1::Outcome& outcome);
+  // The same, for a parsed prediction: PredictionView::Of(prediction).
+  void ObservePrediction(const vigie::v1::Prediction& prediction);
   void ObserveJoined(const vigie::v1::Prediction& prediction,
                      const vigie::v1::Outcome& outcome);
 
@@ -135,9 +141,9 @@ class ModelMonitors {
 
   explicit ModelMonitors(const Options& options);
   // Empty when the prediction is not one the monitors observe.
-  std::optional<Output> OutputOf(const vigie::v1::Prediction& prediction) const;
+  std::optional<Output> OutputOf(const PredictionView& prediction) const;
   // The monitors of `attribute`, created if new and allowed; null otherwise.
-  Attribute* AttributeFor(const std::string& attribute);
+  Attribute* AttributeFor(absl::string_view attribute);
   Attribute NewAttribute() const;
   std::string ReferenceGroup(const std::string& attribute) const;
   CalibrationMonitor* CalibrationFor(Attribute& attribute,
@@ -146,16 +152,17 @@ class ModelMonitors {
   // intersection `prediction` carries; counts the listed ones it lacks in
   // missing_ if asked.
   template <typename Observe>
-  void ForEachGroup(const vigie::v1::Prediction& prediction, bool count_missing,
+  void ForEachGroup(const PredictionView& prediction, bool count_missing,
                     Observe observe);
-  bool IsIntersection(const std::string& name) const;
+  bool IsIntersection(absl::string_view name) const;
   void CountMissing(const std::string& attribute);
   void ToProto(state::v1::PaneState* state) const;
   absl::Status FromProto(const state::v1::PaneState& state);
 
   Options options_;
   std::vector<std::string> intersection_names_;  // Parallel to intersections.
-  std::map<std::string, Attribute> attributes_;
+  // Transparent, so that an attribute is found by the view's string_view.
+  std::map<std::string, Attribute, std::less<>> attributes_;
   std::optional<CalibrationMonitor> calibration_;
   std::map<std::string, uint64_t> missing_;
   std::string scratch_;  // Intersection labels, built without allocating.

@@ -379,16 +379,17 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckLateness(
                    "''s watermark ", absl::FormatTime(watermark)));
 }
 
-void Pipeline::Join(ModelState& model, const vigie::v1::Prediction& prediction,
-                    const vigie::v1::Outcome& outcome, absl::Time now,
+void Pipeline::Join(ModelState& model,
+                    const monitors::PredictionView& prediction,
+                    const vigie::v1::Outcome& outcome,
+                    const storage::IdKey& key, absl::Time now,
                     Changes& changes) {
   const absl::Time at = model.config.join_time == JoinTime::kPrediction
-                            ? FromProtoTime(prediction.event_time())
+                            ? prediction.event_time
                             : FromProtoTime(outcome.event_time());
   PaneFor(model, Place(model, at), changes).ObserveJoined(prediction, outcome);
   model.all->ObserveJoined(prediction, outcome);
-  marks_.Add(storage::IdKey::Of(model.config.id, prediction.prediction_id()),
-             model.config.id, prediction.prediction_id(), now);
+  marks_.Add(key, model.config.id, outcome.prediction_id(), now);
   model.counters.set_joined(model.counters.joined() + 1);
   ++changes.joined;
 }
@@ -459,9 +460,11 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     counters.set_pending_predictions(counters.pending_predictions() - 1);
   }
   counters.set_predictions(counters.predictions() + 1);
-  PaneFor(*model, Place(*model, event_time), changes)
-      .ObservePrediction(prediction);
-  model->all->ObservePrediction(prediction);
+  // Read once for the pane, the since-reference monitors and a join.
+  const monitors::PredictionView view =
+      monitors::PredictionView::Of(prediction);
+  PaneFor(*model, Place(*model, event_time), changes).ObservePrediction(view);
+  model->all->ObservePrediction(view);
   if (!counters.has_watermark() ||
       event_time > FromProtoTime(counters.watermark())) {
     *counters.mutable_watermark() = ToProtoTime(event_time);
@@ -473,7 +476,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     if (!Expired(*outcome_since, model->config, now)) {
       ASSIGN_OR_RETURN(state::v1::PendingEntry * outcome,
                        pending_.Take(Kind::kOutcome, key, &changes.arena));
-      Join(*model, prediction, outcome->outcome(), now, changes);
+      Join(*model, view, outcome->outcome(), key, now, changes);
       return std::nullopt;
     }
     pending_.Drop(Kind::kOutcome, key);
@@ -541,9 +544,12 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
           pending_.Since(Kind::kPrediction, key)) {
     counters.set_pending_predictions(counters.pending_predictions() - 1);
     if (!Expired(*prediction_since, model->config, now)) {
-      ASSIGN_OR_RETURN(state::v1::PendingEntry * prediction,
-                       pending_.Take(Kind::kPrediction, key, &changes.arena));
-      Join(*model, prediction->prediction(), outcome, now, changes);
+      // Only the fields the monitors read, not the whole prediction.
+      ASSIGN_OR_RETURN(absl::string_view bytes,
+                       pending_.TakePredictionBytes(key));
+      ASSIGN_OR_RETURN(const monitors::PredictionView prediction,
+                       monitors::PredictionView::Decode(bytes));
+      Join(*model, prediction, outcome, key, now, changes);
       return std::nullopt;
     }
     pending_.Drop(Kind::kPrediction, key);

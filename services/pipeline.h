@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "monitors/model_monitors.h"
+#include "monitors/prediction_view.h"
 #include "services/config.h"
 #include "services/event_validation.h"
 #include "storage/join_index.h"
@@ -178,9 +179,11 @@ class Pipeline {
       ModelState& model, absl::Time event_time, absl::string_view kind,
       Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Counts a prediction joined with its outcome in the pane of the model's
-  // join time, and marks the join.
-  void Join(ModelState& model, const vigie::v1::Prediction& prediction,
-            const vigie::v1::Outcome& outcome, absl::Time now, Changes& changes)
+  // join time, and marks the pair `key` (their model and prediction id)
+  // joined.
+  void Join(ModelState& model, const monitors::PredictionView& prediction,
+            const vigie::v1::Outcome& outcome, const storage::IdKey& key,
+            absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A duplicate rejection (counted) when `id` was already joined, so that an
   // event re-sent after a lost acknowledgement counts once.

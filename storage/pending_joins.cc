@@ -225,6 +225,33 @@ absl::StatusOr<state::v1::PendingEntry*> PendingJoins::Take(
   return entry;
 }
 
+absl::StatusOr<absl::string_view> PendingJoins::TakePredictionBytes(
+    const IdKey& key) {
+  const std::optional<Slot> found = Lookup(Kind::kPrediction, key);
+  if (!found.has_value()) {
+    return absl::InternalError(
+        "taking a pending prediction that is not indexed");
+  }
+  const Slot slot = *found;
+  ASSIGN_OR_RETURN(absl::string_view record, ReadRecord(slot));
+  std::optional<absl::string_view> prediction;
+  FieldReader entry(record);
+  while (entry.Next()) {
+    if (entry.number() == 1 &&
+        entry.wire_type() == FieldReader::kLengthDelimited) {
+      prediction = entry.bytes();
+    }
+  }
+  if (entry.malformed() || !prediction.has_value()) {
+    return absl::DataLossError(absl::StrCat("pending entry at ", slot.offset,
+                                            " of block ", slot.block,
+                                            " holds no prediction"));
+  }
+  Kill(slot);
+  SetIndex(Kind::kPrediction, key, std::nullopt);
+  return *prediction;
+}
+
 absl::StatusOr<state::v1::PendingEntry> PendingJoins::Take(Kind kind,
                                                            const IdKey& key) {
   ASSIGN_OR_RETURN(state::v1::PendingEntry * entry, Take(kind, key, nullptr));
@@ -274,13 +301,17 @@ absl::StatusOr<const std::string*> PendingJoins::ReadBlock(uint32_t number) {
   return &cache_.back().second;
 }
 
-absl::Status PendingJoins::Read(const Slot& slot,
-                                state::v1::PendingEntry* entry) {
+absl::StatusOr<absl::string_view> PendingJoins::ReadRecord(const Slot& slot) {
   const std::string* bytes = &fresh_;
   if (slot.block != kFresh) {
     ASSIGN_OR_RETURN(bytes, ReadBlock(slot.block));
   }
-  ASSIGN_OR_RETURN(absl::string_view record, RecordAt(*bytes, slot.offset));
+  return RecordAt(*bytes, slot.offset);
+}
+
+absl::Status PendingJoins::Read(const Slot& slot,
+                                state::v1::PendingEntry* entry) {
+  ASSIGN_OR_RETURN(absl::string_view record, ReadRecord(slot));
   if (!entry->ParseFromArray(record.data(), static_cast<int>(record.size()))) {
     return absl::DataLossError(absl::StrCat("pending entry at ", slot.offset,
                                             " of block ", slot.block,

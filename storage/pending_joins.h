@@ -69,6 +69,12 @@ class PendingJoins {
   // The same, parsed into `arena`: a join then frees nothing one by one.
   absl::StatusOr<state::v1::PendingEntry*> Take(Kind kind, const IdKey& key,
                                                 google::protobuf::Arena* arena);
+  // The pending prediction of `key` as the bytes of its vigie.v1.Prediction,
+  // removed as Take removes it: a join reads only the fields the monitors
+  // need (monitors::PredictionView::Decode) rather than parse it whole.
+  // Valid until the next call on this object. Errors as Take's, and
+  // kDataLoss if the pair's entry holds no prediction.
+  absl::StatusOr<absl::string_view> TakePredictionBytes(const IdKey& key);
   // Removes the pending entry without reading it (it expired).
   void Drop(Kind kind, const IdKey& key);
   size_t size(Kind kind) const;
@@ -141,6 +147,8 @@ class PendingJoins {
   // Records that the entry at `slot` is no longer pending.
   void Kill(const Slot& slot);
   absl::Status Read(const Slot& slot, state::v1::PendingEntry* entry);
+  // The record of `slot`: valid until fresh_ grows or cache_ changes.
+  absl::StatusOr<absl::string_view> ReadRecord(const Slot& slot);
   absl::StatusOr<const std::string*> ReadBlock(uint32_t block);
 
   StateStore* const store_;

@@ -180,6 +180,37 @@ TEST_F(PendingJoinsTest, AddTakeAndDrop) {
   EXPECT_EQ(joins.size(kOutcome), 0u);
 }
 
+TEST_F(PendingJoinsTest, TakePredictionBytesGivesTheStoredPrediction) {
+  PendingJoins joins(store_.get(), &index_);
+  const vigie::v1::Prediction p1 = Prediction("p1", 0.25);
+  const vigie::v1::Prediction p2 = Prediction("p2", 0.75);
+  joins.Add(kPrediction, Key("p1"), p1, At(0));
+  ASSERT_OK(Checkpoint(joins));                  // p1 now in a stored block.
+  joins.Add(kPrediction, Key("p2"), p2, At(1));  // p2 in the buffer.
+  joins.Add(kOutcome, Key("p3"), Outcome("p3", true), At(1));
+
+  for (const auto& [key, want] : {std::pair{"p1", &p1}, std::pair{"p2", &p2}}) {
+    ASSERT_OK_AND_ASSIGN(absl::string_view bytes,
+                         joins.TakePredictionBytes(Key(key)));
+    vigie::v1::Prediction taken;
+    ASSERT_TRUE(
+        taken.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())));
+    EXPECT_TRUE(MessageDifferencer::Equals(taken, *want)) << key;
+    EXPECT_FALSE(joins.Since(kPrediction, Key(key)).has_value()) << key;
+  }
+  EXPECT_EQ(joins.size(kPrediction), 0u);
+  // Taken already, or an outcome: not a pending prediction.
+  EXPECT_EQ(joins.TakePredictionBytes(Key("p1")).status().code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(joins.TakePredictionBytes(Key("p3")).status().code(),
+            absl::StatusCode::kInternal);
+  EXPECT_EQ(joins.size(kOutcome), 1u);
+  // The stored block has nothing pending left: the next checkpoint deletes
+  // it, as after Take.
+  ASSERT_OK(Checkpoint(joins));
+  for (const StoredBlock& block : StoredBlocks()) EXPECT_NE(block.number, 0u);
+}
+
 TEST_F(PendingJoinsTest, AddingTheSameKeyTwiceReplaces) {
   PendingJoins joins(store_.get(), &index_);
   // Both in the buffer.

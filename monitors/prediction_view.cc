@@ -1,0 +1,196 @@
+#include "monitors/prediction_view.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/field_reader.h"
+
+namespace vigie::monitors {
+namespace {
+
+using Group = std::pair<absl::string_view, absl::string_view>;
+
+bool ByName(const Group& a, const Group& b) { return a.first < b.first; }
+
+// Field numbers of vigie.v1.Prediction and the messages inside it.
+constexpr int kEventTime = 4;
+constexpr int kBinary = 5;
+constexpr int kRegression = 6;
+constexpr int kMulticlass = 7;
+constexpr int kRecommendation = 8;
+constexpr int kGroups = 9;
+
+absl::Status Malformed(absl::string_view what) {
+  return absl::DataLossError(
+      absl::StrCat("bytes are not a serialized Prediction: malformed ", what));
+}
+
+bool Is(const FieldReader& field, int number, FieldReader::WireType type) {
+  return field.number() == number && field.wire_type() == type;
+}
+
+}  // namespace
+
+PredictionView PredictionView::Of(const vigie::v1::Prediction& prediction) {
+  PredictionView view;
+  view.event_time = absl::FromUnixSeconds(prediction.event_time().seconds()) +
+                    absl::Nanoseconds(prediction.event_time().nanos());
+  switch (prediction.output_case()) {
+    case vigie::v1::Prediction::kBinary:
+      view.output = Output::kBinary;
+      if (prediction.binary().has_decision()) {
+        view.decision = prediction.binary().decision();
+      }
+      if (prediction.binary().has_score()) {
+        view.score = prediction.binary().score();
+      }
+      break;
+    case vigie::v1::Prediction::kMulticlass: {
+      const vigie::v1::MulticlassPrediction& multiclass =
+          prediction.multiclass();
+      view.output = Output::kMulticlass;
+      view.predicted_class = multiclass.predicted_class();
+      for (const vigie::v1::ClassProbability& p : multiclass.probabilities()) {
+        if (p.label() == multiclass.predicted_class()) {
+          view.predicted_probability = p.probability();
+        }
+      }
+      break;
+    }
+    default:
+      break;
+  }
+  for (const auto& [name, value] : prediction.groups()) {
+    view.groups.emplace_back(name, value);
+  }
+  // A map's names are distinct already.
+  std::sort(view.groups.begin(), view.groups.end(), ByName);
+  return view;
+}
+
+// Follows protobuf's parsing rules for the fields read: a singular field
+// given twice keeps the last value, a message field given twice is merged,
+// a oneof member clears the others, a field of an unexpected wire type is
+// an unknown field (skipped), and so is every field not read here.
+absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
+  PredictionView view;
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  absl::InlinedVector<std::pair<absl::string_view, double>, 4> probabilities;
+  const auto switch_output = [&](Output output) {
+    if (view.output == output) return;  // Merged into the same member.
+    view.output = output;
+    view.decision.reset();
+    view.score.reset();
+    view.predicted_class = {};
+    probabilities.clear();
+  };
+  FieldReader field(bytes);
+  while (field.Next()) {
+    if (field.wire_type() != FieldReader::kLengthDelimited) continue;
+    switch (field.number()) {
+      case kEventTime: {
+        FieldReader time(field.bytes());
+        while (time.Next()) {
+          if (Is(time, 1, FieldReader::kVarint)) {
+            seconds = static_cast<int64_t>(time.varint());
+          } else if (Is(time, 2, FieldReader::kVarint)) {
+            nanos = static_cast<int32_t>(time.varint());
+          }
+        }
+        if (time.malformed()) return Malformed("event_time");
+        break;
+      }
+      case kBinary: {
+        switch_output(Output::kBinary);
+        FieldReader binary(field.bytes());
+        while (binary.Next()) {
+          if (Is(binary, 1, FieldReader::kFixed64)) {
+            view.score = binary.fixed64_double();
+          } else if (Is(binary, 2, FieldReader::kVarint)) {
+            view.decision = binary.varint() != 0;
+          }
+        }
+        if (binary.malformed()) return Malformed("binary");
+        break;
+      }
+      case kMulticlass: {
+        switch_output(Output::kMulticlass);
+        FieldReader multiclass(field.bytes());
+        while (multiclass.Next()) {
+          if (Is(multiclass, 1, FieldReader::kLengthDelimited)) {
+            absl::string_view label;
+            double probability = 0;
+            FieldReader p(multiclass.bytes());
+            while (p.Next()) {
+              if (Is(p, 1, FieldReader::kLengthDelimited)) {
+                label = p.bytes();
+              } else if (Is(p, 2, FieldReader::kFixed64)) {
+                probability = p.fixed64_double();
+              }
+            }
+            if (p.malformed()) return Malformed("class probability");
+            probabilities.emplace_back(label, probability);
+          } else if (Is(multiclass, 2, FieldReader::kLengthDelimited)) {
+            view.predicted_class = multiclass.bytes();
+          }
+        }
+        if (multiclass.malformed()) return Malformed("multiclass");
+        break;
+      }
+      case kRegression:
+      case kRecommendation:
+        switch_output(Output::kOther);
+        break;
+      case kGroups: {
+        absl::string_view name;
+        absl::string_view value;
+        FieldReader entry(field.bytes());
+        while (entry.Next()) {
+          if (Is(entry, 1, FieldReader::kLengthDelimited)) {
+            name = entry.bytes();
+          } else if (Is(entry, 2, FieldReader::kLengthDelimited)) {
+            value = entry.bytes();
+          }
+        }
+        if (entry.malformed()) return Malformed("groups entry");
+        view.groups.emplace_back(name, value);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  if (field.malformed()) return Malformed("field");
+  view.event_time = absl::FromUnixSeconds(seconds) + absl::Nanoseconds(nanos);
+  for (const auto& [label, probability] : probabilities) {
+    if (label == view.predicted_class) view.predicted_probability = probability;
+  }
+  // Sorted by name with the last of each name kept: stable, so that equal
+  // names stay in wire order, then each run reduced to its last.
+  std::stable_sort(view.groups.begin(), view.groups.end(), ByName);
+  size_t kept = 0;
+  for (size_t i = 0; i < view.groups.size(); ++i) {
+    if (i + 1 < view.groups.size() &&
+        view.groups[i + 1].first == view.groups[i].first) {
+      continue;
+    }
+    view.groups[kept++] = view.groups[i];
+  }
+  view.groups.resize(kept);
+  return view;
+}
+
+const absl::string_view* PredictionView::Group(absl::string_view name) const {
+  const auto it =
+      std::lower_bound(groups.begin(), groups.end(), name,
+                       [](const auto& group, absl::string_view key) {
+                         return group.first < key;
+                       });
+  if (it == groups.end() || it->first != name) return nullptr;
+  return &it->second;
+}
+
+}  // namespace vigie::monitors

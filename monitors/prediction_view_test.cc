@@ -1,0 +1,227 @@
+#include "monitors/prediction_view.h"
+
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "google/protobuf/stubs/logging.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/hostile_bytes.h"
+#include "vigie/v1/events.pb.h"
+
+namespace vigie::monitors {
+namespace {
+
+// Protobuf's wire format written by hand, so that the tests can give fields
+// twice, out of order, of the wrong wire type or mixed across a oneof:
+// things the serializer never writes but a client may send.
+void Varint(std::string* out, uint64_t value) {
+  while (value >= 0x80) {
+    out->push_back(static_cast<char>((value & 0x7f) | 0x80));
+    value >>= 7;
+  }
+  out->push_back(static_cast<char>(value));
+}
+void Tag(std::string* out, int number, int wire_type) {
+  Varint(out, (static_cast<uint64_t>(number) << 3) | wire_type);
+}
+void Bytes(std::string* out, int number, const std::string& bytes) {
+  Tag(out, number, 2);
+  Varint(out, bytes.size());
+  out->append(bytes);
+}
+void VarintField(std::string* out, int number, uint64_t value) {
+  Tag(out, number, 0);
+  Varint(out, value);
+}
+void Double(std::string* out, int number, double value) {
+  Tag(out, number, 1);
+  char raw[8];
+  std::memcpy(raw, &value, sizeof(raw));
+  out->append(raw, sizeof(raw));
+}
+
+void ExpectSame(const PredictionView& got, const PredictionView& want) {
+  EXPECT_EQ(got.event_time, want.event_time);
+  EXPECT_EQ(got.output, want.output);
+  EXPECT_EQ(got.decision, want.decision);
+  EXPECT_EQ(got.score, want.score);
+  EXPECT_EQ(got.predicted_class, want.predicted_class);
+  EXPECT_EQ(got.predicted_probability, want.predicted_probability);
+  ASSERT_EQ(got.groups.size(), want.groups.size());
+  for (size_t i = 0; i < got.groups.size(); ++i) {
+    EXPECT_EQ(got.groups[i], want.groups[i]) << i;
+  }
+}
+
+TEST(PredictionViewTest, OfReadsAPredictionsFields) {
+  vigie::v1::Prediction prediction;
+  prediction.mutable_event_time()->set_seconds(1'700'000'000);
+  prediction.mutable_event_time()->set_nanos(250'000'000);
+  prediction.mutable_binary()->set_decision(true);
+  prediction.mutable_binary()->set_score(0.75);
+  (*prediction.mutable_groups())["sex"] = "F";
+  (*prediction.mutable_groups())["race"] = "Asian";
+  const PredictionView view = PredictionView::Of(prediction);
+  EXPECT_EQ(view.event_time,
+            absl::FromUnixSeconds(1'700'000'000) + absl::Milliseconds(250));
+  EXPECT_EQ(view.output, PredictionView::Output::kBinary);
+  EXPECT_EQ(view.decision, true);
+  EXPECT_EQ(view.score, 0.75);
+  ASSERT_EQ(view.groups.size(), 2u);
+  EXPECT_EQ(view.groups[0].first, "race");  // Sorted by name.
+  EXPECT_EQ(view.groups[1].first, "sex");
+  ASSERT_NE(view.Group("sex"), nullptr);
+  EXPECT_EQ(*view.Group("sex"), "F");
+  EXPECT_EQ(view.Group("age"), nullptr);
+  EXPECT_EQ(view.Group("rac"), nullptr);
+}
+
+TEST(PredictionViewTest, DecodeKeepsTheLastOfARepeatedAttribute) {
+  std::string bytes;
+  std::string entry;
+  Bytes(&entry, 1, "sex");
+  Bytes(&entry, 2, "F");
+  Bytes(&bytes, 9, entry);
+  entry.clear();
+  Bytes(&entry, 1, "sex");
+  Bytes(&entry, 2, "M");
+  Bytes(&bytes, 9, entry);
+  const absl::StatusOr<PredictionView> view = PredictionView::Decode(bytes);
+  ASSERT_TRUE(view.ok()) << view.status();
+  ASSERT_EQ(view->groups.size(), 1u);
+  EXPECT_EQ(*view->Group("sex"), "M");
+}
+
+TEST(PredictionViewTest, DecodeFollowsAOneofSwitch) {
+  // Binary, then multiclass, then binary again: protobuf keeps only the
+  // last member, and the first binary's fields are gone with it.
+  std::string binary;
+  Double(&binary, 1, 0.9);
+  std::string multiclass;
+  Bytes(&multiclass, 2, "cat");
+  std::string decision;
+  VarintField(&decision, 2, 1);
+  std::string bytes;
+  Bytes(&bytes, 5, binary);
+  Bytes(&bytes, 7, multiclass);
+  Bytes(&bytes, 5, decision);
+  const absl::StatusOr<PredictionView> view = PredictionView::Decode(bytes);
+  ASSERT_TRUE(view.ok()) << view.status();
+  EXPECT_EQ(view->output, PredictionView::Output::kBinary);
+  EXPECT_EQ(view->decision, true);
+  EXPECT_EQ(view->score, std::nullopt);
+  EXPECT_EQ(view->predicted_class, "");
+}
+
+// Random sequences of fields, each drawn among those a client may send
+// (valid or odd), decoded by hand and by protobuf: the views must agree.
+TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
+  std::mt19937_64 rng(7);
+  const std::vector<std::string> names = {"sex", "race", "age", "", "region"};
+  const std::vector<std::string> labels = {"a", "b", "c", ""};
+  auto pick = [&](const std::vector<std::string>& from) {
+    return from[rng() % from.size()];
+  };
+  int multiclass_seen = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string bytes;
+    const int fields = static_cast<int>(rng() % 10);
+    for (int f = 0; f < fields; ++f) {
+      std::string inner;
+      switch (rng() % 10) {
+        case 0:
+          Bytes(&bytes, 1, "credit");
+          break;
+        case 1:
+          if (rng() % 2) VarintField(&inner, 1, rng() % 2'000'000'000);
+          if (rng() % 2) VarintField(&inner, 2, rng() % 999'999'999);
+          Bytes(&bytes, 4, inner);
+          break;
+        case 2:
+          if (rng() % 2)
+            Double(&inner, 1, static_cast<double>(rng() % 101) / 100);
+          if (rng() % 2) VarintField(&inner, 2, rng() % 3);
+          if (rng() % 4 == 0) VarintField(&inner, 1, 5);  // Wrong wire type.
+          Bytes(&bytes, 5, inner);
+          break;
+        case 3:
+        case 4: {
+          const int n = static_cast<int>(rng() % 4);
+          for (int i = 0; i < n; ++i) {
+            std::string p;
+            if (rng() % 4) Bytes(&p, 1, pick(labels));
+            if (rng() % 4) Double(&p, 2, static_cast<double>(rng() % 11) / 10);
+            Bytes(&inner, 1, p);
+          }
+          if (rng() % 3) Bytes(&inner, 2, pick(labels));
+          Bytes(&bytes, 7, inner);
+          break;
+        }
+        case 5:
+          Bytes(&bytes, rng() % 2 ? 6 : 8, "");
+          break;
+        case 6:
+        case 7:
+        case 8:
+          if (rng() % 6) Bytes(&inner, 1, pick(names));
+          if (rng() % 6) Bytes(&inner, 2, pick(labels));
+          Bytes(&bytes, 9, inner);
+          break;
+        default:
+          VarintField(&bytes, 12, rng());  // Unknown to the schema.
+          break;
+      }
+    }
+    vigie::v1::Prediction parsed;
+    ASSERT_TRUE(parsed.ParseFromString(bytes)) << round;
+    if (parsed.has_multiclass()) ++multiclass_seen;
+    const absl::StatusOr<PredictionView> decoded =
+        PredictionView::Decode(bytes);
+    ASSERT_TRUE(decoded.ok()) << round << ": " << decoded.status();
+    SCOPED_TRACE(round);
+    ExpectSame(*decoded, PredictionView::Of(parsed));
+  }
+  EXPECT_GT(multiclass_seen, 300);  // The generator reaches every case.
+}
+
+TEST(PredictionViewTest, DecodeRejectsMalformedBytesWithoutCrashing) {
+  vigie::v1::Prediction prediction;
+  prediction.set_model_id("credit");
+  prediction.mutable_event_time()->set_seconds(1'700'000'000);
+  prediction.mutable_binary()->set_decision(true);
+  (*prediction.mutable_groups())["sex"] = "F";
+  const std::string bytes = prediction.SerializeAsString();
+  // Cut short: every strict prefix ends inside a field.
+  for (size_t n = 1; n < bytes.size(); ++n) {
+    const absl::StatusOr<PredictionView> view =
+        PredictionView::Decode(absl::string_view(bytes).substr(0, n));
+    vigie::v1::Prediction parsed;
+    if (parsed.ParseFromString(bytes.substr(0, n))) continue;
+    EXPECT_FALSE(view.ok()) << n;
+    EXPECT_EQ(view.status().code(), absl::StatusCode::kDataLoss) << n;
+  }
+  // Flipped bits and garbage: never a crash, and wherever protobuf parses
+  // the bytes, the same view. (Protobuf logs each invalid UTF-8 string.)
+  const google::protobuf::LogSilencer silence;
+  std::vector<std::string> hostile = testutil::EachBitFlipped(bytes);
+  for (std::string& random : testutil::RandomByteStrings(11, 2000, 64)) {
+    hostile.push_back(std::move(random));
+  }
+  int parsed_count = 0;
+  for (const std::string& input : hostile) {
+    const absl::StatusOr<PredictionView> view = PredictionView::Decode(input);
+    vigie::v1::Prediction parsed;
+    if (!parsed.ParseFromString(input)) continue;
+    ++parsed_count;
+    ASSERT_TRUE(view.ok()) << view.status();
+    ExpectSame(*view, PredictionView::Of(parsed));
+  }
+  EXPECT_GT(parsed_count, 50);
+}
+
+}  // namespace
+}  // namespace vigie::monitors
