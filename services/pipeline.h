@@ -81,7 +81,7 @@ class Pipeline {
     // a prediction, an unknown model, or rejected: the rejection is worked
     // out there).
     std::vector<std::pair<uint32_t, uint32_t>> predictions;
-    // The join-index keys of the events, to prefetch.
+    // The join-index key of each event, in order, to prefetch.
     std::vector<storage::IdKey> keys;
   };
   // Validates and normalises the request's predictions in place, as Ingest
