@@ -1,5 +1,7 @@
 #include "services/pipeline.h"
 
+#include <algorithm>
+#include <array>
 #include <memory>
 #include <optional>
 #include <string>
@@ -74,6 +76,19 @@ struct Pipeline::Changes {
   std::optional<state::v1::ModelCountersState> unattributed;
   std::vector<std::string> created_models;
   uint64_t joined = 0;
+  // The panes the last events went to, [start, end) of `model`: finding
+  // one costs a division and two map look-ups, and the events of a call
+  // mostly go to two (that of the predictions' time, and that of the
+  // predictions being joined). Panes are only removed after the call
+  // (Settle), so the pointers stay valid.
+  struct RecentPane {
+    const ModelState* model = nullptr;
+    absl::Time start;
+    absl::Time end;
+    monitors::ModelMonitors* pane = nullptr;
+  };
+  std::array<RecentPane, 2> recent_panes;
+  size_t next_recent = 0;  // The one to replace next.
 };
 
 Pipeline::Pipeline(ServerConfig config, storage::StateStore* store,
@@ -279,6 +294,12 @@ void Pipeline::Touch(ModelState& model, Changes& changes) {
 monitors::ModelMonitors& Pipeline::PaneFor(ModelState& model,
                                            absl::Time event_time,
                                            Changes& changes) {
+  for (const Changes::RecentPane& recent : changes.recent_panes) {
+    if (recent.model == &model && event_time >= recent.start &&
+        event_time < recent.end) {
+      return *recent.pane;
+    }
+  }
   const absl::Duration pane = model.config.pane_length;
   const absl::Time start =
       absl::UnixEpoch() + absl::Floor(event_time - absl::UnixEpoch(), pane);
@@ -304,6 +325,9 @@ monitors::ModelMonitors& Pipeline::PaneFor(ModelState& model,
                       *monitors::ModelMonitors::Create(model.config.monitors))
              .first;
   }
+  changes.recent_panes[changes.next_recent] = {&model, start, start + pane,
+                                               &it->second};
+  changes.next_recent = (changes.next_recent + 1) % changes.recent_panes.size();
   return it->second;
 }
 
@@ -594,15 +618,12 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
     }
     vigie::v1::Event& event = *request.mutable_events(i);
     absl::StatusOr<std::optional<EventRejection>> result;
-    std::string prediction_id;
     switch (event.kind_case()) {
       case vigie::v1::Event::kPrediction:
-        prediction_id = event.prediction().prediction_id();
         result = ApplyPrediction(*event.mutable_prediction(),
                                  ValidatedBytes(received, i), now, changes);
         break;
       case vigie::v1::Event::kOutcome:
-        prediction_id = event.outcome().prediction_id();
         result = ApplyOutcome(event.outcome(), now, changes);
         break;
       case vigie::v1::Event::KIND_NOT_SET:
@@ -617,7 +638,9 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
       rejection->set_index(index_offset + static_cast<uint64_t>(i));
       rejection->set_reason((*result)->reason);
       rejection->set_message(std::move((*result)->message));
-      rejection->set_prediction_id(prediction_id);
+      rejection->set_prediction_id(event.has_prediction()
+                                       ? event.prediction().prediction_id()
+                                       : event.outcome().prediction_id());
       reply.set_rejected(reply.rejected() + 1);
       continue;
     }

@@ -102,14 +102,22 @@ void JoinMarks::Add(const IdKey& key, absl::string_view model_id,
   const uint32_t seconds = ToIndexSeconds(joined_at);
   // A JoinMark's bytes, field by field: one per join, so building and
   // serializing a message would be a noticeable share of ingest.
-  std::string mark;
-  AppendField(&mark, 1, model_id);
-  AppendField(&mark, 2, prediction_id);
-  AppendVarintField(&mark, 3, seconds);
+  mark_.clear();
+  AppendField(&mark_, 1, model_id);
+  AppendField(&mark_, 2, prediction_id);
+  AppendVarintField(&mark_, 3, seconds);
   if (fresh_.empty() || fresh_.back().bytes.size() >= kChunkBytes) {
-    fresh_.emplace_back();
+    Chunk& chunk = fresh_.emplace_back();
+    if (!spare_.empty()) {
+      chunk.bytes = std::move(spare_.back());
+      spare_.pop_back();
+    } else {
+      // A chunk closes past kChunkBytes: room for one more mark of the
+      // largest ids without growing.
+      chunk.bytes.reserve(kChunkBytes + 4096);
+    }
   }
-  AppendRecord(&fresh_.back().bytes, mark);
+  AppendRecord(&fresh_.back().bytes, mark_);
   fresh_.back().newest = std::max(fresh_.back().newest, seconds);
   index_->Put(key, MarkEntry(seconds));
 }
@@ -157,6 +165,13 @@ absl::StatusOr<JoinMarks::Checkpoint> JoinMarks::PrepareCheckpoint(
 void JoinMarks::CommitCheckpoint(const Checkpoint& checkpoint) {
   for (const auto& [number, newest] : checkpoint.written) {
     blocks_.emplace(number, newest);
+  }
+  constexpr size_t kSpareChunks = 4;
+  for (size_t i = 0; i < checkpoint.fresh_chunks; ++i) {
+    if (spare_.size() >= kSpareChunks) break;
+    std::string& bytes = fresh_[i].bytes;
+    bytes.clear();  // Keeps its capacity.
+    spare_.push_back(std::move(bytes));
   }
   fresh_.erase(fresh_.begin(), fresh_.begin() + static_cast<ptrdiff_t>(
                                                     checkpoint.fresh_chunks));

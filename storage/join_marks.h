@@ -87,6 +87,11 @@ class JoinMarks {
   std::vector<uint32_t> forgotten_;      // Blocks to delete.
   uint32_t next_block_ = 0;
   std::vector<Undo> undo_;
+  // Chunk buffers of past checkpoints, kept for the next ones: a chunk
+  // grown from nothing each time costs a copy per doubling and a page
+  // fault per page.
+  std::vector<std::string> spare_;
+  std::string mark_;  // The mark being added, built without allocating.
 };
 
 }  // namespace vigie::storage

@@ -182,27 +182,30 @@ void PendingJoins::Add(Kind kind, const IdKey& key,
                        absl::string_view event_bytes, absl::Time arrived) {
   // A pair has at most one pending entry (the index holds one state per
   // pair); whatever it had dies.
-  for (Kind any : {Kind::kPrediction, Kind::kOutcome}) {
-    if (const std::optional<Slot> old = Lookup(any, key)) Kill(*old);
+  if (const std::optional<JoinIndex::Entry> old = index_->Find(key);
+      old.has_value() && old->state != JoinIndex::State::kJoined) {
+    Kill(Slot{old->block, old->offset, old->since});
   }
   Undo undo;
   undo.op = Undo::Op::kFresh;
   undo.fresh_size = fresh_.size();
   undo.fresh_entries = fresh_entries_.size();
   undo_.push_back(undo);
-  // The PendingEntry's bytes, written field by field to spare a copy of
-  // the event into a PendingEntry message.
-  std::string entry;
-  AppendField(&entry, kind == Kind::kPrediction ? 1 : 2, event_bytes);
-  google::protobuf::Timestamp at;
-  const absl::Duration since_epoch = arrived - absl::UnixEpoch();
-  at.set_seconds(
-      absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1))));
-  at.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(at.seconds()))));
-  AppendField(&entry, 3, at.SerializeAsString());
+  // The PendingEntry's bytes, written field by field straight into the
+  // buffer: no PendingEntry message, no copy of the event but this one.
+  // The arrival is a google.protobuf.Timestamp as protobuf writes it (zero
+  // fields left out).
+  std::string at;  // At most 17 bytes: no allocation.
+  const int64_t seconds = absl::ToUnixSeconds(arrived);  // Rounded down.
+  const int64_t nanos =
+      absl::ToInt64Nanoseconds(arrived - absl::FromUnixSeconds(seconds));
+  if (seconds != 0) AppendVarintField(&at, 1, static_cast<uint64_t>(seconds));
+  if (nanos != 0) AppendVarintField(&at, 2, static_cast<uint64_t>(nanos));
   const auto offset = static_cast<uint32_t>(fresh_.size());
-  AppendRecord(&fresh_, entry);
+  AppendFieldHeader(&fresh_, 1,
+                    FieldSize(event_bytes.size()) + FieldSize(at.size()));
+  AppendField(&fresh_, kind == Kind::kPrediction ? 1 : 2, event_bytes);
+  AppendField(&fresh_, 3, at);
   fresh_entries_.push_back(FreshEntry{key, kind, offset});
   SetIndex(kind, key, Slot{kFresh, offset, ToIndexSeconds(arrived)});
 }

@@ -47,6 +47,17 @@ void AppendVarint(std::string* out, uint64_t value) {
 
 }  // namespace
 
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
+}
+
+size_t FieldSize(size_t length) { return 1 + VarintSize(length) + length; }
+
 void AppendFieldHeader(std::string* message, int field, size_t length) {
   message->push_back(static_cast<char>((field << 3) | 2));
   AppendVarint(message, length);

@@ -25,6 +25,11 @@ void AppendField(std::string* message, int field, absl::string_view bytes);
 void AppendFieldHeader(std::string* message, int field, size_t length);
 // Appends `value` to `message` as its varint field `field` (1 to 15).
 void AppendVarintField(std::string* message, int field, uint64_t value);
+// Bytes of `value` as a varint.
+size_t VarintSize(uint64_t value);
+// Bytes of a length-delimited field `field` (1 to 15) of `length` bytes:
+// its tag, its length and the bytes.
+size_t FieldSize(size_t length);
 // Appends `record` to `block` as field 1.
 void AppendRecord(std::string* block, absl::string_view record);
 

@@ -182,5 +182,21 @@ TEST(RecordCodecTest, AppendFieldBuildsAPendingEntry) {
   EXPECT_EQ(entry.arrived().nanos(), 250'000'000);
 }
 
+TEST(RecordCodecTest, SizesMatchWhatTheAppendersWrite) {
+  for (const uint64_t value :
+       {uint64_t{0}, uint64_t{1}, uint64_t{127}, uint64_t{128}, uint64_t{16383},
+        uint64_t{16384}, uint64_t{1} << 35, ~uint64_t{0}}) {
+    std::string varint;
+    AppendVarintField(&varint, 1, value);
+    EXPECT_EQ(VarintSize(value), varint.size() - 1) << value;  // Less tag.
+  }
+  for (const size_t length :
+       {size_t{0}, size_t{5}, size_t{127}, size_t{128}, size_t{70000}}) {
+    std::string field;
+    AppendField(&field, 3, std::string(length, 'x'));
+    EXPECT_EQ(FieldSize(length), field.size()) << length;
+  }
+}
+
 }  // namespace
 }  // namespace vigie::storage
