@@ -220,8 +220,13 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
         Count(static_cast<uint64_t>(static_cast<double>(sent) /
                                     absl::ToDoubleSeconds(elapsed)))));
   };
+  ASSIGN_OR_RETURN(const absl::Duration cpu_before,
+                   ReadProcessCpuTime(server.pid()));
   ASSIGN_OR_RETURN(report.stream,
                    StreamLoad(server.address(), load, stream_options));
+  ASSIGN_OR_RETURN(const absl::Duration cpu_after,
+                   ReadProcessCpuTime(server.pid()));
+  report.server_cpu = cpu_after - cpu_before;
   Progress(absl::StrCat("streamed ", Count(report.stream.events_sent),
                         " events in ",
                         absl::FormatDuration(absl::Trunc(

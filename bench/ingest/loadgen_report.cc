@@ -174,6 +174,12 @@ double LoadgenReport::events_per_second() const {
   return PerSecond(stream.events_sent, stream.elapsed);
 }
 
+double LoadgenReport::server_cpu_us_per_event() const {
+  if (stream.events_sent == 0) return 0;
+  return absl::ToDoubleMicroseconds(server_cpu) /
+         static_cast<double>(stream.events_sent);
+}
+
 double LoadgenReport::puts_per_second() const {
   return baseline ? PerSecond(baseline->puts, baseline->elapsed) : 0;
 }
@@ -195,6 +201,9 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
            FormatCount(static_cast<uint64_t>(r.options.batch_size))},
           {"seconds", absl::StrFormat("%.2f", Seconds(r.stream.elapsed))},
           {"events/s", Rate(r.events_per_second())},
+          {"server CPU during the stream",
+           absl::StrFormat("%.2f s, %.2f µs per event", Seconds(r.server_cpu),
+                           r.server_cpu_us_per_event())},
           {"accepted", FormatCount(reply.accepted())},
           {"rejected", FormatCount(reply.rejected())},
           {"joined", FormatCount(reply.joined())},
@@ -263,6 +272,7 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrCat("\"batch_size\":", r.options.batch_size),
       absl::StrFormat("\"seconds\":%.3f", Seconds(r.stream.elapsed)),
       absl::StrFormat("\"events_per_s\":%.0f", r.events_per_second()),
+      absl::StrFormat("\"server_cpu_seconds\":%.3f", Seconds(r.server_cpu)),
       absl::StrCat("\"accepted\":", reply.accepted()),
       absl::StrCat("\"rejected\":", reply.rejected()),
       absl::StrCat("\"joined\":", reply.joined()),

@@ -43,6 +43,9 @@ struct LoadgenReport {
   ServerConfigUsed server_config;
   StreamStats stream;    // What the server acknowledged, and how fast.
   ProcessMemory server;  // The server's, once the stream had ended.
+  // CPU time the server used during the stream, all threads: steadier than
+  // events/s on a machine whose cores the client shares.
+  absl::Duration server_cpu;
   // From the server's start until its counters were read.
   MemorySamples server_samples;
   absl::Duration sample_interval;
@@ -63,6 +66,8 @@ struct LoadgenReport {
   std::optional<PutBaseline> baseline;   // Empty with --nobaseline.
 
   double events_per_second() const;
+  // Server CPU microseconds per event sent.
+  double server_cpu_us_per_event() const;
   // 0 without a baseline.
   double puts_per_second() const;
 };

@@ -57,6 +57,32 @@ absl::StatusOr<ProcessMemory> ReadProcessMemory(pid_t pid) {
   return memory;
 }
 
+absl::StatusOr<absl::Duration> ReadProcessCpuTime(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!in || !std::getline(in, line)) {
+    return absl::NotFoundError(absl::StrCat("no /proc/", pid, "/stat"));
+  }
+  // "pid (comm) state ...": comm may hold spaces, so fields are counted
+  // after its closing parenthesis; utime and stime are fields 14 and 15.
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) {
+    return absl::InternalError(absl::StrCat("cannot parse '", line, "'"));
+  }
+  const std::vector<absl::string_view> fields = absl::StrSplit(
+      absl::string_view(line).substr(close + 2), ' ', absl::SkipEmpty());
+  uint64_t utime = 0;
+  uint64_t stime = 0;
+  // Field 3 (state) is fields[0], so field n is fields[n - 3].
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return absl::InternalError(absl::StrCat("cannot parse '", line, "'"));
+  }
+  const long ticks = ::sysconf(_SC_CLK_TCK);
+  return absl::Seconds(static_cast<double>(utime + stime) /
+                       static_cast<double>(ticks > 0 ? ticks : 100));
+}
+
 absl::StatusOr<ServerChild> ServerChild::Start(
     const std::string& binary, const std::string& data_dir,
     const std::string& port_file, const std::string& log_path,

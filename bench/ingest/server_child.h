@@ -21,6 +21,10 @@ struct ProcessMemory {
 // kNotFound if the process is gone or the kernel has no /proc.
 absl::StatusOr<ProcessMemory> ReadProcessMemory(pid_t pid);
 
+// CPU time (user + system, every thread) `pid` has used so far, from
+// /proc/<pid>/stat. kNotFound if the process is gone.
+absl::StatusOr<absl::Duration> ReadProcessCpuTime(pid_t pid);
+
 // The real `vigie` binary as a child process serving gRPC on a free
 // loopback port; it is killed if this process dies. A small equivalent of
 // tests/testutil/ServerProcess, which links GoogleTest and so is absent from
