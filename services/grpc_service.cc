@@ -6,18 +6,20 @@
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "common/log.h"
 #include "google/protobuf/arena.h"
 
 namespace vigie::services {
 namespace {
 
 // Reads a stream's requests on gRPC's threads, where each is parsed into an
-// arena of its own and encoded for the ingest log, and applies them in
-// order on the ingest worker. While one request is being applied the next
-// is already read: at most kInFlight requests per stream wait, so the
-// client's flow control still paces it. A request read is applied even if
-// the stream breaks later; after a failed one the stream ends with its
-// error and the requests behind it are not applied.
+// arena of its own, encoded and written to the ingest log, and applies them
+// in log order on the ingest worker. While one request is being applied the
+// next is already read and logged: at most kInFlight requests per stream
+// wait, so the client's flow control still paces it. A request read is
+// applied even if the stream breaks later; after a failed one the stream
+// ends with its error and the requests behind it are not applied (their
+// records are voided).
 class IngestReactor final
     : public grpc::ServerReadReactor<vigie::v1::IngestRequest> {
  public:
@@ -39,18 +41,25 @@ class IngestReactor final
         closed_ = true;
         finish = MaybeFinish();
       } else {
-        Job job;
-        job.arena = std::move(pending_arena_);
-        job.request = pending_request_;
-        job.offset = offset_;
-        offset_ += static_cast<uint64_t>(job.request->events_size());
-        // Encoded here, in parallel with the worker's pipeline.
-        job.received = pipeline_->Receive(*job.request);
-        ++in_flight_;
-        worker_->Submit([this, job = std::make_shared<Job>(std::move(job))] {
-          Apply(*job);
-        });
-        next = MaybeReadNext();
+        auto job = std::make_shared<Job>();
+        job->arena = std::move(pending_arena_);
+        job->request = pending_request_;
+        job->offset = offset_;
+        offset_ += static_cast<uint64_t>(job->request->events_size());
+        // Encoded and logged here, in parallel with the worker's pipeline.
+        job->received = pipeline_->Receive(*job->request);
+        const absl::Status logged =
+            pipeline_->Log(job->received, [&](uint64_t seq) {
+              job->seq = seq;
+              ++in_flight_;
+              worker_->Submit([this, job] { Apply(*job); });
+            });
+        if (logged.ok()) {
+          next = MaybeReadNext();
+        } else {
+          failed_ = ToGrpcStatus(logged);
+          finish = MaybeFinish();
+        }
       }
     }
     // Outside the lock: gRPC may call back on this thread, and after Finish
@@ -69,6 +78,7 @@ class IngestReactor final
     vigie::v1::IngestRequest* request = nullptr;
     uint64_t offset = 0;  // Stream index of the request's first event.
     Pipeline::Received received;
+    uint64_t seq = 0;  // In the ingest log.
   };
 
   // On the worker.
@@ -78,10 +88,16 @@ class IngestReactor final
       absl::MutexLock lock(&mu_);
       skip = failed_.has_value();
     }
-    absl::StatusOr<vigie::v1::IngestReply> part =
-        skip ? absl::StatusOr<vigie::v1::IngestReply>()
-             : pipeline_->Ingest(*job.request, job.offset,
-                                 std::move(job.received));
+    absl::StatusOr<vigie::v1::IngestReply> part;
+    if (skip) {
+      if (absl::Status voided = pipeline_->Abandon(job.seq); !voided.ok()) {
+        VIGIE_LOG(Error, "cannot void the ingest log record of a request ",
+                  "behind a failed one: ", voided.ToString());
+      }
+    } else {
+      part = pipeline_->ApplyLogged(*job.request, job.offset,
+                                    std::move(job.received), job.seq);
+    }
     job.arena.reset();
     vigie::v1::IngestRequest* next = nullptr;
     std::optional<grpc::Status> finish;
@@ -180,12 +196,15 @@ grpc::ServerUnaryReactor* VigieService::IngestBatch(
   auto events = std::make_shared<vigie::v1::IngestRequest>(*request);
   auto received =
       std::make_shared<Pipeline::Received>(pipeline_->Receive(*events));
-  worker_.Submit([this, reactor, reply, events, received] {
-    absl::StatusOr<vigie::v1::IngestReply> result =
-        pipeline_->Ingest(*events, /*index_offset=*/0, std::move(*received));
-    if (result.ok()) AccumulateReply(*result, reply);
-    reactor->Finish(ToGrpcStatus(result.status()));
+  const absl::Status logged = pipeline_->Log(*received, [&](uint64_t seq) {
+    worker_.Submit([this, reactor, reply, events, received, seq] {
+      absl::StatusOr<vigie::v1::IngestReply> result = pipeline_->ApplyLogged(
+          *events, /*index_offset=*/0, std::move(*received), seq);
+      if (result.ok()) AccumulateReply(*result, reply);
+      reactor->Finish(ToGrpcStatus(result.status()));
+    });
   });
+  if (!logged.ok()) reactor->Finish(ToGrpcStatus(logged));
   return reactor;
 }
 

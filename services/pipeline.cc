@@ -105,8 +105,10 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
   RETURN_IF_ERROR(config.Validate());
   std::unique_ptr<Pipeline> pipeline(
       new Pipeline(std::move(config), store, clock));
+  absl::MutexLock log_lock(&pipeline->log_mu_);
   absl::MutexLock lock(&pipeline->mu_);
   RETURN_IF_ERROR(pipeline->Load());
+  pipeline->next_log_seq_ = pipeline->next_seq_;
   return pipeline;
 }
 
@@ -147,14 +149,16 @@ absl::Status Pipeline::Replay(uint64_t from_seq) {
       from_seq, [&](uint64_t seq, absl::string_view bytes) -> absl::Status {
         state::v1::IngestRecord record;
         vigie::v1::IngestRequest request;
-        if (seq != next_seq_ ||
+        // A gap is a voided record: a call logged, then not applied.
+        if (seq < next_seq_ ||
             !record.ParseFromArray(bytes.data(),
                                    static_cast<int>(bytes.size())) ||
             !request.ParseFromString(record.request())) {
           return absl::DataLossError(
               absl::StrCat("ingest log record ", seq, " (expected ", next_seq_,
-                           ") is missing or does not decode"));
+                           " or later) is out of order or does not decode"));
         }
+        next_seq_ = seq;
         Changes changes;
         index_.BeginChange();
         pending_.BeginChange();
@@ -730,9 +734,53 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
 absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
     vigie::v1::IngestRequest& request, uint64_t index_offset,
     Received received) {
-  const absl::Time now = received.at;
-  const std::string& record = received.record;
+  std::optional<uint64_t> logged;
+  RETURN_IF_ERROR(Log(received, [&](uint64_t seq) { logged = seq; }));
+  return ApplyLogged(request, index_offset, std::move(received), *logged);
+}
+
+absl::Status Pipeline::Log(const Received& received,
+                           absl::FunctionRef<void(uint64_t seq)> enqueue) {
+  absl::MutexLock lock(&log_mu_);
+  storage::StateBatch batch = store_->NewBatch();
+  batch.PutIngestRecord(next_log_seq_, received.record);
+  RETURN_IF_ERROR(store_->Commit(batch));
+  enqueue(next_log_seq_++);
+  return absl::OkStatus();
+}
+
+absl::Status Pipeline::VoidRecord(uint64_t seq) {
+  if (seq != next_seq_) {
+    return absl::InternalError(absl::StrCat("ingest log record ", seq,
+                                            " voided out of turn: the next "
+                                            "is ",
+                                            next_seq_));
+  }
+  ++next_seq_;
+  storage::StateBatch batch = store_->NewBatch();
+  batch.DeleteIngestRecord(seq);
+  // If this fails, a restart applies the call although its caller was told
+  // it failed; a retry then finds its events already counted (duplicates
+  // are recognised by id), so each still counts once.
+  return store_->Commit(batch);
+}
+
+absl::Status Pipeline::Abandon(uint64_t seq) {
   absl::MutexLock lock(&mu_);
+  return VoidRecord(seq);
+}
+
+absl::StatusOr<vigie::v1::IngestReply> Pipeline::ApplyLogged(
+    vigie::v1::IngestRequest& request, uint64_t index_offset, Received received,
+    uint64_t seq) {
+  const absl::Time now = received.at;
+  absl::MutexLock lock(&mu_);
+  if (seq != next_seq_) {
+    return absl::InternalError(absl::StrCat("ingest log record ", seq,
+                                            " applied out of turn: the next "
+                                            "is ",
+                                            next_seq_));
+  }
   Changes changes;
   index_.BeginChange();
   pending_.BeginChange();
@@ -741,16 +789,14 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Ingest(
       Apply(request, index_offset, now, &received, changes);
   if (!reply.ok()) {
     Rollback(changes);
+    if (absl::Status voided = VoidRecord(seq); !voided.ok()) {
+      VIGIE_LOG(Error, "cannot void ingest log record ", seq,
+                " after it failed to apply: ", voided.ToString());
+    }
     return reply.status();
   }
-  storage::StateBatch batch = store_->NewBatch();
-  batch.PutIngestRecord(next_seq_, record);
-  if (absl::Status status = store_->Commit(batch); !status.ok()) {
-    Rollback(changes);
-    return status;
-  }
   ++next_seq_;
-  logged_bytes_ += record.size();
+  logged_bytes_ += received.record.size();
   index_.EndChange();
   Settle(changes);
   for (const auto& [model, original] : changes.models) {

@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -39,16 +40,20 @@ namespace vigie::services {
 // join. An event more than the allowed lateness behind the model's watermark
 // is counted late, and dropped or moved to the latest pane.
 //
-// Durability: an ingest call is applied in memory and appended, its
-// predictions normalised, to the ingest log (one RocksDB write through its
-// write-ahead log); it returns only once that write succeeded, and if it fails
-// the in-memory state is rolled back and the whole call fails, so a retry
-// applies it once. A checkpoint writes everything the calls since the previous
-// one changed (panes, counters, pending joins, join marks) with the log
-// position in one batch, and drops the log before it; at start-up the
-// state of the last checkpoint is loaded and the log after it replayed, at
-// the wall-clock times the calls were applied at, so the state comes out
-// as it was (rule evaluation aside, which is redone once at the end).
+// Durability: an ingest call is first appended, its predictions normalised,
+// to the ingest log (one RocksDB write through its write-ahead log, on the
+// thread that received the call), then applied in memory in log order (on
+// the caller's worker); it returns only once both succeeded. If the write
+// fails nothing happened; if applying fails the in-memory state is rolled
+// back and the record voided, and the whole call fails, so a retry applies
+// it once. A checkpoint writes everything the calls applied since the
+// previous one changed (panes, counters, pending joins, join marks) with
+// the log position of the next call to apply in one batch, and drops the
+// log before it; at start-up the state of the last checkpoint is loaded and
+// the log after it replayed, at the wall-clock times the calls were
+// received at, so the state comes out as it was (rule evaluation aside,
+// which is redone once at the end): a call logged but not yet applied when
+// the process died is applied then.
 //
 // Thread-safe: one mutex serialises ingest; queries share it as readers.
 class Pipeline {
@@ -68,11 +73,12 @@ class Pipeline {
   // written (kUnavailable, kDataLoss), and then applies nothing.
   absl::StatusOr<vigie::v1::IngestReply> Ingest(
       vigie::v1::IngestRequest& request, uint64_t index_offset)
-      ABSL_LOCKS_EXCLUDED(mu_);
+      ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
 
-  // The same in two steps, so that a server can do the first, which needs
-  // no lock, on the thread that received the call: the request's
-  // ingest-log record and the wall-clock time it is applied at.
+  // The same in steps, so that a server can do the first ones, which need
+  // no lock ingest's application holds, on the thread that received the
+  // call: Receive makes the request's ingest-log record and notes the
+  // wall-clock time it is applied at.
   struct Received {
     std::string record;
     absl::Time at;
@@ -88,10 +94,29 @@ class Pipeline {
   // would (validation is idempotent: Ingest's own, and a replay's, find
   // the same), and logs the request as normalised.
   Received Receive(vigie::v1::IngestRequest& request) const;
-  // `received` must come from Receive(request).
+  // `received` must come from Receive(request): Log, then ApplyLogged.
   absl::StatusOr<vigie::v1::IngestReply> Ingest(
       vigie::v1::IngestRequest& request, uint64_t index_offset,
-      Received received) ABSL_LOCKS_EXCLUDED(mu_);
+      Received received) ABSL_LOCKS_EXCLUDED(log_mu_, mu_);
+
+  // Writes `received`'s record to the ingest log under the next sequence
+  // number: durable once this returns. Then calls enqueue(seq) before any
+  // other call can be logged, so that a caller that queues its calls there
+  // applies them in log order, as ApplyLogged requires. On failure nothing
+  // was logged and enqueue is not called. Takes no lock that ingest's
+  // application holds: a server logs a call while the previous one applies.
+  absl::Status Log(const Received& received,
+                   absl::FunctionRef<void(uint64_t seq)> enqueue)
+      ABSL_LOCKS_EXCLUDED(log_mu_);
+  // Applies a call Log logged under `seq`; every logged call, in log order,
+  // is either applied or abandoned. On failure (the state cannot be read or
+  // written) nothing is applied and the record is voided.
+  absl::StatusOr<vigie::v1::IngestReply> ApplyLogged(
+      vigie::v1::IngestRequest& request, uint64_t index_offset,
+      Received received, uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
+  // Voids a logged call that will not be applied (its stream failed
+  // before its turn).
+  absl::Status Abandon(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Writes what changed since the last checkpoint (see the class comment).
   // A no-op when nothing did. On failure nothing is lost: the ingest log
@@ -164,6 +189,9 @@ class Pipeline {
   // next checkpoint and archives panes past retention.
   void Settle(Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Deletes logged record `seq`, which must be the next to apply, and moves
+  // past it. kInternal if it is not the next.
+  absl::Status VoidRecord(uint64_t seq) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // The state of `model_id`, created for an undeclared model when allowed;
   // null with a rejection otherwise.
@@ -235,6 +263,10 @@ class Pipeline {
   storage::StateStore* const store_;
   const common::Clock* const clock_;
 
+  // Serialises Log: records are written in sequence order, and each
+  // enqueued before the next is written.
+  absl::Mutex log_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  uint64_t next_log_seq_ ABSL_GUARDED_BY(log_mu_) = 0;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<ModelState>> models_
       ABSL_GUARDED_BY(mu_);
@@ -244,8 +276,8 @@ class Pipeline {
   storage::JoinIndex index_ ABSL_GUARDED_BY(mu_);
   storage::PendingJoins pending_ ABSL_GUARDED_BY(mu_);
   storage::JoinMarks marks_ ABSL_GUARDED_BY(mu_);
-  // Ingest log: the next record's sequence number, and the bytes logged
-  // since the last checkpoint.
+  // Ingest log: the sequence number of the next record to apply, and the
+  // bytes applied since the last checkpoint.
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t logged_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpoints_ ABSL_GUARDED_BY(mu_) = 0;

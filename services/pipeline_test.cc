@@ -471,6 +471,67 @@ TEST_F(PipelineTest, RestartReplaysOnlyTheLogAfterTheLastCheckpoint) {
   EXPECT_EQ(Ingest({Outcome("waiting", true)}).joined(), 1u);
 }
 
+TEST_F(PipelineTest, ACallLoggedButNotYetAppliedIsAppliedAtRestart) {
+  Feed("f", true, true, 2);
+  vigie::v1::IngestRequest request;
+  *request.add_events() = Prediction("logged", "m", true);
+  *request.add_events() = Outcome("logged", false);
+  const Pipeline::Received received = pipeline_->Receive(request);
+  std::vector<uint64_t> seqs;
+  ASSERT_OK(
+      pipeline_->Log(received, [&](uint64_t seq) { seqs.push_back(seq); }));
+  ASSERT_EQ(seqs, std::vector<uint64_t>{1});  // After Feed's call, 0.
+  // The process dies before the worker applies it: kill -9.
+  EXPECT_EQ(Metrics().counters().predictions(), 2u);
+  Open();
+  EXPECT_EQ(pipeline_->recovery().records, 2u);
+  const auto after = Metrics();
+  EXPECT_EQ(after.counters().predictions(), 3u);
+  EXPECT_EQ(after.counters().joined(), 3u);
+  // A client that never got its acknowledgement sends the call again: its
+  // events were counted, once.
+  const auto again =
+      Ingest({Prediction("logged", "m", true), Outcome("logged", false)});
+  EXPECT_EQ(again.rejected(), 2u);
+  EXPECT_EQ(Metrics().counters().predictions(), 3u);
+}
+
+TEST_F(PipelineTest, AbandonedAndOutOfTurnCallsAreNotApplied) {
+  vigie::v1::IngestRequest first;
+  *first.add_events() = Prediction("a", "f", true);
+  vigie::v1::IngestRequest second;
+  *second.add_events() = Prediction("b", "f", true);
+  vigie::v1::IngestRequest third;
+  *third.add_events() = Prediction("c", "f", true);
+  Pipeline::Received received[3] = {pipeline_->Receive(first),
+                                    pipeline_->Receive(second),
+                                    pipeline_->Receive(third)};
+  uint64_t seqs[3] = {};
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(
+        pipeline_->Log(received[i], [&](uint64_t seq) { seqs[i] = seq; }));
+  }
+  EXPECT_EQ(seqs[0], 0u);
+  EXPECT_EQ(seqs[2], 2u);
+  // Out of turn: the first has not been applied yet.
+  EXPECT_EQ(
+      pipeline_->ApplyLogged(second, 0, received[1], seqs[1]).status().code(),
+      absl::StatusCode::kInternal);
+  EXPECT_EQ(pipeline_->Abandon(seqs[1]).code(), absl::StatusCode::kInternal);
+  ASSERT_OK(pipeline_->ApplyLogged(first, 0, received[0], seqs[0]).status());
+  // Its stream failed: the second is voided, not applied, here or later.
+  ASSERT_OK(pipeline_->Abandon(seqs[1]));
+  ASSERT_OK(pipeline_->ApplyLogged(third, 0, received[2], seqs[2]).status());
+  EXPECT_EQ(Metrics().counters().predictions(), 2u);
+  Open();  // Replays records 0 and 2 across the gap.
+  EXPECT_EQ(pipeline_->recovery().records, 2u);
+  EXPECT_EQ(Metrics().counters().predictions(), 2u);
+  EXPECT_EQ(Metrics().counters().pending_predictions(), 2u);
+  // Logging goes on after the replayed records.
+  EXPECT_EQ(Ingest({Prediction("b", "f", true)}).accepted(), 1u);
+  EXPECT_EQ(Metrics().counters().predictions(), 3u);
+}
+
 TEST_F(PipelineTest, PendingJoinsSurviveCheckpointsAndRestarts) {
   Ingest({Prediction("p1", "f", true), Prediction("p2", "f", true),
           Prediction("p3", "m", false), Outcome("o1", true)});

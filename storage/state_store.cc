@@ -112,6 +112,10 @@ void StateBatch::PutIngestRecord(uint64_t seq, absl::string_view bytes) {
   rep_->Put(kIngestLog, SeqKey(seq), bytes);
 }
 
+void StateBatch::DeleteIngestRecord(uint64_t seq) {
+  rep_->Delete(kIngestLog, SeqKey(seq));
+}
+
 void StateBatch::DeleteIngestRecordsBefore(uint64_t seq) {
   rep_->DeleteRange(kIngestLog, SeqKey(0), SeqKey(seq));
 }

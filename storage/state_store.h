@@ -53,6 +53,8 @@ class StateBatch {
   // One acknowledged ingest call (a serialized IngestRecord) under its
   // sequence number.
   void PutIngestRecord(uint64_t seq, absl::string_view bytes);
+  // Voids one record: a call logged but then not applied.
+  void DeleteIngestRecord(uint64_t seq);
   // Drops the ingest log before `seq`: what a checkpoint has absorbed.
   void DeleteIngestRecordsBefore(uint64_t seq);
   // A block of pending entries (a serialized PendingBlock).
