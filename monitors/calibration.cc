@@ -41,12 +41,6 @@ constexpr int kMaxTerms = 20000;
 // variance.
 constexpr double kMaxBinomialCount = 0x1p40;
 
-// Counts saturate rather than wrap, so that positives <= count holds even
-// for adversarial (yet valid) states.
-uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
-  return a > kMaxCount - b ? kMaxCount : a + b;
-}
-
 double ToDouble(uint64_t n) { return static_cast<double>(n); }
 
 // How far a sum over n observations may stray from its exact bound: n

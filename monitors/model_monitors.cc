@@ -23,12 +23,6 @@ constexpr uint32_t kMinAttributes = 1;
 constexpr uint32_t kMaxAttributes = 1000;
 constexpr size_t kMaxIntersections = 100;
 
-uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
-  return a > std::numeric_limits<uint64_t>::max() - b
-             ? std::numeric_limits<uint64_t>::max()
-             : a + b;
-}
-
 // Appends `value` to an intersection label, doubling each '&'.
 void AppendEscaped(std::string* label, absl::string_view value) {
   for (char c : value) {

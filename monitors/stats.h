@@ -1,12 +1,22 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 
 // Small, exact-as-possible statistics shared by the monitors and the rules:
 // normal distribution, binomial proportion intervals, two-proportion tests
 // and Fisher's exact test. Pure functions; thread-safe.
 
 namespace vigie::monitors {
+
+// a + b, or the largest uint64_t past it: the monitors' counts saturate
+// rather than wrap, so that a merge of adversarial (yet valid) states keeps
+// their invariants (selected <= predictions, positives <= count) and still
+// deserializes.
+inline uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
+  constexpr uint64_t kMax = std::numeric_limits<uint64_t>::max();
+  return a > kMax - b ? kMax : a + b;
+}
 
 // A two-sided interval.
 struct Interval {
