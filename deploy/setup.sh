@@ -13,6 +13,8 @@ packages=(
   librocksdb-dev librdkafka-dev libyaml-cpp-dev libcpp-httplib-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
+  # Alert delivery tests run a real Alertmanager.
+  prometheus-alertmanager
 )
 
 missing=()

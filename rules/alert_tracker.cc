@@ -1,5 +1,6 @@
 #include "rules/alert_tracker.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -127,51 +128,93 @@ std::string Fingerprint(absl::string_view rule_id, absl::string_view model_id,
 std::vector<AlertChange> TrackAlerts(
     const std::vector<Finding>& findings, const Policy& policy,
     const absl::flat_hash_map<std::string, vigie::v1::Alert>& current,
-    const vigie::v1::TimeWindow& window, absl::Time now) {
+    const vigie::v1::TimeWindow& window, absl::Time now, bool counts) {
+  const uint32_t step = counts ? 1 : 0;
   const Rule no_rule;  // Stands in for a rule missing from `policy`.
   std::vector<AlertChange> changes;
   for (const Finding& finding : findings) {
     const std::string fingerprint =
         Fingerprint(finding.rule_id, finding.model_id, finding.attribute);
     auto it = current.find(fingerprint);
-    const vigie::v1::Alert* firing =
-        it != current.end() &&
-                it->second.state() == vigie::v1::ALERT_STATE_FIRING
-            ? &it->second
-            : nullptr;
-    if (!finding.severity.has_value() && firing == nullptr) continue;
+    const vigie::v1::Alert* previous =
+        it != current.end() ? &it->second : nullptr;
+    const vigie::v1::AlertState state =
+        previous != nullptr ? previous->state()
+                            : vigie::v1::ALERT_STATE_UNSPECIFIED;
+    const bool firing = state == vigie::v1::ALERT_STATE_FIRING;
+    const bool pending = state == vigie::v1::ALERT_STATE_PENDING;
+    const Rule* found = FindRule(policy, finding.rule_id);
+    const Rule& rule = found != nullptr ? *found : no_rule;
 
-    const Rule* rule = FindRule(policy, finding.rule_id);
     AlertChange change;
-    change.alert = AlertOf(finding, fingerprint,
-                           rule != nullptr ? *rule : no_rule, policy, window);
     vigie::v1::Alert& alert = change.alert;
-    if (firing == nullptr) {
-      alert.set_severity(ToProto(*finding.severity));
+    if (!finding.severity.has_value()) {
+      if (pending) {
+        // Cleared before it fired: never notified, kept as inactive.
+        alert = *previous;
+        alert.set_state(vigie::v1::ALERT_STATE_INACTIVE);
+        alert.set_breaching_evaluations(0);
+        SetTimestamp(now, alert.mutable_updated_at());
+        changes.push_back(std::move(change));
+        continue;
+      }
+      if (!firing) continue;
+      const uint32_t healthy =
+          std::max<uint32_t>(1, previous->healthy_evaluations() + step);
+      if (healthy <= rule.keep_firing_for) {
+        // Still firing, as it was when last breached; only the count moves.
+        alert = *previous;
+        alert.set_healthy_evaluations(healthy);
+        changes.push_back(std::move(change));
+        continue;
+      }
+      alert = AlertOf(finding, fingerprint, rule, policy, window);
+      // A resolved alert keeps the severity it had, so that receivers can
+      // match it with the notification that opened it.
+      alert.set_severity(previous->severity());
+      alert.set_state(vigie::v1::ALERT_STATE_RESOLVED);
+      *alert.mutable_started_at() = previous->started_at();
+      SetTimestamp(now, alert.mutable_updated_at());
+      SetTimestamp(now, alert.mutable_resolved_at());
+      change.transition = true;
+      changes.push_back(std::move(change));
+      continue;
+    }
+
+    alert = AlertOf(finding, fingerprint, rule, policy, window);
+    alert.set_severity(ToProto(*finding.severity));
+    // Counted up to `for` only: a firing alert's count stays put, so that
+    // an unchanged breach is no change to store.
+    const uint32_t needed = std::max<uint32_t>(rule.for_evaluations, 1);
+    const uint32_t breaching =
+        firing || pending
+            ? std::min(needed, std::max<uint32_t>(
+                                   1, previous->breaching_evaluations() + step))
+            : 1;
+    alert.set_breaching_evaluations(breaching);
+    if (firing) {
+      alert.set_state(vigie::v1::ALERT_STATE_FIRING);
+      *alert.mutable_started_at() = previous->started_at();
+      if (alert.severity() != previous->severity()) {
+        SetTimestamp(now, alert.mutable_updated_at());
+        change.transition = true;
+      } else {
+        *alert.mutable_updated_at() = previous->updated_at();
+        if (!MeasurementsDiffer(alert, *previous)) continue;
+      }
+    } else if (breaching >= needed) {
       alert.set_state(vigie::v1::ALERT_STATE_FIRING);
       SetTimestamp(now, alert.mutable_started_at());
       SetTimestamp(now, alert.mutable_updated_at());
       change.transition = true;
-    } else if (!finding.severity.has_value()) {
-      // A resolved alert keeps the severity it had, so that receivers can
-      // match it with the notification that opened it.
-      alert.set_severity(firing->severity());
-      alert.set_state(vigie::v1::ALERT_STATE_RESOLVED);
-      *alert.mutable_started_at() = firing->started_at();
-      SetTimestamp(now, alert.mutable_updated_at());
-      SetTimestamp(now, alert.mutable_resolved_at());
-      change.transition = true;
     } else {
-      alert.set_severity(ToProto(*finding.severity));
-      alert.set_state(vigie::v1::ALERT_STATE_FIRING);
-      *alert.mutable_started_at() = firing->started_at();
-      if (alert.severity() != firing->severity()) {
-        SetTimestamp(now, alert.mutable_updated_at());
-        change.transition = true;
+      alert.set_state(vigie::v1::ALERT_STATE_PENDING);
+      if (pending) {
+        *alert.mutable_started_at() = previous->started_at();
       } else {
-        *alert.mutable_updated_at() = firing->updated_at();
-        if (!MeasurementsDiffer(alert, *firing)) continue;
+        SetTimestamp(now, alert.mutable_started_at());  // Pending since.
       }
+      SetTimestamp(now, alert.mutable_updated_at());
     }
     changes.push_back(std::move(change));
   }

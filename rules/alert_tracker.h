@@ -10,8 +10,9 @@
 #include "rules/policy.h"
 #include "vigie/v1/vigie.pb.h"
 
-// The life of alerts: findings of successive evaluations become FIRING
-// alerts, updates of their severity, and RESOLVED alerts. Pure functions
+// The life of alerts: findings of successive evaluations become PENDING
+// and FIRING alerts, updates of their severity, and RESOLVED (or, for one
+// that never fired, INACTIVE) alerts. Pure functions
 // (the caller stores the alerts and the time); thread-safe.
 
 namespace vigie::rules {
@@ -35,22 +36,38 @@ struct AlertChange {
 
 // Applies `findings` (one evaluation of `policy`'s rules over `window`) to
 // the `current` alerts (latest alert per fingerprint, in any state), at
-// wall-clock time `now`. Per finding, with F its fingerprint:
-// - a severity, no FIRING alert for F: a new FIRING alert, started_at =
-//   updated_at = now; transition.
-// - a severity, F FIRING with another severity: the alert with the new
-//   severity and values, updated_at = now; transition.
-// - the same severity as F FIRING: the alert with refreshed measurements,
-//   timestamps unchanged, not a transition; returned only when a field
-//   other than the window changed (a moving window alone is no news).
-// - healthy, F FIRING: the alert RESOLVED with the finding's values and its
-//   last severity, updated_at = resolved_at = now; transition.
-// - healthy, F not FIRING: nothing.
-// Every field of a returned alert is filled from the finding, its rule and
-// `policy` (a rule missing from `policy` leaves the citation fields empty).
+// wall-clock time `now`, as Prometheus does with `for` and
+// `keep_firing_for` (counted in evaluations). Per finding, with F its
+// fingerprint and R its rule:
+// - a breach (a severity), F neither PENDING nor FIRING: F's
+//   breaching_evaluations is 1; it FIRES at once if R's `for` is 1
+//   (started_at = updated_at = now; a transition), else it is PENDING
+//   (started_at = updated_at = now; not a transition).
+// - a breach, F PENDING: one more breaching evaluation; it FIRES once they
+//   reach `for` (a transition), else stays PENDING (its start kept).
+// - a breach, F FIRING with another severity: the new severity and values,
+//   updated_at = now; a transition. With the same severity: refreshed
+//   measurements, timestamps unchanged, not a transition, and returned only
+//   when a field other than the window changed (a moving window alone is
+//   no news). healthy_evaluations goes back to 0.
+// - healthy, F PENDING: INACTIVE (it never fired), updated_at = now.
+// - healthy, F FIRING: one more healthy evaluation; past R's
+//   `keep_firing_for` of them, RESOLVED with the finding's values and its
+//   last severity, updated_at = resolved_at = now (a transition); until
+//   then still FIRING as it was, only the count changed.
+// - healthy otherwise: nothing.
+// Every field of a new or refreshed alert is filled from the finding, its
+// rule and `policy` (a rule missing from `policy` leaves the citation fields
+// empty and counts as `for` 1, `keep_firing_for` 0).
+//
+// `counts` says whether this evaluation is one that `for` and
+// `keep_firing_for` count (the caller makes one every
+// Policy::evaluation_interval); one that is not (a query that wants fresh
+// values) may start a count at 1 but never advances one, so that polling
+// cannot make an alert fire or resolve sooner.
 std::vector<AlertChange> TrackAlerts(
     const std::vector<Finding>& findings, const Policy& policy,
     const absl::flat_hash_map<std::string, vigie::v1::Alert>& current,
-    const vigie::v1::TimeWindow& window, absl::Time now);
+    const vigie::v1::TimeWindow& window, absl::Time now, bool counts = true);
 
 }  // namespace vigie::rules

@@ -217,6 +217,121 @@ TEST(TrackAlertsTest, LifecycleFiringEscalatesThenResolves) {
   EXPECT_FALSE(changes[0].alert.has_resolved_at());
 }
 
+// Runs one evaluation per element of `breaches` (true: a warning breach,
+// false: healthy), a minute apart, storing the changes; returns the
+// transitions (notifications) and the state after each evaluation.
+struct Evaluations {
+  std::vector<vigie::v1::Alert> transitions;
+  std::vector<vigie::v1::AlertState> states;
+};
+Evaluations Evaluate(const Policy& policy, const std::vector<bool>& breaches) {
+  absl::flat_hash_map<std::string, vigie::v1::Alert> store;
+  Evaluations run;
+  absl::Time now = absl::FromUnixSeconds(100'000);
+  for (size_t i = 0; i < breaches.size(); ++i, now += absl::Minutes(1)) {
+    const Finding finding = breaches[i] ? MakeFinding(Severity::kWarning, 0.08)
+                                        : MakeFinding(std::nullopt, 0.01);
+    const std::vector<AlertChange> changes = TrackAlerts(
+        {finding}, policy, store, Window(static_cast<int64_t>(i)), now);
+    for (const AlertChange& change : changes) {
+      if (change.transition) run.transitions.push_back(change.alert);
+    }
+    Apply(changes, store);
+    run.states.push_back(store.empty() ? vigie::v1::ALERT_STATE_UNSPECIFIED
+                                       : store.begin()->second.state());
+  }
+  return run;
+}
+
+TEST(TrackAlertsTest, ForHoldsAnAlertPendingUntilEnoughBreachesInARow) {
+  Policy policy = TestPolicy();
+  policy.rules[0].for_evaluations = 3;
+  using S = vigie::v1::AlertState;
+  const Evaluations run =
+      Evaluate(policy, {true, true, false, true, true, true, true});
+  EXPECT_THAT(run.states,
+              ElementsAre(S::ALERT_STATE_PENDING, S::ALERT_STATE_PENDING,
+                          S::ALERT_STATE_INACTIVE, S::ALERT_STATE_PENDING,
+                          S::ALERT_STATE_PENDING, S::ALERT_STATE_FIRING,
+                          S::ALERT_STATE_FIRING));
+  // One notification: when the third breach in a row made it fire, and its
+  // start is then, not the first pending evaluation's.
+  ASSERT_THAT(run.transitions, SizeIs(1));
+  EXPECT_EQ(run.transitions[0].state(), vigie::v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(run.transitions[0].breaching_evaluations(), 3u);
+  EXPECT_EQ(run.transitions[0].started_at().seconds(), 100'000 + 5 * 60);
+}
+
+TEST(TrackAlertsTest, AFlappingMetricWithForThreeNeverFires) {
+  Policy policy = TestPolicy();
+  policy.rules[0].for_evaluations = 3;
+  std::vector<bool> flapping;
+  for (int i = 0; i < 50; ++i) flapping.push_back(i % 2 == 0);
+  EXPECT_THAT(Evaluate(policy, flapping).transitions, SizeIs(0));
+  // Without `for`, the same metric opens and closes an alert every time.
+  policy.rules[0].for_evaluations = 1;
+  EXPECT_THAT(Evaluate(policy, flapping).transitions, SizeIs(50));
+}
+
+TEST(TrackAlertsTest, KeepFiringForBridgesShortRecoveries) {
+  Policy policy = TestPolicy();
+  policy.rules[0].keep_firing_for = 2;
+  using S = vigie::v1::AlertState;
+  // Fires, dips for two evaluations (kept firing), breaches again, then
+  // recovers for three: resolved on the third.
+  const Evaluations run =
+      Evaluate(policy, {true, false, false, true, false, false, false, false});
+  EXPECT_THAT(run.states,
+              ElementsAre(S::ALERT_STATE_FIRING, S::ALERT_STATE_FIRING,
+                          S::ALERT_STATE_FIRING, S::ALERT_STATE_FIRING,
+                          S::ALERT_STATE_FIRING, S::ALERT_STATE_FIRING,
+                          S::ALERT_STATE_RESOLVED, S::ALERT_STATE_RESOLVED));
+  ASSERT_THAT(run.transitions, SizeIs(2));  // Fired once, resolved once.
+  EXPECT_EQ(run.transitions[0].state(), vigie::v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(run.transitions[1].state(), vigie::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(run.transitions[1].resolved_at().seconds(), 100'000 + 6 * 60);
+  // A flapping metric with keep_firing_for 1 fires once and stays firing.
+  policy.rules[0].keep_firing_for = 1;
+  std::vector<bool> flapping;
+  for (int i = 0; i < 50; ++i) flapping.push_back(i % 2 == 0);
+  const Evaluations flap = Evaluate(policy, flapping);
+  ASSERT_THAT(flap.transitions, SizeIs(1));
+  EXPECT_EQ(flap.states.back(), vigie::v1::ALERT_STATE_FIRING);
+}
+
+TEST(TrackAlertsTest, EvaluationsThatDoNotCountNeverAdvanceACount) {
+  Policy policy = TestPolicy();
+  policy.rules[0].for_evaluations = 3;
+  policy.rules[0].keep_firing_for = 1;
+  absl::flat_hash_map<std::string, vigie::v1::Alert> store;
+  absl::Time now = absl::FromUnixSeconds(5000);
+  const auto evaluate = [&](bool breach, bool counts) {
+    now += absl::Seconds(1);
+    const std::vector<AlertChange> changes =
+        TrackAlerts({breach ? MakeFinding(Severity::kWarning, 0.08)
+                            : MakeFinding(std::nullopt, 0.01)},
+                    policy, store, Window(1), now, counts);
+    Apply(changes, store);
+    return store.begin()->second;
+  };
+  // A query's evaluation may start the count...
+  EXPECT_EQ(evaluate(true, false).breaching_evaluations(), 1u);
+  // ...but however often it polls, only counted evaluations advance it.
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(evaluate(true, false).state(), vigie::v1::ALERT_STATE_PENDING);
+  }
+  EXPECT_EQ(store.begin()->second.breaching_evaluations(), 1u);
+  EXPECT_EQ(evaluate(true, true).breaching_evaluations(), 2u);
+  EXPECT_EQ(evaluate(true, true).state(), vigie::v1::ALERT_STATE_FIRING);
+  // The same on the way down: one healthy evaluation is kept firing
+  // (keep_firing_for 1), and polling does not make it two.
+  EXPECT_EQ(evaluate(false, true).state(), vigie::v1::ALERT_STATE_FIRING);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(evaluate(false, false).state(), vigie::v1::ALERT_STATE_FIRING);
+  }
+  EXPECT_EQ(evaluate(false, true).state(), vigie::v1::ALERT_STATE_RESOLVED);
+}
+
 TEST(TrackAlertsTest, HealthyWithoutAlertAndAbsentFieldsAreQuiet) {
   EXPECT_THAT(TrackAlerts({MakeFinding(std::nullopt, 0.01)}, TestPolicy(), {},
                           Window(1), absl::FromUnixSeconds(1)),

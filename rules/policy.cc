@@ -70,6 +70,10 @@ absl::Status ValidateNames(absl::string_view id, absl::string_view field,
 
 }  // namespace
 
+// Bound of `for` and `keep_firing_for`: at one evaluation a minute, about
+// 16 hours.
+constexpr uint32_t kMaxEvaluations = 1000;
+
 absl::Status Rule::Validate() const {
   if (id.empty()) return absl::InvalidArgumentError("rule id is required");
   if (!IsKnownMetric(metric)) {
@@ -145,6 +149,15 @@ absl::Status Rule::Validate() const {
     return RuleError(
         id, absl::StrCat("confidence must be in (0.5, 1), got ", confidence));
   }
+  if (for_evaluations < 1 || for_evaluations > kMaxEvaluations) {
+    return RuleError(id, absl::StrCat("for must be in [1, ", kMaxEvaluations,
+                                      "] evaluations, got ", for_evaluations));
+  }
+  if (keep_firing_for > kMaxEvaluations) {
+    return RuleError(
+        id, absl::StrCat("keep_firing_for must be in [0, ", kMaxEvaluations,
+                         "] evaluations, got ", keep_firing_for));
+  }
   if (window < absl::ZeroDuration() || window == absl::InfiniteDuration()) {
     return RuleError(id, absl::StrCat("window must be finite and >= 0, got ",
                                       absl::FormatDuration(window)));
@@ -168,6 +181,12 @@ absl::Status Rule::Validate() const {
 absl::Status Policy::Validate() const {
   if (referential.empty()) {
     return absl::InvalidArgumentError("policy referential is required");
+  }
+  if (evaluation_interval < absl::Milliseconds(100) ||
+      evaluation_interval > absl::Hours(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("policy evaluation_interval must be in [100ms, 1h], got ",
+                     absl::FormatDuration(evaluation_interval)));
   }
   absl::flat_hash_set<absl::string_view> ids;
   for (const Rule& rule : rules) {

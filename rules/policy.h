@@ -83,6 +83,15 @@ struct Rule {
   // and the labelled predictions the window needs. Defaults: 0.
   double baseline = 0;
   uint64_t min_labelled = 0;
+  // Evaluations in a row a breach must hold before the alert fires (it is
+  // PENDING until then), so that a metric that flaps around its threshold
+  // does not alert on every crossing. Default 1. Range: [1, 1000].
+  uint32_t for_evaluations = 1;
+  // Evaluations in a row a FIRING alert stays firing once its condition no
+  // longer holds, before it resolves: a metric that dips under its
+  // threshold and back does not resolve and re-open. Default 0.
+  // Range: [0, 1000].
+  uint32_t keep_firing_for = 0;
   // Citation: element and answer item, e.g. "Q2.4/2.4.d". Required.
   std::string element;
   // Further elements concerned, e.g. {"Q2.5"}.
@@ -104,6 +113,10 @@ struct Policy {
   // Default: "labelia-dsrc@v202301".
   std::string referential = "labelia-dsrc@v202301";
   std::vector<Rule> rules;
+  // How often a model's rules are evaluated in a way that counts towards
+  // their `for` and `keep_firing_for` (while new events arrive). Default
+  // 1 minute, as Prometheus's evaluation_interval. Range: [100ms, 1h].
+  absl::Duration evaluation_interval = absl::Minutes(1);
 
   // Every rule valid, ids unique.
   absl::Status Validate() const;

@@ -65,6 +65,19 @@ TEST(RuleTest, ConfidenceMustBeInOpenRange) {
   EXPECT_OK(rule.Validate());
 }
 
+TEST(RuleTest, ForAndKeepFiringForAreBounded) {
+  Rule rule = ValidRule();
+  rule.for_evaluations = 0;
+  EXPECT_THAT(ErrorOf(rule), AllOf(HasSubstr("F3"), HasSubstr("for must")));
+  rule.for_evaluations = 1001;
+  EXPECT_THAT(ErrorOf(rule), HasSubstr("for must"));
+  rule.for_evaluations = 1000;
+  rule.keep_firing_for = 1001;
+  EXPECT_THAT(ErrorOf(rule), HasSubstr("keep_firing_for"));
+  rule.keep_firing_for = 1000;
+  EXPECT_TRUE(rule.Validate().ok());
+}
+
 TEST(RuleTest, NegativeWindowIsRejected) {
   Rule rule = ValidRule();
   rule.window = absl::Hours(-1);

@@ -291,11 +291,12 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
                                      const YAML::Node& node, std::string path) {
   ASSIGN_OR_RETURN(
       Mapping m,
-      ReadMapping(source, node, std::move(path),
-                  {"id", "metric", "comparison", "attributes", "models",
-                   "window", "confidence", "warning", "critical", "min_sample",
-                   "element", "related_elements", "ai_act_articles",
-                   "threshold_source", "runbook", "baseline"}));
+      ReadMapping(
+          source, node, std::move(path),
+          {"id", "metric", "comparison", "attributes", "models", "window",
+           "confidence", "warning", "critical", "min_sample", "element",
+           "related_elements", "ai_act_articles", "threshold_source", "runbook",
+           "baseline", "for", "keep_firing_for"}));
   rules::Rule rule;
   RETURN_IF_ERROR(Get(m, "id", &rule.id));
   RETURN_IF_ERROR(Get(m, "metric", &rule.metric));
@@ -342,6 +343,8 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "ai_act_articles", &rule.ai_act_articles));
   RETURN_IF_ERROR(Get(m, "threshold_source", &rule.threshold_source));
   RETURN_IF_ERROR(Get(m, "runbook", &rule.runbook));
+  RETURN_IF_ERROR(Get(m, "for", &rule.for_evaluations));
+  RETURN_IF_ERROR(Get(m, "keep_firing_for", &rule.keep_firing_for));
   RETURN_IF_ERROR(At(m, rule.Validate()));
   return rule;
 }
@@ -349,10 +352,12 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
 absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
                                          const YAML::Node& node,
                                          std::string path) {
-  ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path),
-                                          {"referential", "rules"}));
+  ASSIGN_OR_RETURN(
+      Mapping m, ReadMapping(source, node, std::move(path),
+                             {"referential", "rules", "evaluation_interval"}));
   rules::Policy policy;
   RETURN_IF_ERROR(Get(m, "referential", &policy.referential));
+  RETURN_IF_ERROR(Get(m, "evaluation_interval", &policy.evaluation_interval));
   RETURN_IF_ERROR(ForEach(m, "rules", [&](const YAML::Node& item, size_t i) {
     ASSIGN_OR_RETURN(
         rules::Rule rule,
@@ -490,7 +495,7 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
                   {"data_dir", "grpc_address", "accept_undeclared_models",
                    "default_model", "models", "expiry_sweep_interval",
                    "checkpoint_interval", "checkpoint_bytes", "storage",
-                   "policy", "policy_file"}));
+                   "alerting", "policy", "policy_file"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
@@ -507,6 +512,23 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
     RETURN_IF_ERROR(GetSize(s, "block_cache", &config.block_cache_bytes));
     RETURN_IF_ERROR(GetSize(s, "write_buffer", &config.write_buffer_bytes));
     RETURN_IF_ERROR(Get(s, "sync_writes", &config.sync_writes));
+  }
+  if (const YAML::Node* v = m.Find("alerting"); v != nullptr) {
+    ASSIGN_OR_RETURN(Mapping a,
+                     ReadMapping(source, *v, m.Path("alerting"),
+                                 {"alertmanager", "resend_interval"}));
+    RETURN_IF_ERROR(
+        Get(a, "resend_interval", &config.alerting.resend_interval));
+    if (const YAML::Node* am = a.Find("alertmanager"); am != nullptr) {
+      ASSIGN_OR_RETURN(Mapping am_map,
+                       ReadMapping(source, *am, a.Path("alertmanager"),
+                                   {"url", "timeout", "external_url"}));
+      RETURN_IF_ERROR(Get(am_map, "url", &config.alerting.alertmanager_url));
+      RETURN_IF_ERROR(
+          Get(am_map, "timeout", &config.alerting.alertmanager_timeout));
+      RETURN_IF_ERROR(
+          Get(am_map, "external_url", &config.alerting.external_url));
+    }
   }
   if (const YAML::Node* v = m.Find("default_model"); v != nullptr) {
     ASSIGN_OR_RETURN(config.default_model,

@@ -116,6 +116,18 @@ struct ServerConfig {
   uint64_t block_cache_bytes = uint64_t{64} << 20;
   uint64_t write_buffer_bytes = uint64_t{64} << 20;
   bool sync_writes = false;
+  // Where alerts go besides the log and the query API.
+  struct Alerting {
+    // Base URL of a Prometheus Alertmanager (http://host:port), to which
+    // firing and resolved alerts are posted (its v2 API); empty: none.
+    std::string alertmanager_url;
+    absl::Duration alertmanager_timeout = absl::Seconds(5);
+    // Base of the alerts' generatorURL; empty: none.
+    std::string external_url;
+    // Firing alerts are sent again this often. Default: 1 minute.
+    // Range: [100ms, 1h].
+    absl::Duration resend_interval = absl::Minutes(1);
+  } alerting;
   rules::Policy policy;
 
   // The listed model `id`; null if it is not listed.

@@ -61,6 +61,7 @@ TEST(ConfigTest, ShippedPolicyParses) {
   ASSERT_OK_AND_ASSIGN(rules::Policy policy,
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
+  EXPECT_EQ(policy.evaluation_interval, absl::Minutes(1));
   ASSERT_THAT(policy.rules, SizeIs(4));
 
   const rules::Rule* f1 = FindRule(policy, "F1");
@@ -469,6 +470,7 @@ TEST(ConfigTest, InlinePolicy) {
       ServerConfig config,
       ParseServerConfig("policy:\n"
                         "  referential: my-ref@1\n"
+                        "  evaluation_interval: 30s\n"
                         "  rules:\n"
                         "    - id: X1\n"
                         "      metric: true_positive_rate_difference\n"
@@ -478,9 +480,12 @@ TEST(ConfigTest, InlinePolicy) {
                         "      window: 30d\n"
                         "      confidence: 0.99\n"
                         "      critical: {value: 0.2}\n"
+                        "      for: 3\n"
+                        "      keep_firing_for: 2\n"
                         "      element: Q2.4/2.4.d\n",
                         "t.yaml"));
   EXPECT_EQ(config.policy.referential, "my-ref@1");
+  EXPECT_EQ(config.policy.evaluation_interval, absl::Seconds(30));
   ASSERT_THAT(config.policy.rules, SizeIs(1));
   const rules::Rule& rule = config.policy.rules[0];
   EXPECT_EQ(rule.id, "X1");
@@ -491,6 +496,26 @@ TEST(ConfigTest, InlinePolicy) {
   EXPECT_FALSE(rule.warning.has_value());
   EXPECT_EQ(rule.critical->value, 0.2);
   EXPECT_FALSE(rule.critical->max_p_value.has_value());
+  EXPECT_EQ(rule.for_evaluations, 3u);
+  EXPECT_EQ(rule.keep_firing_for, 2u);
+  // Out of range, or not a count: the line of the rule, or of the value.
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F2\n"
+                                  "    metric: demographic_parity_difference\n"
+                                  "    comparison: above\n"
+                                  "    warning: {value: 0.1}\n"
+                                  "    for: 0\n"
+                                  "    element: Q2.4/2.4.d\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("rule F2"),
+                    HasSubstr("for must be in [1, 1000]")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F2\n"
+                                  "    metric: demographic_parity_difference\n"
+                                  "    comparison: above\n"
+                                  "    keep_firing_for: soon\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:5:22"), HasSubstr("keep_firing_for")));
 }
 
 TEST(ConfigTest, PolicyFileIsRelativeToTheConfigFile) {

@@ -8,6 +8,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -116,6 +117,22 @@ absl::Status ServerConfig::Validate() const {
       checkpoint_interval > absl::Hours(1)) {
     return error("checkpoint_interval must be in [10ms, 1h], got ",
                  absl::FormatDuration(checkpoint_interval));
+  }
+  if (alerting.resend_interval < absl::Milliseconds(100) ||
+      alerting.resend_interval > absl::Hours(1)) {
+    return error("alerting.resend_interval must be in [100ms, 1h], got ",
+                 absl::FormatDuration(alerting.resend_interval));
+  }
+  if (!alerting.alertmanager_url.empty() &&
+      (!absl::StartsWith(alerting.alertmanager_url, "http://") ||
+       alerting.alertmanager_url.size() <= 7)) {
+    return error("alerting.alertmanager.url must be http://host[:port], got \"",
+                 alerting.alertmanager_url, "\"");
+  }
+  if (alerting.alertmanager_timeout <= absl::ZeroDuration() ||
+      alerting.alertmanager_timeout > absl::Minutes(1)) {
+    return error("alerting.alertmanager.timeout must be in (0, 1m], got ",
+                 absl::FormatDuration(alerting.alertmanager_timeout));
   }
   // Sizes, named by their YAML keys; the storage bounds are
   // storage::StateStoreOptions'.

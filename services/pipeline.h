@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -118,6 +119,14 @@ class Pipeline {
   // before its turn).
   absl::Status Abandon(uint64_t seq) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Called, under the pipeline's lock (so it must not block), with each
+  // alert stored: its latest state, and whether it is a transition (see
+  // rules::AlertChange). Set once at start, it is first called with every
+  // alert still firing, as transitions.
+  using AlertListener =
+      std::function<void(const vigie::v1::Alert& alert, bool transition)>;
+  void SetAlertListener(AlertListener listener) ABSL_LOCKS_EXCLUDED(mu_);
+
   // Writes what changed since the last checkpoint (see the class comment).
   // A no-op when nothing did. On failure nothing is lost: the ingest log
   // still holds every call, and the next checkpoint writes it all.
@@ -167,6 +176,8 @@ class Pipeline {
     // that was (see kRuleInterval in pipeline.cc).
     bool rules_due = false;
     absl::Time rules_evaluated_at = absl::InfinitePast();
+    // Of the last evaluation that counted for `for` (see EvaluateRules).
+    absl::Time rules_counted_at = absl::InfinitePast();
   };
   // What one Ingest changed, to write in its batch or roll back.
   struct Changes;
@@ -288,6 +299,7 @@ class Pipeline {
   // Latest state of every alert, by fingerprint.
   absl::flat_hash_map<std::string, vigie::v1::Alert> alerts_
       ABSL_GUARDED_BY(mu_);
+  AlertListener alert_listener_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigie::services

@@ -116,11 +116,19 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
     if (!Applies(rule, model.config.id)) continue;
     rules::Policy& policy = by_window[rule.window];
     policy.referential = config_.policy.referential;
+    policy.evaluation_interval = config_.policy.evaluation_interval;
     policy.rules.push_back(rule);
   }
   const absl::Time now = clock_->Now();
+  // One evaluation per evaluation_interval counts towards the rules' `for`
+  // and `keep_firing_for`; those in between (after each ingest call, for a
+  // listing) only refresh.
+  const bool counts =
+      now - model.rules_counted_at >= config_.policy.evaluation_interval;
+  if (counts) model.rules_counted_at = now;
   const absl::Time end = model.panes.rbegin()->first + model.config.pane_length;
   storage::StateBatch batch = store_->NewBatch();
+  std::vector<rules::AlertChange> changes;
   for (const auto& [window, policy] : by_window) {
     vigie::v1::TimeWindow covered;
     monitors::ModelMetrics metrics;
@@ -140,14 +148,35 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
     const std::vector<rules::Finding> findings =
         rules::Evaluate(policy, model.config.id, metrics);
     for (rules::AlertChange& change :
-         rules::TrackAlerts(findings, policy, alerts_, covered, now)) {
+         rules::TrackAlerts(findings, policy, alerts_, covered, now, counts)) {
       batch.PutAlert(change.alert, change.transition);
       if (change.transition) LogTransition(change.alert);
-      std::string fingerprint = change.alert.fingerprint();
-      alerts_.insert_or_assign(std::move(fingerprint), std::move(change.alert));
+      alerts_.insert_or_assign(change.alert.fingerprint(), change.alert);
+      changes.push_back(std::move(change));
     }
   }
-  return store_->Commit(batch);
+  RETURN_IF_ERROR(store_->Commit(batch));
+  // Notified once stored: a receiver never hears of an alert a restart
+  // would not know.
+  if (alert_listener_) {
+    for (const rules::AlertChange& change : changes) {
+      alert_listener_(change.alert, change.transition);
+    }
+  }
+  return absl::OkStatus();
+}
+
+void Pipeline::SetAlertListener(AlertListener listener) {
+  absl::MutexLock lock(&mu_);
+  alert_listener_ = std::move(listener);
+  if (!alert_listener_) return;
+  // Alerts firing when the server stopped: a receiver that lost them while
+  // it was down, or never heard of them, hears of them again.
+  for (const auto& [fingerprint, alert] : alerts_) {
+    if (alert.state() == vigie::v1::ALERT_STATE_FIRING) {
+      alert_listener_(alert, /*transition=*/true);
+    }
+  }
 }
 
 absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
@@ -319,8 +348,11 @@ vigie::v1::ListAlertsReply Pipeline::ListAlerts(
     if (!request.model_id().empty() && alert.model_id() != request.model_id()) {
       continue;
     }
+    // Open alerts (firing, or pending their rule's `for`) unless asked for
+    // the closed ones too.
     if (!request.include_resolved() &&
-        alert.state() != vigie::v1::ALERT_STATE_FIRING) {
+        alert.state() != vigie::v1::ALERT_STATE_FIRING &&
+        alert.state() != vigie::v1::ALERT_STATE_PENDING) {
       continue;
     }
     *reply.add_alerts() = alert;

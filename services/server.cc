@@ -1,14 +1,18 @@
 #include "services/server.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
 #include "services/grpc_service.h"
+#include "sinks/alert_dispatcher.h"
+#include "sinks/alertmanager.h"
 #include "storage/state_store.h"
 
 namespace vigie::services {
@@ -16,6 +20,30 @@ namespace {
 
 // Large enough for batches of thousands of events with features.
 constexpr int kMaxMessageBytes = 64 << 20;
+
+// The dispatcher of the configured alert sinks; null when there are none.
+absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
+    const ServerConfig::Alerting& alerting) {
+  std::vector<std::unique_ptr<sinks::AlertSink>> sinks;
+  if (!alerting.alertmanager_url.empty()) {
+    sinks::AlertmanagerOptions options;
+    options.url = alerting.alertmanager_url;
+    options.timeout = alerting.alertmanager_timeout;
+    options.external_url = alerting.external_url;
+    // Alertmanager resolves a firing alert by itself if it is not sent
+    // again within this, should Vigie stop.
+    options.ends_after =
+        std::max(absl::Minutes(5), 4 * alerting.resend_interval);
+    ASSIGN_OR_RETURN(std::unique_ptr<sinks::AlertmanagerSink> sink,
+                     sinks::AlertmanagerSink::Create(options));
+    VIGIE_LOG(Info, "alerts go to ", sink->name());
+    sinks.push_back(std::move(sink));
+  }
+  if (sinks.empty()) return nullptr;
+  sinks::DispatcherOptions options;
+  options.resend_interval = alerting.resend_interval;
+  return std::make_unique<sinks::AlertDispatcher>(std::move(sinks), options);
+}
 
 }  // namespace
 
@@ -31,9 +59,17 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   const std::string requested = config.grpc_address;
   const absl::Duration checkpoint = config.checkpoint_interval;
   const absl::Duration sweep = config.expiry_sweep_interval;
+  ASSIGN_OR_RETURN(server->dispatcher_, StartDispatcher(config.alerting));
   ASSIGN_OR_RETURN(
       server->pipeline_,
       Pipeline::Create(std::move(config), server->store_.get(), clock));
+  if (server->dispatcher_ != nullptr) {
+    server->pipeline_->SetAlertListener(
+        [dispatcher = server->dispatcher_.get()](const vigie::v1::Alert& alert,
+                                                 bool transition) {
+          dispatcher->Update(alert, transition);
+        });
+  }
   server->service_ = std::make_unique<VigieService>(server->pipeline_.get());
 
   grpc::ServerBuilder builder;
@@ -98,6 +134,8 @@ void VigieServer::Shutdown(absl::Duration grace) {
     }
   }
   pipeline_.reset();
+  // After the pipeline, which notifies it; makes a last delivery attempt.
+  dispatcher_.reset();
   store_.reset();  // Closes RocksDB: every commit is already in its WAL.
 }
 

@@ -19,6 +19,10 @@ namespace vigie::storage {
 class StateStore;
 }
 
+namespace vigie::sinks {
+class AlertDispatcher;
+}
+
 namespace vigie::services {
 
 class VigieService;
@@ -57,6 +61,8 @@ class VigieServer {
                        absl::Duration sweep_interval);
 
   std::unique_ptr<storage::StateStore> store_;
+  // Declared before the pipeline, which calls it: destroyed after it.
+  std::unique_ptr<sinks::AlertDispatcher> dispatcher_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<VigieService> service_;
   std::unique_ptr<grpc::Server> server_;

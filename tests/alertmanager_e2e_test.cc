@@ -1,0 +1,179 @@
+// The real server on loopback delivers its alerts to a real Prometheus
+// Alertmanager, read back through Alertmanager's own API: a biased stream
+// makes the alert fire (after its rule's `for`), a fair one resolves it.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "common/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/config.h"
+#include "services/server.h"
+#include "sinks/alertmanager.h"
+#include "tests/testutil/alertmanager_process.h"
+#include "tests/testutil/status_matchers.h"
+#include "tests/testutil/temp_dir.h"
+#include "tools/client.h"
+#include "tools/simulator.h"
+
+namespace vigie {
+namespace {
+
+using sinks::v1::AlertmanagerAlert;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+// Demographic parity by sex over the last 2 h of event time: a gap above
+// 0.1 is a warning once it held for two counted evaluations.
+rules::Rule ParityRule() {
+  rules::Rule rule;
+  rule.id = "T1";
+  rule.metric = rules::kDemographicParityDifference;
+  rule.comparison = rules::Comparison::kAbove;
+  rule.attributes = {"sex"};
+  rule.window = absl::Hours(2);
+  rule.warning =
+      rules::Threshold{0.1, std::nullopt, std::nullopt, std::nullopt};
+  rule.for_evaluations = 2;
+  rule.element = "Q2.4/2.4.d";
+  rule.ai_act_articles = {"Art. 10"};
+  rule.threshold_source = "test";
+  return rule;
+}
+
+class AlertmanagerE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (testutil::AlertmanagerProcess::Binary().empty()) {
+      GTEST_SKIP() << "prometheus-alertmanager is not installed (run "
+                      "deploy/setup.sh)";
+    }
+    ASSERT_OK_AND_ASSIGN(auto process,
+                         testutil::AlertmanagerProcess::Start(dir_.path()));
+    alertmanager_ =
+        std::make_unique<testutil::AlertmanagerProcess>(std::move(process));
+    sinks::AlertmanagerOptions options;
+    options.url = alertmanager_->url();
+    ASSERT_OK_AND_ASSIGN(reader_, sinks::AlertmanagerSink::Create(options));
+
+    ASSERT_OK_AND_ASSIGN(services::ServerConfig config,
+                         services::DefaultServerConfig());
+    config.data_dir = dir_.Join("state");
+    config.grpc_address = "127.0.0.1:0";
+    config.alerting.alertmanager_url = alertmanager_->url();
+    config.alerting.resend_interval = absl::Seconds(1);
+    config.policy.rules = {ParityRule()};
+    config.policy.evaluation_interval = absl::Seconds(1);
+    ASSERT_OK_AND_ASSIGN(server_,
+                         services::VigieServer::Start(config, &clock_));
+    ASSERT_OK_AND_ASSIGN(client_,
+                         tools::VigieClient::Connect(server_->address()));
+  }
+
+  // Lets `wait` pass, streams `n` predictions (and outcomes) of the demo
+  // model from `start` with `bias` against one sex (the server evaluates
+  // the rules after its first ingest call), and lists the alerts (another
+  // evaluation, which counts only if an evaluation interval passed).
+  v1::ListAlertsReply StreamAndEvaluate(absl::Duration wait, int64_t n,
+                                        double bias, absl::Time start,
+                                        uint64_t seed) {
+    clock_.Advance(wait);
+    tools::SimulatorOptions options;
+    options.num_predictions = n;
+    options.bias = bias;
+    options.start = start;
+    options.seed = seed;
+    options.outcome_lag = 10;
+    auto simulator = tools::Simulator::Create(options);
+    EXPECT_OK(simulator.status());
+    if (!simulator.ok()) return {};
+    auto streamed = client_->StreamEvents(**simulator, {});
+    EXPECT_OK(streamed.status());
+    auto alerts = client_->ListAlerts({});
+    EXPECT_OK(alerts.status());
+    return alerts.ok() ? *alerts : v1::ListAlertsReply();
+  }
+
+  // Polls Alertmanager until `done` holds of its active alerts (10 s).
+  template <typename Done>
+  std::vector<AlertmanagerAlert> WaitForActive(Done done) {
+    std::vector<AlertmanagerAlert> active;
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    do {
+      active.clear();
+      auto listed = reader_->List();
+      EXPECT_OK(listed.status());
+      if (!listed.ok()) return active;
+      for (const AlertmanagerAlert& alert : *listed) {
+        if (alert.status().state() == "active") active.push_back(alert);
+      }
+      if (done(active)) return active;
+      absl::SleepFor(absl::Milliseconds(100));
+    } while (absl::Now() < deadline);
+    return active;
+  }
+
+  testutil::TempDir dir_;
+  common::FakeClock clock_;
+  std::unique_ptr<testutil::AlertmanagerProcess> alertmanager_;
+  std::unique_ptr<sinks::AlertmanagerSink> reader_;
+  std::unique_ptr<services::VigieServer> server_;
+  std::unique_ptr<tools::VigieClient> client_;
+};
+
+TEST_F(AlertmanagerE2eTest, ABreachFiresInAlertmanagerThenResolves) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'767'571'200);
+  // 2,000 predictions 5 s apart: 2.8 h, with a strong bias against women.
+  // One counted evaluation (the listing comes within the same second).
+  v1::ListAlertsReply listed =
+      StreamAndEvaluate(absl::ZeroDuration(), 2000, 0.3, t0, 1);
+  ASSERT_EQ(listed.alerts_size(), 1);
+  EXPECT_EQ(listed.alerts(0).state(), v1::ALERT_STATE_PENDING);  // for: 2
+  EXPECT_EQ(listed.alerts(0).breaching_evaluations(), 1u);
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_TRUE(WaitForActive([](const auto&) { return true; }).empty())
+      << "a pending alert reached Alertmanager";
+
+  // Two seconds on, more of the same: the second counted evaluation.
+  listed = StreamAndEvaluate(absl::Seconds(2), 200, 0.3,
+                             t0 + absl::Seconds(5 * 2000), 2);
+  ASSERT_EQ(listed.alerts_size(), 1);
+  const v1::Alert& fired = listed.alerts(0);
+  EXPECT_EQ(fired.state(), v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(fired.breaching_evaluations(), 2u);
+
+  std::vector<AlertmanagerAlert> active =
+      WaitForActive([](const auto& a) { return !a.empty(); });
+  ASSERT_EQ(active.size(), 1u);
+  const auto& labels = active[0].labels();
+  EXPECT_EQ(labels.at("alertname"), "VigieT1");
+  EXPECT_EQ(labels.at("severity"), "warning");
+  EXPECT_EQ(labels.at("model"), "demo");
+  EXPECT_EQ(labels.at("attribute"), "sex");
+  EXPECT_EQ(labels.at("metric"), "demographic_parity_difference");
+  EXPECT_EQ(labels.at("element"), "Q2.4/2.4.d");
+  EXPECT_EQ(labels.at("referential"), "labelia-dsrc@v202301");
+  const auto& annotations = active[0].annotations();
+  EXPECT_EQ(annotations.at("vigie_fingerprint"), fired.fingerprint());
+  EXPECT_EQ(annotations.at("ai_act_articles"), "Art. 10");
+  // The message as it was when it fired (later refreshes go out with the
+  // next resend).
+  EXPECT_THAT(annotations.at("description"),
+              StartsWith("demographic_parity_difference for sex = "));
+  EXPECT_THAT(annotations.at("description"), HasSubstr("rule T1"));
+  EXPECT_EQ(annotations.at("threshold"), "> 0.1");
+
+  // A fair stream fills the 2 h window: healthy, resolved at once
+  // (keep_firing_for 0), and Alertmanager no longer lists it active.
+  listed = StreamAndEvaluate(absl::Seconds(2), 3000, 0.0,
+                             t0 + absl::Seconds(5 * 2200), 3);
+  EXPECT_EQ(listed.alerts_size(), 0);  // Closed alerts are not listed.
+  active = WaitForActive([](const auto& a) { return a.empty(); });
+  EXPECT_TRUE(active.empty());
+}
+
+}  // namespace
+}  // namespace vigie
