@@ -516,9 +516,23 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
   if (const YAML::Node* v = m.Find("alerting"); v != nullptr) {
     ASSIGN_OR_RETURN(Mapping a,
                      ReadMapping(source, *v, m.Path("alerting"),
-                                 {"alertmanager", "resend_interval"}));
+                                 {"alertmanager", "webhooks", "resend_interval",
+                                  "max_attempts"}));
     RETURN_IF_ERROR(
         Get(a, "resend_interval", &config.alerting.resend_interval));
+    RETURN_IF_ERROR(Get(a, "max_attempts", &config.alerting.max_attempts));
+    RETURN_IF_ERROR(
+        ForEach(a, "webhooks", [&](const YAML::Node& item, size_t i) {
+          ASSIGN_OR_RETURN(
+              Mapping w, ReadMapping(source, item,
+                                     a.Path(absl::StrCat("webhooks[", i, "]")),
+                                     {"url", "timeout"}));
+          ServerConfig::Alerting::Webhook webhook;
+          RETURN_IF_ERROR(Get(w, "url", &webhook.url));
+          RETURN_IF_ERROR(Get(w, "timeout", &webhook.timeout));
+          config.alerting.webhooks.push_back(std::move(webhook));
+          return absl::OkStatus();
+        }));
     if (const YAML::Node* am = a.Find("alertmanager"); am != nullptr) {
       ASSIGN_OR_RETURN(Mapping am_map,
                        ReadMapping(source, *am, a.Path("alertmanager"),

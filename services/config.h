@@ -124,9 +124,19 @@ struct ServerConfig {
     absl::Duration alertmanager_timeout = absl::Seconds(5);
     // Base of the alerts' generatorURL; empty: none.
     std::string external_url;
+    // Webhooks to which the same notifications are POSTed as JSON.
+    struct Webhook {
+      std::string url;  // http://host[:port][/path]
+      absl::Duration timeout = absl::Seconds(5);
+    };
+    std::vector<Webhook> webhooks;
     // Firing alerts are sent again this often. Default: 1 minute.
     // Range: [100ms, 1h].
     absl::Duration resend_interval = absl::Minutes(1);
+    // Failed deliveries in a row after which a sink's waiting alerts are
+    // given up and appended to <data_dir>/dead_letters.jsonl. Default: 10.
+    // Range: [1, 1000].
+    int max_attempts = 10;
   } alerting;
   rules::Policy policy;
 

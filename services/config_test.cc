@@ -288,6 +288,52 @@ TEST(ConfigTest, MalformedSizesNameTheKeyAndLine) {
               AllOf(HasSubstr("t.yaml:1:1"), HasSubstr("block_cache")));
 }
 
+TEST(ConfigTest, AlertingKeys) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("alerting:\n"
+                                         "  alertmanager:\n"
+                                         "    url: http://am:9093\n"
+                                         "    timeout: 2s\n"
+                                         "    external_url: http://vigie:8080\n"
+                                         "  webhooks:\n"
+                                         "    - url: http://hooks:8080/a\n"
+                                         "    - url: http://hooks:8080/b\n"
+                                         "      timeout: 1s\n"
+                                         "  resend_interval: 30s\n"
+                                         "  max_attempts: 3\n",
+                                         "t.yaml"));
+  EXPECT_EQ(config.alerting.alertmanager_url, "http://am:9093");
+  EXPECT_EQ(config.alerting.alertmanager_timeout, absl::Seconds(2));
+  EXPECT_EQ(config.alerting.external_url, "http://vigie:8080");
+  ASSERT_THAT(config.alerting.webhooks, SizeIs(2));
+  EXPECT_EQ(config.alerting.webhooks[0].url, "http://hooks:8080/a");
+  EXPECT_EQ(config.alerting.webhooks[0].timeout, absl::Seconds(5));
+  EXPECT_EQ(config.alerting.webhooks[1].timeout, absl::Seconds(1));
+  EXPECT_EQ(config.alerting.resend_interval, absl::Seconds(30));
+  EXPECT_EQ(config.alerting.max_attempts, 3);
+  // Shipped defaults: no receiver but the log.
+  ASSERT_OK_AND_ASSIGN(ServerConfig defaults, DefaultServerConfig());
+  EXPECT_TRUE(defaults.alerting.alertmanager_url.empty());
+  EXPECT_TRUE(defaults.alerting.webhooks.empty());
+  EXPECT_EQ(defaults.alerting.resend_interval, absl::Minutes(1));
+  EXPECT_EQ(defaults.alerting.max_attempts, 10);
+  // Errors name the key, and the line when it is one of the file's.
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "alerting:\n  alertmanager:\n    url: https://am\n", "t.yaml")),
+      HasSubstr("alerting.alertmanager.url must be http://"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "alerting:\n  webhooks:\n    - url: hooks:8080\n", "t.yaml")),
+              HasSubstr("alerting.webhooks: url must be http://"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("alerting:\n  max_attempts: 0\n", "t.yaml")),
+      HasSubstr("alerting.max_attempts must be in [1, 1000]"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "alerting:\n  alertmanager:\n    uri: http://am\n", "t.yaml")),
+      AllOf(HasSubstr("t.yaml:3:"), HasSubstr("uri")));
+}
+
 TEST(ConfigTest, CheckpointAndStorageRanges) {
   struct Case {
     const char* yaml;

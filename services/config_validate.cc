@@ -129,6 +129,23 @@ absl::Status ServerConfig::Validate() const {
     return error("alerting.alertmanager.url must be http://host[:port], got \"",
                  alerting.alertmanager_url, "\"");
   }
+  for (const Alerting::Webhook& webhook : alerting.webhooks) {
+    if (!absl::StartsWith(webhook.url, "http://") || webhook.url.size() <= 7) {
+      return error(
+          "alerting.webhooks: url must be http://host[:port][/path], "
+          "got \"",
+          webhook.url, "\"");
+    }
+    if (webhook.timeout <= absl::ZeroDuration() ||
+        webhook.timeout > absl::Minutes(1)) {
+      return error("alerting.webhooks: timeout must be in (0, 1m], got ",
+                   absl::FormatDuration(webhook.timeout));
+    }
+  }
+  if (alerting.max_attempts < 1 || alerting.max_attempts > 1000) {
+    return error("alerting.max_attempts must be in [1, 1000], got ",
+                 alerting.max_attempts);
+  }
   if (alerting.alertmanager_timeout <= absl::ZeroDuration() ||
       alerting.alertmanager_timeout > absl::Minutes(1)) {
     return error("alerting.alertmanager.timeout must be in (0, 1m], got ",

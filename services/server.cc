@@ -13,6 +13,8 @@
 #include "services/grpc_service.h"
 #include "sinks/alert_dispatcher.h"
 #include "sinks/alertmanager.h"
+#include "sinks/dead_letters.h"
+#include "sinks/webhook.h"
 #include "storage/state_store.h"
 
 namespace vigie::services {
@@ -21,9 +23,11 @@ namespace {
 // Large enough for batches of thousands of events with features.
 constexpr int kMaxMessageBytes = 64 << 20;
 
-// The dispatcher of the configured alert sinks; null when there are none.
+// The dispatcher of the configured alert sinks, which dead-letters to
+// `dead_letters`; null when there are none.
 absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
-    const ServerConfig::Alerting& alerting) {
+    const ServerConfig::Alerting& alerting,
+    sinks::DeadLetterFile* dead_letters) {
   std::vector<std::unique_ptr<sinks::AlertSink>> sinks;
   if (!alerting.alertmanager_url.empty()) {
     sinks::AlertmanagerOptions options;
@@ -39,9 +43,33 @@ absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
     VIGIE_LOG(Info, "alerts go to ", sink->name());
     sinks.push_back(std::move(sink));
   }
+  for (const ServerConfig::Alerting::Webhook& webhook : alerting.webhooks) {
+    sinks::WebhookOptions options;
+    options.url = webhook.url;
+    options.timeout = webhook.timeout;
+    ASSIGN_OR_RETURN(std::unique_ptr<sinks::WebhookSink> sink,
+                     sinks::WebhookSink::Create(options));
+    VIGIE_LOG(Info, "alerts go to ", sink->name());
+    sinks.push_back(std::move(sink));
+  }
   if (sinks.empty()) return nullptr;
   sinks::DispatcherOptions options;
   options.resend_interval = alerting.resend_interval;
+  options.max_attempts = alerting.max_attempts;
+  options.dead_letter = [dead_letters](
+                            const std::string& sink,
+                            absl::Span<const vigie::v1::Alert> alerts,
+                            const absl::Status& error) {
+    if (absl::Status written =
+            dead_letters->Write(sink, alerts, error, absl::Now());
+        !written.ok()) {
+      VIGIE_LOG(Error, "cannot record ", alerts.size(),
+                " dead-lettered alerts: ", written.ToString());
+    } else {
+      VIGIE_LOG(Error, alerts.size(), " alerts ", sink, " never took are in ",
+                dead_letters->path());
+    }
+  };
   return std::make_unique<sinks::AlertDispatcher>(std::move(sinks), options);
 }
 
@@ -59,7 +87,11 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   const std::string requested = config.grpc_address;
   const absl::Duration checkpoint = config.checkpoint_interval;
   const absl::Duration sweep = config.expiry_sweep_interval;
-  ASSIGN_OR_RETURN(server->dispatcher_, StartDispatcher(config.alerting));
+  server->dead_letters_ = std::make_unique<sinks::DeadLetterFile>(
+      config.data_dir + "/dead_letters.jsonl");
+  ASSIGN_OR_RETURN(
+      server->dispatcher_,
+      StartDispatcher(config.alerting, server->dead_letters_.get()));
   ASSIGN_OR_RETURN(
       server->pipeline_,
       Pipeline::Create(std::move(config), server->store_.get(), clock));

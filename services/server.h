@@ -21,7 +21,8 @@ class StateStore;
 
 namespace vigie::sinks {
 class AlertDispatcher;
-}
+class DeadLetterFile;
+}  // namespace vigie::sinks
 
 namespace vigie::services {
 
@@ -62,6 +63,7 @@ class VigieServer {
 
   std::unique_ptr<storage::StateStore> store_;
   // Declared before the pipeline, which calls it: destroyed after it.
+  std::unique_ptr<sinks::DeadLetterFile> dead_letters_;
   std::unique_ptr<sinks::AlertDispatcher> dispatcher_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<VigieService> service_;

@@ -104,29 +104,54 @@ void AlertDispatcher::Deliver(size_t index) {
   }
   // Outside the lock: Update must never wait on a receiver.
   const absl::Status status = sink->Deliver(batch, absl::Now());
-  absl::MutexLock lock(&mu_);
-  Sink& s = sinks_[index];
-  if (status.ok()) {
-    // What changed during the call stays, to be sent next.
+  std::vector<vigie::v1::Alert> given_up;
+  std::string name;
+  {
+    absl::MutexLock lock(&mu_);
+    Sink& s = sinks_[index];
+    name = s.stats.name;
+    if (status.ok()) {
+      // What changed during the call stays, to be sent next.
+      for (const auto& [fingerprint, version] : versions) {
+        auto it = s.waiting.find(fingerprint);
+        if (it != s.waiting.end() && it->second.second == version) {
+          s.waiting.erase(it);
+        }
+      }
+      ++s.stats.deliveries;
+      s.stats.alerts_sent += batch.size();
+      s.backoff = options_.initial_backoff;
+      s.failures_in_a_row = 0;
+      s.next_try = absl::InfinitePast();
+      return;
+    }
+    ++s.stats.failed_attempts;
+    s.stats.last_error = status.ToString();
+    s.next_try = absl::Now() + s.backoff;
+    if (++s.failures_in_a_row < options_.max_attempts) {
+      VIGIE_LOG(Warning, "alert delivery to ", name, " failed (", batch.size(),
+                " alerts, next try in ", absl::FormatDuration(s.backoff),
+                "): ", status.ToString());
+      s.backoff = std::min(s.backoff * 2, options_.max_backoff);
+      return;
+    }
+    // Given up: what was tried goes to the dead letters, unless it changed
+    // during the call (then its new state is tried).
     for (const auto& [fingerprint, version] : versions) {
       auto it = s.waiting.find(fingerprint);
       if (it != s.waiting.end() && it->second.second == version) {
+        given_up.push_back(std::move(it->second.first));
         s.waiting.erase(it);
       }
     }
-    ++s.stats.deliveries;
-    s.stats.alerts_sent += batch.size();
-    s.backoff = options_.initial_backoff;
-    s.next_try = absl::InfinitePast();
-    return;
+    s.stats.dead_lettered += given_up.size();
+    s.failures_in_a_row = 0;
   }
-  ++s.stats.failed_attempts;
-  s.stats.last_error = status.ToString();
-  VIGIE_LOG(Warning, "alert delivery to ", s.stats.name, " failed (",
-            batch.size(), " alerts, next try in ",
-            absl::FormatDuration(s.backoff), "): ", status.ToString());
-  s.next_try = absl::Now() + s.backoff;
-  s.backoff = std::min(s.backoff * 2, options_.max_backoff);
+  VIGIE_LOG(Error, "alert delivery to ", name, " failed ",
+            options_.max_attempts, " times in a row; ", given_up.size(),
+            " alerts dead-lettered: ", status.ToString());
+  // Outside the lock too: it writes a file.
+  if (options_.dead_letter) options_.dead_letter(name, given_up, status);
 }
 
 void AlertDispatcher::Run() {

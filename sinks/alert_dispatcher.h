@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -8,8 +9,10 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "sinks/alert_sink.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -23,6 +26,18 @@ struct DispatcherOptions {
   // doubling up to max_backoff. Defaults: 1 s, 1 minute.
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Minutes(1);
+  // Failed attempts in a row after which a sink's waiting alerts are given
+  // up: handed to dead_letter (if set) and dropped, so that a receiver
+  // that stays down neither grows the queue nor gets a stale backlog when
+  // it returns. Later alerts are tried as usual. Default: 10 (about five
+  // minutes with the default backoff).
+  int max_attempts = 10;
+  // Where given-up alerts go (a record an operator can replay); called on
+  // the dispatcher's thread with the sink's name and the last error.
+  std::function<void(const std::string& sink,
+                     absl::Span<const vigie::v1::Alert> alerts,
+                     const absl::Status& error)>
+      dead_letter;
 };
 
 // Delivers alert notifications to the sinks from a thread of its own, so
@@ -30,8 +45,9 @@ struct DispatcherOptions {
 // each alert not yet delivered is kept and sent in one call: transitions
 // (firing, a new severity, resolved) at once, and every firing alert again
 // each resend_interval. A failed delivery is tried again after a backoff,
-// with the alerts' states by then; a sink that stays down delays only
-// itself. Pending alerts never notify (PENDING, INACTIVE). Thread-safe.
+// with the alerts' states by then, and given up (dead-lettered) after
+// max_attempts in a row; a sink that stays down delays only itself. Pending
+// alerts never notify (PENDING, INACTIVE). Thread-safe.
 class AlertDispatcher {
  public:
   explicit AlertDispatcher(std::vector<std::unique_ptr<AlertSink>> sinks,
@@ -51,6 +67,7 @@ class AlertDispatcher {
     uint64_t deliveries = 0;       // Successful calls.
     uint64_t alerts_sent = 0;      // Alerts in them.
     uint64_t failed_attempts = 0;  // Failed calls.
+    uint64_t dead_lettered = 0;    // Alerts given up.
     std::string last_error;        // Of the last failed call.
     size_t waiting = 0;            // Alerts not yet delivered.
   };
@@ -63,6 +80,7 @@ class AlertDispatcher {
     std::map<std::string, std::pair<vigie::v1::Alert, uint64_t>> waiting;
     absl::Time next_try = absl::InfinitePast();
     absl::Duration backoff;
+    int failures_in_a_row = 0;
     SinkStats stats;
   };
 

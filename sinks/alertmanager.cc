@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "sinks/http.h"
 
 namespace vigie::sinks {
 namespace {
@@ -63,30 +64,13 @@ std::string Summary(const vigie::v1::Alert& alert) {
                       Number(alert.threshold()), where);
 }
 
-// Splits "http://host:port/prefix" into the client's "http://host:port"
-// and the path prefix ("/prefix", or empty).
-absl::Status SplitUrl(absl::string_view url, std::string* origin,
-                      std::string* prefix) {
-  absl::string_view rest = url;
-  if (!absl::ConsumePrefix(&rest, "http://") || rest.empty() ||
-      rest.front() == '/') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "alertmanager url must be http://host[:port][/path], got \"", url,
-        "\""));
-  }
-  const size_t slash = rest.find('/');
-  *origin = absl::StrCat("http://", rest.substr(0, slash));
-  *prefix = slash == absl::string_view::npos
-                ? ""
-                : std::string(absl::StripSuffix(rest.substr(slash), "/"));
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::Status AlertmanagerOptions::Validate() const {
   std::string origin, prefix;
-  if (absl::Status s = SplitUrl(url, &origin, &prefix); !s.ok()) return s;
+  if (absl::Status s = SplitHttpUrl(url, "alertmanager", &origin, &prefix);
+      !s.ok())
+    return s;
   if (timeout <= absl::ZeroDuration() || ends_after <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "alertmanager timeout and ends_after must be > 0");
@@ -201,13 +185,9 @@ absl::StatusOr<std::unique_ptr<AlertmanagerSink>> AlertmanagerSink::Create(
     const AlertmanagerOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   std::unique_ptr<AlertmanagerSink> sink(new AlertmanagerSink(options));
-  std::string origin, prefix;
-  (void)SplitUrl(options.url, &origin, &prefix);
-  sink->client_ = std::make_unique<httplib::Client>(origin);
-  const auto micros = absl::ToInt64Microseconds(options.timeout);
-  sink->client_->set_connection_timeout(micros / 1000000, micros % 1000000);
-  sink->client_->set_read_timeout(micros / 1000000, micros % 1000000);
-  sink->client_->set_write_timeout(micros / 1000000, micros % 1000000);
+  std::string origin;
+  (void)SplitHttpUrl(options.url, "alertmanager", &origin, &sink->prefix_);
+  sink->client_ = NewHttpClient(origin, options.timeout);
   return sink;
 }
 
@@ -231,9 +211,7 @@ absl::Status AlertmanagerSink::Deliver(
       out.push_back(ToAlertmanager(old, now, options_));
     }
   }
-  std::string origin, prefix;
-  (void)SplitUrl(options_.url, &origin, &prefix);
-  const std::string path = absl::StrCat(prefix, kAlertsPath);
+  const std::string path = absl::StrCat(prefix_, kAlertsPath);
   const httplib::Result result =
       client_->Post(path, ToAlertmanagerJson(out), "application/json");
   if (!result) {
@@ -256,10 +234,8 @@ absl::Status AlertmanagerSink::Deliver(
 
 absl::StatusOr<std::vector<vigie::sinks::v1::AlertmanagerAlert>>
 AlertmanagerSink::List() {
-  std::string origin, prefix;
-  (void)SplitUrl(options_.url, &origin, &prefix);
   const httplib::Result result =
-      client_->Get(absl::StrCat(prefix, kAlertsPath));
+      client_->Get(absl::StrCat(prefix_, kAlertsPath));
   if (!result) {
     return absl::UnavailableError(
         absl::StrCat(name(), ": ", httplib::to_string(result.error())));

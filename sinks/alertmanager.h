@@ -83,6 +83,7 @@ class AlertmanagerSink final : public AlertSink {
   explicit AlertmanagerSink(const AlertmanagerOptions& options);
 
   AlertmanagerOptions options_;
+  std::string prefix_;  // Path of the URL, before /api/v2/alerts.
   std::unique_ptr<httplib::Client> client_;
   // The severity last sent per fingerprint, to end its labels when it
   // changes.

@@ -1,0 +1,60 @@
+#include "sinks/dead_letters.h"
+
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace vigie::sinks {
+namespace {
+
+// `text` as a JSON string literal.
+std::string Quoted(absl::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+}  // namespace
+
+absl::Status DeadLetterFile::Write(absl::string_view sink,
+                                   absl::Span<const vigie::v1::Alert> alerts,
+                                   const absl::Status& error, absl::Time at) {
+  absl::MutexLock lock(&mu_);
+  std::ofstream out(path_, std::ios::app);
+  if (!out) return absl::UnavailableError("cannot open " + path_);
+  const std::string time =
+      absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", at, absl::UTCTimeZone());
+  for (const vigie::v1::Alert& alert : alerts) {
+    std::string json;
+    (void)google::protobuf::util::MessageToJsonString(alert, &json);
+    out << "{\"at\":" << Quoted(time) << ",\"sink\":" << Quoted(sink)
+        << ",\"error\":" << Quoted(error.ToString()) << ",\"alert\":" << json
+        << "}\n";
+  }
+  out.flush();
+  if (!out) return absl::UnavailableError("cannot write " + path_);
+  return absl::OkStatus();
+}
+
+}  // namespace vigie::sinks
