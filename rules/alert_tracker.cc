@@ -77,6 +77,10 @@ vigie::v1::Alert AlertOf(const Finding& finding, const std::string& fingerprint,
     alert.mutable_value_interval()->set_level(rule.confidence);
   }
   if (finding.p_value.has_value()) alert.set_p_value(*finding.p_value);
+  if (finding.adjusted_p_value.has_value()) {
+    alert.set_adjusted_p_value(*finding.adjusted_p_value);
+    alert.set_tests_in_family(static_cast<uint32_t>(finding.tests_in_family));
+  }
   alert.set_threshold(finding.threshold);
   alert.set_comparison(finding.comparison == Comparison::kAbove ? ">" : "<");
   alert.set_threshold_source(rule.threshold_source);

@@ -118,12 +118,16 @@ std::string FailedCondition(const Finding& finding,
     return absl::StrCat("not ", above ? "above " : "below ",
                         FormatLevel(threshold.value));
   }
+  // Adjusted for the rule's other tests when there were any.
+  const std::optional<double> p = finding.adjusted_p_value.has_value()
+                                      ? finding.adjusted_p_value
+                                      : finding.p_value;
   if (threshold.max_p_value.has_value() &&
-      !(finding.p_value.has_value() &&
-        *finding.p_value < *threshold.max_p_value)) {
-    return absl::StrFormat("p = %.2g not below %s",
-                           finding.p_value.value_or(1.0),
-                           FormatLevel(*threshold.max_p_value));
+      !(p.has_value() && *p < *threshold.max_p_value)) {
+    return absl::StrFormat(
+        "%s = %.2g not below %s",
+        finding.adjusted_p_value.has_value() ? "Holm-adjusted p" : "p",
+        p.value_or(1.0), FormatLevel(*threshold.max_p_value));
   }
   if (threshold.min_interval_lower.has_value()) {
     if (!finding.interval.has_value()) {
@@ -213,7 +217,8 @@ std::string Grade(const Rule& rule, Finding& finding,
 
 Finding EvaluateRule(const Rule& rule, const Policy& policy,
                      const std::string& model_id, const std::string& attribute,
-                     const monitors::FairnessMetrics& metrics) {
+                     const monitors::FairnessMetrics& metrics,
+                     const TestFamily* family) {
   Finding finding;
   finding.rule_id = rule.id;
   finding.model_id = model_id;
@@ -293,6 +298,10 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
   const monitors::ProportionComparison test =
       monitors::TestProportions(hi.x, hi.n, lo.x, lo.n, rule.confidence);
   finding.p_value = test.p_value;
+  if (family != nullptr && family->size >= 2) {
+    finding.adjusted_p_value = family->adjusted_p_value;
+    finding.tests_in_family = family->size;
+  }
   // A difference interval says nothing about a ratio's own uncertainty, so
   // ratio rules carry no interval (and min_interval_lower never holds).
   if (rule.metric != kDemographicParityRatio) {
@@ -323,6 +332,13 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
                       test.test == monitors::ProportionTest::kFisherExact
                           ? "Fisher's exact test"
                           : "two-proportion z-test"));
+  if (finding.adjusted_p_value.has_value()) {
+    absl::StrAppend(
+        &detail,
+        absl::StrFormat(", %.2g adjusted for the rule's %d tests "
+                        "(Holm)",
+                        *finding.adjusted_p_value, finding.tests_in_family));
+  }
   finding.message =
       absl::StrCat(finding.metric, " for ", attribute, " = ",
                    absl::StrFormat("%.4f", *finding.value), " (", detail, ") ",
@@ -351,21 +367,60 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
           EvaluateCalibrationRule(rule, policy, model_id, metrics.calibration));
       continue;
     }
-    if (rule.attributes.empty()) {
-      for (const auto& [attribute, fairness] : metrics.fairness) {
-        findings.push_back(
-            EvaluateRule(rule, policy, model_id, attribute, fairness));
+    // The attributes the rule covers here, then the family of their tests.
+    std::vector<std::pair<const std::string*, const monitors::FairnessMetrics*>>
+        covered;
+    for (const auto& [attribute, fairness] : metrics.fairness) {
+      if (rule.attributes.empty() ||
+          std::find(rule.attributes.begin(), rule.attributes.end(),
+                    attribute) != rule.attributes.end()) {
+        covered.emplace_back(&attribute, &fairness);
       }
+    }
+    std::vector<Finding> raw;
+    std::vector<double> p_values;
+    for (const auto& [attribute, fairness] : covered) {
+      raw.push_back(
+          EvaluateRule(rule, policy, model_id, *attribute, *fairness));
+      if (raw.back().p_value.has_value()) {
+        p_values.push_back(*raw.back().p_value);
+      }
+    }
+    if (p_values.size() < 2) {
+      for (Finding& finding : raw) findings.push_back(std::move(finding));
       continue;
     }
-    for (const std::string& attribute : rule.attributes) {
-      auto it = metrics.fairness.find(attribute);
-      if (it == metrics.fairness.end()) continue;
-      findings.push_back(
-          EvaluateRule(rule, policy, model_id, attribute, it->second));
+    const std::vector<double> adjusted = HolmAdjusted(p_values);
+    size_t test = 0;
+    for (size_t i = 0; i < covered.size(); ++i) {
+      if (!raw[i].p_value.has_value()) {
+        findings.push_back(std::move(raw[i]));
+        continue;
+      }
+      const TestFamily family{adjusted[test++], p_values.size()};
+      findings.push_back(EvaluateRule(rule, policy, model_id, *covered[i].first,
+                                      *covered[i].second, &family));
     }
   }
   return findings;
+}
+
+std::vector<double> HolmAdjusted(const std::vector<double>& p_values) {
+  const size_t m = p_values.size();
+  std::vector<size_t> order(m);
+  for (size_t i = 0; i < m; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return p_values[a] < p_values[b];
+  });
+  std::vector<double> adjusted(m);
+  double running = 0;  // Adjusted values never decrease along the order.
+  for (size_t rank = 0; rank < m; ++rank) {
+    const size_t i = order[rank];
+    running = std::max(
+        running, std::min(1.0, static_cast<double>(m - rank) * p_values[i]));
+    adjusted[i] = running;
+  }
+  return adjusted;
 }
 
 }  // namespace vigie::rules

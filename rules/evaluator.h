@@ -39,6 +39,12 @@ struct Finding {
   std::string low_group;
   std::optional<monitors::Interval> interval;
   std::optional<double> p_value;
+  // When the rule tested m >= 2 attributes in the same evaluation: this
+  // test's p-value adjusted for the m tests by Holm's step-down method, and
+  // m. A max_p_value condition then compares the adjusted p-value, so that
+  // a rule over many attributes does not alert by chance on one of them.
+  std::optional<double> adjusted_p_value;
+  size_t tests_in_family = 1;
   // Threshold of the severity reported (of the warning level when healthy).
   double threshold = 0;
   Comparison comparison = Comparison::kAbove;
@@ -51,7 +57,9 @@ struct Finding {
 
 // Evaluates every rule of `policy` that applies to `model_id` on every
 // attribute of `metrics` it covers: one finding per (rule, attribute),
-// healthy ones included so that callers can resolve alerts. Pure.
+// healthy ones included so that callers can resolve alerts. The attributes
+// one rule tests (those with a p-value) are one family: their p-values are
+// adjusted together (HolmAdjusted) before the max_p_value conditions. Pure.
 std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
                               const monitors::ModelMetrics& metrics);
 
@@ -70,9 +78,23 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
 //   rule never holds: that level fails closed.
 // - Severity: critical if all its conditions hold, else warning if all its
 //   conditions hold, else none (healthy).
+// - With `family` (Evaluate's second pass), the finding carries the
+//   adjusted p-value it gives for this attribute, which max_p_value
+//   conditions compare instead of the raw one.
+struct TestFamily {
+  double adjusted_p_value = 1;
+  size_t size = 1;
+};
 Finding EvaluateRule(const Rule& rule, const Policy& policy,
                      const std::string& model_id, const std::string& attribute,
-                     const monitors::FairnessMetrics& metrics);
+                     const monitors::FairnessMetrics& metrics,
+                     const TestFamily* family = nullptr);
+
+// Holm's step-down adjustment of `p_values` (one family of tests), in their
+// order: with p(1) <= ... <= p(m) sorted, the i-th smallest becomes
+// min(1, max over j <= i of (m - j + 1) p(j)). Rejecting where the
+// adjusted value is below alpha controls the family-wise error at alpha.
+std::vector<double> HolmAdjusted(const std::vector<double>& p_values);
 
 // Evaluates an expected_calibration_error rule on the model's calibration
 // (empty: nothing joined yet). The finding's attribute is empty (the scope

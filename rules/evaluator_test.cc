@@ -404,5 +404,66 @@ TEST(EvaluateTest, HealthyFindingsAreReported) {
   EXPECT_NEAR(*findings[0].value, 0.98, 1e-12);
 }
 
+TEST(HolmTest, AdjustsByRankAndKeepsTheOrder) {
+  // Worked by hand: sorted 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 give
+  // 0.02, 0.03, 0.06, 0.04, and a running maximum makes the last 0.06.
+  const std::vector<double> adjusted = HolmAdjusted({0.01, 0.04, 0.03, 0.005});
+  ASSERT_EQ(adjusted.size(), 4u);
+  EXPECT_DOUBLE_EQ(adjusted[0], 0.03);
+  EXPECT_DOUBLE_EQ(adjusted[1], 0.06);
+  EXPECT_DOUBLE_EQ(adjusted[2], 0.06);
+  EXPECT_DOUBLE_EQ(adjusted[3], 0.02);
+  EXPECT_THAT(HolmAdjusted({0.5, 0.6}), ElementsAre(1.0, 1.0));
+  EXPECT_THAT(HolmAdjusted({0.2}), ElementsAre(0.2));
+  EXPECT_TRUE(HolmAdjusted({}).empty());
+}
+
+TEST(EvaluateTest, ARuleOverManyAttributesAdjustsItsPValues) {
+  Rule rule;
+  rule.id = "T";
+  rule.metric = kDemographicParityDifference;
+  rule.comparison = Comparison::kAbove;
+  rule.warning = Threshold{0.01, 0.05, std::nullopt, std::nullopt};
+  rule.element = "Q2.4/2.4.d";
+  Policy policy;
+  policy.rules = {rule};
+  // Selection 0.500 vs 0.455 on 1,000 each: pooled z-test by hand.
+  const double pooled = 955.0 / 2000.0;
+  const double z =
+      0.045 / std::sqrt(pooled * (1 - pooled) * (1.0 / 1000 + 1.0 / 1000));
+  const double p = std::erfc(z / std::sqrt(2.0));
+  ASSERT_LT(p, 0.05);
+  ASSERT_GT(3 * p, 0.05);
+  monitors::ModelMetrics metrics;
+  metrics.fairness["a"] =
+      Metrics({Decisions("F", 1000, 500), Decisions("M", 1000, 455)});
+  // Alone, the gap is significant: a warning.
+  std::vector<Finding> findings = Evaluate(policy, "m", metrics);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_NEAR(*findings[0].p_value, p, 1e-9);
+  EXPECT_FALSE(findings[0].adjusted_p_value.has_value());
+  EXPECT_EQ(findings[0].severity, Severity::kWarning);
+  // One of three attributes tested: Holm multiplies the smallest p by 3,
+  // and the gap no longer passes for significant.
+  metrics.fairness["b"] =
+      Metrics({Decisions("F", 1000, 500), Decisions("M", 1000, 500)});
+  metrics.fairness["c"] =
+      Metrics({Decisions("F", 1000, 300), Decisions("M", 1000, 300)});
+  findings = Evaluate(policy, "m", metrics);
+  ASSERT_EQ(findings.size(), 3u);
+  const Finding& a = findings[0];
+  ASSERT_EQ(a.attribute, "a");
+  EXPECT_NEAR(*a.p_value, p, 1e-9);
+  ASSERT_TRUE(a.adjusted_p_value.has_value());
+  EXPECT_NEAR(*a.adjusted_p_value, 3 * p, 1e-9);
+  EXPECT_EQ(a.tests_in_family, 3u);
+  EXPECT_FALSE(a.severity.has_value());
+  EXPECT_THAT(a.message, HasSubstr("adjusted for the rule's 3 tests (Holm)"));
+  EXPECT_THAT(a.message, HasSubstr("Holm-adjusted p"));
+  for (const Finding& other : {findings[1], findings[2]}) {
+    EXPECT_DOUBLE_EQ(*other.adjusted_p_value, 1.0) << other.attribute;
+  }
+}
+
 }  // namespace
 }  // namespace vigie::rules

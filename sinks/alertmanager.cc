@@ -108,6 +108,11 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
                      Number(alert.value_interval().level()));
   }
   if (alert.has_p_value()) annotations["p_value"] = Number(alert.p_value());
+  if (alert.has_adjusted_p_value()) {
+    annotations["p_value_adjusted"] =
+        absl::StrCat(Number(alert.adjusted_p_value()), " (Holm, ",
+                     alert.tests_in_family(), " tests)");
+  }
   if (!alert.threshold_source().empty()) {
     annotations["threshold_source"] = alert.threshold_source();
   }
