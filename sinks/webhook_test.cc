@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "sinks/alert_dispatcher.h"
 #include "sinks/dead_letters.h"
+#include "tests/testutil/http_receiver.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -23,53 +24,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A real HTTP server on a loopback port that answers 503 to its first
-// `failures` requests (`failures` < 0: to all) and 200 after, keeping the
-// bodies it accepted.
-class Receiver {
- public:
-  explicit Receiver(int failures) : failures_(failures) {
-    server_.Post("/hook", [this](const httplib::Request& request,
-                                 httplib::Response& response) {
-      absl::MutexLock lock(&mu_);
-      ++requests_;
-      if (failures_ < 0 || requests_ <= failures_) {
-        response.status = 503;
-        response.set_content("busy", "text/plain");
-        return;
-      }
-      bodies_.push_back(request.body);
-      response.status = 200;
-    });
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
-    while (!server_.is_running()) absl::SleepFor(absl::Milliseconds(1));
-  }
-  ~Receiver() {
-    server_.stop();
-    thread_.join();
-  }
-  std::string url() const {
-    return absl::StrCat("http://127.0.0.1:", port_, "/hook");
-  }
-  int requests() {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-  std::vector<std::string> bodies() {
-    absl::MutexLock lock(&mu_);
-    return bodies_;
-  }
-
- private:
-  const int failures_;
-  httplib::Server server_;
-  int port_ = 0;
-  std::thread thread_;
-  absl::Mutex mu_;
-  int requests_ = 0;
-  std::vector<std::string> bodies_;
-};
+using Receiver = testutil::HttpReceiver;
 
 vigie::v1::Alert Firing(const std::string& fingerprint) {
   vigie::v1::Alert alert;

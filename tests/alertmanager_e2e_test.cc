@@ -14,6 +14,7 @@
 #include "services/server.h"
 #include "sinks/alertmanager.h"
 #include "tests/testutil/alertmanager_process.h"
+#include "tests/testutil/http_receiver.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 #include "tools/client.h"
@@ -173,6 +174,86 @@ TEST_F(AlertmanagerE2eTest, ABreachFiresInAlertmanagerThenResolves) {
   EXPECT_EQ(listed.alerts_size(), 0);  // Closed alerts are not listed.
   active = WaitForActive([](const auto& a) { return a.empty(); });
   EXPECT_TRUE(active.empty());
+}
+
+// A metric that breaches three evaluations in a row, then flaps: with
+// `for: 3` it fires once, resolves at the first healthy evaluation, and the
+// flapping after never holds three in a row again. One alert, not one per
+// crossing: the webhook hears of it twice (fired, resolved), Alertmanager
+// holds it once and ends with none.
+TEST_F(AlertmanagerE2eTest, AFlappingMetricWithForThreeAlertsOnce) {
+  testutil::HttpReceiver webhook;
+  server_.reset();
+  ASSERT_OK_AND_ASSIGN(services::ServerConfig config,
+                       services::DefaultServerConfig());
+  config.data_dir = dir_.Join("flapping");
+  config.grpc_address = "127.0.0.1:0";
+  config.alerting.alertmanager_url = alertmanager_->url();
+  config.alerting.webhooks.push_back({webhook.url(), absl::Seconds(5)});
+  config.alerting.resend_interval = absl::Hours(1);  // No resends here.
+  rules::Rule rule = ParityRule();
+  rule.for_evaluations = 3;
+  config.policy.rules = {rule};
+  config.policy.evaluation_interval = absl::Seconds(1);
+  ASSERT_OK_AND_ASSIGN(server_, services::VigieServer::Start(config, &clock_));
+
+  // Each step: two seconds on (so its evaluation counts), then 1,500
+  // predictions 5 s apart (more than the rule's 2 h window) in one call,
+  // after which the server evaluates the rule on that step's window.
+  const absl::Time t0 = absl::FromUnixSeconds(1'767'571'200);
+  const std::vector<bool> biased = {true,  true, true,  false, true,
+                                    false, true, false, true,  false};
+  std::vector<v1::AlertState> states;
+  for (size_t step = 0; step < biased.size(); ++step) {
+    clock_.Advance(absl::Seconds(2));
+    tools::SimulatorOptions options;
+    options.num_predictions = 1500;
+    options.bias = biased[step] ? 0.3 : 0.0;
+    options.start = t0 + absl::Seconds(5 * 1500 * static_cast<int64_t>(step));
+    options.seed = 10 + step;
+    options.outcome_lag = 10;
+    ASSERT_OK_AND_ASSIGN(auto simulator, tools::Simulator::Create(options));
+    v1::IngestRequest request;
+    tools::EventRecord record;
+    while (simulator->Next(&record)) {
+      for (v1::Event& event : record.events) {
+        *request.add_events() = std::move(event);
+      }
+    }
+    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply,
+                         server_->pipeline().Ingest(request, 0));
+    EXPECT_EQ(reply.rejected(), 0u) << step;
+    v1::ListAlertsRequest all;
+    all.set_include_resolved(true);
+    const v1::ListAlertsReply listed = server_->pipeline().ListAlerts(all);
+    ASSERT_EQ(listed.alerts_size(), 1) << step;
+    states.push_back(listed.alerts(0).state());
+  }
+  using S = v1::AlertState;
+  EXPECT_EQ(states,
+            (std::vector<S>{S::ALERT_STATE_PENDING, S::ALERT_STATE_PENDING,
+                            S::ALERT_STATE_FIRING, S::ALERT_STATE_RESOLVED,
+                            S::ALERT_STATE_PENDING, S::ALERT_STATE_INACTIVE,
+                            S::ALERT_STATE_PENDING, S::ALERT_STATE_INACTIVE,
+                            S::ALERT_STATE_PENDING, S::ALERT_STATE_INACTIVE}));
+
+  // Alertmanager held it once and ends with none active.
+  EXPECT_TRUE(WaitForActive([](const auto& a) { return a.empty(); }).empty());
+  // The webhook heard two notifications: it fired, then resolved.
+  server_.reset();  // Stops the dispatcher after its last deliveries.
+  std::vector<std::string> states_heard;
+  for (const std::string& body : webhook.bodies()) {
+    for (const char* state : {"ALERT_STATE_FIRING", "ALERT_STATE_RESOLVED",
+                              "ALERT_STATE_PENDING"}) {
+      size_t at = 0;
+      while ((at = body.find(state, at)) != std::string::npos) {
+        states_heard.push_back(state);
+        at += 1;
+      }
+    }
+  }
+  EXPECT_EQ(states_heard, (std::vector<std::string>{"ALERT_STATE_FIRING",
+                                                    "ALERT_STATE_RESOLVED"}));
 }
 
 }  // namespace
