@@ -217,15 +217,10 @@ absl::Status AlertmanagerSink::Deliver(
     }
   }
   const std::string path = absl::StrCat(prefix_, kAlertsPath);
-  const httplib::Result result =
-      client_->Post(path, ToAlertmanagerJson(out), "application/json");
-  if (!result) {
-    return absl::UnavailableError(
-        absl::StrCat(name(), ": ", httplib::to_string(result.error())));
-  }
-  if (result->status < 200 || result->status >= 300) {
-    return absl::UnavailableError(
-        absl::StrCat(name(), ": HTTP ", result->status, " ", result->body));
+  if (absl::Status posted =
+          PostJson(*client_, path, ToAlertmanagerJson(out), name());
+      !posted.ok()) {
+    return posted;
   }
   for (const vigie::v1::Alert& alert : alerts) {
     if (alert.state() == vigie::v1::ALERT_STATE_RESOLVED) {

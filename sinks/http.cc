@@ -35,4 +35,18 @@ std::unique_ptr<httplib::Client> NewHttpClient(const std::string& origin,
   return client;
 }
 
+absl::Status PostJson(httplib::Client& client, const std::string& path,
+                      const std::string& body, absl::string_view name) {
+  const httplib::Result result = client.Post(path, body, "application/json");
+  if (!result) {
+    return absl::UnavailableError(
+        absl::StrCat(name, ": ", httplib::to_string(result.error())));
+  }
+  if (result->status < 200 || result->status >= 300) {
+    return absl::UnavailableError(absl::StrCat(
+        name, ": HTTP ", result->status, " ", result->body.substr(0, 200)));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace vigie::sinks

@@ -25,4 +25,9 @@ absl::Status SplitHttpUrl(absl::string_view url, absl::string_view what,
 std::unique_ptr<httplib::Client> NewHttpClient(const std::string& origin,
                                                absl::Duration timeout);
 
+// POSTs `body` as JSON to `path`; kUnavailable, naming `name` (the sink),
+// when there is no answer or it is not a 2xx.
+absl::Status PostJson(httplib::Client& client, const std::string& path,
+                      const std::string& body, absl::string_view name);
+
 }  // namespace vigie::sinks

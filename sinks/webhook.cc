@@ -58,17 +58,7 @@ std::string WebhookSink::name() const {
 
 absl::Status WebhookSink::Deliver(absl::Span<const vigie::v1::Alert> alerts,
                                   absl::Time) {
-  const httplib::Result result =
-      client_->Post(path_, WebhookBody(alerts), "application/json");
-  if (!result) {
-    return absl::UnavailableError(
-        absl::StrCat(name(), ": ", httplib::to_string(result.error())));
-  }
-  if (result->status < 200 || result->status >= 300) {
-    return absl::UnavailableError(absl::StrCat(
-        name(), ": HTTP ", result->status, " ", result->body.substr(0, 200)));
-  }
-  return absl::OkStatus();
+  return PostJson(*client_, path_, WebhookBody(alerts), name());
 }
 
 }  // namespace vigie::sinks
