@@ -230,4 +230,16 @@ grpc::ServerUnaryReactor* VigieService::ListAlerts(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* VigieService::ListAlertHistory(
+    grpc::CallbackServerContext* context,
+    const vigie::v1::ListAlertHistoryRequest* request,
+    vigie::v1::ListAlertHistoryReply* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<vigie::v1::ListAlertHistoryReply> result =
+      pipeline_->ListAlertHistory(*request);
+  if (result.ok()) *reply = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
 }  // namespace vigie::services

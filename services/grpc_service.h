@@ -34,6 +34,10 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
       grpc::CallbackServerContext* context,
       const vigie::v1::GetMetricsRequest* request,
       vigie::v1::GetMetricsReply* reply) override;
+  grpc::ServerUnaryReactor* ListAlertHistory(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::ListAlertHistoryRequest* request,
+      vigie::v1::ListAlertHistoryReply* reply) override;
   grpc::ServerUnaryReactor* ListAlerts(
       grpc::CallbackServerContext* context,
       const vigie::v1::ListAlertsRequest* request,

@@ -153,6 +153,11 @@ class Pipeline {
       ABSL_LOCKS_EXCLUDED(mu_);
   // Evaluates the rules of models changed since their last evaluation
   // first, so that the answer reflects every acknowledged event.
+  // The alerts' transitions from the stored history (see the proto).
+  // kInvalidArgument for a limit above 100,000; kUnavailable or kDataLoss
+  // if the history cannot be read. Reads the whole history: O(transitions).
+  absl::StatusOr<vigie::v1::ListAlertHistoryReply> ListAlertHistory(
+      const vigie::v1::ListAlertHistoryRequest& request) const;
   vigie::v1::ListAlertsReply ListAlerts(
       const vigie::v1::ListAlertsRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 

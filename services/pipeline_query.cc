@@ -370,4 +370,42 @@ vigie::v1::ListAlertsReply Pipeline::ListAlerts(
   return reply;
 }
 
+absl::StatusOr<vigie::v1::ListAlertHistoryReply> Pipeline::ListAlertHistory(
+    const vigie::v1::ListAlertHistoryRequest& request) const {
+  constexpr uint32_t kDefaultLimit = 1000;
+  constexpr uint32_t kMaxLimit = 100000;
+  if (request.limit() > kMaxLimit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "limit must be at most ", kMaxLimit, ", got ", request.limit()));
+  }
+  const uint32_t limit = request.limit() == 0 ? kDefaultLimit : request.limit();
+  const absl::Time since = request.has_since() ? FromProtoTime(request.since())
+                                               : absl::InfinitePast();
+  const absl::Time until = request.has_until() ? FromProtoTime(request.until())
+                                               : absl::InfiniteFuture();
+  // The store is written under mu_ but reads need no lock: RocksDB reads
+  // a consistent snapshot.
+  ASSIGN_OR_RETURN(std::vector<vigie::v1::Alert> history,
+                   store_->LoadAlertHistory());
+  std::vector<vigie::v1::Alert> matched;
+  for (vigie::v1::Alert& alert : history) {
+    const absl::Time at = FromProtoTime(alert.updated_at());
+    if ((!request.model_id().empty() &&
+         alert.model_id() != request.model_id()) ||
+        (!request.fingerprint().empty() &&
+         alert.fingerprint() != request.fingerprint()) ||
+        at < since || at >= until) {
+      continue;
+    }
+    matched.push_back(std::move(alert));
+  }
+  vigie::v1::ListAlertHistoryReply reply;
+  const size_t skip = matched.size() > limit ? matched.size() - limit : 0;
+  reply.set_truncated(skip > 0);
+  for (size_t i = skip; i < matched.size(); ++i) {
+    *reply.add_transitions() = std::move(matched[i]);
+  }
+  return reply;
+}
+
 }  // namespace vigie::services
