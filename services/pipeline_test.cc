@@ -121,6 +121,19 @@ class PipelineTest : public ::testing::Test {
     Ingest(std::move(events));
   }
 
+  // Group f: TPR 40/50, FPR 10/50. Group m: TPR 20/50, FPR 10/50: an
+  // equalized odds gap of 0.4 on 100 labelled predictions a group.
+  void FeedEqualizedOddsBreach() {
+    Feed("f", true, true, 40);
+    Feed("f", false, true, 10);
+    Feed("f", true, false, 10);
+    Feed("f", false, false, 40);
+    Feed("m", true, true, 20);
+    Feed("m", false, true, 30);
+    Feed("m", true, false, 10);
+    Feed("m", false, false, 40);
+  }
+
   // Reopens the pipeline with the model's settings changed by `change`.
   template <typename Change>
   void Reconfigure(Change change) {
@@ -586,15 +599,7 @@ TEST_F(PipelineTest, ReplayAppliesEachCallAtTheTimeItWasApplied) {
 }
 
 TEST_F(PipelineTest, EqualizedOddsAlertFiresWithItsCitation) {
-  // Group f: TPR 40/50, FPR 10/50. Group m: TPR 20/50, FPR 10/50.
-  Feed("f", true, true, 40);
-  Feed("f", false, true, 10);
-  Feed("f", true, false, 10);
-  Feed("f", false, false, 40);
-  Feed("m", true, true, 20);
-  Feed("m", false, true, 30);
-  Feed("m", true, false, 10);
-  Feed("m", false, false, 40);
+  FeedEqualizedOddsBreach();
 
   vigie::v1::ListAlertsRequest request;
   const auto alerts = pipeline_->ListAlerts(request);
@@ -624,15 +629,7 @@ TEST_F(PipelineTest, EqualizedOddsAlertFiresWithItsCitation) {
 }
 
 TEST_F(PipelineTest, AlertHistoryListsEachTransitionOnce) {
-  // Group f: TPR 40/50; group m: TPR 20/50 (FPR 10/50 each): critical.
-  Feed("f", true, true, 40);
-  Feed("f", false, true, 10);
-  Feed("f", true, false, 10);
-  Feed("f", false, false, 40);
-  Feed("m", true, true, 20);
-  Feed("m", false, true, 30);
-  Feed("m", true, false, 10);
-  Feed("m", false, false, 40);
+  FeedEqualizedOddsBreach();  // Critical.
   ASSERT_EQ(pipeline_->ListAlerts({}).alerts_size(), 1);
   const std::string fingerprint =
       pipeline_->ListAlerts({}).alerts(0).fingerprint();

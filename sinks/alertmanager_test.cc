@@ -134,13 +134,10 @@ class RealAlertmanagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (testutil::AlertmanagerProcess::Binary().empty()) {
-      GTEST_SKIP() << "prometheus-alertmanager is not installed (run "
-                      "deploy/setup.sh)";
+      GTEST_SKIP() << testutil::AlertmanagerProcess::kNotInstalled;
     }
-    ASSERT_OK_AND_ASSIGN(auto process,
+    ASSERT_OK_AND_ASSIGN(process_,
                          testutil::AlertmanagerProcess::Start(dir_.path()));
-    process_ =
-        std::make_unique<testutil::AlertmanagerProcess>(std::move(process));
     AlertmanagerOptions options;
     options.url = process_->url();
     ASSERT_OK_AND_ASSIGN(sink_, AlertmanagerSink::Create(options));

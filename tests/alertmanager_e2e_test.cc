@@ -49,13 +49,10 @@ class AlertmanagerE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (testutil::AlertmanagerProcess::Binary().empty()) {
-      GTEST_SKIP() << "prometheus-alertmanager is not installed (run "
-                      "deploy/setup.sh)";
+      GTEST_SKIP() << testutil::AlertmanagerProcess::kNotInstalled;
     }
-    ASSERT_OK_AND_ASSIGN(auto process,
+    ASSERT_OK_AND_ASSIGN(alertmanager_,
                          testutil::AlertmanagerProcess::Start(dir_.path()));
-    alertmanager_ =
-        std::make_unique<testutil::AlertmanagerProcess>(std::move(process));
     sinks::AlertmanagerOptions options;
     options.url = alertmanager_->url();
     ASSERT_OK_AND_ASSIGN(reader_, sinks::AlertmanagerSink::Create(options));

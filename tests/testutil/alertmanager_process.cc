@@ -58,7 +58,7 @@ std::string AlertmanagerProcess::Binary() {
   return "";
 }
 
-absl::StatusOr<AlertmanagerProcess> AlertmanagerProcess::Start(
+absl::StatusOr<std::unique_ptr<AlertmanagerProcess>> AlertmanagerProcess::Start(
     const std::string& dir, absl::Duration timeout) {
   const std::string binary = Binary();
   if (binary.empty()) {
@@ -81,7 +81,8 @@ absl::StatusOr<AlertmanagerProcess> AlertmanagerProcess::Start(
            "  - name: nowhere\n";
     if (!out) return absl::InternalError("cannot write " + config);
   }
-  AlertmanagerProcess process;
+  std::unique_ptr<AlertmanagerProcess> owned(new AlertmanagerProcess());
+  AlertmanagerProcess& process = *owned;
   process.log_path_ = dir + "/alertmanager.log";
   process.url_ = absl::StrCat("http://127.0.0.1:", *port);
   std::vector<std::string> args = {
@@ -116,7 +117,7 @@ absl::StatusOr<AlertmanagerProcess> AlertmanagerProcess::Start(
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     if (auto result = client.Get("/-/ready"); result && result->status == 200) {
-      return process;
+      return owned;
     }
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {

@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -18,9 +19,12 @@ class AlertmanagerProcess {
   // The binary, or empty when it is not installed (deploy/setup.sh installs
   // it; a test skips with a message without it).
   static std::string Binary();
+  // What a test that needs it says when it skips without it.
+  static constexpr const char* kNotInstalled =
+      "prometheus-alertmanager is not installed (run deploy/setup.sh)";
   // Starts it and waits up to `timeout` until it reports ready. Its output
   // goes to `dir`/alertmanager.log.
-  static absl::StatusOr<AlertmanagerProcess> Start(
+  static absl::StatusOr<std::unique_ptr<AlertmanagerProcess>> Start(
       const std::string& dir, absl::Duration timeout = absl::Seconds(30));
   AlertmanagerProcess(AlertmanagerProcess&& other) noexcept;
   AlertmanagerProcess& operator=(AlertmanagerProcess&&) = delete;
