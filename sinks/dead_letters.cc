@@ -4,7 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/json_util.h"
+#include "sinks/alert_json.h"
 
 namespace vigie::sinks {
 namespace {
@@ -46,11 +46,9 @@ absl::Status DeadLetterFile::Write(absl::string_view sink,
   const std::string time =
       absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", at, absl::UTCTimeZone());
   for (const vigie::v1::Alert& alert : alerts) {
-    std::string json;
-    (void)google::protobuf::util::MessageToJsonString(alert, &json);
     out << "{\"at\":" << Quoted(time) << ",\"sink\":" << Quoted(sink)
-        << ",\"error\":" << Quoted(error.ToString()) << ",\"alert\":" << json
-        << "}\n";
+        << ",\"error\":" << Quoted(error.ToString())
+        << ",\"alert\":" << AlertToJson(alert) << "}\n";
   }
   out.flush();
   if (!out) return absl::UnavailableError("cannot write " + path_);

@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "google/protobuf/util/json_util.h"
+#include "sinks/alert_json.h"
 #include "sinks/http.h"
 
 namespace vigie::sinks {
@@ -26,10 +26,7 @@ absl::Status WebhookOptions::Validate() const {
 std::string WebhookBody(absl::Span<const vigie::v1::Alert> alerts) {
   std::vector<std::string> items;
   for (const vigie::v1::Alert& alert : alerts) {
-    std::string json;
-    // A message of plain fields: printing cannot fail.
-    (void)google::protobuf::util::MessageToJsonString(alert, &json);
-    items.push_back(std::move(json));
+    items.push_back(AlertToJson(alert));
   }
   return absl::StrCat(R"({"receiver":"vigie","version":"1","alerts":[)",
                       absl::StrJoin(items, ","), "]}");
