@@ -25,6 +25,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "sinks/kafka.h"
 #include "yaml-cpp/yaml.h"
 
 namespace vigie::services {
@@ -516,8 +517,8 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
   if (const YAML::Node* v = m.Find("alerting"); v != nullptr) {
     ASSIGN_OR_RETURN(Mapping a,
                      ReadMapping(source, *v, m.Path("alerting"),
-                                 {"alertmanager", "webhooks", "resend_interval",
-                                  "max_attempts"}));
+                                 {"alertmanager", "webhooks", "kafka",
+                                  "resend_interval", "max_attempts"}));
     RETURN_IF_ERROR(
         Get(a, "resend_interval", &config.alerting.resend_interval));
     RETURN_IF_ERROR(Get(a, "max_attempts", &config.alerting.max_attempts));
@@ -542,6 +543,43 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
           Get(am_map, "timeout", &config.alerting.alertmanager_timeout));
       RETURN_IF_ERROR(
           Get(am_map, "external_url", &config.alerting.external_url));
+    }
+    if (const YAML::Node* k = a.Find("kafka"); k != nullptr) {
+      ASSIGN_OR_RETURN(
+          Mapping kafka_map,
+          ReadMapping(source, *k, a.Path("kafka"),
+                      {"brokers", "topic", "timeout", "properties"}));
+      ServerConfig::Alerting::Kafka& kafka = config.alerting.kafka;
+      RETURN_IF_ERROR(Get(kafka_map, "brokers", &kafka.brokers));
+      RETURN_IF_ERROR(Get(kafka_map, "topic", &kafka.topic));
+      RETURN_IF_ERROR(Get(kafka_map, "timeout", &kafka.timeout));
+      // librdkafka's own names and values, checked here so that an error
+      // names the line.
+      if (const YAML::Node* props = kafka_map.Find("properties");
+          props != nullptr) {
+        if (!props->IsMap()) {
+          return kafka_map.Error(*props, "properties",
+                                 "must be a mapping of librdkafka settings");
+        }
+        for (const auto& entry : *props) {
+          const YAML::Node& name = entry.first;
+          if (!name.IsScalar() || !entry.second.IsScalar()) {
+            return kafka_map.Error(name, "properties",
+                                   "must map setting names to values");
+          }
+          const std::string setting =
+              absl::StrCat("properties.", name.Scalar());
+          if (kafka.properties.count(name.Scalar()) > 0) {
+            return kafka_map.Error(name, setting, "appears twice");
+          }
+          if (absl::Status checked = sinks::CheckKafkaProperty(
+                  name.Scalar(), entry.second.Scalar());
+              !checked.ok()) {
+            return kafka_map.Error(name, setting, checked.message());
+          }
+          kafka.properties[name.Scalar()] = entry.second.Scalar();
+        }
+      }
     }
   }
   if (const YAML::Node* v = m.Find("default_model"); v != nullptr) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -130,6 +131,16 @@ struct ServerConfig {
       absl::Duration timeout = absl::Seconds(5);
     };
     std::vector<Webhook> webhooks;
+    // A Kafka topic to which each notification is written as one message
+    // (sinks::KafkaSink); empty brokers: none.
+    struct Kafka {
+      std::string brokers;  // "host:port[,host:port...]"
+      std::string topic = "vigie-alerts";
+      // Of each delivery, acknowledgements included. Range: [100ms, 1m].
+      absl::Duration timeout = absl::Seconds(5);
+      // Further librdkafka settings (security.protocol, sasl.*, ...).
+      std::map<std::string, std::string> properties;
+    } kafka;
     // Firing alerts are sent again this often. Default: 1 minute.
     // Range: [100ms, 1h].
     absl::Duration resend_interval = absl::Minutes(1);

@@ -24,6 +24,7 @@ using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Pair;
 using ::testing::SizeIs;
 
 std::string ReadText(const std::string& path) {
@@ -332,6 +333,73 @@ TEST(ConfigTest, AlertingKeys) {
       ErrorOf(ParseServerConfig(
           "alerting:\n  alertmanager:\n    uri: http://am\n", "t.yaml")),
       AllOf(HasSubstr("t.yaml:3:"), HasSubstr("uri")));
+}
+
+TEST(ConfigTest, AlertingKafkaKeys) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("alerting:\n"
+                        "  kafka:\n"
+                        "    brokers: kafka-1:9092,kafka-2:9092\n"
+                        "    topic: model-alerts\n"
+                        "    timeout: 2s\n"
+                        "    properties:\n"
+                        "      security.protocol: sasl_plaintext\n"
+                        "      compression.type: zstd\n",
+                        "t.yaml"));
+  EXPECT_EQ(config.alerting.kafka.brokers, "kafka-1:9092,kafka-2:9092");
+  EXPECT_EQ(config.alerting.kafka.topic, "model-alerts");
+  EXPECT_EQ(config.alerting.kafka.timeout, absl::Seconds(2));
+  EXPECT_THAT(config.alerting.kafka.properties,
+              ElementsAre(Pair("compression.type", "zstd"),
+                          Pair("security.protocol", "sasl_plaintext")));
+  // Shipped defaults: no Kafka sink; its topic and timeout when one is set.
+  ASSERT_OK_AND_ASSIGN(ServerConfig defaults, DefaultServerConfig());
+  EXPECT_TRUE(defaults.alerting.kafka.brokers.empty());
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig brokers_only,
+      ParseServerConfig("alerting:\n  kafka:\n    brokers: k:9092\n",
+                        "t.yaml"));
+  EXPECT_EQ(brokers_only.alerting.kafka.topic, "vigie-alerts");
+  EXPECT_EQ(brokers_only.alerting.kafka.timeout, absl::Seconds(5));
+
+  // Errors name the line and the key.
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "alerting:\n  kafka:\n    brokers: k:9092\n    topik: x\n",
+                  "t.yaml")),
+              AllOf(HasSubstr("t.yaml:4:5"), HasSubstr("alerting.kafka"),
+                    HasSubstr("topik"),
+                    HasSubstr("brokers, topic, timeout, properties")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("alerting:\n"
+                                        "  kafka:\n"
+                                        "    brokers: k:9092\n"
+                                        "    properties:\n"
+                                        "      compresion.type: zstd\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:5:7"),
+                    HasSubstr("alerting.kafka.properties.compresion.type")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("alerting:\n"
+                                        "  kafka:\n"
+                                        "    brokers: k:9092\n"
+                                        "    properties:\n"
+                                        "      acks: 1\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:5:7"), HasSubstr("set by Vigie")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("alerting:\n"
+                                        "  kafka:\n"
+                                        "    brokers: k:9092\n"
+                                        "    properties: zstd\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:4:17"), HasSubstr("mapping")));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "alerting:\n  kafka:\n    brokers: k:9092\n    timeout: 2m\n",
+          "t.yaml")),
+      HasSubstr("alerting.kafka.timeout must be in [100ms, 1m], got 2m"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "alerting:\n  kafka:\n    brokers: k:9092\n    topic: \"\"\n",
+                  "t.yaml")),
+              HasSubstr("alerting.kafka.topic is required"));
 }
 
 TEST(ConfigTest, CheckpointAndStorageRanges) {

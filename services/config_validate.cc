@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/status_macros.h"
 #include "services/config.h"
+#include "sinks/kafka.h"
 
 namespace vigie::services {
 namespace {
@@ -140,6 +141,19 @@ absl::Status ServerConfig::Validate() const {
         webhook.timeout > absl::Minutes(1)) {
       return error("alerting.webhooks: timeout must be in (0, 1m], got ",
                    absl::FormatDuration(webhook.timeout));
+    }
+  }
+  if (const Alerting::Kafka& kafka = alerting.kafka; !kafka.brokers.empty()) {
+    if (kafka.topic.empty()) return error("alerting.kafka.topic is required");
+    if (kafka.timeout < absl::Milliseconds(100) ||
+        kafka.timeout > absl::Minutes(1)) {
+      return error("alerting.kafka.timeout must be in [100ms, 1m], got ",
+                   absl::FormatDuration(kafka.timeout));
+    }
+    for (const auto& [name, value] : kafka.properties) {
+      if (absl::Status s = sinks::CheckKafkaProperty(name, value); !s.ok()) {
+        return error("alerting.kafka.properties: ", s.message());
+      }
     }
   }
   if (alerting.max_attempts < 1 || alerting.max_attempts > 1000) {

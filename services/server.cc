@@ -14,6 +14,7 @@
 #include "sinks/alert_dispatcher.h"
 #include "sinks/alertmanager.h"
 #include "sinks/dead_letters.h"
+#include "sinks/kafka.h"
 #include "sinks/webhook.h"
 #include "storage/state_store.h"
 
@@ -49,6 +50,17 @@ absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
     options.timeout = webhook.timeout;
     ASSIGN_OR_RETURN(std::unique_ptr<sinks::WebhookSink> sink,
                      sinks::WebhookSink::Create(options));
+    VIGIE_LOG(Info, "alerts go to ", sink->name());
+    sinks.push_back(std::move(sink));
+  }
+  if (!alerting.kafka.brokers.empty()) {
+    sinks::KafkaOptions options;
+    options.brokers = alerting.kafka.brokers;
+    options.topic = alerting.kafka.topic;
+    options.timeout = alerting.kafka.timeout;
+    options.properties = alerting.kafka.properties;
+    ASSIGN_OR_RETURN(std::unique_ptr<sinks::KafkaSink> sink,
+                     sinks::KafkaSink::Create(options));
     VIGIE_LOG(Info, "alerts go to ", sink->name());
     sinks.push_back(std::move(sink));
   }
