@@ -5,9 +5,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "rules/summary.h"
 
 namespace vigie::rules {
 namespace {
@@ -106,6 +108,11 @@ vigie::v1::Alert AlertOf(const Finding& finding, const std::string& fingerprint,
   *alert.mutable_window() = window;
   alert.set_high_group(finding.high_group);
   alert.set_low_group(finding.low_group);
+  alert.set_model_version(finding.model_version);
+  if (finding.baseline.has_value()) {
+    alert.set_baseline(*finding.baseline);
+    alert.set_baseline_source(finding.baseline_source);
+  }
   return alert;
 }
 
@@ -148,7 +155,10 @@ std::vector<AlertChange> TrackAlerts(
     const bool firing = state == vigie::v1::ALERT_STATE_FIRING;
     const bool pending = state == vigie::v1::ALERT_STATE_PENDING;
     const Rule* found = FindRule(policy, finding.rule_id);
-    const Rule& rule = found != nullptr ? *found : no_rule;
+    const Rule rule =
+        found != nullptr
+            ? policy.Resolve(*found, finding.model_id, finding.attribute)
+            : no_rule;
 
     AlertChange change;
     vigie::v1::Alert& alert = change.alert;
@@ -159,6 +169,7 @@ std::vector<AlertChange> TrackAlerts(
         alert.set_state(vigie::v1::ALERT_STATE_INACTIVE);
         alert.set_breaching_evaluations(0);
         SetTimestamp(now, alert.mutable_updated_at());
+        alert.set_summary(RenderSummary(rule.summary, alert));
         changes.push_back(std::move(change));
         continue;
       }
@@ -169,6 +180,7 @@ std::vector<AlertChange> TrackAlerts(
         // Still firing, as it was when last breached; only the count moves.
         alert = *previous;
         alert.set_healthy_evaluations(healthy);
+        alert.set_summary(RenderSummary(rule.summary, alert));
         changes.push_back(std::move(change));
         continue;
       }
@@ -181,6 +193,7 @@ std::vector<AlertChange> TrackAlerts(
       SetTimestamp(now, alert.mutable_updated_at());
       SetTimestamp(now, alert.mutable_resolved_at());
       change.transition = true;
+      alert.set_summary(RenderSummary(rule.summary, alert));
       changes.push_back(std::move(change));
       continue;
     }
@@ -204,6 +217,7 @@ std::vector<AlertChange> TrackAlerts(
         change.transition = true;
       } else {
         *alert.mutable_updated_at() = previous->updated_at();
+        alert.set_summary(RenderSummary(rule.summary, alert));
         if (!MeasurementsDiffer(alert, *previous)) continue;
       }
     } else if (breaching >= needed) {
@@ -220,8 +234,50 @@ std::vector<AlertChange> TrackAlerts(
       }
       SetTimestamp(now, alert.mutable_updated_at());
     }
+    alert.set_summary(RenderSummary(rule.summary, alert));
     changes.push_back(std::move(change));
   }
+  return changes;
+}
+
+std::vector<AlertChange> RetireAlerts(
+    absl::string_view model_id,
+    const absl::flat_hash_set<std::string>& evaluated,
+    const absl::flat_hash_map<std::string, vigie::v1::Alert>& current,
+    absl::Time now, absl::string_view reason) {
+  std::vector<AlertChange> changes;
+  for (const auto& [fingerprint, previous] : current) {
+    if (previous.model_id() != model_id || evaluated.contains(fingerprint)) {
+      continue;
+    }
+    const bool firing = previous.state() == vigie::v1::ALERT_STATE_FIRING;
+    if (!firing && previous.state() != vigie::v1::ALERT_STATE_PENDING) {
+      continue;
+    }
+    AlertChange change;
+    vigie::v1::Alert& alert = change.alert;
+    alert = previous;
+    alert.set_message(
+        absl::StrCat(previous.message(), " Closed: ", reason, "."));
+    SetTimestamp(now, alert.mutable_updated_at());
+    if (firing) {
+      alert.set_state(vigie::v1::ALERT_STATE_RESOLVED);
+      SetTimestamp(now, alert.mutable_resolved_at());
+      change.transition = true;
+    } else {
+      alert.set_state(vigie::v1::ALERT_STATE_INACTIVE);
+      alert.set_breaching_evaluations(0);
+    }
+    alert.set_summary(
+        absl::StrCat(previous.summary(), " (closed: ", reason, ")"));
+    changes.push_back(std::move(change));
+  }
+  // The map's order is unspecified; a stable order makes stored history
+  // and notifications reproducible.
+  std::sort(changes.begin(), changes.end(),
+            [](const AlertChange& a, const AlertChange& b) {
+              return a.alert.fingerprint() < b.alert.fingerprint();
+            });
   return changes;
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "rules/evaluator.h"
@@ -69,5 +70,18 @@ std::vector<AlertChange> TrackAlerts(
     const std::vector<Finding>& findings, const Policy& policy,
     const absl::flat_hash_map<std::string, vigie::v1::Alert>& current,
     const vigie::v1::TimeWindow& window, absl::Time now, bool counts = true);
+
+// Closes the open alerts of `model_id` that an evaluation no longer
+// produces a finding for (`evaluated` holds the fingerprints it did): their
+// rule left the policy, stopped applying to the model or the attribute, or
+// the attribute has no events in the window any more. A FIRING alert is
+// RESOLVED (keeping its severity and values; `reason` ends its message), a
+// PENDING one INACTIVE, both at `now`. Without this they would stay open
+// for ever, and Alertmanager would keep them firing.
+std::vector<AlertChange> RetireAlerts(
+    absl::string_view model_id,
+    const absl::flat_hash_set<std::string>& evaluated,
+    const absl::flat_hash_map<std::string, vigie::v1::Alert>& current,
+    absl::Time now, absl::string_view reason);
 
 }  // namespace vigie::rules

@@ -45,6 +45,7 @@ Finding EvaluateCalibrationRule(
   finding.threshold =
       rule.baseline +
       (rule.warning.has_value() ? rule.warning->value : rule.critical->value);
+  if (rule.baseline != 0) finding.baseline = rule.baseline;
   const uint64_t count = calibration.has_value() ? calibration->count : 0;
   if (count == 0 || count < rule.min_labelled || !calibration->ece ||
       !calibration->null_ece) {

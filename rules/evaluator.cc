@@ -109,14 +109,14 @@ std::vector<std::string> Shortfalls(const Rule& rule, const GroupRates& group) {
 
 // Why `threshold` does not hold; empty if it holds. A min_interval_lower
 // condition fails closed when no interval was computed (ratio metrics).
-std::string FailedCondition(const Finding& finding,
-                            const Threshold& threshold) {
+std::string FailedCondition(const Finding& finding, const Threshold& threshold,
+                            double baseline) {
   const bool above = finding.comparison == Comparison::kAbove;
   if (!finding.value.has_value()) return "no value";
-  if (above ? !(*finding.value > threshold.value)
-            : !(*finding.value < threshold.value)) {
+  const double level = baseline + threshold.value;
+  if (above ? !(*finding.value > level) : !(*finding.value < level)) {
     return absl::StrCat("not ", above ? "above " : "below ",
-                        FormatLevel(threshold.value));
+                        FormatLevel(level));
   }
   // Adjusted for the rule's other tests when there were any.
   const std::optional<double> p = finding.adjusted_p_value.has_value()
@@ -134,10 +134,10 @@ std::string FailedCondition(const Finding& finding,
       return "no confidence interval for this metric to check "
              "min_interval_lower against";
     }
-    if (!(finding.interval->lower > *threshold.min_interval_lower)) {
+    const double lower = baseline + *threshold.min_interval_lower;
+    if (!(finding.interval->lower > lower)) {
       return absl::StrFormat("CI lower bound %.4f not above %s",
-                             finding.interval->lower,
-                             FormatLevel(*threshold.min_interval_lower));
+                             finding.interval->lower, FormatLevel(lower));
     }
   }
   return "";
@@ -153,6 +153,28 @@ Finding Insufficient(Finding finding, const Rule& rule, const Policy& policy,
                                  ": insufficient data for rule ", rule.id,
                                  " — ", why, ". ", Citation(rule, policy), ".");
   return finding;
+}
+
+// The finding of a rule whose baseline is the reference window when that
+// gives no value: not frozen yet, or short of the rule's sample there
+// (`why_not`, the reference's own finding).
+Finding NoReference(const Rule& rule, const Policy& policy,
+                    const std::string& model_id, const std::string& attribute,
+                    const Reference* reference, absl::string_view why_not) {
+  Finding finding;
+  finding.rule_id = rule.id;
+  finding.model_id = model_id;
+  finding.metric = rule.metric;
+  finding.attribute = attribute;
+  finding.comparison = rule.comparison;
+  return Insufficient(
+      std::move(finding), rule, policy,
+      reference == nullptr
+          ? std::string("its baseline is the model's reference window, which "
+                        "is not complete and frozen yet (or the model has "
+                        "no reference_window)")
+          : absl::StrCat("its baseline is the model's ", reference->description,
+                         ", which gives no value: ", why_not));
 }
 
 }  // namespace
@@ -227,9 +249,11 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
   finding.comparison = rule.comparison;
   // Healthy and insufficient findings report the first level to breach.
   finding.threshold =
-      rule.warning.has_value()
-          ? rule.warning->value
-          : (rule.critical.has_value() ? rule.critical->value : 0);
+      rule.baseline +
+      (rule.warning.has_value()
+           ? rule.warning->value
+           : (rule.critical.has_value() ? rule.critical->value : 0));
+  if (rule.baseline != 0) finding.baseline = rule.baseline;
 
   std::vector<GroupRates> kept;
   std::vector<std::string> lacking;
@@ -310,7 +334,7 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
 
   const std::string verdict =
       Grade(rule, finding, [&](const Threshold& threshold) {
-        return FailedCondition(finding, threshold);
+        return FailedCondition(finding, threshold, rule.baseline);
       });
 
   // The message: value, the pair's rates, the test, then the verdict.
@@ -339,6 +363,10 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
                         "(Holm)",
                         *finding.adjusted_p_value, finding.tests_in_family));
   }
+  if (rule.baseline != 0) {
+    absl::StrAppend(&detail, "; thresholds relative to the baseline ",
+                    FormatLevel(rule.baseline));
+  }
   finding.message =
       absl::StrCat(finding.metric, " for ", attribute, " = ",
                    absl::StrFormat("%.4f", *finding.value), " (", detail, ") ",
@@ -354,36 +382,99 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
 }
 
 std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
-                              const monitors::ModelMetrics& metrics) {
+                              const monitors::ModelMetrics& metrics,
+                              const ModelActivity* activity,
+                              const Reference* reference) {
   std::vector<Finding> findings;
-  for (const Rule& rule : policy.rules) {
-    if (!rule.models.empty() &&
-        std::find(rule.models.begin(), rule.models.end(), model_id) ==
-            rule.models.end()) {
+  for (const Rule& base : policy.rules) {
+    if (!base.models.empty() &&
+        std::find(base.models.begin(), base.models.end(), model_id) ==
+            base.models.end()) {
       continue;
     }
-    if (rule.metric == kExpectedCalibrationError) {
-      findings.push_back(
-          EvaluateCalibrationRule(rule, policy, model_id, metrics.calibration));
-      continue;
-    }
-    // The attributes the rule covers here, then the family of their tests.
-    std::vector<std::pair<const std::string*, const monitors::FairnessMetrics*>>
-        covered;
-    for (const auto& [attribute, fairness] : metrics.fairness) {
-      if (rule.attributes.empty() ||
-          std::find(rule.attributes.begin(), rule.attributes.end(),
-                    attribute) != rule.attributes.end()) {
-        covered.emplace_back(&attribute, &fairness);
+    if (base.metric == kMissedWindows) {
+      // Only models expected to send events have a liveness to watch.
+      if (activity == nullptr || activity->expected <= absl::ZeroDuration()) {
+        continue;
       }
+      const Rule rule = policy.Resolve(base, model_id);
+      if (rule.enabled) {
+        findings.push_back(
+            EvaluateLivenessRule(rule, policy, model_id, *activity));
+      }
+      continue;
+    }
+    if (base.metric == kExpectedCalibrationError) {
+      Rule rule = policy.Resolve(base, model_id);
+      if (!rule.enabled) continue;
+      if (rule.baseline_from_reference) {
+        const Finding baseline = EvaluateCalibrationRule(
+            rule, policy, model_id,
+            reference != nullptr ? reference->metrics.calibration
+                                 : std::nullopt);
+        if (!baseline.value.has_value()) {
+          findings.push_back(NoReference(rule, policy, model_id, "", reference,
+                                         baseline.message));
+          continue;
+        }
+        rule.baseline = *baseline.value;
+      }
+      Finding finding =
+          EvaluateCalibrationRule(rule, policy, model_id, metrics.calibration);
+      if (rule.baseline_from_reference) {
+        finding.baseline = rule.baseline;
+        finding.baseline_source = reference->description;
+      }
+      findings.push_back(std::move(finding));
+      continue;
+    }
+    // The attributes the rule covers here, each with the rule as its
+    // overrides make it, then the family of their tests.
+    struct Covered {
+      const std::string* attribute;
+      const monitors::FairnessMetrics* fairness;
+      Rule rule;
+    };
+    std::vector<Covered> covered;
+    for (const auto& [attribute, fairness] : metrics.fairness) {
+      if (!base.attributes.empty() &&
+          std::find(base.attributes.begin(), base.attributes.end(),
+                    attribute) == base.attributes.end()) {
+        continue;
+      }
+      Rule rule = policy.Resolve(base, model_id, attribute);
+      if (!rule.enabled) continue;
+      if (rule.baseline_from_reference) {
+        const monitors::FairnessMetrics* then = nullptr;
+        if (reference != nullptr) {
+          auto it = reference->metrics.fairness.find(attribute);
+          if (it != reference->metrics.fairness.end()) then = &it->second;
+        }
+        const Finding baseline =
+            then != nullptr
+                ? EvaluateRule(rule, policy, model_id, attribute, *then)
+                : Finding();
+        if (!baseline.value.has_value()) {
+          findings.push_back(NoReference(rule, policy, model_id, attribute,
+                                         reference, baseline.message));
+          continue;
+        }
+        rule.baseline = *baseline.value;
+      }
+      covered.push_back({&attribute, &fairness, std::move(rule)});
     }
     std::vector<Finding> raw;
     std::vector<double> p_values;
-    for (const auto& [attribute, fairness] : covered) {
+    for (const Covered& c : covered) {
       raw.push_back(
-          EvaluateRule(rule, policy, model_id, *attribute, *fairness));
+          EvaluateRule(c.rule, policy, model_id, *c.attribute, *c.fairness));
       if (raw.back().p_value.has_value()) {
         p_values.push_back(*raw.back().p_value);
+      }
+    }
+    for (size_t i = 0; i < covered.size(); ++i) {
+      if (covered[i].rule.baseline_from_reference) {
+        raw[i].baseline_source = reference->description;
       }
     }
     if (p_values.size() < 2) {
@@ -398,8 +489,10 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
         continue;
       }
       const TestFamily family{adjusted[test++], p_values.size()};
-      findings.push_back(EvaluateRule(rule, policy, model_id, *covered[i].first,
-                                      *covered[i].second, &family));
+      findings.push_back(EvaluateRule(covered[i].rule, policy, model_id,
+                                      *covered[i].attribute,
+                                      *covered[i].fairness, &family));
+      findings.back().baseline_source = raw[i].baseline_source;
     }
   }
   return findings;

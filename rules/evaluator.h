@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "monitors/model_monitors.h"
 #include "monitors/stats.h"
 #include "rules/policy.h"
@@ -45,8 +46,15 @@ struct Finding {
   // a rule over many attributes does not alert by chance on one of them.
   std::optional<double> adjusted_p_value;
   size_t tests_in_family = 1;
-  // Threshold of the severity reported (of the warning level when healthy).
+  // Threshold of the severity reported (of the warning level when healthy),
+  // baseline included; the baseline when the rule's thresholds are relative.
   double threshold = 0;
+  std::optional<double> baseline;
+  // Where the baseline comes from: "declared" (the rule's number) unless
+  // the caller says otherwise.
+  std::string baseline_source = "declared";
+  // The model version of the latest prediction, set by the caller.
+  std::string model_version;
   Comparison comparison = Comparison::kAbove;
   std::vector<GroupSample> samples;          // Included groups.
   std::vector<std::string> excluded_groups;  // Below the minimum sample.
@@ -56,12 +64,39 @@ struct Finding {
 };
 
 // Evaluates every rule of `policy` that applies to `model_id` on every
-// attribute of `metrics` it covers: one finding per (rule, attribute),
-// healthy ones included so that callers can resolve alerts. The attributes
+// attribute of `metrics` it covers, as the policy's overrides make it for
+// that model and attribute (and leaving out those they disable): one
+// finding per (rule, attribute), healthy ones included so that callers can
+// resolve alerts. The attributes
 // one rule tests (those with a p-value) are one family: their p-values are
 // adjusted together (HolmAdjusted) before the max_p_value conditions. Pure.
+// What a liveness rule looks at: how long the model has sent nothing, and
+// how often it is expected to send (zero: no expectation).
+struct ModelActivity {
+  absl::Duration silence;
+  absl::Duration expected;
+};
+// A model's frozen reference window: its metrics, for rules whose baseline
+// is the reference, and a description for alerts ("reference window
+// <start> to <end>").
+struct Reference {
+  monitors::ModelMetrics metrics;
+  std::string description;
+};
+// A rule with baseline_from_reference takes its baseline from `reference`
+// (the same metric, attribute and minimum samples); without a reference,
+// or when the reference lacks the sample, its finding is insufficient_data.
 std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
-                              const monitors::ModelMetrics& metrics);
+                              const monitors::ModelMetrics& metrics,
+                              const ModelActivity* activity = nullptr,
+                              const Reference* reference = nullptr);
+
+// Evaluates a missed_windows rule: the value is the number of whole
+// `expected` intervals in `silence`, compared above the levels' values (a
+// count). The scope is the model. Call only with activity.expected > 0.
+Finding EvaluateLivenessRule(const Rule& rule, const Policy& policy,
+                             const std::string& model_id,
+                             const ModelActivity& activity);
 
 // Evaluates one rule on one attribute's metrics:
 // - Groups below any of the rule's minimum samples (or left out of the gaps

@@ -467,3 +467,64 @@ TEST(EvaluateTest, ARuleOverManyAttributesAdjustsItsPValues) {
 
 }  // namespace
 }  // namespace vigie::rules
+
+namespace vigie::rules {
+namespace {
+
+Rule O2() {
+  Rule rule;
+  rule.id = "O2";
+  rule.metric = kMissedWindows;
+  rule.comparison = Comparison::kAbove;
+  rule.warning = Threshold{0, std::nullopt, std::nullopt, std::nullopt};
+  rule.critical = Threshold{2, std::nullopt, std::nullopt, std::nullopt};
+  rule.element = "Q5.1/5.1.e";
+  return rule;
+}
+
+TEST(LivenessRuleTest, CountsWholeMissedWindows) {
+  ASSERT_TRUE(O2().Validate().ok()) << O2().Validate();
+  Policy policy;
+  policy.rules = {O2()};
+  const absl::Duration hour = absl::Hours(1);
+  // (silence, expected missed windows, severity)
+  const struct {
+    absl::Duration silence;
+    double missed;
+    std::optional<Severity> severity;
+  } cases[] = {
+      {absl::Minutes(59), 0, std::nullopt},
+      {hour, 1, Severity::kWarning},
+      {absl::Minutes(179), 2, Severity::kWarning},
+      {absl::Hours(3), 3, Severity::kCritical},
+  };
+  for (const auto& c : cases) {
+    const ModelActivity activity{c.silence, hour};
+    const std::vector<Finding> findings =
+        Evaluate(policy, "credit", {}, &activity);
+    ASSERT_EQ(findings.size(), 1u);
+    EXPECT_EQ(findings[0].value, c.missed) << c.silence;
+    EXPECT_EQ(findings[0].severity, c.severity) << findings[0].message;
+    EXPECT_EQ(findings[0].attribute, "");
+  }
+  // No expectation, or no activity given: nothing to say.
+  const ModelActivity none{absl::Hours(100), absl::ZeroDuration()};
+  EXPECT_TRUE(Evaluate(policy, "credit", {}, &none).empty());
+  EXPECT_TRUE(Evaluate(policy, "credit", {}).empty());
+}
+
+TEST(LivenessRuleTest, ValidatesAsACount) {
+  Rule rule = O2();
+  rule.critical->value = 5;
+  EXPECT_TRUE(rule.Validate().ok());
+  rule.critical->max_p_value = 0.05;
+  EXPECT_THAT(std::string(rule.Validate().message()),
+              HasSubstr("takes only a value"));
+  rule = O2();
+  rule.attributes = {"race"};
+  EXPECT_THAT(std::string(rule.Validate().message()),
+              HasSubstr("is the model's"));
+}
+
+}  // namespace
+}  // namespace vigie::rules

@@ -1,5 +1,6 @@
 #include "rules/policy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -9,14 +10,18 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "rules/summary.h"
 
 namespace vigie::rules {
 namespace {
 
-constexpr const char* kMetrics[] = {
-    kEqualizedOddsDifference,     kDemographicParityDifference,
-    kDemographicParityRatio,      kTruePositiveRateDifference,
-    kFalsePositiveRateDifference, kExpectedCalibrationError};
+constexpr const char* kMetrics[] = {kEqualizedOddsDifference,
+                                    kDemographicParityDifference,
+                                    kDemographicParityRatio,
+                                    kTruePositiveRateDifference,
+                                    kFalsePositiveRateDifference,
+                                    kExpectedCalibrationError,
+                                    kMissedWindows};
 
 bool IsKnownMetric(absl::string_view metric) {
   for (absl::string_view known : kMetrics) {
@@ -30,13 +35,32 @@ absl::Status RuleError(absl::string_view id, absl::string_view what) {
 }
 
 // Every metric is a rate difference or ratio, so its thresholds live in
-// [0, 1]; the interval bound is of a difference of rates, so in [-1, 1].
+// [0, 1] ([-1, 1] relative to a baseline); the interval bound is of a
+// difference of rates, so in [-1, 1].
 absl::Status ValidateThreshold(absl::string_view id, absl::string_view level,
-                               const Threshold& threshold) {
-  if (!std::isfinite(threshold.value) || threshold.value < 0 ||
+                               const Threshold& threshold, bool relative,
+                               bool count) {
+  if (count) {
+    if (!std::isfinite(threshold.value) || threshold.value < 0 ||
+        threshold.value > 1e6) {
+      return RuleError(id, absl::StrCat(level,
+                                        ".value is a count of missed windows "
+                                        "in [0, 1e6], got ",
+                                        threshold.value));
+    }
+    if (threshold.max_p_value || threshold.min_interval_lower ||
+        threshold.min_null_quantile) {
+      return RuleError(
+          id, absl::StrCat(level, ": ", kMissedWindows, " takes only a value"));
+    }
+    return absl::OkStatus();
+  }
+  const double low = relative ? -1 : 0;
+  if (!std::isfinite(threshold.value) || threshold.value < low ||
       threshold.value > 1) {
-    return RuleError(id, absl::StrCat(level, ".value must be in [0, 1], got ",
-                                      threshold.value));
+    return RuleError(
+        id, absl::StrCat(level, ".value must be in [", relative ? "-1" : "0",
+                         ", 1], got ", threshold.value));
   }
   if (threshold.max_p_value.has_value() &&
       !(*threshold.max_p_value > 0 && *threshold.max_p_value <= 1)) {
@@ -63,6 +87,58 @@ absl::Status ValidateNames(absl::string_view id, absl::string_view field,
     }
     if (!seen.insert(name).second) {
       return RuleError(id, absl::StrCat(field, " lists \"", name, "\" twice"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Which overrides apply to a scope depends only on which of the names the
+// overrides select it matches; so trying every named value (and one named
+// by none) of each selector tries every combination a scope can meet.
+absl::Status ValidateOverrides(
+    const Policy& policy, const absl::flat_hash_set<absl::string_view>& ids) {
+  std::vector<std::string> models = {""}, attributes = {""}, features = {""};
+  auto add = [](const std::vector<std::string>& names,
+                std::vector<std::string>& into) {
+    for (const std::string& name : names) {
+      if (std::find(into.begin(), into.end(), name) == into.end()) {
+        into.push_back(name);
+      }
+    }
+  };
+  for (size_t i = 0; i < policy.overrides.size(); ++i) {
+    const RuleOverride& o = policy.overrides[i];
+    const std::string where = absl::StrCat("overrides[", i, "]");
+    for (const std::string& id : o.rules) {
+      if (!ids.contains(id)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, ": no rule \"", id, "\" in the policy"));
+      }
+    }
+    if (o.window.has_value() && !(o.attributes.empty() && o.features.empty())) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where,
+          ": window is evaluated per model: an override that sets it "
+          "selects no attributes or features"));
+    }
+    add(o.models, models);
+    add(o.attributes, attributes);
+    add(o.features, features);
+  }
+  if (policy.overrides.empty()) return absl::OkStatus();
+  for (const Rule& rule : policy.rules) {
+    for (const std::string& model : models) {
+      for (const std::string& attribute : attributes) {
+        for (const std::string& feature : features) {
+          const Rule resolved = policy.Resolve(rule, model, attribute, feature);
+          if (absl::Status status = resolved.Validate(); !status.ok()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                status.message(), " (with the overrides for model \"", model,
+                "\", attribute \"", attribute, "\", feature \"", feature,
+                "\")"));
+          }
+        }
+      }
     }
   }
   return absl::OkStatus();
@@ -117,20 +193,34 @@ absl::Status Rule::Validate() const {
                                         " is the model's: it takes no "
                                         "attributes"));
     }
-    if (!(baseline >= 0 && baseline <= 1)) {
-      return RuleError(
-          id, absl::StrCat("baseline must be in [0, 1], got ", baseline));
-    }
-  } else if (baseline != 0 || min_labelled != 0) {
-    return RuleError(id,
-                     absl::StrCat("baseline and min_sample.labelled are for ",
-                                  kExpectedCalibrationError));
+  } else if (min_labelled != 0) {
+    return RuleError(id, absl::StrCat("min_sample.labelled is for ",
+                                      kExpectedCalibrationError));
+  }
+  if (!(baseline >= 0 && baseline <= 1)) {
+    return RuleError(
+        id, absl::StrCat("baseline must be in [0, 1], got ", baseline));
+  }
+  if (baseline != 0 && !(baseline + (warning ? warning->value : 0) >= 0 &&
+                         baseline + (critical ? critical->value : 0) >= 0)) {
+    return RuleError(id, "baseline plus a level's value must be >= 0");
+  }
+  // Relative to a baseline, a level may be a fall as well as a rise.
+  const bool relative = baseline != 0 || baseline_from_reference;
+  const bool count = metric == kMissedWindows;
+  if (count &&
+      (comparison != Comparison::kAbove || !attributes.empty() || relative)) {
+    return RuleError(id, absl::StrCat(kMissedWindows,
+                                      " is the model's: comparison above, "
+                                      "no attributes, no baseline"));
   }
   if (warning.has_value()) {
-    RETURN_IF_ERROR(ValidateThreshold(id, "warning", *warning));
+    RETURN_IF_ERROR(
+        ValidateThreshold(id, "warning", *warning, relative, count));
   }
   if (critical.has_value()) {
-    RETURN_IF_ERROR(ValidateThreshold(id, "critical", *critical));
+    RETURN_IF_ERROR(
+        ValidateThreshold(id, "critical", *critical, relative, count));
   }
   // A warning must be reached before the critical level, whichever way the
   // metric breaches; equal values are allowed (the conditions may differ).
@@ -163,6 +253,9 @@ absl::Status Rule::Validate() const {
                                       absl::FormatDuration(window)));
   }
   if (element.empty()) return RuleError(id, "element is required");
+  if (absl::Status status = ValidateSummary(summary); !status.ok()) {
+    return RuleError(id, absl::StrCat("summary: ", status.message()));
+  }
   RETURN_IF_ERROR(ValidateNames(id, "models", models));
   RETURN_IF_ERROR(ValidateNames(id, "attributes", attributes));
   for (const std::string& related : related_elements) {
@@ -176,6 +269,71 @@ absl::Status Rule::Validate() const {
     }
   }
   return absl::OkStatus();
+}
+
+bool RuleOverride::Matches(absl::string_view rule_id,
+                           absl::string_view model_id,
+                           absl::string_view attribute,
+                           absl::string_view feature) const {
+  auto selects = [](const std::vector<std::string>& names,
+                    absl::string_view name) {
+    return names.empty() ||
+           std::find(names.begin(), names.end(), name) != names.end();
+  };
+  return selects(rules, rule_id) && selects(models, model_id) &&
+         selects(attributes, attribute) && selects(features, feature);
+}
+
+void RuleOverride::ApplyTo(Rule& rule) const {
+  auto merge = [](const std::optional<Level>& level,
+                  std::optional<Threshold>& into) {
+    if (!level.has_value()) return;
+    if (!into.has_value()) {
+      if (!level->value.has_value()) return;  // Nothing to compare with.
+      into.emplace();
+    }
+    if (level->value) into->value = *level->value;
+    if (level->max_p_value) into->max_p_value = level->max_p_value;
+    if (level->min_interval_lower) {
+      into->min_interval_lower = level->min_interval_lower;
+    }
+    if (level->min_null_quantile) {
+      into->min_null_quantile = level->min_null_quantile;
+    }
+  };
+  merge(warning, rule.warning);
+  merge(critical, rule.critical);
+  auto set = [](const auto& from, auto& to) {
+    if (from.has_value()) to = *from;
+  };
+  set(enabled, rule.enabled);
+  set(confidence, rule.confidence);
+  if (baseline.has_value()) {
+    rule.baseline = *baseline;
+    rule.baseline_from_reference = false;
+  }
+  set(baseline_from_reference, rule.baseline_from_reference);
+  set(window, rule.window);
+  set(min_predictions_per_group, rule.min_predictions_per_group);
+  set(min_positives_per_group, rule.min_positives_per_group);
+  set(min_negatives_per_group, rule.min_negatives_per_group);
+  set(min_selected_in_reference_group, rule.min_selected_in_reference_group);
+  set(min_labelled, rule.min_labelled);
+  set(for_evaluations, rule.for_evaluations);
+  set(keep_firing_for, rule.keep_firing_for);
+  set(runbook, rule.runbook);
+  set(summary, rule.summary);
+  set(threshold_source, rule.threshold_source);
+}
+
+Rule Policy::Resolve(const Rule& rule, absl::string_view model_id,
+                     absl::string_view attribute,
+                     absl::string_view feature) const {
+  Rule resolved = rule;
+  for (const RuleOverride& o : overrides) {
+    if (o.Matches(rule.id, model_id, attribute, feature)) o.ApplyTo(resolved);
+  }
+  return resolved;
 }
 
 absl::Status Policy::Validate() const {
@@ -196,7 +354,7 @@ absl::Status Policy::Validate() const {
           absl::StrCat("rule id \"", rule.id, "\" is used twice"));
     }
   }
-  return absl::OkStatus();
+  return ValidateOverrides(*this, ids);
 }
 
 }  // namespace vigie::rules

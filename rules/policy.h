@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace vigie::rules {
@@ -25,6 +26,11 @@ inline constexpr const char* kFalsePositiveRateDifference =
 // compared as the excess over Rule::baseline.
 inline constexpr const char* kExpectedCalibrationError =
     "expected_calibration_error";
+// Monitor liveness (not per attribute): whole intervals of the model's
+// expect_events_every since it last sent an event. Thresholds are counts of
+// missed windows (comparison above: warning {value: 0} alerts at the first
+// missed window).
+inline constexpr const char* kMissedWindows = "missed_windows";
 
 // How a metric breaches its threshold.
 enum class Comparison {
@@ -78,10 +84,20 @@ struct Rule {
   // Positive decisions the group with the highest selection rate (the
   // reference of an impact ratio) must have; else insufficient_data.
   uint64_t min_selected_in_reference_group = 0;
-  // expected_calibration_error only: the value the model declared (its
-  // validation run) or had at deployment, which thresholds are added to;
-  // and the labelled predictions the window needs. Defaults: 0.
+  // Relative thresholds: the metric's value the model declared (its
+  // validation run) or had at deployment. Each level's value and
+  // min_interval_lower are added to it, so that a rule alerts on the change
+  // from the baseline (e.g. ECE - baseline > 0.02; an impact ratio that
+  // fell 0.05 below the declared 0.95 with warning.value -0.05). Default 0:
+  // absolute thresholds. Range: [0, 1].
   double baseline = 0;
+  // Instead of a declared number, the baseline is the metric's value over
+  // the model's frozen reference window (ModelConfig::reference_window: the
+  // first days after deployment), with the rule's own minimum samples;
+  // until that window is complete and frozen, or when it lacks the sample,
+  // the finding is insufficient_data.
+  bool baseline_from_reference = false;
+  // expected_calibration_error only: labelled predictions the window needs.
   uint64_t min_labelled = 0;
   // Evaluations in a row a breach must hold before the alert fires (it is
   // PENDING until then), so that a metric that flaps around its threshold
@@ -102,9 +118,61 @@ struct Rule {
   std::string threshold_source;
   // Runbook hint added to critical alerts' messages; may be empty.
   std::string runbook;
+  // The alert's one-line summary, with placeholders filled in (see
+  // RenderSummary in rules/summary.h); empty: the default summary.
+  std::string summary;
+  // False: the rule is not evaluated (set by an override, e.g. to turn a
+  // rule off for one model). Default true.
+  bool enabled = true;
 
   // kInvalidArgument naming the field for anything out of range.
   absl::Status Validate() const;
+};
+
+// Changes to some rules for some models, attributes or features: every
+// number of a rule can be set per scope. A selector left empty matches
+// anything; the overrides that match a finding's (rule, model, attribute,
+// feature) apply in the order written, so a later one wins.
+struct RuleOverride {
+  std::vector<std::string> rules;       // Rule ids.
+  std::vector<std::string> models;      // Model ids.
+  std::vector<std::string> attributes;  // Group attributes.
+  std::vector<std::string> features;    // Features (of feature-scoped rules).
+  // A level's fields, merged one by one into the rule's level (a level the
+  // rule lacks is added when its value is given).
+  struct Level {
+    std::optional<double> value;
+    std::optional<double> max_p_value;
+    std::optional<double> min_interval_lower;
+    std::optional<double> min_null_quantile;
+  };
+  std::optional<Level> warning;
+  std::optional<Level> critical;
+  std::optional<bool> enabled;
+  std::optional<double> confidence;
+  std::optional<double> baseline;  // Clears baseline_from_reference.
+  std::optional<bool> baseline_from_reference;
+  // Only in overrides that select no attributes or features: one window is
+  // evaluated per model.
+  std::optional<absl::Duration> window;
+  std::optional<uint64_t> min_predictions_per_group;
+  std::optional<uint64_t> min_positives_per_group;
+  std::optional<uint64_t> min_negatives_per_group;
+  std::optional<uint64_t> min_selected_in_reference_group;
+  std::optional<uint64_t> min_labelled;
+  std::optional<uint32_t> for_evaluations;
+  std::optional<uint32_t> keep_firing_for;
+  std::optional<std::string> runbook;
+  std::optional<std::string> summary;
+  std::optional<std::string> threshold_source;
+
+  // Whether it applies to rule `rule_id` of `model_id` on `attribute` and
+  // `feature` (empty: the finding has no such scope; a selector of it then
+  // does not match).
+  bool Matches(absl::string_view rule_id, absl::string_view model_id,
+               absl::string_view attribute, absl::string_view feature) const;
+  // Sets the fields it gives in `rule`.
+  void ApplyTo(Rule& rule) const;
 };
 
 // The policy: rules and the referential they cite.
@@ -117,8 +185,19 @@ struct Policy {
   // their `for` and `keep_firing_for` (while new events arrive). Default
   // 1 minute, as Prometheus's evaluation_interval. Range: [100ms, 1h].
   absl::Duration evaluation_interval = absl::Minutes(1);
+  // Applied in order to the rules they select.
+  std::vector<RuleOverride> overrides;
 
-  // Every rule valid, ids unique.
+  // `rule` as it applies to `model_id` on `attribute` and `feature` (empty
+  // when the rule's scope is the model): with the matching overrides
+  // applied. `rule` must be one of `rules`.
+  Rule Resolve(const Rule& rule, absl::string_view model_id,
+               absl::string_view attribute = "",
+               absl::string_view feature = "") const;
+
+  // Every rule valid, ids unique, and every rule still valid under every
+  // combination of overrides some scope would apply; overrides name known
+  // rules and set a window only per model.
   absl::Status Validate() const;
 };
 

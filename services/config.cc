@@ -230,6 +230,17 @@ absl::Status Get(const Mapping& m, absl::string_view key,
   return m.Error(*v, key, "must be a mapping of names to group labels");
 }
 
+// Reads the scalar `key` into *out when present, as Get does.
+template <typename T>
+absl::Status GetOptional(const Mapping& m, absl::string_view key,
+                         std::optional<T>* out) {
+  if (m.Find(key) == nullptr) return absl::OkStatus();
+  T value{};
+  RETURN_IF_ERROR(Get(m, key, &value));
+  *out = std::move(value);
+  return absl::OkStatus();
+}
+
 // A list of lists of strings, such as intersections: [[race, sex]].
 absl::Status Get(const Mapping& m, absl::string_view key,
                  std::vector<std::vector<std::string>>* out) {
@@ -288,6 +299,101 @@ absl::StatusOr<std::optional<rules::Threshold>> ReadThreshold(
   return std::optional<rules::Threshold>(threshold);
 }
 
+// baseline: a number (declared), or "reference" (the model's frozen
+// reference window).
+absl::Status GetBaseline(const Mapping& m, double* baseline,
+                         bool* from_reference) {
+  const YAML::Node* v = m.Find("baseline");
+  if (v == nullptr) return absl::OkStatus();
+  if (v->IsScalar() && v->Scalar() == "reference") {
+    *from_reference = true;
+    return absl::OkStatus();
+  }
+  if (!v->IsScalar() || !Convert(v->Scalar(), baseline)) {
+    return m.Error(*v, "baseline",
+                   absl::StrCat("must be a number or \"reference\", got ",
+                                v->IsScalar() ? v->Scalar() : "a collection"));
+  }
+  return absl::OkStatus();
+}
+
+// An override's level: every field optional.
+absl::StatusOr<std::optional<rules::RuleOverride::Level>> ReadOverrideLevel(
+    const Mapping& parent, absl::string_view key) {
+  const YAML::Node* node = parent.Find(key);
+  if (node == nullptr) return std::optional<rules::RuleOverride::Level>();
+  ASSIGN_OR_RETURN(Mapping m,
+                   ReadMapping(parent.source, *node, parent.Path(key),
+                               {"value", "max_p_value", "min_interval_lower",
+                                "min_null_quantile"}));
+  rules::RuleOverride::Level level;
+  RETURN_IF_ERROR(GetOptional(m, "value", &level.value));
+  RETURN_IF_ERROR(GetOptional(m, "max_p_value", &level.max_p_value));
+  RETURN_IF_ERROR(
+      GetOptional(m, "min_interval_lower", &level.min_interval_lower));
+  RETURN_IF_ERROR(GetOptional(m, "min_null_quantile", &level.min_null_quantile));
+  return std::optional<rules::RuleOverride::Level>(level);
+}
+
+absl::StatusOr<rules::RuleOverride> ReadOverride(absl::string_view source,
+                                                 const YAML::Node& node,
+                                                 std::string path) {
+  ASSIGN_OR_RETURN(
+      Mapping m,
+      ReadMapping(source, node, std::move(path),
+                  {"rules", "models", "attributes", "features", "enabled",
+                   "warning", "critical", "confidence", "baseline", "window",
+                   "min_sample", "for", "keep_firing_for", "runbook",
+                   "summary", "threshold_source"}));
+  rules::RuleOverride o;
+  RETURN_IF_ERROR(Get(m, "rules", &o.rules));
+  RETURN_IF_ERROR(Get(m, "models", &o.models));
+  RETURN_IF_ERROR(Get(m, "attributes", &o.attributes));
+  RETURN_IF_ERROR(Get(m, "features", &o.features));
+  RETURN_IF_ERROR(GetOptional(m, "enabled", &o.enabled));
+  ASSIGN_OR_RETURN(o.warning, ReadOverrideLevel(m, "warning"));
+  ASSIGN_OR_RETURN(o.critical, ReadOverrideLevel(m, "critical"));
+  RETURN_IF_ERROR(GetOptional(m, "confidence", &o.confidence));
+  if (m.Find("baseline") != nullptr) {
+    double baseline = 0;
+    bool from_reference = false;
+    RETURN_IF_ERROR(GetBaseline(m, &baseline, &from_reference));
+    if (from_reference) {
+      o.baseline_from_reference = true;
+    } else {
+      o.baseline = baseline;
+    }
+  }
+  if (const YAML::Node* v = m.Find("window"); v != nullptr) {
+    std::string window;
+    RETURN_IF_ERROR(Get(m, "window", &window));
+    o.window = absl::ZeroDuration();
+    if (window != "all") RETURN_IF_ERROR(Get(m, "window", &*o.window));
+  }
+  if (const YAML::Node* v = m.Find("min_sample"); v != nullptr) {
+    ASSIGN_OR_RETURN(
+        Mapping s, ReadMapping(source, *v, m.Path("min_sample"),
+                               {"predictions_per_group", "positives_per_group",
+                                "negatives_per_group",
+                                "selected_in_reference_group", "labelled"}));
+    RETURN_IF_ERROR(GetOptional(s, "labelled", &o.min_labelled));
+    RETURN_IF_ERROR(GetOptional(s, "predictions_per_group",
+                                &o.min_predictions_per_group));
+    RETURN_IF_ERROR(
+        GetOptional(s, "positives_per_group", &o.min_positives_per_group));
+    RETURN_IF_ERROR(
+        GetOptional(s, "negatives_per_group", &o.min_negatives_per_group));
+    RETURN_IF_ERROR(GetOptional(s, "selected_in_reference_group",
+                                &o.min_selected_in_reference_group));
+  }
+  RETURN_IF_ERROR(GetOptional(m, "for", &o.for_evaluations));
+  RETURN_IF_ERROR(GetOptional(m, "keep_firing_for", &o.keep_firing_for));
+  RETURN_IF_ERROR(GetOptional(m, "runbook", &o.runbook));
+  RETURN_IF_ERROR(GetOptional(m, "summary", &o.summary));
+  RETURN_IF_ERROR(GetOptional(m, "threshold_source", &o.threshold_source));
+  return o;
+}
+
 absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
                                      const YAML::Node& node, std::string path) {
   ASSIGN_OR_RETURN(
@@ -297,7 +403,7 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
           {"id", "metric", "comparison", "attributes", "models", "window",
            "confidence", "warning", "critical", "min_sample", "element",
            "related_elements", "ai_act_articles", "threshold_source", "runbook",
-           "baseline", "for", "keep_firing_for"}));
+           "baseline", "for", "keep_firing_for", "summary"}));
   rules::Rule rule;
   RETURN_IF_ERROR(Get(m, "id", &rule.id));
   RETURN_IF_ERROR(Get(m, "metric", &rule.metric));
@@ -320,7 +426,7 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
     RETURN_IF_ERROR(Get(m, "window", &rule.window));
   }
   RETURN_IF_ERROR(Get(m, "confidence", &rule.confidence));
-  RETURN_IF_ERROR(Get(m, "baseline", &rule.baseline));
+  RETURN_IF_ERROR(GetBaseline(m, &rule.baseline, &rule.baseline_from_reference));
   ASSIGN_OR_RETURN(rule.warning, ReadThreshold(m, "warning"));
   ASSIGN_OR_RETURN(rule.critical, ReadThreshold(m, "critical"));
   if (const YAML::Node* v = m.Find("min_sample"); v != nullptr) {
@@ -344,6 +450,7 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "ai_act_articles", &rule.ai_act_articles));
   RETURN_IF_ERROR(Get(m, "threshold_source", &rule.threshold_source));
   RETURN_IF_ERROR(Get(m, "runbook", &rule.runbook));
+  RETURN_IF_ERROR(Get(m, "summary", &rule.summary));
   RETURN_IF_ERROR(Get(m, "for", &rule.for_evaluations));
   RETURN_IF_ERROR(Get(m, "keep_firing_for", &rule.keep_firing_for));
   RETURN_IF_ERROR(At(m, rule.Validate()));
@@ -355,7 +462,8 @@ absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
                                          std::string path) {
   ASSIGN_OR_RETURN(
       Mapping m, ReadMapping(source, node, std::move(path),
-                             {"referential", "rules", "evaluation_interval"}));
+                             {"referential", "rules", "evaluation_interval",
+                              "overrides"}));
   rules::Policy policy;
   RETURN_IF_ERROR(Get(m, "referential", &policy.referential));
   RETURN_IF_ERROR(Get(m, "evaluation_interval", &policy.evaluation_interval));
@@ -364,6 +472,18 @@ absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
         rules::Rule rule,
         ReadRule(source, item, m.Path(absl::StrCat("rules[", i, "]"))));
     policy.rules.push_back(std::move(rule));
+    return absl::OkStatus();
+  }));
+  RETURN_IF_ERROR(ForEach(m, "overrides", [&](const YAML::Node& item,
+                                              size_t i) {
+    const std::string where = m.Path(absl::StrCat("overrides[", i, "]"));
+    ASSIGN_OR_RETURN(rules::RuleOverride o, ReadOverride(source, item, where));
+    policy.overrides.push_back(std::move(o));
+    // Checked as each is added, so that the error names the override that
+    // makes a rule invalid.
+    if (absl::Status status = policy.Validate(); !status.ok()) {
+      return Mapping{source, item, where, {}}.Error(item, "", status.message());
+    }
     return absl::OkStatus();
   }));
   RETURN_IF_ERROR(At(m, policy.Validate()));
@@ -441,7 +561,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
       "join_time",        "retention",
       "max_panes",        "reference_time",
       "intersections",    "calibration_bins",
-      "reference_groups"};
+      "reference_groups", "expect_events_every",
+      "reference_window"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -453,6 +574,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "decision_threshold", &model.decision_threshold));
   RETURN_IF_ERROR(Get(m, "pane_length", &model.pane_length));
   RETURN_IF_ERROR(Get(m, "label_delay", &model.label_delay));
+  RETURN_IF_ERROR(Get(m, "expect_events_every", &model.expect_events_every));
+  RETURN_IF_ERROR(Get(m, "reference_window", &model.reference_window));
   RETURN_IF_ERROR(Get(m, "retention", &model.retention));
   RETURN_IF_ERROR(Get(m, "max_panes", &model.max_panes));
   RETURN_IF_ERROR(GetLateness(m, &model.allowed_lateness));

@@ -69,6 +69,17 @@ struct ModelConfig {
   LatePolicy late_events = LatePolicy::kDrop;
   // The event time that places a joined pair. Default: kPrediction.
   JoinTime join_time = JoinTime::kPrediction;
+  // How often the model is expected to send events at least: after a
+  // whole interval without any, a rule on missed_windows (O2, monitor
+  // liveness) counts a missed window. Zero: no expectation (no liveness
+  // alert). Default: zero. Range: 0 or [1s, 366d].
+  absl::Duration expect_events_every = absl::ZeroDuration();
+  // Length of the model's reference window, from reference_time (or its
+  // first pane): once events are past its end, its metrics are frozen and
+  // kept, and rules with `baseline: reference` compare with them. Zero: no
+  // reference window. Default: zero. Range: 0, or at least pane_length and
+  // less than retention (its panes must still be there to freeze).
+  absl::Duration reference_window = absl::ZeroDuration();
   // Start of the model's reference period (its deployment, or that of its
   // current version): since-reference windows begin here. Default: unset,
   // the first event.

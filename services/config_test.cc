@@ -63,7 +63,15 @@ TEST(ConfigTest, ShippedPolicyParses) {
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
   EXPECT_EQ(policy.evaluation_interval, absl::Minutes(1));
-  ASSERT_THAT(policy.rules, SizeIs(4));
+  ASSERT_THAT(policy.rules, SizeIs(5));
+
+  const rules::Rule* o2 = FindRule(policy, "O2");
+  ASSERT_NE(o2, nullptr);
+  EXPECT_EQ(o2->metric, rules::kMissedWindows);
+  EXPECT_EQ(o2->warning->value, 0);   // The first missed window.
+  EXPECT_EQ(o2->critical->value, 2);  // The third.
+  EXPECT_EQ(o2->element, "Q5.1/5.1.e");
+  EXPECT_THAT(o2->ai_act_articles, ElementsAre("Art. 72"));
 
   const rules::Rule* f1 = FindRule(policy, "F1");
   ASSERT_NE(f1, nullptr);
@@ -141,7 +149,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
   EXPECT_EQ(config.FindModel("other"), nullptr);
   // No policy key: the embedded default policy.
-  EXPECT_THAT(config.policy.rules, SizeIs(4));
+  EXPECT_THAT(config.policy.rules, SizeIs(5));
 }
 
 TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
@@ -149,7 +157,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
-  EXPECT_THAT(config.policy.rules, SizeIs(4));
+  EXPECT_THAT(config.policy.rules, SizeIs(5));
   // The shipped file documents the header's defaults, not other values.
   const ServerConfig defaults;
   EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
@@ -172,7 +180,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
-  EXPECT_THAT(config.policy.rules, SizeIs(4));
+  EXPECT_THAT(config.policy.rules, SizeIs(5));
 }
 
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
@@ -630,6 +638,113 @@ TEST(ConfigTest, InlinePolicy) {
                                   "    keep_firing_for: soon\n",
                                   "p.yaml")),
               AllOf(HasSubstr("p.yaml:5:22"), HasSubstr("keep_firing_for")));
+}
+
+TEST(ConfigTest, LivenessAndReferenceWindow) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("default_model: {expect_events_every: 15m, "
+                        "reference_window: 7d}\n",
+                        "t.yaml"));
+  EXPECT_EQ(config.default_model.expect_events_every, absl::Minutes(15));
+  EXPECT_EQ(config.default_model.reference_window, absl::Hours(24 * 7));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {expect_events_every: 10ms}\n", "t.yaml")),
+              HasSubstr("expect_events_every must be 0 or in [1s, 366d]"));
+  // Its panes must still be kept when it freezes.
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {reference_window: 30d, retention: 30d}\n",
+                  "t.yaml")),
+              HasSubstr("less than retention"));
+}
+
+TEST(ConfigTest, PolicyOverridesAndSummaries) {
+  const std::string rule =
+      "rules:\n"
+      "  - id: F2\n"
+      "    metric: demographic_parity_difference\n"
+      "    comparison: above\n"
+      "    warning: {value: 0.05, max_p_value: 0.05}\n"
+      "    critical: {value: 0.10}\n"
+      "    summary: \"{model}: {metric} {value}\"\n"
+      "    element: Q2.4/2.4.d\n";
+  ASSERT_OK_AND_ASSIGN(
+      rules::Policy policy,
+      ParsePolicy(rule + "overrides:\n"
+                         "  - models: [credit]\n"
+                         "    attributes: [age]\n"
+                         "    warning: {value: 0.08}\n"
+                         "    min_sample: {predictions_per_group: 900}\n"
+                         "    for: 4\n"
+                         "    baseline: 0.01\n"
+                         "  - rules: [F2]\n"
+                         "    models: [legacy]\n"
+                         "    enabled: false\n"
+                         "    window: 7d\n",
+                  "p.yaml"));
+  EXPECT_EQ(policy.rules[0].summary, "{model}: {metric} {value}");
+  ASSERT_THAT(policy.overrides, SizeIs(2));
+  const rules::Rule age = policy.Resolve(policy.rules[0], "credit", "age");
+  EXPECT_EQ(age.warning->value, 0.08);
+  EXPECT_EQ(age.warning->max_p_value, 0.05);  // Kept: merged by field.
+  EXPECT_EQ(age.min_predictions_per_group, 900u);
+  EXPECT_EQ(age.for_evaluations, 4u);
+  EXPECT_EQ(age.baseline, 0.01);
+  const rules::Rule legacy = policy.Resolve(policy.rules[0], "legacy");
+  EXPECT_FALSE(legacy.enabled);
+  EXPECT_EQ(legacy.window, absl::Hours(24 * 7));
+
+  // baseline: a number or "reference", in rules and overrides alike.
+  ASSERT_OK_AND_ASSIGN(policy, ParsePolicy(rule + "overrides:\n"
+                                                  "  - models: [credit]\n"
+                                                  "    baseline: reference\n",
+                                           "p.yaml"));
+  EXPECT_TRUE(
+      policy.Resolve(policy.rules[0], "credit", "age").baseline_from_reference);
+  EXPECT_FALSE(
+      policy.Resolve(policy.rules[0], "other", "age").baseline_from_reference);
+  EXPECT_THAT(ErrorOf(ParsePolicy(rule + "overrides:\n"
+                                         "  - baseline: deployment\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:10:15"),
+                    HasSubstr("must be a number or \"reference\"")));
+
+  // An unknown key, a bad value, and an override that makes a rule invalid:
+  // each names its line.
+  EXPECT_THAT(ErrorOf(ParsePolicy(rule + "overrides:\n"
+                                         "  - models: [credit]\n"
+                                         "    treshold: 0.2\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:11:5"), HasSubstr("treshold")));
+  EXPECT_THAT(ErrorOf(ParsePolicy(rule + "overrides:\n"
+                                         "  - models: [credit]\n"
+                                         "    for: never\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:11:10"), HasSubstr("for")));
+  EXPECT_THAT(ErrorOf(ParsePolicy(rule + "overrides:\n"
+                                         "  - rules: [F2]\n"
+                                         "    for: 2\n"
+                                         "  - models: [credit]\n"
+                                         "    critical: {value: 0.01}\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:12:5"), HasSubstr("overrides[1]"),
+                    HasSubstr("must be <= critical.value"),
+                    HasSubstr("model \"credit\"")));
+  EXPECT_THAT(ErrorOf(ParsePolicy(rule + "overrides:\n"
+                                         "  - rules: [F9]\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:10:5"), HasSubstr("no rule \"F9\"")));
+  EXPECT_THAT(
+      ErrorOf(ParsePolicy(
+          "rules:\n"
+          "  - id: F2\n"
+          "    metric: demographic_parity_difference\n"
+          "    comparison: above\n"
+          "    warning: {value: 0.05}\n"
+          "    summary: \"{model} has {vaule}\"\n"
+          "    element: Q2.4/2.4.d\n",
+          "p.yaml")),
+      AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("unknown placeholder {vaule}")));
 }
 
 TEST(ConfigTest, PolicyFileIsRelativeToTheConfigFile) {

@@ -70,6 +70,19 @@ absl::Status ModelConfig::Validate() const {
     return error("pane_length must be in [1s, 366d], got ",
                  absl::FormatDuration(pane_length));
   }
+  if (expect_events_every != absl::ZeroDuration() &&
+      !(expect_events_every >= absl::Seconds(1) &&
+        expect_events_every <= absl::Hours(24 * 366))) {
+    return error("expect_events_every must be 0 or in [1s, 366d], got ",
+                 absl::FormatDuration(expect_events_every));
+  }
+  if (reference_window != absl::ZeroDuration() &&
+      !(reference_window >= pane_length && reference_window < retention)) {
+    return error("reference_window must be 0, or at least pane_length and "
+                 "less than retention (its panes must still be kept when it "
+                 "is frozen), got ",
+                 absl::FormatDuration(reference_window));
+  }
   if (label_delay <= absl::ZeroDuration() ||
       label_delay == absl::InfiniteDuration()) {
     return error("label_delay must be finite and > 0, got ",
