@@ -35,13 +35,44 @@ ABSL_FLAG(std::string, port_file, "",
 ABSL_FLAG(std::string, log_level, "info",
           "Lowest level logged: debug, info, warning or error.");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
-          "On SIGTERM or SIGINT, seconds calls in flight get to finish.");
+          "On SIGTERM or SIGINT, seconds calls in flight get to finish. "
+          "SIGHUP reloads the policy from --config.");
 
 namespace {
 
 int Fail(const std::string& message) {
   VIGIE_LOG(Error, message);
   return 1;
+}
+
+// On SIGHUP: reads the configuration file again and puts its policy (inline,
+// or its policy_file, read again too) in force. A file that does not parse
+// or validate changes nothing: the error, with its line, is logged and the
+// running policy stays. Only the policy is reloaded; other settings need a
+// restart.
+void ReloadPolicy(const std::string& config_path,
+                  vigie::services::Pipeline& pipeline) {
+  if (config_path.empty()) {
+    VIGIE_LOG(Warning,
+              "SIGHUP: running on the embedded defaults, there is no "
+              "configuration file to reload");
+    return;
+  }
+  absl::StatusOr<vigie::services::ServerConfig> config =
+      vigie::services::LoadServerConfig(config_path);
+  if (!config.ok()) {
+    VIGIE_LOG(Error, "SIGHUP: policy not reloaded, the previous one stays: ",
+              config.status().ToString());
+    return;
+  }
+  const size_t rules = config->policy.rules.size();
+  if (absl::Status status = pipeline.SetPolicy(std::move(config->policy));
+      !status.ok()) {
+    VIGIE_LOG(Error, "SIGHUP: ", status.ToString());
+    return;
+  }
+  VIGIE_LOG(Info, "SIGHUP: policy reloaded from ", config_path, ": ", rules,
+            " rules");
 }
 
 }  // namespace
@@ -84,6 +115,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const std::string config_path = absl::GetFlag(FLAGS_config);
@@ -118,7 +150,11 @@ int main(int argc, char** argv) {
   }
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  for (;;) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    ReloadPolicy(config_path, (*server)->pipeline());
+  }
   VIGIE_LOG(Info, "received signal ", signal_number);
   (*server)->Shutdown(
       absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds)));

@@ -97,7 +97,9 @@ Pipeline::Pipeline(ServerConfig config, storage::StateStore* store,
       store_(store),
       clock_(clock),
       pending_(store, &index_),
-      marks_(store, &index_) {}
+      marks_(store, &index_),
+      created_at_(clock->Now()),
+      policy_(config_.policy) {}
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(
     ServerConfig config, storage::StateStore* store,
@@ -172,7 +174,7 @@ absl::Status Pipeline::Replay(uint64_t from_seq) {
               " cannot be replayed: ", applied.status().message()));
         }
         index_.EndChange();
-        Settle(changes);
+        Settle(changes, FromProtoTime(record.received()));
         ++next_seq_;
         logged_bytes_ += bytes.size();
         ++recovery_.records;
@@ -228,6 +230,27 @@ absl::Status Pipeline::LoadModels() {
         RETURN_IF_ERROR(model->all->Merge(*pane));
         model->panes.insert_or_assign(start, *std::move(pane));
         ++panes;
+        return absl::OkStatus();
+      }));
+  RETURN_IF_ERROR(store_->ForEachReference(
+      [&](const std::string& model_id,
+          const state::v1::ReferenceState& stored) -> absl::Status {
+        ModelState* model = ResolveModel(model_id, &refused);
+        if (model == nullptr) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("stored reference window of model '", model_id,
+                           "' cannot be loaded: ", refused->message));
+        }
+        auto reference = monitors::ModelMonitors::Deserialize(
+            stored.monitors(), model->config.monitors);
+        if (!reference.ok()) {
+          return absl::DataLossError(
+              absl::StrCat("reference window of model '", model_id,
+                           "': ", reference.status().message()));
+        }
+        model->reference = *std::move(reference);
+        model->reference_start = FromProtoTime(stored.start());
+        model->reference_end = FromProtoTime(stored.end());
         return absl::OkStatus();
       }));
   RETURN_IF_ERROR(
@@ -496,6 +519,9 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
   if (!counters.has_watermark() ||
       event_time > FromProtoTime(counters.watermark())) {
     *counters.mutable_watermark() = ToProtoTime(event_time);
+    if (counters.watermark_model_version() != prediction.model_version()) {
+      counters.set_watermark_model_version(prediction.model_version());
+    }
   }
 
   if (const std::optional<absl::Time> outcome_since =
@@ -659,13 +685,16 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
   return reply;
 }
 
-void Pipeline::Settle(Changes& changes) {
+void Pipeline::Settle(Changes& changes, absl::Time now) {
   for (const auto& [key, original] : changes.panes) {
     const auto& [model, start] = key;
     model->dirty_panes.insert(start);
   }
   for (const auto& [model, original] : changes.models) {
     dirty_models_.insert(model);
+    // What liveness rules watch: the model sent something at `now`.
+    *model->counters.mutable_last_received() = ToProtoTime(now);
+    MaybeFreezeReference(*model);
     Compact(*model);
   }
   if (changes.unattributed.has_value()) unattributed_dirty_ = true;
@@ -798,7 +827,7 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::ApplyLogged(
   ++next_seq_;
   logged_bytes_ += received.record.size();
   index_.EndChange();
-  Settle(changes);
+  Settle(changes, now);
   for (const auto& [model, original] : changes.models) {
     model->rules_due = true;
     MaybeEvaluateRules(*model, /*now_or_never=*/false);
@@ -855,6 +884,13 @@ absl::Status Pipeline::CheckpointLocked() {
     if (model->archive_dirty) {
       batch.PutArchive(id, model->archived_before, model->archive->Serialize());
     }
+    if (model->reference_dirty) {
+      state::v1::ReferenceState reference;
+      *reference.mutable_start() = ToProtoTime(model->reference_start);
+      *reference.mutable_end() = ToProtoTime(model->reference_end);
+      reference.set_monitors(model->reference->Serialize());
+      batch.PutReference(id, reference);
+    }
     batch.PutCounters(id, model->counters);
   }
   if (unattributed_dirty_) batch.PutCounters("", unattributed_);
@@ -878,6 +914,7 @@ absl::Status Pipeline::CheckpointLocked() {
   for (ModelState* model : dirty_models_) {
     model->dirty_panes.clear();
     model->archive_dirty = false;
+    model->reference_dirty = false;
   }
   dirty_models_.clear();
   unattributed_dirty_ = false;

@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "monitors/model_monitors.h"
 #include "monitors/prediction_view.h"
+#include "rules/alert_tracker.h"
 #include "services/config.h"
 #include "services/event_validation.h"
 #include "storage/join_index.h"
@@ -127,6 +128,14 @@ class Pipeline {
       std::function<void(const vigie::v1::Alert& alert, bool transition)>;
   void SetAlertListener(AlertListener listener) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Evaluates the rules of every model expected to send events
+  // (ModelConfig::expect_events_every) whose last evaluation that counts is
+  // an evaluation_interval old, whether or not events arrived: so that a
+  // missed_windows rule (O2) sees a model that went silent. A declared
+  // model that never sent anything counts its silence from the pipeline's
+  // start. The server calls this periodically.
+  void EvaluateLiveness() ABSL_LOCKS_EXCLUDED(mu_);
+
   // Writes what changed since the last checkpoint (see the class comment).
   // A no-op when nothing did. On failure nothing is lost: the ingest log
   // still holds every call, and the next checkpoint writes it all.
@@ -161,7 +170,18 @@ class Pipeline {
   vigie::v1::ListAlertsReply ListAlerts(
       const vigie::v1::ListAlertsRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The configuration the pipeline started with (its policy is the one it
+  // started with too; see policy()).
   const ServerConfig& config() const { return config_; }
+
+  // Replaces the alerting policy, which must be valid (kInvalidArgument
+  // otherwise, and the running policy stays), and evaluates every model's
+  // rules under it at once. Alerts the new policy no longer produces (a
+  // rule removed, disabled, or narrowed to other models or attributes) are
+  // resolved, or made inactive if they were pending. Alerts kept keep their
+  // state and counts.
+  absl::Status SetPolicy(rules::Policy policy) ABSL_LOCKS_EXCLUDED(mu_);
+  rules::Policy policy() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct ModelState {
@@ -177,6 +197,13 @@ class Pipeline {
     // archive changed.
     std::set<absl::Time> dirty_panes;
     bool archive_dirty = false;
+    // The frozen reference window (ModelConfig::reference_window), once
+    // events are past its end; written at the next checkpoint.
+    std::optional<monitors::ModelMonitors> reference;
+    absl::Time reference_start, reference_end;
+    bool reference_dirty = false;
+    // Its panes were archived before it could freeze: said once.
+    bool reference_lost = false;
     // Whether events arrived since the rules were last evaluated, and when
     // that was (see kRuleInterval in pipeline.cc).
     bool rules_due = false;
@@ -203,7 +230,9 @@ class Pipeline {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a call's record is in the log: remembers what it changed for the
   // next checkpoint and archives panes past retention.
-  void Settle(Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `now`: when the call was received.
+  void Settle(Changes& changes, absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes logged record `seq`, which must be the next to apply, and moves
   // past it. kInternal if it is not the next.
@@ -254,11 +283,19 @@ class Pipeline {
   void CountRejection(ModelState* model, vigie::v1::RejectReason reason,
                       Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Freezes `model`'s reference window once its latest pane starts at or
+  // after the window's end (before Compact can archive its panes).
+  void MaybeFreezeReference(ModelState& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Archives the panes of `model` past its retention or its pane budget
   // (in memory; the next checkpoint writes it).
   void Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates the policy on `model` and commits alert changes.
   absl::Status EvaluateRules(ModelState& model)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores alert changes in one batch, updates alerts_, and then tells the
+  // listener.
+  absl::Status StoreAlerts(const std::vector<rules::AlertChange>& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates `model`'s rules if events arrived since the last evaluation,
   // and, unless `now_or_never`, that was at least kRuleInterval ago.
@@ -301,6 +338,14 @@ class Pipeline {
   std::set<ModelState*> dirty_models_ ABSL_GUARDED_BY(mu_);
   bool unattributed_dirty_ ABSL_GUARDED_BY(mu_) = false;
   Recovery recovery_;
+  // When the pipeline was created: the start of the silence of declared
+  // models that never sent an event; and, for those, the time of their
+  // last liveness evaluation that counted.
+  absl::Time created_at_;
+  absl::flat_hash_map<std::string, absl::Time> unseen_counted_at_
+      ABSL_GUARDED_BY(mu_);
+  // The alerting policy in force (config_.policy until SetPolicy).
+  rules::Policy policy_ ABSL_GUARDED_BY(mu_);
   // Latest state of every alert, by fingerprint.
   absl::flat_hash_map<std::string, vigie::v1::Alert> alerts_
       ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
@@ -73,6 +74,39 @@ monitors::ModelMonitors Pipeline::MergePanes(
   return merged;
 }
 
+void Pipeline::MaybeFreezeReference(ModelState& model) {
+  const ModelConfig& config = model.config;
+  if (config.reference_window <= absl::ZeroDuration() ||
+      model.reference.has_value() || model.reference_lost ||
+      model.panes.empty() || !model.counters.has_first_pane()) {
+    return;
+  }
+  const absl::Time start = config.reference_time.value_or(
+      FromProtoTime(model.counters.first_pane()));
+  const absl::Time end = start + config.reference_window;
+  if (model.panes.rbegin()->first < end) return;  // Not complete yet.
+  if (model.archived_before > start) {
+    // Only with a pane budget (max_panes) too small for the window:
+    // retention alone keeps its panes (it exceeds the window).
+    model.reference_lost = true;
+    VIGIE_LOG(Error, "model '", config.id, "': its reference window ",
+              absl::FormatTime(start), " to ", absl::FormatTime(end),
+              " cannot be frozen: its panes were archived (raise max_panes); "
+              "rules with baseline: reference stay insufficient_data");
+    return;
+  }
+  uint64_t panes = 0;
+  vigie::v1::TimeWindow covered;
+  model.reference = MergePanes(model, start, end, &panes, &covered);
+  model.reference_start = start;
+  model.reference_end = end;
+  model.reference_dirty = true;
+  dirty_models_.insert(&model);
+  VIGIE_LOG(Info, "model '", config.id, "': reference window ",
+            absl::FormatTime(start), " to ", absl::FormatTime(end), " frozen (",
+            panes, " panes)");
+}
+
 void Pipeline::Compact(ModelState& model) {
   const ModelConfig& config = model.config;
   if (model.panes.empty()) return;
@@ -110,13 +144,21 @@ void Pipeline::Compact(ModelState& model) {
 
 absl::Status Pipeline::EvaluateRules(ModelState& model) {
   if (model.panes.empty()) return absl::OkStatus();
-  // Rules sharing a window are evaluated on one merge of its panes.
+  const std::string& model_id = model.config.id;
+  // Rules sharing a window (as the overrides make it for this model) are
+  // evaluated on one merge of its panes; each group keeps the overrides,
+  // which Evaluate and TrackAlerts resolve per attribute.
   std::map<absl::Duration, rules::Policy> by_window;
-  for (const rules::Rule& rule : config_.policy.rules) {
-    if (!Applies(rule, model.config.id)) continue;
-    rules::Policy& policy = by_window[rule.window];
-    policy.referential = config_.policy.referential;
-    policy.evaluation_interval = config_.policy.evaluation_interval;
+  for (const rules::Rule& rule : policy_.rules) {
+    if (!Applies(rule, model_id)) continue;
+    const absl::Duration window = policy_.Resolve(rule, model_id).window;
+    auto [it, added] = by_window.try_emplace(window);
+    rules::Policy& policy = it->second;
+    if (added) {
+      policy.referential = policy_.referential;
+      policy.evaluation_interval = policy_.evaluation_interval;
+      policy.overrides = policy_.overrides;
+    }
     policy.rules.push_back(rule);
   }
   const absl::Time now = clock_->Now();
@@ -124,11 +166,28 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
   // and `keep_firing_for`; those in between (after each ingest call, for a
   // listing) only refresh.
   const bool counts =
-      now - model.rules_counted_at >= config_.policy.evaluation_interval;
+      now - model.rules_counted_at >= policy_.evaluation_interval;
   if (counts) model.rules_counted_at = now;
   const absl::Time end = model.panes.rbegin()->first + model.config.pane_length;
-  storage::StateBatch batch = store_->NewBatch();
+  const rules::ModelActivity activity{
+      now - (model.counters.has_last_received()
+                 ? FromProtoTime(model.counters.last_received())
+                 : created_at_),
+      model.config.expect_events_every};
+  std::optional<rules::Reference> reference;
+  if (model.reference.has_value()) {
+    reference = rules::Reference{
+        model.reference->Snapshot(),
+        absl::StrCat(
+            "reference window ",
+            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", model.reference_start,
+                             absl::UTCTimeZone()),
+            " to ",
+            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", model.reference_end,
+                             absl::UTCTimeZone()))};
+  }
   std::vector<rules::AlertChange> changes;
+  absl::flat_hash_set<std::string> evaluated;
   for (const auto& [window, policy] : by_window) {
     vigie::v1::TimeWindow covered;
     monitors::ModelMetrics metrics;
@@ -145,15 +204,39 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
       metrics =
           MergePanes(model, end - window, end, &panes, &covered).Snapshot();
     }
-    const std::vector<rules::Finding> findings =
-        rules::Evaluate(policy, model.config.id, metrics);
+    std::vector<rules::Finding> findings =
+        rules::Evaluate(policy, model_id, metrics, &activity,
+                        reference.has_value() ? &*reference : nullptr);
+    for (rules::Finding& finding : findings) {
+      finding.model_version = model.counters.watermark_model_version();
+      evaluated.insert(rules::Fingerprint(finding.rule_id, finding.model_id,
+                                          finding.attribute));
+    }
     for (rules::AlertChange& change :
          rules::TrackAlerts(findings, policy, alerts_, covered, now, counts)) {
-      batch.PutAlert(change.alert, change.transition);
-      if (change.transition) LogTransition(change.alert);
-      alerts_.insert_or_assign(change.alert.fingerprint(), change.alert);
       changes.push_back(std::move(change));
     }
+  }
+  // Fingerprints differ between windows and retired alerts were not
+  // evaluated, so none of these changes reads another.
+  for (rules::AlertChange& change : rules::RetireAlerts(
+           model_id, evaluated, alerts_, now,
+           "the policy no longer evaluates this rule here (rule removed, "
+           "disabled or narrowed), or the window has no events of this "
+           "scope")) {
+    changes.push_back(std::move(change));
+  }
+  return StoreAlerts(changes);
+}
+
+absl::Status Pipeline::StoreAlerts(
+    const std::vector<rules::AlertChange>& changes) {
+  if (changes.empty()) return absl::OkStatus();
+  storage::StateBatch batch = store_->NewBatch();
+  for (const rules::AlertChange& change : changes) {
+    batch.PutAlert(change.alert, change.transition);
+    if (change.transition) LogTransition(change.alert);
+    alerts_.insert_or_assign(change.alert.fingerprint(), change.alert);
   }
   RETURN_IF_ERROR(store_->Commit(batch));
   // Notified once stored: a receiver never hears of an alert a restart
@@ -164,6 +247,73 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Pipeline::SetPolicy(rules::Policy policy) {
+  RETURN_IF_ERROR(policy.Validate());
+  absl::MutexLock lock(&mu_);
+  policy_ = std::move(policy);
+  VIGIE_LOG(Info, "policy replaced: ", policy_.rules.size(), " rules, ",
+            policy_.overrides.size(), " overrides (", policy_.referential, ")");
+  absl::Status first_error;
+  for (auto& [id, model] : models_) {
+    model->rules_due = false;
+    model->rules_evaluated_at = clock_->Now();
+    if (absl::Status status = EvaluateRules(*model); !status.ok()) {
+      VIGIE_LOG(Error, "rule evaluation of model '", id,
+                "' under the new policy failed: ", status.ToString());
+      first_error.Update(status);
+    }
+  }
+  return first_error;
+}
+
+void Pipeline::EvaluateLiveness() {
+  absl::MutexLock lock(&mu_);
+  const absl::Time now = clock_->Now();
+  for (auto& [id, model] : models_) {
+    if (model->config.expect_events_every <= absl::ZeroDuration() ||
+        now - model->rules_counted_at < policy_.evaluation_interval) {
+      continue;
+    }
+    model->rules_due = false;
+    model->rules_evaluated_at = now;
+    if (absl::Status status = EvaluateRules(*model); !status.ok()) {
+      VIGIE_LOG(Error, "rule evaluation of model '", id,
+                "' failed: ", status.ToString());
+    }
+  }
+  // Declared models that never sent an event: only their liveness rules,
+  // silent since the pipeline started.
+  for (const ModelConfig& config : config_.models) {
+    if (config.expect_events_every <= absl::ZeroDuration() ||
+        models_.contains(config.id)) {
+      continue;
+    }
+    auto [counted, added] =
+        unseen_counted_at_.try_emplace(config.id, absl::InfinitePast());
+    if (now - counted->second < policy_.evaluation_interval) continue;
+    counted->second = now;
+    rules::Policy liveness = policy_;
+    std::erase_if(liveness.rules, [&](const rules::Rule& rule) {
+      return rule.metric != rules::kMissedWindows || !Applies(rule, config.id);
+    });
+    const rules::ModelActivity activity{now - created_at_,
+                                        config.expect_events_every};
+    const std::vector<rules::Finding> findings =
+        rules::Evaluate(liveness, config.id, {}, &activity);
+    if (absl::Status status = StoreAlerts(
+            rules::TrackAlerts(findings, liveness, alerts_, {}, now));
+        !status.ok()) {
+      VIGIE_LOG(Error, "liveness alerts of model '", config.id,
+                "' cannot be stored: ", status.ToString());
+    }
+  }
+}
+
+rules::Policy Pipeline::policy() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return policy_;
 }
 
 void Pipeline::SetAlertListener(AlertListener listener) {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "storage/state_store.h"
 #include "tests/testutil/proto_bytes.h"
@@ -764,6 +766,190 @@ TEST_F(PipelineTest, MulticlassModelIsMonitoredClassByClass) {
   check(after);
   EXPECT_EQ(testutil::DeterministicBytes(after),
             testutil::DeterministicBytes(before));
+}
+
+}  // namespace
+}  // namespace vigie::services
+
+namespace vigie::services {
+namespace {
+
+TEST_F(PipelineTest, AlertsCarryTheModelVersionAndASummary) {
+  FeedEqualizedOddsBreach();
+  const auto alerts = pipeline_->ListAlerts({});
+  ASSERT_EQ(alerts.alerts_size(), 1);
+  EXPECT_EQ(alerts.alerts(0).model_version(), "v1");
+  EXPECT_EQ(alerts.alerts(0).summary(),
+            "equalized_odds_difference of model credit for sex is 0.4000: "
+            "critical (> 0.1, rule F3, Q2.4/2.4.d)");
+}
+
+TEST_F(PipelineTest, NewPolicyReevaluatesAndClosesWhatItNoLongerHas) {
+  FeedEqualizedOddsBreach();  // A gap of 0.4: critical.
+  ASSERT_EQ(pipeline_->ListAlerts({}).alerts(0).severity(),
+            vigie::v1::SEVERITY_CRITICAL);
+
+  // A bad policy is refused and the running one stays.
+  rules::Policy bad = config_.policy;
+  bad.rules[0].warning->value = 0.5;  // Above critical.
+  EXPECT_EQ(pipeline_->SetPolicy(bad).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pipeline_->policy().rules[0].warning->value, 0.05);
+
+  // Critical from 0.45 for this model: 0.4 is only a warning now, at once.
+  rules::Policy lenient = config_.policy;
+  rules::RuleOverride o;
+  o.models = {"credit"};
+  o.critical = rules::RuleOverride::Level{0.45, {}, {}, {}};
+  lenient.overrides = {o};
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_OK(pipeline_->SetPolicy(lenient));
+  auto alerts = pipeline_->ListAlerts({});
+  ASSERT_EQ(alerts.alerts_size(), 1);
+  EXPECT_EQ(alerts.alerts(0).severity(), vigie::v1::SEVERITY_WARNING);
+  EXPECT_EQ(alerts.alerts(0).state(), vigie::v1::ALERT_STATE_FIRING);
+
+  // A policy without F3: the alert is resolved, saying why.
+  clock_.Advance(absl::Minutes(1));
+  ASSERT_OK(pipeline_->SetPolicy(rules::Policy()));
+  EXPECT_EQ(pipeline_->ListAlerts({}).alerts_size(), 0);
+  vigie::v1::ListAlertsRequest all;
+  all.set_include_resolved(true);
+  alerts = pipeline_->ListAlerts(all);
+  ASSERT_EQ(alerts.alerts_size(), 1);
+  EXPECT_EQ(alerts.alerts(0).state(), vigie::v1::ALERT_STATE_RESOLVED);
+  EXPECT_THAT(alerts.alerts(0).message(),
+              ::testing::HasSubstr("Closed: the policy no longer evaluates"));
+  ASSERT_OK_AND_ASSIGN(auto history, pipeline_->ListAlertHistory({}));
+  ASSERT_EQ(history.transitions_size(), 3);  // Fired, warning, resolved.
+}
+
+TEST_F(PipelineTest, SilentModelsRaiseLivenessAlerts) {
+  rules::Rule o2;
+  o2.id = "O2";
+  o2.metric = rules::kMissedWindows;
+  o2.warning = rules::Threshold{0, std::nullopt, std::nullopt, std::nullopt};
+  o2.critical = rules::Threshold{2, std::nullopt, std::nullopt, std::nullopt};
+  o2.element = "Q5.1/5.1.e";
+  config_.policy.rules = {o2};
+  config_.models[0].expect_events_every = absl::Hours(1);
+  ModelConfig idle = config_.models[0];
+  idle.id = "idle";
+  config_.models.push_back(idle);
+  Open();
+  auto alert_of = [&](const std::string& model) -> vigie::v1::Alert {
+    vigie::v1::ListAlertsRequest request;
+    request.set_model_id(model);
+    request.set_include_resolved(true);
+    const auto alerts = pipeline_->ListAlerts(request);
+    return alerts.alerts_size() == 1 ? alerts.alerts(0) : vigie::v1::Alert();
+  };
+
+  Feed("f", true, true, 1);  // credit sends an event at the start.
+  clock_.Advance(absl::Minutes(59));
+  pipeline_->EvaluateLiveness();
+  EXPECT_EQ(alert_of("credit").state(), vigie::v1::ALERT_STATE_UNSPECIFIED);
+  EXPECT_EQ(alert_of("idle").state(), vigie::v1::ALERT_STATE_UNSPECIFIED);
+
+  // An hour without events: one missed window each, a warning.
+  clock_.Advance(absl::Minutes(1));
+  pipeline_->EvaluateLiveness();
+  for (const char* model : {"credit", "idle"}) {
+    const vigie::v1::Alert alert = alert_of(model);
+    EXPECT_EQ(alert.state(), vigie::v1::ALERT_STATE_FIRING) << model;
+    EXPECT_EQ(alert.severity(), vigie::v1::SEVERITY_WARNING) << model;
+    EXPECT_EQ(alert.value(), 1) << model;
+    EXPECT_EQ(alert.element(), "Q5.1/5.1.e");
+  }
+  // Three: critical.
+  clock_.Advance(absl::Hours(2));
+  pipeline_->EvaluateLiveness();
+  EXPECT_EQ(alert_of("credit").severity(), vigie::v1::SEVERITY_CRITICAL);
+  EXPECT_THAT(alert_of("credit").message(),
+              ::testing::HasSubstr("has sent no event for 3h"));
+
+  // credit sends again: resolved at once; idle is still silent.
+  Feed("f", true, true, 1);
+  EXPECT_EQ(alert_of("credit").state(), vigie::v1::ALERT_STATE_RESOLVED);
+  EXPECT_EQ(alert_of("idle").state(), vigie::v1::ALERT_STATE_FIRING);
+  // The last event's time survives a restart (it is in the checkpoint).
+  ASSERT_OK(pipeline_->Checkpoint());
+  Open();
+  clock_.Advance(absl::Minutes(30));
+  pipeline_->EvaluateLiveness();
+  EXPECT_EQ(alert_of("credit").state(), vigie::v1::ALERT_STATE_RESOLVED);
+  clock_.Advance(absl::Minutes(30));
+  pipeline_->EvaluateLiveness();
+  EXPECT_EQ(alert_of("credit").state(), vigie::v1::ALERT_STATE_FIRING);
+}
+
+TEST_F(PipelineTest, BaselineFromTheFrozenReferenceWindow) {
+  // Demographic parity difference, alerting on a rise of more than 0.05
+  // over the first two hours' gap.
+  rules::Rule f2;
+  f2.id = "F2";
+  f2.metric = rules::kDemographicParityDifference;
+  f2.baseline_from_reference = true;
+  f2.warning = rules::Threshold{0.05, std::nullopt, std::nullopt, std::nullopt};
+  f2.min_predictions_per_group = 100;
+  f2.element = "Q2.4/2.4.d";
+  config_.policy.rules = {f2};
+  config_.models[0].reference_window = absl::Hours(2);
+  Open();
+  // `selected` of 200 predictions of each group in the hour starting at
+  // `hour` (after kT0).
+  int batch = 0;
+  auto feed = [&](int hour, int selected_f, int selected_m) {
+    std::vector<vigie::v1::Event> events;
+    for (const auto& [group, selected] :
+         {std::pair{"f", selected_f}, std::pair{"m", selected_m}}) {
+      for (int i = 0; i < 200; ++i) {
+        events.push_back(Prediction(absl::StrCat("b", batch, group, i), group,
+                                    i < selected, kT0 + hour * 3600 + i));
+      }
+    }
+    ++batch;
+    Ingest(std::move(events));
+  };
+  auto alert = [&]() {
+    const auto alerts = pipeline_->ListAlerts({});
+    return alerts.alerts_size() == 1 ? alerts.alerts(0) : vigie::v1::Alert();
+  };
+
+  // The reference: 0.50 vs 0.40 in both hours, a gap of 0.10.
+  feed(0, 100, 80);
+  EXPECT_EQ(alert().severity(), vigie::v1::SEVERITY_INSUFFICIENT_DATA);
+  EXPECT_THAT(alert().message(), ::testing::HasSubstr("not complete"));
+  feed(1, 100, 80);
+  EXPECT_EQ(alert().severity(), vigie::v1::SEVERITY_INSUFFICIENT_DATA);
+
+  // Hour 2 starts after the window: frozen. Same gap since: healthy, the
+  // threshold is 0.10 + 0.05.
+  feed(2, 100, 80);
+  EXPECT_EQ(alert().state(), vigie::v1::ALERT_STATE_UNSPECIFIED)
+      << alert().message();
+  // Hour 3: 0.55 vs 0.35. Over all 800 predictions a group: f selects
+  // (300 + 110) / 800 = 0.5125, m (240 + 70) / 800 = 0.3875, a gap of
+  // 0.125: not above 0.15. Hour 4: 0.65 vs 0.25, so over 1,000 a group
+  // (410 + 130) / 1000 = 0.54 vs (310 + 50) / 1000 = 0.36: 0.18 > 0.15.
+  feed(3, 110, 70);
+  EXPECT_EQ(alert().state(), vigie::v1::ALERT_STATE_UNSPECIFIED)
+      << alert().message();
+  feed(4, 130, 50);
+  vigie::v1::Alert fired = alert();
+  EXPECT_EQ(fired.state(), vigie::v1::ALERT_STATE_FIRING);
+  EXPECT_NEAR(fired.value(), 540.0 / 1000 - 360.0 / 1000, 1e-12);
+  EXPECT_NEAR(fired.baseline(), 0.10, 1e-12);
+  EXPECT_NEAR(fired.threshold(), 0.15, 1e-12);
+  EXPECT_EQ(fired.baseline_source(),
+            "reference window 2026-01-05T00:00:00Z to 2026-01-05T02:00:00Z");
+
+  // Frozen means kept: a restart finds it, and a late event inside the
+  // window does not move it.
+  ASSERT_OK(pipeline_->Checkpoint());
+  Open();
+  feed(0, 200, 0);
+  EXPECT_NEAR(alert().baseline(), 0.10, 1e-12);
 }
 
 }  // namespace

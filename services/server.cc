@@ -142,6 +142,9 @@ void VigieServer::MaintenanceLoop(absl::Duration checkpoint_interval,
                                   absl::Duration sweep_interval) {
   absl::Time next_sweep = absl::Now() + sweep_interval;
   while (!stop_.WaitForNotificationWithTimeout(checkpoint_interval)) {
+    // Rules of models that must send events are evaluated with time, not
+    // only with events: silence is what they watch (rule O2).
+    pipeline_->EvaluateLiveness();
     if (absl::Status status = pipeline_->Checkpoint(); !status.ok()) {
       VIGIE_LOG(Error,
                 "checkpoint failed (the ingest log keeps every "

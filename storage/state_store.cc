@@ -32,11 +32,13 @@ enum Family : size_t {
   kArchives,
   kAlerts,
   kAlertHistory,
+  kReferences,
   kFamilyCount,
 };
 constexpr const char* kFamilyNames[kFamilyCount] = {
     "default", "meta",     "ingest_log", "pending", "join_marks",
-    "panes",   "counters", "archives",   "alerts",  "alert_history"};
+    "panes",   "counters", "archives",   "alerts",  "alert_history",
+    "references"};
 
 constexpr char kCheckpointKey[] = "checkpoint";
 
@@ -164,6 +166,12 @@ void StateBatch::PutArchive(absl::string_view model_id, absl::Time until,
 void StateBatch::PutCounters(absl::string_view model_id,
                              const state::v1::ModelCountersState& counters) {
   rep_->Put(kCounters, std::string(model_id), counters.SerializeAsString());
+}
+
+void StateBatch::PutReference(absl::string_view model_id,
+                              const state::v1::ReferenceState& reference) {
+  rep_->Put(kReferences, std::string(model_id),
+            reference.SerializeAsString());
 }
 
 void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
@@ -407,6 +415,20 @@ absl::Status StateStore::ForEachArchive(
                   return absl::DataLossError("malformed archive");
                 }
                 return fn(std::string(key), *until, value.substr(8));
+              });
+}
+
+absl::Status StateStore::ForEachReference(
+    const std::function<absl::Status(const std::string&,
+                                     const state::v1::ReferenceState&)>& fn)
+    const {
+  return Scan(rep_->db.get(), rep_->families[kReferences],
+              [&](absl::string_view key,
+                  absl::string_view value) -> absl::Status {
+                ASSIGN_OR_RETURN(auto reference,
+                                 Decode<state::v1::ReferenceState>(
+                                     value, "reference window"));
+                return fn(std::string(key), reference);
               });
 }
 

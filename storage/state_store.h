@@ -80,6 +80,11 @@ class StateBatch {
                    const state::v1::ModelCountersState& counters);
   // The latest state of an alert (by fingerprint), plus, when `transition`,
   // a record in the alert history.
+  // The model's frozen reference window (written once, when it freezes).
+  void PutReference(absl::string_view model_id,
+                    const state::v1::ReferenceState& reference);
+  // The latest state of an alert (by fingerprint), plus, when `transition`,
+  // a record in the alert history.
   void PutAlert(const vigie::v1::Alert& alert, bool transition);
 
   // Number of mutations so far, and their size in bytes.
@@ -156,6 +161,10 @@ class StateStore {
   absl::Status ForEachArchive(const std::function<absl::Status(
                                   const std::string& model_id, absl::Time until,
                                   absl::string_view bytes)>& fn) const;
+  absl::Status ForEachReference(
+      const std::function<absl::Status(const std::string& model_id,
+                                       const state::v1::ReferenceState&)>& fn)
+      const;
   absl::Status ForEachCounters(
       const std::function<absl::Status(const std::string& model_id,
                                        const state::v1::ModelCountersState&)>&
