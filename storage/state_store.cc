@@ -41,6 +41,10 @@ constexpr const char* kFamilyNames[kFamilyCount] = {
     "references"};
 
 constexpr char kCheckpointKey[] = "checkpoint";
+// Prefixes of the meta family's operator records; '/' sorts after
+// neither "checkpoint" nor the other prefix's keys, so each is a range.
+constexpr char kSilencePrefix[] = "silence/";
+constexpr char kAcknowledgementPrefix[] = "ack/";
 
 template <typename Message>
 absl::StatusOr<Message> Decode(absl::string_view bytes,
@@ -468,6 +472,89 @@ absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlertHistory()
              return absl::OkStatus();
            }));
   return alerts;
+}
+
+namespace {
+
+// Calls `fn(value)` for every record of `family` whose key starts with
+// `prefix`.
+absl::Status ScanPrefix(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+    absl::string_view prefix,
+    const std::function<absl::Status(absl::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), family));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Valid() && it->key().starts_with(
+                          rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Next()) {
+    RETURN_IF_ERROR(
+        fn(absl::string_view(it->value().data(), it->value().size())));
+  }
+  return FromRocksDb(it->status(), "scan state");
+}
+
+}  // namespace
+
+absl::Status StateStore::PutSilence(const vigie::v1::Silence& silence) {
+  return FromRocksDb(
+      rep_->db->Put(rep_->write_options, rep_->families[kMeta],
+                    absl::StrCat(kSilencePrefix, silence.id()),
+                    silence.SerializeAsString()),
+      "write silence");
+}
+
+absl::Status StateStore::DeleteSilence(absl::string_view id) {
+  return FromRocksDb(rep_->db->Delete(rep_->write_options,
+                                      rep_->families[kMeta],
+                                      absl::StrCat(kSilencePrefix, id)),
+                     "delete silence");
+}
+
+absl::StatusOr<std::vector<vigie::v1::Silence>> StateStore::LoadSilences()
+    const {
+  std::vector<vigie::v1::Silence> silences;
+  RETURN_IF_ERROR(ScanPrefix(
+      rep_->db.get(), rep_->families[kMeta], kSilencePrefix,
+      [&](absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(auto silence,
+                         Decode<vigie::v1::Silence>(value, "silence"));
+        silences.push_back(std::move(silence));
+        return absl::OkStatus();
+      }));
+  return silences;
+}
+
+absl::Status StateStore::PutAcknowledgement(
+    const state::v1::AcknowledgementState& acknowledgement) {
+  return FromRocksDb(
+      rep_->db->Put(
+          rep_->write_options, rep_->families[kMeta],
+          absl::StrCat(kAcknowledgementPrefix, acknowledgement.fingerprint()),
+          acknowledgement.SerializeAsString()),
+      "write acknowledgement");
+}
+
+absl::Status StateStore::DeleteAcknowledgement(absl::string_view fingerprint) {
+  return FromRocksDb(
+      rep_->db->Delete(rep_->write_options, rep_->families[kMeta],
+                       absl::StrCat(kAcknowledgementPrefix, fingerprint)),
+      "delete acknowledgement");
+}
+
+absl::StatusOr<std::vector<state::v1::AcknowledgementState>>
+StateStore::LoadAcknowledgements() const {
+  std::vector<state::v1::AcknowledgementState> acknowledgements;
+  RETURN_IF_ERROR(ScanPrefix(
+      rep_->db.get(), rep_->families[kMeta], kAcknowledgementPrefix,
+      [&](absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(auto acknowledgement,
+                         Decode<state::v1::AcknowledgementState>(
+                             value, "acknowledgement"));
+        acknowledgements.push_back(std::move(acknowledgement));
+        return absl::OkStatus();
+      }));
+  return acknowledgements;
 }
 
 }  // namespace vigie::storage

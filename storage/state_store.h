@@ -109,6 +109,8 @@ class StateBatch {
 //   counters       model                   -> ModelCountersState
 //   alerts         fingerprint             -> Alert (latest)
 //   alert_history  (time, fingerprint)     -> Alert (each transition)
+//   meta           "silence/" + id         -> vigie.v1.Silence
+//                  "ack/" + fingerprint    -> AcknowledgementState
 // Numbers are big-endian, so that byte order is numeric order.
 // Thread-safe: RocksDB serialises writers; each StateBatch has one owner.
 class StateStore {
@@ -173,6 +175,21 @@ class StateStore {
   absl::StatusOr<std::vector<vigie::v1::Alert>> LoadAlerts() const;
   // Alert transitions, oldest first.
   absl::StatusOr<std::vector<vigie::v1::Alert>> LoadAlertHistory() const;
+
+  // Silences and acknowledgements: what operators decided, each written
+  // alone through the write-ahead log (not with a checkpoint), so that it
+  // is durable once the call that made it returns. Put replaces the record
+  // of the same id (fingerprint); Delete of a missing one is a no-op.
+  absl::Status PutSilence(const vigie::v1::Silence& silence);
+  absl::Status DeleteSilence(absl::string_view id);
+  // Every silence kept, by id.
+  absl::StatusOr<std::vector<vigie::v1::Silence>> LoadSilences() const;
+  absl::Status PutAcknowledgement(
+      const state::v1::AcknowledgementState& acknowledgement);
+  absl::Status DeleteAcknowledgement(absl::string_view fingerprint);
+  // Every acknowledgement kept, by fingerprint.
+  absl::StatusOr<std::vector<state::v1::AcknowledgementState>>
+  LoadAcknowledgements() const;
 
  private:
   struct Rep;

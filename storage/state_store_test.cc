@@ -360,5 +360,42 @@ TEST_F(StateStoreTest, SecondOpenOfTheSameFolderIsRefusedClearly) {
             absl::string_view::npos);
 }
 
+TEST_F(StateStoreTest, SilencesAndAcknowledgementsSurviveReopen) {
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+    for (const char* id : {"b", "a", "c"}) {
+      vigie::v1::Silence silence;
+      silence.set_id(id);
+      silence.set_created_by("ops");
+      ASSERT_OK(store->PutSilence(silence));
+    }
+    ASSERT_OK(store->DeleteSilence("c"));
+    ASSERT_OK(store->DeleteSilence("never-was"));
+    state::v1::AcknowledgementState ack;
+    ack.set_fingerprint("f1");
+    ack.set_by("alice");
+    ASSERT_OK(store->PutAcknowledgement(ack));
+    ack.set_fingerprint("f2");
+    ASSERT_OK(store->PutAcknowledgement(ack));
+    ASSERT_OK(store->DeleteAcknowledgement("f2"));
+    // A checkpoint in the same family is no silence.
+    StateBatch batch = store->NewBatch();
+    batch.PutCheckpoint(state::v1::CheckpointState());
+    ASSERT_OK(store->Commit(batch));
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  ASSERT_OK_AND_ASSIGN(std::vector<vigie::v1::Silence> silences,
+                       store->LoadSilences());
+  ASSERT_EQ(silences.size(), 2u);
+  EXPECT_EQ(silences[0].id(), "a");
+  EXPECT_EQ(silences[1].id(), "b");
+  EXPECT_EQ(silences[1].created_by(), "ops");
+  ASSERT_OK_AND_ASSIGN(std::vector<state::v1::AcknowledgementState> acks,
+                       store->LoadAcknowledgements());
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].fingerprint(), "f1");
+  EXPECT_EQ(acks[0].by(), "alice");
+}
+
 }  // namespace
 }  // namespace vigie::storage
