@@ -54,6 +54,12 @@ void AlertDispatcher::Update(const vigie::v1::Alert& alert, bool transition) {
   wake_.Signal();
 }
 
+void AlertDispatcher::Withdraw(const std::string& fingerprint) {
+  absl::MutexLock lock(&mu_);
+  firing_.erase(fingerprint);
+  for (Sink& sink : sinks_) sink.waiting.erase(fingerprint);
+}
+
 std::vector<AlertDispatcher::SinkStats> AlertDispatcher::Stats() const {
   absl::MutexLock lock(&mu_);
   std::vector<SinkStats> stats;

@@ -61,6 +61,10 @@ class AlertDispatcher {
   // blocks on a sink.
   void Update(const vigie::v1::Alert& alert, bool transition)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Stops notifying the firing alert `fingerprint` (a silence now mutes
+  // it): it is no longer resent, and a state of it not yet delivered is
+  // dropped. Its next Update notifies as usual.
+  void Withdraw(const std::string& fingerprint) ABSL_LOCKS_EXCLUDED(mu_);
 
   struct SinkStats {
     std::string name;

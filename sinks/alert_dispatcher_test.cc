@@ -141,5 +141,31 @@ TEST(AlertDispatcherTest, FiringAlertsAreResentWithTheirLatestValues) {
   EXPECT_EQ(log->delivered.size(), after_resolution);
 }
 
+TEST(AlertDispatcherTest, AWithdrawnAlertIsNoLongerResent) {
+  auto log = std::make_shared<RecordingSink::Log>();
+  DispatcherOptions options = Fast();
+  options.resend_interval = absl::Milliseconds(50);
+  auto dispatcher = Dispatcher(0, log, options);
+  dispatcher->Update(Alert("a", vigie::v1::ALERT_STATE_FIRING), true);
+  ASSERT_TRUE(WaitFor(*log, [](auto& l) { return l.delivered.size() >= 2; }));
+  dispatcher->Withdraw("a");
+  size_t after_withdrawal = 0;
+  {
+    absl::MutexLock lock(&log->mu);
+    after_withdrawal = log->delivered.size();
+  }
+  absl::SleepFor(absl::Milliseconds(200));  // Four resend intervals.
+  {
+    absl::MutexLock lock(&log->mu);
+    // At most a resend that was already under way.
+    EXPECT_LE(log->delivered.size(), after_withdrawal + 1);
+  }
+  // Its resolution still goes.
+  dispatcher->Update(Alert("a", vigie::v1::ALERT_STATE_RESOLVED), true);
+  ASSERT_TRUE(WaitFor(*log, [](auto& l) {
+    return l.delivered.back()[0].state() == vigie::v1::ALERT_STATE_RESOLVED;
+  }));
+}
+
 }  // namespace
 }  // namespace vigie::sinks
