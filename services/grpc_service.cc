@@ -226,6 +226,11 @@ grpc::ServerUnaryReactor* VigieService::ListAlerts(
     vigie::v1::ListAlertsReply* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   *reply = pipeline_->ListAlerts(*request);
+  if (alerts_.router != nullptr) {
+    for (vigie::v1::Alert& alert : *reply->mutable_alerts()) {
+      alerts_.router->Annotate(&alert);
+    }
+  }
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

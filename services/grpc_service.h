@@ -1,9 +1,13 @@
 #pragma once
 
 #include "absl/status/status.h"
+#include "common/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "services/acknowledgements.h"
+#include "services/alert_router.h"
 #include "services/ingest_worker.h"
 #include "services/pipeline.h"
+#include "services/silences.h"
 #include "vigie/v1/vigie.grpc.pb.h"
 
 namespace vigie::services {
@@ -22,7 +26,19 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
   // a stream of bad events cannot grow a reply without bound.
   static constexpr int kMaxListedRejections = 10'000;
 
+  // What the alert calls (WatchAlerts, silences, acknowledgements) work
+  // on; each must outlive the service. Without them those calls are
+  // UNIMPLEMENTED.
+  struct AlertParts {
+    AlertRouter* router = nullptr;
+    Silences* silences = nullptr;
+    Acknowledgements* acknowledgements = nullptr;
+    const common::Clock* clock = nullptr;
+  };
+
   explicit VigieService(Pipeline* pipeline) : pipeline_(pipeline) {}
+  VigieService(Pipeline* pipeline, AlertParts alerts)
+      : pipeline_(pipeline), alerts_(alerts) {}
 
   grpc::ServerReadReactor<vigie::v1::IngestRequest>* Ingest(
       grpc::CallbackServerContext* context,
@@ -43,8 +59,32 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
       const vigie::v1::ListAlertsRequest* request,
       vigie::v1::ListAlertsReply* reply) override;
 
+  // In grpc_alerts.cc.
+  grpc::ServerWriteReactor<vigie::v1::AlertUpdate>* WatchAlerts(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::WatchAlertsRequest* request) override;
+  grpc::ServerUnaryReactor* CreateSilence(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::CreateSilenceRequest* request,
+      vigie::v1::Silence* reply) override;
+  grpc::ServerUnaryReactor* ListSilences(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::ListSilencesRequest* request,
+      vigie::v1::ListSilencesReply* reply) override;
+  grpc::ServerUnaryReactor* ExpireSilence(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::ExpireSilenceRequest* request,
+      vigie::v1::Silence* reply) override;
+  grpc::ServerUnaryReactor* AcknowledgeAlert(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::AcknowledgeAlertRequest* request,
+      vigie::v1::Alert* reply) override;
+
  private:
+  bool HasAlertParts() const;
+
   Pipeline* const pipeline_;
+  const AlertParts alerts_;
   IngestWorker worker_;
 };
 

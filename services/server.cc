@@ -10,7 +10,11 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "grpcpp/grpcpp.h"
+#include "services/acknowledgements.h"
+#include "services/alert_router.h"
+#include "services/alert_watchers.h"
 #include "services/grpc_service.h"
+#include "services/silences.h"
 #include "sinks/alert_dispatcher.h"
 #include "sinks/alertmanager.h"
 #include "sinks/dead_letters.h"
@@ -107,14 +111,42 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   ASSIGN_OR_RETURN(
       server->pipeline_,
       Pipeline::Create(std::move(config), server->store_.get(), clock));
-  if (server->dispatcher_ != nullptr) {
-    server->pipeline_->SetAlertListener(
-        [dispatcher = server->dispatcher_.get()](const vigie::v1::Alert& alert,
-                                                 bool transition) {
-          dispatcher->Update(alert, transition);
-        });
+  ASSIGN_OR_RETURN(server->silences_, Silences::Load(server->store_.get()));
+  ASSIGN_OR_RETURN(server->acknowledgements_,
+                   Acknowledgements::Load(server->store_.get()));
+  server->watchers_ = std::make_unique<AlertWatchers>();
+  AlertRouter::Delivery delivery;
+  if (sinks::AlertDispatcher* dispatcher = server->dispatcher_.get();
+      dispatcher != nullptr) {
+    delivery.deliver = [dispatcher](const vigie::v1::Alert& alert,
+                                    bool transition) {
+      dispatcher->Update(alert, transition);
+    };
+    delivery.withdraw = [dispatcher](const std::string& fingerprint) {
+      dispatcher->Withdraw(fingerprint);
+    };
   }
-  server->service_ = std::make_unique<VigieService>(server->pipeline_.get());
+  server->router_ = std::make_unique<AlertRouter>(
+      server->silences_.get(), server->acknowledgements_.get(),
+      server->watchers_.get(), std::move(delivery), clock);
+  {
+    // Seeded before the listener replays the firing alerts into it.
+    vigie::v1::ListAlertsRequest all;
+    all.set_include_resolved(true);
+    const vigie::v1::ListAlertsReply listed =
+        server->pipeline_->ListAlerts(all);
+    server->router_->Seed({listed.alerts().begin(), listed.alerts().end()});
+  }
+  server->pipeline_->SetAlertListener(
+      [router = server->router_.get()](const vigie::v1::Alert& alert,
+                                       bool transition) {
+        router->Update(alert, transition);
+      });
+  server->router_->StartTimer();
+  server->service_ = std::make_unique<VigieService>(
+      server->pipeline_.get(),
+      VigieService::AlertParts{server->router_.get(), server->silences_.get(),
+                               server->acknowledgements_.get(), clock});
 
   grpc::ServerBuilder builder;
   builder.AddListeningPort(requested, grpc::InsecureServerCredentials(),
@@ -164,6 +196,11 @@ void VigieServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
   // A server whose Start failed part way has only some parts to stop.
+  // Watch streams never end by themselves: ended first, so that they do
+  // not hold the server's grace period.
+  if (watchers_ != nullptr) {
+    watchers_->Shutdown(absl::UnavailableError("the server is shutting down"));
+  }
   if (server_ != nullptr) {
     VIGIE_LOG(Info, "shutting down");
     server_->Shutdown(std::chrono::system_clock::now() +
@@ -172,6 +209,7 @@ void VigieServer::Shutdown(absl::Duration grace) {
   }
   stop_.Notify();
   if (maintenance_.joinable()) maintenance_.join();
+  if (router_ != nullptr) router_->StopTimer();  // It may deliver.
   if (pipeline_ != nullptr) {
     if (absl::Status status = pipeline_->Checkpoint(); !status.ok()) {
       VIGIE_LOG(Error,
@@ -183,6 +221,9 @@ void VigieServer::Shutdown(absl::Duration grace) {
   pipeline_.reset();
   // After the pipeline, which notifies it; makes a last delivery attempt.
   dispatcher_.reset();
+  router_.reset();
+  acknowledgements_.reset();
+  silences_.reset();
   store_.reset();  // Closes RocksDB: every commit is already in its WAL.
 }
 

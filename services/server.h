@@ -26,6 +26,10 @@ class DeadLetterFile;
 
 namespace vigie::services {
 
+class Acknowledgements;
+class AlertRouter;
+class AlertWatchers;
+class Silences;
 class VigieService;
 
 // A running Vigie: the state store in config.data_dir, the pipeline over it,
@@ -48,8 +52,9 @@ class VigieServer {
   int port() const { return port_; }
   const std::string& address() const { return address_; }
 
-  // Stops accepting calls, lets calls in flight finish for up to `grace`
-  // (then cancels them), stops the maintenance thread, takes a last
+  // Ends the WatchAlerts streams (UNAVAILABLE), stops accepting calls,
+  // lets calls in flight finish for up to `grace` (then cancels them),
+  // stops the maintenance thread, takes a last
   // checkpoint (so that the next start replays nothing) and closes the
   // state. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(10));
@@ -65,6 +70,12 @@ class VigieServer {
   // Declared before the pipeline, which calls it: destroyed after it.
   std::unique_ptr<sinks::DeadLetterFile> dead_letters_;
   std::unique_ptr<sinks::AlertDispatcher> dispatcher_;
+  // Where the pipeline's alerts go (watchers, then the dispatcher unless
+  // silenced); also before the pipeline.
+  std::unique_ptr<Silences> silences_;
+  std::unique_ptr<Acknowledgements> acknowledgements_;
+  std::unique_ptr<AlertWatchers> watchers_;
+  std::unique_ptr<AlertRouter> router_;
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<VigieService> service_;
   std::unique_ptr<grpc::Server> server_;

@@ -1,6 +1,7 @@
 #include "tools/client.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -134,6 +135,110 @@ absl::StatusOr<v1::ListAlertsReply> VigieClient::ListAlerts(
     return FromGrpc(s);
   }
   return reply;
+}
+
+namespace {
+
+// One unary call with a deadline, its status in Abseil's terms.
+template <typename Request, typename Reply, typename Call>
+absl::StatusOr<Reply> Unary(Call call, const Request& request,
+                            absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetTimeout(timeout, &context);
+  Reply reply;
+  if (grpc::Status s = call(&context, request, &reply); !s.ok()) {
+    return FromGrpc(s);
+  }
+  return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::ListAlertHistoryReply> VigieClient::ListAlertHistory(
+    const v1::ListAlertHistoryRequest& request, absl::Duration timeout) {
+  return Unary<v1::ListAlertHistoryRequest, v1::ListAlertHistoryReply>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->ListAlertHistory(context, r, reply);
+      },
+      request, timeout);
+}
+
+absl::StatusOr<v1::Silence> VigieClient::CreateSilence(
+    const v1::CreateSilenceRequest& request, absl::Duration timeout) {
+  return Unary<v1::CreateSilenceRequest, v1::Silence>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->CreateSilence(context, r, reply);
+      },
+      request, timeout);
+}
+
+absl::StatusOr<v1::ListSilencesReply> VigieClient::ListSilences(
+    const v1::ListSilencesRequest& request, absl::Duration timeout) {
+  return Unary<v1::ListSilencesRequest, v1::ListSilencesReply>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->ListSilences(context, r, reply);
+      },
+      request, timeout);
+}
+
+absl::StatusOr<v1::Silence> VigieClient::ExpireSilence(
+    const v1::ExpireSilenceRequest& request, absl::Duration timeout) {
+  return Unary<v1::ExpireSilenceRequest, v1::Silence>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->ExpireSilence(context, r, reply);
+      },
+      request, timeout);
+}
+
+absl::StatusOr<v1::Alert> VigieClient::AcknowledgeAlert(
+    const v1::AcknowledgeAlertRequest& request, absl::Duration timeout) {
+  return Unary<v1::AcknowledgeAlertRequest, v1::Alert>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->AcknowledgeAlert(context, r, reply);
+      },
+      request, timeout);
+}
+
+struct AlertStream::Impl {
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::AlertUpdate>> reader;
+  bool ended = false;
+  std::optional<absl::Status> finished;
+};
+
+AlertStream::AlertStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+AlertStream::~AlertStream() {
+  if (impl_->finished.has_value()) return;
+  // gRPC requires Finish on a reader; cancelled first so it returns now.
+  Cancel();
+  v1::AlertUpdate ignored;
+  while (Next(&ignored)) {
+  }
+  Finish().IgnoreError();  // Cancelled, as asked.
+}
+
+bool AlertStream::Next(v1::AlertUpdate* update) {
+  if (impl_->ended) return false;
+  if (impl_->reader->Read(update)) return true;
+  impl_->ended = true;
+  return false;
+}
+
+void AlertStream::Cancel() { impl_->context.TryCancel(); }
+
+absl::Status AlertStream::Finish() {
+  if (!impl_->finished.has_value()) {
+    impl_->finished = FromGrpc(impl_->reader->Finish());
+  }
+  return *impl_->finished;
+}
+
+std::unique_ptr<AlertStream> VigieClient::WatchAlerts(
+    const v1::WatchAlertsRequest& request) {
+  auto impl = std::make_unique<AlertStream::Impl>();
+  impl->reader = impl_->stub->WatchAlerts(&impl->context, request);
+  return std::unique_ptr<AlertStream>(new AlertStream(std::move(impl)));
 }
 
 std::vector<LocatedRejection> StreamResult::AllRejections() const {

@@ -54,6 +54,28 @@ struct StreamResult {
   std::vector<LocatedRejection> AllRejections() const;
 };
 
+// A WatchAlerts stream, open until the server ends it or it is cancelled.
+// Next and Finish belong to one thread; Cancel may be called from any.
+class AlertStream {
+ public:
+  ~AlertStream();  // Cancels the stream if it is still open.
+  // Waits for the next update; false once the stream has ended (Finish
+  // then says how).
+  bool Next(v1::AlertUpdate* update);
+  // Ends the stream from this side: a Next waiting returns false.
+  void Cancel();
+  // After Next returned false: kCancelled after Cancel,
+  // kResourceExhausted if the server cut this watcher off for falling
+  // behind, kUnavailable if the server shut down.
+  absl::Status Finish();
+
+ private:
+  friend class VigieClient;
+  struct Impl;
+  explicit AlertStream(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 // A connection to a Vigie server; a thin layer over the generated stub that
 // returns absl::Status (gRPC codes map one to one). Thread-safe, as gRPC
 // stubs are.
@@ -79,6 +101,24 @@ class VigieClient {
       absl::Duration timeout = absl::Seconds(30));
   absl::StatusOr<v1::ListAlertsReply> ListAlerts(
       const v1::ListAlertsRequest& request,
+      absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::ListAlertHistoryReply> ListAlertHistory(
+      const v1::ListAlertHistoryRequest& request,
+      absl::Duration timeout = absl::Seconds(30));
+  // Opens a WatchAlerts stream (no deadline: it lasts until cancelled).
+  std::unique_ptr<AlertStream> WatchAlerts(
+      const v1::WatchAlertsRequest& request);
+  absl::StatusOr<v1::Silence> CreateSilence(
+      const v1::CreateSilenceRequest& request,
+      absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::ListSilencesReply> ListSilences(
+      const v1::ListSilencesRequest& request,
+      absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::Silence> ExpireSilence(
+      const v1::ExpireSilenceRequest& request,
+      absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::Alert> AcknowledgeAlert(
+      const v1::AcknowledgeAlertRequest& request,
       absl::Duration timeout = absl::Seconds(30));
 
  private:
