@@ -286,6 +286,18 @@ void PrintAlertsText(const v1::ListAlertsReply& reply, std::ostream& out) {
     if (a.has_resolved_at())
       out << "; resolved " << FormatTime(a.resolved_at());
     out << "\n  citation: " << FormatCitation(a) << "\n";
+    if (!a.silenced_by().empty()) {
+      out << "  silenced by " << absl::StrJoin(a.silenced_by(), ", ")
+          << " (not sent to the sinks)\n";
+    }
+    if (!a.acknowledged_by().empty()) {
+      out << "  acknowledged by " << a.acknowledged_by() << " at "
+          << FormatTime(a.acknowledged_at());
+      if (!a.acknowledgement_comment().empty()) {
+        out << ": " << a.acknowledgement_comment();
+      }
+      out << "\n";
+    }
     if (!a.message().empty()) out << "  " << a.message() << "\n";
   }
 }

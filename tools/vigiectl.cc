@@ -1,5 +1,6 @@
 // vigiectl: replays events to a Vigie server, streams a simulated biased
-// model, and prints the server's metrics and alerts. Run `vigiectl help`.
+// model, prints the server's metrics and alerts, watches alerts as they
+// change, and manages silences and acknowledgements. Run `vigiectl help`.
 //
 // Exit status: 0 when the command completed (a replay even with rejected
 // events), 1 when the server could not be reached or the call failed, 2 on a
@@ -9,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -25,6 +27,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
+#include "tools/alert_reports.h"
 #include "tools/client.h"
 #include "tools/event_reader.h"
 #include "tools/metrics_request.h"
@@ -38,16 +42,17 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051",
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "All subcommands: how long to wait for the connection.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
-          "metrics, alerts: deadline of the call.");
+          "metrics, alerts, history, silence, ack: deadline of the call.");
 ABSL_FLAG(std::string, file, "",
           "replay: input file, JSON lines of vigie.v1.Event or CSV. Required.");
 ABSL_FLAG(std::string, format, "",
           "replay: jsonl or csv (default: from the file's extension: .jsonl, "
-          ".ndjson, .json or .csv). metrics, alerts: text or json (default "
-          "text).");
+          ".ndjson, .json or .csv). metrics, alerts, watch, history, silence "
+          "list: text or json (default text).");
 ABSL_FLAG(std::string, model, "",
           "replay (CSV): model id of the events; required. metrics: the "
-          "model to report on; required. alerts: only this model's alerts.");
+          "model to report on; required. alerts, watch, history: only this "
+          "model's alerts.");
 ABSL_FLAG(std::string, model_version, "",
           "replay (CSV): model version of the predictions.");
 ABSL_FLAG(std::string, id_column, "",
@@ -104,7 +109,37 @@ ABSL_FLAG(bool, since_reference, false,
           "metrics: a window from the model's reference_time (its deployment, "
           "as configured; unset: its first event) to the end of its latest "
           "pane.");
-ABSL_FLAG(bool, all, false, "alerts: also list resolved alerts.");
+ABSL_FLAG(bool, all, false,
+          "alerts: also list resolved alerts. silence list: also list "
+          "expired silences.");
+ABSL_FLAG(bool, refreshes, false,
+          "watch: also print refreshes (new measurements of an alert whose "
+          "state did not change).");
+ABSL_FLAG(std::string, fingerprint, "",
+          "ack: the alert to acknowledge; required. history: only this "
+          "alert's transitions.");
+ABSL_FLAG(std::string, since, "",
+          "history: only transitions at or after this time (RFC 3339, "
+          "YYYY-MM-DD or unix seconds).");
+ABSL_FLAG(int, limit, 0,
+          "history: at most this many transitions, the most recent (0: the "
+          "server's default, 1,000).");
+ABSL_FLAG(std::vector<std::string>, match, {},
+          "silence create: comma-separated name=value matchers, all of which "
+          "an alert must match: rule_id, model_id, metric, severity, "
+          "fingerprint, or a scope key such as attribute. Required.");
+ABSL_FLAG(std::string, duration, "",
+          "silence create: how long the silence lasts from its start, e.g. "
+          "2h, 1d. This or --until is required.");
+ABSL_FLAG(std::string, until, "",
+          "silence create: when the silence ends (RFC 3339, YYYY-MM-DD or "
+          "unix seconds).");
+ABSL_FLAG(std::string, starts, "",
+          "silence create: when the silence starts (default: now).");
+ABSL_FLAG(std::string, by, "",
+          "silence create, ack: who does it, for the record. Required.");
+ABSL_FLAG(std::string, comment, "", "silence create, ack: why.");
+ABSL_FLAG(std::string, id, "", "silence expire: the silence's id. Required.");
 
 namespace vigie::tools {
 namespace {
@@ -143,7 +178,28 @@ usage:
       (--since_reference). --last and --since_reference exclude the other
       window flags.
   vigiectl alerts [--model=M] [--all] [--format=text|json]
-      Prints firing alerts (with --all, resolved ones too).
+      Prints firing and pending alerts (with --all, resolved ones too),
+      with the silences that mute them and their acknowledgement.
+  vigiectl watch [--model=M] [--refreshes] [--format=text|json]
+      Prints the open alerts, then each change as it happens (fired,
+      changed severity, resolved; acknowledged or silenced), until
+      interrupted. Exits 1 if the server ends the stream (shutdown, or this
+      client fell too far behind).
+  vigiectl history [--model=M] [--fingerprint=F] [--since=T] [--limit=N]
+                   [--format=text|json]
+      Prints the stored transitions of alerts, oldest first.
+  vigiectl silence create --match=NAME=VALUE[,...] (--duration=D | --until=T)
+                          [--starts=T] --by=WHO [--comment=WHY]
+  vigiectl silence list [--all] [--format=text|json]
+  vigiectl silence expire --id=ID
+      Silences mute the alerts they match: still evaluated and listed, but
+      not sent to Alertmanager, webhooks or other sinks until the silence
+      ends (when one that still fires is sent). Example:
+        vigiectl silence create --match=model_id=credit,attribute=race \
+          --duration=4h --by=alice --comment="retraining, see TICKET-12"
+  vigiectl ack --fingerprint=F --by=WHO [--comment=WHY]
+      Acknowledges a firing alert: shown on it (and in what the sinks
+      receive) until it resolves or changes severity.
   vigiectl help
       Prints this text.
 
@@ -165,6 +221,13 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
       {"metrics",
        {"model", "from", "to", "last", "since_reference", "format", "timeout"}},
       {"alerts", {"model", "all", "format", "timeout"}},
+      {"watch", {"model", "refreshes", "format"}},
+      {"history",
+       {"model", "fingerprint", "since", "limit", "format", "timeout"}},
+      {"silence",
+       {"match", "duration", "until", "starts", "by", "comment", "all", "id",
+        "format", "timeout"}},
+      {"ack", {"fingerprint", "by", "comment", "timeout"}},
       {"help", {}},
   };
 }
@@ -427,6 +490,209 @@ int Alerts() {
   return kExitOk;
 }
 
+// Prints `message` with `text`, or as JSON, as `format` says.
+int PrintAs(const std::string& format, const google::protobuf::Message& message,
+            const std::function<void()>& text) {
+  if (format == "text") {
+    text();
+    return kExitOk;
+  }
+  absl::StatusOr<std::string> json = ToJson(message);
+  if (!json.ok()) return Failure(json.status());
+  std::cout << *json;
+  return kExitOk;
+}
+
+int Watch() {
+  absl::StatusOr<std::string> format = OutputFormat();
+  if (!format.ok()) return UsageError(format.status().message());
+  v1::WatchAlertsRequest request;
+  request.set_model_id(absl::GetFlag(FLAGS_model));
+  request.set_include_refreshes(absl::GetFlag(FLAGS_refreshes));
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  std::unique_ptr<AlertStream> stream = (*client)->WatchAlerts(request);
+  v1::AlertUpdate update;
+  while (stream->Next(&update)) {
+    if (*format == "text") {
+      std::cout << FormatAlertUpdate(update) << std::endl;
+      continue;
+    }
+    // One object per line, so that a pipe can read them as they come.
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    if (!google::protobuf::util::MessageToJsonString(update, &json, options)
+             .ok()) {
+      return Failure(absl::InternalError("cannot print an update as JSON"));
+    }
+    std::cout << json << std::endl;
+  }
+  return Failure(stream->Finish());
+}
+
+int History() {
+  absl::StatusOr<std::string> format = OutputFormat();
+  if (!format.ok()) return UsageError(format.status().message());
+  v1::ListAlertHistoryRequest request;
+  request.set_model_id(absl::GetFlag(FLAGS_model));
+  request.set_fingerprint(absl::GetFlag(FLAGS_fingerprint));
+  if (const std::string since = absl::GetFlag(FLAGS_since); !since.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimestamp(since);
+    if (!t.ok()) {
+      return UsageError(absl::StrCat("--since: ", t.status().message()));
+    }
+    *request.mutable_since() = ToTimestampProto(*t);
+  }
+  if (absl::GetFlag(FLAGS_limit) < 0) {
+    return UsageError("--limit must not be negative");
+  }
+  request.set_limit(static_cast<uint32_t>(absl::GetFlag(FLAGS_limit)));
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  absl::StatusOr<v1::ListAlertHistoryReply> reply =
+      (*client)->ListAlertHistory(request, absl::GetFlag(FLAGS_timeout));
+  if (!reply.ok()) return Failure(reply.status());
+  return PrintAs(*format, *reply, [&] { PrintHistoryText(*reply, std::cout); });
+}
+
+// The flags of `action` among those `set`: a usage error names the first
+// that does not apply.
+std::optional<std::string> FlagOutside(const std::set<std::string>& set,
+                                       const std::set<std::string>& allowed) {
+  for (const std::string& name : set) {
+    if (name != "server" && name != "connect_timeout" && name != "timeout" &&
+        !allowed.contains(name)) {
+      return name;
+    }
+  }
+  return std::nullopt;
+}
+
+int CreateSilence() {
+  v1::CreateSilenceRequest request;
+  for (const std::string& match : absl::GetFlag(FLAGS_match)) {
+    const size_t eq = match.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return UsageError(
+          absl::StrCat("--match takes name=value pairs, got '", match, "'"));
+    }
+    v1::Matcher* matcher = request.add_matchers();
+    matcher->set_name(match.substr(0, eq));
+    matcher->set_value(match.substr(eq + 1));
+  }
+  if (request.matchers().empty()) {
+    return UsageError("silence create needs --match");
+  }
+  const std::string duration = absl::GetFlag(FLAGS_duration);
+  const std::string until = absl::GetFlag(FLAGS_until);
+  if (duration.empty() == until.empty()) {
+    return UsageError("silence create needs one of --duration and --until");
+  }
+  if (!duration.empty()) {
+    absl::StatusOr<absl::Duration> d = ParseDurationWithDays(duration);
+    if (!d.ok()) {
+      return UsageError(absl::StrCat("--duration: ", d.status().message()));
+    }
+    request.mutable_duration()->set_seconds(absl::ToInt64Seconds(*d));
+  } else {
+    absl::StatusOr<absl::Time> t = ParseTimestamp(until);
+    if (!t.ok()) {
+      return UsageError(absl::StrCat("--until: ", t.status().message()));
+    }
+    *request.mutable_ends_at() = ToTimestampProto(*t);
+  }
+  if (const std::string starts = absl::GetFlag(FLAGS_starts); !starts.empty()) {
+    absl::StatusOr<absl::Time> t = ParseTimestamp(starts);
+    if (!t.ok()) {
+      return UsageError(absl::StrCat("--starts: ", t.status().message()));
+    }
+    *request.mutable_starts_at() = ToTimestampProto(*t);
+  }
+  request.set_created_by(absl::GetFlag(FLAGS_by));
+  if (request.created_by().empty()) {
+    return UsageError("silence create needs --by");
+  }
+  request.set_comment(absl::GetFlag(FLAGS_comment));
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  absl::StatusOr<v1::Silence> silence =
+      (*client)->CreateSilence(request, absl::GetFlag(FLAGS_timeout));
+  if (!silence.ok()) return Failure(silence.status());
+  v1::ListSilencesReply created;
+  *created.add_silences() = *silence;
+  PrintSilencesText(created, std::cout);
+  return kExitOk;
+}
+
+int Silence(const std::string& action, const std::set<std::string>& set) {
+  if (action == "create") {
+    if (auto bad = FlagOutside(
+            set, {"match", "duration", "until", "starts", "by", "comment"})) {
+      return UsageError(
+          absl::StrCat("--", *bad, " does not apply to silence create"));
+    }
+    return CreateSilence();
+  }
+  if (action == "list") {
+    if (auto bad = FlagOutside(set, {"all", "format"})) {
+      return UsageError(
+          absl::StrCat("--", *bad, " does not apply to silence list"));
+    }
+    absl::StatusOr<std::string> format = OutputFormat();
+    if (!format.ok()) return UsageError(format.status().message());
+    v1::ListSilencesRequest request;
+    request.set_include_expired(absl::GetFlag(FLAGS_all));
+    absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+    if (!client.ok()) return Failure(client.status());
+    absl::StatusOr<v1::ListSilencesReply> reply =
+        (*client)->ListSilences(request, absl::GetFlag(FLAGS_timeout));
+    if (!reply.ok()) return Failure(reply.status());
+    return PrintAs(*format, *reply,
+                   [&] { PrintSilencesText(*reply, std::cout); });
+  }
+  if (action == "expire") {
+    if (auto bad = FlagOutside(set, {"id"})) {
+      return UsageError(
+          absl::StrCat("--", *bad, " does not apply to silence expire"));
+    }
+    v1::ExpireSilenceRequest request;
+    request.set_id(absl::GetFlag(FLAGS_id));
+    if (request.id().empty()) return UsageError("silence expire needs --id");
+    absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+    if (!client.ok()) return Failure(client.status());
+    absl::StatusOr<v1::Silence> silence =
+        (*client)->ExpireSilence(request, absl::GetFlag(FLAGS_timeout));
+    if (!silence.ok()) return Failure(silence.status());
+    v1::ListSilencesReply expired;
+    *expired.add_silences() = *silence;
+    PrintSilencesText(expired, std::cout);
+    return kExitOk;
+  }
+  return UsageError(
+      absl::StrCat("silence takes create, list or expire, got '", action, "'"));
+}
+
+int Acknowledge() {
+  v1::AcknowledgeAlertRequest request;
+  request.set_fingerprint(absl::GetFlag(FLAGS_fingerprint));
+  request.set_by(absl::GetFlag(FLAGS_by));
+  request.set_comment(absl::GetFlag(FLAGS_comment));
+  if (request.fingerprint().empty()) {
+    return UsageError("ack needs --fingerprint");
+  }
+  if (request.by().empty()) return UsageError("ack needs --by");
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  absl::StatusOr<v1::Alert> alert =
+      (*client)->AcknowledgeAlert(request, absl::GetFlag(FLAGS_timeout));
+  if (!alert.ok()) return Failure(alert.status());
+  v1::ListAlertsReply acknowledged;
+  *acknowledged.add_alerts() = *alert;
+  PrintAlertsText(acknowledged, std::cout);
+  return kExitOk;
+}
+
 int Run(int argc, char** argv) {
   std::set<std::string> set;
   absl::StatusOr<std::vector<std::string>> args = ParseArgs(argc, argv, &set);
@@ -436,8 +702,14 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
   const std::string& command = (*args)[0];
-  if (args->size() > 1) {
-    return UsageError(absl::StrCat("unexpected argument '", (*args)[1], "'"));
+  // `silence` takes an action: create, list or expire.
+  const size_t arguments = command == "silence" ? 2 : 1;
+  if (args->size() < arguments) {
+    return UsageError("silence needs an action: create, list or expire");
+  }
+  if (args->size() > arguments) {
+    return UsageError(
+        absl::StrCat("unexpected argument '", (*args)[arguments], "'"));
   }
   const std::map<std::string, std::set<std::string>> all_allowed =
       AllowedFlags();
@@ -459,6 +731,10 @@ int Run(int argc, char** argv) {
   if (command == "replay") return Replay(set);
   if (command == "simulate") return Simulate();
   if (command == "metrics") return Metrics();
+  if (command == "watch") return Watch();
+  if (command == "history") return History();
+  if (command == "silence") return Silence((*args)[1], set);
+  if (command == "ack") return Acknowledge();
   return Alerts();
 }
 
