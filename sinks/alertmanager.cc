@@ -93,7 +93,9 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
   labels["element"] = alert.element();
 
   auto& annotations = *out.mutable_annotations();
-  annotations["summary"] = Summary(alert);
+  // The rule's summary template when the alert carries its rendering.
+  annotations["summary"] =
+      alert.summary().empty() ? Summary(alert) : alert.summary();
   annotations["description"] = alert.message();
   annotations["vigie_fingerprint"] = alert.fingerprint();
   if (alert.severity() != vigie::v1::SEVERITY_INSUFFICIENT_DATA) {
@@ -115,6 +117,13 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
   }
   if (!alert.threshold_source().empty()) {
     annotations["threshold_source"] = alert.threshold_source();
+  }
+  if (alert.has_baseline()) {
+    annotations["baseline"] = absl::StrCat(Number(alert.baseline()), " (",
+                                           alert.baseline_source(), ")");
+  }
+  if (!alert.model_version().empty()) {
+    annotations["model_version"] = alert.model_version();
   }
   if (alert.window().has_end()) {
     annotations["window"] = absl::StrCat(

@@ -94,6 +94,21 @@ TEST(ToAlertmanagerTest, LabelsRouteAndAnnotationsDescribe) {
   // Firing: ends ends_after (5 min) from now unless sent again.
   EXPECT_EQ(out.ends_at(), "2026-01-01T00:08:00Z");
   EXPECT_EQ(out.generator_url(), "http://vigie:8080/models/compas");
+  EXPECT_FALSE(a.contains("baseline"));
+  EXPECT_FALSE(a.contains("model_version"));
+
+  // The rule's rendered summary, the model version and a relative
+  // threshold's baseline, when the alert has them.
+  vigie::v1::Alert rich = FiringAlert();
+  rich.set_summary("compas v3: equalized odds gap 0.2");
+  rich.set_model_version("v3");
+  rich.set_baseline(0.04);
+  rich.set_baseline_source("declared");
+  const auto rich_out = ToAlertmanager(rich, now, options);
+  EXPECT_EQ(rich_out.annotations().at("summary"),
+            "compas v3: equalized odds gap 0.2");
+  EXPECT_EQ(rich_out.annotations().at("model_version"), "v3");
+  EXPECT_EQ(rich_out.annotations().at("baseline"), "0.04 (declared)");
 
   vigie::v1::Alert resolved = FiringAlert();
   resolved.set_state(vigie::v1::ALERT_STATE_RESOLVED);
