@@ -78,8 +78,6 @@ class StateBatch {
                   absl::string_view bytes);
   void PutCounters(absl::string_view model_id,
                    const state::v1::ModelCountersState& counters);
-  // The latest state of an alert (by fingerprint), plus, when `transition`,
-  // a record in the alert history.
   // The model's frozen reference window (written once, when it freezes).
   void PutReference(absl::string_view model_id,
                     const state::v1::ReferenceState& reference);
