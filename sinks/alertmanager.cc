@@ -125,6 +125,14 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
   if (!alert.model_version().empty()) {
     annotations["model_version"] = alert.model_version();
   }
+  if (!alert.acknowledged_by().empty()) {
+    annotations["acknowledged"] =
+        absl::StrCat(alert.acknowledged_by(), " at ",
+                     Rfc3339(FromProto(alert.acknowledged_at())),
+                     alert.acknowledgement_comment().empty()
+                         ? ""
+                         : absl::StrCat(": ", alert.acknowledgement_comment()));
+  }
   if (alert.window().has_end()) {
     annotations["window"] = absl::StrCat(
         alert.window().has_start() ? Rfc3339(FromProto(alert.window().start()))

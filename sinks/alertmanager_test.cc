@@ -109,6 +109,12 @@ TEST(ToAlertmanagerTest, LabelsRouteAndAnnotationsDescribe) {
             "compas v3: equalized odds gap 0.2");
   EXPECT_EQ(rich_out.annotations().at("model_version"), "v3");
   EXPECT_EQ(rich_out.annotations().at("baseline"), "0.04 (declared)");
+  EXPECT_FALSE(rich_out.annotations().contains("acknowledged"));
+  rich.set_acknowledged_by("ana");
+  SetTime(kStart + absl::Minutes(2), rich.mutable_acknowledged_at());
+  rich.set_acknowledgement_comment("retraining with the new sample");
+  EXPECT_EQ(ToAlertmanager(rich, now, options).annotations().at("acknowledged"),
+            "ana at 2026-01-01T00:02:00Z: retraining with the new sample");
 
   vigie::v1::Alert resolved = FiringAlert();
   resolved.set_state(vigie::v1::ALERT_STATE_RESOLVED);
