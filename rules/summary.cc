@@ -8,38 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/string_view.h"
+#include "proto/alert_names.h"
 
 namespace vigie::rules {
 namespace {
-
-std::string SeverityName(vigie::v1::Severity severity) {
-  switch (severity) {
-    case vigie::v1::SEVERITY_INSUFFICIENT_DATA:
-      return "insufficient data";
-    case vigie::v1::SEVERITY_WARNING:
-      return "warning";
-    case vigie::v1::SEVERITY_CRITICAL:
-      return "critical";
-    default:
-      return "unspecified";
-  }
-}
-
-std::string StateName(vigie::v1::AlertState state) {
-  switch (state) {
-    case vigie::v1::ALERT_STATE_FIRING:
-      return "firing";
-    case vigie::v1::ALERT_STATE_RESOLVED:
-      return "resolved";
-    case vigie::v1::ALERT_STATE_PENDING:
-      return "pending";
-    case vigie::v1::ALERT_STATE_INACTIVE:
-      return "inactive";
-    default:
-      return "unspecified";
-  }
-}
 
 std::string Scope(const vigie::v1::Alert& alert) {
   std::string out;
@@ -55,67 +29,66 @@ std::string Scope(const vigie::v1::Alert& alert) {
 bool Lookup(absl::string_view name, const vigie::v1::Alert* alert,
             std::string* out) {
   using Getter = std::function<std::string(const vigie::v1::Alert&)>;
-  static const auto* const kFields =
-      new std::vector<std::pair<absl::string_view, Getter>>{
-          {"rule", [](const auto& a) { return a.rule_id(); }},
-          {"model", [](const auto& a) { return a.model_id(); }},
-          {"model_version",
-           [](const auto& a) {
-             return a.model_version().empty() ? std::string("unknown")
-                                              : a.model_version();
-           }},
-          {"metric", [](const auto& a) { return a.metric(); }},
-          {"scope", [](const auto& a) { return Scope(a); }},
-          {"severity",
-           [](const auto& a) { return SeverityName(a.severity()); }},
-          {"state", [](const auto& a) { return StateName(a.state()); }},
-          {"value",
-           [](const auto& a) {
-             // Counts (missed windows) read as counts.
-             return a.value() == std::floor(a.value()) &&
-                            std::abs(a.value()) < 1e9
-                        ? absl::StrCat(static_cast<int64_t>(a.value()))
-                        : absl::StrFormat("%.4f", a.value());
-           }},
-          {"threshold",
-           [](const auto& a) { return absl::StrCat(a.threshold()); }},
-          {"comparison", [](const auto& a) { return a.comparison(); }},
-          {"interval",
-           [](const auto& a) {
-             return a.has_value_interval()
-                        ? absl::StrFormat("[%.4f, %.4f]",
-                                          a.value_interval().lower(),
-                                          a.value_interval().upper())
-                        : std::string("n/a");
-           }},
-          {"p_value",
-           [](const auto& a) {
-             return a.has_p_value() ? absl::StrFormat("%.2g", a.p_value())
-                                    : std::string("n/a");
-           }},
-          {"high_group", [](const auto& a) { return a.high_group(); }},
-          {"low_group", [](const auto& a) { return a.low_group(); }},
-          {"element", [](const auto& a) { return a.element(); }},
-          {"referential", [](const auto& a) { return a.referential(); }},
-          {"ai_act_articles",
-           [](const auto& a) {
-             return absl::StrJoin(a.ai_act_articles(), ", ");
-           }},
-          {"window",
-           [](const auto& a) {
-             if (!a.window().has_end()) return std::string("n/a");
-             auto format = [](const google::protobuf::Timestamp& t) {
-               return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                       absl::FromUnixSeconds(t.seconds()) +
-                                           absl::Nanoseconds(t.nanos()),
-                                       absl::UTCTimeZone());
-             };
-             return absl::StrCat(a.window().has_start()
-                                     ? format(a.window().start())
-                                     : std::string("start"),
-                                 " to ", format(a.window().end()));
-           }},
-      };
+  static const auto* const kFields = new std::vector<
+      std::pair<absl::string_view, Getter>>{
+      {"rule", [](const auto& a) { return a.rule_id(); }},
+      {"model", [](const auto& a) { return a.model_id(); }},
+      {"model_version",
+       [](const auto& a) {
+         return a.model_version().empty() ? std::string("unknown")
+                                          : a.model_version();
+       }},
+      {"metric", [](const auto& a) { return a.metric(); }},
+      {"scope", [](const auto& a) { return Scope(a); }},
+      {"severity",
+       [](const auto& a) {
+         // Read by people: "insufficient data", not the label.
+         return absl::StrReplaceAll(SeverityName(a.severity()), {{"_", " "}});
+       }},
+      {"state",
+       [](const auto& a) { return std::string(AlertStateName(a.state())); }},
+      {"value",
+       [](const auto& a) {
+         // Counts (missed windows) read as counts.
+         return a.value() == std::floor(a.value()) && std::abs(a.value()) < 1e9
+                    ? absl::StrCat(static_cast<int64_t>(a.value()))
+                    : absl::StrFormat("%.4f", a.value());
+       }},
+      {"threshold", [](const auto& a) { return absl::StrCat(a.threshold()); }},
+      {"comparison", [](const auto& a) { return a.comparison(); }},
+      {"interval",
+       [](const auto& a) {
+         return a.has_value_interval()
+                    ? absl::StrFormat("[%.4f, %.4f]",
+                                      a.value_interval().lower(),
+                                      a.value_interval().upper())
+                    : std::string("n/a");
+       }},
+      {"p_value",
+       [](const auto& a) {
+         return a.has_p_value() ? absl::StrFormat("%.2g", a.p_value())
+                                : std::string("n/a");
+       }},
+      {"high_group", [](const auto& a) { return a.high_group(); }},
+      {"low_group", [](const auto& a) { return a.low_group(); }},
+      {"element", [](const auto& a) { return a.element(); }},
+      {"referential", [](const auto& a) { return a.referential(); }},
+      {"ai_act_articles",
+       [](const auto& a) { return absl::StrJoin(a.ai_act_articles(), ", "); }},
+      {"window",
+       [](const auto& a) {
+         if (!a.window().has_end()) return std::string("n/a");
+         auto format = [](const google::protobuf::Timestamp& t) {
+           return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
+                                   absl::FromUnixSeconds(t.seconds()) +
+                                       absl::Nanoseconds(t.nanos()),
+                                   absl::UTCTimeZone());
+         };
+         return absl::StrCat(a.window().has_start() ? format(a.window().start())
+                                                    : std::string("start"),
+                             " to ", format(a.window().end()));
+       }},
+  };
   for (const auto& [field, get] : *kFields) {
     if (field != name) continue;
     if (alert != nullptr) *out = get(*alert);

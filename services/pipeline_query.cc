@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "proto/alert_names.h"
 #include "rules/alert_tracker.h"
 #include "rules/evaluator.h"
 #include "services/pipeline.h"
@@ -20,19 +21,6 @@
 
 namespace vigie::services {
 namespace {
-
-absl::string_view SeverityName(vigie::v1::Severity severity) {
-  switch (severity) {
-    case vigie::v1::SEVERITY_INSUFFICIENT_DATA:
-      return "insufficient_data";
-    case vigie::v1::SEVERITY_WARNING:
-      return "warning";
-    case vigie::v1::SEVERITY_CRITICAL:
-      return "critical";
-    default:
-      return "unspecified";
-  }
-}
 
 void LogTransition(const vigie::v1::Alert& alert) {
   const bool firing = alert.state() == vigie::v1::ALERT_STATE_FIRING;

@@ -8,24 +8,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
+#include "proto/alert_names.h"
 #include "services/proto_conversions.h"
 
 namespace vigie::services {
 namespace {
-
-// The names a severity matcher accepts, as in Alertmanager's labels.
-absl::string_view SeverityName(vigie::v1::Severity severity) {
-  switch (severity) {
-    case vigie::v1::SEVERITY_INSUFFICIENT_DATA:
-      return "insufficient_data";
-    case vigie::v1::SEVERITY_WARNING:
-      return "warning";
-    case vigie::v1::SEVERITY_CRITICAL:
-      return "critical";
-    default:
-      return "";
-  }
-}
 
 // The value of the alert's field `name`, or of its scope key; empty when
 // it has none.

@@ -10,25 +10,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
+#include "proto/alert_names.h"
 #include "sinks/http.h"
 
 namespace vigie::sinks {
 namespace {
 
 constexpr absl::string_view kAlertsPath = "/api/v2/alerts";
-
-std::string SeverityLabel(vigie::v1::Severity severity) {
-  switch (severity) {
-    case vigie::v1::SEVERITY_WARNING:
-      return "warning";
-    case vigie::v1::SEVERITY_CRITICAL:
-      return "critical";
-    case vigie::v1::SEVERITY_INSUFFICIENT_DATA:
-      return "insufficient_data";
-    default:
-      return "unspecified";
-  }
-}
 
 absl::Time FromProto(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
@@ -84,7 +72,7 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
   vigie::sinks::v1::AlertmanagerAlert out;
   auto& labels = *out.mutable_labels();
   labels["alertname"] = absl::StrCat("Vigie", alert.rule_id());
-  labels["severity"] = SeverityLabel(alert.severity());
+  labels["severity"] = std::string(SeverityName(alert.severity()));
   labels["model"] = alert.model_id();
   labels["rule"] = alert.rule_id();
   labels["metric"] = alert.metric();
