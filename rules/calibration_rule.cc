@@ -37,15 +37,7 @@ std::string Fails(const Rule& rule, const Threshold& threshold, double ece,
 Finding EvaluateCalibrationRule(
     const Rule& rule, const Policy& policy, const std::string& model_id,
     const std::optional<monitors::CalibrationMetrics>& calibration) {
-  Finding finding;
-  finding.rule_id = rule.id;
-  finding.model_id = model_id;
-  finding.metric = rule.metric;
-  finding.comparison = Comparison::kAbove;
-  finding.threshold =
-      rule.baseline +
-      (rule.warning.has_value() ? rule.warning->value : rule.critical->value);
-  if (rule.baseline != 0) finding.baseline = rule.baseline;
+  Finding finding = StartFinding(rule, model_id, "");
   const uint64_t count = calibration.has_value() ? calibration->count : 0;
   if (count == 0 || count < rule.min_labelled || !calibration->ece ||
       !calibration->null_ece) {

@@ -161,14 +161,8 @@ Finding Insufficient(Finding finding, const Rule& rule, const Policy& policy,
 Finding NoReference(const Rule& rule, const Policy& policy,
                     const std::string& model_id, const std::string& attribute,
                     const Reference* reference, absl::string_view why_not) {
-  Finding finding;
-  finding.rule_id = rule.id;
-  finding.model_id = model_id;
-  finding.metric = rule.metric;
-  finding.attribute = attribute;
-  finding.comparison = rule.comparison;
   return Insufficient(
-      std::move(finding), rule, policy,
+      StartFinding(rule, model_id, attribute), rule, policy,
       reference == nullptr
           ? std::string("its baseline is the model's reference window, which "
                         "is not complete and frozen yet (or the model has "
@@ -199,6 +193,23 @@ std::string Citation(const Rule& rule, const Policy& policy) {
                     absl::StrJoin(rule.ai_act_articles, ", "));
   }
   return out;
+}
+
+Finding StartFinding(const Rule& rule, const std::string& model_id,
+                     const std::string& attribute) {
+  Finding finding;
+  finding.rule_id = rule.id;
+  finding.model_id = model_id;
+  finding.metric = rule.metric;
+  finding.attribute = attribute;
+  finding.comparison = rule.comparison;
+  finding.threshold =
+      rule.baseline +
+      (rule.warning.has_value()
+           ? rule.warning->value
+           : (rule.critical.has_value() ? rule.critical->value : 0));
+  if (rule.baseline != 0) finding.baseline = rule.baseline;
+  return finding;
 }
 
 std::string Grade(const Rule& rule, Finding& finding,
@@ -241,19 +252,8 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
                      const std::string& model_id, const std::string& attribute,
                      const monitors::FairnessMetrics& metrics,
                      const TestFamily* family) {
-  Finding finding;
-  finding.rule_id = rule.id;
-  finding.model_id = model_id;
-  finding.metric = rule.metric;
-  finding.attribute = attribute;
-  finding.comparison = rule.comparison;
   // Healthy and insufficient findings report the first level to breach.
-  finding.threshold =
-      rule.baseline +
-      (rule.warning.has_value()
-           ? rule.warning->value
-           : (rule.critical.has_value() ? rule.critical->value : 0));
-  if (rule.baseline != 0) finding.baseline = rule.baseline;
+  Finding finding = StartFinding(rule, model_id, attribute);
 
   std::vector<GroupRates> kept;
   std::vector<std::string> lacking;

@@ -149,6 +149,13 @@ Finding EvaluateCalibrationRule(
 std::string FormatLevel(double value);
 std::string Citation(const Rule& rule, const Policy& policy);
 
+// Shared by the evaluators: a finding of `rule` on `model_id` (and
+// `attribute`, empty for the model's scope), healthy so far, with the
+// threshold of its first level (baseline included) and the baseline when
+// the rule has one.
+Finding StartFinding(const Rule& rule, const std::string& model_id,
+                     const std::string& attribute);
+
 // Shared by the evaluators: sets finding.severity and finding.threshold
 // (rule.baseline plus the level's value; the baseline is 0 but for
 // calibration) from the highest level of `rule` whose conditions hold,

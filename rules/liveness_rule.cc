@@ -15,13 +15,7 @@ namespace vigie::rules {
 Finding EvaluateLivenessRule(const Rule& rule, const Policy& policy,
                              const std::string& model_id,
                              const ModelActivity& activity) {
-  Finding finding;
-  finding.rule_id = rule.id;
-  finding.model_id = model_id;
-  finding.metric = rule.metric;
-  finding.comparison = Comparison::kAbove;
-  finding.threshold =
-      rule.warning.has_value() ? rule.warning->value : rule.critical->value;
+  Finding finding = StartFinding(rule, model_id, "");
   // Whole intervals only: a model between two events is not late.
   const double missed = std::floor(absl::FDivDuration(
       std::max(activity.silence, absl::ZeroDuration()), activity.expected));
