@@ -70,7 +70,9 @@ class WatchReactor final
     {
       absl::MutexLock lock(&shared_->mu);
       shared_->reactor = nullptr;
-      watcher = shared_->watcher;
+      // The watcher's on_ready holds the shared part, which holds the
+      // watcher: let go of it here, or neither is ever freed.
+      watcher = std::move(shared_->watcher);
     }
     if (watcher != nullptr) watcher->Close();
     delete this;
