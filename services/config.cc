@@ -317,6 +317,32 @@ absl::Status GetBaseline(const Mapping& m, double* baseline,
   return absl::OkStatus();
 }
 
+// A rule's min_sample mapping, into a rule's counts or an override's
+// optional ones (left unchanged when absent).
+template <typename T>
+absl::Status ReadMinSample(const Mapping& m, T* predictions, T* positives,
+                           T* negatives, T* selected, T* labelled) {
+  const YAML::Node* v = m.Find("min_sample");
+  if (v == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(Mapping s,
+                   ReadMapping(m.source, *v, m.Path("min_sample"),
+                               {"predictions_per_group", "positives_per_group",
+                                "negatives_per_group",
+                                "selected_in_reference_group", "labelled"}));
+  auto get = [&](absl::string_view key, T* out) {
+    if constexpr (std::is_same_v<T, std::optional<uint64_t>>) {
+      return GetOptional(s, key, out);
+    } else {
+      return Get(s, key, out);
+    }
+  };
+  RETURN_IF_ERROR(get("predictions_per_group", predictions));
+  RETURN_IF_ERROR(get("positives_per_group", positives));
+  RETURN_IF_ERROR(get("negatives_per_group", negatives));
+  RETURN_IF_ERROR(get("selected_in_reference_group", selected));
+  return get("labelled", labelled);
+}
+
 // An override's level: every field optional.
 absl::StatusOr<std::optional<rules::RuleOverride::Level>> ReadOverrideLevel(
     const Mapping& parent, absl::string_view key) {
@@ -331,7 +357,8 @@ absl::StatusOr<std::optional<rules::RuleOverride::Level>> ReadOverrideLevel(
   RETURN_IF_ERROR(GetOptional(m, "max_p_value", &level.max_p_value));
   RETURN_IF_ERROR(
       GetOptional(m, "min_interval_lower", &level.min_interval_lower));
-  RETURN_IF_ERROR(GetOptional(m, "min_null_quantile", &level.min_null_quantile));
+  RETURN_IF_ERROR(
+      GetOptional(m, "min_null_quantile", &level.min_null_quantile));
   return std::optional<rules::RuleOverride::Level>(level);
 }
 
@@ -340,11 +367,11 @@ absl::StatusOr<rules::RuleOverride> ReadOverride(absl::string_view source,
                                                  std::string path) {
   ASSIGN_OR_RETURN(
       Mapping m,
-      ReadMapping(source, node, std::move(path),
-                  {"rules", "models", "attributes", "features", "enabled",
-                   "warning", "critical", "confidence", "baseline", "window",
-                   "min_sample", "for", "keep_firing_for", "runbook",
-                   "summary", "threshold_source"}));
+      ReadMapping(
+          source, node, std::move(path),
+          {"rules", "models", "attributes", "features", "enabled", "warning",
+           "critical", "confidence", "baseline", "window", "min_sample", "for",
+           "keep_firing_for", "runbook", "summary", "threshold_source"}));
   rules::RuleOverride o;
   RETURN_IF_ERROR(Get(m, "rules", &o.rules));
   RETURN_IF_ERROR(Get(m, "models", &o.models));
@@ -370,22 +397,11 @@ absl::StatusOr<rules::RuleOverride> ReadOverride(absl::string_view source,
     o.window = absl::ZeroDuration();
     if (window != "all") RETURN_IF_ERROR(Get(m, "window", &*o.window));
   }
-  if (const YAML::Node* v = m.Find("min_sample"); v != nullptr) {
-    ASSIGN_OR_RETURN(
-        Mapping s, ReadMapping(source, *v, m.Path("min_sample"),
-                               {"predictions_per_group", "positives_per_group",
-                                "negatives_per_group",
-                                "selected_in_reference_group", "labelled"}));
-    RETURN_IF_ERROR(GetOptional(s, "labelled", &o.min_labelled));
-    RETURN_IF_ERROR(GetOptional(s, "predictions_per_group",
-                                &o.min_predictions_per_group));
-    RETURN_IF_ERROR(
-        GetOptional(s, "positives_per_group", &o.min_positives_per_group));
-    RETURN_IF_ERROR(
-        GetOptional(s, "negatives_per_group", &o.min_negatives_per_group));
-    RETURN_IF_ERROR(GetOptional(s, "selected_in_reference_group",
-                                &o.min_selected_in_reference_group));
-  }
+  RETURN_IF_ERROR(
+      ReadMinSample(m, &o.min_predictions_per_group, &o.min_positives_per_group,
+                    &o.min_negatives_per_group,
+                    &o.min_selected_in_reference_group, &o.min_labelled));
+
   RETURN_IF_ERROR(GetOptional(m, "for", &o.for_evaluations));
   RETURN_IF_ERROR(GetOptional(m, "keep_firing_for", &o.keep_firing_for));
   RETURN_IF_ERROR(GetOptional(m, "runbook", &o.runbook));
@@ -426,25 +442,15 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
     RETURN_IF_ERROR(Get(m, "window", &rule.window));
   }
   RETURN_IF_ERROR(Get(m, "confidence", &rule.confidence));
-  RETURN_IF_ERROR(GetBaseline(m, &rule.baseline, &rule.baseline_from_reference));
+  RETURN_IF_ERROR(
+      GetBaseline(m, &rule.baseline, &rule.baseline_from_reference));
   ASSIGN_OR_RETURN(rule.warning, ReadThreshold(m, "warning"));
   ASSIGN_OR_RETURN(rule.critical, ReadThreshold(m, "critical"));
-  if (const YAML::Node* v = m.Find("min_sample"); v != nullptr) {
-    ASSIGN_OR_RETURN(
-        Mapping s, ReadMapping(source, *v, m.Path("min_sample"),
-                               {"predictions_per_group", "positives_per_group",
-                                "negatives_per_group",
-                                "selected_in_reference_group", "labelled"}));
-    RETURN_IF_ERROR(Get(s, "labelled", &rule.min_labelled));
-    RETURN_IF_ERROR(
-        Get(s, "predictions_per_group", &rule.min_predictions_per_group));
-    RETURN_IF_ERROR(
-        Get(s, "positives_per_group", &rule.min_positives_per_group));
-    RETURN_IF_ERROR(
-        Get(s, "negatives_per_group", &rule.min_negatives_per_group));
-    RETURN_IF_ERROR(Get(s, "selected_in_reference_group",
-                        &rule.min_selected_in_reference_group));
-  }
+  RETURN_IF_ERROR(ReadMinSample(
+      m, &rule.min_predictions_per_group, &rule.min_positives_per_group,
+      &rule.min_negatives_per_group, &rule.min_selected_in_reference_group,
+      &rule.min_labelled));
+
   RETURN_IF_ERROR(Get(m, "element", &rule.element));
   RETURN_IF_ERROR(Get(m, "related_elements", &rule.related_elements));
   RETURN_IF_ERROR(Get(m, "ai_act_articles", &rule.ai_act_articles));
@@ -460,10 +466,10 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
 absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
                                          const YAML::Node& node,
                                          std::string path) {
-  ASSIGN_OR_RETURN(
-      Mapping m, ReadMapping(source, node, std::move(path),
-                             {"referential", "rules", "evaluation_interval",
-                              "overrides"}));
+  ASSIGN_OR_RETURN(Mapping m,
+                   ReadMapping(source, node, std::move(path),
+                               {"referential", "rules", "evaluation_interval",
+                                "overrides"}));
   rules::Policy policy;
   RETURN_IF_ERROR(Get(m, "referential", &policy.referential));
   RETURN_IF_ERROR(Get(m, "evaluation_interval", &policy.evaluation_interval));
@@ -474,18 +480,20 @@ absl::StatusOr<rules::Policy> ReadPolicy(absl::string_view source,
     policy.rules.push_back(std::move(rule));
     return absl::OkStatus();
   }));
-  RETURN_IF_ERROR(ForEach(m, "overrides", [&](const YAML::Node& item,
-                                              size_t i) {
-    const std::string where = m.Path(absl::StrCat("overrides[", i, "]"));
-    ASSIGN_OR_RETURN(rules::RuleOverride o, ReadOverride(source, item, where));
-    policy.overrides.push_back(std::move(o));
-    // Checked as each is added, so that the error names the override that
-    // makes a rule invalid.
-    if (absl::Status status = policy.Validate(); !status.ok()) {
-      return Mapping{source, item, where, {}}.Error(item, "", status.message());
-    }
-    return absl::OkStatus();
-  }));
+  RETURN_IF_ERROR(
+      ForEach(m, "overrides", [&](const YAML::Node& item, size_t i) {
+        const std::string where = m.Path(absl::StrCat("overrides[", i, "]"));
+        ASSIGN_OR_RETURN(rules::RuleOverride o,
+                         ReadOverride(source, item, where));
+        policy.overrides.push_back(std::move(o));
+        // Checked as each is added, so that the error names the override that
+        // makes a rule invalid.
+        if (absl::Status status = policy.Validate(); !status.ok()) {
+          return Mapping{source, item, where, {}}.Error(item, "",
+                                                        status.message());
+        }
+        return absl::OkStatus();
+      }));
   RETURN_IF_ERROR(At(m, policy.Validate()));
   return policy;
 }
