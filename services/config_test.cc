@@ -735,15 +735,14 @@ TEST(ConfigTest, PolicyOverridesAndSummaries) {
                                   "p.yaml")),
               AllOf(HasSubstr("p.yaml:10:5"), HasSubstr("no rule \"F9\"")));
   EXPECT_THAT(
-      ErrorOf(ParsePolicy(
-          "rules:\n"
-          "  - id: F2\n"
-          "    metric: demographic_parity_difference\n"
-          "    comparison: above\n"
-          "    warning: {value: 0.05}\n"
-          "    summary: \"{model} has {vaule}\"\n"
-          "    element: Q2.4/2.4.d\n",
-          "p.yaml")),
+      ErrorOf(ParsePolicy("rules:\n"
+                          "  - id: F2\n"
+                          "    metric: demographic_parity_difference\n"
+                          "    comparison: above\n"
+                          "    warning: {value: 0.05}\n"
+                          "    summary: \"{model} has {vaule}\"\n"
+                          "    element: Q2.4/2.4.d\n",
+                          "p.yaml")),
       AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("unknown placeholder {vaule}")));
 }
 

@@ -78,10 +78,11 @@ absl::Status ModelConfig::Validate() const {
   }
   if (reference_window != absl::ZeroDuration() &&
       !(reference_window >= pane_length && reference_window < retention)) {
-    return error("reference_window must be 0, or at least pane_length and "
-                 "less than retention (its panes must still be kept when it "
-                 "is frozen), got ",
-                 absl::FormatDuration(reference_window));
+    return error(
+        "reference_window must be 0, or at least pane_length and "
+        "less than retention (its panes must still be kept when it "
+        "is frozen), got ",
+        absl::FormatDuration(reference_window));
   }
   if (label_delay <= absl::ZeroDuration() ||
       label_delay == absl::InfiniteDuration()) {

@@ -36,9 +36,9 @@ enum Family : size_t {
   kFamilyCount,
 };
 constexpr const char* kFamilyNames[kFamilyCount] = {
-    "default", "meta",     "ingest_log", "pending", "join_marks",
-    "panes",   "counters", "archives",   "alerts",  "alert_history",
-    "references"};
+    "default",    "meta",          "ingest_log", "pending",
+    "join_marks", "panes",         "counters",   "archives",
+    "alerts",     "alert_history", "references"};
 
 constexpr char kCheckpointKey[] = "checkpoint";
 // Prefixes of the meta family's operator records; '/' sorts after
@@ -174,8 +174,7 @@ void StateBatch::PutCounters(absl::string_view model_id,
 
 void StateBatch::PutReference(absl::string_view model_id,
                               const state::v1::ReferenceState& reference) {
-  rep_->Put(kReferences, std::string(model_id),
-            reference.SerializeAsString());
+  rep_->Put(kReferences, std::string(model_id), reference.SerializeAsString());
 }
 
 void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
@@ -423,17 +422,15 @@ absl::Status StateStore::ForEachArchive(
 }
 
 absl::Status StateStore::ForEachReference(
-    const std::function<absl::Status(const std::string&,
-                                     const state::v1::ReferenceState&)>& fn)
-    const {
-  return Scan(rep_->db.get(), rep_->families[kReferences],
-              [&](absl::string_view key,
-                  absl::string_view value) -> absl::Status {
-                ASSIGN_OR_RETURN(auto reference,
-                                 Decode<state::v1::ReferenceState>(
-                                     value, "reference window"));
-                return fn(std::string(key), reference);
-              });
+    const std::function<absl::Status(
+        const std::string&, const state::v1::ReferenceState&)>& fn) const {
+  return Scan(
+      rep_->db.get(), rep_->families[kReferences],
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(auto reference, Decode<state::v1::ReferenceState>(
+                                             value, "reference window"));
+        return fn(std::string(key), reference);
+      });
 }
 
 absl::Status StateStore::ForEachCounters(
@@ -485,8 +482,8 @@ absl::Status ScanPrefix(
   std::unique_ptr<rocksdb::Iterator> it(
       db->NewIterator(rocksdb::ReadOptions(), family));
   for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
-       it->Valid() && it->key().starts_with(
-                          rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Valid() &&
+       it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
        it->Next()) {
     RETURN_IF_ERROR(
         fn(absl::string_view(it->value().data(), it->value().size())));
@@ -497,18 +494,17 @@ absl::Status ScanPrefix(
 }  // namespace
 
 absl::Status StateStore::PutSilence(const vigie::v1::Silence& silence) {
-  return FromRocksDb(
-      rep_->db->Put(rep_->write_options, rep_->families[kMeta],
-                    absl::StrCat(kSilencePrefix, silence.id()),
-                    silence.SerializeAsString()),
-      "write silence");
+  return FromRocksDb(rep_->db->Put(rep_->write_options, rep_->families[kMeta],
+                                   absl::StrCat(kSilencePrefix, silence.id()),
+                                   silence.SerializeAsString()),
+                     "write silence");
 }
 
 absl::Status StateStore::DeleteSilence(absl::string_view id) {
-  return FromRocksDb(rep_->db->Delete(rep_->write_options,
-                                      rep_->families[kMeta],
-                                      absl::StrCat(kSilencePrefix, id)),
-                     "delete silence");
+  return FromRocksDb(
+      rep_->db->Delete(rep_->write_options, rep_->families[kMeta],
+                       absl::StrCat(kSilencePrefix, id)),
+      "delete silence");
 }
 
 absl::StatusOr<std::vector<vigie::v1::Silence>> StateStore::LoadSilences()
@@ -527,12 +523,11 @@ absl::StatusOr<std::vector<vigie::v1::Silence>> StateStore::LoadSilences()
 
 absl::Status StateStore::PutAcknowledgement(
     const state::v1::AcknowledgementState& acknowledgement) {
-  return FromRocksDb(
-      rep_->db->Put(
-          rep_->write_options, rep_->families[kMeta],
-          absl::StrCat(kAcknowledgementPrefix, acknowledgement.fingerprint()),
-          acknowledgement.SerializeAsString()),
-      "write acknowledgement");
+  return FromRocksDb(rep_->db->Put(rep_->write_options, rep_->families[kMeta],
+                                   absl::StrCat(kAcknowledgementPrefix,
+                                                acknowledgement.fingerprint()),
+                                   acknowledgement.SerializeAsString()),
+                     "write acknowledgement");
 }
 
 absl::Status StateStore::DeleteAcknowledgement(absl::string_view fingerprint) {
@@ -548,9 +543,9 @@ StateStore::LoadAcknowledgements() const {
   RETURN_IF_ERROR(ScanPrefix(
       rep_->db.get(), rep_->families[kMeta], kAcknowledgementPrefix,
       [&](absl::string_view value) -> absl::Status {
-        ASSIGN_OR_RETURN(auto acknowledgement,
-                         Decode<state::v1::AcknowledgementState>(
-                             value, "acknowledgement"));
+        ASSIGN_OR_RETURN(
+            auto acknowledgement,
+            Decode<state::v1::AcknowledgementState>(value, "acknowledgement"));
         acknowledgements.push_back(std::move(acknowledgement));
         return absl::OkStatus();
       }));
