@@ -10,9 +10,29 @@
 namespace vigie::monitors {
 namespace {
 
-using Group = std::pair<absl::string_view, absl::string_view>;
+using NamedGroup = std::pair<absl::string_view, absl::string_view>;
+using NamedFeature = std::pair<absl::string_view, PredictionView::Feature>;
 
-bool ByName(const Group& a, const Group& b) { return a.first < b.first; }
+template <typename Pair>
+bool ByName(const Pair& a, const Pair& b) {
+  return a.first < b.first;
+}
+
+// Sorts `pairs` by name and keeps the last of each name: stable, so that
+// equal names stay in wire order, then each run reduced to its last.
+template <typename Pairs>
+void SortKeepingLast(Pairs& pairs) {
+  std::stable_sort(pairs.begin(), pairs.end(),
+                   ByName<typename Pairs::value_type>);
+  size_t kept = 0;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    if (i + 1 < pairs.size() && pairs[i + 1].first == pairs[i].first) {
+      continue;
+    }
+    pairs[kept++] = pairs[i];
+  }
+  pairs.resize(kept);
+}
 
 // Field numbers of vigie.v1.Prediction and the messages inside it.
 constexpr int kEventTime = 4;
@@ -21,6 +41,7 @@ constexpr int kRegression = 6;
 constexpr int kMulticlass = 7;
 constexpr int kRecommendation = 8;
 constexpr int kGroups = 9;
+constexpr int kFeatures = 10;
 
 absl::Status Malformed(absl::string_view what) {
   return absl::DataLossError(
@@ -59,14 +80,29 @@ PredictionView PredictionView::Of(const vigie::v1::Prediction& prediction) {
       }
       break;
     }
+    case vigie::v1::Prediction::kRegression:
+      view.output = Output::kRegression;
+      view.regression_value = prediction.regression().value();
+      break;
     default:
       break;
   }
   for (const auto& [name, value] : prediction.groups()) {
     view.groups.emplace_back(name, value);
   }
+  for (const auto& [name, value] : prediction.features()) {
+    auto& feature = view.features.emplace_back(name, PredictionView::Feature{});
+    if (value.value_case() == vigie::v1::FeatureValue::kNumeric) {
+      feature.second.kind = PredictionView::Feature::Kind::kNumeric;
+      feature.second.numeric = value.numeric();
+    } else if (value.value_case() == vigie::v1::FeatureValue::kCategorical) {
+      feature.second.kind = PredictionView::Feature::Kind::kCategorical;
+      feature.second.categorical = value.categorical();
+    }
+  }
   // A map's names are distinct already.
-  std::sort(view.groups.begin(), view.groups.end(), ByName);
+  std::sort(view.groups.begin(), view.groups.end(), ByName<NamedGroup>);
+  std::sort(view.features.begin(), view.features.end(), ByName<NamedFeature>);
   return view;
 }
 
@@ -84,6 +120,7 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
     view.output = output;
     view.decision.reset();
     view.score.reset();
+    view.regression_value.reset();
     view.predicted_class = {};
     probabilities.clear();
   };
@@ -140,10 +177,51 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
         if (multiclass.malformed()) return Malformed("multiclass");
         break;
       }
-      case kRegression:
+      case kRegression: {
+        switch_output(Output::kRegression);
+        FieldReader regression(field.bytes());
+        while (regression.Next()) {
+          if (Is(regression, 1, FieldReader::kFixed64)) {
+            view.regression_value = regression.fixed64_double();
+          }
+        }
+        if (regression.malformed()) return Malformed("regression");
+        // proto3: a value never given is 0.
+        if (!view.regression_value.has_value()) view.regression_value = 0.0;
+        break;
+      }
       case kRecommendation:
         switch_output(Output::kOther);
         break;
+      case kFeatures: {
+        absl::string_view name;
+        PredictionView::Feature value;
+        FieldReader entry(field.bytes());
+        while (entry.Next()) {
+          if (Is(entry, 1, FieldReader::kLengthDelimited)) {
+            name = entry.bytes();
+          } else if (Is(entry, 2, FieldReader::kLengthDelimited)) {
+            // A message field given twice is merged: its oneof keeps the
+            // last member given.
+            FieldReader feature(entry.bytes());
+            while (feature.Next()) {
+              if (Is(feature, 1, FieldReader::kFixed64)) {
+                value.kind = PredictionView::Feature::Kind::kNumeric;
+                value.numeric = feature.fixed64_double();
+                value.categorical = {};
+              } else if (Is(feature, 2, FieldReader::kLengthDelimited)) {
+                value.kind = PredictionView::Feature::Kind::kCategorical;
+                value.categorical = feature.bytes();
+                value.numeric = 0;
+              }
+            }
+            if (feature.malformed()) return Malformed("feature value");
+          }
+        }
+        if (entry.malformed()) return Malformed("features entry");
+        view.features.emplace_back(name, value);
+        break;
+      }
       case kGroups: {
         absl::string_view name;
         absl::string_view value;
@@ -168,18 +246,8 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
   for (const auto& [label, probability] : probabilities) {
     if (label == view.predicted_class) view.predicted_probability = probability;
   }
-  // Sorted by name with the last of each name kept: stable, so that equal
-  // names stay in wire order, then each run reduced to its last.
-  std::stable_sort(view.groups.begin(), view.groups.end(), ByName);
-  size_t kept = 0;
-  for (size_t i = 0; i < view.groups.size(); ++i) {
-    if (i + 1 < view.groups.size() &&
-        view.groups[i + 1].first == view.groups[i].first) {
-      continue;
-    }
-    view.groups[kept++] = view.groups[i];
-  }
-  view.groups.resize(kept);
+  SortKeepingLast(view.groups);
+  SortKeepingLast(view.features);
   return view;
 }
 

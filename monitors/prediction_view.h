@@ -11,18 +11,28 @@
 
 namespace vigie::monitors {
 
+// One input feature's value: numeric, categorical, or neither (a
+// FeatureValue with no member set: the value is missing). Outside
+// PredictionView so that it is complete where the view's vector needs it.
+struct FeatureView {
+  enum class Kind { kMissing, kNumeric, kCategorical };
+  Kind kind = Kind::kMissing;
+  double numeric = 0;
+  absl::string_view categorical;
+};
+
 // What the model monitors read of one prediction: its event time, its
-// output and its group attributes, found once per event and shared by every
-// pane it feeds. Built from a parsed Prediction, or straight from its
-// serialized bytes, so that a join reads only these fields of the stored
-// prediction instead of parsing it whole (its groups map costs a hash table
-// per event). Holds views: valid as long as the message or bytes it came
+// output, its group attributes and its input features, found once per event and
+// shared by every pane it feeds. Built from a parsed Prediction, or straight
+// from its serialized bytes, so that a join reads only these fields of the
+// stored prediction instead of parsing it whole (its groups map costs a hash
+// table per event). Holds views: valid as long as the message or bytes it came
 // from.
 struct PredictionView {
-  enum class Output { kOther, kBinary, kMulticlass };
-
+  enum class Output { kOther, kBinary, kMulticlass, kRegression };
+  using Feature = FeatureView;
   absl::Time event_time = absl::UnixEpoch();
-  Output output = Output::kOther;  // kOther: regression, recommendation, none.
+  Output output = Output::kOther;  // kOther: recommendation, none.
   // Binary.
   std::optional<bool> decision;
   std::optional<double> score;
@@ -30,10 +40,15 @@ struct PredictionView {
   // last one listed under its label, if any).
   absl::string_view predicted_class;
   std::optional<double> predicted_probability;
+  // Regression: the point prediction.
+  std::optional<double> regression_value;
   // Group attributes (name, value), sorted by name, one per name: the last
   // given, as a protobuf map keeps it.
   absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 6>
       groups;
+  // Input features (name, value), sorted by name, one per name: the last
+  // given, as for groups.
+  absl::InlinedVector<std::pair<absl::string_view, Feature>, 8> features;
 
   static PredictionView Of(const vigie::v1::Prediction& prediction);
   // The same view as Of(parsed bytes) for any bytes protobuf parses as a

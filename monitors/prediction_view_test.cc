@@ -51,9 +51,20 @@ void ExpectSame(const PredictionView& got, const PredictionView& want) {
   EXPECT_EQ(got.score, want.score);
   EXPECT_EQ(got.predicted_class, want.predicted_class);
   EXPECT_EQ(got.predicted_probability, want.predicted_probability);
+  EXPECT_EQ(got.regression_value, want.regression_value);
   ASSERT_EQ(got.groups.size(), want.groups.size());
   for (size_t i = 0; i < got.groups.size(); ++i) {
     EXPECT_EQ(got.groups[i], want.groups[i]) << i;
+  }
+  ASSERT_EQ(got.features.size(), want.features.size());
+  for (size_t i = 0; i < got.features.size(); ++i) {
+    EXPECT_EQ(got.features[i].first, want.features[i].first) << i;
+    EXPECT_EQ(got.features[i].second.kind, want.features[i].second.kind) << i;
+    EXPECT_EQ(got.features[i].second.numeric, want.features[i].second.numeric)
+        << i;
+    EXPECT_EQ(got.features[i].second.categorical,
+              want.features[i].second.categorical)
+        << i;
   }
 }
 
@@ -132,9 +143,32 @@ TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
     const int fields = static_cast<int>(rng() % 10);
     for (int f = 0; f < fields; ++f) {
       std::string inner;
-      switch (rng() % 10) {
+      switch (rng() % 13) {
         case 0:
           Bytes(&bytes, 1, "credit");
+          break;
+        case 10:
+        case 11: {
+          // A features entry: a name, and a value that may be numeric,
+          // categorical, both (the last wins), empty or given twice.
+          if (rng() % 6) Bytes(&inner, 1, pick(names));
+          const int values = static_cast<int>(rng() % 3);
+          for (int v = 0; v < values; ++v) {
+            std::string value;
+            if (rng() % 2) Double(&value, 1, static_cast<double>(rng() % 7));
+            if (rng() % 2) Bytes(&value, 2, pick(labels));
+            if (rng() % 3 == 0) {
+              Double(&value, 1, -static_cast<double>(rng() % 5));
+            }
+            Bytes(&inner, 2, value);
+          }
+          Bytes(&bytes, 10, inner);
+          break;
+        }
+        case 12:
+          if (rng() % 3) Double(&inner, 1, static_cast<double>(rng() % 9));
+          if (rng() % 3 == 0) Double(&inner, 2, 1.5);
+          Bytes(&bytes, 6, inner);
           break;
         case 1:
           if (rng() % 2) VarintField(&inner, 1, rng() % 2'000'000'000);
