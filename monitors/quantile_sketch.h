@@ -75,14 +75,14 @@ struct WeightedValue {
 // single owner.
 //
 // Costs. Add appends; a full buffer then costs a sort of 256 / W values,
-// so amortized Add is a few nanoseconds once W is large (3.3 ns a value at
-// W = 256, n >= 256 k^2, where a bare append loop takes 1.5-2 ns) and about
-// 55 ns while every value is sorted (n < 2 k^2), on a shared 2-core
-// machine; bench/monitors/quantile_sketch_benchmark.cc. Merge: O(retained
-// values of both). Rank, RankBelow and Cdf: O(retained); Sorted and
-// Quantile: O(r log r) for r retained values. Memory: 8 bytes per retained
-// value, up to exact_capacity, then at most about 3k + 8 log2(n / k) + 256
-// (under 1,000 for k = 200 up to 10^8 values).
+// so amortized Add is a few nanoseconds once W is large (3.3-3.7 ns a
+// value at W = 256, n >= 256 k^2, where a bare append loop takes 1.5-2.5
+// ns) and 55-60 ns while every value is sorted (n < 2 k^2), on a shared
+// 2-core machine; bench/monitors/quantile_sketch_benchmark.cc. Merge:
+// O(retained values of both). Rank, RankBelow and Cdf: O(retained); Sorted
+// and Quantile: O(r log r) for r retained values. Memory: 8 bytes per
+// retained value, up to exact_capacity, then at most about 3k + 8 log2(n /
+// k) + 256 (under 1,000 for k = 200 up to 10^8 values).
 class QuantileSketch {
  public:
   static constexpr uint32_t kDefaultK = 200;
