@@ -55,7 +55,10 @@ std::string ModelMonitors::IntersectionName(
   return absl::StrJoin(parts, "&");
 }
 
-ModelMonitors::ModelMonitors(const Options& options) : options_(options) {
+ModelMonitors::ModelMonitors(const Options& options)
+    : options_(options),
+      // Create validated the options.
+      drift_(*DriftMonitor::Create(options.drift)) {
   for (const std::vector<std::string>& parts : options_.intersections) {
     intersection_names_.push_back(IntersectionName(parts));
   }
@@ -111,6 +114,9 @@ absl::StatusOr<ModelMonitors> ModelMonitors::Create(const Options& options) {
   }
   if (absl::Status s = CalibrationMonitor::Create(options.calibration).status();
       !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = DriftMonitor::Create(options.drift).status(); !s.ok()) {
     return s;
   }
   return ModelMonitors(options);
@@ -264,6 +270,7 @@ void ModelMonitors::ObservePrediction(const v1::Prediction& prediction) {
 }
 
 void ModelMonitors::ObservePrediction(const PredictionView& prediction) {
+  drift_.ObservePrediction(prediction);
   const std::optional<Output> output = OutputOf(prediction);
   if (!output.has_value()) return;
   ForEachGroup(prediction, /*count_missing=*/true,
@@ -287,6 +294,7 @@ void ModelMonitors::ObserveJoined(const v1::Prediction& prediction,
 
 void ModelMonitors::ObserveJoined(const PredictionView& prediction,
                                   const v1::Outcome& outcome) {
+  drift_.ObserveLabel(outcome);
   const std::optional<Output> output = OutputOf(prediction);
   if (!output.has_value()) return;
   bool label = false;  // Binary: the outcome; multiclass: top-label correct.
@@ -336,7 +344,10 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
       a.fairness.max_groups != b.fairness.max_groups ||
       a.fairness.min_group_size != b.fairness.min_group_size ||
       a.calibration.num_bins != b.calibration.num_bins ||
-      a.classes != b.classes) {
+      a.classes != b.classes || a.drift.max_features != b.drift.max_features ||
+      a.drift.max_categories != b.drift.max_categories ||
+      a.drift.sketch_k != b.drift.sketch_k ||
+      a.drift.sketch_exact_capacity != b.drift.sketch_exact_capacity) {
     const auto describe = [](const Options& o) {
       return absl::StrCat(
           "group_attributes [", absl::StrJoin(o.group_attributes, ", "), "], ",
@@ -355,6 +366,9 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
     const ModelMonitors copy = other;
     return Merge(copy);
   }
+  // The drift monitor first: it is the only one whose merge can fail (its
+  // sketches check their state), and then nothing has changed yet.
+  if (absl::Status s = drift_.Merge(other.drift_); !s.ok()) return s;
   // Nothing below can fail: every monitor of both was built with the same
   // options.
   for (const auto& [name, theirs] : other.attributes_) {
@@ -417,7 +431,8 @@ ModelMetrics ModelMonitors::Snapshot() const {
 bool ModelMonitors::empty() const {
   // A monitor is only added with an observation, and Deserialize drops
   // empty ones, so any monitor or missing count means an observation.
-  return attributes_.empty() && !calibration_.has_value() && missing_.empty();
+  return attributes_.empty() && !calibration_.has_value() && missing_.empty() &&
+         drift_.empty();
 }
 
 }  // namespace vigie::monitors

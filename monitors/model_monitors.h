@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "monitors/calibration.h"
+#include "monitors/drift.h"
 #include "monitors/fairness.h"
 #include "monitors/prediction_view.h"
 
@@ -51,7 +52,8 @@ struct ModelMetrics {
 // attribute (and intersection of attributes), a FairnessMonitor (binary
 // models) or one per class, one class against the rest (multiclass), and a
 // CalibrationMonitor per group; and one CalibrationMonitor for the whole
-// model. Routes events to them; later monitor families join here.
+// model; and a DriftMonitor of its features. Routes events to them; later
+// monitor families join here.
 //
 // Observed: binary predictions with a decision (the pipeline fills it in
 // from the score before) and multiclass predictions with a predicted class
@@ -90,6 +92,9 @@ class ModelMonitors {
     // The class labels of a multiclass model, whose fairness is measured
     // one class against the rest; empty for a binary model.
     std::vector<std::string> classes;
+    // Options of the DriftMonitor of the model's features, prediction and
+    // label.
+    DriftMonitor::Options drift;
   };
 
   // kInvalidArgument if `options` is out of range.
@@ -110,6 +115,10 @@ class ModelMonitors {
   absl::Status Merge(const ModelMonitors& other);
 
   ModelMetrics Snapshot() const;
+  // The distributions of the features, the prediction and the label, which
+  // drift is measured on (drift_report.h). Every prediction feeds it,
+  // whatever the model's task.
+  const DriftMonitor& drift() const { return drift_; }
   bool empty() const;
 
   std::string Serialize() const;  // A vigie.state.v1.PaneState.
@@ -165,6 +174,7 @@ class ModelMonitors {
   std::map<std::string, Attribute, std::less<>> attributes_;
   std::optional<CalibrationMonitor> calibration_;
   std::map<std::string, uint64_t> missing_;
+  DriftMonitor drift_;
   std::string scratch_;  // Intersection labels, built without allocating.
 };
 

@@ -14,6 +14,7 @@
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "monitors/model_monitors.h"
 #include "vigie/state/v1/calibration.pb.h"
+#include "vigie/state/v1/drift.pb.h"
 #include "vigie/state/v1/state.pb.h"
 
 namespace vigie::monitors {
@@ -92,6 +93,7 @@ void ModelMonitors::ToProto(state::v1::PaneState* state) const {
   for (const auto& [attribute, count] : missing_) {
     (*state->mutable_missing_by_attribute())[attribute] = count;
   }
+  if (!drift_.empty()) drift_.ToProto(state->mutable_drift());
 }
 
 std::string ModelMonitors::Serialize() const {
@@ -176,6 +178,15 @@ absl::Status ModelMonitors::FromProto(const state::v1::PaneState& state) {
       if (!monitor.ok()) return monitor.status();
       (*attribute)->calibration.insert_or_assign(group, *std::move(monitor));
     }
+  }
+  if (state.has_drift()) {
+    absl::StatusOr<DriftMonitor> drift =
+        DriftMonitor::FromProto(state.drift(), options_.drift);
+    if (!drift.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("pane state: ", drift.status().message()));
+    }
+    drift_ = *std::move(drift);
   }
   if (state.has_calibration()) {
     absl::StatusOr<CalibrationMonitor> monitor = ReadCalibration(

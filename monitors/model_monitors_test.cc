@@ -162,8 +162,15 @@ TEST(ModelMonitorsTest, IgnoresEventsThatAreNotBinaryDecisions) {
                          regression_outcome);
   monitors.ObserveJoined(BinaryPrediction(true, {{"race", "x"}}),
                          v1::Outcome());  // No label at all.
-  EXPECT_TRUE(monitors.empty());
-  EXPECT_TRUE(monitors.Snapshot().missing.empty());
+  const ModelMetrics metrics = monitors.Snapshot();
+  EXPECT_TRUE(metrics.fairness.empty());
+  EXPECT_FALSE(metrics.calibration.has_value());
+  EXPECT_TRUE(metrics.missing.empty());
+  // The drift monitor sees every prediction, whatever its output, and
+  // every label: the regression value, and the two binary labels.
+  EXPECT_EQ(monitors.drift().predictions(), 2u);
+  EXPECT_EQ(monitors.drift().labels(), 3u);
+  EXPECT_FALSE(monitors.empty());
 }
 
 TEST(ModelMonitorsTest, WithoutAListMonitorsAttributesUpToMax) {

@@ -1,0 +1,404 @@
+#include "monitors/drift.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "monitors/stats.h"
+#include "vigie/state/v1/drift.pb.h"
+#include "vigie/v1/events.pb.h"
+
+namespace vigie::monitors {
+namespace {
+
+constexpr uint32_t kStateVersion = 1;
+
+bool IsSpecial(absl::string_view name) {
+  return name == kPredictionFeature || name == kLabelFeature;
+}
+
+absl::Status CheckRange(absl::string_view name, uint64_t value, uint64_t low,
+                        uint64_t high) {
+  if (value < low || value > high) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " must be in [", low, ", ", high, "], got ", value));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Corrupt(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("drift state: ", what));
+}
+
+bool SameOptions(const DriftMonitor::Options& a,
+                 const DriftMonitor::Options& b) {
+  return a.max_features == b.max_features &&
+         a.max_categories == b.max_categories && a.sketch_k == b.sketch_k &&
+         a.sketch_exact_capacity == b.sketch_exact_capacity;
+}
+
+}  // namespace
+
+DriftMonitor::DriftMonitor(const Options& options) : options_(options) {}
+
+absl::StatusOr<DriftMonitor> DriftMonitor::Create(const Options& options) {
+  if (absl::Status s =
+          CheckRange("max_features", options.max_features, 1, 10'000);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          CheckRange("max_categories", options.max_categories, 1, 100'000);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = QuantileSketch::Create(options.sketch_k,
+                                              options.sketch_exact_capacity)
+                           .status();
+      !s.ok()) {
+    return s;
+  }
+  return DriftMonitor(options);
+}
+
+FeatureSample DriftMonitor::NewSample(absl::string_view name,
+                                      FeatureSample::Kind kind) const {
+  FeatureSample sample;
+  sample.name = std::string(name);
+  sample.kind = kind;
+  // Create cannot fail: Create or FromProto validated the options.
+  sample.sketch = *QuantileSketch::Create(options_.sketch_k,
+                                          options_.sketch_exact_capacity);
+  return sample;
+}
+
+const FeatureSample* DriftMonitor::Find(absl::string_view name) const {
+  const auto it =
+      std::lower_bound(features_.begin(), features_.end(), name,
+                       [](const FeatureSample& f, absl::string_view key) {
+                         return f.name < key;
+                       });
+  if (it == features_.end() || it->name != name) return nullptr;
+  return &*it;
+}
+
+FeatureSample* DriftMonitor::SampleFor(absl::string_view name,
+                                       FeatureSample::Kind kind, bool input) {
+  const auto it =
+      std::lower_bound(features_.begin(), features_.end(), name,
+                       [](const FeatureSample& f, absl::string_view key) {
+                         return f.name < key;
+                       });
+  if (it != features_.end() && it->name == name) return &*it;
+  if (input) {
+    if (input_features_ >= options_.max_features) return nullptr;
+    ++input_features_;
+  }
+  return &*features_.insert(it, NewSample(name, kind));
+}
+
+void DriftMonitor::AddNumeric(FeatureSample& sample, double value) const {
+  if (sample.kind != FeatureSample::Kind::kNumeric) {
+    ++sample.type_conflicts;
+    return;
+  }
+  if (!std::isfinite(value)) {
+    ++sample.missing;
+    return;
+  }
+  ++sample.observed;
+  sample.sketch.Add(value);
+  sample.sum += value;
+  sample.sum_squares += value * value;
+}
+
+void DriftMonitor::AddCategory(FeatureSample& sample,
+                               absl::string_view value) const {
+  if (sample.kind != FeatureSample::Kind::kCategorical) {
+    ++sample.type_conflicts;
+    return;
+  }
+  ++sample.observed;
+  auto it = sample.categories.find(value);
+  if (it != sample.categories.end()) {
+    ++it->second;
+  } else if (sample.categories.size() < options_.max_categories) {
+    sample.categories.emplace(std::string(value), 1);
+  } else {
+    ++sample.untracked;
+  }
+}
+
+void DriftMonitor::AddValue(FeatureSample& sample,
+                            const FeatureView& value) const {
+  switch (value.kind) {
+    case FeatureView::Kind::kNumeric:
+      AddNumeric(sample, value.numeric);
+      break;
+    case FeatureView::Kind::kCategorical:
+      AddCategory(sample, value.categorical);
+      break;
+    case FeatureView::Kind::kMissing:
+      ++sample.missing;
+      break;
+  }
+}
+
+void DriftMonitor::ObservePrediction(const PredictionView& prediction) {
+  ++predictions_;
+  // Both lists are sorted by name: one walk finds every feature, starting
+  // each search where the last one ended.
+  size_t at = 0;
+  for (const auto& [name, value] : prediction.features) {
+    if (IsSpecial(name)) {
+      // A feature named like the prediction or the label would mix with
+      // them: its values are dropped, and counted.
+      ++features_dropped_;
+      continue;
+    }
+    while (at < features_.size() && features_[at].name < name) ++at;
+    FeatureSample* sample = nullptr;
+    if (at < features_.size() && features_[at].name == name) {
+      sample = &features_[at];
+    } else {
+      const FeatureSample::Kind kind =
+          value.kind == FeatureView::Kind::kCategorical
+              ? FeatureSample::Kind::kCategorical
+              : FeatureSample::Kind::kNumeric;
+      sample = SampleFor(name, kind, /*input=*/true);
+    }
+    if (sample == nullptr) {
+      ++features_dropped_;
+      continue;
+    }
+    AddValue(*sample, value);
+  }
+  switch (prediction.output) {
+    case PredictionView::Output::kBinary:
+      if (prediction.score.has_value()) {
+        AddNumeric(*SampleFor(kPredictionFeature, FeatureSample::Kind::kNumeric,
+                              false),
+                   *prediction.score);
+      } else if (prediction.decision.has_value()) {
+        AddNumeric(*SampleFor(kPredictionFeature, FeatureSample::Kind::kNumeric,
+                              false),
+                   *prediction.decision ? 1.0 : 0.0);
+      }
+      break;
+    case PredictionView::Output::kRegression:
+      if (prediction.regression_value.has_value()) {
+        AddNumeric(*SampleFor(kPredictionFeature, FeatureSample::Kind::kNumeric,
+                              false),
+                   *prediction.regression_value);
+      }
+      break;
+    case PredictionView::Output::kMulticlass:
+      AddCategory(*SampleFor(kPredictionFeature,
+                             FeatureSample::Kind::kCategorical, false),
+                  prediction.predicted_class);
+      break;
+    case PredictionView::Output::kOther:
+      break;
+  }
+}
+
+void DriftMonitor::ObserveLabel(const vigie::v1::Outcome& outcome) {
+  switch (outcome.label_case()) {
+    case vigie::v1::Outcome::kBinary:
+      ++labels_;
+      AddNumeric(
+          *SampleFor(kLabelFeature, FeatureSample::Kind::kNumeric, false),
+          outcome.binary() ? 1.0 : 0.0);
+      break;
+    case vigie::v1::Outcome::kRegression:
+      ++labels_;
+      AddNumeric(
+          *SampleFor(kLabelFeature, FeatureSample::Kind::kNumeric, false),
+          outcome.regression());
+      break;
+    case vigie::v1::Outcome::kClassLabel:
+      ++labels_;
+      AddCategory(
+          *SampleFor(kLabelFeature, FeatureSample::Kind::kCategorical, false),
+          outcome.class_label());
+      break;
+    default:
+      break;
+  }
+}
+
+absl::Status DriftMonitor::Merge(const DriftMonitor& other) {
+  if (!SameOptions(options_, other.options_)) {
+    return absl::InvalidArgumentError(
+        "cannot merge drift monitors built with different options");
+  }
+  // Sketch merges are the only step that can fail; check them all first so
+  // that a failure leaves *this unchanged.
+  DriftMonitor merged = *this;
+  for (const FeatureSample& theirs : other.features_) {
+    FeatureSample* mine =
+        merged.SampleFor(theirs.name, theirs.kind, !IsSpecial(theirs.name));
+    if (mine == nullptr) {
+      merged.features_dropped_ += theirs.observed + theirs.missing;
+      continue;
+    }
+    mine->missing += theirs.missing;
+    mine->type_conflicts += theirs.type_conflicts;
+    if (mine->kind != theirs.kind) {
+      mine->type_conflicts += theirs.observed;
+      continue;
+    }
+    mine->observed += theirs.observed;
+    if (theirs.kind == FeatureSample::Kind::kNumeric) {
+      // Into an empty sketch, a copy: a merge would draw new coins, and a
+      // window merged with empty panes would differ from its one pane.
+      if (mine->sketch.empty()) {
+        mine->sketch = theirs.sketch;
+      } else if (!theirs.sketch.empty()) {
+        if (absl::Status s = mine->sketch.Merge(theirs.sketch); !s.ok()) {
+          return s;
+        }
+      }
+      mine->sum += theirs.sum;
+      mine->sum_squares += theirs.sum_squares;
+    } else {
+      for (const auto& [category, count] : theirs.categories) {
+        auto it = mine->categories.find(category);
+        if (it != mine->categories.end()) {
+          it->second += count;
+        } else if (mine->categories.size() < options_.max_categories) {
+          mine->categories.emplace(category, count);
+        } else {
+          mine->untracked += count;
+        }
+      }
+      mine->untracked += theirs.untracked;
+    }
+  }
+  merged.predictions_ = SaturatingAdd(predictions_, other.predictions_);
+  merged.labels_ = SaturatingAdd(labels_, other.labels_);
+  merged.features_dropped_ += other.features_dropped_;
+  *this = std::move(merged);
+  return absl::OkStatus();
+}
+
+void DriftMonitor::ToProto(state::v1::DriftState* state) const {
+  state->Clear();
+  state->set_version(kStateVersion);
+  state->set_max_features(options_.max_features);
+  state->set_max_categories(options_.max_categories);
+  state->set_sketch_k(options_.sketch_k);
+  state->set_sketch_exact_capacity(options_.sketch_exact_capacity);
+  state->set_predictions(predictions_);
+  state->set_labels(labels_);
+  state->set_features_dropped(features_dropped_);
+  for (const FeatureSample& sample : features_) {
+    state::v1::FeatureSampleState* out = state->add_features();
+    out->set_name(sample.name);
+    out->set_kind(static_cast<uint32_t>(sample.kind));
+    out->set_observed(sample.observed);
+    out->set_missing(sample.missing);
+    out->set_type_conflicts(sample.type_conflicts);
+    if (sample.kind == FeatureSample::Kind::kNumeric) {
+      sample.sketch.ToProto(out->mutable_sketch());
+      out->set_sum(sample.sum);
+      out->set_sum_squares(sample.sum_squares);
+    } else {
+      for (const auto& [category, count] : sample.categories) {
+        state::v1::CategoryCountState* c = out->add_categories();
+        c->set_category(category);
+        c->set_count(count);
+      }
+      out->set_untracked(sample.untracked);
+    }
+  }
+}
+
+absl::StatusOr<DriftMonitor> DriftMonitor::FromProto(
+    const state::v1::DriftState& state, const Options& options) {
+  if (state.version() != kStateVersion) {
+    return Corrupt(absl::StrCat("unknown version ", state.version()));
+  }
+  const Options stored{state.max_features(), state.max_categories(),
+                       state.sketch_k(), state.sketch_exact_capacity()};
+  if (!SameOptions(stored, options)) {
+    return Corrupt(
+        "written with other drift options than the configured ones (state "
+        "was written under another configuration)");
+  }
+  absl::StatusOr<DriftMonitor> monitor = Create(options);
+  if (!monitor.ok()) return Corrupt(monitor.status().message());
+  monitor->predictions_ = state.predictions();
+  monitor->labels_ = state.labels();
+  monitor->features_dropped_ = state.features_dropped();
+  for (const state::v1::FeatureSampleState& in : state.features()) {
+    if (!monitor->features_.empty() &&
+        monitor->features_.back().name >= in.name()) {
+      return Corrupt("features are not sorted by name, or repeat one");
+    }
+    if (in.kind() != 1 && in.kind() != 2) {
+      return Corrupt(
+          absl::StrCat("feature '", in.name(), "' has kind ", in.kind()));
+    }
+    FeatureSample sample = monitor->NewSample(
+        in.name(), static_cast<FeatureSample::Kind>(in.kind()));
+    sample.observed = in.observed();
+    sample.missing = in.missing();
+    sample.type_conflicts = in.type_conflicts();
+    if (sample.kind == FeatureSample::Kind::kNumeric) {
+      absl::StatusOr<QuantileSketch> sketch =
+          QuantileSketch::FromProto(in.sketch());
+      if (!sketch.ok()) {
+        return Corrupt(absl::StrCat("feature '", in.name(),
+                                    "': ", sketch.status().message()));
+      }
+      if (sketch->k() != options.sketch_k ||
+          sketch->exact_capacity() != options.sketch_exact_capacity ||
+          sketch->count() != sample.observed) {
+        return Corrupt(absl::StrCat("feature '", in.name(),
+                                    "': sketch disagrees with its counts"));
+      }
+      if (!std::isfinite(in.sum()) || !std::isfinite(in.sum_squares()) ||
+          in.sum_squares() < 0) {
+        return Corrupt(absl::StrCat("feature '", in.name(), "': bad sums"));
+      }
+      sample.sketch = *std::move(sketch);
+      sample.sum = in.sum();
+      sample.sum_squares = in.sum_squares();
+    } else {
+      if (in.categories_size() > static_cast<int>(options.max_categories)) {
+        return Corrupt(absl::StrCat("feature '", in.name(),
+                                    "' has more categories than allowed"));
+      }
+      uint64_t total = in.untracked();
+      for (const state::v1::CategoryCountState& c : in.categories()) {
+        if (!sample.categories.emplace(c.category(), c.count()).second) {
+          return Corrupt(absl::StrCat("feature '", in.name(),
+                                      "' repeats category '", c.category(),
+                                      "'"));
+        }
+        total = SaturatingAdd(total, c.count());
+      }
+      if (total != sample.observed) {
+        return Corrupt(absl::StrCat("feature '", in.name(),
+                                    "': category counts do not sum to its "
+                                    "observed values"));
+      }
+      sample.untracked = in.untracked();
+    }
+    if (!IsSpecial(sample.name)) {
+      if (++monitor->input_features_ > options.max_features) {
+        return Corrupt("more features than max_features");
+      }
+    }
+    monitor->features_.push_back(std::move(sample));
+  }
+  return monitor;
+}
+
+}  // namespace vigie::monitors
