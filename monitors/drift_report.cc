@@ -251,6 +251,7 @@ DriftReport CompareWithReference(const DriftMonitor& current,
                                  const ReferenceProfile& reference) {
   DriftReport report;
   const DriftReportOptions& options = reference.options();
+  report.p_value_threshold = options.p_value_threshold;
   for (const FeatureSample& sample : current.features()) {
     const FeatureProfile* profile = reference.Find(sample.name);
     const FeatureSample* ref_sample = reference.sample().Find(sample.name);

@@ -120,6 +120,9 @@ struct FeatureDrift {
 // A window's features against the reference: those present in both.
 struct DriftReport {
   std::vector<FeatureDrift> features;  // Sorted by name.
+  // The verdict's p-value threshold (DriftReportOptions), for callers that
+  // adjust the p-values of several features before deciding.
+  double p_value_threshold = 0.05;
 };
 
 // Compares `current` (a window's DriftMonitor) with `reference`. Pure.

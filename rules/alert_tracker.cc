@@ -71,7 +71,11 @@ vigie::v1::Alert AlertOf(const Finding& finding, const std::string& fingerprint,
   alert.set_rule_id(finding.rule_id);
   alert.set_model_id(finding.model_id);
   alert.set_metric(finding.metric);
-  (*alert.mutable_scope())["attribute"] = finding.attribute;
+  if (finding.feature.empty()) {
+    (*alert.mutable_scope())["attribute"] = finding.attribute;
+  } else {
+    (*alert.mutable_scope())["feature"] = finding.feature;
+  }
   alert.set_value(finding.value.value_or(0));
   if (finding.interval.has_value()) {
     alert.mutable_value_interval()->set_lower(finding.interval->lower);
@@ -145,7 +149,7 @@ std::vector<AlertChange> TrackAlerts(
   std::vector<AlertChange> changes;
   for (const Finding& finding : findings) {
     const std::string fingerprint =
-        Fingerprint(finding.rule_id, finding.model_id, finding.attribute);
+        Fingerprint(finding.rule_id, finding.model_id, ScopeKey(finding));
     auto it = current.find(fingerprint);
     const vigie::v1::Alert* previous =
         it != current.end() ? &it->second : nullptr;
@@ -155,10 +159,10 @@ std::vector<AlertChange> TrackAlerts(
     const bool firing = state == vigie::v1::ALERT_STATE_FIRING;
     const bool pending = state == vigie::v1::ALERT_STATE_PENDING;
     const Rule* found = FindRule(policy, finding.rule_id);
-    const Rule rule =
-        found != nullptr
-            ? policy.Resolve(*found, finding.model_id, finding.attribute)
-            : no_rule;
+    const Rule rule = found != nullptr
+                          ? policy.Resolve(*found, finding.model_id,
+                                           finding.attribute, finding.feature)
+                          : no_rule;
 
     AlertChange change;
     vigie::v1::Alert& alert = change.alert;

@@ -384,7 +384,8 @@ Finding EvaluateRule(const Rule& rule, const Policy& policy,
 std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
                               const monitors::ModelMetrics& metrics,
                               const ModelActivity* activity,
-                              const Reference* reference) {
+                              const Reference* reference,
+                              const DriftInputs* drift) {
   std::vector<Finding> findings;
   for (const Rule& base : policy.rules) {
     if (!base.models.empty() &&
@@ -401,6 +402,17 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
       if (rule.enabled) {
         findings.push_back(
             EvaluateLivenessRule(rule, policy, model_id, *activity));
+      }
+      continue;
+    }
+    if (base.metric == kPopulationStabilityIndex ||
+        base.metric == kFeatureDrift || base.metric == kDriftedFeatureShare ||
+        base.metric == kErrorRateChanges) {
+      // Only for a model whose drift is watched (the caller says so).
+      if (drift == nullptr) continue;
+      for (Finding& finding :
+           EvaluateDriftRule(base, policy, model_id, *drift)) {
+        findings.push_back(std::move(finding));
       }
       continue;
     }
@@ -496,6 +508,11 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
     }
   }
   return findings;
+}
+
+std::string ScopeKey(const Finding& finding) {
+  if (finding.feature.empty()) return finding.attribute;
+  return absl::StrCat("feature:", finding.feature);
 }
 
 std::vector<double> HolmAdjusted(const std::vector<double>& p_values) {

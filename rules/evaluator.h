@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "monitors/drift_report.h"
 #include "monitors/model_monitors.h"
 #include "monitors/stats.h"
 #include "rules/policy.h"
@@ -28,7 +29,8 @@ struct Finding {
   std::string rule_id;
   std::string model_id;
   std::string metric;
-  std::string attribute;  // The scope.
+  std::string attribute;  // The scope: a group attribute,
+  std::string feature;    // or a feature (drift rules); both empty: model.
   // Empty: evaluated and healthy. Otherwise the highest severity whose
   // conditions all hold, or kInsufficientData.
   std::optional<Severity> severity;
@@ -70,6 +72,22 @@ struct Finding {
 // resolve alerts. The attributes
 // one rule tests (those with a p-value) are one family: their p-values are
 // adjusted together (HolmAdjusted) before the max_p_value conditions. Pure.
+// What drift rules read beyond the window's metrics.
+struct DriftInputs {
+  // The window's features against the model's reference; null while the
+  // model has no reference (the rules are then insufficient_data).
+  const monitors::DriftReport* report = nullptr;
+  std::string reference_description;
+  // Without a report: whether the model will have a reference (then the
+  // feature rules are insufficient_data; otherwise they are not evaluated).
+  bool reference_expected = false;
+  // Changes the error-stream detectors found within the window, and the
+  // errors they have observed (since the model's start).
+  uint64_t error_changes = 0;
+  uint64_t errors_observed = 0;
+  std::string change_detail;  // E.g. "ADWIN at ..., Page-Hinkley at ...".
+};
+
 // What a liveness rule looks at: how long the model has sent nothing, and
 // how often it is expected to send (zero: no expectation).
 struct ModelActivity {
@@ -83,13 +101,28 @@ struct Reference {
   monitors::ModelMetrics metrics;
   std::string description;
 };
+// Drift rules are evaluated only with `drift` (EvaluateDriftRule).
 // A rule with baseline_from_reference takes its baseline from `reference`
 // (the same metric, attribute and minimum samples); without a reference,
 // or when the reference lacks the sample, its finding is insufficient_data.
 std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
                               const monitors::ModelMetrics& metrics,
                               const ModelActivity* activity = nullptr,
-                              const Reference* reference = nullptr);
+                              const Reference* reference = nullptr,
+                              const DriftInputs* drift = nullptr);
+
+// The part of a finding's fingerprint that names its scope: the attribute
+// (empty for the model, so that fingerprints stored before features existed
+// stay the same), or "feature:" and the feature's name.
+std::string ScopeKey(const Finding& finding);
+
+// Evaluates a drift rule (policy.h's drift metrics) on `drift`: one finding
+// per covered feature for population_stability_index and feature_drift
+// (feature_drift's p-values Holm-adjusted across the rule's features), one
+// for the model for drifted_feature_share and error_rate_changes.
+std::vector<Finding> EvaluateDriftRule(const Rule& base, const Policy& policy,
+                                       const std::string& model_id,
+                                       const DriftInputs& drift);
 
 // Evaluates a missed_windows rule: the value is the number of whole
 // `expected` intervals in `silence`, compared above the levels' values (a

@@ -21,7 +21,11 @@ constexpr const char* kMetrics[] = {kEqualizedOddsDifference,
                                     kTruePositiveRateDifference,
                                     kFalsePositiveRateDifference,
                                     kExpectedCalibrationError,
-                                    kMissedWindows};
+                                    kMissedWindows,
+                                    kPopulationStabilityIndex,
+                                    kFeatureDrift,
+                                    kDriftedFeatureShare,
+                                    kErrorRateChanges};
 
 bool IsKnownMetric(absl::string_view metric) {
   for (absl::string_view known : kMetrics) {
@@ -32,6 +36,76 @@ bool IsKnownMetric(absl::string_view metric) {
 
 absl::Status RuleError(absl::string_view id, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("rule ", id, ": ", what));
+}
+
+bool IsDriftMetric(absl::string_view metric) {
+  return metric == kPopulationStabilityIndex || metric == kFeatureDrift ||
+         metric == kDriftedFeatureShare || metric == kErrorRateChanges;
+}
+
+// What the drift metrics take beyond the common fields: comparison above,
+// no attributes, no baseline (the reference is theirs), their own minimum
+// samples, and for feature_drift a max_p_value (tests) beside the value
+// (distances).
+absl::Status ValidateDriftRule(const Rule& rule) {
+  const std::string& id = rule.id;
+  if (rule.comparison != Comparison::kAbove) {
+    return RuleError(id, absl::StrCat(rule.metric, " breaches above"));
+  }
+  if (!rule.attributes.empty()) {
+    return RuleError(id, absl::StrCat(rule.metric,
+                                      " is measured per feature: it takes no "
+                                      "attributes"));
+  }
+  if (rule.baseline != 0 || rule.baseline_from_reference) {
+    return RuleError(id, absl::StrCat(rule.metric,
+                                      " compares with the model's reference "
+                                      "already: it takes no baseline"));
+  }
+  if (rule.metric == kErrorRateChanges && !rule.features.empty()) {
+    return RuleError(id, absl::StrCat(kErrorRateChanges,
+                                      " is the model's: it takes no features"));
+  }
+  if (rule.min_predictions_per_group || rule.min_positives_per_group ||
+      rule.min_negatives_per_group || rule.min_selected_in_reference_group ||
+      rule.min_labelled) {
+    return RuleError(id, absl::StrCat(rule.metric,
+                                      " takes min_sample.current and "
+                                      "min_sample.reference only"));
+  }
+  // PSI is unbounded; a share is in [0, 1]; a distance in [0, 1]; a count
+  // of changes up to 1e6.
+  const double high = rule.metric == kPopulationStabilityIndex ? 10
+                      : rule.metric == kErrorRateChanges       ? 1e6
+                                                               : 1;
+  for (const auto& [level, threshold] :
+       {std::pair{"warning", &rule.warning},
+        std::pair{"critical", &rule.critical}}) {
+    if (!threshold->has_value()) continue;
+    const Threshold& t = **threshold;
+    if (!std::isfinite(t.value) || t.value < 0 || t.value > high) {
+      return RuleError(
+          id, absl::StrCat(level, ".value must be in [0, ", high, "] for ",
+                           rule.metric, ", got ", t.value));
+    }
+    if (t.min_interval_lower || t.min_null_quantile) {
+      return RuleError(id, absl::StrCat(level, ": ", rule.metric,
+                                        " takes a value (and feature_drift "
+                                        "a max_p_value) only"));
+    }
+    if (t.max_p_value.has_value()) {
+      if (rule.metric != kFeatureDrift) {
+        return RuleError(
+            id, absl::StrCat(level, ".max_p_value is for ", kFeatureDrift));
+      }
+      if (!(*t.max_p_value > 0 && *t.max_p_value <= 1)) {
+        return RuleError(
+            id, absl::StrCat(level, ".max_p_value must be in (0, 1], got ",
+                             *t.max_p_value));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 // Every metric is a rate difference or ratio, so its thresholds live in
@@ -160,6 +234,20 @@ absl::Status Rule::Validate() const {
   if (!warning.has_value() && !critical.has_value()) {
     return RuleError(id, "needs a warning or a critical threshold");
   }
+  if (!IsDriftMetric(metric) &&
+      (min_current_values != 0 || min_reference_values != 0)) {
+    return RuleError(id,
+                     "min_sample.current and min_sample.reference are for "
+                     "drift metrics");
+  }
+  if (!IsDriftMetric(metric) && !features.empty()) {
+    return RuleError(id, "features are for drift metrics");
+  }
+  if (IsDriftMetric(metric)) {
+    RETURN_IF_ERROR(ValidateDriftRule(*this));
+    RETURN_IF_ERROR(ValidateNames(id, "features", features));
+    return ValidateCommon();
+  }
   const bool calibration = metric == kExpectedCalibrationError;
   for (const auto& [level, threshold] :
        {std::pair{"warning", &warning}, std::pair{"critical", &critical}}) {
@@ -235,6 +323,10 @@ absl::Status Rule::Validate() const {
                        " for comparison ", above ? "above" : "below"));
     }
   }
+  return ValidateCommon();
+}
+
+absl::Status Rule::ValidateCommon() const {
   if (!(confidence > 0.5 && confidence < 1)) {
     return RuleError(
         id, absl::StrCat("confidence must be in (0.5, 1), got ", confidence));
@@ -319,6 +411,8 @@ void RuleOverride::ApplyTo(Rule& rule) const {
   set(min_negatives_per_group, rule.min_negatives_per_group);
   set(min_selected_in_reference_group, rule.min_selected_in_reference_group);
   set(min_labelled, rule.min_labelled);
+  set(min_current_values, rule.min_current_values);
+  set(min_reference_values, rule.min_reference_values);
   set(for_evaluations, rule.for_evaluations);
   set(keep_firing_for, rule.keep_firing_for);
   set(runbook, rule.runbook);

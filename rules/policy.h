@@ -31,6 +31,26 @@ inline constexpr const char* kExpectedCalibrationError =
 // missed windows (comparison above: warning {value: 0} alerts at the first
 // missed window).
 inline constexpr const char* kMissedWindows = "missed_windows";
+// Drift of a model's features, prediction ("@prediction") and label
+// ("@label") against its reference (scope: a feature; comparison above; no
+// baseline: the reference is the baseline):
+// - the population stability index over the reference's quantile bins
+//   (thresholds in [0, 10]);
+inline constexpr const char* kPopulationStabilityIndex =
+    "population_stability_index";
+// - the per-feature verdict of Evidently's default rule: a level's
+//   max_p_value is the p-value a test (KS, chi-square, z-test: reference of
+//   at most 1,000 values) must fall below, its Holm-adjusted p-value across
+//   the rule's features; its value the distance (normed Wasserstein,
+//   Jensen-Shannon: larger references) must reach;
+inline constexpr const char* kFeatureDrift = "feature_drift";
+// - the share of the rule's features that drifted by that verdict
+//   (scope: the model).
+inline constexpr const char* kDriftedFeatureShare = "drifted_feature_share";
+// Concept drift (scope: the model): changes ADWIN found in the model's
+// error stream, at joined pairs within the window (Page-Hinkley and DDM are
+// reported beside it); thresholds are counts, as missed_windows'.
+inline constexpr const char* kErrorRateChanges = "error_rate_changes";
 
 // How a metric breaches its threshold.
 enum class Comparison {
@@ -67,6 +87,9 @@ struct Rule {
   std::vector<std::string> models;
   // Group attributes the rule applies to; empty: all monitored.
   std::vector<std::string> attributes;
+  // Drift rules: the features they apply to ("@prediction" and "@label"
+  // for the prediction and the label); empty: every one.
+  std::vector<std::string> features;
   // At least one of warning and critical is set.
   std::optional<Threshold> warning;
   std::optional<Threshold> critical;
@@ -99,6 +122,10 @@ struct Rule {
   bool baseline_from_reference = false;
   // expected_calibration_error only: labelled predictions the window needs.
   uint64_t min_labelled = 0;
+  // Drift rules only: values of a feature the window and the reference
+  // need; a feature short of either is insufficient_data.
+  uint64_t min_current_values = 0;
+  uint64_t min_reference_values = 0;
   // Evaluations in a row a breach must hold before the alert fires (it is
   // PENDING until then), so that a metric that flaps around its threshold
   // does not alert on every crossing. Default 1. Range: [1, 1000].
@@ -127,6 +154,11 @@ struct Rule {
 
   // kInvalidArgument naming the field for anything out of range.
   absl::Status Validate() const;
+
+ private:
+  // What every metric's rules check alike: confidence, for, window,
+  // citation, summary, names.
+  absl::Status ValidateCommon() const;
 };
 
 // Changes to some rules for some models, attributes or features: every
@@ -160,6 +192,8 @@ struct RuleOverride {
   std::optional<uint64_t> min_negatives_per_group;
   std::optional<uint64_t> min_selected_in_reference_group;
   std::optional<uint64_t> min_labelled;
+  std::optional<uint64_t> min_current_values;
+  std::optional<uint64_t> min_reference_values;
   std::optional<uint32_t> for_evaluations;
   std::optional<uint32_t> keep_firing_for;
   std::optional<std::string> runbook;

@@ -321,14 +321,16 @@ absl::Status GetBaseline(const Mapping& m, double* baseline,
 // optional ones (left unchanged when absent).
 template <typename T>
 absl::Status ReadMinSample(const Mapping& m, T* predictions, T* positives,
-                           T* negatives, T* selected, T* labelled) {
+                           T* negatives, T* selected, T* labelled, T* current,
+                           T* reference) {
   const YAML::Node* v = m.Find("min_sample");
   if (v == nullptr) return absl::OkStatus();
-  ASSIGN_OR_RETURN(Mapping s,
-                   ReadMapping(m.source, *v, m.Path("min_sample"),
-                               {"predictions_per_group", "positives_per_group",
-                                "negatives_per_group",
-                                "selected_in_reference_group", "labelled"}));
+  ASSIGN_OR_RETURN(
+      Mapping s,
+      ReadMapping(m.source, *v, m.Path("min_sample"),
+                  {"predictions_per_group", "positives_per_group",
+                   "negatives_per_group", "selected_in_reference_group",
+                   "labelled", "current", "reference"}));
   auto get = [&](absl::string_view key, T* out) {
     if constexpr (std::is_same_v<T, std::optional<uint64_t>>) {
       return GetOptional(s, key, out);
@@ -340,6 +342,8 @@ absl::Status ReadMinSample(const Mapping& m, T* predictions, T* positives,
   RETURN_IF_ERROR(get("positives_per_group", positives));
   RETURN_IF_ERROR(get("negatives_per_group", negatives));
   RETURN_IF_ERROR(get("selected_in_reference_group", selected));
+  RETURN_IF_ERROR(get("current", current));
+  RETURN_IF_ERROR(get("reference", reference));
   return get("labelled", labelled);
 }
 
@@ -397,10 +401,10 @@ absl::StatusOr<rules::RuleOverride> ReadOverride(absl::string_view source,
     o.window = absl::ZeroDuration();
     if (window != "all") RETURN_IF_ERROR(Get(m, "window", &*o.window));
   }
-  RETURN_IF_ERROR(
-      ReadMinSample(m, &o.min_predictions_per_group, &o.min_positives_per_group,
-                    &o.min_negatives_per_group,
-                    &o.min_selected_in_reference_group, &o.min_labelled));
+  RETURN_IF_ERROR(ReadMinSample(
+      m, &o.min_predictions_per_group, &o.min_positives_per_group,
+      &o.min_negatives_per_group, &o.min_selected_in_reference_group,
+      &o.min_labelled, &o.min_current_values, &o.min_reference_values));
 
   RETURN_IF_ERROR(GetOptional(m, "for", &o.for_evaluations));
   RETURN_IF_ERROR(GetOptional(m, "keep_firing_for", &o.keep_firing_for));
@@ -412,14 +416,27 @@ absl::StatusOr<rules::RuleOverride> ReadOverride(absl::string_view source,
 
 absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
                                      const YAML::Node& node, std::string path) {
-  ASSIGN_OR_RETURN(
-      Mapping m,
-      ReadMapping(
-          source, node, std::move(path),
-          {"id", "metric", "comparison", "attributes", "models", "window",
-           "confidence", "warning", "critical", "min_sample", "element",
-           "related_elements", "ai_act_articles", "threshold_source", "runbook",
-           "baseline", "for", "keep_firing_for", "summary"}));
+  ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path),
+                                          {"id",
+                                           "metric",
+                                           "comparison",
+                                           "attributes",
+                                           "features",
+                                           "models",
+                                           "window",
+                                           "confidence",
+                                           "warning",
+                                           "critical",
+                                           "min_sample",
+                                           "element",
+                                           "related_elements",
+                                           "ai_act_articles",
+                                           "threshold_source",
+                                           "runbook",
+                                           "baseline",
+                                           "for",
+                                           "keep_firing_for",
+                                           "summary"}));
   rules::Rule rule;
   RETURN_IF_ERROR(Get(m, "id", &rule.id));
   RETURN_IF_ERROR(Get(m, "metric", &rule.metric));
@@ -434,6 +451,7 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
   rule.comparison = comparison == "above" ? rules::Comparison::kAbove
                                           : rules::Comparison::kBelow;
   RETURN_IF_ERROR(Get(m, "attributes", &rule.attributes));
+  RETURN_IF_ERROR(Get(m, "features", &rule.features));
   RETURN_IF_ERROR(Get(m, "models", &rule.models));
   // "all" is the zero window: every pane kept.
   std::string window;
@@ -449,7 +467,8 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
   RETURN_IF_ERROR(ReadMinSample(
       m, &rule.min_predictions_per_group, &rule.min_positives_per_group,
       &rule.min_negatives_per_group, &rule.min_selected_in_reference_group,
-      &rule.min_labelled));
+      &rule.min_labelled, &rule.min_current_values,
+      &rule.min_reference_values));
 
   RETURN_IF_ERROR(Get(m, "element", &rule.element));
   RETURN_IF_ERROR(Get(m, "related_elements", &rule.related_elements));
@@ -559,18 +578,33 @@ absl::Status GetChoice(
 absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                       const YAML::Node& node, std::string path,
                                       ModelConfig base, bool listed) {
-  std::vector<absl::string_view> keys = {
-      "versions",         "task",
-      "classes",          "decision_threshold",
-      "pane_length",      "label_delay",
-      "group_attributes", "max_attributes",
-      "max_groups",       "min_group_size",
-      "allowed_lateness", "late_events",
-      "join_time",        "retention",
-      "max_panes",        "reference_time",
-      "intersections",    "calibration_bins",
-      "reference_groups", "expect_events_every",
-      "reference_window"};
+  std::vector<absl::string_view> keys = {"versions",
+                                         "task",
+                                         "classes",
+                                         "decision_threshold",
+                                         "pane_length",
+                                         "label_delay",
+                                         "group_attributes",
+                                         "max_attributes",
+                                         "max_groups",
+                                         "min_group_size",
+                                         "allowed_lateness",
+                                         "late_events",
+                                         "join_time",
+                                         "retention",
+                                         "max_panes",
+                                         "reference_time",
+                                         "intersections",
+                                         "calibration_bins",
+                                         "reference_groups",
+                                         "expect_events_every",
+                                         "reference_window",
+                                         "drift_bins",
+                                         "drift_categories",
+                                         "drift_max_features",
+                                         "drift_tracked_categories",
+                                         "adwin_delta",
+                                         "page_hinkley_threshold"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -605,6 +639,15 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "max_groups", &model.monitors.fairness.max_groups));
   RETURN_IF_ERROR(
       Get(m, "min_group_size", &model.monitors.fairness.min_group_size));
+  RETURN_IF_ERROR(Get(m, "drift_bins", &model.drift.bins));
+  RETURN_IF_ERROR(Get(m, "drift_categories", &model.drift.max_categories));
+  RETURN_IF_ERROR(
+      Get(m, "drift_max_features", &model.monitors.drift.max_features));
+  RETURN_IF_ERROR(
+      Get(m, "drift_tracked_categories", &model.monitors.drift.max_categories));
+  RETURN_IF_ERROR(Get(m, "adwin_delta", &model.detectors.adwin.delta));
+  RETURN_IF_ERROR(Get(m, "page_hinkley_threshold",
+                      &model.detectors.page_hinkley.threshold));
   RETURN_IF_ERROR(At(m, model.Validate()));
   return model;
 }

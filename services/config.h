@@ -10,6 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "monitors/change_detectors.h"
+#include "monitors/drift_report.h"
 #include "monitors/model_monitors.h"
 #include "rules/policy.h"
 
@@ -85,8 +87,18 @@ struct ModelConfig {
   // the first event.
   std::optional<absl::Time> reference_time;
   // Monitors' options: group_attributes, max_attributes, fairness.max_groups
-  // and fairness.min_group_size, and the multiclass model's classes.
+  // and fairness.min_group_size, the multiclass model's classes, and the
+  // drift monitor's max_features and max_categories (YAML: drift_max_features,
+  // drift_tracked_categories).
   monitors::ModelMonitors::Options monitors;
+  // How the window's features are compared with the reference: bins and
+  // categories of the reference profile (YAML: drift_bins,
+  // drift_categories), and Evidently's rule's thresholds.
+  monitors::DriftReportOptions drift;
+  // The change detectors of the error stream (concept drift, rule
+  // error_rate_changes); YAML: adwin_delta (ADWIN's confidence, default
+  // 0.002), page_hinkley_threshold (its lambda, default 50).
+  monitors::ErrorStreamDetectors::Options detectors;
 
   // The class labels of a multiclass model; empty for a binary one.
   const std::vector<std::string>& classes() const { return monitors.classes; }

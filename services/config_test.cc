@@ -63,7 +63,33 @@ TEST(ConfigTest, ShippedPolicyParses) {
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
   EXPECT_EQ(policy.evaluation_interval, absl::Minutes(1));
-  ASSERT_THAT(policy.rules, SizeIs(5));
+  ASSERT_THAT(policy.rules, SizeIs(9));
+
+  // D1-D4 as REFERENTIAL.md gives them: thresholds, minimum samples,
+  // citations.
+  const rules::Rule* d1 = FindRule(policy, "D1");
+  ASSERT_NE(d1, nullptr);
+  EXPECT_EQ(d1->metric, rules::kPopulationStabilityIndex);
+  EXPECT_EQ(d1->warning->value, 0.10);
+  EXPECT_EQ(d1->critical->value, 0.25);
+  EXPECT_EQ(d1->min_current_values, 500u);
+  EXPECT_EQ(d1->min_reference_values, 1000u);
+  EXPECT_EQ(d1->element, "Q3.5/3.5.d");
+  EXPECT_THAT(d1->ai_act_articles, ElementsAre("Art. 15", "Art. 72"));
+  const rules::Rule* d2 = FindRule(policy, "D2");
+  ASSERT_NE(d2, nullptr);
+  EXPECT_EQ(d2->metric, rules::kFeatureDrift);
+  EXPECT_EQ(d2->warning->max_p_value, 0.05);
+  EXPECT_FALSE(d2->critical.has_value());
+  const rules::Rule* d3 = FindRule(policy, "D3");
+  ASSERT_NE(d3, nullptr);
+  EXPECT_EQ(d3->warning->value, 0.25);
+  EXPECT_EQ(d3->critical->value, 0.50);
+  const rules::Rule* d4 = FindRule(policy, "D4");
+  ASSERT_NE(d4, nullptr);
+  EXPECT_EQ(d4->metric, rules::kErrorRateChanges);
+  EXPECT_EQ(d4->warning->value, 0);  // The first change.
+  EXPECT_FALSE(d4->critical.has_value());
 
   const rules::Rule* o2 = FindRule(policy, "O2");
   ASSERT_NE(o2, nullptr);
@@ -149,7 +175,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
   EXPECT_EQ(config.FindModel("other"), nullptr);
   // No policy key: the embedded default policy.
-  EXPECT_THAT(config.policy.rules, SizeIs(5));
+  EXPECT_THAT(config.policy.rules, SizeIs(9));
 }
 
 TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
@@ -157,7 +183,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
-  EXPECT_THAT(config.policy.rules, SizeIs(5));
+  EXPECT_THAT(config.policy.rules, SizeIs(9));
   // The shipped file documents the header's defaults, not other values.
   const ServerConfig defaults;
   EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
@@ -180,7 +206,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
-  EXPECT_THAT(config.policy.rules, SizeIs(5));
+  EXPECT_THAT(config.policy.rules, SizeIs(9));
 }
 
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {

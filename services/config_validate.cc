@@ -43,6 +43,23 @@ absl::Status ModelConfig::Validate() const {
     return error("task must be \"binary\" or \"multiclass\", got \"", task,
                  "\"");
   }
+  if (absl::Status s = drift.Validate(); !s.ok()) {
+    return error("drift: ", s.message());
+  }
+  if (absl::Status s = monitors::DriftMonitor::Create(monitors.drift).status();
+      !s.ok()) {
+    return error("drift: ", s.message());
+  }
+  if (absl::Status s =
+          monitors::ErrorStreamDetectors::Create(detectors).status();
+      !s.ok()) {
+    return error("error-stream detectors: ", s.message());
+  }
+  if (drift.max_categories > monitors.drift.max_categories) {
+    return error("drift_categories (", drift.max_categories,
+                 ") must not exceed drift_tracked_categories (",
+                 monitors.drift.max_categories, ")");
+  }
   if (task == "binary" && !classes().empty()) {
     return error("classes are for multiclass models; this one is binary");
   }

@@ -220,6 +220,32 @@ grpc::ServerUnaryReactor* VigieService::GetMetrics(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* VigieService::UploadReference(
+    grpc::CallbackServerContext* context,
+    const vigie::v1::UploadReferenceRequest* request,
+    vigie::v1::ReferenceInfo* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  // Validation normalises predictions in place (a missing decision).
+  vigie::v1::UploadReferenceRequest upload = *request;
+  absl::StatusOr<vigie::v1::ReferenceInfo> result =
+      pipeline_->UploadReference(upload);
+  if (result.ok()) *reply = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* VigieService::GetReference(
+    grpc::CallbackServerContext* context,
+    const vigie::v1::GetReferenceRequest* request,
+    vigie::v1::ReferenceInfo* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<vigie::v1::ReferenceInfo> result =
+      pipeline_->GetReference(*request);
+  if (result.ok()) *reply = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* VigieService::ListAlerts(
     grpc::CallbackServerContext* context,
     const vigie::v1::ListAlertsRequest* request,

@@ -50,6 +50,14 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
       grpc::CallbackServerContext* context,
       const vigie::v1::GetMetricsRequest* request,
       vigie::v1::GetMetricsReply* reply) override;
+  grpc::ServerUnaryReactor* UploadReference(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::UploadReferenceRequest* request,
+      vigie::v1::ReferenceInfo* reply) override;
+  grpc::ServerUnaryReactor* GetReference(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::GetReferenceRequest* request,
+      vigie::v1::ReferenceInfo* reply) override;
   grpc::ServerUnaryReactor* ListAlertHistory(
       grpc::CallbackServerContext* context,
       const vigie::v1::ListAlertHistoryRequest* request,

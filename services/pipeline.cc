@@ -60,6 +60,40 @@ EventRejection Rejection(vigie::v1::RejectReason reason, std::string message) {
   return EventRejection{reason, std::move(message)};
 }
 
+// The error stream's detections kept per model (ModelCountersState).
+constexpr int kMaxErrorChanges = 256;
+
+// The error of a joined pair, as the change detectors watch it:
+// classification, 0 or 1 for a right or wrong decision (class); regression,
+// the absolute error. Empty when the pair has no comparable label.
+std::optional<double> PredictionError(
+    const monitors::PredictionView& prediction,
+    const vigie::v1::Outcome& outcome) {
+  using Output = monitors::PredictionView::Output;
+  switch (prediction.output) {
+    case Output::kBinary:
+      if (!prediction.decision.has_value() ||
+          outcome.label_case() != vigie::v1::Outcome::kBinary) {
+        return std::nullopt;
+      }
+      return *prediction.decision == outcome.binary() ? 0.0 : 1.0;
+    case Output::kMulticlass:
+      if (outcome.label_case() != vigie::v1::Outcome::kClassLabel) {
+        return std::nullopt;
+      }
+      return prediction.predicted_class == outcome.class_label() ? 0.0 : 1.0;
+    case Output::kRegression:
+      if (!prediction.regression_value.has_value() ||
+          outcome.label_case() != vigie::v1::Outcome::kRegression) {
+        return std::nullopt;
+      }
+      return std::abs(*prediction.regression_value - outcome.regression());
+    case Output::kOther:
+      break;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 struct Pipeline::Changes {
@@ -69,10 +103,14 @@ struct Pipeline::Changes {
   std::map<std::pair<ModelState*, absl::Time>,
            std::optional<monitors::ModelMonitors>>
       panes;
-  // Whole-model aggregate and counters before this call changed them.
-  std::map<ModelState*, std::pair<std::optional<monitors::ModelMonitors>,
-                                  state::v1::ModelCountersState>>
-      models;
+  // Whole-model aggregate, counters and detectors before this call changed
+  // them.
+  struct Saved {
+    std::optional<monitors::ModelMonitors> all;
+    state::v1::ModelCountersState counters;
+    std::optional<monitors::ErrorStreamDetectors> detectors;
+  };
+  std::map<ModelState*, Saved> models;
   std::optional<state::v1::ModelCountersState> unattributed;
   std::vector<std::string> created_models;
   uint64_t joined = 0;
@@ -208,6 +246,17 @@ absl::Status Pipeline::LoadModels() {
                            " (declare the model, or allow undeclared models)"));
         }
         model->counters = counters;
+        if (!counters.error_detectors().empty()) {
+          absl::StatusOr<monitors::ErrorStreamDetectors> detectors =
+              monitors::ErrorStreamDetectors::Deserialize(
+                  counters.error_detectors(), model->config.detectors);
+          if (!detectors.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("error-stream detectors of model '", model_id,
+                             "': ", detectors.status().message()));
+          }
+          model->detectors = *std::move(detectors);
+        }
         return absl::OkStatus();
       }));
   uint64_t panes = 0;
@@ -249,8 +298,14 @@ absl::Status Pipeline::LoadModels() {
                            "': ", reference.status().message()));
         }
         model->reference = *std::move(reference);
-        model->reference_start = FromProtoTime(stored.start());
-        model->reference_end = FromProtoTime(stored.end());
+        model->reference_meta = stored;
+        model->reference_meta.clear_monitors();
+        // State written before references had versions: a frozen window.
+        if (stored.version() == 0) {
+          model->reference_meta.set_version(1);
+          model->reference_meta.set_source("window");
+        }
+        BuildProfile(*model);
         return absl::OkStatus();
       }));
   RETURN_IF_ERROR(
@@ -315,7 +370,8 @@ Pipeline::ModelState* Pipeline::ResolveModel(
 }
 
 void Pipeline::Touch(ModelState& model, Changes& changes) {
-  changes.models.try_emplace(&model, model.all, model.counters);
+  changes.models.try_emplace(
+      &model, Changes::Saved{model.all, model.counters, model.detectors});
 }
 
 monitors::ModelMonitors& Pipeline::PaneFor(ModelState& model,
@@ -381,8 +437,9 @@ void Pipeline::Rollback(Changes& changes) {
     }
   }
   for (auto& [model, original] : changes.models) {
-    model->all = std::move(original.first);
-    model->counters = std::move(original.second);
+    model->all = std::move(original.all);
+    model->counters = std::move(original.counters);
+    model->detectors = std::move(original.detectors);
   }
   if (changes.unattributed.has_value()) unattributed_ = *changes.unattributed;
   pending_.RollbackChange();
@@ -430,6 +487,29 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckLateness(
                    "''s watermark ", absl::FormatTime(watermark)));
 }
 
+void Pipeline::ObserveError(ModelState& model,
+                            const monitors::PredictionView& prediction,
+                            const vigie::v1::Outcome& outcome, absl::Time at) {
+  const std::optional<double> error = PredictionError(prediction, outcome);
+  if (!error.has_value()) return;
+  if (!model.detectors.has_value()) {
+    absl::StatusOr<monitors::ErrorStreamDetectors> created =
+        monitors::ErrorStreamDetectors::Create(model.config.detectors);
+    if (!created.ok()) return;  // The configuration validated the options.
+    model.detectors = *std::move(created);
+  }
+  model.detectors->Observe(*error);
+  const monitors::ErrorStreamSnapshot snapshot = model.detectors->Snapshot();
+  // ADWIN's changes only: its false alarms are bounded by delta, while
+  // Page-Hinkley's default threshold alarms a few times per 100,000
+  // stationary errors (its count is reported, not alerted on).
+  if (snapshot.adwin.triggered_by_latest) {
+    auto* times = model.counters.mutable_error_changes();
+    *times->Add() = ToProtoTime(at);
+    if (times->size() > kMaxErrorChanges) times->DeleteSubrange(0, 1);
+  }
+}
+
 void Pipeline::Join(ModelState& model,
                     const monitors::PredictionView& prediction,
                     const vigie::v1::Outcome& outcome,
@@ -440,6 +520,7 @@ void Pipeline::Join(ModelState& model,
                             : FromProtoTime(outcome.event_time());
   PaneFor(model, Place(model, at), changes).ObserveJoined(prediction, outcome);
   model.all->ObserveJoined(prediction, outcome);
+  ObserveError(model, prediction, outcome, at);
   marks_.Add(key, model.config.id, outcome.prediction_id(), now);
   model.counters.set_joined(model.counters.joined() + 1);
   ++changes.joined;
@@ -885,11 +966,12 @@ absl::Status Pipeline::CheckpointLocked() {
       batch.PutArchive(id, model->archived_before, model->archive->Serialize());
     }
     if (model->reference_dirty) {
-      state::v1::ReferenceState reference;
-      *reference.mutable_start() = ToProtoTime(model->reference_start);
-      *reference.mutable_end() = ToProtoTime(model->reference_end);
+      state::v1::ReferenceState reference = model->reference_meta;
       reference.set_monitors(model->reference->Serialize());
       batch.PutReference(id, reference);
+    }
+    if (model->detectors.has_value()) {
+      model->counters.set_error_detectors(model->detectors->Serialize());
     }
     batch.PutCounters(id, model->counters);
   }

@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "monitors/change_detectors.h"
 #include "monitors/model_monitors.h"
 #include "monitors/prediction_view.h"
 #include "rules/alert_tracker.h"
@@ -183,6 +184,15 @@ class Pipeline {
   absl::Status SetPolicy(rules::Policy policy) ABSL_LOCKS_EXCLUDED(mu_);
   rules::Policy policy() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // See the RPCs of the same names. UploadReference: kInvalidArgument when
+  // no event is usable, kNotFound for a model the configuration refuses,
+  // kUnavailable or kDataLoss when it cannot be stored (nothing changed).
+  absl::StatusOr<vigie::v1::ReferenceInfo> UploadReference(
+      vigie::v1::UploadReferenceRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<vigie::v1::ReferenceInfo> GetReference(
+      const vigie::v1::GetReferenceRequest& request) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
   struct ModelState {
     ModelConfig config;
@@ -199,11 +209,19 @@ class Pipeline {
     bool archive_dirty = false;
     // The frozen reference window (ModelConfig::reference_window), once
     // events are past its end; written at the next checkpoint.
+    // Or an uploaded sample (UploadReference), which replaces it. Its
+    // stored form without the monitors: version, source, window.
     std::optional<monitors::ModelMonitors> reference;
-    absl::Time reference_start, reference_end;
+    state::v1::ReferenceState reference_meta;
     bool reference_dirty = false;
     // Its panes were archived before it could freeze: said once.
     bool reference_lost = false;
+    // The drift profile of the reference (built from it when it is set).
+    std::optional<monitors::ReferenceProfile> profile;
+    // Change detectors on the error stream of the joined pairs; written
+    // into counters (error_detectors) at each checkpoint. Their changes'
+    // event times are in counters.error_changes.
+    std::optional<monitors::ErrorStreamDetectors> detectors;
     // Whether events arrived since the rules were last evaluated, and when
     // that was (see kRuleInterval in pipeline.cc).
     bool rules_due = false;
@@ -258,6 +276,12 @@ class Pipeline {
             const vigie::v1::Outcome& outcome, const storage::IdKey& key,
             absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Feeds the error of a joined pair placed at `at` to the model's change
+  // detectors, noting `at` when they find a change.
+  void ObserveError(ModelState& model,
+                    const monitors::PredictionView& prediction,
+                    const vigie::v1::Outcome& outcome, absl::Time at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A duplicate rejection (counted) when `id` was already joined, so that an
   // event re-sent after a lost acknowledgement counts once.
   std::optional<EventRejection> CheckNotJoined(ModelState& model,
@@ -287,6 +311,14 @@ class Pipeline {
   // after the window's end (before Compact can archive its panes).
   void MaybeFreezeReference(ModelState& model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Builds model.profile from model.reference (logging why it cannot).
+  static void BuildProfile(ModelState& model);
+  // How alerts name the model's reference: "reference window <start> to
+  // <end>", or "reference v<N> (upload: <description>)".
+  static std::string ReferenceDescription(const ModelState& model);
+  // The reference's metadata, and its profiles when `profiles`.
+  static vigie::v1::ReferenceInfo ReferenceInfoOf(const ModelState& model,
+                                                  bool profiles);
   // Archives the panes of `model` past its retention or its pane budget
   // (in memory; the next checkpoint writes it).
   void Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -10,6 +10,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -34,6 +35,21 @@ void LogTransition(const vigie::v1::Alert& alert) {
   } else {
     VIGIE_LOG(Info, text);
   }
+}
+
+// Changes of the error stream at event times in `window` (all of them when
+// it has no start).
+uint64_t ChangesWithin(const state::v1::ModelCountersState& counters,
+                       const vigie::v1::TimeWindow& window) {
+  uint64_t n = 0;
+  for (const google::protobuf::Timestamp& at : counters.error_changes()) {
+    const absl::Time t = FromProtoTime(at);
+    if ((!window.has_start() || t >= FromProtoTime(window.start())) &&
+        t < FromProtoTime(window.end())) {
+      ++n;
+    }
+  }
+  return n;
 }
 
 bool Applies(const rules::Rule& rule, const std::string& model_id) {
@@ -86,13 +102,48 @@ void Pipeline::MaybeFreezeReference(ModelState& model) {
   uint64_t panes = 0;
   vigie::v1::TimeWindow covered;
   model.reference = MergePanes(model, start, end, &panes, &covered);
-  model.reference_start = start;
-  model.reference_end = end;
+  model.reference_meta.Clear();
+  *model.reference_meta.mutable_start() = ToProtoTime(start);
+  *model.reference_meta.mutable_end() = ToProtoTime(end);
+  model.reference_meta.set_version(1);
+  model.reference_meta.set_source("window");
+  *model.reference_meta.mutable_created_at() = ToProtoTime(clock_->Now());
   model.reference_dirty = true;
+  BuildProfile(model);
   dirty_models_.insert(&model);
   VIGIE_LOG(Info, "model '", config.id, "': reference window ",
             absl::FormatTime(start), " to ", absl::FormatTime(end), " frozen (",
             panes, " panes)");
+}
+
+std::string Pipeline::ReferenceDescription(const ModelState& model) {
+  const state::v1::ReferenceState& meta = model.reference_meta;
+  if (meta.source() == "window") {
+    return absl::StrCat(
+        "reference window ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(meta.start()),
+                         absl::UTCTimeZone()),
+        " to ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", FromProtoTime(meta.end()),
+                         absl::UTCTimeZone()));
+  }
+  return absl::StrCat("reference v", meta.version(), " (", meta.source(), ")");
+}
+
+void Pipeline::BuildProfile(ModelState& model) {
+  model.profile.reset();
+  if (!model.reference.has_value()) return;
+  absl::StatusOr<monitors::ReferenceProfile> profile =
+      monitors::ReferenceProfile::Build(model.reference->drift(),
+                                        model.config.drift);
+  if (!profile.ok()) {
+    // The configuration validated these options: not expected.
+    VIGIE_LOG(
+        Error, "model '", model.config.id,
+        "': no drift profile of its reference: ", profile.status().message());
+    return;
+  }
+  model.profile = *std::move(profile);
 }
 
 void Pipeline::Compact(ModelState& model) {
@@ -164,21 +215,14 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
       model.config.expect_events_every};
   std::optional<rules::Reference> reference;
   if (model.reference.has_value()) {
-    reference = rules::Reference{
-        model.reference->Snapshot(),
-        absl::StrCat(
-            "reference window ",
-            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", model.reference_start,
-                             absl::UTCTimeZone()),
-            " to ",
-            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", model.reference_end,
-                             absl::UTCTimeZone()))};
+    reference = rules::Reference{model.reference->Snapshot(),
+                                 ReferenceDescription(model)};
   }
   std::vector<rules::AlertChange> changes;
   absl::flat_hash_set<std::string> evaluated;
   for (const auto& [window, policy] : by_window) {
     vigie::v1::TimeWindow covered;
-    monitors::ModelMetrics metrics;
+    std::optional<monitors::ModelMonitors> merged;
     if (window == absl::ZeroDuration()) {
       // Everything kept; with an archive it starts at the beginning, so the
       // start is left unset.
@@ -186,19 +230,44 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
         *covered.mutable_start() = ToProtoTime(model.panes.begin()->first);
       }
       *covered.mutable_end() = ToProtoTime(end);
-      metrics = model.all->Snapshot();
     } else {
       uint64_t panes = 0;
-      metrics =
-          MergePanes(model, end - window, end, &panes, &covered).Snapshot();
+      merged = MergePanes(model, end - window, end, &panes, &covered);
+    }
+    const monitors::ModelMonitors& monitors =
+        merged.has_value() ? *merged : *model.all;
+    const monitors::ModelMetrics metrics = monitors.Snapshot();
+    std::optional<monitors::DriftReport> report;
+    rules::DriftInputs drift;
+    drift.reference_expected =
+        model.config.reference_window > absl::ZeroDuration();
+    if (model.detectors.has_value()) {
+      const monitors::ErrorStreamSnapshot detectors =
+          model.detectors->Snapshot();
+      drift.errors_observed = detectors.observed;
+      drift.error_changes = ChangesWithin(model.counters, covered);
+      drift.change_detail = absl::StrCat(
+          "ADWIN ", detectors.adwin.detections, " and Page-Hinkley ",
+          detectors.page_hinkley.detections,
+          " changes since the start; ADWIN's window: ", detectors.adwin_width,
+          " errors");
+      if (detectors.adwin_mean.has_value()) {
+        absl::StrAppend(&drift.change_detail,
+                        absl::StrFormat(", mean %.4f", *detectors.adwin_mean));
+      }
+    }
+    if (model.profile.has_value()) {
+      report = monitors::CompareWithReference(monitors.drift(), *model.profile);
+      drift.report = &*report;
+      drift.reference_description = ReferenceDescription(model);
     }
     std::vector<rules::Finding> findings =
         rules::Evaluate(policy, model_id, metrics, &activity,
-                        reference.has_value() ? &*reference : nullptr);
+                        reference.has_value() ? &*reference : nullptr, &drift);
     for (rules::Finding& finding : findings) {
       finding.model_version = model.counters.watermark_model_version();
       evaluated.insert(rules::Fingerprint(finding.rule_id, finding.model_id,
-                                          finding.attribute));
+                                          rules::ScopeKey(finding)));
     }
     for (rules::AlertChange& change :
          rules::TrackAlerts(findings, policy, alerts_, covered, now, counts)) {
@@ -472,6 +541,16 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
   reply.set_panes(panes);
   CountersToProto(model.counters, reply.mutable_counters());
   ModelMetricsToProto(metrics, &reply);
+  if (model.profile.has_value()) {
+    DriftReportToProto(
+        monitors::CompareWithReference(merged.drift(), *model.profile),
+        reply.mutable_drift());
+    *reply.mutable_reference() = ReferenceInfoOf(model, /*profiles=*/false);
+  }
+  if (model.detectors.has_value()) {
+    ConceptDriftToProto(model.detectors->Snapshot(), model.counters,
+                        reply.mutable_concept_drift());
+  }
   return reply;
 }
 

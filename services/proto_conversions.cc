@@ -220,4 +220,92 @@ void CountersToProto(const state::v1::ModelCountersState& counters,
   }
 }
 
+namespace {
+
+std::string KindName(monitors::FeatureSample::Kind kind) {
+  return kind == monitors::FeatureSample::Kind::kNumeric ? "numeric"
+                                                         : "categorical";
+}
+
+}  // namespace
+
+void DriftReportToProto(
+    const monitors::DriftReport& report,
+    google::protobuf::RepeatedPtrField<vigie::v1::FeatureDrift>* out) {
+  for (const monitors::FeatureDrift& f : report.features) {
+    vigie::v1::FeatureDrift* d = out->Add();
+    d->set_feature(f.feature);
+    d->set_kind(KindName(f.kind));
+    d->set_current_count(f.current_count);
+    d->set_reference_count(f.reference_count);
+    d->set_missing_rate(f.missing_rate);
+    d->set_reference_missing_rate(f.reference_missing_rate);
+    d->set_out_of_range_rate(f.out_of_range_rate);
+    d->set_psi(f.psi);
+    d->set_jensen_shannon(f.jensen_shannon);
+    d->set_hellinger(f.hellinger);
+    for (double p : f.current_proportions) d->add_current_proportions(p);
+    if (f.wasserstein_normed) d->set_wasserstein_normed(*f.wasserstein_normed);
+    if (f.ks) {
+      d->set_ks_statistic(f.ks->statistic);
+      d->set_ks_p_value(f.ks->p_value);
+    }
+    if (f.chi_square) {
+      d->set_chi_square(f.chi_square->statistic);
+      d->set_chi_square_p_value(f.chi_square->p_value);
+    }
+    if (f.z) d->set_z(*f.z);
+    if (f.z_p_value) d->set_z_p_value(*f.z_p_value);
+    d->set_method(f.method);
+    d->set_statistic(f.statistic);
+    if (f.p_value) d->set_p_value(*f.p_value);
+    d->set_drifted(f.drifted);
+  }
+}
+
+void FeatureProfileToProto(const monitors::FeatureProfile& profile,
+                           vigie::v1::FeatureProfile* out) {
+  out->set_feature(profile.name);
+  out->set_kind(KindName(profile.kind));
+  out->set_count(profile.count);
+  out->set_missing_rate(profile.missing_rate);
+  if (profile.kind == monitors::FeatureSample::Kind::kNumeric) {
+    out->set_min(profile.min);
+    out->set_max(profile.max);
+    out->set_mean(profile.mean);
+    out->set_stddev(profile.stddev);
+  }
+  for (const std::string& label : profile.bin_labels) {
+    out->add_bin_labels(label);
+  }
+  for (double p : profile.proportions) out->add_proportions(p);
+}
+
+void ConceptDriftToProto(const monitors::ErrorStreamSnapshot& snapshot,
+                         const state::v1::ModelCountersState& counters,
+                         vigie::v1::ConceptDrift* out) {
+  out->set_errors_observed(snapshot.observed);
+  out->set_adwin_changes(snapshot.adwin.detections);
+  out->set_page_hinkley_changes(snapshot.page_hinkley.detections);
+  out->set_ddm_changes(snapshot.ddm.detections);
+  out->set_adwin_width(snapshot.adwin_width);
+  out->set_adwin_mean(snapshot.adwin_mean.value_or(0));
+  if (snapshot.ddm_active) {
+    switch (snapshot.ddm_state) {
+      case monitors::DdmState::kInControl:
+        out->set_ddm_state("in_control");
+        break;
+      case monitors::DdmState::kWarning:
+        out->set_ddm_state("warning");
+        break;
+      case monitors::DdmState::kDrift:
+        out->set_ddm_state("drift");
+        break;
+    }
+  }
+  for (const google::protobuf::Timestamp& at : counters.error_changes()) {
+    *out->add_changes() = at;
+  }
+}
+
 }  // namespace vigie::services

@@ -6,6 +6,8 @@
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "monitors/calibration.h"
+#include "monitors/change_detectors.h"
+#include "monitors/drift_report.h"
 #include "monitors/fairness.h"
 #include "monitors/model_monitors.h"
 #include "vigie/state/v1/state.pb.h"
@@ -30,6 +32,17 @@ void CalibrationToProto(const monitors::CalibrationMetrics& metrics,
 // The fairness and calibration parts of a GetMetricsReply.
 void ModelMetricsToProto(const monitors::ModelMetrics& metrics,
                          vigie::v1::GetMetricsReply* out);
+
+// Drift: a window's features against the reference, a reference's
+// profiles, and the error stream's detectors.
+void DriftReportToProto(
+    const monitors::DriftReport& report,
+    google::protobuf::RepeatedPtrField<vigie::v1::FeatureDrift>* out);
+void FeatureProfileToProto(const monitors::FeatureProfile& profile,
+                           vigie::v1::FeatureProfile* out);
+void ConceptDriftToProto(const monitors::ErrorStreamSnapshot& snapshot,
+                         const state::v1::ModelCountersState& counters,
+                         vigie::v1::ConceptDrift* out);
 
 void CountersToProto(const state::v1::ModelCountersState& counters,
                      vigie::v1::ModelCounters* out);

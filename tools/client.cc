@@ -125,6 +125,30 @@ absl::StatusOr<v1::GetMetricsReply> VigieClient::GetMetrics(
   return reply;
 }
 
+absl::StatusOr<v1::ReferenceInfo> VigieClient::UploadReference(
+    const v1::UploadReferenceRequest& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetTimeout(timeout, &context);
+  v1::ReferenceInfo reply;
+  if (grpc::Status s = impl_->stub->UploadReference(&context, request, &reply);
+      !s.ok()) {
+    return FromGrpc(s);
+  }
+  return reply;
+}
+
+absl::StatusOr<v1::ReferenceInfo> VigieClient::GetReference(
+    const v1::GetReferenceRequest& request, absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetTimeout(timeout, &context);
+  v1::ReferenceInfo reply;
+  if (grpc::Status s = impl_->stub->GetReference(&context, request, &reply);
+      !s.ok()) {
+    return FromGrpc(s);
+  }
+  return reply;
+}
+
 absl::StatusOr<v1::ListAlertsReply> VigieClient::ListAlerts(
     const v1::ListAlertsRequest& request, absl::Duration timeout) {
   grpc::ClientContext context;

@@ -120,6 +120,12 @@ class VigieClient {
   absl::StatusOr<v1::Alert> AcknowledgeAlert(
       const v1::AcknowledgeAlertRequest& request,
       absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::ReferenceInfo> UploadReference(
+      const v1::UploadReferenceRequest& request,
+      absl::Duration timeout = absl::Seconds(120));
+  absl::StatusOr<v1::ReferenceInfo> GetReference(
+      const v1::GetReferenceRequest& request,
+      absl::Duration timeout = absl::Seconds(30));
 
  private:
   // Holds the channel and the stub, so that gRPC headers stay out of this
