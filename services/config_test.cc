@@ -666,6 +666,39 @@ TEST(ConfigTest, InlinePolicy) {
               AllOf(HasSubstr("p.yaml:5:22"), HasSubstr("keep_firing_for")));
 }
 
+TEST(ConfigTest, DriftKeys) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("models:\n"
+                        "  - id: m\n"
+                        "    drift_bins: 20\n"
+                        "    drift_categories: 5\n"
+                        "    drift_max_features: 7\n"
+                        "    drift_tracked_categories: 50\n"
+                        "    adwin_delta: 0.01\n"
+                        "    page_hinkley_threshold: 80\n",
+                        "t.yaml"));
+  const ModelConfig& m = config.models[0];
+  EXPECT_EQ(m.drift.bins, 20u);
+  EXPECT_EQ(m.drift.max_categories, 5u);
+  EXPECT_EQ(m.monitors.drift.max_features, 7u);
+  EXPECT_EQ(m.monitors.drift.max_categories, 50u);
+  EXPECT_EQ(m.detectors.adwin.delta, 0.01);
+  EXPECT_EQ(m.detectors.page_hinkley.threshold, 80);
+  // The shipped defaults.
+  EXPECT_EQ(config.default_model.drift.bins, 10u);
+  EXPECT_EQ(config.default_model.detectors.adwin.delta, 0.002);
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("default_model: {drift_bins: 1}\n", "t.yaml")),
+      HasSubstr("bins must be in [2, 100], got 1"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {drift_categories: 300}\n", "t.yaml")),
+              HasSubstr("must not exceed drift_tracked_categories"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("default_model: {adwin_delta: 2}\n",
+                                        "t.yaml")),
+              HasSubstr("error-stream detectors"));
+}
+
 TEST(ConfigTest, LivenessAndReferenceWindow) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig config,
