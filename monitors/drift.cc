@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -18,8 +20,26 @@ namespace {
 
 constexpr uint32_t kStateVersion = 1;
 
+// Equality of two names, inline: feature names are short, and a call to
+// the C library's memcmp per feature costs more than the feature's update.
+bool SameName(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  size_t i = 0;
+  for (; i + 8 <= a.size(); i += 8) {
+    uint64_t x, y;
+    std::memcpy(&x, a.data() + i, 8);
+    std::memcpy(&y, b.data() + i, 8);
+    if (x != y) return false;
+  }
+  for (; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 bool IsSpecial(absl::string_view name) {
-  return name == kPredictionFeature || name == kLabelFeature;
+  return !name.empty() && name[0] == '@' &&
+         (name == kPredictionFeature || name == kLabelFeature);
 }
 
 absl::Status CheckRange(absl::string_view name, uint64_t value, uint64_t low,
@@ -161,21 +181,33 @@ void DriftMonitor::ObservePrediction(const PredictionView& prediction) {
       ++features_dropped_;
       continue;
     }
-    while (at < features_.size() && features_[at].name < name) ++at;
+    // Events of a model mostly carry the same features: the one after the
+    // last found is tried first, and searched for only when it is not.
     FeatureSample* sample = nullptr;
-    if (at < features_.size() && features_[at].name == name) {
+    if (at < features_.size() && SameName(features_[at].name, name)) {
       sample = &features_[at];
     } else {
-      const FeatureSample::Kind kind =
-          value.kind == FeatureView::Kind::kCategorical
-              ? FeatureSample::Kind::kCategorical
-              : FeatureSample::Kind::kNumeric;
-      sample = SampleFor(name, kind, /*input=*/true);
+      const auto it = std::lower_bound(
+          features_.begin() + static_cast<std::ptrdiff_t>(at), features_.end(),
+          name, [](const FeatureSample& f, absl::string_view key) {
+            return f.name < key;
+          });
+      at = static_cast<size_t>(it - features_.begin());
+      if (it != features_.end() && SameName(it->name, name)) {
+        sample = &*it;
+      } else {
+        const FeatureSample::Kind kind =
+            value.kind == FeatureView::Kind::kCategorical
+                ? FeatureSample::Kind::kCategorical
+                : FeatureSample::Kind::kNumeric;
+        sample = SampleFor(name, kind, /*input=*/true);
+      }
     }
     if (sample == nullptr) {
       ++features_dropped_;
       continue;
     }
+    ++at;
     AddValue(*sample, value);
   }
   switch (prediction.output) {
