@@ -96,6 +96,7 @@ TEST_F(CrashTest, KilledServerLosesNoAcknowledgedEventAndCountsNoneTwice) {
     reference = Metrics(server.address());
   }
   ASSERT_EQ(reference.counters().joined(), 100'000u);
+  EXPECT_EQ(reference.concept_drift().errors_observed(), 100'000u);
 
   // Kill points: before kKills distinct batches, each after a random delay
   // of up to 3 ms, so that some land mid-request, some between requests.
@@ -169,6 +170,14 @@ TEST_F(CrashTest, KilledServerLosesNoAcknowledgedEventAndCountsNoneTwice) {
   EXPECT_EQ(c.pending_outcomes(), r.pending_outcomes());
   // The only rejections are the recognised re-sends.
   EXPECT_EQ(c.rejected(), duplicates);
+  // The error stream's detectors saw each joined pair once, in the same
+  // order: the same errors, the same changes.
+  EXPECT_EQ(crashed.concept_drift().errors_observed(),
+            reference.concept_drift().errors_observed());
+  EXPECT_EQ(crashed.concept_drift().adwin_changes(),
+            reference.concept_drift().adwin_changes());
+  EXPECT_EQ(crashed.concept_drift().adwin_width(),
+            reference.concept_drift().adwin_width());
 
   // A graceful stop exits 0 and keeps everything.
   server.Signal(SIGTERM);
