@@ -80,6 +80,8 @@ TEST(ConfigTest, ShippedPolicyParses) {
   ASSERT_NE(d2, nullptr);
   EXPECT_EQ(d2->metric, rules::kFeatureDrift);
   EXPECT_EQ(d2->warning->max_p_value, 0.05);
+  EXPECT_THAT(d2->features, ElementsAre("@prediction"));
+  EXPECT_EQ(d2->for_evaluations, 3u);
   EXPECT_FALSE(d2->critical.has_value());
   const rules::Rule* d3 = FindRule(policy, "D3");
   ASSERT_NE(d3, nullptr);
