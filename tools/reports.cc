@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "tools/drift_reports.h"
 #include "tools/parsing.h"
 #include "tools/printing.h"
 #include "tools/report_text.h"
@@ -178,6 +179,7 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
     }
   }
   PrintCalibration(reply, out);
+  PrintDriftText(reply, out);
 }
 
 std::string FormatCitation(const v1::Alert& alert) {

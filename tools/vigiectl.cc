@@ -170,7 +170,9 @@ usage:
   vigiectl metrics --model=M [--from=T] [--to=T] [--format=text|json]
   vigiectl metrics --model=M --last=D [--format=text|json]
   vigiectl metrics --model=M --since_reference [--format=text|json]
-      Prints the model's counters and fairness per group attribute over a
+      Prints the model's counters, fairness per group attribute,
+      calibration, drift of its features, prediction and label against its
+      reference, and concept drift (changes in its error rate), over a
       window of event time: [--from, --to) (default: all of it), or the
       last D (2h, 1d, 30m) up to the end of the model's latest pane, a
       multiple of its pane length; the header shows the window it resolved
