@@ -17,6 +17,115 @@ using ::testing::Not;
 // 2026-01-05T00:00:00Z.
 constexpr int64_t kJan5 = 1'767'571'200;
 
+v1::FeatureProfile NumericProfile() {
+  v1::FeatureProfile x;
+  x.set_feature("x");
+  x.set_kind("numeric");
+  x.set_count(1'000);
+  x.set_min(-2.5);
+  x.set_max(3.25);
+  x.set_mean(0.125);
+  x.set_stddev(1);
+  for (const char* label : {"< -2.5", "-2.5 to 0.1", "0.1 to 3.25", "> 3.25"}) {
+    x.add_bin_labels(label);
+  }
+  for (double p : {0.0, 0.5, 0.5, 0.0}) x.add_proportions(p);
+  return x;
+}
+
+v1::FeatureProfile CategoricalProfile() {
+  v1::FeatureProfile c;
+  c.set_feature("c");
+  c.set_kind("categorical");
+  c.set_count(990);
+  c.set_missing_rate(0.01);
+  c.add_bin_labels("a");
+  c.add_bin_labels("other");
+  c.add_proportions(0.6);
+  c.add_proportions(0.4);
+  return c;
+}
+
+TEST(DriftReportsTest, UploadLocatesRejectionsAndSummarizesProfiles) {
+  v1::ReferenceInfo info;
+  info.set_model_id("credit");
+  info.set_version(2);
+  info.set_source("upload: validation set");
+  info.set_predictions(1'000);
+  info.set_labels(990);
+  info.set_rejected(3);
+  info.add_rejections(
+      "event 0: INVALID_SCORE: score must be in [0, 1], got 1.7");
+  info.add_rejections("event 5: no prediction 'p9' in this upload");
+  *info.add_features() = NumericProfile();
+  *info.add_features() = CategoricalProfile();
+  std::ostringstream out;
+  PrintReferenceUploadText(info, /*event_lines=*/{2, 3, 4, 5, 6, 7}, out);
+  EXPECT_EQ(
+      out.str(),
+      "uploaded reference v2 of model credit: 1,000 predictions, 990 labels\n"
+      "source: upload: validation set\n"
+      "rejected: 3 of 6 events\n"
+      "  line 2: INVALID_SCORE: score must be in [0, 1], got 1.7\n"
+      "  line 7: no prediction 'p9' in this upload\n"
+      "  ... and 1 more\n"
+      "features ('vigiectl reference show' lists their bins):\n"
+      "  feature  kind         count  missing   min   max   mean  stddev  "
+      "bins\n"
+      "  x        numeric      1,000    0.000  -2.5  3.25  0.125       1  "
+      "   4\n"
+      "  c        categorical    990    0.010     —     —      —       —  "
+      "   2\n");
+}
+
+TEST(DriftReportsTest, ShowPrintsEachFeaturesBins) {
+  v1::ReferenceInfo info;
+  info.set_model_id("credit");
+  info.set_version(1);
+  info.set_source("upload: validation set");
+  info.mutable_created_at()->set_seconds(kJan5);
+  info.set_predictions(1'000);
+  info.set_labels(1'000);
+  *info.add_features() = NumericProfile();
+  *info.add_features() = CategoricalProfile();
+  std::ostringstream out;
+  PrintReferenceText(info, out);
+  EXPECT_EQ(out.str(),
+            "reference v1 of model credit\n"
+            "  source:  upload: validation set\n"
+            "  created: 2026-01-05T00:00:00Z\n"
+            "  counts:  1,000 predictions, 1,000 labels\n"
+            "\n"
+            "x (numeric): 1,000 values, missing rate 0.000, min -2.5, max "
+            "3.25, mean 0.125, stddev 1\n"
+            "  bin          proportion\n"
+            "  < -2.5           0.0000\n"
+            "  -2.5 to 0.1      0.5000\n"
+            "  0.1 to 3.25      0.5000\n"
+            "  > 3.25           0.0000\n"
+            "\n"
+            "c (categorical): 990 values, missing rate 0.010\n"
+            "  bin    proportion\n"
+            "  a          0.6000\n"
+            "  other      0.4000\n");
+}
+
+TEST(DriftReportsTest, ShowGivesTheWindowOfAFrozenReference) {
+  v1::ReferenceInfo info;
+  info.set_model_id("credit");
+  info.set_version(1);
+  info.set_source("window");
+  info.mutable_window()->mutable_start()->set_seconds(kJan5);
+  info.mutable_window()->mutable_end()->set_seconds(kJan5 + 86'400);
+  std::ostringstream out;
+  PrintReferenceText(info, out);
+  EXPECT_THAT(out.str(), HasSubstr("  source:  window\n"
+                                   "  window:  [2026-01-05T00:00:00Z, "
+                                   "2026-01-06T00:00:00Z)\n"
+                                   "  counts:  0 predictions, 0 labels\n"));
+  EXPECT_THAT(out.str(), Not(HasSubstr("created")));
+}
+
 v1::GetMetricsReply DriftedReply() {
   v1::GetMetricsReply reply;
   reply.set_model_id("credit");
