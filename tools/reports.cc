@@ -11,56 +11,16 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "tools/drift_reports.h"
 #include "tools/parsing.h"
 #include "tools/printing.h"
+#include "tools/report_text.h"
 
 namespace vigie::tools {
 namespace {
 
-constexpr absl::string_view kAbsent = "—";
-
-// Display width of UTF-8 text: its code points (enough for our dashes).
-size_t Width(absl::string_view s) {
-  return static_cast<size_t>(std::count_if(
-      s.begin(), s.end(), [](char c) { return (c & 0xC0) != 0x80; }));
-}
-
-// Prints rows as columns: the first left-aligned, the others right-aligned.
-void PrintTable(const std::vector<std::vector<std::string>>& rows,
-                absl::string_view indent, std::ostream& out) {
-  std::vector<size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], Width(row[i]));
-    }
-  }
-  for (const auto& row : rows) {
-    std::string line(indent);
-    for (size_t i = 0; i < row.size(); ++i) {
-      const std::string pad(widths[i] - Width(row[i]), ' ');
-      if (i > 0) line += "  ";
-      line += i == 0 ? row[i] + pad : pad + row[i];
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out << line << "\n";
-  }
-}
-
 std::string Rate(bool present, double value) {
   return present ? absl::StrFormat("%.3f", value) : std::string(kAbsent);
-}
-
-std::string FormatTime(const google::protobuf::Timestamp& ts) {
-  // RFC 3339 with "Z", as the JSON mapping writes times.
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", FromTimestampProto(ts),
-                          absl::UTCTimeZone());
-}
-
-std::string FormatWindow(const v1::TimeWindow& w) {
-  if (!w.has_start() && !w.has_end()) return "all time";
-  return absl::StrCat("[", w.has_start() ? FormatTime(w.start()) : "beginning",
-                      ", ", w.has_end() ? FormatTime(w.end()) : "end", ")");
 }
 
 std::string StripPrefix(std::string name, absl::string_view prefix) {
@@ -219,6 +179,7 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
     }
   }
   PrintCalibration(reply, out);
+  PrintDriftText(reply, out);
 }
 
 std::string FormatCitation(const v1::Alert& alert) {

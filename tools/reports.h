@@ -19,7 +19,8 @@ namespace vigie::tools {
 // model's counters, then per attribute a table of its groups
 // (predictions, labeled, selection rate, TPR, FPR, FNR, precision; "—" for
 // an absent rate; "*" marks a group left out of the gaps) and the gaps with
-// the groups that define them.
+// the groups that define them. Then calibration, and drift against the
+// model's reference (PrintDriftText).
 void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
                       std::optional<absl::Duration> last = std::nullopt);
 

@@ -1,10 +1,12 @@
 // vigiectl: replays events to a Vigie server, streams a simulated biased
-// model, prints the server's metrics and alerts, watches alerts as they
-// change, and manages silences and acknowledgements. Run `vigiectl help`.
+// model, uploads and shows a model's drift reference, prints the server's
+// metrics and alerts, watches alerts as they change, and manages silences
+// and acknowledgements. Run `vigiectl help`.
 //
 // Exit status: 0 when the command completed (a replay even with rejected
 // events), 1 when the server could not be reached or the call failed, 2 on a
-// usage error (bad flags, unreadable input file, inconsistent CSV mapping).
+// usage error (bad flags, unreadable input file, inconsistent CSV mapping,
+// a reference sample that does not parse or is too large).
 
 #include <unistd.h>
 
@@ -30,10 +32,12 @@
 #include "google/protobuf/util/json_util.h"
 #include "tools/alert_reports.h"
 #include "tools/client.h"
+#include "tools/drift_reports.h"
 #include "tools/event_reader.h"
 #include "tools/metrics_request.h"
 #include "tools/parsing.h"
 #include "tools/printing.h"
+#include "tools/reference_upload.h"
 #include "tools/reports.h"
 #include "tools/simulator.h"
 
@@ -42,17 +46,20 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051",
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "All subcommands: how long to wait for the connection.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
-          "metrics, alerts, history, silence, ack: deadline of the call.");
+          "metrics, alerts, history, silence, ack, reference: deadline of the "
+          "call (reference upload: 2m unless given).");
 ABSL_FLAG(std::string, file, "",
-          "replay: input file, JSON lines of vigie.v1.Event or CSV. Required.");
+          "replay: input file, JSON lines of vigie.v1.Event or CSV. reference "
+          "upload: the sample, JSON lines of vigie.v1.Event. Required.");
 ABSL_FLAG(std::string, format, "",
           "replay: jsonl or csv (default: from the file's extension: .jsonl, "
           ".ndjson, .json or .csv). metrics, alerts, watch, history, silence "
-          "list: text or json (default text).");
+          "list, reference show: text or json (default text).");
 ABSL_FLAG(std::string, model, "",
           "replay (CSV): model id of the events; required. metrics: the "
-          "model to report on; required. alerts, watch, history: only this "
-          "model's alerts.");
+          "model to report on; required. reference upload, reference show: "
+          "the model whose reference it is; required. alerts, watch, "
+          "history: only this model's alerts.");
 ABSL_FLAG(std::string, model_version, "",
           "replay (CSV): model version of the predictions.");
 ABSL_FLAG(std::string, id_column, "",
@@ -140,6 +147,9 @@ ABSL_FLAG(std::string, by, "",
           "silence create, ack: who does it, for the record. Required.");
 ABSL_FLAG(std::string, comment, "", "silence create, ack: why.");
 ABSL_FLAG(std::string, id, "", "silence expire: the silence's id. Required.");
+ABSL_FLAG(std::string, description, "",
+          "reference upload: where the sample comes from, e.g. \"validation "
+          "set 2026-11\"; shown as the reference's source.");
 
 namespace vigie::tools {
 namespace {
@@ -170,7 +180,9 @@ usage:
   vigiectl metrics --model=M [--from=T] [--to=T] [--format=text|json]
   vigiectl metrics --model=M --last=D [--format=text|json]
   vigiectl metrics --model=M --since_reference [--format=text|json]
-      Prints the model's counters and fairness per group attribute over a
+      Prints the model's counters, fairness per group attribute,
+      calibration, drift of its features, prediction and label against its
+      reference, and concept drift (changes in its error rate), over a
       window of event time: [--from, --to) (default: all of it), or the
       last D (2h, 1d, 30m) up to the end of the model's latest pane, a
       multiple of its pane length; the header shows the window it resolved
@@ -197,6 +209,19 @@ usage:
       ends (when one that still fires is sent). Example:
         vigiectl silence create --match=model_id=credit,attribute=race \
           --duration=4h --by=alice --comment="retraining, see TICKET-12"
+  vigiectl reference upload --model=M --file=F [--description=TEXT]
+  vigiectl reference show --model=M [--format=text|json]
+      A model's reference: the sample that drift is measured against.
+      upload sends the events of a JSON lines file (as replay reads them:
+      predictions with their features, and outcomes for the label) in one
+      UploadReference call, at most 60 MiB, and prints the new version,
+      the events the server rejected (with input line numbers) and a
+      profile per feature. Each upload is a new version that replaces the
+      current one. show prints the current reference: version, source,
+      counts, and per feature its summary and bins with their proportions.
+      Example:
+        vigiectl reference upload --model=credit --file=validation.jsonl \
+          --description="validation set 2026-11"
   vigiectl ack --fingerprint=F --by=WHO [--comment=WHY]
       Acknowledges a firing alert: shown on it (and in what the sinks
       receive) until it resolves or changes severity.
@@ -228,6 +253,7 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
        {"match", "duration", "until", "starts", "by", "comment", "all", "id",
         "format", "timeout"}},
       {"ack", {"fingerprint", "by", "comment", "timeout"}},
+      {"reference", {"model", "file", "description", "format", "timeout"}},
       {"help", {}},
   };
 }
@@ -693,6 +719,74 @@ int Acknowledge() {
   return kExitOk;
 }
 
+int UploadReference(const std::set<std::string>& set) {
+  const std::string model = absl::GetFlag(FLAGS_model);
+  const std::string file = absl::GetFlag(FLAGS_file);
+  if (model.empty()) return UsageError("reference upload needs --model");
+  if (file.empty()) return UsageError("reference upload needs --file");
+  absl::StatusOr<std::unique_ptr<EventReader>> reader =
+      EventReader::OpenJsonLines(file);
+  if (!reader.ok()) return UsageError(reader.status().message());
+  absl::StatusOr<ReferenceUpload> upload =
+      ReadReferenceUpload(**reader, model, absl::GetFlag(FLAGS_description));
+  if (absl::IsResourceExhausted(upload.status())) {
+    return UsageError(absl::StrCat(
+        file, ": ", upload.status().message(),
+        ", and the server accepts messages of up to 64 MiB: upload a smaller "
+        "sample, such as a random subset of its lines"));
+  }
+  if (!upload.ok()) {
+    return UsageError(absl::StrCat(file, ": ", upload.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  std::cerr << "uploading "
+            << FormatCount(static_cast<uint64_t>(upload->request.events_size()))
+            << " events (" << FormatCount(upload->request.ByteSizeLong())
+            << " bytes) from " << file << "\n";
+  // Profiling a large sample takes the server a while: 2 minutes unless the
+  // user chose.
+  const absl::Duration timeout =
+      set.contains("timeout") ? absl::GetFlag(FLAGS_timeout) : absl::Minutes(2);
+  absl::StatusOr<v1::ReferenceInfo> info =
+      (*client)->UploadReference(upload->request, timeout);
+  if (!info.ok()) return Failure(info.status());
+  PrintReferenceUploadText(*info, upload->event_lines, std::cout);
+  return kExitOk;
+}
+
+int Reference(const std::string& action, const std::set<std::string>& set) {
+  if (action == "upload") {
+    if (auto bad = FlagOutside(set, {"model", "file", "description"})) {
+      return UsageError(
+          absl::StrCat("--", *bad, " does not apply to reference upload"));
+    }
+    return UploadReference(set);
+  }
+  if (action == "show") {
+    if (auto bad = FlagOutside(set, {"model", "format"})) {
+      return UsageError(
+          absl::StrCat("--", *bad, " does not apply to reference show"));
+    }
+    absl::StatusOr<std::string> format = OutputFormat();
+    if (!format.ok()) return UsageError(format.status().message());
+    v1::GetReferenceRequest request;
+    request.set_model_id(absl::GetFlag(FLAGS_model));
+    if (request.model_id().empty()) {
+      return UsageError("reference show needs --model");
+    }
+    absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+    if (!client.ok()) return Failure(client.status());
+    absl::StatusOr<v1::ReferenceInfo> info =
+        (*client)->GetReference(request, absl::GetFlag(FLAGS_timeout));
+    if (!info.ok()) return Failure(info.status());
+    return PrintAs(*format, *info,
+                   [&] { PrintReferenceText(*info, std::cout); });
+  }
+  return UsageError(
+      absl::StrCat("reference takes upload or show, got '", action, "'"));
+}
+
 int Run(int argc, char** argv) {
   std::set<std::string> set;
   absl::StatusOr<std::vector<std::string>> args = ParseArgs(argc, argv, &set);
@@ -702,10 +796,13 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
   const std::string& command = (*args)[0];
-  // `silence` takes an action: create, list or expire.
-  const size_t arguments = command == "silence" ? 2 : 1;
+  // `silence` and `reference` take an action.
+  const size_t arguments =
+      command == "silence" || command == "reference" ? 2 : 1;
   if (args->size() < arguments) {
-    return UsageError("silence needs an action: create, list or expire");
+    return UsageError(command == "silence"
+                          ? "silence needs an action: create, list or expire"
+                          : "reference needs an action: upload or show");
   }
   if (args->size() > arguments) {
     return UsageError(
@@ -735,6 +832,7 @@ int Run(int argc, char** argv) {
   if (command == "history") return History();
   if (command == "silence") return Silence((*args)[1], set);
   if (command == "ack") return Acknowledge();
+  if (command == "reference") return Reference((*args)[1], set);
   return Alerts();
 }
 
