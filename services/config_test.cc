@@ -669,17 +669,16 @@ TEST(ConfigTest, InlinePolicy) {
 }
 
 TEST(ConfigTest, DriftKeys) {
-  ASSERT_OK_AND_ASSIGN(
-      ServerConfig config,
-      ParseServerConfig("models:\n"
-                        "  - id: m\n"
-                        "    drift_bins: 20\n"
-                        "    drift_categories: 5\n"
-                        "    drift_max_features: 7\n"
-                        "    drift_tracked_categories: 50\n"
-                        "    adwin_delta: 0.01\n"
-                        "    page_hinkley_threshold: 80\n",
-                        "t.yaml"));
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("models:\n"
+                                         "  - id: m\n"
+                                         "    drift_bins: 20\n"
+                                         "    drift_categories: 5\n"
+                                         "    drift_max_features: 7\n"
+                                         "    drift_tracked_categories: 50\n"
+                                         "    adwin_delta: 0.01\n"
+                                         "    page_hinkley_threshold: 80\n",
+                                         "t.yaml"));
   const ModelConfig& m = config.models[0];
   EXPECT_EQ(m.drift.bins, 20u);
   EXPECT_EQ(m.drift.max_categories, 5u);
@@ -696,9 +695,9 @@ TEST(ConfigTest, DriftKeys) {
   EXPECT_THAT(ErrorOf(ParseServerConfig(
                   "default_model: {drift_categories: 300}\n", "t.yaml")),
               HasSubstr("must not exceed drift_tracked_categories"));
-  EXPECT_THAT(ErrorOf(ParseServerConfig("default_model: {adwin_delta: 2}\n",
-                                        "t.yaml")),
-              HasSubstr("error-stream detectors"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("default_model: {adwin_delta: 2}\n", "t.yaml")),
+      HasSubstr("error-stream detectors"));
 }
 
 TEST(ConfigTest, LivenessAndReferenceWindow) {
