@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "monitors/drift.h"
 #include "monitors/drift_report.h"
@@ -45,10 +46,10 @@ Events MakeEvents(double shift) {
     p.mutable_binary()->set_decision(true);
     auto& features = *p.mutable_features();
     for (int f = 0; f < kNumeric; ++f) {
-      features["n" + std::to_string(f)].set_numeric(shift + normal(rng));
+      features[absl::StrCat("n", f)].set_numeric(shift + normal(rng));
     }
     for (int f = 0; f < kCategorical; ++f) {
-      features["c" + std::to_string(f)].set_categorical(
+      features[absl::StrCat("c", f)].set_categorical(
           std::string(1, static_cast<char>('a' + rng() % 12)));
     }
   }
