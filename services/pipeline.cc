@@ -498,12 +498,13 @@ void Pipeline::ObserveError(ModelState& model,
     if (!created.ok()) return;  // The configuration validated the options.
     model.detectors = *std::move(created);
   }
-  model.detectors->Observe(*error);
-  const monitors::ErrorStreamSnapshot snapshot = model.detectors->Snapshot();
   // ADWIN's changes only: its false alarms are bounded by delta, while
   // Page-Hinkley's default threshold alarms a few times per 100,000
-  // stationary errors (its count is reported, not alerted on).
-  if (snapshot.adwin.triggered_by_latest) {
+  // stationary errors (its count is reported, not alerted on). Read from
+  // its count, not a Snapshot: this runs for every joined pair.
+  const uint64_t before = model.detectors->adwin().detections();
+  model.detectors->Observe(*error);
+  if (model.detectors->adwin().detections() != before) {
     auto* times = model.counters.mutable_error_changes();
     *times->Add() = ToProtoTime(at);
     if (times->size() > kMaxErrorChanges) times->DeleteSubrange(0, 1);
