@@ -23,6 +23,19 @@ void SetTimeout(absl::Duration timeout, grpc::ClientContext* context) {
   }
 }
 
+// One unary call with a deadline, its status in Abseil's terms.
+template <typename Request, typename Reply, typename Call>
+absl::StatusOr<Reply> Unary(Call call, const Request& request,
+                            absl::Duration timeout) {
+  grpc::ClientContext context;
+  SetTimeout(timeout, &context);
+  Reply reply;
+  if (grpc::Status s = call(&context, request, &reply); !s.ok()) {
+    return FromGrpc(s);
+  }
+  return reply;
+}
+
 }  // namespace
 
 struct VigieClient::Impl {
@@ -115,68 +128,39 @@ absl::StatusOr<StreamResult> VigieClient::StreamEvents(
 
 absl::StatusOr<v1::GetMetricsReply> VigieClient::GetMetrics(
     const v1::GetMetricsRequest& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  SetTimeout(timeout, &context);
-  v1::GetMetricsReply reply;
-  if (grpc::Status s = impl_->stub->GetMetrics(&context, request, &reply);
-      !s.ok()) {
-    return FromGrpc(s);
-  }
-  return reply;
+  return Unary<v1::GetMetricsRequest, v1::GetMetricsReply>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->GetMetrics(context, r, reply);
+      },
+      request, timeout);
 }
 
 absl::StatusOr<v1::ReferenceInfo> VigieClient::UploadReference(
     const v1::UploadReferenceRequest& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  SetTimeout(timeout, &context);
-  v1::ReferenceInfo reply;
-  if (grpc::Status s = impl_->stub->UploadReference(&context, request, &reply);
-      !s.ok()) {
-    return FromGrpc(s);
-  }
-  return reply;
+  return Unary<v1::UploadReferenceRequest, v1::ReferenceInfo>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->UploadReference(context, r, reply);
+      },
+      request, timeout);
 }
 
 absl::StatusOr<v1::ReferenceInfo> VigieClient::GetReference(
     const v1::GetReferenceRequest& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  SetTimeout(timeout, &context);
-  v1::ReferenceInfo reply;
-  if (grpc::Status s = impl_->stub->GetReference(&context, request, &reply);
-      !s.ok()) {
-    return FromGrpc(s);
-  }
-  return reply;
+  return Unary<v1::GetReferenceRequest, v1::ReferenceInfo>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->GetReference(context, r, reply);
+      },
+      request, timeout);
 }
 
 absl::StatusOr<v1::ListAlertsReply> VigieClient::ListAlerts(
     const v1::ListAlertsRequest& request, absl::Duration timeout) {
-  grpc::ClientContext context;
-  SetTimeout(timeout, &context);
-  v1::ListAlertsReply reply;
-  if (grpc::Status s = impl_->stub->ListAlerts(&context, request, &reply);
-      !s.ok()) {
-    return FromGrpc(s);
-  }
-  return reply;
+  return Unary<v1::ListAlertsRequest, v1::ListAlertsReply>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->ListAlerts(context, r, reply);
+      },
+      request, timeout);
 }
-
-namespace {
-
-// One unary call with a deadline, its status in Abseil's terms.
-template <typename Request, typename Reply, typename Call>
-absl::StatusOr<Reply> Unary(Call call, const Request& request,
-                            absl::Duration timeout) {
-  grpc::ClientContext context;
-  SetTimeout(timeout, &context);
-  Reply reply;
-  if (grpc::Status s = call(&context, request, &reply); !s.ok()) {
-    return FromGrpc(s);
-  }
-  return reply;
-}
-
-}  // namespace
 
 absl::StatusOr<v1::ListAlertHistoryReply> VigieClient::ListAlertHistory(
     const v1::ListAlertHistoryRequest& request, absl::Duration timeout) {
