@@ -269,9 +269,25 @@ absl::Status DriftMonitor::Merge(const DriftMonitor& other) {
     return absl::InvalidArgumentError(
         "cannot merge drift monitors built with different options");
   }
-  // Sketch merges are the only step that can fail; check them all first so
-  // that a failure leaves *this unchanged.
-  DriftMonitor merged = *this;
+  if (&other == this) {
+    const DriftMonitor copy = other;
+    return Merge(copy);
+  }
+  // A sketch merge fails only past QuantileSketch::kMaxCount values: checked
+  // for every feature first, so that a failure leaves *this unchanged
+  // without merging into a copy (a window merges every one of its panes).
+  for (const FeatureSample& theirs : other.features_) {
+    const FeatureSample* mine = Find(theirs.name);
+    if (mine != nullptr && mine->kind == theirs.kind &&
+        theirs.kind == FeatureSample::Kind::kNumeric &&
+        theirs.sketch.count() >
+            QuantileSketch::kMaxCount - mine->sketch.count()) {
+      return absl::OutOfRangeError(absl::StrCat(
+          "merging feature '", theirs.name, "' would hold more than ",
+          QuantileSketch::kMaxCount, " values"));
+    }
+  }
+  DriftMonitor& merged = *this;
   for (const FeatureSample& theirs : other.features_) {
     FeatureSample* mine =
         merged.SampleFor(theirs.name, theirs.kind, !IsSpecial(theirs.name));
@@ -312,10 +328,9 @@ absl::Status DriftMonitor::Merge(const DriftMonitor& other) {
       mine->untracked += theirs.untracked;
     }
   }
-  merged.predictions_ = SaturatingAdd(predictions_, other.predictions_);
-  merged.labels_ = SaturatingAdd(labels_, other.labels_);
-  merged.features_dropped_ += other.features_dropped_;
-  *this = std::move(merged);
+  predictions_ = SaturatingAdd(predictions_, other.predictions_);
+  labels_ = SaturatingAdd(labels_, other.labels_);
+  features_dropped_ += other.features_dropped_;
   return absl::OkStatus();
 }
 
