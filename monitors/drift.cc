@@ -20,24 +20,11 @@ namespace {
 
 constexpr uint32_t kStateVersion = 1;
 
-// Equality of two names, inline: feature names are short, and a call to
-// the C library's memcmp per feature costs more than the feature's update.
-bool SameName(absl::string_view a, absl::string_view b) {
-  if (a.size() != b.size()) return false;
-  size_t i = 0;
-  for (; i + 8 <= a.size(); i += 8) {
-    uint64_t x, y;
-    std::memcpy(&x, a.data() + i, 8);
-    std::memcpy(&y, b.data() + i, 8);
-    if (x != y) return false;
-  }
-  for (; i < a.size(); ++i) {
-    if (a[i] != b[i]) return false;
-  }
-  return true;
+inline bool SameName(absl::string_view a, absl::string_view b) {
+  return a.size() == b.size() && SameBytes(a, b);
 }
 
-bool IsSpecial(absl::string_view name) {
+inline bool IsSpecial(absl::string_view name) {
   return !name.empty() && name[0] == '@' &&
          (name == kPredictionFeature || name == kLabelFeature);
 }
@@ -119,7 +106,32 @@ FeatureSample* DriftMonitor::SampleFor(absl::string_view name,
     if (input_features_ >= options_.max_features) return nullptr;
     ++input_features_;
   }
-  return &*features_.insert(it, NewSample(name, kind));
+  FeatureSample* added = &*features_.insert(it, NewSample(name, kind));
+  Reindex();
+  return added;
+}
+
+void DriftMonitor::Reindex() {
+  inputs_.clear();
+  prediction_at_ = -1;
+  label_at_ = -1;
+  for (size_t i = 0; i < features_.size(); ++i) {
+    const std::string& name = features_[i].name;
+    if (name == kPredictionFeature) {
+      prediction_at_ = static_cast<int64_t>(i);
+    } else if (name == kLabelFeature) {
+      label_at_ = static_cast<int64_t>(i);
+    } else {
+      inputs_.push_back(static_cast<uint32_t>(i));
+    }
+  }
+}
+
+FeatureSample& DriftMonitor::Special(int64_t at, absl::string_view name,
+                                     FeatureSample::Kind kind) {
+  if (at >= 0) return features_[static_cast<size_t>(at)];
+  // Not an input feature: always created.
+  return *SampleFor(name, kind, /*input=*/false);
 }
 
 void DriftMonitor::AddNumeric(FeatureSample& sample, double value) const {
@@ -154,8 +166,36 @@ void DriftMonitor::AddCategory(FeatureSample& sample,
   }
 }
 
-void DriftMonitor::AddValue(FeatureSample& sample,
-                            const FeatureView& value) const {
+// Inline in the walk over an event's features, and only what most values
+// need: a finite number into a numeric feature, or a category already
+// counted. The rest (a missing value, one of the other kind, a new
+// category, a full sketch buffer) is out of line, so that the walk keeps
+// its registers instead of saving them around a call per value.
+[[gnu::always_inline]] inline void DriftMonitor::AddValue(
+    FeatureSample& sample, const FeatureView& value) const {
+  if (value.kind == FeatureView::Kind::kNumeric &&
+      sample.kind == FeatureSample::Kind::kNumeric &&
+      std::isfinite(value.numeric)) [[likely]] {
+    ++sample.observed;
+    sample.sketch.Add(value.numeric);
+    sample.sum += value.numeric;
+    sample.sum_squares += value.numeric * value.numeric;
+    return;
+  }
+  if (value.kind == FeatureView::Kind::kCategorical &&
+      sample.kind == FeatureSample::Kind::kCategorical) {
+    if (const auto it = sample.categories.find(value.categorical);
+        it != sample.categories.end()) [[likely]] {
+      ++sample.observed;
+      ++it->second;
+      return;
+    }
+  }
+  AddRareValue(sample, value);
+}
+
+void DriftMonitor::AddRareValue(FeatureSample& sample,
+                                const FeatureView& value) const {
   switch (value.kind) {
     case FeatureView::Kind::kNumeric:
       AddNumeric(sample, value.numeric);
@@ -169,69 +209,77 @@ void DriftMonitor::AddValue(FeatureSample& sample,
   }
 }
 
+DriftMonitor::Found DriftMonitor::SlowFind(absl::string_view name,
+                                           const FeatureView& value,
+                                           size_t next) {
+  // A feature named like the prediction or the label would mix with them:
+  // its values are dropped, and counted.
+  if (IsSpecial(name)) return {nullptr, next};
+  const auto by_name = [&](uint32_t index, absl::string_view key) {
+    return features_[index].name < key;
+  };
+  auto it =
+      std::lower_bound(inputs_.begin() + static_cast<std::ptrdiff_t>(next),
+                       inputs_.end(), name, by_name);
+  if (it == inputs_.end() || !SameName(features_[*it].name, name)) {
+    const FeatureSample::Kind kind =
+        value.kind == FeatureView::Kind::kCategorical
+            ? FeatureSample::Kind::kCategorical
+            : FeatureSample::Kind::kNumeric;
+    if (SampleFor(name, kind, /*input=*/true) == nullptr) {
+      return {nullptr, next};
+    }
+    // inputs_ was rebuilt with the new feature.
+    it = std::lower_bound(inputs_.begin(), inputs_.end(), name, by_name);
+  }
+  return {&features_[*it], static_cast<size_t>(it - inputs_.begin()) + 1};
+}
+
 void DriftMonitor::ObservePrediction(const PredictionView& prediction) {
   ++predictions_;
-  // Both lists are sorted by name: one walk finds every feature, starting
-  // each search where the last one ended.
-  size_t at = 0;
+  // Both lists are sorted by name: one walk finds every feature. Events of
+  // a model mostly carry the same features, so the input feature after the
+  // last one found is tried first, and searched for only when it is not.
+  size_t next = 0;  // In inputs_.
   for (const auto& [name, value] : prediction.features) {
-    if (IsSpecial(name)) {
-      // A feature named like the prediction or the label would mix with
-      // them: its values are dropped, and counted.
-      ++features_dropped_;
-      continue;
-    }
-    // Events of a model mostly carry the same features: the one after the
-    // last found is tried first, and searched for only when it is not.
-    FeatureSample* sample = nullptr;
-    if (at < features_.size() && SameName(features_[at].name, name)) {
-      sample = &features_[at];
-    } else {
-      const auto it = std::lower_bound(
-          features_.begin() + static_cast<std::ptrdiff_t>(at), features_.end(),
-          name, [](const FeatureSample& f, absl::string_view key) {
-            return f.name < key;
-          });
-      at = static_cast<size_t>(it - features_.begin());
-      if (it != features_.end() && SameName(it->name, name)) {
-        sample = &*it;
-      } else {
-        const FeatureSample::Kind kind =
-            value.kind == FeatureView::Kind::kCategorical
-                ? FeatureSample::Kind::kCategorical
-                : FeatureSample::Kind::kNumeric;
-        sample = SampleFor(name, kind, /*input=*/true);
+    if (next < inputs_.size()) {
+      FeatureSample& expected = features_[inputs_[next]];
+      if (SameName(expected.name, name)) {
+        ++next;
+        AddValue(expected, value);
+        continue;
       }
     }
-    if (sample == nullptr) {
+    const Found found = SlowFind(name, value, next);
+    next = found.next;
+    if (found.sample == nullptr) {
       ++features_dropped_;
       continue;
     }
-    ++at;
-    AddValue(*sample, value);
+    AddValue(*found.sample, value);
   }
   switch (prediction.output) {
     case PredictionView::Output::kBinary:
       if (prediction.score.has_value()) {
-        AddNumeric(*SampleFor(kPredictionFeature, FeatureSample::Kind::kNumeric,
-                              false),
+        AddNumeric(Special(prediction_at_, kPredictionFeature,
+                           FeatureSample::Kind::kNumeric),
                    *prediction.score);
       } else if (prediction.decision.has_value()) {
-        AddNumeric(*SampleFor(kPredictionFeature, FeatureSample::Kind::kNumeric,
-                              false),
+        AddNumeric(Special(prediction_at_, kPredictionFeature,
+                           FeatureSample::Kind::kNumeric),
                    *prediction.decision ? 1.0 : 0.0);
       }
       break;
     case PredictionView::Output::kRegression:
       if (prediction.regression_value.has_value()) {
-        AddNumeric(*SampleFor(kPredictionFeature, FeatureSample::Kind::kNumeric,
-                              false),
+        AddNumeric(Special(prediction_at_, kPredictionFeature,
+                           FeatureSample::Kind::kNumeric),
                    *prediction.regression_value);
       }
       break;
     case PredictionView::Output::kMulticlass:
-      AddCategory(*SampleFor(kPredictionFeature,
-                             FeatureSample::Kind::kCategorical, false),
+      AddCategory(Special(prediction_at_, kPredictionFeature,
+                          FeatureSample::Kind::kCategorical),
                   prediction.predicted_class);
       break;
     case PredictionView::Output::kOther:
@@ -244,19 +292,19 @@ void DriftMonitor::ObserveLabel(const vigie::v1::Outcome& outcome) {
     case vigie::v1::Outcome::kBinary:
       ++labels_;
       AddNumeric(
-          *SampleFor(kLabelFeature, FeatureSample::Kind::kNumeric, false),
+          Special(label_at_, kLabelFeature, FeatureSample::Kind::kNumeric),
           outcome.binary() ? 1.0 : 0.0);
       break;
     case vigie::v1::Outcome::kRegression:
       ++labels_;
       AddNumeric(
-          *SampleFor(kLabelFeature, FeatureSample::Kind::kNumeric, false),
+          Special(label_at_, kLabelFeature, FeatureSample::Kind::kNumeric),
           outcome.regression());
       break;
     case vigie::v1::Outcome::kClassLabel:
       ++labels_;
       AddCategory(
-          *SampleFor(kLabelFeature, FeatureSample::Kind::kCategorical, false),
+          Special(label_at_, kLabelFeature, FeatureSample::Kind::kCategorical),
           outcome.class_label());
       break;
     default:
@@ -445,6 +493,7 @@ absl::StatusOr<DriftMonitor> DriftMonitor::FromProto(
     }
     monitor->features_.push_back(std::move(sample));
   }
+  monitor->Reindex();
   return monitor;
 }
 

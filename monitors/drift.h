@@ -1,13 +1,13 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "monitors/category_table.h"
 #include "monitors/prediction_view.h"
 #include "monitors/quantile_sketch.h"
 
@@ -40,7 +40,7 @@ struct FeatureSample {
   double sum = 0;
   double sum_squares = 0;
   // Categorical: by category, at most max_categories; the rest untracked.
-  std::map<std::string, uint64_t, std::less<>> categories;
+  CategoryTable categories;
   uint64_t untracked = 0;
 };
 
@@ -113,8 +113,27 @@ class DriftMonitor {
   void AddNumeric(FeatureSample& sample, double value) const;
   void AddCategory(FeatureSample& sample, absl::string_view value) const;
   void AddValue(FeatureSample& sample, const FeatureView& value) const;
+  [[gnu::noinline]] void AddRareValue(FeatureSample& sample,
+                                      const FeatureView& value) const;
   FeatureSample NewSample(absl::string_view name,
                           FeatureSample::Kind kind) const;
+  // Rebuilds inputs_, prediction_at_ and label_at_ after features_
+  // changed: they are read for every event, and a search by name would
+  // cost as much as the update.
+  void Reindex();
+  // The sample of input feature `name` when it is not the one expected
+  // (inputs_[next]): found or added, with the position in inputs_ past it;
+  // null when the name is reserved or the model has max_features already.
+  // Returned rather than written through a reference, so that the walk
+  // keeps its position in a register.
+  struct Found {
+    FeatureSample* sample;
+    size_t next;
+  };
+  Found SlowFind(absl::string_view name, const FeatureView& value, size_t next);
+  // The sample at `at` (prediction_at_ or label_at_), created when -1.
+  FeatureSample& Special(int64_t at, absl::string_view name,
+                         FeatureSample::Kind kind);
 
   Options options_;
   uint64_t predictions_ = 0;
@@ -122,6 +141,11 @@ class DriftMonitor {
   uint64_t features_dropped_ = 0;
   uint32_t input_features_ = 0;  // Of features_, those not '@'-named.
   std::vector<FeatureSample> features_;
+  // Positions in features_ of the input features, in name order; of
+  // kPredictionFeature and kLabelFeature (-1 when absent).
+  std::vector<uint32_t> inputs_;
+  int64_t prediction_at_ = -1;
+  int64_t label_at_ = -1;
 };
 
 }  // namespace vigie::monitors
