@@ -47,8 +47,10 @@ struct PredictionView {
   absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 6>
       groups;
   // Input features (name, value), sorted by name, one per name: the last
-  // given, as for groups.
-  absl::InlinedVector<std::pair<absl::string_view, Feature>, 8> features;
+  // given, as for groups. Room for 24 in place: a model's events mostly
+  // have a few dozen features, and a heap allocation per event would cost
+  // as much as decoding several of them.
+  absl::InlinedVector<std::pair<absl::string_view, Feature>, 24> features;
 
   static PredictionView Of(const vigie::v1::Prediction& prediction);
   // The same view as Of(parsed bytes) for any bytes protobuf parses as a

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/hostile_bytes.h"
@@ -132,7 +133,20 @@ TEST(PredictionViewTest, DecodeFollowsAOneofSwitch) {
 // (valid or odd), decoded by hand and by protobuf: the views must agree.
 TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
   std::mt19937_64 rng(7);
-  const std::vector<std::string> names = {"sex", "race", "age", "", "region"};
+  // Names sharing their first 8 bytes, longer and shorter than 8, with a
+  // NUL byte and bytes above 0x7f (UTF-8): the sort's integer keys tie or order
+  // them.
+  const std::vector<std::string> names = {"sex",
+                                          "race",
+                                          "age",
+                                          "",
+                                          "region",
+                                          "region_north_1",
+                                          "region_north_2",
+                                          "region_n",
+                                          std::string("a\0b", 3),
+                                          "a",
+                                          "\xc3\xa9t\xc3\xa9"};
   const std::vector<std::string> labels = {"a", "b", "c", ""};
   auto pick = [&](const std::vector<std::string>& from) {
     return from[rng() % from.size()];
@@ -220,6 +234,32 @@ TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
     ExpectSame(*decoded, PredictionView::Of(parsed));
   }
   EXPECT_GT(multiclass_seen, 300);  // The generator reaches every case.
+}
+
+// Events of many features, shuffled, some given twice: past the insertion
+// sort's 64, the stable sort takes over; both must give what protobuf does.
+TEST(PredictionViewTest, DecodeSortsManyFeaturesAsProtobufDoes) {
+  std::mt19937_64 rng(13);
+  for (int features : {5, 63, 64, 65, 200}) {
+    for (int round = 0; round < 20; ++round) {
+      std::string bytes;
+      for (int f = 0; f < features; ++f) {
+        std::string value;
+        Double(&value, 1, static_cast<double>(rng() % 1000));
+        std::string entry;
+        Bytes(&entry, 1, absl::StrCat("f", rng() % (features * 3 / 4 + 1)));
+        Bytes(&entry, 2, value);
+        Bytes(&bytes, 10, entry);
+      }
+      vigie::v1::Prediction parsed;
+      ASSERT_TRUE(parsed.ParseFromString(bytes));
+      const absl::StatusOr<PredictionView> decoded =
+          PredictionView::Decode(bytes);
+      ASSERT_TRUE(decoded.ok()) << decoded.status();
+      SCOPED_TRACE(absl::StrCat(features, " features, round ", round));
+      ExpectSame(*decoded, PredictionView::Of(parsed));
+    }
+  }
 }
 
 TEST(PredictionViewTest, DecodeRejectsMalformedBytesWithoutCrashing) {
