@@ -599,6 +599,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                          "reference_groups",
                                          "expect_events_every",
                                          "reference_window",
+                                         "reference_versions",
                                          "drift_bins",
                                          "drift_categories",
                                          "drift_max_features",
@@ -618,6 +619,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "label_delay", &model.label_delay));
   RETURN_IF_ERROR(Get(m, "expect_events_every", &model.expect_events_every));
   RETURN_IF_ERROR(Get(m, "reference_window", &model.reference_window));
+  RETURN_IF_ERROR(Get(m, "reference_versions", &model.reference_versions));
   RETURN_IF_ERROR(Get(m, "retention", &model.retention));
   RETURN_IF_ERROR(Get(m, "max_panes", &model.max_panes));
   RETURN_IF_ERROR(GetLateness(m, &model.allowed_lateness));

@@ -86,6 +86,10 @@ struct ModelConfig {
   // current version): since-reference windows begin here. Default: unset,
   // the first event.
   std::optional<absl::Time> reference_time;
+  // Versions of the model's reference kept in storage (the current one
+  // included), readable through GetReference after newer ones replaced
+  // them; the oldest is deleted past this. Default: 10. Range: [1, 1000].
+  uint32_t reference_versions = 10;
   // Monitors' options: group_attributes, max_attributes, fairness.max_groups
   // and fairness.min_group_size, the multiclass model's classes, and the
   // drift monitor's max_features and max_categories (YAML: drift_max_features,

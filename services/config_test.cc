@@ -700,6 +700,18 @@ TEST(ConfigTest, DriftKeys) {
       HasSubstr("error-stream detectors"));
 }
 
+TEST(ConfigTest, ReferenceVersionsKept) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("models:\n  - id: m\n    reference_versions: 3\n",
+                        "t.yaml"));
+  EXPECT_EQ(config.models[0].reference_versions, 3u);
+  EXPECT_EQ(config.default_model.reference_versions, 10u);
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {reference_versions: 0}\n", "t.yaml")),
+              HasSubstr("reference_versions must be in [1, 1000], got 0"));
+}
+
 TEST(ConfigTest, LivenessAndReferenceWindow) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig config,

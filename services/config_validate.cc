@@ -101,6 +101,10 @@ absl::Status ModelConfig::Validate() const {
         "is frozen), got ",
         absl::FormatDuration(reference_window));
   }
+  if (reference_versions < 1 || reference_versions > 1000) {
+    return error("reference_versions must be in [1, 1000], got ",
+                 reference_versions);
+  }
   if (label_delay <= absl::ZeroDuration() ||
       label_delay == absl::InfiniteDuration()) {
     return error("label_delay must be finite and > 0, got ",

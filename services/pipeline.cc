@@ -970,6 +970,7 @@ absl::Status Pipeline::CheckpointLocked() {
       state::v1::ReferenceState reference = model->reference_meta;
       reference.set_monitors(model->reference->Serialize());
       batch.PutReference(id, reference);
+      PutReferenceVersion(batch, *model, reference);
     }
     if (model->detectors.has_value()) {
       model->counters.set_error_detectors(model->detectors->Serialize());

@@ -319,6 +319,14 @@ class Pipeline {
   // The reference's metadata, and its profiles when `profiles`.
   static vigie::v1::ReferenceInfo ReferenceInfoOf(const ModelState& model,
                                                   bool profiles);
+  // A kept version's metadata and profiles, from its stored state.
+  static absl::StatusOr<vigie::v1::ReferenceInfo> StoredReferenceInfo(
+      const ModelState& model, const state::v1::ReferenceState& stored);
+  // Writes `stored` as a version of the model's reference, and deletes the
+  // version that falls out of its reference_versions.
+  static void PutReferenceVersion(storage::StateBatch& batch,
+                                  const ModelState& model,
+                                  const state::v1::ReferenceState& stored);
   // Archives the panes of `model` past its retention or its pane budget
   // (in memory; the next checkpoint writes it).
   void Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

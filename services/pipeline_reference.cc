@@ -28,6 +28,18 @@ void Reject(vigie::v1::ReferenceInfo& info, int index, absl::string_view why) {
 
 }  // namespace
 
+void Pipeline::PutReferenceVersion(storage::StateBatch& batch,
+                                   const ModelState& model,
+                                   const state::v1::ReferenceState& stored) {
+  batch.PutReferenceVersion(model.config.id, stored);
+  // Versions are numbered without gaps: the one that falls out of the kept
+  // range is the only one to delete.
+  if (stored.version() > model.config.reference_versions) {
+    batch.DeleteReferenceVersion(
+        model.config.id, stored.version() - model.config.reference_versions);
+  }
+}
+
 vigie::v1::ReferenceInfo Pipeline::ReferenceInfoOf(const ModelState& model,
                                                    bool profiles) {
   vigie::v1::ReferenceInfo info;
@@ -61,7 +73,73 @@ absl::StatusOr<vigie::v1::ReferenceInfo> Pipeline::GetReference(
                      "vigiectl reference upload), or configure its "
                      "reference_window"));
   }
-  return ReferenceInfoOf(*it->second, /*profiles=*/true);
+  const ModelState& model = *it->second;
+  ASSIGN_OR_RETURN(std::vector<state::v1::ReferenceState> kept,
+                   store_->ListReferenceVersions(model.config.id));
+  vigie::v1::ReferenceInfo info;
+  if (request.version() == 0 ||
+      request.version() == model.reference_meta.version()) {
+    info = ReferenceInfoOf(model, /*profiles=*/true);
+  } else {
+    ASSIGN_OR_RETURN(
+        std::optional<state::v1::ReferenceState> stored,
+        store_->GetReferenceVersion(model.config.id, request.version()));
+    if (!stored.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat("model '", model.config.id, "' keeps no reference v",
+                       request.version(), " (it keeps its last ",
+                       model.config.reference_versions,
+                       " versions: reference_versions; the current one is v",
+                       model.reference_meta.version(), ")"));
+    }
+    ASSIGN_OR_RETURN(info, StoredReferenceInfo(model, *stored));
+  }
+  // Stored before versions were kept, the current one may be missing.
+  bool current_listed = false;
+  for (const state::v1::ReferenceState& version : kept) {
+    current_listed |= version.version() == model.reference_meta.version();
+  }
+  if (!current_listed) kept.push_back(model.reference_meta);
+  for (const state::v1::ReferenceState& version : kept) {
+    vigie::v1::ReferenceVersion* out = info.add_versions();
+    out->set_version(version.version());
+    out->set_source(version.source());
+    *out->mutable_created_at() = version.created_at();
+    if (version.has_start())
+      *out->mutable_window()->mutable_start() = version.start();
+    if (version.has_end())
+      *out->mutable_window()->mutable_end() = version.end();
+  }
+  return info;
+}
+
+absl::StatusOr<vigie::v1::ReferenceInfo> Pipeline::StoredReferenceInfo(
+    const ModelState& model, const state::v1::ReferenceState& stored) {
+  absl::StatusOr<monitors::ModelMonitors> monitors =
+      monitors::ModelMonitors::Deserialize(stored.monitors(),
+                                           model.config.monitors);
+  if (!monitors.ok()) {
+    return absl::DataLossError(
+        absl::StrCat("reference v", stored.version(), " of model '",
+                     model.config.id, "': ", monitors.status().message()));
+  }
+  ASSIGN_OR_RETURN(
+      monitors::ReferenceProfile profile,
+      monitors::ReferenceProfile::Build(monitors->drift(), model.config.drift));
+  vigie::v1::ReferenceInfo info;
+  info.set_model_id(model.config.id);
+  info.set_version(stored.version());
+  info.set_source(stored.source());
+  *info.mutable_created_at() = stored.created_at();
+  if (stored.has_start())
+    *info.mutable_window()->mutable_start() = stored.start();
+  if (stored.has_end()) *info.mutable_window()->mutable_end() = stored.end();
+  info.set_predictions(monitors->drift().predictions());
+  info.set_labels(monitors->drift().labels());
+  for (const monitors::FeatureProfile& feature : profile.features()) {
+    FeatureProfileToProto(feature, info.add_features());
+  }
+  return info;
 }
 
 absl::StatusOr<vigie::v1::ReferenceInfo> Pipeline::UploadReference(
@@ -147,6 +225,7 @@ absl::StatusOr<vigie::v1::ReferenceInfo> Pipeline::UploadReference(
   stored.set_monitors(sample.Serialize());
   storage::StateBatch batch = store_->NewBatch();
   batch.PutReference(model->config.id, stored);
+  PutReferenceVersion(batch, *model, stored);
   RETURN_IF_ERROR(store_->Commit(batch));
   model->reference = std::move(sample);
   model->reference_meta = std::move(meta);

@@ -33,12 +33,13 @@ enum Family : size_t {
   kAlerts,
   kAlertHistory,
   kReferences,
+  kReferenceVersions,
   kFamilyCount,
 };
 constexpr const char* kFamilyNames[kFamilyCount] = {
     "default",    "meta",          "ingest_log", "pending",
     "join_marks", "panes",         "counters",   "archives",
-    "alerts",     "alert_history", "references"};
+    "alerts",     "alert_history", "references", "reference_versions"};
 
 constexpr char kCheckpointKey[] = "checkpoint";
 // Prefixes of the meta family's operator records; '/' sorts after
@@ -177,6 +178,24 @@ void StateBatch::PutReference(absl::string_view model_id,
   rep_->Put(kReferences, std::string(model_id), reference.SerializeAsString());
 }
 
+namespace {
+std::string ReferenceVersionKey(absl::string_view model_id, uint32_t version) {
+  return ModelIdKey(model_id, BlockKey(version));
+}
+}  // namespace
+
+void StateBatch::PutReferenceVersion(
+    absl::string_view model_id, const state::v1::ReferenceState& reference) {
+  rep_->Put(kReferenceVersions,
+            ReferenceVersionKey(model_id, reference.version()),
+            reference.SerializeAsString());
+}
+
+void StateBatch::DeleteReferenceVersion(absl::string_view model_id,
+                                        uint32_t version) {
+  rep_->Delete(kReferenceVersions, ReferenceVersionKey(model_id, version));
+}
+
 void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
   const std::string bytes = alert.SerializeAsString();
   rep_->Put(kAlerts, alert.fingerprint(), bytes);
@@ -294,6 +313,24 @@ absl::Status Scan(
     RETURN_IF_ERROR(
         fn(absl::string_view(it->key().data(), it->key().size()),
            absl::string_view(it->value().data(), it->value().size())));
+  }
+  return FromRocksDb(it->status(), "scan state");
+}
+
+// Calls `fn(value)` for every record of `family` whose key starts with
+// `prefix`.
+absl::Status ScanPrefix(
+    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
+    absl::string_view prefix,
+    const std::function<absl::Status(absl::string_view)>& fn) {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db->NewIterator(rocksdb::ReadOptions(), family));
+  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Valid() &&
+       it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
+       it->Next()) {
+    RETURN_IF_ERROR(
+        fn(absl::string_view(it->value().data(), it->value().size())));
   }
   return FromRocksDb(it->status(), "scan state");
 }
@@ -433,6 +470,32 @@ absl::Status StateStore::ForEachReference(
       });
 }
 
+absl::StatusOr<std::optional<state::v1::ReferenceState>>
+StateStore::GetReferenceVersion(absl::string_view model_id,
+                                uint32_t version) const {
+  ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                   Read(rep_->db.get(), rep_->families[kReferenceVersions],
+                        ReferenceVersionKey(model_id, version)));
+  if (!bytes.has_value()) return std::nullopt;
+  return Decode<state::v1::ReferenceState>(*bytes, "reference version");
+}
+
+absl::StatusOr<std::vector<state::v1::ReferenceState>>
+StateStore::ListReferenceVersions(absl::string_view model_id) const {
+  std::vector<state::v1::ReferenceState> versions;
+  RETURN_IF_ERROR(ScanPrefix(
+      rep_->db.get(), rep_->families[kReferenceVersions],
+      ModelIdKey(model_id, ""), [&](absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(
+            state::v1::ReferenceState version,
+            Decode<state::v1::ReferenceState>(value, "reference version"));
+        version.clear_monitors();
+        versions.push_back(std::move(version));
+        return absl::OkStatus();
+      }));
+  return versions;
+}
+
 absl::Status StateStore::ForEachCounters(
     const std::function<absl::Status(
         const std::string&, const state::v1::ModelCountersState&)>& fn) const {
@@ -470,28 +533,6 @@ absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlertHistory()
            }));
   return alerts;
 }
-
-namespace {
-
-// Calls `fn(value)` for every record of `family` whose key starts with
-// `prefix`.
-absl::Status ScanPrefix(
-    rocksdb::DB* db, rocksdb::ColumnFamilyHandle* family,
-    absl::string_view prefix,
-    const std::function<absl::Status(absl::string_view)>& fn) {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db->NewIterator(rocksdb::ReadOptions(), family));
-  for (it->Seek(rocksdb::Slice(prefix.data(), prefix.size()));
-       it->Valid() &&
-       it->key().starts_with(rocksdb::Slice(prefix.data(), prefix.size()));
-       it->Next()) {
-    RETURN_IF_ERROR(
-        fn(absl::string_view(it->value().data(), it->value().size())));
-  }
-  return FromRocksDb(it->status(), "scan state");
-}
-
-}  // namespace
 
 absl::Status StateStore::PutSilence(const vigie::v1::Silence& silence) {
   return FromRocksDb(rep_->db->Put(rep_->write_options, rep_->families[kMeta],

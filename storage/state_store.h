@@ -78,9 +78,16 @@ class StateBatch {
                   absl::string_view bytes);
   void PutCounters(absl::string_view model_id,
                    const state::v1::ModelCountersState& counters);
-  // The model's frozen reference window (written once, when it freezes).
+  // The model's current reference: its frozen reference window, or its
+  // last upload.
   void PutReference(absl::string_view model_id,
                     const state::v1::ReferenceState& reference);
+  // One version of the model's reference, kept beside the current one so
+  // that earlier versions can still be read (and compared) after a new
+  // one replaced them; under reference.version().
+  void PutReferenceVersion(absl::string_view model_id,
+                           const state::v1::ReferenceState& reference);
+  void DeleteReferenceVersion(absl::string_view model_id, uint32_t version);
   // The latest state of an alert (by fingerprint), plus, when `transition`,
   // a record in the alert history.
   void PutAlert(const vigie::v1::Alert& alert, bool transition);
@@ -107,6 +114,8 @@ class StateBatch {
 //   counters       model                   -> ModelCountersState
 //   alerts         fingerprint             -> Alert (latest)
 //   alert_history  (time, fingerprint)     -> Alert (each transition)
+//   references     model                   -> ReferenceState (current)
+//   reference_versions (model, version)    -> ReferenceState
 //   meta           "silence/" + id         -> vigie.v1.Silence
 //                  "ack/" + fingerprint    -> AcknowledgementState
 // Numbers are big-endian, so that byte order is numeric order.
@@ -165,6 +174,13 @@ class StateStore {
       const std::function<absl::Status(const std::string& model_id,
                                        const state::v1::ReferenceState&)>& fn)
       const;
+  // One stored version of a model's reference; empty when not kept.
+  absl::StatusOr<std::optional<state::v1::ReferenceState>> GetReferenceVersion(
+      absl::string_view model_id, uint32_t version) const;
+  // The stored versions of a model's reference, oldest first, without
+  // their monitors (the metadata a listing shows).
+  absl::StatusOr<std::vector<state::v1::ReferenceState>> ListReferenceVersions(
+      absl::string_view model_id) const;
   absl::Status ForEachCounters(
       const std::function<absl::Status(const std::string& model_id,
                                        const state::v1::ModelCountersState&)>&

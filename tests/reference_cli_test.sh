@@ -84,6 +84,14 @@ expect 0 "rejected: 0 of 400 events"
 ctl reference show --model=credit
 expect 0 "reference v2 of model credit"
 expect 0 "source:  upload: second sample"
+expect 0 "versions kept: v1 v2"
+# The first version is still there, whole.
+ctl reference show --model=credit --reference_version=1
+expect 0 "reference v1 of model credit"
+expect 0 "source:  upload: first sample"
+expect 0 "x (numeric): 200 values"
+ctl reference show --model=credit --reference_version=7
+expect 1 "keeps no reference v7"
 
 # The same events as a stream: metrics compares them with version 2.
 ctl replay --file="$dir/second.jsonl"
@@ -124,6 +132,24 @@ expect 2 "the request would exceed 60 MiB at line 1"
 ctl reference show --model=credit
 expect 0 "reference v2 of model credit"
 
+kill -TERM "$server"
+wait "$server" || fail "server exited non-zero on SIGTERM"
+server=
+
+# Versions survive a restart.
+rm -f "$dir/port"
+"$vigie" --data_dir="$dir/state" --grpc_address=127.0.0.1:0 \
+  --port_file="$dir/port" 2>> "$dir/log" &
+server=$!
+for _ in $(seq 1 300); do
+  [ -s "$dir/port" ] && break
+  kill -0 "$server" 2>/dev/null || fail "server exited at restart"
+  sleep 0.1
+done
+address="127.0.0.1:$(cat "$dir/port")"
+ctl reference show --model=credit --reference_version=1
+expect 0 "source:  upload: first sample"
+expect 0 "versions kept: v1 v2"
 kill -TERM "$server"
 wait "$server" || fail "server exited non-zero on SIGTERM"
 server=

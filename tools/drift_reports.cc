@@ -80,6 +80,13 @@ void PrintReferenceText(const v1::ReferenceInfo& info, std::ostream& out) {
     out << "  window:  " << FormatWindow(info.window()) << "\n";
   }
   out << "  counts:  " << Counts(info) << "\n";
+  if (info.versions_size() > 0) {
+    out << "  versions kept:";
+    for (const v1::ReferenceVersion& v : info.versions()) {
+      out << " v" << v.version();
+    }
+    out << "\n";
+  }
   for (const v1::FeatureProfile& f : info.features()) {
     out << "\n"
         << f.feature() << " (" << f.kind() << "): " << FormatCount(f.count())

@@ -147,6 +147,9 @@ ABSL_FLAG(std::string, by, "",
           "silence create, ack: who does it, for the record. Required.");
 ABSL_FLAG(std::string, comment, "", "silence create, ack: why.");
 ABSL_FLAG(std::string, id, "", "silence expire: the silence's id. Required.");
+ABSL_FLAG(uint32_t, reference_version, 0,
+          "reference show: a version the server still keeps (its model's "
+          "reference_versions); 0, the default: the current one.");
 ABSL_FLAG(std::string, description, "",
           "reference upload: where the sample comes from, e.g. \"validation "
           "set 2026-11\"; shown as the reference's source.");
@@ -210,7 +213,8 @@ usage:
         vigiectl silence create --match=model_id=credit,attribute=race \
           --duration=4h --by=alice --comment="retraining, see TICKET-12"
   vigiectl reference upload --model=M --file=F [--description=TEXT]
-  vigiectl reference show --model=M [--format=text|json]
+  vigiectl reference show --model=M [--reference_version=N]
+                         [--format=text|json]
       A model's reference: the sample that drift is measured against.
       upload sends the events of a JSON lines file (as replay reads them:
       predictions with their features, and outcomes for the label) in one
@@ -253,7 +257,9 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
        {"match", "duration", "until", "starts", "by", "comment", "all", "id",
         "format", "timeout"}},
       {"ack", {"fingerprint", "by", "comment", "timeout"}},
-      {"reference", {"model", "file", "description", "format", "timeout"}},
+      {"reference",
+       {"model", "file", "description", "format", "timeout",
+        "reference_version"}},
       {"help", {}},
   };
 }
@@ -764,7 +770,7 @@ int Reference(const std::string& action, const std::set<std::string>& set) {
     return UploadReference(set);
   }
   if (action == "show") {
-    if (auto bad = FlagOutside(set, {"model", "format"})) {
+    if (auto bad = FlagOutside(set, {"model", "format", "reference_version"})) {
       return UsageError(
           absl::StrCat("--", *bad, " does not apply to reference show"));
     }
@@ -772,6 +778,7 @@ int Reference(const std::string& action, const std::set<std::string>& set) {
     if (!format.ok()) return UsageError(format.status().message());
     v1::GetReferenceRequest request;
     request.set_model_id(absl::GetFlag(FLAGS_model));
+    request.set_version(absl::GetFlag(FLAGS_reference_version));
     if (request.model_id().empty()) {
       return UsageError("reference show needs --model");
     }
