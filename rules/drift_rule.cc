@@ -193,8 +193,8 @@ Finding ChangeWindowsFinding(const Rule& rule, const Policy& policy,
     }
     what = absl::StrFormat(
         "Change in the error stream of model %s (ADWIN, from %s: mean error "
-        "%.4f before, %.4f after, %s; %d cuts%s) sustained over %d windows "
-        "of %s (window 1 ending %s; %s)",
+        "%.4f before, %.4f after, %s; %d cuts%s) sustained over %d %s of "
+        "%s (window 1 ending %s; %s)",
         model_id, absl::FormatTime(e.start, absl::UTCTimeZone()), e.mean_before,
         e.mean_after, e.direction > 0 ? "up" : "down",
         static_cast<int64_t>(e.cuts),
@@ -204,6 +204,7 @@ Finding ChangeWindowsFinding(const Rule& rule, const Policy& policy,
                   absl::FormatTime(*e.reverted_at, absl::UTCTimeZone()))
             : "",
         static_cast<int64_t>(sustained.windows),
+        sustained.windows == 1 ? "window" : "windows",
         absl::FormatDuration(drift.window),
         absl::FormatTime(drift.window_end, absl::UTCTimeZone()),
         windows.empty() ? "no window judged" : absl::StrJoin(windows, "; "));

@@ -72,11 +72,6 @@ std::map<uint64_t, monitors::ErrorTally> ErrorsByWindow(
   return out;
 }
 
-// The first error_change_windows rule of `policy` that applies to
-// `model_id`, as it applies; empty if none.
-std::optional<rules::Rule> ChangeWindowsRule(const rules::Policy& policy,
-                                             const std::string& model_id);
-
 // The model's change episode, if it has one; its validity was checked
 // when it was loaded or made.
 std::optional<monitors::ChangeEpisode> EpisodeOf(
@@ -107,6 +102,8 @@ bool Applies(const rules::Rule& rule, const std::string& model_id) {
              rule.models.end();
 }
 
+// The first error_change_windows rule of `policy` that applies to
+// `model_id`, as it applies; empty if none.
 std::optional<rules::Rule> ChangeWindowsRule(const rules::Policy& policy,
                                              const std::string& model_id) {
   for (const rules::Rule& rule : policy.rules) {
