@@ -403,18 +403,38 @@ absl::StatusOr<ErrorStreamDetectors> ErrorStreamDetectors::Create() {
   return Create(Options());
 }
 
-void ErrorStreamDetectors::Observe(double error) {
+std::optional<AdwinCut> ErrorStreamDetectors::Observe(double error) {
   if (!(error >= 0 && error <= kMaxDetectorValue)) {
     ignored_ = SaturatingAdd(ignored_, 1);
-    return;
+    return std::nullopt;
   }
   observed_ = SaturatingAdd(observed_, 1);
-  if (adwin_.Add(error)) adwin_last_ = observed_;
+  const uint64_t width = adwin_.width();
+  const double total = adwin_.mean().value_or(0) * static_cast<double>(width);
+  std::optional<AdwinCut> cut;
+  if (adwin_.Add(error)) {
+    adwin_last_ = observed_;
+    // Everything dropped in this addition is W0: ADWIN drops the oldest
+    // bucket and tests again until no split cuts. (A max_width cap may drop
+    // more of the oldest data in the same addition; it is older still.)
+    AdwinCut c;
+    c.kept = adwin_.width();
+    c.mean_after = adwin_.mean().value_or(0);
+    c.dropped = width + 1 - c.kept;
+    if (c.dropped > 0) {
+      const double dropped_total =
+          total + error - c.mean_after * static_cast<double>(c.kept);
+      c.mean_before =
+          std::max(0.0, dropped_total / static_cast<double>(c.dropped));
+      cut = c;
+    }
+  }
   if (page_hinkley_.Add(error)) page_hinkley_last_ = observed_;
   if (all_binary_ && error != 0 && error != 1) all_binary_ = false;
   if (all_binary_ && ddm_.Add(error == 1) == DdmState::kDrift) {
     ddm_last_ = observed_;
   }
+  return cut;
 }
 
 DetectorRecord ErrorStreamDetectors::Record(uint64_t detections,

@@ -380,6 +380,16 @@ struct ErrorStreamSnapshot {
   DdmState ddm_state = DdmState::kInControl;
 };
 
+// What one ADWIN addition that detected a change cut: W0, the oldest
+// observations it dropped (however many buckets went), and W1, the window
+// it kept, the new observation included.
+struct AdwinCut {
+  uint64_t dropped = 0;
+  uint64_t kept = 0;
+  double mean_before = 0;  // Mean of W0.
+  double mean_after = 0;   // Mean of W1.
+};
+
 // The change detectors the service keeps per model, on its stream of
 // per-event errors: classification, the 0/1 misclassification; regression,
 // the absolute error (any finite value >= 0, up to kMaxDetectorValue).
@@ -409,7 +419,9 @@ class ErrorStreamDetectors {
   static absl::StatusOr<ErrorStreamDetectors> Create(const Options& options);
   static absl::StatusOr<ErrorStreamDetectors> Create();  // Default options.
 
-  void Observe(double error);
+  // Observes `error`; when ADWIN detected a change with it, what ADWIN cut
+  // (from its window's width and mean before and after: no extra state).
+  std::optional<AdwinCut> Observe(double error);
 
   uint64_t observed() const { return observed_; }
   uint64_t ignored() const { return ignored_; }

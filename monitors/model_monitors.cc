@@ -405,6 +405,7 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
     uint64_t& missing = missing_[attribute];
     missing = SaturatingAdd(missing, count);
   }
+  errors_.Merge(other.errors_);
   return absl::OkStatus();
 }
 
@@ -432,7 +433,7 @@ bool ModelMonitors::empty() const {
   // A monitor is only added with an observation, and Deserialize drops
   // empty ones, so any monitor or missing count means an observation.
   return attributes_.empty() && !calibration_.has_value() && missing_.empty() &&
-         drift_.empty();
+         drift_.empty() && errors_.count == 0;
 }
 
 }  // namespace vigie::monitors

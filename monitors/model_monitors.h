@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "monitors/calibration.h"
+#include "monitors/change_episode.h"
 #include "monitors/drift.h"
 #include "monitors/fairness.h"
 #include "monitors/prediction_view.h"
@@ -52,8 +53,9 @@ struct ModelMetrics {
 // attribute (and intersection of attributes), a FairnessMonitor (binary
 // models) or one per class, one class against the rest (multiclass), and a
 // CalibrationMonitor per group; and one CalibrationMonitor for the whole
-// model; and a DriftMonitor of its features. Routes events to them; later
-// monitor families join here.
+// model; and a DriftMonitor of its features; and the ErrorTally of the
+// errors of its joined pairs (the caller computes them). Routes events to them;
+// later monitor families join here.
 //
 // Observed: binary predictions with a decision (the pipeline fills it in
 // from the score before) and multiclass predictions with a predicted class
@@ -105,6 +107,10 @@ class ModelMonitors {
   // Label-needing monitors, on a prediction joined with its outcome.
   void ObserveJoined(const PredictionView& prediction,
                      const vigie::v1::Outcome& outcome);
+  // The error of a joined pair (0/1 misclassification, or absolute error),
+  // as the caller computes it for the change detectors: O(1). Out-of-range
+  // errors are ignored (ErrorTally::Observe).
+  void ObserveError(double error) { errors_.Observe(error); }
   // The same, for a parsed prediction: PredictionView::Of(prediction).
   void ObservePrediction(const vigie::v1::Prediction& prediction);
   void ObserveJoined(const vigie::v1::Prediction& prediction,
@@ -119,6 +125,8 @@ class ModelMonitors {
   // drift is measured on (drift_report.h). Every prediction feeds it,
   // whatever the model's task.
   const DriftMonitor& drift() const { return drift_; }
+  // The errors ObserveError saw.
+  const ErrorTally& errors() const { return errors_; }
   bool empty() const;
 
   std::string Serialize() const;  // A vigie.state.v1.PaneState.
@@ -175,6 +183,7 @@ class ModelMonitors {
   std::optional<CalibrationMonitor> calibration_;
   std::map<std::string, uint64_t> missing_;
   DriftMonitor drift_;
+  ErrorTally errors_;
   std::string scratch_;  // Intersection labels, built without allocating.
 };
 

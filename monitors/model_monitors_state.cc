@@ -94,6 +94,7 @@ void ModelMonitors::ToProto(state::v1::PaneState* state) const {
     (*state->mutable_missing_by_attribute())[attribute] = count;
   }
   if (!drift_.empty()) drift_.ToProto(state->mutable_drift());
+  if (errors_.count > 0) errors_.ToProto(state->mutable_errors());
 }
 
 std::string ModelMonitors::Serialize() const {
@@ -187,6 +188,14 @@ absl::Status ModelMonitors::FromProto(const state::v1::PaneState& state) {
           absl::StrCat("pane state: ", drift.status().message()));
     }
     drift_ = *std::move(drift);
+  }
+  if (state.has_errors()) {
+    absl::StatusOr<ErrorTally> errors = ErrorTally::FromProto(state.errors());
+    if (!errors.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("pane state: ", errors.status().message()));
+    }
+    errors_ = *errors;
   }
   if (state.has_calibration()) {
     absl::StatusOr<CalibrationMonitor> monitor = ReadCalibration(

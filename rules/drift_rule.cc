@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "monitors/change_episode.h"
 #include "monitors/drift.h"
 #include "monitors/drift_report.h"
 #include "rules/evaluator.h"
@@ -145,6 +148,77 @@ Finding VerdictFinding(const Rule& rule, const Policy& policy,
   return finding;
 }
 
+const char* VerdictName(monitors::WindowVerdict verdict) {
+  switch (verdict) {
+    case monitors::WindowVerdict::kChangeFound:
+      return "change found";
+    case monitors::WindowVerdict::kChanged:
+      return "changed";
+    case monitors::WindowVerdict::kUndecided:
+      return "too few errors";
+    case monitors::WindowVerdict::kBack:
+      return "back";
+  }
+  return "";
+}
+
+// error_change_windows: the windows over which the latest change lasted.
+Finding ChangeWindowsFinding(const Rule& rule, const Policy& policy,
+                             const std::string& model_id,
+                             const DriftInputs& drift) {
+  Finding finding = StartFinding(rule, model_id, "");
+  monitors::SustainedChange sustained;
+  std::string what;
+  if (drift.episode == nullptr) {
+    what = absl::StrCat(
+        "No change found by ADWIN in the error stream of model ", model_id,
+        " (", drift.errors_observed, " errors observed)");
+  } else {
+    const monitors::ChangeEpisode& e = *drift.episode;
+    sustained = monitors::Sustained(
+        e, drift.window_end, drift.window, drift.errors_by_window,
+        rule.min_current_values, drift.change_delta);
+    std::vector<std::string> windows;
+    for (const monitors::WindowJudgement& w : sustained.judged) {
+      const std::optional<double> mean = w.errors.mean();
+      windows.push_back(
+          mean.has_value()
+              ? absl::StrFormat("%d: %.4f over %d errors, bound %.4f, %s",
+                                static_cast<int64_t>(w.index), *mean,
+                                static_cast<int64_t>(w.errors.count), w.bound,
+                                VerdictName(w.verdict))
+              : absl::StrFormat("%d: no errors, %s",
+                                static_cast<int64_t>(w.index),
+                                VerdictName(w.verdict)));
+    }
+    what = absl::StrFormat(
+        "Change in the error stream of model %s (ADWIN, from %s: mean error "
+        "%.4f before, %.4f after, %s; %d cuts%s) sustained over %d %s of "
+        "%s (window 1 ending %s; %s)",
+        model_id, absl::FormatTime(e.start, absl::UTCTimeZone()), e.mean_before,
+        e.mean_after, e.direction > 0 ? "up" : "down",
+        static_cast<int64_t>(e.cuts),
+        e.reverted_at.has_value()
+            ? absl::StrCat(
+                  "; back to its level before at ",
+                  absl::FormatTime(*e.reverted_at, absl::UTCTimeZone()))
+            : "",
+        static_cast<int64_t>(sustained.windows),
+        sustained.windows == 1 ? "window" : "windows",
+        absl::FormatDuration(drift.window),
+        absl::FormatTime(drift.window_end, absl::UTCTimeZone()),
+        windows.empty() ? "no window judged" : absl::StrJoin(windows, "; "));
+  }
+  finding.value = static_cast<double>(sustained.windows);
+  const std::string verdict = Grade(rule, finding, [&](const Threshold& t) {
+    return *finding.value >= t.value
+               ? std::string()
+               : absl::StrCat("below ", FormatLevel(t.value));
+  });
+  Finish(rule, policy, finding, what, verdict);
+  return finding;
+}
+
 }  // namespace
 
 std::vector<Finding> EvaluateDriftRule(const Rule& base, const Policy& policy,
@@ -171,6 +245,13 @@ std::vector<Finding> EvaluateDriftRule(const Rule& base, const Policy& policy,
                         ")"),
            verdict);
     findings.push_back(std::move(finding));
+    return findings;
+  }
+  if (base.metric == kErrorChangeWindows) {
+    const Rule rule = policy.Resolve(base, model_id);
+    if (rule.enabled) {
+      findings.push_back(ChangeWindowsFinding(rule, policy, model_id, drift));
+    }
     return findings;
   }
   if (drift.report == nullptr) {

@@ -2,13 +2,17 @@
 // Holm's adjustment across features, overrides per feature, and what a
 // model without a reference gets.
 
+#include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "monitors/change_episode.h"
 #include "monitors/drift_report.h"
 #include "rules/evaluator.h"
 #include "rules/policy.h"
@@ -203,6 +207,166 @@ TEST(DriftRuleTest, ErrorRateChangesAreCounts) {
     ASSERT_EQ(findings.size(), 1u);
     EXPECT_EQ(findings[0].severity, severity) << changes;
   }
+}
+
+// Rule D4 as the default policy sets it: 1 window warns, 3 are critical.
+Rule ChangeWindows() {
+  Rule rule;
+  rule.id = "D4";
+  rule.metric = kErrorChangeWindows;
+  rule.window = absl::Hours(24);
+  rule.warning = Level(1);
+  rule.critical = Level(3);
+  rule.min_current_values = 100;
+  rule.element = "Q3.5/3.5.d";
+  rule.runbook = "Runbook: degraded mode.";
+  return rule;
+}
+
+// n errors of which `wrong` are 1.
+monitors::ErrorTally Errors(uint64_t n, uint64_t wrong) {
+  monitors::ErrorTally tally;
+  for (uint64_t i = 0; i < n; ++i) tally.Observe(i < wrong ? 1 : 0);
+  return tally;
+}
+
+// The bound of the rule's definition, for n 0/1 errors at rate p and
+// delta 0.002: sqrt(2 p (1 - p) ln(1000) / n) + 2 ln(1000) / (3 n).
+double Bound(double p, double n) {
+  const double l = std::log(2 / 0.002);
+  return std::sqrt(2 * p * (1 - p) * l / n) + 2 * l / (3 * n);
+}
+
+class ChangeWindowsTest : public ::testing::Test {
+ protected:
+  ChangeWindowsTest() : policy_(With({ChangeWindows()})) {
+    // ADWIN found the error going from 0.1 to 0.4 at 06:00 on day 0; the
+    // windows are days ending at midnight of day `days`.
+    episode_.start = kDay0 + absl::Hours(6);
+    episode_.latest_change = episode_.start;
+    episode_.last_cut = episode_.start;
+    episode_.mean_before = 0.1;
+    episode_.mean_after = 0.4;
+    episode_.direction = 1;
+    episode_.cuts = 3;
+    inputs_.episode = &episode_;
+    inputs_.window = absl::Hours(24);
+    inputs_.change_delta = 0.002;
+  }
+  // The finding at the end of day `days` - 1, with `per_day` errors each
+  // day since day 0 at rate `wrong` / `per_day`, and the day 0 window
+  // holding the jump.
+  Finding At(int days, uint64_t per_day, uint64_t wrong) {
+    inputs_.window_end = kDay0 + days * absl::Hours(24);
+    inputs_.errors_by_window.clear();
+    for (int d = 1; d < days; ++d) {
+      inputs_.errors_by_window[static_cast<uint64_t>(d)] =
+          Errors(per_day, wrong);
+    }
+    inputs_.errors_by_window[static_cast<uint64_t>(days)] = Errors(2000, 500);
+    std::vector<Finding> findings =
+        EvaluateDriftRule(policy_.rules[0], policy_, "m", inputs_);
+    EXPECT_EQ(findings.size(), 1u);
+    return findings.empty() ? Finding() : findings[0];
+  }
+
+  const absl::Time kDay0 = absl::FromUnixSeconds(1'790'035'200);
+  Policy policy_;
+  monitors::ChangeEpisode episode_;
+  DriftInputs inputs_;
+};
+
+TEST_F(ChangeWindowsTest, WarnsAtTheChangeAndIsCriticalAfterThreeWindows) {
+  // Day 0 only: the window where ADWIN found it counts 1.
+  Finding f = At(1, 2000, 800);
+  EXPECT_DOUBLE_EQ(*f.value, 1);
+  EXPECT_EQ(f.severity, Severity::kWarning);
+  // Days 0 and 1 at 0.4: 2.
+  f = At(2, 2000, 800);
+  EXPECT_DOUBLE_EQ(*f.value, 2);
+  EXPECT_EQ(f.severity, Severity::kWarning);
+  // Three windows: critical, with the runbook and both levels.
+  f = At(3, 2000, 800);
+  EXPECT_DOUBLE_EQ(*f.value, 3);
+  EXPECT_EQ(f.severity, Severity::kCritical);
+  EXPECT_THAT(f.message, HasSubstr("0.1000 before, 0.4000 after"));
+  EXPECT_THAT(f.message, HasSubstr("Runbook: degraded mode."));
+  f = At(5, 2000, 800);
+  EXPECT_DOUBLE_EQ(*f.value, 5);
+}
+
+TEST_F(ChangeWindowsTest, ResolvedWhenTheLevelReturns) {
+  // The day after the change back at 0.1: no longer sustained.
+  Finding f = At(2, 2000, 200);
+  EXPECT_DOUBLE_EQ(*f.value, 0);
+  EXPECT_FALSE(f.severity.has_value());
+  EXPECT_THAT(f.message, HasSubstr("back"));
+  // A cut back to the old level ends the episode at once.
+  episode_.reverted_at = kDay0 + absl::Hours(30);
+  f = At(3, 2000, 800);
+  EXPECT_DOUBLE_EQ(*f.value, 0);
+  EXPECT_FALSE(f.severity.has_value());
+  // Before any change: 0, healthy.
+  inputs_.episode = nullptr;
+  f = At(3, 2000, 800);
+  EXPECT_DOUBLE_EQ(*f.value, 0);
+  EXPECT_THAT(f.message, HasSubstr("No change found"));
+}
+
+TEST_F(ChangeWindowsTest, AWindowCountsOnlyBeyondTheBound) {
+  // With 1,000 errors a day, the smallest count of wrong ones beyond 0.1
+  // by more than the bound, worked out here from its formula.
+  uint64_t k = 100;
+  const auto rate = [](uint64_t wrong) {
+    return static_cast<double>(wrong) / 1000.0;
+  };
+  while (rate(k) - 0.1 <= Bound(rate(k), 1000)) ++k;
+  ASSERT_GT(k, 100u);
+  ASSERT_LT(k, 400u);
+  EXPECT_DOUBLE_EQ(*At(3, 1000, k).value, 3);
+  EXPECT_DOUBLE_EQ(*At(3, 1000, k - 1).value, 0);
+}
+
+TEST_F(ChangeWindowsTest, WindowsShortOfTheMinimumNeitherAddNorEnd) {
+  // 99 errors a day < min_sample.current 100, even all at 0.1: undecided.
+  EXPECT_DOUBLE_EQ(*At(3, 99, 10).value, 1);
+  EXPECT_DOUBLE_EQ(*At(3, 99, 99).value, 1);
+  // At 100 they are judged.
+  EXPECT_DOUBLE_EQ(*At(3, 100, 10).value, 0);
+  EXPECT_THAT(At(3, 99, 10).message, HasSubstr("too few errors"));
+}
+
+TEST_F(ChangeWindowsTest, AFurtherChangeCountsWhereADWINFoundIt) {
+  // The error went back to 0.1 on day 1 without a cut, then rose again on
+  // day 3, where ADWIN found it: the run of windows starts there.
+  episode_.latest_change = kDay0 + absl::Hours(24 * 3 + 12);
+  inputs_.window_end = kDay0 + absl::Hours(24 * 5);
+  inputs_.errors_by_window = {{1, Errors(2000, 800)},
+                              {2, Errors(2000, 700)},
+                              {3, Errors(2000, 200)},
+                              {4, Errors(2000, 200)},
+                              {5, Errors(2000, 500)}};
+  const std::vector<Finding> findings =
+      EvaluateDriftRule(policy_.rules[0], policy_, "m", inputs_);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_DOUBLE_EQ(*findings[0].value, 2);
+  EXPECT_EQ(findings[0].severity, Severity::kWarning);
+}
+
+TEST(DriftRuleTest, ChangeWindowsValidation) {
+  Rule rule = ChangeWindows();
+  EXPECT_TRUE(rule.Validate().ok()) << rule.Validate();
+  rule.window = absl::ZeroDuration();
+  EXPECT_THAT(rule.Validate().message(), HasSubstr("needs a window"));
+  rule = ChangeWindows();
+  rule.features = {"x"};
+  EXPECT_THAT(rule.Validate().message(), HasSubstr("takes no features"));
+  rule = ChangeWindows();
+  rule.min_reference_values = 10;
+  EXPECT_THAT(rule.Validate().message(), HasSubstr("min_sample.current only"));
+  rule = ChangeWindows();
+  rule.critical->value = 2e6;
+  EXPECT_THAT(rule.Validate().message(), HasSubstr("must be in [0, 1e+06]"));
 }
 
 TEST(DriftRuleTest, WithoutAReferenceOnlyExpectedOnesAreInsufficient) {

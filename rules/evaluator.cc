@@ -407,7 +407,8 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
     }
     if (base.metric == kPopulationStabilityIndex ||
         base.metric == kFeatureDrift || base.metric == kDriftedFeatureShare ||
-        base.metric == kErrorRateChanges) {
+        base.metric == kErrorRateChanges ||
+        base.metric == kErrorChangeWindows) {
       // Only for a model whose drift is watched (the caller says so).
       if (drift == nullptr) continue;
       for (Finding& finding :

@@ -2,11 +2,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/time/time.h"
+#include "monitors/change_episode.h"
 #include "monitors/drift_report.h"
 #include "monitors/model_monitors.h"
 #include "monitors/stats.h"
@@ -86,6 +88,15 @@ struct DriftInputs {
   uint64_t error_changes = 0;
   uint64_t errors_observed = 0;
   std::string change_detail;  // E.g. "ADWIN at ..., Page-Hinkley at ...".
+  // error_change_windows: the latest change episode (null before ADWIN's
+  // first change), the errors of the windows of length `window` ending at
+  // `window_end` (monitors::WindowIndex's numbering; missing: none), and
+  // ADWIN's delta, the confidence of the windows' bound.
+  const monitors::ChangeEpisode* episode = nullptr;
+  absl::Time window_end;
+  absl::Duration window;
+  std::map<uint64_t, monitors::ErrorTally> errors_by_window;
+  double change_delta = 0.002;
 };
 
 // What a liveness rule looks at: how long the model has sent nothing, and
@@ -119,7 +130,8 @@ std::string ScopeKey(const Finding& finding);
 // Evaluates a drift rule (policy.h's drift metrics) on `drift`: one finding
 // per covered feature for population_stability_index and feature_drift
 // (feature_drift's p-values Holm-adjusted across the rule's features), one
-// for the model for drifted_feature_share and error_rate_changes.
+// for the model for drifted_feature_share, error_rate_changes and
+// error_change_windows (see policy.h).
 std::vector<Finding> EvaluateDriftRule(const Rule& base, const Policy& policy,
                                        const std::string& model_id,
                                        const DriftInputs& drift);

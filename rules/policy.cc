@@ -25,7 +25,8 @@ constexpr const char* kMetrics[] = {kEqualizedOddsDifference,
                                     kPopulationStabilityIndex,
                                     kFeatureDrift,
                                     kDriftedFeatureShare,
-                                    kErrorRateChanges};
+                                    kErrorRateChanges,
+                                    kErrorChangeWindows};
 
 bool IsKnownMetric(absl::string_view metric) {
   for (absl::string_view known : kMetrics) {
@@ -40,7 +41,12 @@ absl::Status RuleError(absl::string_view id, absl::string_view what) {
 
 bool IsDriftMetric(absl::string_view metric) {
   return metric == kPopulationStabilityIndex || metric == kFeatureDrift ||
-         metric == kDriftedFeatureShare || metric == kErrorRateChanges;
+         metric == kDriftedFeatureShare || metric == kErrorRateChanges ||
+         metric == kErrorChangeWindows;
+}
+
+bool IsErrorStreamMetric(absl::string_view metric) {
+  return metric == kErrorRateChanges || metric == kErrorChangeWindows;
 }
 
 // What the drift metrics take beyond the common fields: comparison above,
@@ -62,9 +68,19 @@ absl::Status ValidateDriftRule(const Rule& rule) {
                                       " compares with the model's reference "
                                       "already: it takes no baseline"));
   }
-  if (rule.metric == kErrorRateChanges && !rule.features.empty()) {
-    return RuleError(id, absl::StrCat(kErrorRateChanges,
-                                      " is the model's: it takes no features"));
+  if (IsErrorStreamMetric(rule.metric) && !rule.features.empty()) {
+    return RuleError(
+        id, absl::StrCat(rule.metric, " is the model's: it takes no features"));
+  }
+  if (rule.metric == kErrorChangeWindows &&
+      rule.window <= absl::ZeroDuration()) {
+    return RuleError(id, absl::StrCat(kErrorChangeWindows,
+                                      " counts windows: it needs a window"));
+  }
+  if (rule.metric == kErrorChangeWindows && rule.min_reference_values != 0) {
+    return RuleError(id, absl::StrCat(kErrorChangeWindows,
+                                      " has no reference: it takes "
+                                      "min_sample.current only"));
   }
   if (rule.min_predictions_per_group || rule.min_positives_per_group ||
       rule.min_negatives_per_group || rule.min_selected_in_reference_group ||
@@ -74,9 +90,9 @@ absl::Status ValidateDriftRule(const Rule& rule) {
                                       "min_sample.reference only"));
   }
   // PSI is unbounded; a share is in [0, 1]; a distance in [0, 1]; a count
-  // of changes up to 1e6.
+  // of changes or of windows up to 1e6.
   const double high = rule.metric == kPopulationStabilityIndex ? 10
-                      : rule.metric == kErrorRateChanges       ? 1e6
+                      : IsErrorStreamMetric(rule.metric)       ? 1e6
                                                                : 1;
   for (const auto& [level, threshold] :
        {std::pair{"warning", &rule.warning},

@@ -51,6 +51,16 @@ inline constexpr const char* kDriftedFeatureShare = "drifted_feature_share";
 // error stream, at joined pairs within the window (Page-Hinkley and DDM are
 // reported beside it); thresholds are counts, as missed_windows'.
 inline constexpr const char* kErrorRateChanges = "error_rate_changes";
+// Concept drift (scope: the model): consecutive windows of the rule's
+// length, ending with the latest, over which the latest change ADWIN found
+// in the error stream was sustained (monitors::Sustained): 1 in the window
+// where it was found, one more for each later window whose mean error is
+// still beyond the level before the change by more than a Bernstein bound
+// at ADWIN's delta; 0 once a window (of at least min_sample.current
+// errors) is back at that level. A level holds when the value reaches
+// its threshold (>=, as the other drift metrics): warning {value: 1} at the
+// change, critical {value: 3} when it lasted 3 windows. Needs a window.
+inline constexpr const char* kErrorChangeWindows = "error_change_windows";
 
 // How a metric breaches its threshold.
 enum class Comparison {

@@ -99,8 +99,9 @@ struct ModelConfig {
   // categories of the reference profile (YAML: drift_bins,
   // drift_categories), and Evidently's rule's thresholds.
   monitors::DriftReportOptions drift;
-  // The change detectors of the error stream (concept drift, rule
-  // error_rate_changes); YAML: adwin_delta (ADWIN's confidence, default
+  // The change detectors of the error stream (concept drift, rules
+  // error_rate_changes and error_change_windows, whose windows' bound uses
+  // ADWIN's delta too); YAML: adwin_delta (ADWIN's confidence, default
   // 0.002), page_hinkley_threshold (its lambda, default 50).
   monitors::ErrorStreamDetectors::Options detectors;
 

@@ -89,9 +89,17 @@ TEST(ConfigTest, ShippedPolicyParses) {
   EXPECT_EQ(d3->critical->value, 0.50);
   const rules::Rule* d4 = FindRule(policy, "D4");
   ASSERT_NE(d4, nullptr);
-  EXPECT_EQ(d4->metric, rules::kErrorRateChanges);
-  EXPECT_EQ(d4->warning->value, 0);  // The first change.
-  EXPECT_FALSE(d4->critical.has_value());
+  // REFERENTIAL.md D4: a change warns, a change sustained over 3 windows
+  // is critical, with the runbook of the other critical levels.
+  EXPECT_EQ(d4->metric, rules::kErrorChangeWindows);
+  EXPECT_EQ(d4->window, absl::Hours(24));
+  EXPECT_EQ(d4->warning->value, 1);   // The window of the change.
+  EXPECT_EQ(d4->critical->value, 3);  // Sustained over 3 windows.
+  EXPECT_EQ(d4->min_current_values, 100u);
+  EXPECT_EQ(d4->element, "Q3.5/3.5.d");
+  EXPECT_THAT(d4->ai_act_articles, ElementsAre("Art. 15"));
+  EXPECT_THAT(d4->runbook, HasSubstr("Q5.1/5.1.f"));
+  EXPECT_THAT(d4->runbook, HasSubstr("degraded"));
 
   const rules::Rule* o2 = FindRule(policy, "O2");
   ASSERT_NE(o2, nullptr);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "monitors/change_episode.h"
 #include "services/proto_conversions.h"
 #include "storage/record_codec.h"
 
@@ -257,6 +258,16 @@ absl::Status Pipeline::LoadModels() {
           }
           model->detectors = *std::move(detectors);
         }
+        if (counters.has_error_episode()) {
+          absl::Status episode =
+              monitors::ChangeEpisode::FromProto(counters.error_episode())
+                  .status();
+          if (!episode.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("error change episode of model '", model_id,
+                             "': ", episode.message()));
+          }
+        }
         return absl::OkStatus();
       }));
   uint64_t panes = 0;
@@ -487,7 +498,7 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::CheckLateness(
                    "''s watermark ", absl::FormatTime(watermark)));
 }
 
-void Pipeline::ObserveError(ModelState& model,
+void Pipeline::ObserveError(ModelState& model, monitors::ModelMonitors& pane,
                             const monitors::PredictionView& prediction,
                             const vigie::v1::Outcome& outcome, absl::Time at) {
   const std::optional<double> error = PredictionError(prediction, outcome);
@@ -498,17 +509,28 @@ void Pipeline::ObserveError(ModelState& model,
     if (!created.ok()) return;  // The configuration validated the options.
     model.detectors = *std::move(created);
   }
+  // Per pane, so that rule error_change_windows has each window's errors.
+  pane.ObserveError(*error);
+  model.all->ObserveError(*error);
   // ADWIN's changes only: its false alarms are bounded by delta, while
   // Page-Hinkley's default threshold alarms a few times per 100,000
-  // stationary errors (its count is reported, not alerted on). Read from
-  // its count, not a Snapshot: this runs for every joined pair.
-  const uint64_t before = model.detectors->adwin().detections();
-  model.detectors->Observe(*error);
-  if (model.detectors->adwin().detections() != before) {
-    auto* times = model.counters.mutable_error_changes();
-    *times->Add() = ToProtoTime(at);
-    if (times->size() > kMaxErrorChanges) times->DeleteSubrange(0, 1);
+  // stationary errors (its count is reported, not alerted on).
+  const std::optional<monitors::AdwinCut> cut =
+      model.detectors->Observe(*error);
+  if (!cut.has_value()) return;
+  auto* times = model.counters.mutable_error_changes();
+  *times->Add() = ToProtoTime(at);
+  if (times->size() > kMaxErrorChanges) times->DeleteSubrange(0, 1);
+  // The episode lives in the counters, so that it is rolled back, written
+  // and replayed with them. Load checked it, and FoldCut keeps it valid.
+  std::optional<monitors::ChangeEpisode> episode;
+  if (model.counters.has_error_episode()) {
+    absl::StatusOr<monitors::ChangeEpisode> read =
+        monitors::ChangeEpisode::FromProto(model.counters.error_episode());
+    if (read.ok()) episode = *read;
   }
+  monitors::FoldCut(episode, *cut, at);
+  episode->ToProto(model.counters.mutable_error_episode());
 }
 
 void Pipeline::Join(ModelState& model,
@@ -519,9 +541,10 @@ void Pipeline::Join(ModelState& model,
   const absl::Time at = model.config.join_time == JoinTime::kPrediction
                             ? prediction.event_time
                             : FromProtoTime(outcome.event_time());
-  PaneFor(model, Place(model, at), changes).ObserveJoined(prediction, outcome);
+  monitors::ModelMonitors& pane = PaneFor(model, Place(model, at), changes);
+  pane.ObserveJoined(prediction, outcome);
   model.all->ObserveJoined(prediction, outcome);
-  ObserveError(model, prediction, outcome, at);
+  ObserveError(model, pane, prediction, outcome, at);
   marks_.Add(key, model.config.id, outcome.prediction_id(), now);
   model.counters.set_joined(model.counters.joined() + 1);
   ++changes.joined;

@@ -276,9 +276,11 @@ class Pipeline {
             const vigie::v1::Outcome& outcome, const storage::IdKey& key,
             absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Feeds the error of a joined pair placed at `at` to the model's change
-  // detectors, noting `at` when they find a change.
-  void ObserveError(ModelState& model,
+  // Feeds the error of a joined pair placed at `at` (in `pane`) to the
+  // pane's and the model's error tallies and to the model's change
+  // detectors; when ADWIN cuts, notes `at` and folds the cut into the
+  // model's change episode (counters.error_episode).
+  void ObserveError(ModelState& model, monitors::ModelMonitors& pane,
                     const monitors::PredictionView& prediction,
                     const vigie::v1::Outcome& outcome, absl::Time at)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "monitors/change_episode.h"
 #include "proto/alert_names.h"
 #include "rules/alert_tracker.h"
 #include "rules/evaluator.h"
@@ -52,6 +53,36 @@ uint64_t ChangesWithin(const state::v1::ModelCountersState& counters,
   return n;
 }
 
+// The errors of `panes` by window of length `window` ending at `end`
+// (monitors::WindowIndex), back to the window holding `since`: a pane
+// belongs to the window holding its start, as MergePanes takes panes.
+std::map<uint64_t, monitors::ErrorTally> ErrorsByWindow(
+    const std::map<absl::Time, monitors::ModelMonitors>& panes, absl::Time end,
+    absl::Duration window, absl::Time since) {
+  std::map<uint64_t, monitors::ErrorTally> out;
+  const uint64_t oldest = monitors::WindowIndex(end, window, since);
+  // Saturates to the infinite past for an old episode and short windows.
+  const absl::Time from = end - window * static_cast<double>(oldest);
+  for (auto it = panes.lower_bound(from); it != panes.end() && it->first < end;
+       ++it) {
+    if (it->second.errors().count == 0) continue;
+    out[monitors::WindowIndex(end, window, it->first)].Merge(
+        it->second.errors());
+  }
+  return out;
+}
+
+// The model's change episode, if it has one; its validity was checked
+// when it was loaded or made.
+std::optional<monitors::ChangeEpisode> EpisodeOf(
+    const state::v1::ModelCountersState& counters) {
+  if (!counters.has_error_episode()) return std::nullopt;
+  absl::StatusOr<monitors::ChangeEpisode> episode =
+      monitors::ChangeEpisode::FromProto(counters.error_episode());
+  if (!episode.ok()) return std::nullopt;
+  return *episode;
+}
+
 // Whether some rule of `policy` reads the window's features against the
 // reference.
 bool ComparesFeatures(const rules::Policy& policy) {
@@ -69,6 +100,20 @@ bool Applies(const rules::Rule& rule, const std::string& model_id) {
   return rule.models.empty() ||
          std::find(rule.models.begin(), rule.models.end(), model_id) !=
              rule.models.end();
+}
+
+// The first error_change_windows rule of `policy` that applies to
+// `model_id`, as it applies; empty if none.
+std::optional<rules::Rule> ChangeWindowsRule(const rules::Policy& policy,
+                                             const std::string& model_id) {
+  for (const rules::Rule& rule : policy.rules) {
+    if (rule.metric != rules::kErrorChangeWindows || !Applies(rule, model_id)) {
+      continue;
+    }
+    rules::Rule resolved = policy.Resolve(rule, model_id);
+    if (resolved.enabled) return resolved;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -231,6 +276,8 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
     reference = rules::Reference{model.reference->Snapshot(),
                                  ReferenceDescription(model)};
   }
+  const std::optional<monitors::ChangeEpisode> episode =
+      EpisodeOf(model.counters);
   std::vector<rules::AlertChange> changes;
   absl::flat_hash_set<std::string> evaluated;
   for (const auto& [window, policy] : by_window) {
@@ -268,6 +315,15 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
         absl::StrAppend(&drift.change_detail,
                         absl::StrFormat(", mean %.4f", *detectors.adwin_mean));
       }
+    }
+    drift.window_end = end;
+    drift.window = window;
+    drift.change_delta = model.config.detectors.adwin.delta;
+    if (episode.has_value() && window > absl::ZeroDuration() &&
+        ChangeWindowsRule(policy, model_id).has_value()) {
+      drift.episode = &*episode;
+      drift.errors_by_window =
+          ErrorsByWindow(model.panes, end, window, episode->start);
     }
     // Compared only for the windows whose rules read it: 2 ms a comparison.
     if (model.profile.has_value() && ComparesFeatures(policy)) {
@@ -564,6 +620,25 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
   if (model.detectors.has_value()) {
     ConceptDriftToProto(model.detectors->Snapshot(), model.counters,
                         reply.mutable_concept_drift());
+  }
+  if (const std::optional<monitors::ChangeEpisode> episode =
+          EpisodeOf(model.counters);
+      episode.has_value()) {
+    std::optional<monitors::SustainedChange> sustained;
+    const std::optional<rules::Rule> rule =
+        ChangeWindowsRule(policy_, model.config.id);
+    if (rule.has_value() && !model.panes.empty()) {
+      const absl::Time latest =
+          model.panes.rbegin()->first + model.config.pane_length;
+      sustained = monitors::Sustained(
+          *episode, latest, rule->window,
+          ErrorsByWindow(model.panes, latest, rule->window, episode->start),
+          rule->min_current_values, model.config.detectors.adwin.delta);
+    }
+    ErrorChangeEpisodeToProto(
+        *episode, rule.has_value() ? rule->window : absl::ZeroDuration(),
+        sustained.has_value() ? sustained->windows : 0,
+        reply.mutable_concept_drift()->mutable_episode());
   }
   return reply;
 }

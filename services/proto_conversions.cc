@@ -308,4 +308,26 @@ void ConceptDriftToProto(const monitors::ErrorStreamSnapshot& snapshot,
   }
 }
 
+void ErrorChangeEpisodeToProto(const monitors::ChangeEpisode& episode,
+                               absl::Duration window, uint64_t windows,
+                               vigie::v1::ErrorChangeEpisode* out) {
+  *out->mutable_start() = ToProtoTime(episode.start);
+  *out->mutable_latest_change() = ToProtoTime(episode.latest_change);
+  out->set_mean_before(episode.mean_before);
+  out->set_mean_after(episode.mean_after);
+  out->set_direction(episode.direction > 0 ? "increase" : "decrease");
+  out->set_cuts(episode.cuts);
+  if (episode.reverted_at.has_value()) {
+    *out->mutable_reverted_at() = ToProtoTime(*episode.reverted_at);
+  }
+  if (window > absl::ZeroDuration()) {
+    const int64_t seconds =
+        absl::IDivDuration(window, absl::Seconds(1), &window);
+    out->mutable_window()->set_seconds(seconds);
+    out->mutable_window()->set_nanos(
+        static_cast<int32_t>(absl::ToInt64Nanoseconds(window)));
+    out->set_windows_sustained(windows);
+  }
+}
+
 }  // namespace vigie::services

@@ -7,6 +7,7 @@
 #include "google/protobuf/timestamp.pb.h"
 #include "monitors/calibration.h"
 #include "monitors/change_detectors.h"
+#include "monitors/change_episode.h"
 #include "monitors/drift_report.h"
 #include "monitors/fairness.h"
 #include "monitors/model_monitors.h"
@@ -43,6 +44,11 @@ void FeatureProfileToProto(const monitors::FeatureProfile& profile,
 void ConceptDriftToProto(const monitors::ErrorStreamSnapshot& snapshot,
                          const state::v1::ModelCountersState& counters,
                          vigie::v1::ConceptDrift* out);
+// The change episode, and the windows of `window` (zero: no rule, left
+// unset) it was sustained over.
+void ErrorChangeEpisodeToProto(const monitors::ChangeEpisode& episode,
+                               absl::Duration window, uint64_t windows,
+                               vigie::v1::ErrorChangeEpisode* out);
 
 void CountersToProto(const state::v1::ModelCountersState& counters,
                      vigie::v1::ModelCounters* out);

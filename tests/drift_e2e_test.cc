@@ -5,8 +5,10 @@
 // the error rate jumps at the same time. The shipped policy's D1 and D4
 // must fire on those, and only on those.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -123,6 +125,45 @@ class DriftE2eTest : public ::testing::Test {
     return out;
   }
 
+  // The severity of D4's alert while it fires; empty otherwise.
+  std::optional<v1::Severity> D4Severity() {
+    v1::ListAlertsRequest request;
+    auto reply = client_->ListAlerts(request);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    if (!reply.ok()) return std::nullopt;
+    for (const v1::Alert& alert : reply->alerts()) {
+      if (alert.rule_id() == "D4" && alert.state() == v1::ALERT_STATE_FIRING) {
+        return alert.severity();
+      }
+    }
+    return std::nullopt;
+  }
+  // Sends `n` events of `population` from `start`, `chunk` at a time, a
+  // minute of wall-clock time apart (so that each evaluation counts), and
+  // calls check(i, e) after each chunk: i events of it sent, e the end of
+  // the windows the rules evaluated, the end of the hour-long pane of the
+  // latest event.
+  template <typename Check>
+  void SendInChunks(Stream& stream, const Population& population, int n,
+                    absl::Time start, absl::Duration spacing, int chunk,
+                    Check check) {
+    const std::vector<v1::Event> events =
+        stream.Events(population, n, start, spacing);
+    // Two events (prediction, outcome) per pair.
+    for (int i = 0; i < n; i += chunk) {
+      const int end = std::min(n, i + chunk);
+      Send(std::vector<v1::Event>(events.begin() + 2 * i,
+                                  events.begin() + 2 * end));
+      clock_.Advance(absl::Minutes(1));
+      const absl::Time last = start + (end - 1) * spacing;
+      const absl::Time pane_end =
+          absl::UnixEpoch() +
+          absl::Floor(last - absl::UnixEpoch(), absl::Hours(1)) +
+          absl::Hours(1);
+      check(end, pane_end);
+    }
+  }
+
   testutil::TempDir dir_;
   common::FakeClock clock_;
   std::unique_ptr<services::VigieServer> server_;
@@ -234,6 +275,104 @@ TEST_F(DriftE2eTest, ShiftedFeaturesAndErrorJumpAlertControlDoesNot) {
   ASSERT_OK_AND_ASSIGN(metrics, client_->GetMetrics(request));
   EXPECT_EQ(metrics.concept_drift().adwin_changes(), adwin_changes);
   EXPECT_EQ(metrics.concept_drift().errors_observed(), 6000u);
+}
+
+// D4 in the shipped policy: 1-day windows, warning when ADWIN finds a
+// change, critical when it was sustained over 3 windows. The stream: 2,000
+// pairs a day (43.2 s apart), at an error rate of 0.1 on day 0, then 0.4.
+// ADWIN finds a jump of 0.3 within 500 pairs (6 hours; the detectors'
+// tests bound the delay near 120), so its change time t_d lies in
+// [T, T + 6h], T the jump. At an evaluation whose windows end at e, the
+// change's window is the K-th back, K = ceil((e - t_d) / 1d), and every
+// later window lies after T: 2,000 errors at 0.4, far beyond 0.1 plus the
+// bound (about 0.05 at 2,000 errors). So the value is K: critical once
+// e > T + 2d + 6h, and never while e <= T + 2d.
+TEST_F(DriftE2eTest, SustainedErrorJumpWarnsThenIsCriticalAfterThreeWindows) {
+  Start();
+  const absl::Time t0 = absl::FromUnixSeconds(1'790'035'200);  // Midnight.
+  const absl::Duration spacing = absl::Seconds(43.2);
+  const absl::Duration day = absl::Hours(24);
+  Stream stream(7);
+  Send(stream.Events({}, 2000, t0, spacing));
+  EXPECT_FALSE(D4Severity().has_value());
+
+  const absl::Time jump = t0 + day;
+  Population worse;
+  worse.error_rate = 0.4;
+  bool warned = false;
+  bool critical = false;
+  SendInChunks(stream, worse, 6000, jump, spacing, /*chunk=*/100,
+               [&](int sent, absl::Time e) {
+                 const std::optional<v1::Severity> severity = D4Severity();
+                 if (sent >= 500) {
+                   EXPECT_TRUE(severity.has_value()) << sent;
+                 }
+                 if (severity == v1::SEVERITY_WARNING) warned = true;
+                 if (e <= jump + 2 * day) {
+                   EXPECT_NE(severity, v1::SEVERITY_CRITICAL) << sent;
+                 }
+                 if (e > jump + 2 * day + absl::Hours(6)) {
+                   EXPECT_EQ(severity, v1::SEVERITY_CRITICAL) << sent;
+                 }
+                 if (severity == v1::SEVERITY_CRITICAL) critical = true;
+               });
+  EXPECT_TRUE(warned);
+  EXPECT_TRUE(critical);
+
+  // GetMetrics shows the episode: found after the jump and within 500
+  // pairs, the level before nearer 0.1 than 0.4 and the one after nearer
+  // 0.4, and 3 windows: the last pair is at T + 3d - 43.2 s, so e = T + 3d
+  // and K = ceil((T + 3d - t_d) / 1d) = 3 for t_d in [T, T + 6h].
+  v1::GetMetricsRequest request;
+  request.set_model_id(kModel);
+  ASSERT_OK_AND_ASSIGN(v1::GetMetricsReply metrics,
+                       client_->GetMetrics(request));
+  const v1::ErrorChangeEpisode& episode = metrics.concept_drift().episode();
+  const absl::Time start = absl::FromUnixSeconds(episode.start().seconds());
+  EXPECT_GE(start, jump);
+  EXPECT_LE(start, jump + 500 * spacing);
+  EXPECT_LT(episode.mean_before(), 0.25);
+  EXPECT_GT(episode.mean_after(), 0.25);
+  EXPECT_EQ(episode.direction(), "increase");
+  EXPECT_FALSE(episode.has_reverted_at());
+  EXPECT_EQ(episode.window().seconds(), 24 * 3600);
+  EXPECT_EQ(episode.windows_sustained(), 3u);
+
+  // A restart keeps the episode and the panes' errors: still 3 windows,
+  // still critical.
+  Stop();
+  Start();
+  ASSERT_OK_AND_ASSIGN(metrics, client_->GetMetrics(request));
+  EXPECT_EQ(metrics.concept_drift().episode().start().seconds(),
+            episode.start().seconds());
+  EXPECT_EQ(metrics.concept_drift().episode().windows_sustained(), 3u);
+  EXPECT_EQ(D4Severity(), v1::SEVERITY_CRITICAL);
+}
+
+// The same jump, reverted after one day (0.4 on day 1 only, 0.1 after).
+// Critical needs K >= 3, so e > t_d + 2d >= T + 2d: the latest window
+// [e - 1d, e) then starts after the return at T + 1d, and its 2,000 errors
+// at 0.1 are not beyond 0.1: the value is 0. D4 warns, never goes
+// critical, and has stopped firing by the end of day 4.
+TEST_F(DriftE2eTest, ErrorJumpRevertedAfterOneWindowNeverGoesCritical) {
+  Start();
+  const absl::Time t0 = absl::FromUnixSeconds(1'790'035'200);
+  const absl::Duration spacing = absl::Seconds(43.2);
+  const absl::Duration day = absl::Hours(24);
+  Stream stream(11);
+  Send(stream.Events({}, 2000, t0, spacing));
+  Population worse;
+  worse.error_rate = 0.4;
+  bool warned = false;
+  const auto check = [&](int, absl::Time) {
+    const std::optional<v1::Severity> severity = D4Severity();
+    EXPECT_NE(severity, v1::SEVERITY_CRITICAL);
+    if (severity == v1::SEVERITY_WARNING) warned = true;
+  };
+  SendInChunks(stream, worse, 2000, t0 + day, spacing, 100, check);
+  EXPECT_TRUE(warned);
+  SendInChunks(stream, {}, 6000, t0 + 2 * day, spacing, 100, check);
+  EXPECT_FALSE(D4Severity().has_value());
 }
 
 TEST_F(DriftE2eTest, UploadErrorsAreClear) {
