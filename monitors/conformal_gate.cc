@@ -9,6 +9,9 @@ namespace {
 
 // Terms below this fraction of the largest are left out.
 constexpr double kNegligibleTerm = 1e-20;
+// Terms summed on each side of the mean at most, so that a window of
+// billions (or a crafted state) cannot stall a snapshot: about 0.1 s.
+constexpr uint64_t kMaxSteps = uint64_t{1} << 24;
 // Relative tolerance on (n_cal + 1) alpha before its floor.
 constexpr double kRankTolerance = 1e-9;
 
@@ -29,7 +32,7 @@ CountTail Tail(uint64_t m, double mean, uint64_t observed, Ratio ratio) {
   double total = 1;
   double peak = 1;
   uint64_t high = start;
-  for (double w = 1; high < m;) {
+  for (double w = 1; high < m && high - start < kMaxSteps;) {
     const double next = w * ratio(high);
     if (!(next >= kNegligibleTerm * peak)) break;
     w = next;
@@ -39,7 +42,7 @@ CountTail Tail(uint64_t m, double mean, uint64_t observed, Ratio ratio) {
   }
   uint64_t low = start;
   double w_low = 1;
-  while (low > 0) {
+  while (low > 0 && start - low < kMaxSteps) {
     const double next = w_low / ratio(low - 1);
     if (!(next >= kNegligibleTerm * peak)) break;
     w_low = next;
