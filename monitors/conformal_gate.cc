@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <vector>
 
 namespace vigie::monitors {
 namespace {
@@ -78,6 +81,90 @@ CountTail Tail(uint64_t m, double mean, uint64_t observed, Ratio ratio) {
   return tail;
 }
 
+// A law wider than this many counts is summed on a lattice instead.
+constexpr double kLatticeRange = 0x1p22;
+// Points of that lattice.
+constexpr double kLatticePoints = 0x1p20;
+// Half-width of the lattice's range, in standard deviations.
+constexpr double kLatticeSds = 40;
+
+// The lower tail of a wide law (sd in the tens of thousands of counts or
+// more) from its log-probabilities on about 2^20 cells spanning at most
+// 80 sd: each cell stands for `stride` consecutive counts, weighted by the
+// probability at its middle (the midpoint rule), and the cumulative sum is
+// interpolated inside a cell. The stride is under 1e-4 sd; log_pmf's
+// lgamma terms, large for a large m, lose about 1e-6 relative. The mass
+// beyond 40 sd of the mean is negligible.
+template <typename LogPmf>
+CountTail LatticeTail(uint64_t m, double mean, double sd, uint64_t observed,
+                      LogPmf log_pmf) {
+  CountTail tail;
+  tail.mean = mean;
+  const double n = ToDouble(m);
+  const double low = std::floor(std::max(0.0, mean - kLatticeSds * sd));
+  const double high = std::min(n, std::ceil(mean + kLatticeSds * sd));
+  const double stride =
+      std::max(1.0, std::ceil((high - low + 1) / kLatticePoints));
+  const auto points = static_cast<size_t>((high - low) / stride) + 1;
+  // Cell j holds the counts [first(j), first(j) + size(j)); the last one
+  // stops at `high`.
+  const auto first = [&](size_t j) {
+    return low + stride * static_cast<double>(j);
+  };
+  const auto size = [&](size_t j) {
+    return std::min(stride, high + 1 - first(j));
+  };
+  std::vector<double> weights(points);
+  double peak = -std::numeric_limits<double>::infinity();
+  for (size_t j = 0; j < points; ++j) {
+    // At the middle of the cell's counts: the midpoint rule, whose error is
+    // second order in the stride.
+    weights[j] = log_pmf(first(j) + (size(j) - 1) / 2);
+    peak = std::max(peak, weights[j]);
+  }
+  double total = 0;
+  for (size_t j = 0; j < points; ++j) {
+    weights[j] = std::exp(weights[j] - peak) * size(j);
+    total += weights[j];
+  }
+  const double obs = ToDouble(observed);
+  tail.cdf_observed = obs < low ? 0 : 1;
+  // The first count at which the cumulative share reaches q, in cell j.
+  const auto in_cell = [&](size_t j, double before, double q) {
+    const double inside =
+        std::ceil((q * total - before) / weights[j] * size(j));
+    return static_cast<uint64_t>(
+        std::min(high, first(j) + std::max(0.0, inside - 1)));
+  };
+  bool found_05 = false;
+  bool found_001 = false;
+  double cumulative = 0;
+  for (size_t j = 0; j < points; ++j) {
+    const double after = cumulative + weights[j];
+    if (!found_001 && after >= 0.001 * total) {
+      tail.quantile_001 = in_cell(j, cumulative, 0.001);
+      found_001 = true;
+    }
+    if (!found_05 && after >= 0.05 * total) {
+      tail.quantile_05 = in_cell(j, cumulative, 0.05);
+      found_05 = true;
+    }
+    if (obs >= first(j) && obs < first(j) + size(j)) {
+      const double share = (obs - first(j) + 1) / size(j);
+      tail.cdf_observed =
+          std::min(1.0, (cumulative + share * weights[j]) / total);
+    }
+    cumulative = after;
+  }
+  if (!found_05) tail.quantile_05 = static_cast<uint64_t>(high);
+  if (!found_001) tail.quantile_001 = static_cast<uint64_t>(high);
+  return tail;
+}
+
+double LogChoose(double n, double k) {
+  return std::lgamma(n + 1) - std::lgamma(k + 1) - std::lgamma(n - k + 1);
+}
+
 }  // namespace
 
 uint64_t SplitConformalRank(uint64_t calibration_size, double alpha) {
@@ -90,6 +177,14 @@ uint64_t SplitConformalRank(uint64_t calibration_size, double alpha) {
 
 CountTail BinomialTail(uint64_t m, double p, uint64_t observed) {
   const double n = ToDouble(m);
+  const double sd = std::sqrt(n * p * (1 - p));
+  if (std::min(n, 2 * kLatticeSds * sd) > kLatticeRange) {
+    const double log_p = std::log(p);
+    const double log_q = std::log1p(-p);
+    return LatticeTail(m, n * p, sd, observed, [=](double k) {
+      return LogChoose(n, k) + k * log_p + (n - k) * log_q;
+    });
+  }
   const double odds = p / (1 - p);
   return Tail(m, n * p, observed, [n, odds](uint64_t k) {
     const double x = ToDouble(k);
@@ -99,6 +194,15 @@ CountTail BinomialTail(uint64_t m, double p, uint64_t observed) {
 
 CountTail BetaBinomialTail(uint64_t m, double a, double b, uint64_t observed) {
   const double n = ToDouble(m);
+  const double sd =
+      std::sqrt(n * a * b * (a + b + n) / ((a + b) * (a + b) * (a + b + 1)));
+  if (std::min(n, 2 * kLatticeSds * sd) > kLatticeRange) {
+    // log B(k + a, m - k + b) without the constant log B(a, b) and log
+    // Gamma(m + a + b): the lattice normalises its weights anyway.
+    return LatticeTail(m, n * a / (a + b), sd, observed, [=](double k) {
+      return LogChoose(n, k) + std::lgamma(k + a) + std::lgamma(n - k + b);
+    });
+  }
   return Tail(m, n * a / (a + b), observed, [n, a, b](uint64_t k) {
     const double x = ToDouble(k);
     return (n - x) / (x + 1) * ((x + a) / (n - x - 1 + b));

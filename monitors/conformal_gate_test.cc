@@ -149,6 +149,23 @@ TEST(BetaBinomialTailTest, MatchesSimulatedSplitConformal) {
   EXPECT_GT(below, 2 * BinomialTail(kTest, 0.9, 15).cdf_observed);
 }
 
+// A window of 5 million from n_cal = 19 spreads over millions of counts:
+// the lattice, against the direct sum over every count.
+TEST(BetaBinomialTailTest, WideLawOnTheLatticeMatchesDirectSummation) {
+  constexpr uint64_t m = 5000000;
+  const std::vector<double> cdf = Cdf(BetaBinomialPmf(m, 18, 2));
+  const uint64_t q05 = QuantileOf(cdf, 0.05);
+  const uint64_t q001 = QuantileOf(cdf, 0.001);
+  for (uint64_t k : {q001 / 2, q001, q05, m * 9 / 10, m - 1000}) {
+    const CountTail tail = BetaBinomialTail(m, 18, 2, k);
+    EXPECT_NEAR(tail.cdf_observed, cdf[k], 1e-5 * cdf[k] + 1e-12) << k;
+    EXPECT_NEAR(static_cast<double>(tail.quantile_05), static_cast<double>(q05),
+                2);
+    EXPECT_NEAR(static_cast<double>(tail.quantile_001),
+                static_cast<double>(q001), 2);
+  }
+}
+
 TEST(BinomialTailTest, MatchesDirectSummation) {
   for (const auto& [m, p] : std::vector<std::pair<uint64_t, double>>{
            {1, 0.9}, {10, 0.9}, {100, 0.95}, {2000, 0.8}, {200000, 0.9}}) {
