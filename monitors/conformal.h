@@ -97,6 +97,7 @@ class ConformalMonitor {
   static constexpr absl::string_view kOverallGroup = "(overall)";
 
   struct Options {
+    // What the predictions are. Default: intervals.
     ConformalKind kind = ConformalKind::kInterval;
     // Distinct groups kept; later new groups share kOverflowGroup.
     // Default: 1000. Range: [1, 100000].
