@@ -28,6 +28,13 @@ constexpr double kRankTolerance = 1e-9;
 
 double ToDouble(uint64_t n) { return static_cast<double>(n); }
 
+// x as a count in [0, limit]: a plain cast of a double at or past 2^64 is
+// undefined, and counts near 2^64 (saturated, or crafted) round there.
+uint64_t ToCount(double x, uint64_t limit) {
+  if (!(x < static_cast<double>(limit))) return limit;
+  return x > 0 ? static_cast<uint64_t>(x) : 0;
+}
+
 }  // namespace
 
 absl::Status ConformalMonitor::Validate(const Options& o) {
@@ -175,7 +182,7 @@ std::optional<double> ConformalMonitor::ScoreQuantile(double alpha) const {
   const double target = (ToDouble(n) + 1) * (1 - alpha);
   const double rank = std::ceil(target * (1 - kRankTolerance));
   if (rank > ToDouble(n)) return std::nullopt;
-  return scores_.ValueAtRank(static_cast<uint64_t>(rank));
+  return scores_.ValueAtRank(ToCount(rank, n));
 }
 
 std::optional<ConformalGate> ConformalMonitor::Gate(const Scope& scope,
@@ -262,8 +269,8 @@ ConformalScopeMetrics ConformalMonitor::ScopeMetrics(
     }
     // The lower q-quantile: the size of the ceil(q total)-th smallest.
     const auto quantile = [&](double q) {
-      const uint64_t rank = std::max<uint64_t>(
-          1, static_cast<uint64_t>(std::ceil(q * ToDouble(total))));
+      const uint64_t rank =
+          std::max<uint64_t>(1, ToCount(std::ceil(q * ToDouble(total)), total));
       uint64_t seen = 0;
       for (size_t size = 0; size < scope.by_set_size.size(); ++size) {
         seen = SaturatingAdd(seen, scope.by_set_size[size].count);

@@ -20,6 +20,13 @@ constexpr double kRankTolerance = 1e-9;
 
 double ToDouble(uint64_t n) { return static_cast<double>(n); }
 
+// x as a count in [0, limit]: a plain cast of a double at or past 2^64 is
+// undefined, and counts near 2^64 (saturated, or crafted) round there.
+uint64_t ToCount(double x, uint64_t limit) {
+  if (!(x < static_cast<double>(limit))) return limit;
+  return x > 0 ? static_cast<uint64_t>(x) : 0;
+}
+
 // The lower tail of a unimodal law on {0, ..., m} whose consecutive terms
 // have the ratio ratio(k) = P(k + 1) / P(k) > 0, for k < m. The terms are
 // relative to the one nearest the mean, so they never underflow where they
@@ -29,8 +36,7 @@ CountTail Tail(uint64_t m, double mean, uint64_t observed, Ratio ratio) {
   CountTail tail;
   tail.mean = mean;
   if (m == 0) return tail;
-  const uint64_t start =
-      std::min(m, static_cast<uint64_t>(std::max(0.0, std::floor(mean + 0.5))));
+  const uint64_t start = ToCount(std::floor(mean + 0.5), m);
   // Pass 1: the range of significant terms and their total.
   double total = 1;
   double peak = 1;
@@ -81,20 +87,22 @@ CountTail Tail(uint64_t m, double mean, uint64_t observed, Ratio ratio) {
   return tail;
 }
 
+// Windows larger than this are tested scaled down to it (see Scaled).
+constexpr uint64_t kMaxExactWindow = uint64_t{1} << 32;
 // A law wider than this many counts is summed on a lattice instead.
 constexpr double kLatticeRange = 0x1p22;
 // Points of that lattice.
-constexpr double kLatticePoints = 0x1p20;
+constexpr double kLatticePoints = 0x1p16;
 // Half-width of the lattice's range, in standard deviations.
 constexpr double kLatticeSds = 40;
 
 // The lower tail of a wide law (sd in the tens of thousands of counts or
-// more) from its log-probabilities on about 2^20 cells spanning at most
+// more) from its log-probabilities on about 2^16 cells spanning at most
 // 80 sd: each cell stands for `stride` consecutive counts, weighted by the
 // probability at its middle (the midpoint rule), and the cumulative sum is
-// interpolated inside a cell. The stride is under 1e-4 sd; log_pmf's
-// lgamma terms, large for a large m, lose about 1e-6 relative. The mass
-// beyond 40 sd of the mean is negligible.
+// interpolated inside a cell. The stride is under 1.3e-3 sd, where the rule
+// is good to about 1e-7; log_pmf's lgamma terms, large for a large m, lose
+// about 1e-16 m log m. The mass beyond 40 sd of the mean is negligible.
 template <typename LogPmf>
 CountTail LatticeTail(uint64_t m, double mean, double sd, uint64_t observed,
                       LogPmf log_pmf) {
@@ -133,8 +141,7 @@ CountTail LatticeTail(uint64_t m, double mean, double sd, uint64_t observed,
   const auto in_cell = [&](size_t j, double before, double q) {
     const double inside =
         std::ceil((q * total - before) / weights[j] * size(j));
-    return static_cast<uint64_t>(
-        std::min(high, first(j) + std::max(0.0, inside - 1)));
+    return ToCount(std::min(high, first(j) + std::max(0.0, inside - 1)), m);
   };
   bool found_05 = false;
   bool found_001 = false;
@@ -156,8 +163,8 @@ CountTail LatticeTail(uint64_t m, double mean, double sd, uint64_t observed,
     }
     cumulative = after;
   }
-  if (!found_05) tail.quantile_05 = static_cast<uint64_t>(high);
-  if (!found_001) tail.quantile_001 = static_cast<uint64_t>(high);
+  if (!found_05) tail.quantile_05 = ToCount(high, m);
+  if (!found_001) tail.quantile_001 = ToCount(high, m);
   return tail;
 }
 
@@ -172,10 +179,12 @@ uint64_t SplitConformalRank(uint64_t calibration_size, double alpha) {
   const double product = (ToDouble(calibration_size) + 1) * alpha;
   const double l = std::floor(product * (1 + kRankTolerance));
   // l <= n_cal keeps the Beta law's first parameter n_cal + 1 - l >= 1.
-  return std::min(static_cast<uint64_t>(l), calibration_size);
+  return ToCount(l, calibration_size);
 }
 
-CountTail BinomialTail(uint64_t m, double p, uint64_t observed) {
+namespace {
+
+CountTail UnscaledBinomialTail(uint64_t m, double p, uint64_t observed) {
   const double n = ToDouble(m);
   const double sd = std::sqrt(n * p * (1 - p));
   if (std::min(n, 2 * kLatticeSds * sd) > kLatticeRange) {
@@ -192,7 +201,8 @@ CountTail BinomialTail(uint64_t m, double p, uint64_t observed) {
   });
 }
 
-CountTail BetaBinomialTail(uint64_t m, double a, double b, uint64_t observed) {
+CountTail UnscaledBetaBinomialTail(uint64_t m, double a, double b,
+                                   uint64_t observed) {
   const double n = ToDouble(m);
   const double sd =
       std::sqrt(n * a * b * (a + b + n) / ((a + b) * (a + b) * (a + b + 1)));
@@ -206,6 +216,36 @@ CountTail BetaBinomialTail(uint64_t m, double a, double b, uint64_t observed) {
   return Tail(m, n * a / (a + b), observed, [n, a, b](uint64_t k) {
     const double x = ToDouble(k);
     return (n - x) / (x + 1) * ((x + a) / (n - x - 1 + b));
+  });
+}
+
+// A window past kMaxExactWindow is tested as the window of kMaxExactWindow
+// with the same coverage: lgamma's rounding (about 1e-16 m log m in the
+// log-probabilities) would swamp the lattice beyond it.
+template <typename TailOf>
+CountTail Scaled(uint64_t m, uint64_t observed, TailOf tail_of) {
+  if (m <= kMaxExactWindow) return tail_of(m, observed);
+  const double scale = ToDouble(kMaxExactWindow) / ToDouble(m);
+  CountTail tail =
+      tail_of(kMaxExactWindow,
+              ToCount(std::round(ToDouble(observed) * scale), kMaxExactWindow));
+  tail.mean /= scale;
+  tail.quantile_05 = ToCount(ToDouble(tail.quantile_05) / scale, m);
+  tail.quantile_001 = ToCount(ToDouble(tail.quantile_001) / scale, m);
+  return tail;
+}
+
+}  // namespace
+
+CountTail BinomialTail(uint64_t m, double p, uint64_t observed) {
+  return Scaled(m, observed, [p](uint64_t n, uint64_t x) {
+    return UnscaledBinomialTail(n, p, x);
+  });
+}
+
+CountTail BetaBinomialTail(uint64_t m, double a, double b, uint64_t observed) {
+  return Scaled(m, observed, [a, b](uint64_t n, uint64_t x) {
+    return UnscaledBetaBinomialTail(n, a, b, x);
   });
 }
 

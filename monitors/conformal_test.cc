@@ -499,6 +499,34 @@ TEST(ConformalMonitorTest, HostileBytesNeverCrash) {
   }
 }
 
+// A valid but enormous state, as a crafted or saturated one could be:
+// its gates take the lattice and the snapshot stays quick and finite.
+TEST(ConformalMonitorTest, HugeCountsSnapshotQuickly) {
+  ASSERT_OK_AND_ASSIGN(ConformalMonitor monitor, ConformalMonitor::Create({}));
+  monitor.Observe(Interval(true, 1, 0.1, 19, 1));
+  monitor.Observe(Interval(true, 1, 0.2, 0, 1));
+  state::v1::ConformalState state;
+  monitor.ToProto(&state);
+  const uint64_t huge = ~uint64_t{0} - 5;
+  for (int i = 0; i < 2; ++i) {
+    state.mutable_overall()->mutable_tallies(i)->set_count(huge / 2);
+    state.mutable_overall()->mutable_tallies(i)->set_covered(huge / 2 - 7);
+  }
+  state.mutable_overall()->mutable_sizes()->set_counts(0, huge / 2 * 2);
+  ASSERT_OK_AND_ASSIGN(ConformalMonitor big,
+                       ConformalMonitor::FromProto(state));
+  const ConformalMetrics m = big.Snapshot();
+  ASSERT_TRUE(m.overall.gate.has_value());
+  const ConformalGate& gate = *m.overall.gate;
+  EXPECT_EQ(gate.count, huge / 2);
+  // Beta-Binomial(m, 18, 2) scaled by m tends to Beta(18, 2), whose 5%
+  // quantile is 0.7808 (by the Beta CDF, I_x(18, 2) = 19 x^18 - 18 x^19).
+  const double x = gate.quantile_05;
+  EXPECT_NEAR(19 * std::pow(x, 18) - 18 * std::pow(x, 19), 0.05, 1e-4);
+  EXPECT_GT(gate.p_value, 0.5);
+  EXPECT_NEAR(*m.overall.median_size, 1, 1.0 / 128);
+}
+
 TEST(ConformalMonitorTest, InconsistentStatesAreDataLoss) {
   ASSERT_OK_AND_ASSIGN(ConformalMonitor monitor, ConformalMonitor::Create({}));
   Feed(monitor, RegressionStream(6, 200));

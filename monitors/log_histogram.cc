@@ -18,6 +18,14 @@ namespace vigie::monitors {
 namespace {
 
 constexpr uint32_t kStateVersion = 1;
+
+// x as a count in [0, limit]: a plain cast of a double at or past 2^64 is
+// undefined, and counts near 2^64 (saturated, or crafted) round there.
+uint64_t ToCount(double x, uint64_t limit) {
+  if (!(x < static_cast<double>(limit))) return limit;
+  return x > 0 ? static_cast<uint64_t>(x) : 0;
+}
+
 // Bucket of the largest finite double; +inf is the next index.
 constexpr uint32_t kMaxIndex = static_cast<uint32_t>(
     std::bit_cast<uint64_t>(std::numeric_limits<double>::max()) >>
@@ -147,7 +155,7 @@ double LogHistogram::ValueAtRank(uint64_t rank) const {
 double LogHistogram::Quantile(double q) const {
   if (count_ == 0 || !(q >= 0 && q <= 1)) return 0;
   const double rank = std::ceil(q * static_cast<double>(count_));
-  return ValueAtRank(std::max<uint64_t>(1, static_cast<uint64_t>(rank)));
+  return ValueAtRank(std::max<uint64_t>(1, ToCount(rank, count_)));
 }
 
 void LogHistogram::ToProto(state::v1::LogHistogramState* state) const {
