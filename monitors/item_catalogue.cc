@@ -63,6 +63,10 @@ class ItemCatalogue::Builder {
       : unit_(unit) {
     catalogue_.options_ = options;
     catalogue_.category_offsets_.push_back(0);
+    catalogue_.weight_by_count_.push_back(0);
+    for (uint32_t k = 1; k <= options.max_categories_per_item; ++k) {
+      catalogue_.weight_by_count_.push_back(1 / std::sqrt(k));
+    }
   }
 
   absl::Status AddItem(const v1::CatalogueItem& item, int64_t position);
@@ -106,7 +110,6 @@ absl::Status ItemCatalogue::Builder::AddItem(const v1::CatalogueItem& item,
   c.ids_.push_back(item.item_id());
   c.interacting_users_.push_back(item.reference_users());
   c.self_dot_.push_back(0);
-  c.category_weight_.push_back(0);
   positions_.push_back(position);
   if (absl::Status s = AddCategories(item, position); !s.ok()) return s;
   if (absl::Status s = AddEmbedding(item, position); !s.ok()) return s;
@@ -151,8 +154,7 @@ absl::Status ItemCatalogue::Builder::AddCategories(
                                         " categories, over ",
                                         c.options_.max_categories_per_item));
   }
-  const double weight = 1 / std::sqrt(static_cast<double>(k));
-  c.category_weight_.back() = weight;
+  const double weight = c.weight_by_count_[k];
   c.self_dot_.back() = static_cast<double>(k) * weight * weight;
   c.feature_dimension_ = static_cast<uint32_t>(c.category_labels_.size());
   return absl::OkStatus();
@@ -233,14 +235,13 @@ absl::StatusOr<ItemCatalogue> ItemCatalogue::Builder::Finish() {
 
 void ItemCatalogue::ComputePopularity() {
   const size_t n = ids_.size();
-  popularity_.assign(n, 0);
-  novelty_.assign(n, 0);
+  reference_.assign(n, Reference());
   const double users = static_cast<double>(reference_users_);
   unseen_novelty_ = reference_users_ > 0 ? std::log2(users + 1) : 0;
   for (size_t i = 0; i < n && reference_users_ > 0; ++i) {
     const uint64_t u = interacting_users_[i];
-    popularity_[i] = static_cast<double>(u) / users;
-    novelty_[i] = u > 0 ? -std::log2(popularity_[i]) : unseen_novelty_;
+    const double p = static_cast<double>(u) / users;
+    reference_[i] = {p, u > 0 ? -std::log2(p) : unseen_novelty_};
   }
   std::vector<uint32_t> order(n);
   std::iota(order.begin(), order.end(), 0u);

@@ -117,7 +117,12 @@ class ItemCatalogue {
         category_ids_.data() + category_offsets_[item],
         category_offsets_[item + 1] - category_offsets_[item]);
   }
-  double category_weight(uint32_t item) const { return category_weight_[item]; }
+  double category_weight(uint32_t item) const {
+    return weight_by_count_[categories(item).size()];
+  }
+  // 1 / sqrt(k) for k categories, k up to max_categories_per_item (0 for
+  // 0): a table small enough to stay in cache.
+  absl::Span<const double> weight_by_count() const { return weight_by_count_; }
   // Embedding: the item's unit vector (all zeros when it has none).
   absl::Span<const float> embedding(uint32_t item) const {
     return absl::MakeConstSpan(
@@ -135,9 +140,9 @@ class ItemCatalogue {
     return interacting_users_[item];
   }
   // u_i / U; 0 without a reference.
-  double popularity(uint32_t item) const { return popularity_[item]; }
+  double popularity(uint32_t item) const { return reference_[item].popularity; }
   // -log2 of popularity, or UnseenNovelty() for a popularity of 0.
-  double novelty(uint32_t item) const { return novelty_[item]; }
+  double novelty(uint32_t item) const { return reference_[item].novelty; }
   double UnseenNovelty() const { return unseen_novelty_; }
   // 0 for the most popular item.
   uint32_t popularity_rank(uint32_t item) const {
@@ -167,12 +172,16 @@ class ItemCatalogue {
   std::vector<std::string> category_labels_;
   std::vector<uint32_t> category_offsets_;  // size() + 1 entries.
   std::vector<uint32_t> category_ids_;
-  std::vector<double> category_weight_;
+  std::vector<double> weight_by_count_;
   std::vector<float> embeddings_;  // size() * d.
   uint64_t reference_users_ = 0;
   std::vector<uint64_t> interacting_users_;
-  std::vector<double> popularity_;
-  std::vector<double> novelty_;
+  // Side by side, as every recommended item reads both.
+  struct Reference {
+    double popularity = 0;
+    double novelty = 0;
+  };
+  std::vector<Reference> reference_;
   std::vector<uint32_t> popularity_rank_;
   double unseen_novelty_ = 0;
 };

@@ -160,13 +160,17 @@ void RecommendationMonitor::AddDiversity(const ItemCatalogue& catalogue,
   double squares = 0;  // |S|^2.
   uint32_t m = 0;
   if (catalogue.feature_kind() == ItemCatalogue::FeatureKind::kCategories) {
+    // Weights from the small per-count table, and |u|^2 = k w^2: no
+    // per-item array beyond the categories themselves.
+    const absl::Span<const double> weights = catalogue.weight_by_count();
     for (uint32_t item : items) {
       if (item >= size) continue;
-      const double w = catalogue.category_weight(item);
-      if (w == 0) continue;
+      const absl::Span<const uint32_t> categories = catalogue.categories(item);
+      if (categories.empty()) continue;
+      const double w = weights[categories.size()];
       ++m;
-      self += catalogue.self_dot(item);
-      for (uint32_t c : catalogue.categories(item)) sums[c] += w;
+      self += static_cast<double>(categories.size()) * w * w;
+      for (uint32_t c : categories) sums[c] += w;
     }
     // Each category's sum is read once, then cleared for the next list.
     for (uint32_t item : items) {
@@ -179,9 +183,13 @@ void RecommendationMonitor::AddDiversity(const ItemCatalogue& catalogue,
   } else {
     const size_t d = catalogue.feature_dimension();
     for (uint32_t item : items) {
-      if (item >= size || catalogue.self_dot(item) == 0) continue;
+      if (item >= size) continue;
+      // Precomputed: summing the squares here would chain every addition
+      // of the vector on the previous one.
+      const double norm = catalogue.self_dot(item);
+      if (norm == 0) continue;
       ++m;
-      self += catalogue.self_dot(item);
+      self += norm;
       const float* u = catalogue.embedding(item).data();
       for (size_t j = 0; j < d; ++j) sums[j] += static_cast<double>(u[j]);
     }
