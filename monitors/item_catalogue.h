@@ -61,9 +61,12 @@ struct ItemCatalogueOptions {
 //   {"item": {"itemId": "b7", "categories": ["rock"]}}
 // Errors name the line: "line 3: duplicate item id \"a1\"".
 //
-// Memory: per item, its id (string) and a hash-map entry (~60 bytes), 28
-// bytes of popularity, novelty, rank and norm, plus 8 bytes per category
-// (id and offset) or 4 per embedding dimension; 40 bytes per category label.
+// Memory: per item, its id twice (the id list and the look-up table: about
+// 80 bytes for ids of up to 15 bytes), 44 bytes of reference counts,
+// popularity, novelty, rank, norm and category offset, plus 4 bytes per
+// category or per embedding dimension; about 80 bytes per category label.
+// Catalogue-sized arrays are read by every recommended item: a catalogue
+// larger than the caches makes ObserveList memory-bound.
 // Immutable once built, except SetReferencePopularity; thread-compatible.
 class ItemCatalogue {
  public:

@@ -269,10 +269,9 @@ void RecommendationMonitor::ObserveListByIds(
 void RecommendationMonitor::SampleList(uint64_t user_hash,
                                        absl::Span<const uint32_t> items) {
   const uint64_t list_hash = internal::ListHash(items);
-  const auto same_user = std::find_if(
-      sampled_lists_.begin(), sampled_lists_.end(),
-      [user_hash](const SampledList& s) { return s.user_hash == user_hash; });
-  if (same_user != sampled_lists_.end() && same_user->list_hash <= list_hash) {
+  const auto at = FindUser(user_hash);
+  if (at != sampled_lists_.end() && at->user_hash == user_hash &&
+      at->list_hash <= list_hash) {
     return;
   }
   SampledList list;
@@ -290,29 +289,56 @@ void RecommendationMonitor::SampleList(uint64_t user_hash,
   OfferList(std::move(list));
 }
 
+std::vector<RecommendationMonitor::SampledList>::iterator
+RecommendationMonitor::FindUser(uint64_t user_hash) {
+  return std::lower_bound(
+      sampled_lists_.begin(), sampled_lists_.end(), user_hash,
+      [](const SampledList& s, uint64_t h) { return s.user_hash < h; });
+}
+
 void RecommendationMonitor::OfferList(SampledList list) {
-  const auto same_user = std::find_if(
-      sampled_lists_.begin(), sampled_lists_.end(),
-      [&list](const SampledList& s) { return s.user_hash == list.user_hash; });
-  if (same_user != sampled_lists_.end()) {
-    if (list.list_hash < same_user->list_hash) *same_user = std::move(list);
+  const auto at = FindUser(list.user_hash);
+  if (at != sampled_lists_.end() && at->user_hash == list.user_hash) {
+    if (list.list_hash < at->list_hash) *at = std::move(list);
     return;
   }
   const size_t s = options_.personalization_sample_size;
-  const auto by_user = [](const SampledList& a, const SampledList& b) {
-    return a.user_hash < b.user_hash;
-  };
-  if (sampled_lists_.size() < s) {
-    sampled_lists_.push_back(std::move(list));
+  if (sampled_lists_.size() >= s) {
+    if (at == sampled_lists_.end()) return;  // Above every kept user.
+    sampled_lists_.insert(at, std::move(list));
+    sampled_lists_.pop_back();
   } else {
-    if (list.user_hash >= user_threshold_) return;
-    *std::max_element(sampled_lists_.begin(), sampled_lists_.end(), by_user) =
-        std::move(list);
+    sampled_lists_.insert(at, std::move(list));
   }
   if (sampled_lists_.size() >= s) {
-    user_threshold_ =
-        std::max_element(sampled_lists_.begin(), sampled_lists_.end(), by_user)
-            ->user_hash;
+    user_threshold_ = sampled_lists_.back().user_hash;
+  }
+}
+
+void RecommendationMonitor::MergeSampledLists(
+    const std::vector<SampledList>& other) {
+  // Both ascending by user: one pass, keeping the first s users and, for a
+  // user in both, the list of smaller hash.
+  const size_t s = options_.personalization_sample_size;
+  std::vector<SampledList> merged;
+  merged.reserve(std::min(s, sampled_lists_.size() + other.size()));
+  auto a = sampled_lists_.begin();
+  auto b = other.begin();
+  while (merged.size() < s && (a != sampled_lists_.end() || b != other.end())) {
+    if (b == other.end() ||
+        (a != sampled_lists_.end() && a->user_hash < b->user_hash)) {
+      merged.push_back(std::move(*a++));
+    } else if (a == sampled_lists_.end() || b->user_hash < a->user_hash) {
+      merged.push_back(*b++);
+    } else {
+      merged.push_back(b->list_hash < a->list_hash ? *b : std::move(*a));
+      ++a;
+      ++b;
+    }
+  }
+  sampled_lists_ = std::move(merged);
+  if (sampled_lists_.size() >= s) {
+    user_threshold_ = sampled_lists_.back().user_hash;
   }
 }
 
@@ -416,7 +442,7 @@ absl::Status RecommendationMonitor::Merge(const RecommendationMonitor& other) {
       OfferItem(item, internal::ItemHash(item), count);
     }
   }
-  for (const SampledList& list : other.sampled_lists_) OfferList(list);
+  MergeSampledLists(other.sampled_lists_);
   feedback_lists_ = SaturatingAdd(feedback_lists_, other.feedback_lists_);
   hit_lists_ = SaturatingAdd(hit_lists_, other.hit_lists_);
   sum_reciprocal_rank_ += other.sum_reciprocal_rank_;

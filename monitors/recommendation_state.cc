@@ -67,18 +67,11 @@ void RecommendationMonitor::ToProto(
     state->add_sampled_items(item);
     state->add_sampled_counts(count);
   }
-  std::vector<const SampledList*> lists;
-  lists.reserve(sampled_lists_.size());
-  for (const SampledList& list : sampled_lists_) lists.push_back(&list);
-  std::sort(lists.begin(), lists.end(),
-            [](const SampledList* a, const SampledList* b) {
-              return a->user_hash < b->user_hash;
-            });
-  for (const SampledList* list : lists) {
+  for (const SampledList& list : sampled_lists_) {
     state::v1::SampledListState* out = state->add_sampled_lists();
-    out->set_user_hash(list->user_hash);
-    out->set_list_hash(list->list_hash);
-    out->mutable_items()->Add(list->items.begin(), list->items.end());
+    out->set_user_hash(list.user_hash);
+    out->set_list_hash(list.list_hash);
+    out->mutable_items()->Add(list.items.begin(), list.items.end());
   }
   state->set_feedback_lists(feedback_lists_);
   state->set_hit_lists(hit_lists_);
@@ -236,7 +229,12 @@ absl::StatusOr<RecommendationMonitor> RecommendationMonitor::FromProto(
     list.user_hash = in.user_hash();
     list.list_hash = in.list_hash();
     list.items.assign(items.begin(), items.end());
-    m.OfferList(std::move(list));
+    // Ascending, checked above: appended as they come, in O(s).
+    m.sampled_lists_.push_back(std::move(list));
+  }
+
+  if (m.sampled_lists_.size() >= options.personalization_sample_size) {
+    m.user_threshold_ = m.sampled_lists_.back().user_hash;
   }
 
   // Feedback.

@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -14,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "gtest/gtest.h"
 #include "monitors/item_catalogue.h"
+#include "monitors/stable_hash.h"
 #include "tests/testutil/hostile_bytes.h"
 #include "tests/testutil/status_matchers.h"
 #include "vigie/state/v1/recommendation.pb.h"
@@ -390,6 +392,43 @@ TEST(RecommendationMonitorTest, PersonalizationMatchesBruteForce) {
   }
   const RecommendationMetrics m = monitor.Snapshot();
   EXPECT_EQ(m.personalization_users, lists.size());
+  EXPECT_NEAR(*m.personalization, 1 - sum / pairs, 1e-12);
+}
+
+// Past its size, the sample holds the users of smallest hash, each with
+// the one list it was shown.
+TEST(RecommendationMonitorTest, PersonalizationSampleIsBottomUsersByHash) {
+  const std::vector<TestItem> items = RandomItems(23, 200, 5, 10);
+  const ItemCatalogue catalogue = MakeCatalogue(items, 10);
+  const std::vector<Event> lists = RandomLists(24, 1000, 200, 10, 1, 0);
+  Options o;
+  o.personalization_sample_size = 16;
+  RecommendationMonitor monitor = NewMonitor(o);
+  std::vector<std::pair<uint64_t, size_t>> by_hash;
+  for (size_t u = 0; u < lists.size(); ++u) {
+    const std::string user = absl::StrCat("u", u);
+    monitor.ObserveList(catalogue, lists[u].items, user);
+    by_hash.emplace_back(StableHash(user), u);
+  }
+  std::sort(by_hash.begin(), by_hash.end());
+  by_hash.resize(16);
+  double sum = 0;
+  int pairs = 0;
+  for (size_t a = 0; a < by_hash.size(); ++a) {
+    const std::vector<uint32_t>& la = lists[by_hash[a].second].items;
+    const std::set<uint32_t> sa(la.begin(), la.end());
+    for (size_t b = a + 1; b < by_hash.size(); ++b) {
+      const std::vector<uint32_t>& lb = lists[by_hash[b].second].items;
+      const std::set<uint32_t> sb(lb.begin(), lb.end());
+      size_t common = 0;
+      for (uint32_t x : sa) common += sb.count(x);
+      sum += static_cast<double>(common) /
+             std::sqrt(static_cast<double>(sa.size() * sb.size()));
+      ++pairs;
+    }
+  }
+  const RecommendationMetrics m = monitor.Snapshot();
+  EXPECT_EQ(m.personalization_users, 16u);
   EXPECT_NEAR(*m.personalization, 1 - sum / pairs, 1e-12);
 }
 
