@@ -82,14 +82,13 @@ absl::Status RecommendationMonitor::ValidateOptions(const Options& options) {
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          CheckRange("personalization_sample_size",
-                     options.personalization_sample_size, 2, 65536);
+  if (absl::Status s = CheckRange("personalization_sample_size",
+                                  options.personalization_sample_size, 2, 4096);
       !s.ok()) {
     return s;
   }
   if (absl::Status s = CheckRange("max_sampled_list_length",
-                                  options.max_sampled_list_length, 1, 10000);
+                                  options.max_sampled_list_length, 1, 1000);
       !s.ok()) {
     return s;
   }

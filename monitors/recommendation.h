@@ -154,9 +154,10 @@ class RecommendationMonitor {
     // k of the exposure sample of the other items. Default: 4096. Range:
     // [16, 1,048,576].
     uint32_t exposure_sample_size = 4096;
-    // Users in the personalisation sample. Default: 256. Range: [2, 65536].
+    // Users in the personalisation sample; Snapshot compares every pair.
+    // Default: 256. Range: [2, 4096].
     uint32_t personalization_sample_size = 256;
-    // Items kept per sampled list. Default: 100. Range: [1, 10000].
+    // Items kept per sampled list. Default: 100. Range: [1, 1000].
     uint32_t max_sampled_list_length = 100;
     // Serendipity: relevant items outside this many most popular reference
     // items count. Default: 100. Range: [0, 100,000,000].
