@@ -82,9 +82,13 @@ class Stream {
 
 class DriftE2eTest : public ::testing::Test {
  protected:
-  void Start() {
+  void Start(uint32_t reference_versions = 10) {
     ASSERT_OK_AND_ASSIGN(services::ServerConfig config,
                          services::DefaultServerConfig());
+    config.default_model.reference_versions = reference_versions;
+    for (services::ModelConfig& model : config.models) {
+      model.reference_versions = reference_versions;
+    }
     config.data_dir = dir_.Join("state");
     config.grpc_address = "127.0.0.1:0";
     ASSERT_OK_AND_ASSIGN(server_,
@@ -373,6 +377,63 @@ TEST_F(DriftE2eTest, ErrorJumpRevertedAfterOneWindowNeverGoesCritical) {
   EXPECT_TRUE(warned);
   SendInChunks(stream, {}, 6000, t0 + 2 * day, spacing, 100, check);
   EXPECT_FALSE(D4Severity().has_value());
+}
+
+// Three uploads with 2 versions kept: the first is deleted with the third,
+// the second is read back whole (its own counts and description), before
+// and after a restart.
+TEST_F(DriftE2eTest, KeepsTheLastReferenceVersions) {
+  Start(/*reference_versions=*/2);
+  const absl::Time t0 = absl::FromUnixSeconds(1'790'000'000);
+  Stream stream(7);
+  const int sizes[] = {50, 60, 70};
+  for (int i = 0; i < 3; ++i) {
+    v1::UploadReferenceRequest upload;
+    upload.set_model_id(kModel);
+    upload.set_description(absl::StrCat("sample ", i + 1));
+    for (v1::Event& e :
+         stream.Events({}, sizes[i], t0 - absl::Hours(48), absl::Seconds(1))) {
+      *upload.add_events() = std::move(e);
+    }
+    ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo info,
+                         client_->UploadReference(upload));
+    EXPECT_EQ(info.version(), static_cast<uint32_t>(i + 1));
+  }
+  for (bool restarted : {false, true}) {
+    SCOPED_TRACE(restarted ? "after a restart" : "before a restart");
+    if (restarted) {
+      Stop();
+      Start(/*reference_versions=*/2);
+    }
+    v1::GetReferenceRequest get;
+    get.set_model_id(kModel);
+    ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo current, client_->GetReference(get));
+    EXPECT_EQ(current.version(), 3u);
+    EXPECT_EQ(current.predictions(), 70u);
+    ASSERT_EQ(current.versions_size(), 2);
+    EXPECT_EQ(current.versions(0).version(), 2u);
+    EXPECT_EQ(current.versions(0).source(), "upload: sample 2");
+    EXPECT_EQ(current.versions(1).version(), 3u);
+    get.set_version(2);
+    ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo second, client_->GetReference(get));
+    EXPECT_EQ(second.version(), 2u);
+    EXPECT_EQ(second.source(), "upload: sample 2");
+    EXPECT_EQ(second.predictions(), 60u);
+    EXPECT_EQ(second.labels(), 60u);
+    bool has_x = false;
+    for (const v1::FeatureProfile& f : second.features()) {
+      if (f.feature() == "x") {
+        has_x = true;
+        EXPECT_EQ(f.count(), 60u);
+      }
+    }
+    EXPECT_TRUE(has_x);
+    get.set_version(1);
+    const absl::Status gone = client_->GetReference(get).status();
+    EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound);
+    EXPECT_NE(gone.message().find("keeps no reference v1"), std::string::npos)
+        << gone;
+  }
 }
 
 TEST_F(DriftE2eTest, UploadErrorsAreClear) {
