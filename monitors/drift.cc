@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "monitors/option_range.h"
 #include "monitors/stats.h"
 #include "vigie/state/v1/drift.pb.h"
 #include "vigie/v1/events.pb.h"
@@ -27,15 +28,6 @@ inline bool SameName(absl::string_view a, absl::string_view b) {
 inline bool IsSpecial(absl::string_view name) {
   return !name.empty() && name[0] == '@' &&
          (name == kPredictionFeature || name == kLabelFeature);
-}
-
-absl::Status CheckRange(absl::string_view name, uint64_t value, uint64_t low,
-                        uint64_t high) {
-  if (value < low || value > high) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " must be in [", low, ", ", high, "], got ", value));
-  }
-  return absl::OkStatus();
 }
 
 absl::Status Corrupt(absl::string_view what) {

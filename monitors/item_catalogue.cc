@@ -18,22 +18,11 @@
 #include "absl/strings/strip.h"
 #include "absl/types/span.h"
 #include "google/protobuf/util/json_util.h"
+#include "monitors/option_range.h"
 #include "monitors/stable_hash.h"
 #include "vigie/v1/catalogue.pb.h"
 
 namespace vigie::monitors {
-namespace {
-
-absl::Status CheckRange(absl::string_view name, uint32_t value, uint32_t low,
-                        uint32_t high) {
-  if (value < low || value > high) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " must be in [", low, ", ", high, "], got ", value));
-  }
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 absl::Status ItemCatalogueOptions::Validate() const {
   if (absl::Status s = CheckRange("max_items", max_items, 1, 100'000'000);

@@ -17,21 +17,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "monitors/item_catalogue.h"
+#include "monitors/option_range.h"
 #include "monitors/recommendation_internal.h"
 #include "monitors/stable_hash.h"
 #include "monitors/stats.h"
 
 namespace vigie::monitors {
 namespace {
-
-absl::Status CheckRange(absl::string_view name, uint32_t value, uint32_t low,
-                        uint32_t high) {
-  if (value < low || value > high) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(name, " must be in [", low, ", ", high, "], got ", value));
-  }
-  return absl::OkStatus();
-}
 
 // Relevant and recommended items past which feedback is matched through
 // hash maps rather than by comparing every pair.
