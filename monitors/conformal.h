@@ -114,6 +114,8 @@ class ConformalMonitor {
     // Groups with fewer observations are reported but left out of the
     // coverage gap. Default: 0.
     uint64_t min_group_size = 0;
+
+    friend bool operator==(const Options&, const Options&) = default;
   };
 
   // kInvalidArgument if `options` is out of range.

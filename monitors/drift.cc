@@ -274,6 +274,7 @@ void DriftMonitor::ObservePrediction(const PredictionView& prediction) {
                           FeatureSample::Kind::kCategorical),
                   prediction.predicted_class);
       break;
+    case PredictionView::Output::kRecommendation:
     case PredictionView::Output::kOther:
       break;
   }

@@ -246,6 +246,15 @@ void ItemCatalogue::ComputePopularity() {
   ranking_fingerprint_ = MixBits(h ^ n);
 }
 
+ItemCatalogue ItemCatalogue::Empty() {
+  ItemCatalogue c;
+  c.category_offsets_.push_back(0);
+  c.weight_by_count_.push_back(0);
+  c.fingerprint_ = MixBits(0);
+  c.ComputePopularity();
+  return c;
+}
+
 absl::StatusOr<ItemCatalogue> ItemCatalogue::FromProto(
     const v1::ItemCatalogue& catalogue, const ItemCatalogueOptions& options) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;

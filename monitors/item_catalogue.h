@@ -83,6 +83,10 @@ class ItemCatalogue {
   // file is the caller's. kInvalidArgument naming the line.
   static absl::StatusOr<ItemCatalogue> FromJsonLines(
       absl::string_view contents, const ItemCatalogueOptions& options);
+  // A catalogue of no items, which neither file nor API may give: what a
+  // model's lists are resolved against while it has no catalogue (every
+  // item is then unknown).
+  static ItemCatalogue Empty();
   void ToProto(v1::ItemCatalogue* catalogue) const;
 
   // Replaces the reference popularity: `interacting_users[i]` reference

@@ -119,6 +119,15 @@ absl::StatusOr<ModelMonitors> ModelMonitors::Create(const Options& options) {
   if (absl::Status s = DriftMonitor::Create(options.drift).status(); !s.ok()) {
     return s;
   }
+  if (absl::Status s = ConformalMonitor::Create(options.conformal).status();
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          RecommendationMonitor::Create(options.recommendation).status();
+      !s.ok()) {
+    return s;
+  }
   return ModelMonitors(options);
 }
 
@@ -142,25 +151,22 @@ std::string ModelMonitors::ReferenceGroup(const std::string& attribute) const {
   return it == options_.reference_groups.end() ? "" : it->second;
 }
 
+bool ModelMonitors::Admits(absl::string_view name, size_t plain) const {
+  if (IsIntersection(name)) return true;
+  if (options_.group_attributes.empty()) {
+    return plain < options_.max_attributes;
+  }
+  return std::find(options_.group_attributes.begin(),
+                   options_.group_attributes.end(),
+                   name) != options_.group_attributes.end();
+}
+
 ModelMonitors::Attribute* ModelMonitors::AttributeFor(
     absl::string_view attribute) {
   if (auto it = attributes_.find(attribute); it != attributes_.end()) {
     return &it->second;
   }
-  const bool listed = std::find(options_.group_attributes.begin(),
-                                options_.group_attributes.end(),
-                                attribute) != options_.group_attributes.end();
-  if (!IsIntersection(attribute)) {
-    if (options_.group_attributes.empty()) {
-      size_t plain = attributes_.size();
-      for (const std::string& name : intersection_names_) {
-        plain -= attributes_.contains(name) ? 1 : 0;
-      }
-      if (plain >= options_.max_attributes) return nullptr;
-    } else if (!listed) {
-      return nullptr;
-    }
-  }
+  if (!Admits(attribute, PlainAttributes(attributes_))) return nullptr;
   const std::string name(attribute);
   Attribute& added = attributes_.emplace(name, NewAttribute()).first->second;
   for (FairnessMonitor& monitor : added.fairness) {
@@ -195,9 +201,9 @@ void ModelMonitors::CountMissing(const std::string& attribute) {
   missing = SaturatingAdd(missing, 1);
 }
 
-template <typename Observe>
-void ModelMonitors::ForEachGroup(const PredictionView& prediction,
-                                 bool count_missing, Observe observe) {
+void ModelMonitors::ForEachGroup(
+    const PredictionView& prediction, bool count_missing,
+    absl::FunctionRef<void(absl::string_view, absl::string_view)> observe) {
   if (!options_.group_attributes.empty()) {
     for (const std::string& attribute : options_.group_attributes) {
       const absl::string_view* group = prediction.Group(attribute);
@@ -206,9 +212,7 @@ void ModelMonitors::ForEachGroup(const PredictionView& prediction,
         if (count_missing) CountMissing(attribute);
         continue;
       }
-      if (Attribute* monitors = AttributeFor(attribute)) {
-        observe(*monitors, *group);
-      }
+      observe(attribute, *group);
     }
   } else {
     // Every attribute is monitored, up to max_attributes, in name order (the
@@ -216,8 +220,7 @@ void ModelMonitors::ForEachGroup(const PredictionView& prediction,
     // not depend on the order the client sent them in.
     for (const auto& [attribute, group] : prediction.groups) {
       if (attribute.empty() || group.empty()) continue;
-      Attribute* monitors = AttributeFor(attribute);
-      if (monitors != nullptr) observe(*monitors, group);
+      observe(attribute, group);
     }
   }
   for (size_t i = 0; i < options_.intersections.size(); ++i) {
@@ -236,9 +239,7 @@ void ModelMonitors::ForEachGroup(const PredictionView& prediction,
       if (count_missing) CountMissing(intersection_names_[i]);
       continue;
     }
-    if (Attribute* monitors = AttributeFor(intersection_names_[i])) {
-      observe(*monitors, scratch_);
-    }
+    observe(intersection_names_[i], scratch_);
   }
 }
 
@@ -269,12 +270,20 @@ void ModelMonitors::ObservePrediction(const v1::Prediction& prediction) {
   ObservePrediction(PredictionView::Of(prediction));
 }
 
-void ModelMonitors::ObservePrediction(const PredictionView& prediction) {
+void ModelMonitors::ObservePrediction(const PredictionView& prediction,
+                                      const ItemCatalogue* catalogue) {
   drift_.ObservePrediction(prediction);
+  if (prediction.output == PredictionView::Output::kRecommendation) {
+    ObserveList(prediction, catalogue);
+    return;
+  }
   const std::optional<Output> output = OutputOf(prediction);
   if (!output.has_value()) return;
   ForEachGroup(prediction, /*count_missing=*/true,
-               [&](Attribute& attribute, absl::string_view group) {
+               [&](absl::string_view name, absl::string_view group) {
+                 Attribute* found = AttributeFor(name);
+                 if (found == nullptr) return;
+                 Attribute& attribute = *found;
                  if (options_.classes.empty()) {
                    attribute.fairness[0].ObservePrediction(group,
                                                            output->decision);
@@ -293,8 +302,17 @@ void ModelMonitors::ObserveJoined(const v1::Prediction& prediction,
 }
 
 void ModelMonitors::ObserveJoined(const PredictionView& prediction,
-                                  const v1::Outcome& outcome) {
+                                  const v1::Outcome& outcome,
+                                  const ItemCatalogue* catalogue) {
   drift_.ObserveLabel(outcome);
+  if (prediction.output == PredictionView::Output::kRecommendation) {
+    ObserveFeedback(prediction, outcome, catalogue);
+    return;
+  }
+  if (const std::optional<ConformalObservation> conformal =
+          ConformalOf(prediction, outcome)) {
+    ObserveConformal(prediction, *conformal);
+  }
   const std::optional<Output> output = OutputOf(prediction);
   if (!output.has_value()) return;
   bool label = false;  // Binary: the outcome; multiclass: top-label correct.
@@ -317,7 +335,10 @@ void ModelMonitors::ObserveJoined(const PredictionView& prediction,
     calibration_->Observe(*output->probability, label);
   }
   ForEachGroup(prediction, /*count_missing=*/false,
-               [&](Attribute& attribute, absl::string_view group) {
+               [&](absl::string_view name, absl::string_view group) {
+                 Attribute* found = AttributeFor(name);
+                 if (found == nullptr) return;
+                 Attribute& attribute = *found;
                  if (options_.classes.empty()) {
                    attribute.fairness[0].ObserveOutcome(group, output->decision,
                                                         label);
@@ -347,7 +368,8 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
       a.classes != b.classes || a.drift.max_features != b.drift.max_features ||
       a.drift.max_categories != b.drift.max_categories ||
       a.drift.sketch_k != b.drift.sketch_k ||
-      a.drift.sketch_exact_capacity != b.drift.sketch_exact_capacity) {
+      a.drift.sketch_exact_capacity != b.drift.sketch_exact_capacity ||
+      a.conformal != b.conformal || a.recommendation != b.recommendation) {
     const auto describe = [](const Options& o) {
       return absl::StrCat(
           "group_attributes [", absl::StrJoin(o.group_attributes, ", "), "], ",
@@ -406,6 +428,7 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
     missing = SaturatingAdd(missing, count);
   }
   errors_.Merge(other.errors_);
+  MergeQuality(other);
   return absl::OkStatus();
 }
 
@@ -426,6 +449,7 @@ ModelMetrics ModelMonitors::Snapshot() const {
   }
   if (calibration_.has_value()) metrics.calibration = calibration_->Snapshot();
   metrics.missing = missing_;
+  SnapshotQuality(metrics);
   return metrics;
 }
 
@@ -433,7 +457,8 @@ bool ModelMonitors::empty() const {
   // A monitor is only added with an observation, and Deserialize drops
   // empty ones, so any monitor or missing count means an observation.
   return attributes_.empty() && !calibration_.has_value() && missing_.empty() &&
-         drift_.empty() && errors_.count == 0;
+         drift_.empty() && errors_.count == 0 && !conformal_.has_value() &&
+         conformal_by_attribute_.empty() && !recommendation_.has_value();
 }
 
 }  // namespace vigie::monitors

@@ -8,14 +8,18 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "monitors/calibration.h"
 #include "monitors/change_episode.h"
+#include "monitors/conformal.h"
 #include "monitors/drift.h"
 #include "monitors/fairness.h"
+#include "monitors/item_catalogue.h"
 #include "monitors/prediction_view.h"
+#include "monitors/recommendation.h"
 
 namespace vigie::v1 {
 class Prediction;
@@ -47,6 +51,14 @@ struct ModelMetrics {
       calibration_by_group;
   // Predictions lacking a monitored attribute, by attribute name.
   std::map<std::string, uint64_t> missing;
+  // Conformal coverage of the joined pairs whose prediction carried an
+  // interval (regression) or a prediction set (multiclass) with its alpha;
+  // empty until one was joined. Its groups are empty: see the next.
+  std::optional<ConformalMetrics> conformal;
+  // The same per group (Mondrian view), by attribute (and intersection).
+  std::map<std::string, ConformalMetrics> conformal_by_attribute;
+  // Recommendation lists and their feedback; empty until a list came.
+  std::optional<RecommendationMetrics> recommendation;
 };
 
 // The monitors of one model over one pane (or a merge of panes): per group
@@ -54,8 +66,10 @@ struct ModelMetrics {
 // models) or one per class, one class against the rest (multiclass), and a
 // CalibrationMonitor per group; and one CalibrationMonitor for the whole
 // model; and a DriftMonitor of its features; and the ErrorTally of the
-// errors of its joined pairs (the caller computes them). Routes events to them;
-// later monitor families join here.
+// errors of its joined pairs (the caller computes them); a ConformalMonitor
+// of the model's conformal intervals or sets, and one per attribute for its
+// groups; and a RecommendationMonitor of its recommendation lists. Routes
+// events to them.
 //
 // Observed: binary predictions with a decision (the pipeline fills it in
 // from the score before) and multiclass predictions with a predicted class
@@ -97,16 +111,29 @@ class ModelMonitors {
     // Options of the DriftMonitor of the model's features, prediction and
     // label.
     DriftMonitor::Options drift;
+    // Options of every ConformalMonitor; their kind is the model's (sets
+    // when `classes` is set, else intervals), whatever this one says.
+    ConformalMonitor::Options conformal;
+    // Options of the RecommendationMonitor.
+    RecommendationMonitor::Options recommendation;
   };
 
   // kInvalidArgument if `options` is out of range.
   static absl::StatusOr<ModelMonitors> Create(const Options& options);
 
-  // Label-free monitors: O(attributes x classes).
-  void ObservePrediction(const PredictionView& prediction);
-  // Label-needing monitors, on a prediction joined with its outcome.
+  // Label-free monitors: O(attributes x classes). A recommendation list is
+  // resolved against `catalogue` (null: none, so that only its count,
+  // personalisation is not measured either, and its feedback's hit rate
+  // and MRR are). A pane's lists are measured against one catalogue: a
+  // list against another (the model's catalogue was replaced) restarts the
+  // recommendation metrics with it.
+  void ObservePrediction(const PredictionView& prediction,
+                         const ItemCatalogue* catalogue = nullptr);
+  // Label-needing monitors, on a prediction joined with its outcome;
+  // `catalogue` as above, for the serendipity of recommendation feedback.
   void ObserveJoined(const PredictionView& prediction,
-                     const vigie::v1::Outcome& outcome);
+                     const vigie::v1::Outcome& outcome,
+                     const ItemCatalogue* catalogue = nullptr);
   // The error of a joined pair (0/1 misclassification, or absolute error),
   // as the caller computes it for the change detectors: O(1). Out-of-range
   // errors are ignored (ErrorTally::Observe).
@@ -117,7 +144,8 @@ class ModelMonitors {
                      const vigie::v1::Outcome& outcome);
 
   // kInvalidArgument if `other` was built with other options; *this is then
-  // unchanged.
+  // unchanged. Recommendation monitors bound to different catalogues do not
+  // merge: `other`'s (the later pane's, as windows merge them) is kept.
   absl::Status Merge(const ModelMonitors& other);
 
   ModelMetrics Snapshot() const;
@@ -127,6 +155,13 @@ class ModelMonitors {
   const DriftMonitor& drift() const { return drift_; }
   // The errors ObserveError saw.
   const ErrorTally& errors() const { return errors_; }
+  // What a conformal prediction joined with its outcome is to the
+  // ConformalMonitors: covered, size, full, alpha, n_cal and score. Empty
+  // when the prediction has no interval or set with an alpha, or the
+  // outcome's label is not of its kind.
+  std::optional<ConformalObservation> ConformalOf(
+      const PredictionView& prediction,
+      const vigie::v1::Outcome& outcome) const;
   bool empty() const;
 
   std::string Serialize() const;  // A vigie.state.v1.PaneState.
@@ -162,15 +197,43 @@ class ModelMonitors {
   // The monitors of `attribute`, created if new and allowed; null otherwise.
   Attribute* AttributeFor(absl::string_view attribute);
   Attribute NewAttribute() const;
+  // Whether attribute `name` may be monitored beside the `plain` attributes
+  // (not intersections) already kept by a family.
+  bool Admits(absl::string_view name, size_t plain) const;
+  // The number of plain attributes among a family's keys.
+  template <typename Map>
+  size_t PlainAttributes(const Map& by_attribute) const {
+    size_t plain = by_attribute.size();
+    for (const std::string& name : intersection_names_) {
+      plain -= by_attribute.contains(name) ? 1 : 0;
+    }
+    return plain;
+  }
+  ConformalMonitor NewConformal() const;
+  // The ConformalMonitor of `attribute`, created if new and allowed; null
+  // otherwise.
+  ConformalMonitor* ConformalFor(absl::string_view attribute);
+  void ObserveConformal(const PredictionView& prediction,
+                        const ConformalObservation& observation);
+  void ObserveList(const PredictionView& prediction,
+                   const ItemCatalogue* catalogue);
+  void ObserveFeedback(const PredictionView& prediction,
+                       const vigie::v1::Outcome& outcome,
+                       const ItemCatalogue* catalogue);
+  // Merge, Snapshot and state of the conformal and recommendation monitors.
+  void MergeQuality(const ModelMonitors& other);
+  void SnapshotQuality(ModelMetrics& metrics) const;
+  void QualityToProto(state::v1::PaneState* state) const;
+  absl::Status QualityFromProto(const state::v1::PaneState& state);
   std::string ReferenceGroup(const std::string& attribute) const;
   CalibrationMonitor* CalibrationFor(Attribute& attribute,
                                      absl::string_view group);
   // Calls observe(attribute, group) for each monitored attribute and
-  // intersection `prediction` carries; counts the listed ones it lacks in
-  // missing_ if asked.
-  template <typename Observe>
-  void ForEachGroup(const PredictionView& prediction, bool count_missing,
-                    Observe observe);
+  // intersection `prediction` carries (the caller admits it to its family);
+  // counts the listed ones it lacks in missing_ if asked.
+  void ForEachGroup(
+      const PredictionView& prediction, bool count_missing,
+      absl::FunctionRef<void(absl::string_view, absl::string_view)> observe);
   bool IsIntersection(absl::string_view name) const;
   void CountMissing(const std::string& attribute);
   void ToProto(state::v1::PaneState* state) const;
@@ -184,6 +247,11 @@ class ModelMonitors {
   std::map<std::string, uint64_t> missing_;
   DriftMonitor drift_;
   ErrorTally errors_;
+  // Created with their first observation, so that other models' panes
+  // carry none.
+  std::optional<ConformalMonitor> conformal_;
+  std::map<std::string, ConformalMonitor, std::less<>> conformal_by_attribute_;
+  std::optional<RecommendationMonitor> recommendation_;
   std::string scratch_;  // Intersection labels, built without allocating.
 };
 

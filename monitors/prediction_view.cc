@@ -127,11 +127,38 @@ PredictionView PredictionView::Of(const vigie::v1::Prediction& prediction) {
           view.predicted_probability = p.probability();
         }
       }
+      for (const std::string& label : multiclass.prediction_set_labels()) {
+        view.prediction_set.push_back(label);
+      }
+      if (multiclass.has_alpha()) view.alpha = multiclass.alpha();
+      if (multiclass.has_calibration_size()) {
+        view.calibration_size = multiclass.calibration_size();
+      }
       break;
     }
-    case vigie::v1::Prediction::kRegression:
+    case vigie::v1::Prediction::kRegression: {
+      const vigie::v1::RegressionPrediction& regression =
+          prediction.regression();
       view.output = Output::kRegression;
-      view.regression_value = prediction.regression().value();
+      view.regression_value = regression.value();
+      if (regression.has_interval_lower()) {
+        view.interval_lower = regression.interval_lower();
+      }
+      if (regression.has_interval_upper()) {
+        view.interval_upper = regression.interval_upper();
+      }
+      if (regression.has_alpha()) view.alpha = regression.alpha();
+      if (regression.has_calibration_size()) {
+        view.calibration_size = regression.calibration_size();
+      }
+      break;
+    }
+    case vigie::v1::Prediction::kRecommendation:
+      view.output = Output::kRecommendation;
+      for (const std::string& item : prediction.recommendation().item_ids()) {
+        view.items.push_back(item);
+      }
+      view.user_id = prediction.recommendation().user_id();
       break;
     default:
       break;
@@ -172,6 +199,13 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
     view.regression_value.reset();
     view.predicted_class = {};
     probabilities.clear();
+    view.interval_lower.reset();
+    view.interval_upper.reset();
+    view.prediction_set.clear();
+    view.alpha.reset();
+    view.calibration_size.reset();
+    view.items.clear();
+    view.user_id = {};
   };
   FieldReader field(bytes);
   while (field.Next()) {
@@ -221,6 +255,12 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
             probabilities.emplace_back(label, probability);
           } else if (Is(multiclass, 2, FieldReader::kLengthDelimited)) {
             view.predicted_class = multiclass.bytes();
+          } else if (Is(multiclass, 3, FieldReader::kLengthDelimited)) {
+            view.prediction_set.push_back(multiclass.bytes());
+          } else if (Is(multiclass, 4, FieldReader::kFixed64)) {
+            view.alpha = multiclass.fixed64_double();
+          } else if (Is(multiclass, 5, FieldReader::kVarint)) {
+            view.calibration_size = multiclass.varint();
           }
         }
         if (multiclass.malformed()) return Malformed("multiclass");
@@ -232,6 +272,14 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
         while (regression.Next()) {
           if (Is(regression, 1, FieldReader::kFixed64)) {
             view.regression_value = regression.fixed64_double();
+          } else if (Is(regression, 2, FieldReader::kFixed64)) {
+            view.interval_lower = regression.fixed64_double();
+          } else if (Is(regression, 3, FieldReader::kFixed64)) {
+            view.interval_upper = regression.fixed64_double();
+          } else if (Is(regression, 4, FieldReader::kFixed64)) {
+            view.alpha = regression.fixed64_double();
+          } else if (Is(regression, 5, FieldReader::kVarint)) {
+            view.calibration_size = regression.varint();
           }
         }
         if (regression.malformed()) return Malformed("regression");
@@ -239,9 +287,19 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
         if (!view.regression_value.has_value()) view.regression_value = 0.0;
         break;
       }
-      case kRecommendation:
-        switch_output(Output::kOther);
+      case kRecommendation: {
+        switch_output(Output::kRecommendation);
+        FieldReader list(field.bytes());
+        while (list.Next()) {
+          if (Is(list, 1, FieldReader::kLengthDelimited)) {
+            view.items.push_back(list.bytes());
+          } else if (Is(list, 2, FieldReader::kLengthDelimited)) {
+            view.user_id = list.bytes();
+          }
+        }
+        if (list.malformed()) return Malformed("recommendation");
         break;
+      }
       case kFeatures: {
         absl::string_view name;
         PredictionView::Feature value;

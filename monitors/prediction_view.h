@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <utility>
 
@@ -29,10 +30,16 @@ struct FeatureView {
 // table per event). Holds views: valid as long as the message or bytes it came
 // from.
 struct PredictionView {
-  enum class Output { kOther, kBinary, kMulticlass, kRegression };
+  enum class Output {
+    kOther,  // None.
+    kBinary,
+    kMulticlass,
+    kRegression,
+    kRecommendation,
+  };
   using Feature = FeatureView;
   absl::Time event_time = absl::UnixEpoch();
-  Output output = Output::kOther;  // kOther: recommendation, none.
+  Output output = Output::kOther;
   // Binary.
   std::optional<bool> decision;
   std::optional<double> score;
@@ -42,6 +49,17 @@ struct PredictionView {
   std::optional<double> predicted_probability;
   // Regression: the point prediction.
   std::optional<double> regression_value;
+  // A conformal prediction: regression, the interval's ends (each given or
+  // not); multiclass, the prediction set's labels. Its nominal miscoverage
+  // alpha and calibration set size n_cal, when given.
+  std::optional<double> interval_lower;
+  std::optional<double> interval_upper;
+  absl::InlinedVector<absl::string_view, 4> prediction_set;
+  std::optional<double> alpha;
+  std::optional<uint64_t> calibration_size;
+  // Recommendation: the items, best first, and the user.
+  absl::InlinedVector<absl::string_view, 10> items;
+  absl::string_view user_id;
   // Group attributes (name, value), sorted by name, one per name: the last
   // given, as a protobuf map keeps it.
   absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 6>

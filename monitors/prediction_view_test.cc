@@ -53,6 +53,13 @@ void ExpectSame(const PredictionView& got, const PredictionView& want) {
   EXPECT_EQ(got.predicted_class, want.predicted_class);
   EXPECT_EQ(got.predicted_probability, want.predicted_probability);
   EXPECT_EQ(got.regression_value, want.regression_value);
+  EXPECT_EQ(got.interval_lower, want.interval_lower);
+  EXPECT_EQ(got.interval_upper, want.interval_upper);
+  EXPECT_EQ(got.alpha, want.alpha);
+  EXPECT_EQ(got.calibration_size, want.calibration_size);
+  EXPECT_EQ(got.prediction_set, want.prediction_set);
+  EXPECT_EQ(got.items, want.items);
+  EXPECT_EQ(got.user_id, want.user_id);
   ASSERT_EQ(got.groups.size(), want.groups.size());
   for (size_t i = 0; i < got.groups.size(); ++i) {
     EXPECT_EQ(got.groups[i], want.groups[i]) << i;
@@ -180,8 +187,12 @@ TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
           break;
         }
         case 12:
+          // A regression, with parts of a conformal interval.
           if (rng() % 3) Double(&inner, 1, static_cast<double>(rng() % 9));
           if (rng() % 3 == 0) Double(&inner, 2, 1.5);
+          if (rng() % 3 == 0) Double(&inner, 3, 4.5);
+          if (rng() % 3 == 0) Double(&inner, 4, 0.1);
+          if (rng() % 3 == 0) VarintField(&inner, 5, rng() % 5000);
           Bytes(&bytes, 6, inner);
           break;
         case 1:
@@ -206,12 +217,27 @@ TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
             Bytes(&inner, 1, p);
           }
           if (rng() % 3) Bytes(&inner, 2, pick(labels));
+          // A conformal prediction set.
+          const int set = static_cast<int>(rng() % 3);
+          for (int i = 0; i < set; ++i) Bytes(&inner, 3, pick(labels));
+          if (rng() % 3 == 0) Double(&inner, 4, 0.05);
+          if (rng() % 3 == 0) VarintField(&inner, 5, 1 + rng() % 999);
           Bytes(&bytes, 7, inner);
           break;
         }
-        case 5:
-          Bytes(&bytes, rng() % 2 ? 6 : 8, "");
+        case 5: {
+          // A recommendation list, or an empty regression.
+          if (rng() % 2) {
+            Bytes(&bytes, 6, "");
+            break;
+          }
+          const int items = static_cast<int>(rng() % 4);
+          for (int i = 0; i < items; ++i) Bytes(&inner, 1, pick(labels));
+          if (rng() % 2) Bytes(&inner, 2, pick(names));
+          if (rng() % 3 == 0) Bytes(&inner, 3, "request");
+          Bytes(&bytes, 8, inner);
           break;
+        }
         case 6:
         case 7:
         case 8:

@@ -94,6 +94,15 @@ absl::StatusOr<RecommendationMonitor> RecommendationMonitor::Create(
   return RecommendationMonitor(options);
 }
 
+bool RecommendationMonitor::Accepts(const ItemCatalogue& catalogue) const {
+  if (catalogue_size_ == 0) return true;
+  const uint64_t ranking = catalogue.size() > options_.exact_items
+                               ? catalogue.ranking_fingerprint()
+                               : 0;
+  return fingerprint_ == catalogue.fingerprint() &&
+         catalogue_size_ == catalogue.size() && ranking_fingerprint_ == ranking;
+}
+
 bool RecommendationMonitor::Bind(const ItemCatalogue& catalogue) {
   const uint64_t ranking = catalogue.size() > options_.exact_items
                                ? catalogue.ranking_fingerprint()

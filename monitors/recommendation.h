@@ -171,6 +171,8 @@ class RecommendationMonitor {
     // Serendipity: relevant items outside this many most popular reference
     // items count. Default: 100. Range: [0, 100,000,000].
     uint32_t serendipity_top_k = 100;
+
+    friend bool operator==(const Options&, const Options&) = default;
   };
 
   // kInvalidArgument if `options` is out of range.
@@ -204,6 +206,9 @@ class RecommendationMonitor {
   RecommendationMetrics Snapshot() const;
   const Options& options() const { return options_; }
   uint64_t catalogue_fingerprint() const { return fingerprint_; }
+  // Whether lists against `catalogue` would be observed: the monitor is
+  // unbound, or bound to this catalogue (and ranking, when it counts).
+  bool Accepts(const ItemCatalogue& catalogue) const;
 
   std::string Serialize() const;  // A vigie.state.v1.RecommendationState.
   void ToProto(state::v1::RecommendationState* state) const;
