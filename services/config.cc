@@ -605,7 +605,12 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                          "drift_max_features",
                                          "drift_tracked_categories",
                                          "adwin_delta",
-                                         "page_hinkley_threshold"};
+                                         "page_hinkley_threshold",
+                                         "aci_gamma",
+                                         "conformal_max_groups",
+                                         "serendipity_top_k",
+                                         "personalization_sample_size",
+                                         "exact_exposure_items"};
   if (listed) keys.insert(keys.begin(), "id");
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
@@ -650,6 +655,16 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "adwin_delta", &model.detectors.adwin.delta));
   RETURN_IF_ERROR(Get(m, "page_hinkley_threshold",
                       &model.detectors.page_hinkley.threshold));
+  RETURN_IF_ERROR(Get(m, "aci_gamma", &model.aci_gamma));
+  RETURN_IF_ERROR(
+      Get(m, "conformal_max_groups", &model.monitors.conformal.max_groups));
+  RETURN_IF_ERROR(Get(m, "serendipity_top_k",
+                      &model.monitors.recommendation.serendipity_top_k));
+  RETURN_IF_ERROR(
+      Get(m, "personalization_sample_size",
+          &model.monitors.recommendation.personalization_sample_size));
+  RETURN_IF_ERROR(Get(m, "exact_exposure_items",
+                      &model.monitors.recommendation.exact_items));
   RETURN_IF_ERROR(At(m, model.Validate()));
   return model;
 }

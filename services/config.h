@@ -42,10 +42,12 @@ struct ModelConfig {
   std::string id;
   // Accepted model_version values; empty: any.
   std::vector<std::string> versions;
-  // Prediction task: "binary" (a score and/or a 0/1 decision) or
+  // Prediction task: "binary" (a score and/or a 0/1 decision),
   // "multiclass" (class probabilities and/or a predicted class, among
-  // `classes`, which then must list 2 to 1,000 distinct labels). Default:
-  // "binary".
+  // `classes`, which then must list 2 to 1,000 distinct labels; optionally
+  // a conformal prediction set), "regression" (a value, optionally a
+  // conformal interval) or "recommendation" (a ranked list of items).
+  // Default: "binary".
   std::string task = "binary";
   // decision = score >= decision_threshold when the event has no decision.
   // Default: 0.5. Range: [0, 1].
@@ -104,6 +106,10 @@ struct ModelConfig {
   // ADWIN's delta too); YAML: adwin_delta (ADWIN's confidence, default
   // 0.002), page_hinkley_threshold (its lambda, default 50).
   monitors::ErrorStreamDetectors::Options detectors;
+  // Adaptive conformal inference's step size gamma (YAML: aci_gamma,
+  // default 0.005, range (0, 1]); its target is the alpha of the model's
+  // first joined conformal prediction.
+  double aci_gamma = 0.005;
 
   // The class labels of a multiclass model; empty for a binary one.
   const std::vector<std::string>& classes() const { return monitors.classes; }

@@ -874,9 +874,25 @@ TEST(ConfigTest, ModelsAreChecked) {
   EXPECT_THAT(
       ErrorOf(ParseServerConfig("models: [{id: a}, {id: a}]\n", "t.yaml")),
       HasSubstr("listed twice"));
-  EXPECT_THAT(ErrorOf(ParseServerConfig("models: [{id: r, task: regression}]\n",
+  EXPECT_THAT(ErrorOf(ParseServerConfig("models: [{id: r, task: ranking}]\n",
                                         "t.yaml")),
-              HasSubstr("task must be \"binary\" or \"multiclass\""));
+              HasSubstr("task must be \"binary\", \"multiclass\", "
+                        "\"regression\" or \"recommendation\""));
+  EXPECT_OK(ParseServerConfig(
+      "models: [{id: r, task: regression, aci_gamma: 0.05}]\n", "t.yaml"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "models: [{id: r, task: regression, aci_gamma: 0}]\n", "t.yaml")),
+      HasSubstr("aci_gamma must be in (0, 1]"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "models: [{id: s, task: recommendation, classes: [a, b]}]\n",
+                  "t.yaml")),
+              HasSubstr("classes are for multiclass models"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("models: [{id: s, task: recommendation, "
+                                "personalization_sample_size: 1}]\n",
+                                "t.yaml")),
+      HasSubstr("personalization_sample_size"));
   EXPECT_THAT(
       ErrorOf(ParseServerConfig(
           "models: [{id: m, task: multiclass, classes: [a]}]\n", "t.yaml")),

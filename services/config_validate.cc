@@ -39,9 +39,26 @@ absl::Status ModelConfig::Validate() const {
   auto error = [&who](auto... what) {
     return absl::InvalidArgumentError(absl::StrCat(who, ": ", what...));
   };
-  if (task != "binary" && task != "multiclass") {
-    return error("task must be \"binary\" or \"multiclass\", got \"", task,
-                 "\"");
+  if (task != "binary" && task != "multiclass" && task != "regression" &&
+      task != "recommendation") {
+    return error(
+        "task must be \"binary\", \"multiclass\", \"regression\" or "
+        "\"recommendation\", got \"",
+        task, "\"");
+  }
+  if (!(aci_gamma > 0 && aci_gamma <= 1)) {
+    return error("aci_gamma must be in (0, 1], got ", aci_gamma);
+  }
+  if (absl::Status s =
+          monitors::ConformalMonitor::Create(monitors.conformal).status();
+      !s.ok()) {
+    return error("conformal: ", s.message());
+  }
+  if (absl::Status s =
+          monitors::RecommendationMonitor::Create(monitors.recommendation)
+              .status();
+      !s.ok()) {
+    return error("recommendation: ", s.message());
   }
   if (absl::Status s = drift.Validate(); !s.ok()) {
     return error("drift: ", s.message());
@@ -60,8 +77,8 @@ absl::Status ModelConfig::Validate() const {
                  ") must not exceed drift_tracked_categories (",
                  monitors.drift.max_categories, ")");
   }
-  if (task == "binary" && !classes().empty()) {
-    return error("classes are for multiclass models; this one is binary");
+  if (task != "multiclass" && !classes().empty()) {
+    return error("classes are for multiclass models; this one is ", task);
   }
   if (task == "multiclass") {
     if (classes().size() < 2 || classes().size() > 1000) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -105,6 +108,26 @@ bool IsClass(const ModelConfig& model, absl::string_view label) {
 // calibration metric measurably.
 constexpr double kProbabilitySumTolerance = 1e-3;
 
+// A conformal prediction's nominal miscoverage and calibration set size.
+std::optional<EventRejection> CheckConformal(bool has_alpha, double alpha,
+                                             bool has_calibration_size,
+                                             uint64_t calibration_size) {
+  // Written so that NaN fails too.
+  if (has_alpha && !(alpha > 0.0 && alpha < 1.0)) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  absl::StrCat("alpha must be in (0, 1), got ", alpha));
+  }
+  if (has_calibration_size && calibration_size == 0) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  "calibration_size must be positive when given");
+  }
+  if (has_calibration_size && !has_alpha) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  "calibration_size given without alpha");
+  }
+  return std::nullopt;
+}
+
 // Checks a multiclass output and fills in a missing predicted_class as the
 // class of highest probability (the first listed on a tie).
 std::optional<EventRejection> CheckMulticlass(
@@ -153,17 +176,128 @@ std::optional<EventRejection> CheckMulticlass(
                                "' (expected one of: ",
                                absl::StrJoin(model.classes(), ", "), ")"));
   }
+  std::vector<absl::string_view> in_set;
   for (const std::string& label : output.prediction_set_labels()) {
     if (!IsClass(model, label)) {
       return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
                     absl::StrCat("prediction set label '", label,
                                  "' is not a class of model '", model.id, "'"));
     }
+    if (std::find(in_set.begin(), in_set.end(), label) != in_set.end()) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                    absl::StrCat("prediction set lists '", label, "' twice"));
+    }
+    in_set.push_back(label);
   }
-  if (output.has_alpha() && !(output.alpha() > 0.0 && output.alpha() < 1.0)) {
+  // An empty set is a valid conformal set (nothing is plausible enough), so
+  // alpha is what says a set was given.
+  if (!output.has_alpha() && !output.prediction_set_labels().empty()) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  "prediction set given without its alpha");
+  }
+  return CheckConformal(output.has_alpha(), output.alpha(),
+                        output.has_calibration_size(),
+                        output.calibration_size());
+}
+
+// A regression's value, and its interval: both ends or neither, lower <=
+// upper, each finite or infinite outward (an unbounded side), with alpha.
+std::optional<EventRejection> CheckRegression(
+    const vigie::v1::RegressionPrediction& output) {
+  if (!std::isfinite(output.value())) {
     return Reject(
         vigie::v1::REJECT_REASON_INVALID_OUTPUT,
-        absl::StrCat("alpha must be in (0, 1), got ", output.alpha()));
+        absl::StrCat("regression value is not finite: ", output.value()));
+  }
+  const bool lower = output.has_interval_lower();
+  const bool upper = output.has_interval_upper();
+  if (lower != upper) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  "prediction interval needs both interval_lower and "
+                  "interval_upper");
+  }
+  if (lower) {
+    const double lo = output.interval_lower();
+    const double hi = output.interval_upper();
+    constexpr double kInf = std::numeric_limits<double>::infinity();
+    // Written so that NaN fails too.
+    if (!(lo <= hi) || lo == kInf || hi == -kInf) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                    absl::StrCat("prediction interval [", lo, ", ", hi,
+                                 "] is not an interval (lower <= upper, "
+                                 "infinite only outward)"));
+    }
+    if (!output.has_alpha()) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                    "prediction interval given without its alpha");
+    }
+  } else if (output.has_alpha() || output.has_calibration_size()) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  "alpha or calibration_size given without an interval");
+  }
+  return CheckConformal(output.has_alpha(), output.alpha(),
+                        output.has_calibration_size(),
+                        output.calibration_size());
+}
+
+constexpr int kMaxListItems = 1000;
+
+std::optional<EventRejection> CheckRecommendation(
+    const vigie::v1::RecommendationList& output) {
+  if (output.item_ids_size() > kMaxListItems) {
+    return Reject(
+        vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+        absl::StrCat("recommendation list has ", output.item_ids_size(),
+                     " items, more than ", kMaxListItems));
+  }
+  for (const std::string& item : output.item_ids()) {
+    if (item.empty()) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                    "recommendation list has an empty item id");
+    }
+    if (std::optional<std::string> bad = BadId("item id", item)) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT, *bad);
+    }
+  }
+  if (std::optional<std::string> bad = BadId("user_id", output.user_id())) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT, *bad);
+  }
+  return std::nullopt;
+}
+
+bool TaskTakes(const ModelConfig& model, vigie::v1::Prediction::OutputCase c) {
+  using vigie::v1::Prediction;
+  return (model.task == "binary" && c == Prediction::kBinary) ||
+         (model.task == "multiclass" && c == Prediction::kMulticlass) ||
+         (model.task == "regression" && c == Prediction::kRegression) ||
+         (model.task == "recommendation" && c == Prediction::kRecommendation);
+}
+
+bool TaskTakes(const ModelConfig& model, vigie::v1::Outcome::LabelCase c) {
+  using vigie::v1::Outcome;
+  return (model.task == "binary" && c == Outcome::kBinary) ||
+         (model.task == "multiclass" && c == Outcome::kClassLabel) ||
+         (model.task == "regression" && c == Outcome::kRegression) ||
+         (model.task == "recommendation" && c == Outcome::kRecommendation);
+}
+
+// Fills in a missing decision from the score.
+std::optional<EventRejection> CheckBinary(const ModelConfig& model,
+                                          vigie::v1::BinaryPrediction& binary) {
+  if (!binary.has_score() && !binary.has_decision()) {
+    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
+                  "binary prediction has neither score nor decision");
+  }
+  if (binary.has_score()) {
+    const double score = binary.score();
+    // Written so that NaN fails too.
+    if (!(score >= 0.0 && score <= 1.0)) {
+      return Reject(vigie::v1::REJECT_REASON_INVALID_SCORE,
+                    absl::StrCat("score must be in [0, 1], got ", score));
+    }
+    if (!binary.has_decision()) {
+      binary.set_decision(score >= model.decision_threshold);
+    }
   }
   return std::nullopt;
 }
@@ -193,16 +327,7 @@ std::optional<EventRejection> ValidatePrediction(
           CheckTime(prediction.has_event_time(), prediction.event_time())) {
     return rejection;
   }
-  if (model.task == "multiclass" &&
-      prediction.output_case() == vigie::v1::Prediction::kMulticlass) {
-    if (auto rejection =
-            CheckMulticlass(model, *prediction.mutable_multiclass())) {
-      return rejection;
-    }
-    return CheckAttributes(prediction);
-  }
-  if (model.task != "binary" ||
-      prediction.output_case() != vigie::v1::Prediction::kBinary) {
+  if (!TaskTakes(model, prediction.output_case())) {
     return Reject(
         vigie::v1::REJECT_REASON_INVALID_OUTPUT,
         prediction.output_case() == vigie::v1::Prediction::OUTPUT_NOT_SET
@@ -211,22 +336,22 @@ std::optional<EventRejection> ValidatePrediction(
                            " model; this prediction's output is of another "
                            "kind"));
   }
-  vigie::v1::BinaryPrediction& binary = *prediction.mutable_binary();
-  if (!binary.has_score() && !binary.has_decision()) {
-    return Reject(vigie::v1::REJECT_REASON_INVALID_OUTPUT,
-                  "binary prediction has neither score nor decision");
+  std::optional<EventRejection> rejection;
+  switch (prediction.output_case()) {
+    case vigie::v1::Prediction::kMulticlass:
+      rejection = CheckMulticlass(model, *prediction.mutable_multiclass());
+      break;
+    case vigie::v1::Prediction::kRegression:
+      rejection = CheckRegression(prediction.regression());
+      break;
+    case vigie::v1::Prediction::kRecommendation:
+      rejection = CheckRecommendation(prediction.recommendation());
+      break;
+    default:
+      rejection = CheckBinary(model, *prediction.mutable_binary());
+      break;
   }
-  if (binary.has_score()) {
-    const double score = binary.score();
-    // Written so that NaN fails too.
-    if (!(score >= 0.0 && score <= 1.0)) {
-      return Reject(vigie::v1::REJECT_REASON_INVALID_SCORE,
-                    absl::StrCat("score must be in [0, 1], got ", score));
-    }
-    if (!binary.has_decision()) {
-      binary.set_decision(score >= model.decision_threshold);
-    }
-  }
+  if (rejection.has_value()) return rejection;
   return CheckAttributes(prediction);
 }
 
@@ -239,8 +364,34 @@ std::optional<EventRejection> ValidateOutcome(
           CheckTime(outcome.has_event_time(), outcome.event_time())) {
     return rejection;
   }
-  if (model.task == "multiclass" &&
-      outcome.label_case() == vigie::v1::Outcome::kClassLabel) {
+  if (!TaskTakes(model, outcome.label_case())) {
+    return Reject(
+        vigie::v1::REJECT_REASON_INVALID_LABEL,
+        outcome.label_case() == vigie::v1::Outcome::LABEL_NOT_SET
+            ? std::string("outcome has no label")
+            : absl::StrCat("model '", model.id, "' is a ", model.task,
+                           " model; this outcome's label is of another kind"));
+  }
+  if (outcome.label_case() == vigie::v1::Outcome::kRegression &&
+      !std::isfinite(outcome.regression())) {
+    return Reject(
+        vigie::v1::REJECT_REASON_INVALID_LABEL,
+        absl::StrCat("regression label is not finite: ", outcome.regression()));
+  }
+  if (outcome.label_case() == vigie::v1::Outcome::kRecommendation) {
+    if (outcome.recommendation().relevant_item_ids_size() > kMaxListItems) {
+      return Reject(
+          vigie::v1::REJECT_REASON_INVALID_LABEL,
+          absl::StrCat("more than ", kMaxListItems, " relevant items"));
+    }
+    for (const std::string& item :
+         outcome.recommendation().relevant_item_ids()) {
+      if (std::optional<std::string> bad = BadId("relevant item id", item)) {
+        return Reject(vigie::v1::REJECT_REASON_INVALID_LABEL, *bad);
+      }
+    }
+  }
+  if (outcome.label_case() == vigie::v1::Outcome::kClassLabel) {
     if (!IsClass(model, outcome.class_label())) {
       return Reject(vigie::v1::REJECT_REASON_INVALID_LABEL,
                     absl::StrCat("class_label '", outcome.class_label(),
@@ -248,16 +399,6 @@ std::optional<EventRejection> ValidateOutcome(
                                  "' (expected one of: ",
                                  absl::StrJoin(model.classes(), ", "), ")"));
     }
-    return std::nullopt;
-  }
-  if (model.task != "binary" ||
-      outcome.label_case() != vigie::v1::Outcome::kBinary) {
-    return Reject(
-        vigie::v1::REJECT_REASON_INVALID_LABEL,
-        outcome.label_case() == vigie::v1::Outcome::LABEL_NOT_SET
-            ? std::string("outcome has no label")
-            : absl::StrCat("model '", model.id, "' is a ", model.task,
-                           " model; this outcome's label is of another kind"));
   }
   return std::nullopt;
 }

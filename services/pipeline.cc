@@ -89,6 +89,7 @@ std::optional<double> PredictionError(
         return std::nullopt;
       }
       return std::abs(*prediction.regression_value - outcome.regression());
+    case Output::kRecommendation:
     case Output::kOther:
       break;
   }
@@ -266,6 +267,16 @@ absl::Status Pipeline::LoadModels() {
             return absl::DataLossError(
                 absl::StrCat("error change episode of model '", model_id,
                              "': ", episode.message()));
+          }
+        }
+        if (counters.has_adaptive_conformal()) {
+          absl::Status aci = monitors::AdaptiveConformal::FromProto(
+                                 counters.adaptive_conformal())
+                                 .status();
+          if (!aci.ok()) {
+            return absl::DataLossError(
+                absl::StrCat("adaptive conformal inference of model '",
+                             model_id, "': ", aci.message()));
           }
         }
         return absl::OkStatus();
@@ -533,6 +544,35 @@ void Pipeline::ObserveError(ModelState& model, monitors::ModelMonitors& pane,
   episode->ToProto(model.counters.mutable_error_episode());
 }
 
+void Pipeline::ObserveAdaptiveConformal(
+    ModelState& model, const monitors::PredictionView& prediction,
+    const vigie::v1::Outcome& outcome) {
+  const std::optional<monitors::ConformalObservation> conformal =
+      model.all->ConformalOf(prediction, outcome);
+  if (!conformal.has_value()) return;
+  // The tracker lives in the counters, so that it is rolled back, written
+  // and replayed with them.
+  std::optional<monitors::AdaptiveConformal> aci;
+  if (model.counters.has_adaptive_conformal()) {
+    absl::StatusOr<monitors::AdaptiveConformal> read =
+        monitors::AdaptiveConformal::FromProto(
+            model.counters.adaptive_conformal());
+    if (read.ok()) aci = *std::move(read);
+  }
+  if (!aci.has_value()) {
+    monitors::AdaptiveConformal::Options options;
+    options.target_alpha = conformal->alpha;
+    options.gamma = model.config.aci_gamma;
+    absl::StatusOr<monitors::AdaptiveConformal> created =
+        monitors::AdaptiveConformal::Create(options);
+    // Validation and the configuration keep both in range.
+    if (!created.ok()) return;
+    aci = *std::move(created);
+  }
+  aci->Observe(conformal->covered);
+  aci->ToProto(model.counters.mutable_adaptive_conformal());
+}
+
 void Pipeline::Join(ModelState& model,
                     const monitors::PredictionView& prediction,
                     const vigie::v1::Outcome& outcome,
@@ -545,6 +585,7 @@ void Pipeline::Join(ModelState& model,
   pane.ObserveJoined(prediction, outcome);
   model.all->ObserveJoined(prediction, outcome);
   ObserveError(model, pane, prediction, outcome, at);
+  ObserveAdaptiveConformal(model, prediction, outcome);
   marks_.Add(key, model.config.id, outcome.prediction_id(), now);
   model.counters.set_joined(model.counters.joined() + 1);
   ++changes.joined;

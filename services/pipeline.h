@@ -18,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "monitors/adaptive_conformal.h"
 #include "monitors/change_detectors.h"
 #include "monitors/model_monitors.h"
 #include "monitors/prediction_view.h"
@@ -283,6 +284,12 @@ class Pipeline {
   void ObserveError(ModelState& model, monitors::ModelMonitors& pane,
                     const monitors::PredictionView& prediction,
                     const vigie::v1::Outcome& outcome, absl::Time at)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Feeds a joined conformal prediction's coverage to the model's adaptive
+  // conformal inference (counters.adaptive_conformal).
+  void ObserveAdaptiveConformal(ModelState& model,
+                                const monitors::PredictionView& prediction,
+                                const vigie::v1::Outcome& outcome)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A duplicate rejection (counted) when `id` was already joined, so that an
   // event re-sent after a lost acknowledgement counts once.

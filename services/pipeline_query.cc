@@ -621,6 +621,24 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
     ConceptDriftToProto(model.detectors->Snapshot(), model.counters,
                         reply.mutable_concept_drift());
   }
+  if (metrics.conformal.has_value()) {
+    ConformalToProto(*metrics.conformal, metrics.conformal_by_attribute,
+                     reply.mutable_conformal());
+  }
+  if (model.counters.has_adaptive_conformal()) {
+    // Load and every update keep it valid.
+    if (absl::StatusOr<monitors::AdaptiveConformal> aci =
+            monitors::AdaptiveConformal::FromProto(
+                model.counters.adaptive_conformal());
+        aci.ok()) {
+      AdaptiveConformalToProto(*aci,
+                               reply.mutable_conformal()->mutable_adaptive());
+    }
+  }
+  if (metrics.recommendation.has_value()) {
+    RecommendationToProto(*metrics.recommendation,
+                          reply.mutable_recommendation());
+  }
   if (const std::optional<monitors::ChangeEpisode> episode =
           EpisodeOf(model.counters);
       episode.has_value()) {

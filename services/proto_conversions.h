@@ -1,10 +1,12 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/time/time.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "monitors/adaptive_conformal.h"
 #include "monitors/calibration.h"
 #include "monitors/change_detectors.h"
 #include "monitors/change_episode.h"
@@ -52,5 +54,17 @@ void ErrorChangeEpisodeToProto(const monitors::ChangeEpisode& episode,
 
 void CountersToProto(const state::v1::ModelCountersState& counters,
                      vigie::v1::ModelCounters* out);
+
+// Conformal coverage: the model's, and its groups' by attribute (their
+// overall scopes are the model's again, and left out); adaptive conformal
+// inference; recommendation lists (quality_conversions.cc).
+void ConformalToProto(
+    const monitors::ConformalMetrics& overall,
+    const std::map<std::string, monitors::ConformalMetrics>& by_attribute,
+    vigie::v1::Conformal* out);
+void AdaptiveConformalToProto(const monitors::AdaptiveConformal& aci,
+                              vigie::v1::AdaptiveConformal* out);
+void RecommendationToProto(const monitors::RecommendationMetrics& metrics,
+                           vigie::v1::Recommendation* out);
 
 }  // namespace vigie::services
