@@ -35,13 +35,6 @@ constexpr const char* kMetrics[] = {kEqualizedOddsDifference,
                                     kCatalogueCoverage,
                                     kExposureGini};
 
-bool IsKnownMetric(absl::string_view metric) {
-  for (absl::string_view known : kMetrics) {
-    if (metric == known) return true;
-  }
-  return false;
-}
-
 absl::Status RuleError(absl::string_view id, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("rule ", id, ": ", what));
 }
@@ -242,6 +235,13 @@ absl::Status ValidateOverrides(
 }
 
 }  // namespace
+
+bool IsKnownMetric(absl::string_view metric) {
+  for (absl::string_view known : kMetrics) {
+    if (metric == known) return true;
+  }
+  return false;
+}
 
 // Bound of `for` and `keep_firing_for`: at one evaluation a minute, about
 // 16 hours.

@@ -104,6 +104,9 @@ inline constexpr const char* kCatalogueCoverage = "catalogue_coverage";
 //   above).
 inline constexpr const char* kExposureGini = "exposure_gini";
 
+// One of the metric names above.
+bool IsKnownMetric(absl::string_view metric);
+
 // The metrics of rules/quality_rules.h: conformal prediction (K1-K3) and
 // recommendation quality (R1-R3); and the two whose levels take no value
 // (conformal coverage: see kConformalCoverage).

@@ -157,6 +157,137 @@ TEST(ConfigTest, ShippedPolicyParses) {
   EXPECT_THAT(f3->related_elements, ElementsAre("Q2.5"));
   EXPECT_THAT(f3->ai_act_articles, ElementsAre("Art. 10", "Art. 15"));
   EXPECT_THAT(f3->runbook, AllOf(HasSubstr("Q5.1/5.1.f"), HasSubstr("5.1.c")));
+
+}
+
+TEST(ConfigTest, ConformalAndRecommendationKeys) {
+  ASSERT_OK_AND_ASSIGN(
+      rules::Policy policy,
+      ParsePolicy("rules:\n"
+                  "  - id: K1\n"
+                  "    metric: conformal_coverage\n"
+                  "    comparison: below\n"
+                  "    warning: {max_p_value: 0.05}\n"
+                  "    critical: {max_p_value: 0.001, min_shortfall: 0.05}\n"
+                  "    min_sample: {labelled: 500}\n"
+                  "    element: Q5.4/5.4.c\n"
+                  "  - id: R1\n"
+                  "    metric: recommendation_diversity\n"
+                  "    comparison: below\n"
+                  "    window: 1d\n"
+                  "    baseline: reference\n"
+                  "    warning: {value: -0.10, windows: 3}\n"
+                  "    critical: {value: -0.20, worsening_windows: 5}\n"
+                  "    min_sample: {lists: 1000}\n"
+                  "    element: Q6.3\n"
+                  "overrides:\n"
+                  "  - rules: [K1]\n"
+                  "    models: [strict]\n"
+                  "    critical: {min_shortfall: 0.02}\n"
+                  "  - rules: [R1]\n"
+                  "    models: [strict]\n"
+                  "    warning: {windows: 1}\n"
+                  "    critical: {worsening_windows: 3}\n"
+                  "    min_sample: {lists: 200}\n",
+                  "p.yaml"));
+  const rules::Rule& k1 = policy.rules[0];
+  EXPECT_EQ(k1.warning->value, 0);
+  EXPECT_EQ(k1.warning->max_p_value, 0.05);
+  EXPECT_EQ(k1.critical->min_shortfall, 0.05);
+  EXPECT_EQ(k1.min_labelled, 500u);
+  EXPECT_EQ(policy.Resolve(k1, "strict").critical->min_shortfall, 0.02);
+  EXPECT_EQ(policy.Resolve(k1, "strict").critical->max_p_value, 0.001);
+  const rules::Rule& r1 = policy.rules[1];
+  EXPECT_EQ(r1.warning->windows, 3u);
+  EXPECT_EQ(r1.critical->worsening_windows, 5u);
+  EXPECT_EQ(r1.min_lists, 1000u);
+  const rules::Rule strict = policy.Resolve(r1, "strict");
+  EXPECT_EQ(strict.warning->windows, 1u);
+  EXPECT_EQ(strict.warning->value, -0.10);
+  EXPECT_EQ(strict.critical->worsening_windows, 3u);
+  EXPECT_EQ(strict.min_lists, 200u);
+
+  // Bad values name their line: a type error the key's, a range error the
+  // rule's, an override's the override's.
+  const std::string k1_head =
+      "rules:\n"
+      "  - id: K1\n"
+      "    metric: conformal_coverage\n"
+      "    comparison: below\n";
+  EXPECT_THAT(
+      ErrorOf(ParsePolicy(k1_head + "    warning: {min_shortfall: lots}\n"
+                                    "    element: Q5.4/5.4.c\n",
+                          "p.yaml")),
+      AllOf(HasSubstr("p.yaml:5:30"),
+            HasSubstr("rules[0].warning.min_shortfall")));
+  EXPECT_THAT(
+      ErrorOf(ParsePolicy(k1_head + "    warning: {min_shortfall: 1.5}\n"
+                                    "    element: Q5.4/5.4.c\n",
+                          "p.yaml")),
+      AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("rule K1"),
+            HasSubstr("min_shortfall must be in [0, 1), got 1.5")));
+  EXPECT_THAT(ErrorOf(ParsePolicy(k1_head + "    warning: {value: 0.9}\n"
+                                            "    element: Q5.4/5.4.c\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("takes no value")));
+  // A misspelt metric is named as such, not as a level without a value.
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: K1\n"
+                                  "    metric: conformal_coverag\n"
+                                  "    comparison: below\n"
+                                  "    warning: {max_p_value: 0.05}\n"
+                                  "    element: Q5.4/5.4.c\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"),
+                    HasSubstr("unknown metric \"conformal_coverag\"")));
+  // Other metrics still need a value.
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: R1\n"
+                                  "    metric: recommendation_diversity\n"
+                                  "    comparison: below\n"
+                                  "    window: 1d\n"
+                                  "    baseline: reference\n"
+                                  "    warning: {windows: 3}\n"
+                                  "    element: Q6.3\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:7:14"), HasSubstr("value"),
+                    HasSubstr("is required")));
+  EXPECT_THAT(
+      ErrorOf(ParsePolicy("rules:\n"
+                          "  - id: R1\n"
+                          "    metric: recommendation_diversity\n"
+                          "    comparison: below\n"
+                          "    window: 1d\n"
+                          "    baseline: reference\n"
+                          "    warning: {value: -0.1, windows: -3}\n"
+                          "    element: Q6.3\n",
+                          "p.yaml")),
+      AllOf(HasSubstr("p.yaml:7:37"), HasSubstr("rules[0].warning.windows"),
+            HasSubstr("non-negative integer")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: R1\n"
+                                  "    metric: recommendation_diversity\n"
+                                  "    comparison: below\n"
+                                  "    window: 1d\n"
+                                  "    baseline: reference\n"
+                                  "    warning: {value: -0.1}\n"
+                                  "    element: Q6.3\n"
+                                  "overrides:\n"
+                                  "  - models: [m]\n"
+                                  "    warning: {worsening_windows: 0}\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:10:5"), HasSubstr("overrides[0]"),
+                    HasSubstr("worsening_windows must be in [1, 100]")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F2\n"
+                                  "    metric: demographic_parity_difference\n"
+                                  "    comparison: above\n"
+                                  "    warning: {value: 0.1}\n"
+                                  "    min_sample: {lists: 1000}\n"
+                                  "    element: Q2.4/2.4.d\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"),
+                    HasSubstr("min_sample.lists is for recommendation")));
 }
 
 TEST(ConfigTest, ShippedConfigParses) {
