@@ -63,7 +63,7 @@ TEST(ConfigTest, ShippedPolicyParses) {
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
   EXPECT_EQ(policy.evaluation_interval, absl::Minutes(1));
-  ASSERT_THAT(policy.rules, SizeIs(9));
+  ASSERT_THAT(policy.rules, SizeIs(16));
 
   // D1-D4 as REFERENTIAL.md gives them: thresholds, minimum samples,
   // citations.
@@ -158,6 +158,71 @@ TEST(ConfigTest, ShippedPolicyParses) {
   EXPECT_THAT(f3->ai_act_articles, ElementsAre("Art. 10", "Art. 15"));
   EXPECT_THAT(f3->runbook, AllOf(HasSubstr("Q5.1/5.1.f"), HasSubstr("5.1.c")));
 
+  // K1-K3 and R1-R3 as REFERENTIAL.md gives them.
+  const rules::Rule* k1 = FindRule(policy, "K1");
+  ASSERT_NE(k1, nullptr);
+  EXPECT_EQ(k1->metric, rules::kConformalCoverage);
+  EXPECT_EQ(k1->comparison, rules::Comparison::kBelow);
+  EXPECT_EQ(k1->warning->max_p_value, 0.05);  // The law's 5% quantile.
+  EXPECT_FALSE(k1->warning->min_shortfall.has_value());
+  EXPECT_EQ(k1->critical->max_p_value, 0.001);   // Its 0.1% quantile,
+  EXPECT_EQ(k1->critical->min_shortfall, 0.05);  // or < 1 - alpha - 0.05.
+  EXPECT_EQ(k1->min_labelled, 500u);
+  EXPECT_EQ(k1->element, "Q5.4/5.4.c");
+  EXPECT_THAT(k1->related_elements, ElementsAre("Q5.3/5.3.d", "Q3.5"));
+  EXPECT_THAT(k1->ai_act_articles, ElementsAre("Art. 15"));
+  const rules::Rule* k2 = FindRule(policy, "K2");
+  ASSERT_NE(k2, nullptr);
+  EXPECT_EQ(k2->metric, rules::kConformalSizeChange);
+  EXPECT_TRUE(k2->baseline_from_reference);
+  EXPECT_EQ(k2->warning->value, 0.25);
+  EXPECT_EQ(k2->critical->value, 0.50);
+  EXPECT_EQ(k2->min_labelled, 500u);
+  EXPECT_EQ(k2->element, "Q5.3");
+  EXPECT_THAT(k2->related_elements, ElementsAre("Q3.6"));
+  const rules::Rule* k3 = FindRule(policy, "K3");
+  ASSERT_NE(k3, nullptr);
+  EXPECT_EQ(k3->metric, rules::kGroupConformalCoverage);
+  EXPECT_EQ(k3->critical->min_shortfall, 0.05);
+  EXPECT_EQ(k3->min_labelled, 500u);
+  EXPECT_EQ(k3->element, "Q2.4/2.4.c");
+  EXPECT_THAT(k3->related_elements, ElementsAre("Q5.4"));
+  const rules::Rule* r1 = FindRule(policy, "R1");
+  ASSERT_NE(r1, nullptr);
+  EXPECT_EQ(r1->metric, rules::kRecommendationDiversity);
+  EXPECT_EQ(r1->comparison, rules::Comparison::kBelow);
+  EXPECT_TRUE(r1->baseline_from_reference);
+  EXPECT_EQ(r1->window, absl::Hours(24));
+  EXPECT_EQ(r1->warning->value, -0.10);
+  EXPECT_EQ(r1->warning->windows, 3u);
+  EXPECT_EQ(r1->critical->value, -0.20);
+  EXPECT_EQ(r1->critical->worsening_windows, 5u);
+  EXPECT_EQ(r1->min_lists, 1000u);
+  EXPECT_EQ(r1->element, "Q6.3");
+  EXPECT_THAT(r1->related_elements, ElementsAre("Q3.5"));
+  for (const char* id : {"R2", "R2b"}) {
+    const rules::Rule* r2 = FindRule(policy, id);
+    ASSERT_NE(r2, nullptr) << id;
+    EXPECT_EQ(r2->warning->value, -0.10);
+    EXPECT_EQ(r2->critical->value, -0.20);
+    EXPECT_EQ(r2->min_lists, 1000u);
+    EXPECT_EQ(r2->element, "Q6.3");
+    EXPECT_THAT(r2->related_elements, ElementsAre("Q6.2"));
+  }
+  EXPECT_EQ(FindRule(policy, "R2")->metric, rules::kRecommendationNovelty);
+  EXPECT_EQ(FindRule(policy, "R2b")->metric, rules::kCatalogueCoverage);
+  const rules::Rule* r3 = FindRule(policy, "R3");
+  ASSERT_NE(r3, nullptr);
+  EXPECT_EQ(r3->metric, rules::kExposureGini);
+  EXPECT_EQ(r3->comparison, rules::Comparison::kAbove);
+  EXPECT_EQ(r3->warning->value, 0.05);
+  EXPECT_EQ(r3->critical->value, 0.10);
+  EXPECT_EQ(r3->element, "Q6.3");
+  EXPECT_THAT(r3->related_elements, IsEmpty());
+  // Their critical levels come with a runbook.
+  for (const char* id : {"K1", "K2", "K3", "R1", "R2", "R2b", "R3"}) {
+    EXPECT_THAT(FindRule(policy, id)->runbook, HasSubstr("Runbook")) << id;
+  }
 }
 
 TEST(ConfigTest, ConformalAndRecommendationKeys) {
@@ -316,7 +381,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
   EXPECT_EQ(config.FindModel("other"), nullptr);
   // No policy key: the embedded default policy.
-  EXPECT_THAT(config.policy.rules, SizeIs(9));
+  EXPECT_THAT(config.policy.rules, SizeIs(16));
 }
 
 TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
@@ -324,7 +389,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
-  EXPECT_THAT(config.policy.rules, SizeIs(9));
+  EXPECT_THAT(config.policy.rules, SizeIs(16));
   // The shipped file documents the header's defaults, not other values.
   const ServerConfig defaults;
   EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
@@ -347,7 +412,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
-  EXPECT_THAT(config.policy.rules, SizeIs(9));
+  EXPECT_THAT(config.policy.rules, SizeIs(16));
 }
 
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
