@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "monitors/fairness.h"
 #include "monitors/stats.h"
+#include "rules/quality_rules.h"
 
 namespace vigie::rules {
 namespace {
@@ -213,21 +214,29 @@ Finding StartFinding(const Rule& rule, const std::string& model_id,
 }
 
 std::string Grade(const Rule& rule, Finding& finding,
-                  const std::function<std::string(const Threshold&)>& fails) {
+                  const std::function<std::string(const Threshold&)>& fails,
+                  const std::function<double(const Threshold&)>& threshold_of) {
+  auto threshold = [&](const Threshold& level) {
+    return threshold_of ? threshold_of(level) : rule.baseline + level.value;
+  };
   std::string warning_fail, critical_fail;
   if (rule.critical.has_value()) {
     critical_fail = fails(*rule.critical);
     if (critical_fail.empty()) {
       finding.severity = Severity::kCritical;
-      finding.threshold = rule.baseline + rule.critical->value;
+      finding.threshold = threshold(*rule.critical);
     }
   }
   if (!finding.severity.has_value() && rule.warning.has_value()) {
     warning_fail = fails(*rule.warning);
     if (warning_fail.empty()) {
       finding.severity = Severity::kWarning;
-      finding.threshold = rule.baseline + rule.warning->value;
+      finding.threshold = threshold(*rule.warning);
     }
+  }
+  if (!finding.severity.has_value() && threshold_of) {
+    finding.threshold =
+        threshold(rule.warning.has_value() ? *rule.warning : *rule.critical);
   }
   if (!finding.severity.has_value()) {
     return absl::StrCat("breaches no threshold of rule ", rule.id, " (",
@@ -385,7 +394,9 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
                               const monitors::ModelMetrics& metrics,
                               const ModelActivity* activity,
                               const Reference* reference,
-                              const DriftInputs* drift) {
+                              const DriftInputs* drift,
+                              const ConformalInputs* conformal,
+                              const RecommendationInputs* recommendation) {
   std::vector<Finding> findings;
   for (const Rule& base : policy.rules) {
     if (!base.models.empty() &&
@@ -415,6 +426,19 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
            EvaluateDriftRule(base, policy, model_id, *drift)) {
         findings.push_back(std::move(finding));
       }
+      continue;
+    }
+    if (IsConformalMetric(base.metric) || IsRecommendationMetric(base.metric)) {
+      // Only for a model that makes such predictions (the caller says so).
+      std::vector<Finding> quality;
+      if (IsConformalMetric(base.metric) && conformal != nullptr) {
+        quality = EvaluateConformalRule(base, policy, model_id, *conformal);
+      } else if (IsRecommendationMetric(base.metric) &&
+                 recommendation != nullptr) {
+        quality =
+            EvaluateRecommendationRule(base, policy, model_id, *recommendation);
+      }
+      for (Finding& finding : quality) findings.push_back(std::move(finding));
       continue;
     }
     if (base.metric == kExpectedCalibrationError) {

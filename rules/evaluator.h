@@ -67,6 +67,9 @@ struct Finding {
   std::string message;
 };
 
+struct ConformalInputs;       // rules/quality_rules.h
+struct RecommendationInputs;  // rules/quality_rules.h
+
 // Evaluates every rule of `policy` that applies to `model_id` on every
 // attribute of `metrics` it covers, as the policy's overrides make it for
 // that model and attribute (and leaving out those they disable): one
@@ -112,15 +115,21 @@ struct Reference {
   monitors::ModelMetrics metrics;
   std::string description;
 };
-// Drift rules are evaluated only with `drift` (EvaluateDriftRule).
+// Drift rules are evaluated only with `drift` (EvaluateDriftRule), the
+// conformal rules only with `conformal` (EvaluateConformalRule) and the
+// recommendation rules only with `recommendation`
+// (EvaluateRecommendationRule): pass them for the models that make such
+// predictions, whose windows they are of.
 // A rule with baseline_from_reference takes its baseline from `reference`
 // (the same metric, attribute and minimum samples); without a reference,
 // or when the reference lacks the sample, its finding is insufficient_data.
-std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
-                              const monitors::ModelMetrics& metrics,
-                              const ModelActivity* activity = nullptr,
-                              const Reference* reference = nullptr,
-                              const DriftInputs* drift = nullptr);
+std::vector<Finding> Evaluate(
+    const Policy& policy, const std::string& model_id,
+    const monitors::ModelMetrics& metrics,
+    const ModelActivity* activity = nullptr,
+    const Reference* reference = nullptr, const DriftInputs* drift = nullptr,
+    const ConformalInputs* conformal = nullptr,
+    const RecommendationInputs* recommendation = nullptr);
 
 // The part of a finding's fingerprint that names its scope: the attribute
 // (empty for the model, so that fingerprints stored before features existed
@@ -202,12 +211,14 @@ Finding StartFinding(const Rule& rule, const std::string& model_id,
                      const std::string& attribute);
 
 // Shared by the evaluators: sets finding.severity and finding.threshold
-// (rule.baseline plus the level's value; the baseline is 0 but for
-// calibration) from the highest level of `rule` whose conditions hold,
-// critical first, `fails` saying why a level does not hold (empty: it
-// holds); returns the verdict for the message ("is above the critical
-// threshold 0.10 of rule F3", or why no level holds).
-std::string Grade(const Rule& rule, Finding& finding,
-                  const std::function<std::string(const Threshold&)>& fails);
+// (rule.baseline plus the level's value, or `threshold_of` the level when
+// given; the baseline is 0 but for calibration) from the highest level of
+// `rule` whose conditions hold, critical first, `fails` saying why a level
+// does not hold (empty: it holds); returns the verdict for the message ("is
+// above the critical threshold 0.10 of rule F3", or why no level holds).
+std::string Grade(
+    const Rule& rule, Finding& finding,
+    const std::function<std::string(const Threshold&)>& fails,
+    const std::function<double(const Threshold&)>& threshold_of = nullptr);
 
 }  // namespace vigie::rules

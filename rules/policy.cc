@@ -26,14 +26,14 @@ constexpr const char* kMetrics[] = {kEqualizedOddsDifference,
                                     kFeatureDrift,
                                     kDriftedFeatureShare,
                                     kErrorRateChanges,
-                                    kErrorChangeWindows};
-
-bool IsKnownMetric(absl::string_view metric) {
-  for (absl::string_view known : kMetrics) {
-    if (metric == known) return true;
-  }
-  return false;
-}
+                                    kErrorChangeWindows,
+                                    kConformalCoverage,
+                                    kGroupConformalCoverage,
+                                    kConformalSizeChange,
+                                    kRecommendationDiversity,
+                                    kRecommendationNovelty,
+                                    kCatalogueCoverage,
+                                    kExposureGini};
 
 absl::Status RuleError(absl::string_view id, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("rule ", id, ": ", what));
@@ -236,6 +236,13 @@ absl::Status ValidateOverrides(
 
 }  // namespace
 
+bool IsKnownMetric(absl::string_view metric) {
+  for (absl::string_view known : kMetrics) {
+    if (metric == known) return true;
+  }
+  return false;
+}
+
 // Bound of `for` and `keep_firing_for`: at one evaluation a minute, about
 // 16 hours.
 constexpr uint32_t kMaxEvaluations = 1000;
@@ -258,6 +265,30 @@ absl::Status Rule::Validate() const {
   }
   if (!IsDriftMetric(metric) && !features.empty()) {
     return RuleError(id, "features are for drift metrics");
+  }
+  if (!IsRecommendationMetric(metric) && min_lists != 0) {
+    return RuleError(id, "min_sample.lists is for recommendation metrics");
+  }
+  for (const auto& [level, threshold] :
+       {std::pair{"warning", &warning}, std::pair{"critical", &critical}}) {
+    if (!threshold->has_value()) continue;
+    if ((*threshold)->min_shortfall.has_value() &&
+        !IsConformalCoverageMetric(metric)) {
+      return RuleError(
+          id, absl::StrCat(level, ".min_shortfall is for ", kConformalCoverage,
+                           " and ", kGroupConformalCoverage));
+    }
+    if (((*threshold)->windows.has_value() ||
+         (*threshold)->worsening_windows.has_value()) &&
+        !IsRecommendationMetric(metric)) {
+      return RuleError(id, absl::StrCat(level,
+                                        ": windows and worsening_windows are "
+                                        "for recommendation metrics"));
+    }
+  }
+  if (IsConformalMetric(metric) || IsRecommendationMetric(metric)) {
+    RETURN_IF_ERROR(ValidateQuality());
+    return ValidateCommon();
   }
   if (IsDriftMetric(metric)) {
     RETURN_IF_ERROR(ValidateDriftRule(*this));
@@ -299,7 +330,8 @@ absl::Status Rule::Validate() const {
     }
   } else if (min_labelled != 0) {
     return RuleError(id, absl::StrCat("min_sample.labelled is for ",
-                                      kExpectedCalibrationError));
+                                      kExpectedCalibrationError,
+                                      " and the conformal metrics"));
   }
   if (!(baseline >= 0 && baseline <= 1)) {
     return RuleError(
@@ -393,11 +425,17 @@ bool RuleOverride::Matches(absl::string_view rule_id,
 }
 
 void RuleOverride::ApplyTo(Rule& rule) const {
-  auto merge = [](const std::optional<Level>& level,
-                  std::optional<Threshold>& into) {
+  // Conformal coverage levels take no value: any of their conditions
+  // makes one.
+  const bool valueless = IsConformalCoverageMetric(rule.metric);
+  auto merge = [valueless](const std::optional<Level>& level,
+                           std::optional<Threshold>& into) {
     if (!level.has_value()) return;
     if (!into.has_value()) {
-      if (!level->value.has_value()) return;  // Nothing to compare with.
+      const bool condition =
+          level->value.has_value() ||
+          (valueless && (level->max_p_value || level->min_shortfall));
+      if (!condition) return;  // Nothing to compare with.
       into.emplace();
     }
     if (level->value) into->value = *level->value;
@@ -407,6 +445,11 @@ void RuleOverride::ApplyTo(Rule& rule) const {
     }
     if (level->min_null_quantile) {
       into->min_null_quantile = level->min_null_quantile;
+    }
+    if (level->min_shortfall) into->min_shortfall = level->min_shortfall;
+    if (level->windows) into->windows = level->windows;
+    if (level->worsening_windows) {
+      into->worsening_windows = level->worsening_windows;
     }
   };
   merge(warning, rule.warning);
@@ -427,6 +470,7 @@ void RuleOverride::ApplyTo(Rule& rule) const {
   set(min_negatives_per_group, rule.min_negatives_per_group);
   set(min_selected_in_reference_group, rule.min_selected_in_reference_group);
   set(min_labelled, rule.min_labelled);
+  set(min_lists, rule.min_lists);
   set(min_current_values, rule.min_current_values);
   set(min_reference_values, rule.min_reference_values);
   set(for_evaluations, rule.for_evaluations);

@@ -62,6 +62,58 @@ inline constexpr const char* kErrorRateChanges = "error_rate_changes";
 // change, critical {value: 3} when it lasted 3 windows. Needs a window.
 inline constexpr const char* kErrorChangeWindows = "error_change_windows";
 
+// Conformal prediction (rules/quality_rules.h), comparison below:
+// - the coverage of the model's conformal intervals or sets over the
+//   window (scope: the model), that of the observations of its dominant
+//   (alpha, n_cal) setting, tested against the law their covered count
+//   follows under a sound predictor (monitors::ConformalGate). Its levels
+//   take no value: a level holds when ANY of its conditions holds (these
+//   two metrics only): max_p_value (the gate's p-value, P(count <=
+//   observed), is below it: the coverage lies below that quantile of the
+//   law) or min_shortfall (1 - alpha - coverage exceeds it). Minimum
+//   sample: min_sample.labelled observations of the gate's setting;
+inline constexpr const char* kConformalCoverage = "conformal_coverage";
+// - the same within each group of a group attribute (scope: the
+//   attribute; the overflow group left out, groups short of
+//   min_sample.labelled excluded and listed), the groups' p-values
+//   Holm-adjusted across the attribute's groups before max_p_value; the
+//   finding reports the worst group;
+inline constexpr const char* kGroupConformalCoverage =
+    "group_conformal_coverage";
+// - the relative change of the mean interval width or set size against a
+//   baseline (declared, any positive number, or the frozen reference
+//   window's: baseline: reference): mean / baseline - 1, comparison above
+//   (scope: the model). min_sample.labelled applies to both windows.
+inline constexpr const char* kConformalSizeChange = "conformal_size_change";
+// Recommendation quality (rules/quality_rules.h; scope: the model), each
+// against a baseline (declared, or the frozen reference window's), window
+// by window: the rule needs a window, and a level may require its
+// condition in several consecutive windows (Threshold::windows) or hold
+// when the metric worsened window after window (worsening_windows).
+// Minimum sample: min_sample.lists, of the lists that define the metric
+// (diversity: lists with two items with features; novelty: lists with a
+// reference; coverage and Gini: every list), in each window read and in
+// the baseline.
+// - relative changes, value / baseline - 1, comparison below: mean
+//   intra-list diversity, mean novelty, catalogue coverage;
+inline constexpr const char* kRecommendationDiversity =
+    "recommendation_diversity";
+inline constexpr const char* kRecommendationNovelty = "recommendation_novelty";
+inline constexpr const char* kCatalogueCoverage = "catalogue_coverage";
+// - the difference value - baseline of the exposure Gini (comparison
+//   above).
+inline constexpr const char* kExposureGini = "exposure_gini";
+
+// One of the metric names above.
+bool IsKnownMetric(absl::string_view metric);
+
+// The metrics of rules/quality_rules.h: conformal prediction (K1-K3) and
+// recommendation quality (R1-R3); and the two whose levels take no value
+// (conformal coverage: see kConformalCoverage).
+bool IsConformalMetric(absl::string_view metric);
+bool IsConformalCoverageMetric(absl::string_view metric);
+bool IsRecommendationMetric(absl::string_view metric);
+
 // How a metric breaches its threshold.
 enum class Comparison {
   kAbove,  // Breach when value > threshold (gaps).
@@ -83,6 +135,19 @@ struct Threshold {
   // this quantile (in [0.5, 1)) of the ECE perfectly calibrated predictions
   // would show with the same sample: above the noise floor.
   std::optional<double> min_null_quantile;
+  // conformal_coverage and group_conformal_coverage only: the coverage
+  // lies more than this below the nominal 1 - alpha (an alternative to
+  // max_p_value: either holding is enough). In [0, 1).
+  std::optional<double> min_shortfall = std::nullopt;
+  // Recommendation metrics only: the value condition must hold in each of
+  // this many consecutive windows ending with the latest (each present,
+  // each with the minimum sample). Default 1. Range: [1, 100].
+  std::optional<uint32_t> windows = std::nullopt;
+  // Recommendation metrics only, an alternative to the value condition
+  // (either holding is enough): the metric worsened strictly (fell, for
+  // comparison below; rose, for above) in each of the last N windows, so
+  // N + 1 consecutive windows with the minimum sample. Range: [1, 100].
+  std::optional<uint32_t> worsening_windows = std::nullopt;
 };
 
 // A rule of the policy: a metric, its thresholds, the sample it needs, and
@@ -122,7 +187,11 @@ struct Rule {
   // min_interval_lower are added to it, so that a rule alerts on the change
   // from the baseline (e.g. ECE - baseline > 0.02; an impact ratio that
   // fell 0.05 below the declared 0.95 with warning.value -0.05). Default 0:
-  // absolute thresholds. Range: [0, 1].
+  // absolute thresholds. Range: [0, 1]; conformal_size_change,
+  // recommendation_diversity and recommendation_novelty: any number >= 0
+  // (widths, sizes, bits). Relative-change metrics (conformal_size_change,
+  // recommendation_*, catalogue_coverage) divide by it instead, and
+  // exposure_gini subtracts it: their levels' values are the change.
   double baseline = 0;
   // Instead of a declared number, the baseline is the metric's value over
   // the model's frozen reference window (ModelConfig::reference_window: the
@@ -130,8 +199,13 @@ struct Rule {
   // until that window is complete and frozen, or when it lacks the sample,
   // the finding is insufficient_data.
   bool baseline_from_reference = false;
-  // expected_calibration_error only: labelled predictions the window needs.
+  // expected_calibration_error: labelled predictions the window needs;
+  // conformal metrics: labelled conformal observations (of the gate's
+  // setting, for coverage; in the window and the baseline, for sizes).
   uint64_t min_labelled = 0;
+  // Recommendation metrics only: lists each window read, and the baseline,
+  // need (see kRecommendationDiversity).
+  uint64_t min_lists = 0;
   // Drift rules only: values of a feature the window and the reference
   // need; a feature short of either is insufficient_data.
   uint64_t min_current_values = 0;
@@ -169,6 +243,8 @@ struct Rule {
   // What every metric's rules check alike: confidence, for, window,
   // citation, summary, names.
   absl::Status ValidateCommon() const;
+  // What the conformal and recommendation metrics take (quality_policy.cc).
+  absl::Status ValidateQuality() const;
 };
 
 // Changes to some rules for some models, attributes or features: every
@@ -187,6 +263,9 @@ struct RuleOverride {
     std::optional<double> max_p_value;
     std::optional<double> min_interval_lower;
     std::optional<double> min_null_quantile;
+    std::optional<double> min_shortfall = std::nullopt;
+    std::optional<uint32_t> windows = std::nullopt;
+    std::optional<uint32_t> worsening_windows = std::nullopt;
   };
   std::optional<Level> warning;
   std::optional<Level> critical;
@@ -202,6 +281,7 @@ struct RuleOverride {
   std::optional<uint64_t> min_negatives_per_group;
   std::optional<uint64_t> min_selected_in_reference_group;
   std::optional<uint64_t> min_labelled;
+  std::optional<uint64_t> min_lists;
   std::optional<uint64_t> min_current_values;
   std::optional<uint64_t> min_reference_values;
   std::optional<uint32_t> for_evaluations;

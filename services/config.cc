@@ -282,20 +282,31 @@ absl::Status At(const Mapping& m, absl::Status status) {
   return m.Error(m.node, "", status.message());
 }
 
+// The keys of a level, in rules and overrides alike.
+const std::vector<absl::string_view> kLevelKeys = {
+    "value",         "max_p_value", "min_interval_lower", "min_null_quantile",
+    "min_shortfall", "windows",     "worsening_windows"};
+
+// A rule's level. `value` is required but for the conformal coverage
+// metrics, whose levels are conditions only.
 absl::StatusOr<std::optional<rules::Threshold>> ReadThreshold(
-    const Mapping& parent, absl::string_view key) {
+    const Mapping& parent, absl::string_view key, bool value_required) {
   const YAML::Node* node = parent.Find(key);
   if (node == nullptr) return std::optional<rules::Threshold>();
-  ASSIGN_OR_RETURN(Mapping m,
-                   ReadMapping(parent.source, *node, parent.Path(key),
-                               {"value", "max_p_value", "min_interval_lower",
-                                "min_null_quantile"}));
-  if (m.Find("value") == nullptr) return m.Error(*node, "value", "is required");
+  ASSIGN_OR_RETURN(Mapping m, ReadMapping(parent.source, *node,
+                                          parent.Path(key), kLevelKeys));
+  if (value_required && m.Find("value") == nullptr) {
+    return m.Error(*node, "value", "is required");
+  }
   rules::Threshold threshold;
   RETURN_IF_ERROR(Get(m, "value", &threshold.value));
   RETURN_IF_ERROR(Get(m, "max_p_value", &threshold.max_p_value));
   RETURN_IF_ERROR(Get(m, "min_interval_lower", &threshold.min_interval_lower));
   RETURN_IF_ERROR(Get(m, "min_null_quantile", &threshold.min_null_quantile));
+  RETURN_IF_ERROR(Get(m, "min_shortfall", &threshold.min_shortfall));
+  RETURN_IF_ERROR(GetOptional(m, "windows", &threshold.windows));
+  RETURN_IF_ERROR(
+      GetOptional(m, "worsening_windows", &threshold.worsening_windows));
   return std::optional<rules::Threshold>(threshold);
 }
 
@@ -322,7 +333,7 @@ absl::Status GetBaseline(const Mapping& m, double* baseline,
 template <typename T>
 absl::Status ReadMinSample(const Mapping& m, T* predictions, T* positives,
                            T* negatives, T* selected, T* labelled, T* current,
-                           T* reference) {
+                           T* reference, T* lists) {
   const YAML::Node* v = m.Find("min_sample");
   if (v == nullptr) return absl::OkStatus();
   ASSIGN_OR_RETURN(
@@ -330,7 +341,7 @@ absl::Status ReadMinSample(const Mapping& m, T* predictions, T* positives,
       ReadMapping(m.source, *v, m.Path("min_sample"),
                   {"predictions_per_group", "positives_per_group",
                    "negatives_per_group", "selected_in_reference_group",
-                   "labelled", "current", "reference"}));
+                   "labelled", "current", "reference", "lists"}));
   auto get = [&](absl::string_view key, T* out) {
     if constexpr (std::is_same_v<T, std::optional<uint64_t>>) {
       return GetOptional(s, key, out);
@@ -344,6 +355,7 @@ absl::Status ReadMinSample(const Mapping& m, T* predictions, T* positives,
   RETURN_IF_ERROR(get("selected_in_reference_group", selected));
   RETURN_IF_ERROR(get("current", current));
   RETURN_IF_ERROR(get("reference", reference));
+  RETURN_IF_ERROR(get("lists", lists));
   return get("labelled", labelled);
 }
 
@@ -352,10 +364,8 @@ absl::StatusOr<std::optional<rules::RuleOverride::Level>> ReadOverrideLevel(
     const Mapping& parent, absl::string_view key) {
   const YAML::Node* node = parent.Find(key);
   if (node == nullptr) return std::optional<rules::RuleOverride::Level>();
-  ASSIGN_OR_RETURN(Mapping m,
-                   ReadMapping(parent.source, *node, parent.Path(key),
-                               {"value", "max_p_value", "min_interval_lower",
-                                "min_null_quantile"}));
+  ASSIGN_OR_RETURN(Mapping m, ReadMapping(parent.source, *node,
+                                          parent.Path(key), kLevelKeys));
   rules::RuleOverride::Level level;
   RETURN_IF_ERROR(GetOptional(m, "value", &level.value));
   RETURN_IF_ERROR(GetOptional(m, "max_p_value", &level.max_p_value));
@@ -363,6 +373,10 @@ absl::StatusOr<std::optional<rules::RuleOverride::Level>> ReadOverrideLevel(
       GetOptional(m, "min_interval_lower", &level.min_interval_lower));
   RETURN_IF_ERROR(
       GetOptional(m, "min_null_quantile", &level.min_null_quantile));
+  RETURN_IF_ERROR(GetOptional(m, "min_shortfall", &level.min_shortfall));
+  RETURN_IF_ERROR(GetOptional(m, "windows", &level.windows));
+  RETURN_IF_ERROR(
+      GetOptional(m, "worsening_windows", &level.worsening_windows));
   return std::optional<rules::RuleOverride::Level>(level);
 }
 
@@ -404,7 +418,8 @@ absl::StatusOr<rules::RuleOverride> ReadOverride(absl::string_view source,
   RETURN_IF_ERROR(ReadMinSample(
       m, &o.min_predictions_per_group, &o.min_positives_per_group,
       &o.min_negatives_per_group, &o.min_selected_in_reference_group,
-      &o.min_labelled, &o.min_current_values, &o.min_reference_values));
+      &o.min_labelled, &o.min_current_values, &o.min_reference_values,
+      &o.min_lists));
 
   RETURN_IF_ERROR(GetOptional(m, "for", &o.for_evaluations));
   RETURN_IF_ERROR(GetOptional(m, "keep_firing_for", &o.keep_firing_for));
@@ -462,13 +477,16 @@ absl::StatusOr<rules::Rule> ReadRule(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "confidence", &rule.confidence));
   RETURN_IF_ERROR(
       GetBaseline(m, &rule.baseline, &rule.baseline_from_reference));
-  ASSIGN_OR_RETURN(rule.warning, ReadThreshold(m, "warning"));
-  ASSIGN_OR_RETURN(rule.critical, ReadThreshold(m, "critical"));
+  // (An unknown metric's levels are left to Validate, which names it.)
+  const bool value_required = rules::IsKnownMetric(rule.metric) &&
+                              !rules::IsConformalCoverageMetric(rule.metric);
+  ASSIGN_OR_RETURN(rule.warning, ReadThreshold(m, "warning", value_required));
+  ASSIGN_OR_RETURN(rule.critical, ReadThreshold(m, "critical", value_required));
   RETURN_IF_ERROR(ReadMinSample(
       m, &rule.min_predictions_per_group, &rule.min_positives_per_group,
       &rule.min_negatives_per_group, &rule.min_selected_in_reference_group,
-      &rule.min_labelled, &rule.min_current_values,
-      &rule.min_reference_values));
+      &rule.min_labelled, &rule.min_current_values, &rule.min_reference_values,
+      &rule.min_lists));
 
   RETURN_IF_ERROR(Get(m, "element", &rule.element));
   RETURN_IF_ERROR(Get(m, "related_elements", &rule.related_elements));

@@ -63,7 +63,7 @@ TEST(ConfigTest, ShippedPolicyParses) {
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
   EXPECT_EQ(policy.evaluation_interval, absl::Minutes(1));
-  ASSERT_THAT(policy.rules, SizeIs(9));
+  ASSERT_THAT(policy.rules, SizeIs(16));
 
   // D1-D4 as REFERENTIAL.md gives them: thresholds, minimum samples,
   // citations.
@@ -157,6 +157,202 @@ TEST(ConfigTest, ShippedPolicyParses) {
   EXPECT_THAT(f3->related_elements, ElementsAre("Q2.5"));
   EXPECT_THAT(f3->ai_act_articles, ElementsAre("Art. 10", "Art. 15"));
   EXPECT_THAT(f3->runbook, AllOf(HasSubstr("Q5.1/5.1.f"), HasSubstr("5.1.c")));
+
+  // K1-K3 and R1-R3 as REFERENTIAL.md gives them.
+  const rules::Rule* k1 = FindRule(policy, "K1");
+  ASSERT_NE(k1, nullptr);
+  EXPECT_EQ(k1->metric, rules::kConformalCoverage);
+  EXPECT_EQ(k1->comparison, rules::Comparison::kBelow);
+  EXPECT_EQ(k1->warning->max_p_value, 0.05);  // The law's 5% quantile.
+  EXPECT_FALSE(k1->warning->min_shortfall.has_value());
+  EXPECT_EQ(k1->critical->max_p_value, 0.001);   // Its 0.1% quantile,
+  EXPECT_EQ(k1->critical->min_shortfall, 0.05);  // or < 1 - alpha - 0.05.
+  EXPECT_EQ(k1->min_labelled, 500u);
+  EXPECT_EQ(k1->element, "Q5.4/5.4.c");
+  EXPECT_THAT(k1->related_elements, ElementsAre("Q5.3/5.3.d", "Q3.5"));
+  EXPECT_THAT(k1->ai_act_articles, ElementsAre("Art. 15"));
+  const rules::Rule* k2 = FindRule(policy, "K2");
+  ASSERT_NE(k2, nullptr);
+  EXPECT_EQ(k2->metric, rules::kConformalSizeChange);
+  EXPECT_TRUE(k2->baseline_from_reference);
+  EXPECT_EQ(k2->warning->value, 0.25);
+  EXPECT_EQ(k2->critical->value, 0.50);
+  EXPECT_EQ(k2->min_labelled, 500u);
+  EXPECT_EQ(k2->element, "Q5.3");
+  EXPECT_THAT(k2->related_elements, ElementsAre("Q3.6"));
+  const rules::Rule* k3 = FindRule(policy, "K3");
+  ASSERT_NE(k3, nullptr);
+  EXPECT_EQ(k3->metric, rules::kGroupConformalCoverage);
+  EXPECT_EQ(k3->critical->min_shortfall, 0.05);
+  EXPECT_EQ(k3->min_labelled, 500u);
+  EXPECT_EQ(k3->element, "Q2.4/2.4.c");
+  EXPECT_THAT(k3->related_elements, ElementsAre("Q5.4"));
+  const rules::Rule* r1 = FindRule(policy, "R1");
+  ASSERT_NE(r1, nullptr);
+  EXPECT_EQ(r1->metric, rules::kRecommendationDiversity);
+  EXPECT_EQ(r1->comparison, rules::Comparison::kBelow);
+  EXPECT_TRUE(r1->baseline_from_reference);
+  EXPECT_EQ(r1->window, absl::Hours(24));
+  EXPECT_EQ(r1->warning->value, -0.10);
+  EXPECT_EQ(r1->warning->windows, 3u);
+  EXPECT_EQ(r1->critical->value, -0.20);
+  EXPECT_EQ(r1->critical->worsening_windows, 5u);
+  EXPECT_EQ(r1->min_lists, 1000u);
+  EXPECT_EQ(r1->element, "Q6.3");
+  EXPECT_THAT(r1->related_elements, ElementsAre("Q3.5"));
+  for (const char* id : {"R2", "R2b"}) {
+    const rules::Rule* r2 = FindRule(policy, id);
+    ASSERT_NE(r2, nullptr) << id;
+    EXPECT_EQ(r2->warning->value, -0.10);
+    EXPECT_EQ(r2->critical->value, -0.20);
+    EXPECT_EQ(r2->min_lists, 1000u);
+    EXPECT_EQ(r2->element, "Q6.3");
+    EXPECT_THAT(r2->related_elements, ElementsAre("Q6.2"));
+  }
+  EXPECT_EQ(FindRule(policy, "R2")->metric, rules::kRecommendationNovelty);
+  EXPECT_EQ(FindRule(policy, "R2b")->metric, rules::kCatalogueCoverage);
+  const rules::Rule* r3 = FindRule(policy, "R3");
+  ASSERT_NE(r3, nullptr);
+  EXPECT_EQ(r3->metric, rules::kExposureGini);
+  EXPECT_EQ(r3->comparison, rules::Comparison::kAbove);
+  EXPECT_EQ(r3->warning->value, 0.05);
+  EXPECT_EQ(r3->critical->value, 0.10);
+  EXPECT_EQ(r3->element, "Q6.3");
+  EXPECT_THAT(r3->related_elements, IsEmpty());
+  // Their critical levels come with a runbook.
+  for (const char* id : {"K1", "K2", "K3", "R1", "R2", "R2b", "R3"}) {
+    EXPECT_THAT(FindRule(policy, id)->runbook, HasSubstr("Runbook")) << id;
+  }
+}
+
+TEST(ConfigTest, ConformalAndRecommendationKeys) {
+  ASSERT_OK_AND_ASSIGN(
+      rules::Policy policy,
+      ParsePolicy("rules:\n"
+                  "  - id: K1\n"
+                  "    metric: conformal_coverage\n"
+                  "    comparison: below\n"
+                  "    warning: {max_p_value: 0.05}\n"
+                  "    critical: {max_p_value: 0.001, min_shortfall: 0.05}\n"
+                  "    min_sample: {labelled: 500}\n"
+                  "    element: Q5.4/5.4.c\n"
+                  "  - id: R1\n"
+                  "    metric: recommendation_diversity\n"
+                  "    comparison: below\n"
+                  "    window: 1d\n"
+                  "    baseline: reference\n"
+                  "    warning: {value: -0.10, windows: 3}\n"
+                  "    critical: {value: -0.20, worsening_windows: 5}\n"
+                  "    min_sample: {lists: 1000}\n"
+                  "    element: Q6.3\n"
+                  "overrides:\n"
+                  "  - rules: [K1]\n"
+                  "    models: [strict]\n"
+                  "    critical: {min_shortfall: 0.02}\n"
+                  "  - rules: [R1]\n"
+                  "    models: [strict]\n"
+                  "    warning: {windows: 1}\n"
+                  "    critical: {worsening_windows: 3}\n"
+                  "    min_sample: {lists: 200}\n",
+                  "p.yaml"));
+  const rules::Rule& k1 = policy.rules[0];
+  EXPECT_EQ(k1.warning->value, 0);
+  EXPECT_EQ(k1.warning->max_p_value, 0.05);
+  EXPECT_EQ(k1.critical->min_shortfall, 0.05);
+  EXPECT_EQ(k1.min_labelled, 500u);
+  EXPECT_EQ(policy.Resolve(k1, "strict").critical->min_shortfall, 0.02);
+  EXPECT_EQ(policy.Resolve(k1, "strict").critical->max_p_value, 0.001);
+  const rules::Rule& r1 = policy.rules[1];
+  EXPECT_EQ(r1.warning->windows, 3u);
+  EXPECT_EQ(r1.critical->worsening_windows, 5u);
+  EXPECT_EQ(r1.min_lists, 1000u);
+  const rules::Rule strict = policy.Resolve(r1, "strict");
+  EXPECT_EQ(strict.warning->windows, 1u);
+  EXPECT_EQ(strict.warning->value, -0.10);
+  EXPECT_EQ(strict.critical->worsening_windows, 3u);
+  EXPECT_EQ(strict.min_lists, 200u);
+
+  // Bad values name their line: a type error the key's, a range error the
+  // rule's, an override's the override's.
+  const std::string k1_head =
+      "rules:\n"
+      "  - id: K1\n"
+      "    metric: conformal_coverage\n"
+      "    comparison: below\n";
+  EXPECT_THAT(
+      ErrorOf(ParsePolicy(k1_head + "    warning: {min_shortfall: lots}\n"
+                                    "    element: Q5.4/5.4.c\n",
+                          "p.yaml")),
+      AllOf(HasSubstr("p.yaml:5:30"),
+            HasSubstr("rules[0].warning.min_shortfall")));
+  EXPECT_THAT(
+      ErrorOf(ParsePolicy(k1_head + "    warning: {min_shortfall: 1.5}\n"
+                                    "    element: Q5.4/5.4.c\n",
+                          "p.yaml")),
+      AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("rule K1"),
+            HasSubstr("min_shortfall must be in [0, 1), got 1.5")));
+  EXPECT_THAT(ErrorOf(ParsePolicy(k1_head + "    warning: {value: 0.9}\n"
+                                            "    element: Q5.4/5.4.c\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"), HasSubstr("takes no value")));
+  // A misspelt metric is named as such, not as a level without a value.
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: K1\n"
+                                  "    metric: conformal_coverag\n"
+                                  "    comparison: below\n"
+                                  "    warning: {max_p_value: 0.05}\n"
+                                  "    element: Q5.4/5.4.c\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"),
+                    HasSubstr("unknown metric \"conformal_coverag\"")));
+  // Other metrics still need a value.
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: R1\n"
+                                  "    metric: recommendation_diversity\n"
+                                  "    comparison: below\n"
+                                  "    window: 1d\n"
+                                  "    baseline: reference\n"
+                                  "    warning: {windows: 3}\n"
+                                  "    element: Q6.3\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:7:14"), HasSubstr("value"),
+                    HasSubstr("is required")));
+  EXPECT_THAT(
+      ErrorOf(ParsePolicy("rules:\n"
+                          "  - id: R1\n"
+                          "    metric: recommendation_diversity\n"
+                          "    comparison: below\n"
+                          "    window: 1d\n"
+                          "    baseline: reference\n"
+                          "    warning: {value: -0.1, windows: -3}\n"
+                          "    element: Q6.3\n",
+                          "p.yaml")),
+      AllOf(HasSubstr("p.yaml:7:37"), HasSubstr("rules[0].warning.windows"),
+            HasSubstr("non-negative integer")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: R1\n"
+                                  "    metric: recommendation_diversity\n"
+                                  "    comparison: below\n"
+                                  "    window: 1d\n"
+                                  "    baseline: reference\n"
+                                  "    warning: {value: -0.1}\n"
+                                  "    element: Q6.3\n"
+                                  "overrides:\n"
+                                  "  - models: [m]\n"
+                                  "    warning: {worsening_windows: 0}\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:10:5"), HasSubstr("overrides[0]"),
+                    HasSubstr("worsening_windows must be in [1, 100]")));
+  EXPECT_THAT(ErrorOf(ParsePolicy("rules:\n"
+                                  "  - id: F2\n"
+                                  "    metric: demographic_parity_difference\n"
+                                  "    comparison: above\n"
+                                  "    warning: {value: 0.1}\n"
+                                  "    min_sample: {lists: 1000}\n"
+                                  "    element: Q2.4/2.4.d\n",
+                                  "p.yaml")),
+              AllOf(HasSubstr("p.yaml:2:5"),
+                    HasSubstr("min_sample.lists is for recommendation")));
 }
 
 TEST(ConfigTest, ShippedConfigParses) {
@@ -185,7 +381,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
   EXPECT_EQ(config.FindModel("other"), nullptr);
   // No policy key: the embedded default policy.
-  EXPECT_THAT(config.policy.rules, SizeIs(9));
+  EXPECT_THAT(config.policy.rules, SizeIs(16));
 }
 
 TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
@@ -193,7 +389,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
-  EXPECT_THAT(config.policy.rules, SizeIs(9));
+  EXPECT_THAT(config.policy.rules, SizeIs(16));
   // The shipped file documents the header's defaults, not other values.
   const ServerConfig defaults;
   EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
@@ -216,7 +412,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
-  EXPECT_THAT(config.policy.rules, SizeIs(9));
+  EXPECT_THAT(config.policy.rules, SizeIs(16));
 }
 
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
