@@ -155,6 +155,10 @@ class ModelMonitors {
   const DriftMonitor& drift() const { return drift_; }
   // The errors ObserveError saw.
   const ErrorTally& errors() const { return errors_; }
+  // The recommendation lists' monitor; null before the first list.
+  const RecommendationMonitor* recommendation() const {
+    return recommendation_.has_value() ? &*recommendation_ : nullptr;
+  }
   // What a conformal prediction joined with its outcome is to the
   // ConformalMonitors: covered, size, full, alpha, n_cal and score. Empty
   // when the prediction has no interval or set with an alpha, or the

@@ -18,6 +18,7 @@
 #include "proto/alert_names.h"
 #include "rules/alert_tracker.h"
 #include "rules/evaluator.h"
+#include "rules/quality_rules.h"
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
 
@@ -70,6 +71,45 @@ std::map<uint64_t, monitors::ErrorTally> ErrorsByWindow(
         it->second.errors());
   }
   return out;
+}
+
+// The recommendation metrics of the `count` windows of length `window`
+// ending at `end` (numbered as monitors::WindowIndex: 1 the latest), each
+// the merge of its panes' recommendation monitors; windows without lists
+// are left out. A merge of panes bound to different catalogues keeps the
+// later one's, as ModelMonitors::Merge does.
+std::map<uint64_t, monitors::RecommendationMetrics> RecommendationByWindow(
+    const std::map<absl::Time, monitors::ModelMonitors>& panes, absl::Time end,
+    absl::Duration window, uint32_t count) {
+  std::map<uint64_t, std::optional<monitors::RecommendationMonitor>> merged;
+  const absl::Time from = end - window * static_cast<double>(count);
+  for (auto it = panes.lower_bound(from); it != panes.end() && it->first < end;
+       ++it) {
+    const monitors::RecommendationMonitor* pane = it->second.recommendation();
+    if (pane == nullptr) continue;
+    std::optional<monitors::RecommendationMonitor>& into =
+        merged[monitors::WindowIndex(end, window, it->first)];
+    if (!into.has_value() || !into->Merge(*pane).ok()) into = *pane;
+  }
+  std::map<uint64_t, monitors::RecommendationMetrics> out;
+  for (const auto& [index, monitor] : merged) {
+    out.emplace(index, monitor->Snapshot());
+  }
+  return out;
+}
+
+// The most windows a recommendation rule of `policy` reads for `model_id`;
+// 0 when it has none.
+uint32_t RecommendationWindows(const rules::Policy& policy,
+                               const std::string& model_id) {
+  uint32_t windows = 0;
+  for (const rules::Rule& rule : policy.rules) {
+    if (!rules::IsRecommendationMetric(rule.metric)) continue;
+    const rules::Rule resolved = policy.Resolve(rule, model_id);
+    if (!resolved.enabled) continue;
+    windows = std::max(windows, rules::RecommendationWindowsRead(resolved));
+  }
+  return windows;
 }
 
 // The model's change episode, if it has one; its validity was checked
@@ -331,9 +371,35 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
       drift.report = &*report;
       drift.reference_description = ReferenceDescription(model);
     }
-    std::vector<rules::Finding> findings =
-        rules::Evaluate(policy, model_id, metrics, &activity,
-                        reference.has_value() ? &*reference : nullptr, &drift);
+    // Conformal rules, for a model that has sent conformal predictions;
+    // recommendation rules, for a recommender.
+    const bool conformal_model = model.counters.has_adaptive_conformal();
+    rules::ConformalInputs conformal;
+    if (metrics.conformal.has_value()) conformal.overall = &*metrics.conformal;
+    conformal.by_attribute = metrics.conformal_by_attribute;
+    const bool recommender = model.config.task == "recommendation";
+    rules::RecommendationInputs recommendation;
+    recommendation.window = window;
+    recommendation.window_end = end;
+    if (recommender && window > absl::ZeroDuration()) {
+      recommendation.by_window = RecommendationByWindow(
+          model.panes, end, window, RecommendationWindows(policy, model_id));
+    }
+    if (reference.has_value()) {
+      if (reference->metrics.conformal.has_value()) {
+        conformal.baseline = &*reference->metrics.conformal;
+      }
+      if (reference->metrics.recommendation.has_value()) {
+        recommendation.baseline = &*reference->metrics.recommendation;
+      }
+      conformal.baseline_description = reference->description;
+      recommendation.baseline_description = reference->description;
+    }
+    std::vector<rules::Finding> findings = rules::Evaluate(
+        policy, model_id, metrics, &activity,
+        reference.has_value() ? &*reference : nullptr, &drift,
+        conformal_model ? &conformal : nullptr,
+        recommender ? &recommendation : nullptr);
     for (rules::Finding& finding : findings) {
       finding.model_version = model.counters.watermark_model_version();
       evaluated.insert(rules::Fingerprint(finding.rule_id, finding.model_id,
