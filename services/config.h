@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "monitors/change_detectors.h"
 #include "monitors/drift_report.h"
+#include "monitors/item_catalogue.h"
 #include "monitors/model_monitors.h"
 #include "rules/policy.h"
 
@@ -104,9 +105,27 @@ struct ModelConfig {
   // ADWIN's delta too); YAML: adwin_delta (ADWIN's confidence, default
   // 0.002), page_hinkley_threshold (its lambda, default 50).
   monitors::ErrorStreamDetectors::Options detectors;
+  // A recommendation model's item catalogue: a JSON lines file, one
+  // vigie.v1.CatalogueLine a line (format: monitors/item_catalogue.h),
+  // relative to the configuration file's folder. Read at start (see
+  // LoadCatalogueFile): its catalogue is stored as the model's next version
+  // unless the stored one is the same (same items in the same order, same
+  // features and counts), so that an unchanged file makes no new version.
+  // It thereby replaces, at the next start, a catalogue put through the
+  // API that differs from it. Empty: none (the API alone sets it). Listed
+  // models only.
+  std::string catalogue_file;
 
   // The class labels of a multiclass model; empty for a binary one.
   const std::vector<std::string>& classes() const { return monitors.classes; }
+
+  // OK when the model may have an item catalogue (PutCatalogue,
+  // catalogue_file); kFailedPrecondition naming the model and its task
+  // otherwise. A task that is not a recommendation refuses one, except
+  // "binary": it is every model's default, and the configuration has no
+  // recommendation task yet, so it does not say that the model is not a
+  // recommender. Today only "multiclass" refuses a catalogue.
+  absl::Status AcceptsCatalogue() const;
 
   // kInvalidArgument naming the model and field for anything out of range
   // (the id is not checked: the default model has none).
@@ -178,6 +197,11 @@ struct ServerConfig {
     int max_attempts = 10;
   } alerting;
   rules::Policy policy;
+  // Bounds on any model's item catalogue (YAML: catalogue.max_items,
+  // max_categories, max_categories_per_item, max_embedding_dimension; the
+  // defaults and ranges are ItemCatalogueOptions'), so that one file or
+  // PutCatalogue call cannot exhaust memory.
+  monitors::ItemCatalogueOptions catalogue;
 
   // The listed model `id`; null if it is not listed.
   const ModelConfig* FindModel(absl::string_view id) const;
@@ -199,6 +223,13 @@ absl::StatusOr<rules::Policy> ParsePolicy(absl::string_view yaml,
 // Reads and parses the configuration file at `path`: kNotFound if it cannot
 // be read, else as ParseServerConfig.
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
+
+// Reads and parses `model`'s catalogue_file under `options`: kNotFound if it
+// cannot be read, kInvalidArgument naming the file and its line if it does
+// not parse or validate ("model recs: catalogue_file \"items.jsonl\": line
+// 3: duplicate item id \"a1\"").
+absl::StatusOr<monitors::ItemCatalogue> LoadCatalogueFile(
+    const ModelConfig& model, const monitors::ItemCatalogueOptions& options);
 
 // The embedded defaults: deploy/vigie.yaml with deploy/policy.yaml.
 absl::StatusOr<ServerConfig> DefaultServerConfig();
