@@ -165,6 +165,7 @@ absl::Status Pipeline::Load() {
   }
   if (!checkpoint.has_value()) checkpoint.emplace();
   RETURN_IF_ERROR(LoadModels());
+  RETURN_IF_ERROR(LoadCatalogues());
   RETURN_IF_ERROR(pending_.Load(checkpoint->next_pending_block()));
   RETURN_IF_ERROR(marks_.Load(checkpoint->next_mark_block()));
   next_seq_ = checkpoint->next_ingest_seq();
