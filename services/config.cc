@@ -592,6 +592,17 @@ absl::Status GetChoice(
                               ", got ", text));
 }
 
+// `path` relative to the folder of the configuration file `source` (when it
+// has one), so that a deployment can ship its files side by side and run
+// from anywhere; an absolute or empty path unchanged.
+std::string BesideSource(absl::string_view source, const std::string& path) {
+  const size_t slash = source.rfind('/');
+  if (path.empty() || path[0] == '/' || slash == absl::string_view::npos) {
+    return path;
+  }
+  return absl::StrCat(source.substr(0, slash + 1), path);
+}
+
 // Reads a model's keys over `base` (listed models inherit default_model).
 absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                       const YAML::Node& node, std::string path,
@@ -629,7 +640,10 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                          "serendipity_top_k",
                                          "personalization_sample_size",
                                          "exact_exposure_items"};
-  if (listed) keys.insert(keys.begin(), "id");
+  if (listed) {
+    keys.insert(keys.begin(), "id");
+    keys.push_back("catalogue_file");
+  }
   ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path), keys));
   ModelConfig model = std::move(base);
   RETURN_IF_ERROR(Get(m, "id", &model.id));
@@ -683,6 +697,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
           &model.monitors.recommendation.personalization_sample_size));
   RETURN_IF_ERROR(Get(m, "exact_exposure_items",
                       &model.monitors.recommendation.exact_items));
+  RETURN_IF_ERROR(Get(m, "catalogue_file", &model.catalogue_file));
+  model.catalogue_file = BesideSource(source, model.catalogue_file);
   RETURN_IF_ERROR(At(m, model.Validate()));
   return model;
 }
@@ -705,7 +721,7 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
                   {"data_dir", "grpc_address", "accept_undeclared_models",
                    "default_model", "models", "expiry_sweep_interval",
                    "checkpoint_interval", "checkpoint_bytes", "storage",
-                   "alerting", "policy", "policy_file"}));
+                   "alerting", "policy", "policy_file", "catalogue"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
@@ -722,6 +738,20 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
     RETURN_IF_ERROR(GetSize(s, "block_cache", &config.block_cache_bytes));
     RETURN_IF_ERROR(GetSize(s, "write_buffer", &config.write_buffer_bytes));
     RETURN_IF_ERROR(Get(s, "sync_writes", &config.sync_writes));
+  }
+  if (const YAML::Node* v = m.Find("catalogue"); v != nullptr) {
+    ASSIGN_OR_RETURN(Mapping c, ReadMapping(source, *v, m.Path("catalogue"),
+                                            {"max_items", "max_categories",
+                                             "max_categories_per_item",
+                                             "max_embedding_dimension"}));
+    monitors::ItemCatalogueOptions& bounds = config.catalogue;
+    RETURN_IF_ERROR(Get(c, "max_items", &bounds.max_items));
+    RETURN_IF_ERROR(Get(c, "max_categories", &bounds.max_categories));
+    RETURN_IF_ERROR(
+        Get(c, "max_categories_per_item", &bounds.max_categories_per_item));
+    RETURN_IF_ERROR(
+        Get(c, "max_embedding_dimension", &bounds.max_embedding_dimension));
+    RETURN_IF_ERROR(At(c, bounds.Validate()));
   }
   if (const YAML::Node* v = m.Find("alerting"); v != nullptr) {
     ASSIGN_OR_RETURN(Mapping a,
@@ -819,13 +849,7 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
     ASSIGN_OR_RETURN(config.policy,
                      ReadPolicy(source, *inline_policy, "policy"));
   } else if (!policy_file.empty()) {
-    // Relative to the configuration file's folder, so that a deployment can
-    // ship the two files side by side and run from anywhere.
-    std::string file = policy_file;
-    const size_t slash = source.rfind('/');
-    if (file[0] != '/' && slash != absl::string_view::npos) {
-      file = absl::StrCat(source.substr(0, slash + 1), policy_file);
-    }
+    const std::string file = BesideSource(source, policy_file);
     std::optional<std::string> text = ReadFile(file);
     if (!text.has_value()) {
       return absl::NotFoundError(
@@ -881,6 +905,23 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
         absl::StrCat("cannot read the configuration file \"", path, "\""));
   }
   return ParseServerConfig(*text, path);
+}
+
+absl::StatusOr<monitors::ItemCatalogue> LoadCatalogueFile(
+    const ModelConfig& model, const monitors::ItemCatalogueOptions& options) {
+  const std::string who = absl::StrCat(
+      "model ", model.id, ": catalogue_file \"", model.catalogue_file, "\"");
+  std::optional<std::string> text = ReadFile(model.catalogue_file);
+  if (!text.has_value()) {
+    return absl::NotFoundError(absl::StrCat(who, ": cannot read it"));
+  }
+  absl::StatusOr<monitors::ItemCatalogue> catalogue =
+      monitors::ItemCatalogue::FromJsonLines(*text, options);
+  if (!catalogue.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(who, ": ", catalogue.status().message()));
+  }
+  return catalogue;
 }
 
 absl::StatusOr<ServerConfig> DefaultServerConfig() {

@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "monitors/change_detectors.h"
 #include "monitors/drift_report.h"
+#include "monitors/item_catalogue.h"
 #include "monitors/model_monitors.h"
 #include "rules/policy.h"
 
@@ -110,9 +111,24 @@ struct ModelConfig {
   // default 0.005, range (0, 1]); its target is the alpha of the model's
   // first joined conformal prediction.
   double aci_gamma = 0.005;
+  // A recommendation model's item catalogue: a JSON lines file, one
+  // vigie.v1.CatalogueLine a line (format: monitors/item_catalogue.h),
+  // relative to the configuration file's folder. Read at start (see
+  // LoadCatalogueFile): its catalogue is stored as the model's next version
+  // unless the stored one is the same (same items in the same order, same
+  // features and counts), so that an unchanged file makes no new version.
+  // It thereby replaces, at the next start, a catalogue put through the
+  // API that differs from it. Empty: none (the API alone sets it). Listed
+  // models only.
+  std::string catalogue_file;
 
   // The class labels of a multiclass model; empty for a binary one.
   const std::vector<std::string>& classes() const { return monitors.classes; }
+
+  // OK when the model may have an item catalogue (PutCatalogue,
+  // catalogue_file); kFailedPrecondition naming the model and its task
+  // otherwise: only recommendation models take one.
+  absl::Status AcceptsCatalogue() const;
 
   // kInvalidArgument naming the model and field for anything out of range
   // (the id is not checked: the default model has none).
@@ -184,6 +200,11 @@ struct ServerConfig {
     int max_attempts = 10;
   } alerting;
   rules::Policy policy;
+  // Bounds on any model's item catalogue (YAML: catalogue.max_items,
+  // max_categories, max_categories_per_item, max_embedding_dimension; the
+  // defaults and ranges are ItemCatalogueOptions'), so that one file or
+  // PutCatalogue call cannot exhaust memory.
+  monitors::ItemCatalogueOptions catalogue;
 
   // The listed model `id`; null if it is not listed.
   const ModelConfig* FindModel(absl::string_view id) const;
@@ -205,6 +226,13 @@ absl::StatusOr<rules::Policy> ParsePolicy(absl::string_view yaml,
 // Reads and parses the configuration file at `path`: kNotFound if it cannot
 // be read, else as ParseServerConfig.
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
+
+// Reads and parses `model`'s catalogue_file under `options`: kNotFound if it
+// cannot be read, kInvalidArgument naming the file and its line if it does
+// not parse or validate ("model recs: catalogue_file \"items.jsonl\": line
+// 3: duplicate item id \"a1\"").
+absl::StatusOr<monitors::ItemCatalogue> LoadCatalogueFile(
+    const ModelConfig& model, const monitors::ItemCatalogueOptions& options);
 
 // The embedded defaults: deploy/vigie.yaml with deploy/policy.yaml.
 absl::StatusOr<ServerConfig> DefaultServerConfig();

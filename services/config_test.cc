@@ -1048,6 +1048,137 @@ TEST(ConfigTest, PolicyFileIsRelativeToTheConfigFile) {
             absl::StatusCode::kNotFound);
 }
 
+TEST(ConfigTest, CatalogueBoundsHaveDefaultsAndRanges) {
+  // The shipped file documents the header's defaults.
+  ASSERT_OK_AND_ASSIGN(ServerConfig shipped, DefaultServerConfig());
+  const monitors::ItemCatalogueOptions defaults;
+  EXPECT_EQ(shipped.catalogue.max_items, defaults.max_items);
+  EXPECT_EQ(shipped.catalogue.max_categories, defaults.max_categories);
+  EXPECT_EQ(shipped.catalogue.max_categories_per_item,
+            defaults.max_categories_per_item);
+  EXPECT_EQ(shipped.catalogue.max_embedding_dimension,
+            defaults.max_embedding_dimension);
+  EXPECT_EQ(defaults.max_items, 1'000'000u);
+
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("catalogue:\n  max_items: 500\n  max_categories: 40\n"
+                        "  max_categories_per_item: 3\n"
+                        "  max_embedding_dimension: 16\n",
+                        "t.yaml"));
+  EXPECT_EQ(config.catalogue.max_items, 500u);
+  EXPECT_EQ(config.catalogue.max_categories, 40u);
+  EXPECT_EQ(config.catalogue.max_categories_per_item, 3u);
+  EXPECT_EQ(config.catalogue.max_embedding_dimension, 16u);
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("catalogue:\n  max_items: 0\n", "t.yaml")),
+      AllOf(HasSubstr("t.yaml:2:"),
+            HasSubstr("max_items must be in [1, 100000000], got 0")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "catalogue: {max_embedding_dimension: 5000}\n", "t.yaml")),
+              HasSubstr("max_embedding_dimension must be in [1, 4096]"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("catalogue: {max_item: 5}\n", "t.yaml")),
+      HasSubstr("unknown key \"max_item\""));
+}
+
+TEST(ConfigTest, CatalogueFileIsRelativeToTheConfigFileAndLoads) {
+  testutil::TempDir dir;
+  // 3 items with categories (jazz, rock, live: 3 labels), 1000 reference
+  // users.
+  WriteText(dir.Join("items.jsonl"),
+            "# items export\n"
+            "{\"referenceUsers\": 1000}\n"
+            "{\"item\": {\"itemId\": \"a1\", \"categories\": [\"jazz\", "
+            "\"live\"], \"referenceUsers\": 12}}\n"
+            "\n"
+            "{\"item\": {\"itemId\": \"b7\", \"categories\": [\"rock\"]}}\n"
+            "{\"item\": {\"itemId\": \"c3\", \"categories\": [\"jazz\"], "
+            "\"referenceUsers\": 400}}\n");
+  WriteText(dir.Join("vigie.yaml"),
+            "models:\n  - id: recs\n    task: recommendation\n"
+            "    catalogue_file: items.jsonl\n"
+            "  - id: plain\n");
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       LoadServerConfig(dir.Join("vigie.yaml")));
+  EXPECT_EQ(config.FindModel("recs")->catalogue_file, dir.Join("items.jsonl"));
+  EXPECT_EQ(config.FindModel("plain")->catalogue_file, "");
+  ASSERT_OK_AND_ASSIGN(
+      monitors::ItemCatalogue catalogue,
+      LoadCatalogueFile(*config.FindModel("recs"), config.catalogue));
+  EXPECT_EQ(catalogue.size(), 3u);
+  EXPECT_EQ(catalogue.reference_users(), 1000u);
+  EXPECT_EQ(catalogue.feature_dimension(), 3u);
+  EXPECT_EQ(catalogue.interacting_users(catalogue.Find("c3")), 400u);
+
+  // Absolute paths stay as they are.
+  ASSERT_OK_AND_ASSIGN(
+      config,
+      ParseServerConfig(absl::StrCat("models: [{id: recs, task: "
+                                     "recommendation, catalogue_file: \"",
+                                     dir.Join("items.jsonl"), "\"}]\n"),
+                        "elsewhere/vigie.yaml"));
+  EXPECT_EQ(config.models[0].catalogue_file, dir.Join("items.jsonl"));
+}
+
+TEST(ConfigTest, BadCatalogueFileNamesTheFileAndLine) {
+  testutil::TempDir dir;
+  // Line 4 repeats the id of line 2.
+  WriteText(dir.Join("dup.jsonl"),
+            "{\"item\": {\"itemId\": \"a1\"}}\n"
+            "{\"item\": {\"itemId\": \"b2\"}}\n"
+            "# a comment\n"
+            "{\"item\": {\"itemId\": \"b2\"}}\n");
+  // Line 2 is not a CatalogueLine.
+  WriteText(dir.Join("broken.jsonl"),
+            "{\"item\": {\"itemId\": \"a1\"}}\n{\"item\": \n");
+  WriteText(
+      dir.Join("vigie.yaml"),
+      "models:\n"
+      "  - id: dup\n    task: recommendation\n    catalogue_file: dup.jsonl\n"
+      "  - id: broken\n    task: recommendation\n    catalogue_file: "
+      "broken.jsonl\n"
+      "  - id: missing\n    task: recommendation\n    catalogue_file: "
+      "missing.jsonl\n");
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       LoadServerConfig(dir.Join("vigie.yaml")));
+  EXPECT_THAT(
+      ErrorOf(LoadCatalogueFile(*config.FindModel("dup"), config.catalogue)),
+      AllOf(HasSubstr("model dup: catalogue_file"), HasSubstr("dup.jsonl"),
+            HasSubstr("line 4: duplicate item id \"b2\"")));
+  EXPECT_THAT(
+      ErrorOf(LoadCatalogueFile(*config.FindModel("broken"), config.catalogue)),
+      AllOf(HasSubstr("broken.jsonl"),
+            HasSubstr("line 2: not a CatalogueLine")));
+  EXPECT_THAT(
+      ErrorOf(LoadCatalogueFile(*config.FindModel("missing"), config.catalogue),
+              absl::StatusCode::kNotFound),
+      AllOf(HasSubstr("missing.jsonl"), HasSubstr("cannot read")));
+  // The bounds apply: 2 items over max_items = 1, at line 2.
+  monitors::ItemCatalogueOptions one_item;
+  one_item.max_items = 1;
+  EXPECT_THAT(ErrorOf(LoadCatalogueFile(*config.FindModel("dup"), one_item)),
+              HasSubstr("line 2: more than max_items = 1 items"));
+}
+
+TEST(ConfigTest, CatalogueFileIsForListedModelsThatTakeOne) {
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "default_model: {catalogue_file: items.jsonl}\n", "t.yaml")),
+              HasSubstr("unknown key \"catalogue_file\""));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("models:\n  - id: triage\n    task: "
+                                "multiclass\n    classes: [a, b]\n"
+                                "    catalogue_file: items.jsonl\n",
+                                "t.yaml")),
+      AllOf(HasSubstr("t.yaml:2:"),
+            HasSubstr("catalogue_file: model 'triage' is a multiclass model")));
+  ModelConfig model;
+  EXPECT_OK(model.AcceptsCatalogue());
+  model.task = "multiclass";
+  EXPECT_EQ(model.AcceptsCatalogue().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(ConfigTest, MalformedYamlIsAnErrorNotAnException) {
   EXPECT_THAT(ErrorOf(ParseServerConfig("models: [1, 2\n", "bad.yaml")),
               HasSubstr("bad.yaml:"));

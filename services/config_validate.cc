@@ -145,7 +145,23 @@ absl::Status ModelConfig::Validate() const {
       !s.ok()) {
     return error(s.message());
   }
+  if (!catalogue_file.empty()) {
+    if (id.empty()) return error("catalogue_file is for listed models");
+    if (absl::Status s = AcceptsCatalogue(); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("catalogue_file: ", s.message()));
+    }
+  }
   return absl::OkStatus();
+}
+
+absl::Status ModelConfig::AcceptsCatalogue() const {
+  if (task == "recommendation") return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(id.empty() ? std::string("the default model")
+                              : absl::StrCat("model '", id, "'"),
+                   " is a ", task,
+                   " model: an item catalogue is for recommendation models"));
 }
 
 const ModelConfig* ServerConfig::FindModel(absl::string_view id) const {
@@ -231,6 +247,9 @@ absl::Status ServerConfig::Validate() const {
                              uint64_t{1} << 20, uint64_t{64} << 30));
   RETURN_IF_ERROR(check_size("storage.write_buffer", write_buffer_bytes,
                              uint64_t{4} << 20, uint64_t{64} << 30));
+  if (absl::Status s = catalogue.Validate(); !s.ok()) {
+    return error("catalogue: ", s.message());
+  }
   RETURN_IF_ERROR(default_model.Validate());
   absl::flat_hash_set<absl::string_view> ids;
   for (const ModelConfig& model : models) {

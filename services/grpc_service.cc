@@ -246,6 +246,30 @@ grpc::ServerUnaryReactor* VigieService::GetReference(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* VigieService::PutCatalogue(
+    grpc::CallbackServerContext* context,
+    const vigie::v1::PutCatalogueRequest* request,
+    vigie::v1::CatalogueInfo* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<vigie::v1::CatalogueInfo> result =
+      pipeline_->PutCatalogue(*request);
+  if (result.ok()) *reply = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* VigieService::GetCatalogue(
+    grpc::CallbackServerContext* context,
+    const vigie::v1::GetCatalogueRequest* request,
+    vigie::v1::CatalogueInfo* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<vigie::v1::CatalogueInfo> result =
+      pipeline_->GetCatalogue(*request);
+  if (result.ok()) *reply = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* VigieService::ListAlerts(
     grpc::CallbackServerContext* context,
     const vigie::v1::ListAlertsRequest* request,

@@ -58,6 +58,14 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
       grpc::CallbackServerContext* context,
       const vigie::v1::GetReferenceRequest* request,
       vigie::v1::ReferenceInfo* reply) override;
+  grpc::ServerUnaryReactor* PutCatalogue(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::PutCatalogueRequest* request,
+      vigie::v1::CatalogueInfo* reply) override;
+  grpc::ServerUnaryReactor* GetCatalogue(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::GetCatalogueRequest* request,
+      vigie::v1::CatalogueInfo* reply) override;
   grpc::ServerUnaryReactor* ListAlertHistory(
       grpc::CallbackServerContext* context,
       const vigie::v1::ListAlertHistoryRequest* request,

@@ -166,6 +166,7 @@ absl::Status Pipeline::Load() {
   }
   if (!checkpoint.has_value()) checkpoint.emplace();
   RETURN_IF_ERROR(LoadModels());
+  RETURN_IF_ERROR(LoadCatalogues());
   RETURN_IF_ERROR(pending_.Load(checkpoint->next_pending_block()));
   RETURN_IF_ERROR(marks_.Load(checkpoint->next_mark_block()));
   next_seq_ = checkpoint->next_ingest_seq();
@@ -582,8 +583,8 @@ void Pipeline::Join(ModelState& model,
                             ? prediction.event_time
                             : FromProtoTime(outcome.event_time());
   monitors::ModelMonitors& pane = PaneFor(model, Place(model, at), changes);
-  pane.ObserveJoined(prediction, outcome);
-  model.all->ObserveJoined(prediction, outcome);
+  pane.ObserveJoined(prediction, outcome, model.catalogue.get());
+  model.all->ObserveJoined(prediction, outcome, model.catalogue.get());
   ObserveError(model, pane, prediction, outcome, at);
   ObserveAdaptiveConformal(model, prediction, outcome);
   marks_.Add(key, model.config.id, outcome.prediction_id(), now);
@@ -660,8 +661,9 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
   // Read once for the pane, the since-reference monitors and a join.
   const monitors::PredictionView view =
       monitors::PredictionView::Of(prediction);
-  PaneFor(*model, Place(*model, event_time), changes).ObservePrediction(view);
-  model->all->ObservePrediction(view);
+  PaneFor(*model, Place(*model, event_time), changes)
+      .ObservePrediction(view, model->catalogue.get());
+  model->all->ObservePrediction(view, model->catalogue.get());
   if (!counters.has_watermark() ||
       event_time > FromProtoTime(counters.watermark())) {
     *counters.mutable_watermark() = ToProtoTime(event_time);

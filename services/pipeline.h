@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "monitors/adaptive_conformal.h"
 #include "monitors/change_detectors.h"
+#include "monitors/item_catalogue.h"
 #include "monitors/model_monitors.h"
 #include "monitors/prediction_view.h"
 #include "rules/alert_tracker.h"
@@ -193,6 +194,20 @@ class Pipeline {
   absl::StatusOr<vigie::v1::ReferenceInfo> GetReference(
       const vigie::v1::GetReferenceRequest& request) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // PutCatalogue: validated (and normalised) outside the lock, then stored
+  // at once as the model's next version, which replaces the current one.
+  // kInvalidArgument with ItemCatalogue::FromProto's message, naming the
+  // item; kNotFound for a model the configuration refuses;
+  // kFailedPrecondition for a model whose task takes no catalogue
+  // (ModelConfig::AcceptsCatalogue); kUnavailable or kDataLoss when it
+  // cannot be stored. On error the model's catalogue is unchanged.
+  absl::StatusOr<vigie::v1::CatalogueInfo> PutCatalogue(
+      const vigie::v1::PutCatalogueRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
+  // kNotFound while the model has no catalogue; kInvalidArgument for a
+  // limit above 10,000.
+  absl::StatusOr<vigie::v1::CatalogueInfo> GetCatalogue(
+      const vigie::v1::GetCatalogueRequest& request) const
+      ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct ModelState {
@@ -229,6 +244,14 @@ class Pipeline {
     absl::Time rules_evaluated_at = absl::InfinitePast();
     // Of the last evaluation that counted for `for` (see EvaluateRules).
     absl::Time rules_counted_at = absl::InfinitePast();
+    // Keep last (see pipeline_catalogue.cc): a recommendation model's item
+    // catalogue, from PutCatalogue or its catalogue_file; null while it has
+    // none. Stored (column family `catalogues`) before it is set here, and
+    // loaded at start. Replaced whole, never changed in place: a reader
+    // may keep the pointer. Its stored form without the items (version,
+    // description, upload time, content digest) in catalogue_meta.
+    std::shared_ptr<const monitors::ItemCatalogue> catalogue;
+    state::v1::CatalogueState catalogue_meta;
   };
   // What one Ingest changed, to write in its batch or roll back.
   struct Changes;
@@ -336,6 +359,18 @@ class Pipeline {
   static void PutReferenceVersion(storage::StateBatch& batch,
                                   const ModelState& model,
                                   const state::v1::ReferenceState& stored);
+  // Loads the stored catalogues, and each listed model's catalogue_file,
+  // stored as a new version when it differs from the stored catalogue (see
+  // ModelConfig::catalogue_file). kInvalidArgument or kNotFound naming the
+  // file (and line) when one cannot be read.
+  absl::Status LoadCatalogues() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `catalogue` (whose normalised form, content digest, description
+  // and upload time `stored` holds) as the model's next version, then
+  // makes it the model's. Nothing changes if it cannot be stored.
+  absl::Status SetCatalogue(ModelState& model,
+                            monitors::ItemCatalogue catalogue,
+                            state::v1::CatalogueState stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Archives the panes of `model` past its retention or its pane budget
   // (in memory; the next checkpoint writes it).
   void Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -34,12 +34,14 @@ enum Family : size_t {
   kAlertHistory,
   kReferences,
   kReferenceVersions,
+  kCatalogues,
   kFamilyCount,
 };
 constexpr const char* kFamilyNames[kFamilyCount] = {
     "default",    "meta",          "ingest_log", "pending",
     "join_marks", "panes",         "counters",   "archives",
-    "alerts",     "alert_history", "references", "reference_versions"};
+    "alerts",     "alert_history", "references", "reference_versions",
+    "catalogues"};
 
 constexpr char kCheckpointKey[] = "checkpoint";
 // Prefixes of the meta family's operator records; '/' sorts after
@@ -194,6 +196,11 @@ void StateBatch::PutReferenceVersion(
 void StateBatch::DeleteReferenceVersion(absl::string_view model_id,
                                         uint32_t version) {
   rep_->Delete(kReferenceVersions, ReferenceVersionKey(model_id, version));
+}
+
+void StateBatch::PutCatalogue(absl::string_view model_id,
+                              const state::v1::CatalogueState& catalogue) {
+  rep_->Put(kCatalogues, std::string(model_id), catalogue.SerializeAsString());
 }
 
 void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
@@ -494,6 +501,27 @@ StateStore::ListReferenceVersions(absl::string_view model_id) const {
         return absl::OkStatus();
       }));
   return versions;
+}
+
+absl::StatusOr<std::optional<state::v1::CatalogueState>>
+StateStore::GetCatalogue(absl::string_view model_id) const {
+  ASSIGN_OR_RETURN(
+      std::optional<std::string> bytes,
+      Read(rep_->db.get(), rep_->families[kCatalogues], std::string(model_id)));
+  if (!bytes.has_value()) return std::nullopt;
+  return Decode<state::v1::CatalogueState>(*bytes, "item catalogue");
+}
+
+absl::Status StateStore::ForEachCatalogue(
+    const std::function<absl::Status(
+        const std::string&, const state::v1::CatalogueState&)>& fn) const {
+  return Scan(
+      rep_->db.get(), rep_->families[kCatalogues],
+      [&](absl::string_view key, absl::string_view value) -> absl::Status {
+        ASSIGN_OR_RETURN(auto catalogue, Decode<state::v1::CatalogueState>(
+                                             value, "item catalogue"));
+        return fn(std::string(key), catalogue);
+      });
 }
 
 absl::Status StateStore::ForEachCounters(

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "vigie/state/v1/catalogue.pb.h"
 #include "vigie/state/v1/state.pb.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -88,6 +89,10 @@ class StateBatch {
   void PutReferenceVersion(absl::string_view model_id,
                            const state::v1::ReferenceState& reference);
   void DeleteReferenceVersion(absl::string_view model_id, uint32_t version);
+  // The model's item catalogue (only the current version is kept: this
+  // replaces the one before).
+  void PutCatalogue(absl::string_view model_id,
+                    const state::v1::CatalogueState& catalogue);
   // The latest state of an alert (by fingerprint), plus, when `transition`,
   // a record in the alert history.
   void PutAlert(const vigie::v1::Alert& alert, bool transition);
@@ -116,6 +121,7 @@ class StateBatch {
 //   alert_history  (time, fingerprint)     -> Alert (each transition)
 //   references     model                   -> ReferenceState (current)
 //   reference_versions (model, version)    -> ReferenceState
+//   catalogues     model                   -> CatalogueState (current)
 //   meta           "silence/" + id         -> vigie.v1.Silence
 //                  "ack/" + fingerprint    -> AcknowledgementState
 // Numbers are big-endian, so that byte order is numeric order.
@@ -181,6 +187,14 @@ class StateStore {
   // their monitors (the metadata a listing shows).
   absl::StatusOr<std::vector<state::v1::ReferenceState>> ListReferenceVersions(
       absl::string_view model_id) const;
+  // A model's item catalogue; empty when it has none.
+  absl::StatusOr<std::optional<state::v1::CatalogueState>> GetCatalogue(
+      absl::string_view model_id) const;
+  // Every stored catalogue, by model id (what start-up loads).
+  absl::Status ForEachCatalogue(
+      const std::function<absl::Status(const std::string& model_id,
+                                       const state::v1::CatalogueState&)>& fn)
+      const;
   absl::Status ForEachCounters(
       const std::function<absl::Status(const std::string& model_id,
                                        const state::v1::ModelCountersState&)>&

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -358,6 +359,56 @@ TEST_F(StateStoreTest, SecondOpenOfTheSameFolderIsRefusedClearly) {
   EXPECT_FALSE(second.ok());
   EXPECT_NE(second.status().message().find("open state store"),
             absl::string_view::npos);
+}
+
+TEST_F(StateStoreTest, CataloguesSurviveReopenAndOnlyTheCurrentIsKept) {
+  // Model "recs": version 1, then version 2 with 3 items; model "alt": one
+  // item. Only version 2 of "recs" is left.
+  state::v1::CatalogueState second;
+  second.set_version(2);
+  second.set_description("items export 2026-11");
+  second.mutable_uploaded_at()->set_seconds(1'767'571'200);
+  second.set_content_digest(0xFEDCBA9876543210u);
+  second.mutable_catalogue()->set_reference_users(50);
+  for (const char* id : {"a", "b", "c"}) {
+    vigie::v1::CatalogueItem* item = second.mutable_catalogue()->add_items();
+    item->set_item_id(id);
+    item->add_categories("jazz");
+    item->set_reference_users(7);
+  }
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+    state::v1::CatalogueState first;
+    first.set_version(1);
+    first.mutable_catalogue()->add_items()->set_item_id("old");
+    StateBatch batch = store->NewBatch();
+    batch.PutCatalogue("recs", first);
+    ASSERT_OK(store->Commit(batch));
+    batch.PutCatalogue("recs", second);
+    state::v1::CatalogueState alt;
+    alt.set_version(1);
+    alt.mutable_catalogue()->add_items()->set_item_id("x");
+    batch.PutCatalogue("alt", alt);
+    ASSERT_OK(store->Commit(batch));
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  ASSERT_OK_AND_ASSIGN(std::optional<state::v1::CatalogueState> read,
+                       store->GetCatalogue("recs"));
+  ASSERT_TRUE(read.has_value());
+  EXPECT_TRUE(MessageDifferencer::Equals(*read, second));
+  EXPECT_EQ(read->catalogue().items_size(), 3);
+  ASSERT_OK_AND_ASSIGN(std::optional<state::v1::CatalogueState> none,
+                       store->GetCatalogue("nobody"));
+  EXPECT_FALSE(none.has_value());
+
+  std::vector<std::pair<std::string, uint32_t>> all;
+  ASSERT_OK(store->ForEachCatalogue(
+      [&](const std::string& model, const state::v1::CatalogueState& c) {
+        all.emplace_back(model, c.version());
+        return absl::OkStatus();
+      }));
+  EXPECT_EQ(all, (std::vector<std::pair<std::string, uint32_t>>{{"alt", 1},
+                                                                {"recs", 2}}));
 }
 
 TEST_F(StateStoreTest, SilencesAndAcknowledgementsSurviveReopen) {

@@ -153,6 +153,24 @@ absl::StatusOr<v1::ReferenceInfo> VigieClient::GetReference(
       request, timeout);
 }
 
+absl::StatusOr<v1::CatalogueInfo> VigieClient::PutCatalogue(
+    const v1::PutCatalogueRequest& request, absl::Duration timeout) {
+  return Unary<v1::PutCatalogueRequest, v1::CatalogueInfo>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->PutCatalogue(context, r, reply);
+      },
+      request, timeout);
+}
+
+absl::StatusOr<v1::CatalogueInfo> VigieClient::GetCatalogue(
+    const v1::GetCatalogueRequest& request, absl::Duration timeout) {
+  return Unary<v1::GetCatalogueRequest, v1::CatalogueInfo>(
+      [&](auto* context, const auto& r, auto* reply) {
+        return impl_->stub->GetCatalogue(context, r, reply);
+      },
+      request, timeout);
+}
+
 absl::StatusOr<v1::ListAlertsReply> VigieClient::ListAlerts(
     const v1::ListAlertsRequest& request, absl::Duration timeout) {
   return Unary<v1::ListAlertsRequest, v1::ListAlertsReply>(

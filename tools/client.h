@@ -126,6 +126,12 @@ class VigieClient {
   absl::StatusOr<v1::ReferenceInfo> GetReference(
       const v1::GetReferenceRequest& request,
       absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::CatalogueInfo> PutCatalogue(
+      const v1::PutCatalogueRequest& request,
+      absl::Duration timeout = absl::Seconds(120));
+  absl::StatusOr<v1::CatalogueInfo> GetCatalogue(
+      const v1::GetCatalogueRequest& request,
+      absl::Duration timeout = absl::Seconds(30));
 
  private:
   // Holds the channel and the stub, so that gRPC headers stay out of this

@@ -1,17 +1,20 @@
 // vigiectl: replays events to a Vigie server, streams a simulated biased
-// model, uploads and shows a model's drift reference, prints the server's
+// model, uploads and shows a model's drift reference and a recommendation
+// model's item catalogue, prints the server's
 // metrics and alerts, watches alerts as they change, and manages silences
 // and acknowledgements. Run `vigiectl help`.
 //
 // Exit status: 0 when the command completed (a replay even with rejected
 // events), 1 when the server could not be reached or the call failed, 2 on a
 // usage error (bad flags, unreadable input file, inconsistent CSV mapping,
-// a reference sample that does not parse or is too large).
+// a reference sample or catalogue file that does not parse or is too
+// large).
 
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -31,6 +34,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/alert_reports.h"
+#include "tools/catalogue_upload.h"
 #include "tools/client.h"
 #include "tools/drift_reports.h"
 #include "tools/event_reader.h"
@@ -46,19 +50,25 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051",
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "All subcommands: how long to wait for the connection.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
-          "metrics, alerts, history, silence, ack, reference: deadline of the "
-          "call (reference upload: 2m unless given).");
+          "metrics, alerts, history, silence, ack, reference, catalogue: "
+          "deadline of the call (reference and catalogue upload: 2m unless "
+          "given).");
 ABSL_FLAG(std::string, file, "",
           "replay: input file, JSON lines of vigie.v1.Event or CSV. reference "
-          "upload: the sample, JSON lines of vigie.v1.Event. Required.");
+          "upload: the sample, JSON lines of vigie.v1.Event. catalogue "
+          "upload: the catalogue, JSON lines of vigie.v1.CatalogueLine. "
+          "Required.");
 ABSL_FLAG(std::string, format, "",
           "replay: jsonl or csv (default: from the file's extension: .jsonl, "
           ".ndjson, .json or .csv). metrics, alerts, watch, history, silence "
-          "list, reference show: text or json (default text).");
+          "list, reference show, catalogue show: text or json (default "
+          "text).");
 ABSL_FLAG(std::string, model, "",
           "replay (CSV): model id of the events; required. metrics: the "
           "model to report on; required. reference upload, reference show: "
-          "the model whose reference it is; required. alerts, watch, "
+          "the model whose reference it is; required. catalogue upload, "
+          "catalogue show: the model whose catalogue it is; required. alerts, "
+          "watch, "
           "history: only this model's alerts.");
 ABSL_FLAG(std::string, model_version, "",
           "replay (CSV): model version of the predictions.");
@@ -152,7 +162,8 @@ ABSL_FLAG(uint32_t, reference_version, 0,
           "reference_versions); 0, the default: the current one.");
 ABSL_FLAG(std::string, description, "",
           "reference upload: where the sample comes from, e.g. \"validation "
-          "set 2026-11\"; shown as the reference's source.");
+          "set 2026-11\"; shown as the reference's source. catalogue upload: "
+          "where the catalogue comes from, e.g. \"items export 2026-11\".");
 
 namespace vigie::tools {
 namespace {
@@ -226,6 +237,19 @@ usage:
       Example:
         vigiectl reference upload --model=credit --file=validation.jsonl \
           --description="validation set 2026-11"
+  vigiectl catalogue upload --model=M --file=F [--description=TEXT]
+  vigiectl catalogue show --model=M [--format=text|json]
+      A recommendation model's item catalogue: its items' categories or
+      embeddings and their reference popularity, which diversity, novelty
+      and coverage are measured against. upload sends a JSON lines file,
+      one vigie.v1.CatalogueLine a line (as a model's catalogue_file):
+        {"referenceUsers": 1000}
+        {"item": {"itemId": "a1", "categories": ["jazz"], "referenceUsers": 12}}
+      in one PutCatalogue call, at most 60 MiB (larger ones go in the
+      model's catalogue_file), and prints the new version; an error names
+      the file's line. Each upload is a new version that replaces the
+      current one. show prints the current one: version, description,
+      upload time, items, feature kind and dimension, reference users.
   vigiectl ack --fingerprint=F --by=WHO [--comment=WHY]
       Acknowledges a firing alert: shown on it (and in what the sinks
       receive) until it resolves or changes severity.
@@ -260,6 +284,7 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
       {"reference",
        {"model", "file", "description", "format", "timeout",
         "reference_version"}},
+      {"catalogue", {"model", "file", "description", "format", "timeout"}},
       {"help", {}},
   };
 }
@@ -794,6 +819,80 @@ int Reference(const std::string& action, const std::set<std::string>& set) {
       absl::StrCat("reference takes upload or show, got '", action, "'"));
 }
 
+int UploadCatalogue(const std::set<std::string>& set) {
+  const std::string model = absl::GetFlag(FLAGS_model);
+  const std::string file = absl::GetFlag(FLAGS_file);
+  if (model.empty()) return UsageError("catalogue upload needs --model");
+  if (file.empty()) return UsageError("catalogue upload needs --file");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return UsageError(absl::StrCat("cannot open ", file));
+  absl::StatusOr<CatalogueUpload> upload =
+      ReadCatalogueUpload(in, model, absl::GetFlag(FLAGS_description));
+  if (absl::IsResourceExhausted(upload.status())) {
+    return UsageError(absl::StrCat(
+        file, ": ", upload.status().message(),
+        ", and the server accepts messages of up to 64 MiB: give the model "
+        "this file as its catalogue_file instead"));
+  }
+  if (!upload.ok()) {
+    return UsageError(absl::StrCat(file, ": ", upload.status().message()));
+  }
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  std::cerr << "uploading "
+            << FormatCount(static_cast<uint64_t>(
+                   upload->request.catalogue().items_size()))
+            << " items (" << FormatCount(upload->request.ByteSizeLong())
+            << " bytes) from " << file << "\n";
+  const absl::Duration timeout =
+      set.contains("timeout") ? absl::GetFlag(FLAGS_timeout) : absl::Minutes(2);
+  absl::StatusOr<v1::CatalogueInfo> info =
+      (*client)->PutCatalogue(upload->request, timeout);
+  if (absl::IsInvalidArgument(info.status())) {
+    // The server names the item by its index: name the file's line.
+    return Failure(absl::InvalidArgumentError(
+        absl::StrCat(file, ": ",
+                     LocateCatalogueError(std::string(info.status().message()),
+                                          upload->item_lines))));
+  }
+  if (!info.ok()) return Failure(info.status());
+  std::cout << "uploaded ";
+  PrintCatalogueText(*info, std::cout);
+  return kExitOk;
+}
+
+int Catalogue(const std::string& action, const std::set<std::string>& set) {
+  if (action == "upload") {
+    if (auto bad = FlagOutside(set, {"model", "file", "description"})) {
+      return UsageError(
+          absl::StrCat("--", *bad, " does not apply to catalogue upload"));
+    }
+    return UploadCatalogue(set);
+  }
+  if (action == "show") {
+    if (auto bad = FlagOutside(set, {"model", "format"})) {
+      return UsageError(
+          absl::StrCat("--", *bad, " does not apply to catalogue show"));
+    }
+    absl::StatusOr<std::string> format = OutputFormat();
+    if (!format.ok()) return UsageError(format.status().message());
+    v1::GetCatalogueRequest request;
+    request.set_model_id(absl::GetFlag(FLAGS_model));
+    if (request.model_id().empty()) {
+      return UsageError("catalogue show needs --model");
+    }
+    absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+    if (!client.ok()) return Failure(client.status());
+    absl::StatusOr<v1::CatalogueInfo> info =
+        (*client)->GetCatalogue(request, absl::GetFlag(FLAGS_timeout));
+    if (!info.ok()) return Failure(info.status());
+    return PrintAs(*format, *info,
+                   [&] { PrintCatalogueText(*info, std::cout); });
+  }
+  return UsageError(
+      absl::StrCat("catalogue takes upload or show, got '", action, "'"));
+}
+
 int Run(int argc, char** argv) {
   std::set<std::string> set;
   absl::StatusOr<std::vector<std::string>> args = ParseArgs(argc, argv, &set);
@@ -803,13 +902,16 @@ int Run(int argc, char** argv) {
     return kExitUsage;
   }
   const std::string& command = (*args)[0];
-  // `silence` and `reference` take an action.
+  // `silence`, `reference` and `catalogue` take an action.
   const size_t arguments =
-      command == "silence" || command == "reference" ? 2 : 1;
+      command == "silence" || command == "reference" || command == "catalogue"
+          ? 2
+          : 1;
   if (args->size() < arguments) {
-    return UsageError(command == "silence"
-                          ? "silence needs an action: create, list or expire"
-                          : "reference needs an action: upload or show");
+    return UsageError(
+        command == "silence"
+            ? "silence needs an action: create, list or expire"
+            : absl::StrCat(command, " needs an action: upload or show"));
   }
   if (args->size() > arguments) {
     return UsageError(
@@ -840,6 +942,7 @@ int Run(int argc, char** argv) {
   if (command == "silence") return Silence((*args)[1], set);
   if (command == "ack") return Acknowledge();
   if (command == "reference") return Reference((*args)[1], set);
+  if (command == "catalogue") return Catalogue((*args)[1], set);
   return Alerts();
 }
 
