@@ -1173,10 +1173,14 @@ TEST(ConfigTest, CatalogueFileIsForListedModelsThatTakeOne) {
       AllOf(HasSubstr("t.yaml:2:"),
             HasSubstr("catalogue_file: model 'triage' is a multiclass model")));
   ModelConfig model;
+  model.task = "recommendation";
   EXPECT_OK(model.AcceptsCatalogue());
-  model.task = "multiclass";
-  EXPECT_EQ(model.AcceptsCatalogue().code(),
-            absl::StatusCode::kFailedPrecondition);
+  for (const char* task : {"binary", "multiclass", "regression"}) {
+    model.task = task;
+    EXPECT_EQ(model.AcceptsCatalogue().code(),
+              absl::StatusCode::kFailedPrecondition)
+        << task;
+  }
 }
 
 TEST(ConfigTest, MalformedYamlIsAnErrorNotAnException) {

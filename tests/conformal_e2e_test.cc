@@ -7,6 +7,7 @@
 // naming the south, while K1, on the whole model, sees the mix. Expected
 // coverages are counted in the test from the events it sent.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "gtest/gtest.h"
@@ -107,10 +109,20 @@ class ConformalE2eTest : public ::testing::Test {
     config.models.push_back(model);
     config.data_dir = dir_.Join("state");
     config.grpc_address = "127.0.0.1:0";
+    config_ = config;
+    Start();
+  }
+
+  void Start() {
     ASSERT_OK_AND_ASSIGN(server_,
-                         services::VigieServer::Start(config, &clock_));
+                         services::VigieServer::Start(config_, &clock_));
     ASSERT_OK_AND_ASSIGN(client_,
                          tools::VigieClient::Connect(server_->address()));
+  }
+  void Restart() {
+    client_.reset();
+    server_.reset();
+    Start();
   }
 
   void Send(std::vector<v1::Event> events) {
@@ -143,7 +155,8 @@ class ConformalE2eTest : public ::testing::Test {
     return nullptr;
   }
 
-  // The open K rules' alerts, as "rule/attribute/low group".
+  // The K rules' alerts firing on a breach (not for want of data), as
+  // "rule/attribute/low group".
   std::vector<std::string> ConformalAlerts() {
     v1::ListAlertsRequest request;
     auto reply = client_->ListAlerts(request);
@@ -152,7 +165,8 @@ class ConformalE2eTest : public ::testing::Test {
     if (!reply.ok()) return out;
     for (const v1::Alert& alert : reply->alerts()) {
       if (alert.rule_id()[0] != 'K' ||
-          alert.state() != v1::ALERT_STATE_FIRING) {
+          alert.state() != v1::ALERT_STATE_FIRING ||
+          alert.severity() == v1::SEVERITY_INSUFFICIENT_DATA) {
         continue;
       }
       auto it = alert.scope().find("attribute");
@@ -164,13 +178,14 @@ class ConformalE2eTest : public ::testing::Test {
   }
 
   testutil::TempDir dir_;
+  services::ServerConfig config_;
   common::FakeClock clock_;
   std::unique_ptr<services::VigieServer> server_;
   std::unique_ptr<tools::VigieClient> client_;
 };
 
 TEST_F(ConformalE2eTest, SouthsCoverageFallsAndK3FiresOnIt) {
-  // Midnight, so that a day is a window of 24 one-hour panes.
+  // On the hour, so that a day is a window of 24 one-hour panes.
   const absl::Time t0 = absl::FromUnixSeconds(1'790'006'400);
   const absl::Duration spacing = absl::Seconds(21.6);  // 4,000 a day.
   Stream stream(2027);
@@ -222,6 +237,18 @@ TEST_F(ConformalE2eTest, SouthsCoverageFallsAndK3FiresOnIt) {
     EXPECT_EQ(a.min_coverage_group(), "south");
   }
 
+  // K3 fires on the region attribute, naming the south; K1, on the whole
+  // model, sees the mix (coverage near (0.9 + 0.59) / 2) and fires too.
+  const std::vector<std::string> alerts = ConformalAlerts();
+  EXPECT_NE(std::find(alerts.begin(), alerts.end(), "K3/region/south"),
+            alerts.end())
+      << absl::StrJoin(alerts, ", ");
+  EXPECT_NE(std::find(alerts.begin(), alerts.end(), "K1//"), alerts.end())
+      << absl::StrJoin(alerts, ", ");
+  for (const std::string& alert : alerts) {
+    EXPECT_EQ(alert.find("north"), std::string::npos) << alert;
+  }
+
   // Adaptive conformal inference, over the 8,000 joined predictions in
   // order: alpha_{T+1} = alpha + gamma (T alpha - misses).
   const uint64_t misses = before.misses + after.misses;
@@ -235,6 +262,14 @@ TEST_F(ConformalE2eTest, SouthsCoverageFallsAndK3FiresOnIt) {
   // 90% of the window's outcomes, larger than the one in use.
   ASSERT_TRUE(day1.conformal().has_score_quantile());
   EXPECT_GT(day1.conformal().score_quantile(), kHalfWidth);
+
+  // A restart keeps the panes' coverage and the model's ACI.
+  Restart();
+  const v1::GetMetricsReply again = Metrics(24);
+  ASSERT_NE(Region(again, "south"), nullptr);
+  EXPECT_EQ(Region(again, "south")->covered(), after.covered.at("south"));
+  EXPECT_EQ(again.conformal().adaptive().steps(), 8000u);
+  EXPECT_EQ(again.conformal().adaptive().misses(), misses);
 }
 
 }  // namespace

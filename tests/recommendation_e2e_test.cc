@@ -165,10 +165,20 @@ class RecommendationE2eTest : public ::testing::Test {
     }
     config.data_dir = dir_.Join("state");
     config.grpc_address = "127.0.0.1:0";
+    config_ = config;
+    Start();
+  }
+
+  void Start() {
     ASSERT_OK_AND_ASSIGN(server_,
-                         services::VigieServer::Start(config, &clock_));
+                         services::VigieServer::Start(config_, &clock_));
     ASSERT_OK_AND_ASSIGN(client_,
                          tools::VigieClient::Connect(server_->address()));
+  }
+  void Restart() {
+    client_.reset();
+    server_.reset();
+    Start();
   }
 
   void Send(std::vector<v1::Event> events) {
@@ -189,7 +199,8 @@ class RecommendationE2eTest : public ::testing::Test {
     return reply.ok() ? reply->recommendation() : v1::Recommendation();
   }
 
-  // Firing R alerts of `model`, as "rule/scope".
+  // R alerts of `model` firing on a breach (not for want of data), as
+  // "rule/scope".
   std::set<std::string> Alerts(const std::string& model) {
     v1::ListAlertsRequest request;
     request.set_model_id(model);
@@ -199,7 +210,8 @@ class RecommendationE2eTest : public ::testing::Test {
     if (!reply.ok()) return out;
     for (const v1::Alert& alert : reply->alerts()) {
       if (alert.rule_id()[0] != 'R' ||
-          alert.state() != v1::ALERT_STATE_FIRING) {
+          alert.state() != v1::ALERT_STATE_FIRING ||
+          alert.severity() == v1::SEVERITY_INSUFFICIENT_DATA) {
         continue;
       }
       std::string scope;
@@ -212,6 +224,7 @@ class RecommendationE2eTest : public ::testing::Test {
   }
 
   testutil::TempDir dir_;
+  services::ServerConfig config_;
   common::FakeClock clock_;
   std::unique_ptr<services::VigieServer> server_;
   std::unique_ptr<tools::VigieClient> client_;
@@ -226,8 +239,9 @@ TEST_F(RecommendationE2eTest, CollapsedRecommenderAlertsControlStaysQuiet) {
     ASSERT_OK_AND_ASSIGN(v1::CatalogueInfo info, client_->PutCatalogue(put));
     EXPECT_EQ(info.items(), static_cast<uint64_t>(kItems));
   }
-  const absl::Time t0 = absl::FromUnixSeconds(1'790'006'400);  // Midnight.
-  const absl::Duration spacing = absl::Seconds(57.6);          // 1,500 a day.
+  // On the hour, so that a day is a window of 24 one-hour panes.
+  const absl::Time t0 = absl::FromUnixSeconds(1'790'006'400);
+  const absl::Duration spacing = absl::Seconds(57.6);  // 1,500 a day.
   Recommender treated(7);
   Recommender control(8);
   // Day d of both models: the treated one collapses from day 2 on.
@@ -265,6 +279,19 @@ TEST_F(RecommendationE2eTest, CollapsedRecommenderAlertsControlStaysQuiet) {
   }
   EXPECT_TRUE(r1) << fired.size();
   EXPECT_TRUE(r2) << fired.size();
+
+  // After a restart, the stored catalogue still resolves the lists of a
+  // seventh day, and the alerts stay.
+  Restart();
+  Expected day6;
+  Send(treated.Lists(kTreated, 1500, t0 + absl::Hours(24) * 6, spacing, true,
+                     day6));
+  clock_.Advance(absl::Minutes(1));
+  const v1::Recommendation after = Metrics(kTreated);
+  EXPECT_EQ(after.catalogue_size(), static_cast<uint32_t>(kItems));
+  EXPECT_EQ(after.unknown_items(), 0u);
+  EXPECT_NEAR(after.novelty(), day6.novelty(), 1e-9);
+  EXPECT_EQ(Alerts(kTreated), fired);
 }
 
 }  // namespace

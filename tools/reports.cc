@@ -14,6 +14,7 @@
 #include "tools/drift_reports.h"
 #include "tools/parsing.h"
 #include "tools/printing.h"
+#include "tools/quality_reports.h"
 #include "tools/report_text.h"
 
 namespace vigie::tools {
@@ -180,6 +181,8 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
   }
   PrintCalibration(reply, out);
   PrintDriftText(reply, out);
+  PrintConformalText(reply, out);
+  PrintRecommendationText(reply, out);
 }
 
 std::string FormatCitation(const v1::Alert& alert) {
