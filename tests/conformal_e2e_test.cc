@@ -11,7 +11,6 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -23,11 +22,9 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
-#include "services/server.h"
+#include "tests/testutil/loopback_server.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
-#include "tests/testutil/vector_source.h"
-#include "tools/client.h"
 
 namespace vigie {
 namespace {
@@ -108,30 +105,11 @@ class ConformalE2eTest : public ::testing::Test {
     model.aci_gamma = 0.01;
     config.models.push_back(model);
     config.data_dir = dir_.Join("state");
-    config.grpc_address = "127.0.0.1:0";
-    config_ = config;
-    Start();
-  }
-
-  void Start() {
-    ASSERT_OK_AND_ASSIGN(server_,
-                         services::VigieServer::Start(config_, &clock_));
-    ASSERT_OK_AND_ASSIGN(client_,
-                         tools::VigieClient::Connect(server_->address()));
-  }
-  void Restart() {
-    client_.reset();
-    server_.reset();
-    Start();
+    ASSERT_OK(server_.Start(config, &clock_));
   }
 
   void Send(std::vector<v1::Event> events) {
-    const size_t n = events.size();
-    testutil::VectorSource source(std::move(events));
-    ASSERT_OK_AND_ASSIGN(tools::StreamResult result,
-                         client_->StreamEvents(source, {}));
-    EXPECT_EQ(result.reply.accepted(), n);
-    EXPECT_EQ(result.reply.rejected(), 0u);
+    server_.SendAll(std::move(events));
   }
 
   // The model's metrics over the `hours` before the end of its latest pane.
@@ -139,7 +117,8 @@ class ConformalE2eTest : public ::testing::Test {
     v1::GetMetricsRequest request;
     request.set_model_id(kModel);
     request.mutable_last()->set_seconds(hours * 3600);
-    absl::StatusOr<v1::GetMetricsReply> reply = client_->GetMetrics(request);
+    absl::StatusOr<v1::GetMetricsReply> reply =
+        server_.client().GetMetrics(request);
     EXPECT_TRUE(reply.ok()) << reply.status();
     return reply.ok() ? *reply : v1::GetMetricsReply();
   }
@@ -159,7 +138,7 @@ class ConformalE2eTest : public ::testing::Test {
   // "rule/attribute/low group".
   std::vector<std::string> ConformalAlerts() {
     v1::ListAlertsRequest request;
-    auto reply = client_->ListAlerts(request);
+    auto reply = server_.client().ListAlerts(request);
     EXPECT_TRUE(reply.ok()) << reply.status();
     std::vector<std::string> out;
     if (!reply.ok()) return out;
@@ -178,10 +157,8 @@ class ConformalE2eTest : public ::testing::Test {
   }
 
   testutil::TempDir dir_;
-  services::ServerConfig config_;
   common::FakeClock clock_;
-  std::unique_ptr<services::VigieServer> server_;
-  std::unique_ptr<tools::VigieClient> client_;
+  testutil::LoopbackServer server_;
 };
 
 TEST_F(ConformalE2eTest, SouthsCoverageFallsAndK3FiresOnIt) {
@@ -264,7 +241,7 @@ TEST_F(ConformalE2eTest, SouthsCoverageFallsAndK3FiresOnIt) {
   EXPECT_GT(day1.conformal().score_quantile(), kHalfWidth);
 
   // A restart keeps the panes' coverage and the model's ACI.
-  Restart();
+  ASSERT_OK(server_.Restart());
   const v1::GetMetricsReply again = Metrics(24);
   ASSERT_NE(Region(again, "south"), nullptr);
   EXPECT_EQ(Region(again, "south")->covered(), after.covered.at("south"));

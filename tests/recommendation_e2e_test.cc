@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <random>
 #include <set>
 #include <string>
@@ -23,11 +22,9 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
-#include "services/server.h"
+#include "tests/testutil/loopback_server.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
-#include "tests/testutil/vector_source.h"
-#include "tools/client.h"
 
 namespace vigie {
 namespace {
@@ -164,37 +161,19 @@ class RecommendationE2eTest : public ::testing::Test {
       config.models.push_back(model);
     }
     config.data_dir = dir_.Join("state");
-    config.grpc_address = "127.0.0.1:0";
-    config_ = config;
-    Start();
-  }
-
-  void Start() {
-    ASSERT_OK_AND_ASSIGN(server_,
-                         services::VigieServer::Start(config_, &clock_));
-    ASSERT_OK_AND_ASSIGN(client_,
-                         tools::VigieClient::Connect(server_->address()));
-  }
-  void Restart() {
-    client_.reset();
-    server_.reset();
-    Start();
+    ASSERT_OK(server_.Start(config, &clock_));
   }
 
   void Send(std::vector<v1::Event> events) {
-    const size_t n = events.size();
-    testutil::VectorSource source(std::move(events));
-    ASSERT_OK_AND_ASSIGN(tools::StreamResult result,
-                         client_->StreamEvents(source, {}));
-    EXPECT_EQ(result.reply.accepted(), n);
-    EXPECT_EQ(result.reply.rejected(), 0u);
+    server_.SendAll(std::move(events));
   }
 
   v1::Recommendation Metrics(const std::string& model) {
     v1::GetMetricsRequest request;
     request.set_model_id(model);
     request.mutable_last()->set_seconds(24 * 3600);
-    absl::StatusOr<v1::GetMetricsReply> reply = client_->GetMetrics(request);
+    absl::StatusOr<v1::GetMetricsReply> reply =
+        server_.client().GetMetrics(request);
     EXPECT_TRUE(reply.ok()) << reply.status();
     return reply.ok() ? reply->recommendation() : v1::Recommendation();
   }
@@ -204,7 +183,7 @@ class RecommendationE2eTest : public ::testing::Test {
   std::set<std::string> Alerts(const std::string& model) {
     v1::ListAlertsRequest request;
     request.set_model_id(model);
-    auto reply = client_->ListAlerts(request);
+    auto reply = server_.client().ListAlerts(request);
     EXPECT_TRUE(reply.ok()) << reply.status();
     std::set<std::string> out;
     if (!reply.ok()) return out;
@@ -224,10 +203,8 @@ class RecommendationE2eTest : public ::testing::Test {
   }
 
   testutil::TempDir dir_;
-  services::ServerConfig config_;
   common::FakeClock clock_;
-  std::unique_ptr<services::VigieServer> server_;
-  std::unique_ptr<tools::VigieClient> client_;
+  testutil::LoopbackServer server_;
 };
 
 TEST_F(RecommendationE2eTest, CollapsedRecommenderAlertsControlStaysQuiet) {
@@ -236,7 +213,8 @@ TEST_F(RecommendationE2eTest, CollapsedRecommenderAlertsControlStaysQuiet) {
     put.set_model_id(model);
     put.set_description("catalogue of the test shop");
     *put.mutable_catalogue() = Catalogue();
-    ASSERT_OK_AND_ASSIGN(v1::CatalogueInfo info, client_->PutCatalogue(put));
+    ASSERT_OK_AND_ASSIGN(v1::CatalogueInfo info,
+                         server_.client().PutCatalogue(put));
     EXPECT_EQ(info.items(), static_cast<uint64_t>(kItems));
   }
   // On the hour, so that a day is a window of 24 one-hour panes.
@@ -282,7 +260,7 @@ TEST_F(RecommendationE2eTest, CollapsedRecommenderAlertsControlStaysQuiet) {
 
   // After a restart, the stored catalogue still resolves the lists of a
   // seventh day, and the alerts stay.
-  Restart();
+  ASSERT_OK(server_.Restart());
   Expected day6;
   Send(treated.Lists(kTreated, 1500, t0 + absl::Hours(24) * 6, spacing, true,
                      day6));
