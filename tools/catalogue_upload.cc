@@ -93,16 +93,7 @@ absl::StatusOr<CatalogueUpload> ReadCatalogueUpload(
 
 std::string LocateCatalogueError(const std::string& message,
                                  const std::vector<int64_t>& item_lines) {
-  absl::string_view rest = message;
-  if (!absl::ConsumePrefix(&rest, "item ")) return message;
-  const size_t colon = rest.find(':');
-  uint64_t index = 0;
-  if (colon == absl::string_view::npos ||
-      !absl::SimpleAtoi(rest.substr(0, colon), &index) ||
-      index >= item_lines.size()) {
-    return message;
-  }
-  return absl::StrCat("line ", item_lines[index], rest.substr(colon));
+  return LocateByLine(message, "item ", item_lines);
 }
 
 void PrintCatalogueText(const v1::CatalogueInfo& info, std::ostream& out) {

@@ -9,6 +9,7 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "tools/printing.h"
+#include "tools/report_text.h"
 
 namespace vigie::tools {
 namespace {
@@ -65,16 +66,7 @@ absl::StatusOr<ReferenceUpload> ReadReferenceUpload(
 
 std::string LocateReferenceRejection(const std::string& rejection,
                                      const std::vector<int64_t>& event_lines) {
-  absl::string_view rest = rejection;
-  if (!absl::ConsumePrefix(&rest, "event ")) return rejection;
-  const size_t colon = rest.find(':');
-  uint64_t index = 0;
-  if (colon == absl::string_view::npos ||
-      !absl::SimpleAtoi(rest.substr(0, colon), &index) ||
-      index >= event_lines.size()) {
-    return rejection;
-  }
-  return absl::StrCat("line ", event_lines[index], rest.substr(colon));
+  return LocateByLine(rejection, "event ", event_lines);
 }
 
 }  // namespace vigie::tools

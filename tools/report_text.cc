@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "tools/parsing.h"
 
@@ -49,6 +51,20 @@ std::string FormatWindow(const v1::TimeWindow& w) {
   if (!w.has_start() && !w.has_end()) return "all time";
   return absl::StrCat("[", w.has_start() ? FormatTime(w.start()) : "beginning",
                       ", ", w.has_end() ? FormatTime(w.end()) : "end", ")");
+}
+
+std::string LocateByLine(const std::string& message, absl::string_view prefix,
+                         const std::vector<int64_t>& lines) {
+  absl::string_view rest = message;
+  if (!absl::ConsumePrefix(&rest, prefix)) return message;
+  const size_t colon = rest.find(':');
+  uint64_t index = 0;
+  if (colon == absl::string_view::npos ||
+      !absl::SimpleAtoi(rest.substr(0, colon), &index) ||
+      index >= lines.size()) {
+    return message;
+  }
+  return absl::StrCat("line ", lines[index], rest.substr(colon));
 }
 
 }  // namespace vigie::tools

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -23,6 +24,12 @@ inline constexpr absl::string_view kAbsent = "—";
 void PrintTable(const std::vector<std::vector<std::string>>& rows,
                 absl::string_view indent, std::ostream& out,
                 absl::string_view align = "");
+
+// A server's error about the index-th element of an uploaded file ("item 2:
+// ..." for `prefix` "item "), located in the file: "line 7: ..." with
+// lines[index]; `message` unchanged when it names no element of `lines`.
+std::string LocateByLine(const std::string& message, absl::string_view prefix,
+                         const std::vector<int64_t>& lines);
 
 // RFC 3339 in UTC with "Z", as the JSON mapping writes times
 // ("2026-01-05T00:00:00Z", with a fraction only when there is one).
