@@ -137,13 +137,13 @@ struct RecommendationMetrics {
 //     items (a hash map past 64 pairs); 48 bytes.
 //
 // Measured (bench/monitors/recommendation_benchmark.cc, Release, CPU time,
-// on a 2-core machine shared with other builds, load 7 to 9): ObserveList
-// of 10 items of a 10,000-item catalogue, with diversity, novelty, exact
-// exposure and the personalisation sample, 2.7 to 3.5 million lists a
-// second with categories (1 to 3 of 50 per item) and 1.6 to 2.6 million
-// with 32-dimension embeddings, which are memory-bound (1.3 MB of vectors);
-// 0.6 to 0.8 million for 200,000 items past exact_items, where the
-// catalogue's arrays no longer fit in cache.
+// one core of a quiet 2-core machine; bench/README.md): ObserveList of 10
+// items of a 10,000-item catalogue, with diversity, novelty, exact exposure
+// and the personalisation sample, 3.8 million lists a second with
+// categories (1 to 3 of 50 per item) and 3.4 million with 32-dimension
+// embeddings (1.3 MB of vectors); 1.0 million for 200,000 items past
+// exact_items, where the catalogue's arrays no longer fit in cache; 1.4
+// million through ObserveListByIds, whose string look-ups cost the most.
 //
 // Merge. Exact metrics merge exactly; both samples are deterministic
 // functions of the set of (user, list) and (item, count) observations, so
