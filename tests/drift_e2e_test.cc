@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -19,11 +18,9 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
-#include "services/server.h"
+#include "tests/testutil/loopback_server.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
-#include "tests/testutil/vector_source.h"
-#include "tools/client.h"
 
 namespace vigie {
 namespace {
@@ -90,30 +87,18 @@ class DriftE2eTest : public ::testing::Test {
       model.reference_versions = reference_versions;
     }
     config.data_dir = dir_.Join("state");
-    config.grpc_address = "127.0.0.1:0";
-    ASSERT_OK_AND_ASSIGN(server_,
-                         services::VigieServer::Start(config, &clock_));
-    ASSERT_OK_AND_ASSIGN(client_,
-                         tools::VigieClient::Connect(server_->address()));
+    ASSERT_OK(server_.Start(config, &clock_));
   }
-  void Stop() {
-    client_.reset();
-    server_.reset();
-  }
+  void Stop() { server_.Stop(); }
   void Send(std::vector<v1::Event> events) {
-    const size_t n = events.size();
-    testutil::VectorSource source(std::move(events));
-    ASSERT_OK_AND_ASSIGN(tools::StreamResult result,
-                         client_->StreamEvents(source, {}));
-    EXPECT_EQ(result.reply.accepted(), n);
-    EXPECT_EQ(result.reply.rejected(), 0u);
+    server_.SendAll(std::move(events));
   }
   // Drift alerts, as "rule/feature" (the feature empty for D3, D4): those
   // firing now, or those that ever fired (resolved ones too).
   std::set<std::string> DriftAlerts(bool ever) {
     v1::ListAlertsRequest request;
     request.set_include_resolved(ever);
-    auto reply = client_->ListAlerts(request);
+    auto reply = server_.client().ListAlerts(request);
     EXPECT_TRUE(reply.ok()) << reply.status();
     std::set<std::string> out;
     if (!reply.ok()) return out;
@@ -132,7 +117,7 @@ class DriftE2eTest : public ::testing::Test {
   // The severity of D4's alert while it fires; empty otherwise.
   std::optional<v1::Severity> D4Severity() {
     v1::ListAlertsRequest request;
-    auto reply = client_->ListAlerts(request);
+    auto reply = server_.client().ListAlerts(request);
     EXPECT_TRUE(reply.ok()) << reply.status();
     if (!reply.ok()) return std::nullopt;
     for (const v1::Alert& alert : reply->alerts()) {
@@ -170,8 +155,7 @@ class DriftE2eTest : public ::testing::Test {
 
   testutil::TempDir dir_;
   common::FakeClock clock_;
-  std::unique_ptr<services::VigieServer> server_;
-  std::unique_ptr<tools::VigieClient> client_;
+  testutil::LoopbackServer server_;
 };
 
 TEST_F(DriftE2eTest, ShiftedFeaturesAndErrorJumpAlertControlDoesNot) {
@@ -190,7 +174,7 @@ TEST_F(DriftE2eTest, ShiftedFeaturesAndErrorJumpAlertControlDoesNot) {
   // A malformed row costs only itself.
   upload.add_events()->mutable_prediction()->set_model_id("other");
   ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo info,
-                       client_->UploadReference(upload));
+                       server_.client().UploadReference(upload));
   EXPECT_EQ(info.version(), 1u);
   EXPECT_EQ(info.source(), "upload: validation set");
   EXPECT_EQ(info.predictions(), 1000u);
@@ -243,7 +227,7 @@ TEST_F(DriftE2eTest, ShiftedFeaturesAndErrorJumpAlertControlDoesNot) {
   request.set_model_id(kModel);
   request.mutable_last()->set_seconds(24 * 3600);
   ASSERT_OK_AND_ASSIGN(v1::GetMetricsReply metrics,
-                       client_->GetMetrics(request));
+                       server_.client().GetMetrics(request));
   EXPECT_EQ(metrics.reference().version(), 1u);
   for (const v1::FeatureDrift& f : metrics.drift()) {
     if (f.feature() == "z") {
@@ -273,10 +257,11 @@ TEST_F(DriftE2eTest, ShiftedFeaturesAndErrorJumpAlertControlDoesNot) {
   Start();
   v1::GetReferenceRequest get;
   get.set_model_id(kModel);
-  ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo again, client_->GetReference(get));
+  ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo again,
+                       server_.client().GetReference(get));
   EXPECT_EQ(again.version(), 1u);
   EXPECT_EQ(again.predictions(), 1000u);
-  ASSERT_OK_AND_ASSIGN(metrics, client_->GetMetrics(request));
+  ASSERT_OK_AND_ASSIGN(metrics, server_.client().GetMetrics(request));
   EXPECT_EQ(metrics.concept_drift().adwin_changes(), adwin_changes);
   EXPECT_EQ(metrics.concept_drift().errors_observed(), 6000u);
 }
@@ -330,7 +315,7 @@ TEST_F(DriftE2eTest, SustainedErrorJumpWarnsThenIsCriticalAfterThreeWindows) {
   v1::GetMetricsRequest request;
   request.set_model_id(kModel);
   ASSERT_OK_AND_ASSIGN(v1::GetMetricsReply metrics,
-                       client_->GetMetrics(request));
+                       server_.client().GetMetrics(request));
   const v1::ErrorChangeEpisode& episode = metrics.concept_drift().episode();
   const absl::Time start = absl::FromUnixSeconds(episode.start().seconds());
   EXPECT_GE(start, jump);
@@ -346,7 +331,7 @@ TEST_F(DriftE2eTest, SustainedErrorJumpWarnsThenIsCriticalAfterThreeWindows) {
   // still critical.
   Stop();
   Start();
-  ASSERT_OK_AND_ASSIGN(metrics, client_->GetMetrics(request));
+  ASSERT_OK_AND_ASSIGN(metrics, server_.client().GetMetrics(request));
   EXPECT_EQ(metrics.concept_drift().episode().start().seconds(),
             episode.start().seconds());
   EXPECT_EQ(metrics.concept_drift().episode().windows_sustained(), 3u);
@@ -396,7 +381,7 @@ TEST_F(DriftE2eTest, KeepsTheLastReferenceVersions) {
       *upload.add_events() = std::move(e);
     }
     ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo info,
-                         client_->UploadReference(upload));
+                         server_.client().UploadReference(upload));
     EXPECT_EQ(info.version(), static_cast<uint32_t>(i + 1));
   }
   for (bool restarted : {false, true}) {
@@ -407,7 +392,8 @@ TEST_F(DriftE2eTest, KeepsTheLastReferenceVersions) {
     }
     v1::GetReferenceRequest get;
     get.set_model_id(kModel);
-    ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo current, client_->GetReference(get));
+    ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo current,
+                         server_.client().GetReference(get));
     EXPECT_EQ(current.version(), 3u);
     EXPECT_EQ(current.predictions(), 70u);
     ASSERT_EQ(current.versions_size(), 2);
@@ -415,7 +401,8 @@ TEST_F(DriftE2eTest, KeepsTheLastReferenceVersions) {
     EXPECT_EQ(current.versions(0).source(), "upload: sample 2");
     EXPECT_EQ(current.versions(1).version(), 3u);
     get.set_version(2);
-    ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo second, client_->GetReference(get));
+    ASSERT_OK_AND_ASSIGN(v1::ReferenceInfo second,
+                         server_.client().GetReference(get));
     EXPECT_EQ(second.version(), 2u);
     EXPECT_EQ(second.source(), "upload: sample 2");
     EXPECT_EQ(second.predictions(), 60u);
@@ -429,7 +416,7 @@ TEST_F(DriftE2eTest, KeepsTheLastReferenceVersions) {
     }
     EXPECT_TRUE(has_x);
     get.set_version(1);
-    const absl::Status gone = client_->GetReference(get).status();
+    const absl::Status gone = server_.client().GetReference(get).status();
     EXPECT_EQ(gone.code(), absl::StatusCode::kNotFound);
     EXPECT_NE(gone.message().find("keeps no reference v1"), std::string::npos)
         << gone;
@@ -441,13 +428,13 @@ TEST_F(DriftE2eTest, UploadErrorsAreClear) {
   v1::UploadReferenceRequest upload;
   upload.set_model_id(kModel);
   upload.add_events()->mutable_outcome()->set_model_id(kModel);
-  const absl::Status status = client_->UploadReference(upload).status();
+  const absl::Status status = server_.client().UploadReference(upload).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(status.message().find("no usable prediction"), std::string::npos)
       << status;
   v1::GetReferenceRequest get;
   get.set_model_id(kModel);
-  EXPECT_EQ(client_->GetReference(get).status().code(),
+  EXPECT_EQ(server_.client().GetReference(get).status().code(),
             absl::StatusCode::kNotFound);
 }
 
