@@ -1198,6 +1198,27 @@ TEST(ConfigTest, MalformedYamlIsAnErrorNotAnException) {
       HasSubstr("twice"));
 }
 
+TEST(ConfigTest, RetentionKeepsEveryWindowARuleReads) {
+  // The shipped R1 reads 6 windows of a day back: a recommender keeping 5
+  // days of panes cannot run it.
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "models: [{id: shop, task: recommendation, retention: 5d}]\n",
+          "t.yaml")),
+      HasSubstr("model shop: retention 120h is shorter than the 6 windows "
+                "of 24h of rule R1 (it reads them all)"));
+  EXPECT_OK(ParseServerConfig(
+      "models: [{id: shop, task: recommendation, retention: 6d}]\n", "t.yaml"));
+  // Other models are not held to the recommendation rules' span.
+  EXPECT_OK(
+      ParseServerConfig("models: [{id: credit, retention: 5d}]\n", "t.yaml"));
+  // A one-window rule: its window alone.
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "models: [{id: credit, retention: 12h}]\n", "t.yaml")),
+              HasSubstr("model credit: retention 12h is shorter than the "
+                        "window 24h of rule"));
+}
+
 TEST(ConfigTest, ModelsAreChecked) {
   EXPECT_THAT(
       ErrorOf(ParseServerConfig("models: [{task: binary}]\n", "t.yaml")),

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/status_macros.h"
+#include "rules/quality_rules.h"
 #include "services/config.h"
 #include "sinks/kafka.h"
 
@@ -260,19 +261,29 @@ absl::Status ServerConfig::Validate() const {
     RETURN_IF_ERROR(model.Validate());
   }
   RETURN_IF_ERROR(policy.Validate());
-  // A rule's window must lie within the panes a model keeps.
+  // A rule's window must lie within the panes a model keeps; a
+  // recommendation rule's, every window it reads back (it applies to
+  // recommenders only).
   for (const rules::Rule& rule : policy.rules) {
     if (rule.window == absl::ZeroDuration()) continue;  // "all": the archive.
+    const bool recommendation = rules::IsRecommendationMetric(rule.metric);
+    const uint32_t windows =
+        recommendation ? rules::RecommendationWindowsRead(rule) : 1;
+    const absl::Duration span = rule.window * static_cast<int64_t>(windows);
     auto check = [&](const ModelConfig& model) -> absl::Status {
-      const bool applies = rule.models.empty() ||
-                           std::find(rule.models.begin(), rule.models.end(),
-                                     model.id) != rule.models.end();
-      if (!applies || rule.window <= model.retention) return absl::OkStatus();
+      const bool applies = (rule.models.empty() ||
+                            std::find(rule.models.begin(), rule.models.end(),
+                                      model.id) != rule.models.end()) &&
+                           (!recommendation || model.task == "recommendation");
+      if (!applies || span <= model.retention) return absl::OkStatus();
       return error(model.id.empty() ? std::string("default model")
                                     : absl::StrCat("model ", model.id),
                    ": retention ", absl::FormatDuration(model.retention),
-                   " is shorter than the window ",
-                   absl::FormatDuration(rule.window), " of rule ", rule.id);
+                   " is shorter than ",
+                   windows == 1 ? std::string("the window ")
+                                : absl::StrCat("the ", windows, " windows of "),
+                   absl::FormatDuration(rule.window), " of rule ", rule.id,
+                   windows == 1 ? "" : " (it reads them all)");
     };
     RETURN_IF_ERROR(check(default_model));
     for (const ModelConfig& model : models) RETURN_IF_ERROR(check(model));
