@@ -395,11 +395,11 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
       conformal.baseline_description = reference->description;
       recommendation.baseline_description = reference->description;
     }
-    std::vector<rules::Finding> findings = rules::Evaluate(
-        policy, model_id, metrics, &activity,
-        reference.has_value() ? &*reference : nullptr, &drift,
-        conformal_model ? &conformal : nullptr,
-        recommender ? &recommendation : nullptr);
+    std::vector<rules::Finding> findings =
+        rules::Evaluate(policy, model_id, metrics, &activity,
+                        reference.has_value() ? &*reference : nullptr, &drift,
+                        conformal_model ? &conformal : nullptr,
+                        recommender ? &recommendation : nullptr);
     for (rules::Finding& finding : findings) {
       finding.model_version = model.counters.watermark_model_version();
       evaluated.insert(rules::Fingerprint(finding.rule_id, finding.model_id,
