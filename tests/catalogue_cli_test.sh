@@ -9,43 +9,7 @@
 set -euo pipefail
 vigie=$1
 vigiectl=$2
-dir=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill -KILL "$server" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- server log" >&2; cat "$dir/log" >&2; exit 1; }
-# Runs vigiectl with the server's address; its output goes to $dir/out.
-ctl() {
-  set +e
-  "$vigiectl" "$1" --server="$address" "${@:2}" > "$dir/out" 2>&1
-  code=$?
-  set -e
-}
-expect() {  # expect CODE TEXT: the last ctl exited CODE and printed TEXT.
-  [ "$code" -eq "$1" ] || fail "exit $code, want $1: $(cat "$dir/out")"
-  grep -qF -- "$2" "$dir/out" || fail "no '$2' in: $(cat "$dir/out")"
-}
-start() {
-  rm -f "$dir/port"
-  "$vigie" --data_dir="$dir/state" --grpc_address=127.0.0.1:0 \
-    --port_file="$dir/port" "$@" 2>> "$dir/log" &
-  server=$!
-  for _ in $(seq 1 300); do
-    [ -s "$dir/port" ] && break
-    kill -0 "$server" 2>/dev/null || fail "server exited at start"
-    sleep 0.1
-  done
-  [ -s "$dir/port" ] || fail "server did not report its port"
-  address="127.0.0.1:$(cat "$dir/port")"
-}
-stop() {
-  kill -TERM "$server"
-  wait "$server" || fail "server exited non-zero on SIGTERM"
-  server=
-}
+source "$(dirname "$0")/testutil/cli_server.sh"
 
 # Model recs is a recommender: only those take a catalogue.
 printf 'models:\n  - id: recs\n    task: recommendation\n' > "$dir/base.yaml"

@@ -6,25 +6,9 @@
 set -euo pipefail
 vigie=$1
 vigiectl=$2
-dir=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill -KILL "$server" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- server log" >&2; cat "$dir/log" >&2; exit 1; }
+source "$(dirname "$0")/testutil/cli_server.sh"
 
-"$vigie" --data_dir="$dir/state" --grpc_address=127.0.0.1:0 \
-  --port_file="$dir/port" 2> "$dir/log" &
-server=$!
-for _ in $(seq 1 300); do
-  [ -s "$dir/port" ] && break
-  kill -0 "$server" 2>/dev/null || fail "server exited at start"
-  sleep 0.1
-done
-[ -s "$dir/port" ] || fail "server did not report its port"
-address="127.0.0.1:$(cat "$dir/port")"
+start
 
 "$vigiectl" simulate --server="$address" --n=20000 > "$dir/simulate" 2>&1 \
   || fail "simulate: $(cat "$dir/simulate")"
@@ -48,8 +32,6 @@ code=$?
 set -e
 [ "$code" -eq 2 ] || fail "metrics without --model exited $code, want 2"
 
-kill -TERM "$server"
-wait "$server" || fail "server exited non-zero on SIGTERM"
-server=
+stop
 grep -q "stopped" "$dir/log" || fail "server did not log its stop"
 echo "cli demo: 1 passed, 0 failed"

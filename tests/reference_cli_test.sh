@@ -8,36 +8,9 @@
 set -euo pipefail
 vigie=$1
 vigiectl=$2
-dir=$(mktemp -d)
-server=
-cleanup() {
-  [ -n "$server" ] && kill -KILL "$server" 2>/dev/null || true
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- server log" >&2; cat "$dir/log" >&2; exit 1; }
-# Runs vigiectl with the server's address; its output goes to $dir/out.
-ctl() {
-  set +e
-  "$vigiectl" "$1" --server="$address" "${@:2}" > "$dir/out" 2>&1
-  code=$?
-  set -e
-}
-expect() {  # expect CODE TEXT: the last ctl exited CODE and printed TEXT.
-  [ "$code" -eq "$1" ] || fail "exit $code, want $1: $(cat "$dir/out")"
-  grep -qF -- "$2" "$dir/out" || fail "no '$2' in: $(cat "$dir/out")"
-}
+source "$(dirname "$0")/testutil/cli_server.sh"
 
-"$vigie" --data_dir="$dir/state" --grpc_address=127.0.0.1:0 \
-  --port_file="$dir/port" 2> "$dir/log" &
-server=$!
-for _ in $(seq 1 300); do
-  [ -s "$dir/port" ] && break
-  kill -0 "$server" 2>/dev/null || fail "server exited at start"
-  sleep 0.1
-done
-[ -s "$dir/port" ] || fail "server did not report its port"
-address="127.0.0.1:$(cat "$dir/port")"
+start
 
 # 200 predictions of model credit, a second apart, with a numeric feature x
 # and a categorical feature c, each followed by its outcome (lines 1-400);
@@ -132,25 +105,12 @@ expect 2 "the request would exceed 60 MiB at line 1"
 ctl reference show --model=credit
 expect 0 "reference v2 of model credit"
 
-kill -TERM "$server"
-wait "$server" || fail "server exited non-zero on SIGTERM"
-server=
+stop
 
 # Versions survive a restart.
-rm -f "$dir/port"
-"$vigie" --data_dir="$dir/state" --grpc_address=127.0.0.1:0 \
-  --port_file="$dir/port" 2>> "$dir/log" &
-server=$!
-for _ in $(seq 1 300); do
-  [ -s "$dir/port" ] && break
-  kill -0 "$server" 2>/dev/null || fail "server exited at restart"
-  sleep 0.1
-done
-address="127.0.0.1:$(cat "$dir/port")"
+start
 ctl reference show --model=credit --reference_version=1
 expect 0 "source:  upload: first sample"
 expect 0 "versions kept: v1 v2"
-kill -TERM "$server"
-wait "$server" || fail "server exited non-zero on SIGTERM"
-server=
+stop
 echo "reference cli: 1 passed, 0 failed"
