@@ -25,6 +25,12 @@ function(vigie_test name)
   target_compile_definitions(${name} PRIVATE
     VIGIE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     VIGIE_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  # GoogleTest, GoogleMock and Abseil's status headers are parsed by every
+  # test file: precompiling them once per test binary saves about a third of
+  # each test file's compile time, which is most of CI's time.
+  target_precompile_headers(${name} PRIVATE
+    <gmock/gmock.h> <gtest/gtest.h> <absl/status/status.h>
+    <absl/status/statusor.h> <absl/strings/str_cat.h> <string> <vector>)
   include(GoogleTest)
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${ARG_LABELS}")
 endfunction()

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 
 ./deploy/setup.sh
 build=${VIGIE_BUILD_DIR:-build}
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# The same flags as tools/check.sh, so that the two share one build.
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" >/dev/null
 cmake --build "$build" -j "$(nproc)" --target vigie vigiectl
 
 # A fresh state folder per demo, so that replaying twice does not count twice.
