@@ -458,7 +458,8 @@ bool ModelMonitors::empty() const {
   // empty ones, so any monitor or missing count means an observation.
   return attributes_.empty() && !calibration_.has_value() && missing_.empty() &&
          drift_.empty() && errors_.count == 0 && !conformal_.has_value() &&
-         conformal_by_attribute_.empty() && !recommendation_.has_value();
+         conformal_by_attribute_.empty() && !recommendation_.has_value() &&
+         !interactions_.has_value();
 }
 
 }  // namespace vigie::monitors

@@ -18,6 +18,7 @@
 #include "monitors/drift.h"
 #include "monitors/fairness.h"
 #include "monitors/item_catalogue.h"
+#include "monitors/item_interactions.h"
 #include "monitors/prediction_view.h"
 #include "monitors/recommendation.h"
 
@@ -134,6 +135,12 @@ class ModelMonitors {
   void ObserveJoined(const PredictionView& prediction,
                      const vigie::v1::Outcome& outcome,
                      const ItemCatalogue* catalogue = nullptr);
+  // Counts a recommendation outcome's relevant items for the model's
+  // learned popularity (item_interactions.h). The caller asks this only of
+  // the panes of the period popularity is learned from, so that other
+  // panes carry no counts. Other outcomes are ignored.
+  void CountInteractions(const vigie::v1::Outcome& outcome,
+                         const ItemCatalogue& catalogue);
   // The error of a joined pair (0/1 misclassification, or absolute error),
   // as the caller computes it for the change detectors: O(1). Out-of-range
   // errors are ignored (ErrorTally::Observe).
@@ -158,6 +165,10 @@ class ModelMonitors {
   // The recommendation lists' monitor; null before the first list.
   const RecommendationMonitor* recommendation() const {
     return recommendation_.has_value() ? &*recommendation_ : nullptr;
+  }
+  // The feedback CountInteractions counted; null when it counted none.
+  const ItemInteractions* interactions() const {
+    return interactions_.has_value() ? &*interactions_ : nullptr;
   }
   // What a conformal prediction joined with its outcome is to the
   // ConformalMonitors: covered, size, full, alpha, n_cal and score. Empty
@@ -256,6 +267,7 @@ class ModelMonitors {
   std::optional<ConformalMonitor> conformal_;
   std::map<std::string, ConformalMonitor, std::less<>> conformal_by_attribute_;
   std::optional<RecommendationMonitor> recommendation_;
+  std::optional<ItemInteractions> interactions_;
   std::string scratch_;  // Intersection labels, built without allocating.
 };
 

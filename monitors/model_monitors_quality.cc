@@ -137,6 +137,17 @@ void ModelMonitors::ObserveFeedback(const PredictionView& prediction,
   recommendation_->ObserveFeedback(items, prediction.items, relevant);
 }
 
+void ModelMonitors::CountInteractions(const v1::Outcome& outcome,
+                                      const ItemCatalogue& catalogue) {
+  if (outcome.label_case() != v1::Outcome::kRecommendation) return;
+  if (!interactions_.has_value()) interactions_.emplace();
+  absl::InlinedVector<absl::string_view, 8> relevant;
+  for (const std::string& id : outcome.recommendation().relevant_item_ids()) {
+    relevant.push_back(id);
+  }
+  interactions_->Observe(catalogue, relevant);
+}
+
 void ModelMonitors::MergeQuality(const ModelMonitors& other) {
   // Built with the same options (Merge checked): nothing here fails.
   if (other.conformal_.has_value()) {
@@ -158,6 +169,13 @@ void ModelMonitors::MergeQuality(const ModelMonitors& other) {
       recommendation_ = other.recommendation_;
     }
   }
+  if (other.interactions_.has_value()) {
+    if (!interactions_.has_value() ||
+        !interactions_->Merge(*other.interactions_).ok()) {
+      // Likewise: counts against another catalogue are the later pane's.
+      interactions_ = other.interactions_;
+    }
+  }
 }
 
 void ModelMonitors::SnapshotQuality(ModelMetrics& metrics) const {
@@ -177,6 +195,9 @@ void ModelMonitors::QualityToProto(state::v1::PaneState* state) const {
   }
   if (recommendation_.has_value()) {
     recommendation_->ToProto(state->mutable_recommendation());
+  }
+  if (interactions_.has_value()) {
+    interactions_->ToProto(state->mutable_interactions());
   }
 }
 
@@ -226,6 +247,15 @@ absl::Status ModelMonitors::QualityFromProto(
       return WrittenElsewhere("recommendation options differ");
     }
     recommendation_ = *std::move(monitor);
+  }
+  if (state.has_interactions()) {
+    absl::StatusOr<ItemInteractions> interactions =
+        ItemInteractions::FromProto(state.interactions());
+    if (!interactions.ok()) {
+      return absl::DataLossError(absl::StrCat("pane state, interactions: ",
+                                              interactions.status().message()));
+    }
+    interactions_ = *std::move(interactions);
   }
   return absl::OkStatus();
 }

@@ -319,5 +319,34 @@ TEST(ModelMonitorsQualityTest, ListsWithoutACatalogueStillCountFeedback) {
   EXPECT_FALSE(monitors.empty());
 }
 
+TEST(ModelMonitorsQualityTest, CountedInteractionsMergeAndSurviveTheState) {
+  const ItemCatalogue catalogue = Catalogue(5, "i");
+  ASSERT_OK_AND_ASSIGN(ModelMonitors first, ModelMonitors::Create({}));
+  ASSERT_OK_AND_ASSIGN(ModelMonitors second, ModelMonitors::Create({}));
+  v1::Outcome clicked;
+  clicked.mutable_recommendation()->add_relevant_item_ids("i1");
+  clicked.mutable_recommendation()->add_relevant_item_ids("i3");
+  v1::Outcome again;
+  again.mutable_recommendation()->add_relevant_item_ids("i1");
+  v1::Outcome regression;
+  regression.set_regression(1.0);
+  first.CountInteractions(clicked, catalogue);
+  first.CountInteractions(regression, catalogue);  // Not feedback: ignored.
+  second.CountInteractions(again, catalogue);
+  EXPECT_FALSE(second.empty());
+  ASSERT_OK_AND_ASSIGN(ModelMonitors restored,
+                       ModelMonitors::Deserialize(first.Serialize(), {}));
+  ASSERT_OK(restored.Merge(second));
+  ASSERT_NE(restored.interactions(), nullptr);
+  // Two events: i1 in both, i3 in one.
+  EXPECT_EQ(restored.interactions()->events(), 2u);
+  EXPECT_EQ(restored.interactions()->count(1), 2u);
+  EXPECT_EQ(restored.interactions()->count(3), 1u);
+  EXPECT_EQ(restored.interactions()->count(0), 0u);
+  // Panes that counted nothing carry nothing.
+  ASSERT_OK_AND_ASSIGN(ModelMonitors plain, ModelMonitors::Create({}));
+  EXPECT_EQ(plain.interactions(), nullptr);
+}
+
 }  // namespace
 }  // namespace vigie::monitors

@@ -639,7 +639,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                          "conformal_max_groups",
                                          "serendipity_top_k",
                                          "personalization_sample_size",
-                                         "exact_exposure_items"};
+                                         "exact_exposure_items",
+                                         "learn_popularity"};
   if (listed) {
     keys.insert(keys.begin(), "id");
     keys.push_back("catalogue_file");
@@ -697,6 +698,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
           &model.monitors.recommendation.personalization_sample_size));
   RETURN_IF_ERROR(Get(m, "exact_exposure_items",
                       &model.monitors.recommendation.exact_items));
+  RETURN_IF_ERROR(Get(m, "learn_popularity", &model.learn_popularity));
   RETURN_IF_ERROR(Get(m, "catalogue_file", &model.catalogue_file));
   model.catalogue_file = BesideSource(source, model.catalogue_file);
   RETURN_IF_ERROR(At(m, model.Validate()));

@@ -121,6 +121,12 @@ struct ModelConfig {
   // API that differs from it. Empty: none (the API alone sets it). Listed
   // models only.
   std::string catalogue_file;
+  // A recommendation model's items' reference popularity is learned from
+  // its feedback in the reference window (monitors/item_interactions.h:
+  // one feedback event, one reference user), and replaces the catalogue's
+  // once the window is frozen (YAML: learn_popularity). Needs
+  // reference_window. Default: false.
+  bool learn_popularity = false;
 
   // The class labels of a multiclass model; empty for a binary one.
   const std::vector<std::string>& classes() const { return monitors.classes; }

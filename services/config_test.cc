@@ -1232,6 +1232,22 @@ TEST(ConfigTest, ModelsAreChecked) {
                         "\"regression\" or \"recommendation\""));
   EXPECT_OK(ParseServerConfig(
       "models: [{id: r, task: regression, aci_gamma: 0.05}]\n", "t.yaml"));
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig learns,
+      ParseServerConfig("models: [{id: s, task: recommendation, "
+                        "reference_window: 7d, learn_popularity: true}]\n",
+                        "t.yaml"));
+  EXPECT_TRUE(learns.models[0].learn_popularity);
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("models: [{id: s, task: recommendation, "
+                                "learn_popularity: true}]\n",
+                                "t.yaml")),
+      HasSubstr("learn_popularity needs a reference_window"));
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("models: [{id: b, reference_window: 7d, "
+                                "learn_popularity: true}]\n",
+                                "t.yaml")),
+      HasSubstr("learn_popularity: model 'b' is a binary model"));
   EXPECT_THAT(
       ErrorOf(ParseServerConfig(
           "models: [{id: r, task: regression, aci_gamma: 0}]\n", "t.yaml")),

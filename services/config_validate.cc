@@ -146,6 +146,17 @@ absl::Status ModelConfig::Validate() const {
       !s.ok()) {
     return error(s.message());
   }
+  if (learn_popularity) {
+    if (absl::Status s = AcceptsCatalogue(); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("learn_popularity: ", s.message()));
+    }
+    if (reference_window == absl::ZeroDuration()) {
+      return error(
+          "learn_popularity needs a reference_window to learn popularity "
+          "from");
+    }
+  }
   if (!catalogue_file.empty()) {
     if (id.empty()) return error("catalogue_file is for listed models");
     if (absl::Status s = AcceptsCatalogue(); !s.ok()) {

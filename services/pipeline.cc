@@ -582,8 +582,12 @@ void Pipeline::Join(ModelState& model,
   const absl::Time at = model.config.join_time == JoinTime::kPrediction
                             ? prediction.event_time
                             : FromProtoTime(outcome.event_time());
-  monitors::ModelMonitors& pane = PaneFor(model, Place(model, at), changes);
+  const absl::Time pane_start = Place(model, at);
+  monitors::ModelMonitors& pane = PaneFor(model, pane_start, changes);
   pane.ObserveJoined(prediction, outcome, model.catalogue.get());
+  if (LearnsPopularityIn(model, pane_start)) {
+    pane.CountInteractions(outcome, *model.catalogue);
+  }
   model.all->ObserveJoined(prediction, outcome, model.catalogue.get());
   ObserveError(model, pane, prediction, outcome, at);
   ObserveAdaptiveConformal(model, prediction, outcome);

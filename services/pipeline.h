@@ -252,6 +252,12 @@ class Pipeline {
     // description, upload time, content digest) in catalogue_meta.
     std::shared_ptr<const monitors::ItemCatalogue> catalogue;
     state::v1::CatalogueState catalogue_meta;
+    // The catalogue as stored; `catalogue` is it with the popularity
+    // learned from the reference when the model learns it
+    // (ModelConfig::learn_popularity, ApplyLearnedPopularity), else the
+    // same pointer. popularity_source says which (CatalogueInfo).
+    std::shared_ptr<const monitors::ItemCatalogue> stored_catalogue;
+    std::string popularity_source;
   };
   // What one Ingest changed, to write in its batch or roll back.
   struct Changes;
@@ -371,6 +377,21 @@ class Pipeline {
                             monitors::ItemCatalogue catalogue,
                             state::v1::CatalogueState stored)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Makes `catalogue` the model's stored catalogue, and derives the one its
+  // monitors use (ApplyLearnedPopularity).
+  static void InstallCatalogue(
+      ModelState& model,
+      std::shared_ptr<const monitors::ItemCatalogue> catalogue);
+  // Sets model.catalogue: the stored catalogue with the reference
+  // popularity learned from the model's reference when it learns
+  // popularity and its reference counted feedback against these items;
+  // else the stored catalogue. Logs when the learned popularity is applied
+  // or cannot be.
+  static void ApplyLearnedPopularity(ModelState& model);
+  // Whether a joined pair placed in the pane starting at `pane` counts for
+  // the model's learned popularity: it learns it, has a catalogue, its
+  // reference is not frozen yet, and the pane is in its reference window.
+  static bool LearnsPopularityIn(const ModelState& model, absl::Time pane);
   // Archives the panes of `model` past its retention or its pane budget
   // (in memory; the next checkpoint writes it).
   void Compact(ModelState& model) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

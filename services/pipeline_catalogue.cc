@@ -1,7 +1,7 @@
 // Pipeline: a recommendation model's item catalogue, put through the API or
-// loaded from its catalogue_file, stored and versioned. Only the current
-// version is kept. Nothing reads ModelState::catalogue yet: the monitors
-// that measure against it are wired elsewhere.
+// loaded from its catalogue_file, stored and versioned (only the current
+// version is kept), and the reference popularity a model may learn from its
+// stream's feedback instead of taking the catalogue's.
 
 #include <algorithm>
 #include <memory>
@@ -89,7 +89,65 @@ vigie::v1::CatalogueInfo InfoOf(const std::string& model_id,
   return info;
 }
 
+constexpr char kCataloguePopularity[] = "catalogue";
+
 }  // namespace
+
+void Pipeline::InstallCatalogue(
+    ModelState& model,
+    std::shared_ptr<const monitors::ItemCatalogue> catalogue) {
+  model.stored_catalogue = std::move(catalogue);
+  ApplyLearnedPopularity(model);
+}
+
+void Pipeline::ApplyLearnedPopularity(ModelState& model) {
+  const bool learned_before = model.catalogue != model.stored_catalogue;
+  model.catalogue = model.stored_catalogue;
+  model.popularity_source = kCataloguePopularity;
+  if (!model.config.learn_popularity || model.catalogue == nullptr ||
+      !model.reference.has_value()) {
+    return;
+  }
+  const monitors::ItemInteractions* counted = model.reference->interactions();
+  if (counted == nullptr || counted->events() == 0) {
+    VIGIE_LOG(Warning, "model '", model.config.id, "': its ",
+              ReferenceDescription(model),
+              " holds no recommendation feedback counted against its "
+              "catalogue: the catalogue's own popularity stays in use");
+    return;
+  }
+  absl::StatusOr<monitors::ItemCatalogue> learned =
+      counted->Apply(*model.stored_catalogue);
+  if (!learned.ok()) {
+    VIGIE_LOG(Warning, "model '", model.config.id,
+              "': the popularity learned from its ",
+              ReferenceDescription(model), " does not apply to catalogue v",
+              model.catalogue_meta.version(), " (", learned.status().message(),
+              "): the catalogue's own popularity stays in use");
+    return;
+  }
+  model.catalogue =
+      std::make_shared<const monitors::ItemCatalogue>(*std::move(learned));
+  model.popularity_source =
+      absl::StrCat("learned: ", ReferenceDescription(model), ", ",
+                   counted->events(), " feedback events");
+  if (!learned_before) {
+    VIGIE_LOG(Info, "model '", model.config.id, "': reference popularity ",
+              model.popularity_source);
+  }
+}
+
+bool Pipeline::LearnsPopularityIn(const ModelState& model, absl::Time pane) {
+  const ModelConfig& config = model.config;
+  if (!config.learn_popularity || model.catalogue == nullptr ||
+      model.reference.has_value() || !model.counters.has_first_pane()) {
+    return false;
+  }
+  // The window MaybeFreezeReference merges.
+  const absl::Time start = config.reference_time.value_or(
+      FromProtoTime(model.counters.first_pane()));
+  return pane >= start && pane < start + config.reference_window;
+}
 
 absl::Status Pipeline::SetCatalogue(ModelState& model,
                                     monitors::ItemCatalogue catalogue,
@@ -100,8 +158,8 @@ absl::Status Pipeline::SetCatalogue(ModelState& model,
   RETURN_IF_ERROR(store_->Commit(batch));
   stored.clear_catalogue();
   model.catalogue_meta = std::move(stored);
-  model.catalogue =
-      std::make_shared<const monitors::ItemCatalogue>(std::move(catalogue));
+  InstallCatalogue(model, std::make_shared<const monitors::ItemCatalogue>(
+                              std::move(catalogue)));
   VIGIE_LOG(Info, "model '", model.config.id, "': catalogue v",
             model.catalogue_meta.version(), " stored (",
             model.catalogue->size(), " items, ",
@@ -141,8 +199,8 @@ absl::Status Pipeline::LoadCatalogues() {
     if (model->catalogue_meta.version() > 0 &&
         model->catalogue_meta.content_digest() == file.content_digest()) {
       // The stored catalogue is the file's: no new version.
-      model->catalogue =
-          std::make_shared<const monitors::ItemCatalogue>(std::move(catalogue));
+      InstallCatalogue(*model, std::make_shared<const monitors::ItemCatalogue>(
+                                   std::move(catalogue)));
       continue;
     }
     RETURN_IF_ERROR(
@@ -170,10 +228,10 @@ absl::Status Pipeline::LoadCatalogues() {
           catalogue.status().message(),
           "): raise them (configuration key `catalogue`)"));
     }
-    model->catalogue =
-        std::make_shared<const monitors::ItemCatalogue>(*std::move(catalogue));
     model->catalogue_meta = std::move(catalogue_state);
     model->catalogue_meta.clear_catalogue();
+    InstallCatalogue(*model, std::make_shared<const monitors::ItemCatalogue>(
+                                 *std::move(catalogue)));
   }
   return absl::OkStatus();
 }
@@ -209,7 +267,10 @@ absl::StatusOr<vigie::v1::CatalogueInfo> Pipeline::PutCatalogue(
   if (model == nullptr) return absl::NotFoundError(refused->message);
   RETURN_IF_ERROR(
       SetCatalogue(*model, std::move(catalogue), std::move(stored)));
-  return InfoOf(model_id, model->catalogue_meta, *model->catalogue);
+  vigie::v1::CatalogueInfo info =
+      InfoOf(model_id, model->catalogue_meta, *model->catalogue);
+  info.set_popularity_source(model->popularity_source);
+  return info;
 }
 
 absl::StatusOr<vigie::v1::CatalogueInfo> Pipeline::GetCatalogue(
@@ -220,12 +281,14 @@ absl::StatusOr<vigie::v1::CatalogueInfo> Pipeline::GetCatalogue(
   }
   std::shared_ptr<const monitors::ItemCatalogue> catalogue;
   state::v1::CatalogueState meta;
+  std::string popularity_source;
   {
     absl::ReaderMutexLock lock(&mu_);
     auto it = models_.find(request.model_id());
     if (it != models_.end()) {
       catalogue = it->second->catalogue;
       meta = it->second->catalogue_meta;
+      popularity_source = it->second->popularity_source;
     }
   }
   // Outside the lock: the catalogue is immutable, and shared.
@@ -236,6 +299,7 @@ absl::StatusOr<vigie::v1::CatalogueInfo> Pipeline::GetCatalogue(
         "upload), or configure its catalogue_file"));
   }
   vigie::v1::CatalogueInfo info = InfoOf(request.model_id(), meta, *catalogue);
+  info.set_popularity_source(std::move(popularity_source));
   if (request.include_items()) {
     FirstItems(*catalogue,
                request.limit() == 0 ? kDefaultItemLimit : request.limit(),

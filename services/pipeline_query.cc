@@ -208,6 +208,7 @@ void Pipeline::MaybeFreezeReference(ModelState& model) {
   *model.reference_meta.mutable_created_at() = ToProtoTime(clock_->Now());
   model.reference_dirty = true;
   BuildProfile(model);
+  ApplyLearnedPopularity(model);
   dirty_models_.insert(&model);
   VIGIE_LOG(Info, "model '", config.id, "': reference window ",
             absl::FormatTime(start), " to ", absl::FormatTime(end), " frozen (",

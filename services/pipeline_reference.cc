@@ -208,6 +208,10 @@ absl::StatusOr<vigie::v1::ReferenceInfo> Pipeline::UploadReference(
       continue;
     }
     sample.ObserveJoined(*it->second, outcome);
+    if (model->config.learn_popularity && model->catalogue != nullptr) {
+      // A sample of recommendation feedback teaches popularity too.
+      sample.CountInteractions(outcome, *model->catalogue);
+    }
     predictions.erase(it);  // A second outcome for it is refused.
   }
   if (sample.drift().predictions() == 0) {
@@ -231,6 +235,7 @@ absl::StatusOr<vigie::v1::ReferenceInfo> Pipeline::UploadReference(
   model->reference_meta = std::move(meta);
   model->reference_dirty = false;  // Stored just now.
   BuildProfile(*model);
+  ApplyLearnedPopularity(*model);
   VIGIE_LOG(Info, "model '", model->config.id, "': reference v",
             model->reference_meta.version(), " uploaded (",
             model->reference->drift().predictions(), " predictions, ",

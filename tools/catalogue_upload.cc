@@ -119,6 +119,12 @@ void PrintCatalogueText(const v1::CatalogueInfo& info, std::ostream& out) {
   } else {
     out << FormatCount(info.reference_users()) << " users\n";
   }
+  if (!info.popularity_source().empty() &&
+      info.popularity_source() != "catalogue") {
+    // Learned from the stream: say from what, as the counts are not the
+    // uploaded ones.
+    out << "  popularity:   " << info.popularity_source() << "\n";
+  }
   out << "  fingerprint:  " << absl::StrFormat("%016x", info.fingerprint())
       << "\n";
 }

@@ -112,6 +112,15 @@ TEST(CatalogueUploadTest, PrintsTheInfo) {
             "  features:     categories, 3 labels\n"
             "  reference:    1,000 users\n"
             "  fingerprint:  0000000000abcdef\n");
+
+  // Popularity learned from the stream says where from.
+  info.set_popularity_source("learned: reference window a to b, 9 events");
+  out.str("");
+  PrintCatalogueText(info, out);
+  EXPECT_THAT(out.str(),
+              ::testing::HasSubstr("  reference:    1,000 users\n"
+                                   "  popularity:   learned: reference window "
+                                   "a to b, 9 events\n"));
 }
 
 }  // namespace
