@@ -48,6 +48,12 @@ constexpr char kCheckpointKey[] = "checkpoint";
 // neither "checkpoint" nor the other prefix's keys, so each is a range.
 constexpr char kSilencePrefix[] = "silence/";
 constexpr char kAcknowledgementPrefix[] = "ack/";
+constexpr char kKafkaPrefix[] = "kafka/";
+
+// Kafka topic names are [a-zA-Z0-9._-]+: '/' cannot occur in them.
+std::string KafkaKey(absl::string_view topic, int32_t partition) {
+  return absl::StrCat(kKafkaPrefix, topic, "/", partition);
+}
 
 template <typename Message>
 absl::StatusOr<Message> Decode(absl::string_view bytes,
@@ -201,6 +207,17 @@ void StateBatch::DeleteReferenceVersion(absl::string_view model_id,
 void StateBatch::PutCatalogue(absl::string_view model_id,
                               const state::v1::CatalogueState& catalogue) {
   rep_->Put(kCatalogues, std::string(model_id), catalogue.SerializeAsString());
+}
+
+void StateBatch::PutKafkaPosition(
+    const state::v1::KafkaPositionState& position) {
+  rep_->Put(kMeta, KafkaKey(position.topic(), position.partition()),
+            position.SerializeAsString());
+}
+
+void StateBatch::DeleteKafkaPosition(absl::string_view topic,
+                                     int32_t partition) {
+  rep_->Delete(kMeta, KafkaKey(topic, partition));
 }
 
 void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
@@ -560,6 +577,18 @@ absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlertHistory()
              return absl::OkStatus();
            }));
   return alerts;
+}
+
+absl::Status StateStore::ForEachKafkaPosition(
+    const std::function<absl::Status(const state::v1::KafkaPositionState&)>& fn)
+    const {
+  return ScanPrefix(rep_->db.get(), rep_->families[kMeta], kKafkaPrefix,
+                    [&](absl::string_view value) -> absl::Status {
+                      ASSIGN_OR_RETURN(auto position,
+                                       Decode<state::v1::KafkaPositionState>(
+                                           value, "kafka position"));
+                      return fn(position);
+                    });
 }
 
 absl::Status StateStore::PutSilence(const vigie::v1::Silence& silence) {

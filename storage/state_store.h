@@ -93,6 +93,10 @@ class StateBatch {
   // replaces the one before).
   void PutCatalogue(absl::string_view model_id,
                     const state::v1::CatalogueState& catalogue);
+  // How far Kafka ingest has read a partition; written with the ingest-log
+  // record of the messages before it.
+  void PutKafkaPosition(const state::v1::KafkaPositionState& position);
+  void DeleteKafkaPosition(absl::string_view topic, int32_t partition);
   // The latest state of an alert (by fingerprint), plus, when `transition`,
   // a record in the alert history.
   void PutAlert(const vigie::v1::Alert& alert, bool transition);
@@ -124,6 +128,7 @@ class StateBatch {
 //   catalogues     model                   -> CatalogueState (current)
 //   meta           "silence/" + id         -> vigie.v1.Silence
 //                  "ack/" + fingerprint    -> AcknowledgementState
+//                  "kafka/" + topic + "/" + partition -> KafkaPositionState
 // Numbers are big-endian, so that byte order is numeric order.
 // Thread-safe: RocksDB serialises writers; each StateBatch has one owner.
 class StateStore {
@@ -204,6 +209,10 @@ class StateStore {
   // Alert transitions, oldest first.
   absl::StatusOr<std::vector<vigie::v1::Alert>> LoadAlertHistory() const;
 
+  // Every stored Kafka position.
+  absl::Status ForEachKafkaPosition(
+      const std::function<absl::Status(const state::v1::KafkaPositionState&)>&
+          fn) const;
   // Silences and acknowledgements: what operators decided, each written
   // alone through the write-ahead log (not with a checkpoint), so that it
   // is durable once the call that made it returns. Put replaces the record

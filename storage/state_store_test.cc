@@ -1,9 +1,11 @@
 #include "storage/state_store.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -409,6 +411,48 @@ TEST_F(StateStoreTest, CataloguesSurviveReopenAndOnlyTheCurrentIsKept) {
       }));
   EXPECT_EQ(all, (std::vector<std::pair<std::string, uint32_t>>{{"alt", 1},
                                                                 {"recs", 2}}));
+}
+
+TEST_F(StateStoreTest, KafkaPositionsAreWrittenWithTheirRecord) {
+  auto position = [](const std::string& topic, int32_t partition,
+                     int64_t next) {
+    state::v1::KafkaPositionState p;
+    p.set_topic(topic);
+    p.set_partition(partition);
+    p.set_next_offset(next);
+    return p;
+  };
+  {
+    ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+    StateBatch batch = store->NewBatch();
+    batch.PutIngestRecord(0, "record");
+    batch.PutKafkaPosition(position("events", 0, 10));
+    batch.PutKafkaPosition(position("events", 12, 7));
+    batch.PutKafkaPosition(position("events.v2", 1, 3));
+    ASSERT_OK(store->Commit(batch));
+    batch.PutKafkaPosition(position("events", 0, 25));
+    batch.DeleteKafkaPosition("events.v2", 1);
+    ASSERT_OK(store->Commit(batch));
+  }
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  std::vector<std::tuple<std::string, int32_t, int64_t>> read;
+  ASSERT_OK(
+      store->ForEachKafkaPosition([&](const state::v1::KafkaPositionState& p) {
+        read.emplace_back(p.topic(), p.partition(), p.next_offset());
+        return absl::OkStatus();
+      }));
+  std::sort(read.begin(), read.end());
+  EXPECT_EQ(read, (std::vector<std::tuple<std::string, int32_t, int64_t>>{
+                      {"events", 0, 25}, {"events", 12, 7}}));
+  // The checkpoint key and the operators' records are not positions.
+  ASSERT_OK(store->PutSilence(vigie::v1::Silence()));
+  int positions = 0;
+  ASSERT_OK(
+      store->ForEachKafkaPosition([&](const state::v1::KafkaPositionState&) {
+        ++positions;
+        return absl::OkStatus();
+      }));
+  EXPECT_EQ(positions, 2);
 }
 
 TEST_F(StateStoreTest, SilencesAndAcknowledgementsSurviveReopen) {
