@@ -925,6 +925,9 @@ absl::Status Pipeline::Log(const Received& received,
   absl::MutexLock lock(&log_mu_);
   storage::StateBatch batch = store_->NewBatch();
   batch.PutIngestRecord(next_log_seq_, received.record);
+  for (const state::v1::KafkaPositionState& position : received.positions) {
+    batch.PutKafkaPosition(position);
+  }
   RETURN_IF_ERROR(store_->Commit(batch));
   enqueue(next_log_seq_++);
   return absl::OkStatus();

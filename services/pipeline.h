@@ -94,6 +94,9 @@ class Pipeline {
     std::vector<std::pair<uint32_t, uint32_t>> predictions;
     // The join-index key of each event, in order, to prefetch.
     std::vector<storage::IdKey> keys;
+    // Kafka ingest: how far the call's messages go in each partition,
+    // stored by Log in the same write as the record (kafka_ingest.h).
+    std::vector<state::v1::KafkaPositionState> positions;
   };
   // Validates and normalises the request's predictions in place, as Ingest
   // would (validation is idempotent: Ingest's own, and a replay's, find
