@@ -282,6 +282,36 @@ absl::Status At(const Mapping& m, absl::Status status) {
   return m.Error(m.node, "", status.message());
 }
 
+// Reads the mapping `properties` of librdkafka settings into `out`, each
+// checked by check(name, value), so that an error names its line.
+absl::Status GetKafkaProperties(const Mapping& m,
+                                absl::Status (*check)(absl::string_view name,
+                                                      absl::string_view value),
+                                std::map<std::string, std::string>* out) {
+  const YAML::Node* props = m.Find("properties");
+  if (props == nullptr) return absl::OkStatus();
+  if (!props->IsMap()) {
+    return m.Error(*props, "properties",
+                   "must be a mapping of librdkafka settings");
+  }
+  for (const auto& entry : *props) {
+    const YAML::Node& name = entry.first;
+    if (!name.IsScalar() || !entry.second.IsScalar()) {
+      return m.Error(name, "properties", "must map setting names to values");
+    }
+    const std::string setting = absl::StrCat("properties.", name.Scalar());
+    if (out->count(name.Scalar()) > 0) {
+      return m.Error(name, setting, "appears twice");
+    }
+    if (absl::Status checked = check(name.Scalar(), entry.second.Scalar());
+        !checked.ok()) {
+      return m.Error(name, setting, checked.message());
+    }
+    (*out)[name.Scalar()] = entry.second.Scalar();
+  }
+  return absl::OkStatus();
+}
+
 // The keys of a level, in rules and overrides alike.
 const std::vector<absl::string_view> kLevelKeys = {
     "value",         "max_p_value", "min_interval_lower", "min_null_quantile",
@@ -719,11 +749,12 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
                                               std::string path) {
   ASSIGN_OR_RETURN(
       Mapping m,
-      ReadMapping(source, node, std::move(path),
-                  {"data_dir", "grpc_address", "accept_undeclared_models",
-                   "default_model", "models", "expiry_sweep_interval",
-                   "checkpoint_interval", "checkpoint_bytes", "storage",
-                   "alerting", "policy", "policy_file", "catalogue"}));
+      ReadMapping(
+          source, node, std::move(path),
+          {"data_dir", "grpc_address", "accept_undeclared_models",
+           "default_model", "models", "expiry_sweep_interval",
+           "checkpoint_interval", "checkpoint_bytes", "storage", "alerting",
+           "policy", "policy_file", "catalogue", "kafka_ingest"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
@@ -794,34 +825,45 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
       RETURN_IF_ERROR(Get(kafka_map, "brokers", &kafka.brokers));
       RETURN_IF_ERROR(Get(kafka_map, "topic", &kafka.topic));
       RETURN_IF_ERROR(Get(kafka_map, "timeout", &kafka.timeout));
-      // librdkafka's own names and values, checked here so that an error
-      // names the line.
-      if (const YAML::Node* props = kafka_map.Find("properties");
-          props != nullptr) {
-        if (!props->IsMap()) {
-          return kafka_map.Error(*props, "properties",
-                                 "must be a mapping of librdkafka settings");
-        }
-        for (const auto& entry : *props) {
-          const YAML::Node& name = entry.first;
-          if (!name.IsScalar() || !entry.second.IsScalar()) {
-            return kafka_map.Error(name, "properties",
-                                   "must map setting names to values");
-          }
-          const std::string setting =
-              absl::StrCat("properties.", name.Scalar());
-          if (kafka.properties.count(name.Scalar()) > 0) {
-            return kafka_map.Error(name, setting, "appears twice");
-          }
-          if (absl::Status checked = sinks::CheckKafkaProperty(
-                  name.Scalar(), entry.second.Scalar());
-              !checked.ok()) {
-            return kafka_map.Error(name, setting, checked.message());
-          }
-          kafka.properties[name.Scalar()] = entry.second.Scalar();
-        }
-      }
+      RETURN_IF_ERROR(GetKafkaProperties(kafka_map, sinks::CheckKafkaProperty,
+                                         &kafka.properties));
     }
+  }
+  if (const YAML::Node* v = m.Find("kafka_ingest"); v != nullptr) {
+    ASSIGN_OR_RETURN(
+        Mapping k,
+        ReadMapping(source, *v, m.Path("kafka_ingest"),
+                    {"brokers", "group_id", "topics", "dead_letter_topic",
+                     "batch_size", "batch_wait", "max_prefetch_kbytes",
+                     "metadata_timeout", "properties"}));
+    KafkaIngestOptions& kafka = config.kafka_ingest;
+    RETURN_IF_ERROR(Get(k, "brokers", &kafka.brokers));
+    RETURN_IF_ERROR(Get(k, "group_id", &kafka.group_id));
+    RETURN_IF_ERROR(Get(k, "dead_letter_topic", &kafka.dead_letter_topic));
+    RETURN_IF_ERROR(Get(k, "batch_size", &kafka.batch_size));
+    RETURN_IF_ERROR(Get(k, "batch_wait", &kafka.batch_wait));
+    RETURN_IF_ERROR(Get(k, "max_prefetch_kbytes", &kafka.max_prefetch_kbytes));
+    RETURN_IF_ERROR(Get(k, "metadata_timeout", &kafka.metadata_timeout));
+    RETURN_IF_ERROR(ForEach(k, "topics", [&](const YAML::Node& item, size_t i) {
+      ASSIGN_OR_RETURN(
+          Mapping t,
+          ReadMapping(source, item, k.Path(absl::StrCat("topics[", i, "]")),
+                      {"name", "format"}));
+      KafkaIngestOptions::Topic topic;
+      RETURN_IF_ERROR(Get(t, "name", &topic.name));
+      if (topic.name.empty()) return t.Error(item, "name", "is required");
+      std::string format = "protobuf";
+      RETURN_IF_ERROR(Get(t, "format", &format));
+      absl::StatusOr<PayloadFormat> parsed = ParsePayloadFormat(format);
+      if (!parsed.ok())
+        return t.Error(item, "format", parsed.status().message());
+      topic.format = *parsed;
+      kafka.topics.push_back(std::move(topic));
+      return absl::OkStatus();
+    }));
+    RETURN_IF_ERROR(
+        GetKafkaProperties(k, CheckKafkaIngestProperty, &kafka.properties));
+    RETURN_IF_ERROR(At(k, kafka.Validate()));
   }
   if (const YAML::Node* v = m.Find("default_model"); v != nullptr) {
     ASSIGN_OR_RETURN(config.default_model,

@@ -15,6 +15,7 @@
 #include "monitors/item_catalogue.h"
 #include "monitors/model_monitors.h"
 #include "rules/policy.h"
+#include "services/kafka_ingest.h"
 
 // The server's configuration and policy, and their YAML form. This is the
 // only place Vigie parses YAML: deploy/vigie.yaml and deploy/policy.yaml
@@ -205,6 +206,8 @@ struct ServerConfig {
     // Range: [1, 1000].
     int max_attempts = 10;
   } alerting;
+  // Consuming events from Kafka; off while its brokers are empty.
+  KafkaIngestOptions kafka_ingest;
   rules::Policy policy;
   // Bounds on any model's item catalogue (YAML: catalogue.max_items,
   // max_categories, max_categories_per_item, max_embedding_dimension; the

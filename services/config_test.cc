@@ -575,6 +575,66 @@ TEST(ConfigTest, AlertingKeys) {
       AllOf(HasSubstr("t.yaml:3:"), HasSubstr("uri")));
 }
 
+TEST(ConfigTest, KafkaIngestKeys) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("kafka_ingest:\n"
+                        "  brokers: kafka-1:9092\n"
+                        "  group_id: monitors\n"
+                        "  topics:\n"
+                        "    - {name: predictions}\n"
+                        "    - {name: outcomes, format: json}\n"
+                        "  dead_letter_topic: ''\n"
+                        "  batch_size: 500\n"
+                        "  batch_wait: 10ms\n"
+                        "  properties:\n"
+                        "    security.protocol: sasl_plaintext\n",
+                        "t.yaml"));
+  const KafkaIngestOptions& kafka = config.kafka_ingest;
+  EXPECT_TRUE(kafka.enabled());
+  EXPECT_EQ(kafka.group_id, "monitors");
+  ASSERT_EQ(kafka.topics.size(), 2u);
+  EXPECT_EQ(kafka.topics[0].name, "predictions");
+  EXPECT_EQ(kafka.topics[0].format, PayloadFormat::kProtobuf);
+  EXPECT_EQ(kafka.topics[1].format, PayloadFormat::kJson);
+  EXPECT_EQ(kafka.dead_letter_topic, "");
+  EXPECT_EQ(kafka.batch_size, 500u);
+  EXPECT_EQ(kafka.batch_wait, absl::Milliseconds(10));
+  EXPECT_THAT(kafka.properties,
+              ElementsAre(Pair("security.protocol", "sasl_plaintext")));
+  // Shipped: off.
+  ASSERT_OK_AND_ASSIGN(ServerConfig defaults, DefaultServerConfig());
+  EXPECT_FALSE(defaults.kafka_ingest.enabled());
+  EXPECT_EQ(defaults.kafka_ingest.dead_letter_topic, "vigie-dead-letters");
+
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("kafka_ingest: {brokers: k:9092}\n", "t.yaml")),
+      HasSubstr("topics must list at least one topic"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("kafka_ingest:\n  brokers: k:9092\n"
+                                        "  topics: [{name: e, format: avro}]\n",
+                                        "t.yaml")),
+              AllOf(HasSubstr("t.yaml:3:12"), HasSubstr("format must be")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "kafka_ingest:\n  brokers: k:9092\n  topics: [{name: e}]\n"
+                  "  properties: {group.id: other}\n",
+                  "t.yaml")),
+              AllOf(HasSubstr("t.yaml:4:16"), HasSubstr("set by Vigie")));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "kafka_ingest:\n  brokers: k:9092\n  topics: [{name: e}]\n"
+                  "  properties: {fetch.wait.max.mss: 5}\n",
+                  "t.yaml")),
+              HasSubstr("fetch.wait.max.mss"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("kafka_ingest:\n  brokers: k:9092\n"
+                                        "  topics: [{name: e}, {name: e}]\n",
+                                        "t.yaml")),
+              HasSubstr("listed twice"));
+  EXPECT_THAT(ErrorOf(ParseServerConfig(
+                  "kafka_ingest:\n  brokers: k:9092\n  topics: [{name: e}]\n"
+                  "  batch_size: 0\n",
+                  "t.yaml")),
+              HasSubstr("batch_size must be in [1, 100000]"));
+}
+
 TEST(ConfigTest, AlertingKafkaKeys) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig config,

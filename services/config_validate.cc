@@ -223,6 +223,7 @@ absl::Status ServerConfig::Validate() const {
                    absl::FormatDuration(webhook.timeout));
     }
   }
+  if (absl::Status s = kafka_ingest.Validate(); !s.ok()) return s;
   if (const Alerting::Kafka& kafka = alerting.kafka; !kafka.brokers.empty()) {
     if (kafka.topic.empty()) return error("alerting.kafka.topic is required");
     if (kafka.timeout < absl::Milliseconds(100) ||

@@ -14,6 +14,7 @@
 #include "services/alert_router.h"
 #include "services/alert_watchers.h"
 #include "services/grpc_service.h"
+#include "services/kafka_ingest.h"
 #include "services/silences.h"
 #include "sinks/alert_dispatcher.h"
 #include "sinks/alertmanager.h"
@@ -103,6 +104,7 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   const std::string requested = config.grpc_address;
   const absl::Duration checkpoint = config.checkpoint_interval;
   const absl::Duration sweep = config.expiry_sweep_interval;
+  const KafkaIngestOptions kafka_ingest = config.kafka_ingest;
   server->dead_letters_ = std::make_unique<sinks::DeadLetterFile>(
       config.data_dir + "/dead_letters.jsonl");
   ASSIGN_OR_RETURN(
@@ -162,6 +164,13 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   const size_t colon = requested.rfind(':');
   server->address_ =
       absl::StrCat(requested.substr(0, colon), ":", server->port_);
+  if (kafka_ingest.enabled()) {
+    // Last: it ingests at once, and a failure to start it stops the
+    // server rather than leave it serving without its main input.
+    ASSIGN_OR_RETURN(server->kafka_ingest_,
+                     KafkaIngest::Start(kafka_ingest, server->pipeline_.get(),
+                                        server->store_.get()));
+  }
   server->maintenance_ = std::thread([raw = server.get(), checkpoint, sweep] {
     raw->MaintenanceLoop(checkpoint, sweep);
   });
@@ -207,6 +216,9 @@ void VigieServer::Shutdown(absl::Duration grace) {
                       absl::ToChronoNanoseconds(grace));
     server_->Wait();
   }
+  // Ingests what it gathered and leaves its group before the last
+  // checkpoint.
+  kafka_ingest_.reset();
   stop_.Notify();
   if (maintenance_.joinable()) maintenance_.join();
   if (router_ != nullptr) router_->StopTimer();  // It may deliver.

@@ -27,6 +27,7 @@ class DeadLetterFile;
 namespace vigie::services {
 
 class Acknowledgements;
+class KafkaIngest;
 class AlertRouter;
 class AlertWatchers;
 class Silences;
@@ -60,6 +61,8 @@ class VigieServer {
   void Shutdown(absl::Duration grace = absl::Seconds(10));
 
   Pipeline& pipeline() { return *pipeline_; }
+  // Null unless the configuration enables Kafka ingest.
+  const KafkaIngest* kafka_ingest() const { return kafka_ingest_.get(); }
 
  private:
   VigieServer() = default;
@@ -79,6 +82,7 @@ class VigieServer {
   std::unique_ptr<Pipeline> pipeline_;
   std::unique_ptr<VigieService> service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<KafkaIngest> kafka_ingest_;
   int port_ = 0;
   std::string address_;
   absl::Notification stop_;

@@ -1,0 +1,677 @@
+#include "services/kafka_ingest.h"
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "services/pipeline.h"
+#include "storage/state_store.h"
+#include "vigie/state/v1/state.pb.h"
+
+namespace vigie::services {
+namespace {
+
+using Partition = std::pair<std::string, int32_t>;  // (topic, partition)
+
+// Settings the consumer sets itself; a pass-through property may not.
+constexpr absl::string_view kFixedProperties[] = {"bootstrap.servers",
+                                                  "metadata.broker.list",
+                                                  "group.id",
+                                                  "enable.auto.commit",
+                                                  "enable.auto.offset.store",
+                                                  "queued.max.messages.kbytes"};
+
+// Sets one property; kInvalidArgument with librdkafka's reason.
+absl::Status Set(RdKafka::Conf& conf, const std::string& name,
+                 const std::string& value) {
+  std::string error;
+  if (conf.set(name, value, error) != RdKafka::Conf::CONF_OK) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka_ingest property ", name, ": ", error));
+  }
+  return absl::OkStatus();
+}
+
+std::string Describe(const Partition& p) {
+  return absl::StrCat(p.first, "[", p.second, "]");
+}
+
+// librdkafka's events: errors and its own log lines, into Vigie's log.
+class EventLogger final : public RdKafka::EventCb {
+ public:
+  void event_cb(RdKafka::Event& event) override {
+    switch (event.type()) {
+      case RdKafka::Event::EVENT_ERROR:
+        VIGIE_LOG(Warning, "kafka ingest: ", RdKafka::err2str(event.err()),
+                  ": ", event.str());
+        break;
+      case RdKafka::Event::EVENT_LOG:
+        if (event.severity() <= RdKafka::Event::EVENT_SEVERITY_WARNING) {
+          VIGIE_LOG(Warning, "kafka ingest ", event.fac(), ": ", event.str());
+        } else {
+          VIGIE_LOG(Debug, "kafka ingest ", event.fac(), ": ", event.str());
+        }
+        break;
+      default:
+        break;
+    }
+  }
+};
+
+// Delivery reports of the dead-letter producer: the failures of the
+// flush in progress.
+class DeliveryCounter final : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() != RdKafka::ERR_NO_ERROR) {
+      ++failed;
+      last_error = message.errstr();
+    }
+  }
+  int failed = 0;
+  std::string last_error;
+};
+
+}  // namespace
+
+absl::Status KafkaIngestOptions::Validate() const {
+  if (!enabled()) return absl::OkStatus();
+  auto error = [](auto&&... parts) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka_ingest: ", parts...));
+  };
+  if (group_id.empty()) return error("group_id must not be empty");
+  if (topics.empty()) return error("topics must list at least one topic");
+  std::set<std::string> names;
+  for (const Topic& topic : topics) {
+    if (topic.name.empty()) return error("a topic has an empty name");
+    if (!names.insert(topic.name).second) {
+      return error("topic \"", topic.name, "\" is listed twice");
+    }
+    if (topic.name == dead_letter_topic) {
+      return error("topic \"", topic.name, "\" is also the dead_letter_topic");
+    }
+  }
+  if (batch_size < 1 || batch_size > 100'000) {
+    return error("batch_size must be in [1, 100000], got ", batch_size);
+  }
+  if (batch_wait < absl::Milliseconds(1) || batch_wait > absl::Seconds(10)) {
+    return error("batch_wait must be in [1ms, 10s], got ",
+                 absl::FormatDuration(batch_wait));
+  }
+  if (max_prefetch_kbytes < 1 || max_prefetch_kbytes > 2'097'151) {
+    return error("max_prefetch_kbytes must be in [1, 2097151], got ",
+                 max_prefetch_kbytes);
+  }
+  if (metadata_timeout < absl::Milliseconds(100) ||
+      metadata_timeout > absl::Minutes(5)) {
+    return error("metadata_timeout must be in [100ms, 5m], got ",
+                 absl::FormatDuration(metadata_timeout));
+  }
+  for (const auto& [name, value] : properties) {
+    if (absl::Status s = CheckKafkaIngestProperty(name, value); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckKafkaIngestProperty(absl::string_view name,
+                                      absl::string_view value) {
+  if (std::find(std::begin(kFixedProperties), std::end(kFixedProperties),
+                name) != std::end(kFixedProperties)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka_ingest property ", name,
+                     " is set by Vigie (see kafka_ingest's own keys)"));
+  }
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  return Set(*conf, std::string(name), std::string(value));
+}
+
+class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
+ public:
+  Consumer(const KafkaIngestOptions& options, Pipeline* pipeline,
+           storage::StateStore* store)
+      : options_(options), pipeline_(pipeline), store_(store) {
+    for (const KafkaIngestOptions::Topic& topic : options_.topics) {
+      formats_[topic.name] = topic.format;
+    }
+  }
+  ~Consumer() override {
+    Stop();
+    producer_.reset();
+    consumer_.reset();
+  }
+
+  absl::Status Connect();
+  void StartThread() {
+    thread_ = std::thread([this] { Run(); });
+  }
+  void Stop() {
+    stopping_.store(true);
+    if (thread_.joinable()) thread_.join();
+  }
+  KafkaIngestStats Stats() const {
+    absl::MutexLock lock(&stats_mu_);
+    return stats_;
+  }
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+
+ private:
+  using Messages = std::vector<std::unique_ptr<RdKafka::Message>>;
+
+  void Run();
+  // Gathers up to batch_size messages into gathering_, waiting at most
+  // batch_wait after the first.
+  void Gather();
+  // Ingests gathering_ until it succeeds or the ingest stops; empties it.
+  void IngestGathered();
+  // One attempt: dead letters, then one logged ingest call with the
+  // positions. On failure nothing of the batch counts and the consumer is
+  // sought back to its first messages.
+  absl::Status IngestOnce(const Messages& messages);
+  absl::Status DeadLetter(const RdKafka::Message& message,
+                          const std::string& error);
+  // Seeks each partition of `messages` back to its first message in them.
+  void Rewind(const Messages& messages);
+  // Commits the positions of `partitions` (all when empty) to Kafka.
+  void CommitToKafka(const std::set<Partition>& partitions, bool sync);
+  // The positions stored in RocksDB, by partition.
+  std::map<Partition, int64_t> StoredPositions() const;
+  absl::Status CheckCoPartitioning();
+  void UpdateStats(const std::function<void(KafkaIngestStats&)>& update) {
+    absl::MutexLock lock(&stats_mu_);
+    update(stats_);
+  }
+
+  const KafkaIngestOptions options_;
+  Pipeline* const pipeline_;
+  storage::StateStore* const store_;
+  std::map<std::string, PayloadFormat> formats_;
+  EventLogger logger_;
+  DeliveryCounter deliveries_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<RdKafka::Producer> producer_;  // Dead letters; may be null.
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  // Owned by the consuming thread (rebalance_cb runs on it, inside
+  // consume() and close()).
+  Messages gathering_;
+  std::map<Partition, int64_t> positions_;  // Next offsets ingested.
+  mutable absl::Mutex stats_mu_;
+  KafkaIngestStats stats_ ABSL_GUARDED_BY(stats_mu_);
+};
+
+absl::Status KafkaIngest::Consumer::Connect() {
+  std::unique_ptr<RdKafka::Conf> conf(
+      RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [name, value] : options_.properties) {
+    if (absl::Status s = Set(*conf, name, value); !s.ok()) return s;
+  }
+  // auto.offset.reset only decides for a partition with neither a stored
+  // position nor a committed offset: from its start, so nothing is
+  // skipped, unless the operator said otherwise.
+  if (!options_.properties.contains("auto.offset.reset")) {
+    if (absl::Status s = Set(*conf, "auto.offset.reset", "earliest"); !s.ok()) {
+      return s;
+    }
+  }
+  for (const auto& [name, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"bootstrap.servers", options_.brokers},
+           {"group.id", options_.group_id},
+           {"enable.auto.commit", "false"},
+           {"enable.auto.offset.store", "false"},
+           {"queued.max.messages.kbytes",
+            std::to_string(options_.max_prefetch_kbytes)}}) {
+    if (absl::Status s = Set(*conf, name, value); !s.ok()) return s;
+  }
+  if (conf->set("rebalance_cb", this, error) != RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", &logger_, error) != RdKafka::Conf::CONF_OK) {
+    return absl::InternalError(absl::StrCat("kafka_ingest: ", error));
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), error));
+  if (consumer_ == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("kafka_ingest: cannot create the consumer: ", error));
+  }
+  if (!options_.dead_letter_topic.empty()) {
+    std::unique_ptr<RdKafka::Conf> pconf(
+        RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+    for (const auto& [name, value] : options_.properties) {
+      // Consumer-only settings are the consumer's.
+      if (name == "auto.offset.reset" || name == "isolation.level" ||
+          name.rfind("partition.assignment", 0) == 0 ||
+          name.rfind("session.", 0) == 0 || name.rfind("heartbeat.", 0) == 0 ||
+          name.rfind("max.poll", 0) == 0 || name.rfind("fetch.", 0) == 0 ||
+          name == "group.instance.id") {
+        continue;
+      }
+      if (absl::Status s = Set(*pconf, name, value); !s.ok()) return s;
+    }
+    for (const auto& [name, value] :
+         std::vector<std::pair<std::string, std::string>>{
+             {"bootstrap.servers", options_.brokers},
+             {"enable.idempotence", "true"},
+             {"acks", "all"},
+             {"message.timeout.ms", "10000"}}) {
+      if (absl::Status s = Set(*pconf, name, value); !s.ok()) return s;
+    }
+    if (pconf->set("dr_cb", &deliveries_, error) != RdKafka::Conf::CONF_OK ||
+        pconf->set("event_cb", &logger_, error) != RdKafka::Conf::CONF_OK) {
+      return absl::InternalError(absl::StrCat("kafka_ingest: ", error));
+    }
+    producer_.reset(RdKafka::Producer::create(pconf.get(), error));
+    if (producer_ == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka_ingest: cannot create the dead-letter producer: ", error));
+    }
+  }
+  if (absl::Status s = CheckCoPartitioning(); !s.ok()) return s;
+  std::vector<std::string> topics;
+  for (const KafkaIngestOptions::Topic& topic : options_.topics) {
+    topics.push_back(topic.name);
+  }
+  if (const RdKafka::ErrorCode err = consumer_->subscribe(topics);
+      err != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError(absl::StrCat(
+        "kafka_ingest: cannot subscribe: ", RdKafka::err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaIngest::Consumer::CheckCoPartitioning() {
+  const int timeout_ms =
+      static_cast<int>(absl::ToInt64Milliseconds(options_.metadata_timeout));
+  std::vector<std::pair<std::string, size_t>> counts;
+  for (const KafkaIngestOptions::Topic& topic : options_.topics) {
+    std::string error;
+    std::unique_ptr<RdKafka::Topic> handle(
+        RdKafka::Topic::create(consumer_.get(), topic.name, nullptr, error));
+    if (handle == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka_ingest: topic \"", topic.name, "\": ", error));
+    }
+    RdKafka::Metadata* raw = nullptr;
+    const RdKafka::ErrorCode err =
+        consumer_->metadata(false, handle.get(), &raw, timeout_ms);
+    std::unique_ptr<RdKafka::Metadata> metadata(raw);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError(
+          absl::StrCat("kafka_ingest: no metadata for topic \"", topic.name,
+                       "\" from ", options_.brokers, " within ",
+                       absl::FormatDuration(options_.metadata_timeout), ": ",
+                       RdKafka::err2str(err)));
+    }
+    const RdKafka::Metadata::TopicMetadataVector* topics = metadata->topics();
+    if (topics->empty() || (*topics)[0]->err() != RdKafka::ERR_NO_ERROR ||
+        (*topics)[0]->partitions()->empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "kafka_ingest: topic \"", topic.name, "\" does not exist",
+          topics->empty()
+              ? ""
+              : absl::StrCat(" (", RdKafka::err2str((*topics)[0]->err()),
+                             ")")));
+    }
+    counts.emplace_back(topic.name, (*topics)[0]->partitions()->size());
+  }
+  for (const auto& [name, count] : counts) {
+    if (count != counts.front().second) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "kafka_ingest: topics \"", counts.front().first, "\" (",
+          counts.front().second, " partitions) and \"", name, "\" (", count,
+          " partitions) are not co-partitioned: a prediction and its "
+          "outcome, keyed by prediction id, could reach different replicas. "
+          "Give every event topic the same partition count"));
+    }
+  }
+  VIGIE_LOG(Info, "kafka ingest: ", counts.size(), " topic(s) of ",
+            counts.front().second, " partitions, group \"", options_.group_id,
+            "\"");
+  return absl::OkStatus();
+}
+
+std::map<Partition, int64_t> KafkaIngest::Consumer::StoredPositions() const {
+  std::map<Partition, int64_t> stored;
+  absl::Status read = store_->ForEachKafkaPosition([&](const state::v1::
+                                                           KafkaPositionState&
+                                                               position) {
+    stored[{position.topic(), position.partition()}] = position.next_offset();
+    return absl::OkStatus();
+  });
+  if (!read.ok()) {
+    VIGIE_LOG(Error, "kafka ingest: stored positions unreadable (",
+              read.ToString(),
+              "): partitions start at the group's committed offsets");
+  }
+  return stored;
+}
+
+void KafkaIngest::Consumer::rebalance_cb(
+    RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+    std::vector<RdKafka::TopicPartition*>& partitions) {
+  const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+  UpdateStats([](KafkaIngestStats& s) { ++s.rebalances; });
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    const std::map<Partition, int64_t> stored = StoredPositions();
+    std::string described;
+    for (RdKafka::TopicPartition* tp : partitions) {
+      const Partition key{tp->topic(), tp->partition()};
+      const auto it = stored.find(key);
+      if (it != stored.end()) {
+        tp->set_offset(it->second);
+        positions_[key] = it->second;
+      } else {
+        // The group's committed offset, else auto.offset.reset.
+        tp->set_offset(RdKafka::Topic::OFFSET_INVALID);
+      }
+      absl::StrAppend(&described, described.empty() ? "" : ", ", Describe(key),
+                      it != stored.end()
+                          ? absl::StrCat(" at stored ", it->second)
+                          : std::string(" at committed"));
+    }
+    VIGIE_LOG(Info, "kafka ingest: assigned ", described);
+    if (cooperative) {
+      std::unique_ptr<RdKafka::Error> error(
+          consumer->incremental_assign(partitions));
+      if (error != nullptr) {
+        VIGIE_LOG(Error, "kafka ingest: assign failed: ", error->str());
+      }
+    } else {
+      consumer->assign(partitions);
+    }
+    std::vector<RdKafka::TopicPartition*> assigned;
+    consumer->assignment(assigned);
+    UpdateStats([&](KafkaIngestStats& s) {
+      s.partitions = static_cast<uint32_t>(assigned.size());
+    });
+    RdKafka::TopicPartition::destroy(assigned);
+    return;
+  }
+  // Revoked (or lost): what was gathered is ingested first, and the
+  // positions handed to Kafka for the next owner.
+  IngestGathered();
+  std::set<Partition> revoked;
+  for (RdKafka::TopicPartition* tp : partitions) {
+    revoked.insert({tp->topic(), tp->partition()});
+  }
+  if (err == RdKafka::ERR__REVOKE_PARTITIONS) CommitToKafka(revoked, true);
+  for (const Partition& p : revoked) positions_.erase(p);
+  VIGIE_LOG(Info, "kafka ingest: ", revoked.size(), " partition(s) revoked");
+  if (cooperative) {
+    std::unique_ptr<RdKafka::Error> error(
+        consumer->incremental_unassign(partitions));
+  } else {
+    consumer->unassign();
+  }
+  std::vector<RdKafka::TopicPartition*> assigned;
+  consumer->assignment(assigned);
+  UpdateStats([&](KafkaIngestStats& s) {
+    s.partitions = static_cast<uint32_t>(assigned.size());
+  });
+  RdKafka::TopicPartition::destroy(assigned);
+}
+
+void KafkaIngest::Consumer::Gather() {
+  const absl::Time deadline_after_first = absl::InfiniteFuture();
+  absl::Time deadline = deadline_after_first;
+  while (gathering_.size() < options_.batch_size && !stopping_.load()) {
+    const absl::Time now = absl::Now();
+    int timeout_ms = 100;  // Idle: wake up to notice stopping_.
+    if (deadline != absl::InfiniteFuture()) {
+      if (now >= deadline) break;
+      timeout_ms = std::max<int>(
+          1, static_cast<int>(absl::ToInt64Milliseconds(deadline - now)));
+    }
+    std::unique_ptr<RdKafka::Message> message(consumer_->consume(timeout_ms));
+    switch (message->err()) {
+      case RdKafka::ERR_NO_ERROR:
+        if (gathering_.empty()) deadline = absl::Now() + options_.batch_wait;
+        gathering_.push_back(std::move(message));
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+        if (deadline == absl::InfiniteFuture()) return;  // Idle.
+        break;
+      case RdKafka::ERR__PARTITION_EOF:
+        break;
+      default:
+        VIGIE_LOG(Warning, "kafka ingest: consume: ", message->errstr());
+        break;
+    }
+  }
+}
+
+void KafkaIngest::Consumer::Run() {
+  while (!stopping_.load()) {
+    Gather();
+    IngestGathered();
+  }
+  // Leaving: close() revokes the partitions through rebalance_cb, which
+  // commits their positions.
+  IngestGathered();
+  CommitToKafka({}, /*sync=*/true);
+  consumer_->close();
+}
+
+void KafkaIngest::Consumer::IngestGathered() {
+  if (gathering_.empty()) return;
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    const absl::Status ingested = IngestOnce(gathering_);
+    if (ingested.ok()) break;
+    VIGIE_LOG(Error, "kafka ingest: a batch of ", gathering_.size(),
+              " messages failed (", ingested.ToString(), "): retrying in ",
+              absl::FormatDuration(backoff));
+    UpdateStats([](KafkaIngestStats& s) { ++s.retries; });
+    Rewind(gathering_);
+    if (stopping_.load()) break;  // Not counted: read again at restart.
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+  }
+  gathering_.clear();
+}
+
+absl::Status KafkaIngest::Consumer::DeadLetter(const RdKafka::Message& message,
+                                               const std::string& error) {
+  if (producer_ == nullptr) return absl::OkStatus();
+  RdKafka::Headers* headers = RdKafka::Headers::create();
+  headers->add("vigie-error", error);
+  headers->add("vigie-source-topic", message.topic_name());
+  headers->add("vigie-source-partition", std::to_string(message.partition()));
+  headers->add("vigie-source-offset", std::to_string(message.offset()));
+  const std::string* key = message.key();
+  const RdKafka::ErrorCode err = producer_->produce(
+      options_.dead_letter_topic, RdKafka::Topic::PARTITION_UA,
+      RdKafka::Producer::RK_MSG_COPY, message.payload(), message.len(),
+      key != nullptr ? key->data() : nullptr, key != nullptr ? key->size() : 0,
+      0, headers, nullptr);
+  if (err != RdKafka::ERR_NO_ERROR) {
+    delete headers;  // Not taken over by a failed produce.
+    return absl::UnavailableError(absl::StrCat("dead-letter topic \"",
+                                               options_.dead_letter_topic,
+                                               "\": ", RdKafka::err2str(err)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status KafkaIngest::Consumer::IngestOnce(const Messages& messages) {
+  vigie::v1::IngestRequest request;
+  std::map<Partition, int64_t> next;
+  int dead = 0;
+  for (const std::unique_ptr<RdKafka::Message>& message : messages) {
+    const Partition key{message->topic_name(), message->partition()};
+    next[key] = std::max(next[key], message->offset() + 1);
+    std::optional<absl::string_view> content_type;
+    std::string content_type_value;
+    if (RdKafka::Headers* headers = message->headers(); headers != nullptr) {
+      const RdKafka::Headers::Header header = headers->get_last("content-type");
+      if (header.err() == RdKafka::ERR_NO_ERROR && header.value() != nullptr) {
+        content_type_value.assign(header.value_string(), header.value_size());
+        content_type = content_type_value;
+      }
+    }
+    absl::StatusOr<vigie::v1::Event> event =
+        absl::InvalidArgumentError("unknown topic");
+    absl::StatusOr<std::optional<PayloadFormat>> by_header =
+        FormatOfContentType(content_type);
+    if (!by_header.ok()) {
+      event = by_header.status();
+    } else {
+      const auto topic_format = formats_.find(key.first);
+      const PayloadFormat format = by_header->value_or(
+          topic_format != formats_.end() ? topic_format->second
+                                         : PayloadFormat::kProtobuf);
+      event = DecodeEvent(
+          absl::string_view(static_cast<const char*>(message->payload()),
+                            message->len()),
+          format);
+    }
+    if (event.ok()) {
+      *request.add_events() = *std::move(event);
+      continue;
+    }
+    const std::string error(event.status().message());
+    VIGIE_LOG(Warning, "kafka ingest: ", Describe(key), " offset ",
+              message->offset(), " is not an event: ", error);
+    if (absl::Status s = DeadLetter(*message, error); !s.ok()) return s;
+    ++dead;
+  }
+  if (dead > 0 && producer_ != nullptr) {
+    // Written before the batch's positions are, so that no message is
+    // skipped without its dead letter.
+    deliveries_.failed = 0;
+    producer_->flush(10'000);
+    if (producer_->outq_len() > 0 || deliveries_.failed > 0) {
+      return absl::UnavailableError(
+          absl::StrCat("dead-letter topic \"", options_.dead_letter_topic,
+                       "\" not written: ",
+                       deliveries_.failed > 0 ? deliveries_.last_error
+                                              : std::string("timed out")));
+    }
+  }
+  Pipeline::Received received = pipeline_->Receive(request);
+  for (const auto& [partition, offset] : next) {
+    state::v1::KafkaPositionState& position = received.positions.emplace_back();
+    position.set_topic(partition.first);
+    position.set_partition(partition.second);
+    position.set_next_offset(offset);
+  }
+  std::optional<uint64_t> seq;
+  if (absl::Status logged =
+          pipeline_->Log(received, [&](uint64_t s) { seq = s; });
+      !logged.ok()) {
+    return logged;
+  }
+  absl::StatusOr<vigie::v1::IngestReply> reply =
+      pipeline_->ApplyLogged(request, 0, std::move(received), *seq);
+  if (!reply.ok()) {
+    // The record was voided, but its positions were stored with it: put
+    // back those before the batch, so that a restart reads it again.
+    storage::StateBatch batch = store_->NewBatch();
+    for (const auto& [partition, offset] : next) {
+      state::v1::KafkaPositionState position;
+      position.set_topic(partition.first);
+      position.set_partition(partition.second);
+      const auto before = positions_.find(partition);
+      if (before == positions_.end()) {
+        batch.DeleteKafkaPosition(partition.first, partition.second);
+      } else {
+        position.set_next_offset(before->second);
+        batch.PutKafkaPosition(position);
+      }
+    }
+    if (absl::Status s = store_->Commit(batch); !s.ok()) {
+      VIGIE_LOG(Error, "kafka ingest: positions not restored (", s.ToString(),
+                "): a restart would skip a batch that did not count");
+    }
+    return reply.status();
+  }
+  for (const auto& [partition, offset] : next) positions_[partition] = offset;
+  UpdateStats([&](KafkaIngestStats& s) {
+    s.messages += messages.size();
+    ++s.batches;
+    s.accepted += reply->accepted();
+    s.rejected += reply->rejected();
+    s.undecodable += static_cast<uint64_t>(dead);
+    if (producer_ != nullptr) s.dead_lettered += static_cast<uint64_t>(dead);
+  });
+  std::set<Partition> touched;
+  for (const auto& [partition, offset] : next) touched.insert(partition);
+  CommitToKafka(touched, /*sync=*/false);
+  return absl::OkStatus();
+}
+
+void KafkaIngest::Consumer::Rewind(const Messages& messages) {
+  std::map<Partition, int64_t> first;
+  for (const std::unique_ptr<RdKafka::Message>& message : messages) {
+    const Partition key{message->topic_name(), message->partition()};
+    const auto it = first.find(key);
+    if (it == first.end() || message->offset() < it->second) {
+      first[key] = message->offset();
+    }
+  }
+  for (const auto& [partition, offset] : first) {
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(
+        partition.first, partition.second, offset));
+    if (const RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
+        err != RdKafka::ERR_NO_ERROR) {
+      VIGIE_LOG(Error, "kafka ingest: cannot seek ", Describe(partition),
+                " back to ", offset, ": ", RdKafka::err2str(err));
+    }
+  }
+}
+
+void KafkaIngest::Consumer::CommitToKafka(const std::set<Partition>& partitions,
+                                          bool sync) {
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (const auto& [partition, offset] : positions_) {
+    if (!partitions.empty() && !partitions.contains(partition)) continue;
+    offsets.push_back(RdKafka::TopicPartition::create(
+        partition.first, partition.second, offset));
+  }
+  if (!offsets.empty()) {
+    const RdKafka::ErrorCode err =
+        sync ? consumer_->commitSync(offsets) : consumer_->commitAsync(offsets);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      // Only monitoring reads them: the stored positions are the truth.
+      VIGIE_LOG(Warning, "kafka ingest: committing offsets to Kafka: ",
+                RdKafka::err2str(err));
+    }
+  }
+  RdKafka::TopicPartition::destroy(offsets);
+}
+
+absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Start(
+    const KafkaIngestOptions& options, Pipeline* pipeline,
+    storage::StateStore* store) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  auto consumer = std::make_unique<Consumer>(options, pipeline, store);
+  if (absl::Status s = consumer->Connect(); !s.ok()) return s;
+  consumer->StartThread();
+  return std::unique_ptr<KafkaIngest>(new KafkaIngest(std::move(consumer)));
+}
+
+KafkaIngest::KafkaIngest(std::unique_ptr<Consumer> consumer)
+    : consumer_(std::move(consumer)) {}
+
+KafkaIngest::~KafkaIngest() = default;
+
+KafkaIngestStats KafkaIngest::stats() const { return consumer_->Stats(); }
+
+}  // namespace vigie::services
