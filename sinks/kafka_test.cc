@@ -16,6 +16,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "sinks/alert_dispatcher.h"
+#include "tests/testutil/kafka_cluster.h"
 #include "tests/testutil/status_matchers.h"
 
 namespace vigie::sinks {
@@ -28,47 +29,29 @@ using ::testing::Pair;
 constexpr char kTopic[] = "vigie-alerts";
 constexpr int32_t kBroker = 1;  // The mock cluster numbers brokers from 1.
 
-// Kafka brokers on loopback: librdkafka's mock cluster, which speaks the
-// Kafka protocol (metadata, idempotent producer ids, produce, fetch) and can
-// be made to fail.
+// Kafka brokers on loopback (testutil::KafkaCluster: librdkafka's mock
+// cluster) with one broker, which can be made to fail, and the topic.
 class MockCluster {
  public:
-  explicit MockCluster(int partitions) {
-    char error[512];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    // The handle only hosts the cluster's threads; it connects nowhere,
-    // which it would warn about.
-    EXPECT_EQ(rd_kafka_conf_set(conf, "log_level", "4", error, sizeof(error)),
-              RD_KAFKA_CONF_OK);
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-    EXPECT_NE(rk_, nullptr) << error;
-    cluster_ = rd_kafka_mock_cluster_new(rk_, /*broker_cnt=*/1);
-    EXPECT_EQ(rd_kafka_mock_topic_create(cluster_, kTopic, partitions,
-                                         /*replication_factor=*/1),
-              RD_KAFKA_RESP_ERR_NO_ERROR);
+  explicit MockCluster(int partitions) : cluster_(/*brokers=*/1) {
+    EXPECT_OK(cluster_.CreateTopic(kTopic, partitions,
+                                   /*replication_factor=*/1));
   }
-  ~MockCluster() {
-    rd_kafka_mock_cluster_destroy(cluster_);
-    rd_kafka_destroy(rk_);
-  }
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
 
-  std::string brokers() const {
-    return rd_kafka_mock_cluster_bootstraps(cluster_);
-  }
-  void SetDown() { rd_kafka_mock_broker_set_down(cluster_, kBroker); }
-  void SetUp() { rd_kafka_mock_broker_set_up(cluster_, kBroker); }
+  std::string brokers() const { return cluster_.bootstraps(); }
+  void SetDown() { rd_kafka_mock_broker_set_down(cluster_.mock(), kBroker); }
+  void SetUp() { rd_kafka_mock_broker_set_up(cluster_.mock(), kBroker); }
   // The next `count` produce requests get `error`.
   void FailProduce(size_t count, rd_kafka_resp_err_t error) {
     std::vector<rd_kafka_resp_err_t> errors(count, error);
-    rd_kafka_mock_push_request_errors_array(cluster_, /*ApiKey=Produce*/ 0,
-                                            count, errors.data());
+    rd_kafka_mock_push_request_errors_array(cluster_.mock(),
+                                            /*ApiKey=Produce*/ 0, count,
+                                            errors.data());
   }
+  testutil::KafkaCluster& cluster() { return cluster_; }
 
  private:
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+  testutil::KafkaCluster cluster_;
 };
 
 struct Record {
@@ -80,76 +63,24 @@ struct Record {
 };
 
 // Reads the topic from its beginning with a real consumer until `count`
-// records came (or 10 s passed), then one more second to catch extras.
-std::vector<Record> ReadTopic(const std::string& brokers, int partitions,
-                              size_t count) {
-  char error[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  for (const auto& [name, value] :
-       std::vector<std::pair<std::string, std::string>>{
-           {"bootstrap.servers", brokers},
-           {"group.id", "vigie-test"},
-           {"enable.auto.commit", "false"}}) {
-    EXPECT_EQ(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), error,
-                                sizeof(error)),
-              RD_KAFKA_CONF_OK)
-        << error;
-  }
-  rd_kafka_t* consumer =
-      rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof(error));
-  EXPECT_NE(consumer, nullptr) << error;
-  if (consumer == nullptr) return {};
-  rd_kafka_poll_set_consumer(consumer);
-  // Assigned, not subscribed: no group rebalance to wait for.
-  rd_kafka_topic_partition_list_t* assignment =
-      rd_kafka_topic_partition_list_new(partitions);
-  for (int32_t p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(assignment, kTopic, p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-  }
-  EXPECT_EQ(rd_kafka_assign(consumer, assignment), RD_KAFKA_RESP_ERR_NO_ERROR);
-  rd_kafka_topic_partition_list_destroy(assignment);
-
+// records came (or 10 s passed), then a while longer to catch extras.
+std::vector<Record> ReadTopic(MockCluster& cluster, size_t count) {
+  absl::StatusOr<std::vector<testutil::KafkaCluster::Record>> read =
+      cluster.cluster().ReadAll(kTopic, count, absl::Seconds(10));
+  EXPECT_TRUE(read.ok()) << read.status();
   std::vector<Record> records;
-  absl::Time deadline = absl::Now() + absl::Seconds(10);
-  bool extra_second = false;
-  while (absl::Now() < deadline) {
-    if (records.size() >= count && !extra_second) {
-      deadline = absl::Now() + absl::Seconds(1);
-      extra_second = true;
-    }
-    rd_kafka_message_t* message = rd_kafka_consumer_poll(consumer, 50);
-    if (message == nullptr) continue;
-    if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      Record& record = records.emplace_back();
-      record.key.assign(static_cast<const char*>(message->key),
-                        message->key_len);
-      const std::string value(static_cast<const char*>(message->payload),
-                              message->len);
-      EXPECT_TRUE(
-          google::protobuf::util::JsonStringToMessage(value, &record.alert)
-              .ok())
-          << value;
-      rd_kafka_headers_t* headers = nullptr;
-      if (rd_kafka_message_headers(message, &headers) ==
-          RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* name;
-        const void* data;
-        size_t size;
-        for (size_t i = 0;
-             rd_kafka_header_get_all(headers, i, &name, &data, &size) ==
-             RD_KAFKA_RESP_ERR_NO_ERROR;
-             ++i) {
-          record.headers[name].assign(static_cast<const char*>(data), size);
-        }
-      }
-      record.partition = message->partition;
-      record.timestamp_ms = rd_kafka_message_timestamp(message, nullptr);
-    }
-    rd_kafka_message_destroy(message);
+  if (!read.ok()) return records;
+  for (const testutil::KafkaCluster::Record& raw : *read) {
+    Record& record = records.emplace_back();
+    record.key = raw.key;
+    EXPECT_TRUE(
+        google::protobuf::util::JsonStringToMessage(raw.value, &record.alert)
+            .ok())
+        << raw.value;
+    record.headers = raw.headers;
+    record.partition = raw.partition;
+    record.timestamp_ms = raw.timestamp_ms;
   }
-  rd_kafka_consumer_close(consumer);
-  rd_kafka_destroy(consumer);
   return records;
 }
 
@@ -183,7 +114,7 @@ vigie::v1::Alert Resolved(const std::string& fingerprint) {
   return alert;
 }
 
-KafkaOptions Options(const MockCluster& cluster) {
+KafkaOptions Options(MockCluster& cluster) {
   KafkaOptions options;
   options.brokers = cluster.brokers();
   options.topic = kTopic;
@@ -220,7 +151,7 @@ TEST(KafkaSinkTest, OneMessagePerAlertKeyedByFingerprintInOrder) {
   const std::vector<vigie::v1::Alert> second = {Resolved("a")};
   ASSERT_OK(sink->Deliver(second, now + absl::Minutes(10)));
 
-  const std::vector<Record> records = ReadTopic(cluster.brokers(), 3, 3);
+  const std::vector<Record> records = ReadTopic(cluster, 3);
   ASSERT_EQ(records.size(), 3u);
   std::vector<const Record*> a;
   for (const Record& record : records) {
@@ -260,7 +191,7 @@ TEST(KafkaSinkTest, ABrokerDownFailsWithinTheTimeoutThenDelivers) {
   cluster.SetUp();
   // Reconnecting takes a moment.
   ASSERT_OK(DeliverWithin(*sink, alerts, absl::Seconds(10)));
-  const std::vector<Record> records = ReadTopic(cluster.brokers(), 1, 1);
+  const std::vector<Record> records = ReadTopic(cluster, 1);
   ASSERT_EQ(records.size(), 1u);  // The failed call left nothing behind.
   EXPECT_EQ(records[0].key, "a");
 }
@@ -272,7 +203,7 @@ TEST(KafkaSinkTest, RetriableBrokerErrorsAreRetriedWithinTheCall) {
   const std::vector<vigie::v1::Alert> alerts = {Firing("a"), Firing("b")};
   ASSERT_OK(sink->Deliver(alerts, absl::Now()));
   // The idempotent producer wrote each once despite its retries.
-  EXPECT_EQ(ReadTopic(cluster.brokers(), 1, 2).size(), 2u);
+  EXPECT_EQ(ReadTopic(cluster, 2).size(), 2u);
 }
 
 TEST(KafkaSinkTest, ARefusedTopicFailsTheCallUntilAllowedAgain) {
@@ -289,7 +220,7 @@ TEST(KafkaSinkTest, ARefusedTopicFailsTheCallUntilAllowedAgain) {
   // librdkafka holds the topic as refused until its metadata is fetched
   // again, about a second later, failing calls at once till then.
   ASSERT_OK(DeliverWithin(*sink, alerts, absl::Seconds(10)));
-  const std::vector<Record> records = ReadTopic(cluster.brokers(), 1, 1);
+  const std::vector<Record> records = ReadTopic(cluster, 1);
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].key, "a");
 }
@@ -326,7 +257,7 @@ TEST(KafkaSinkTest, TheDispatcherRetriesUntilTheBrokerIsBack) {
   ASSERT_TRUE(wait_for([](const AlertDispatcher::SinkStats& stats) {
     return stats.deliveries == 1;
   }));
-  const std::vector<Record> records = ReadTopic(cluster.brokers(), 1, 1);
+  const std::vector<Record> records = ReadTopic(cluster, 1);
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].key, "a");
   EXPECT_EQ(records[0].alert.state(), vigie::v1::ALERT_STATE_FIRING);
