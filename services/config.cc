@@ -820,11 +820,16 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
       ASSIGN_OR_RETURN(
           Mapping kafka_map,
           ReadMapping(source, *k, a.Path("kafka"),
-                      {"brokers", "topic", "timeout", "properties"}));
+                      {"brokers", "topic", "timeout", "key", "properties"}));
       ServerConfig::Alerting::Kafka& kafka = config.alerting.kafka;
       RETURN_IF_ERROR(Get(kafka_map, "brokers", &kafka.brokers));
       RETURN_IF_ERROR(Get(kafka_map, "topic", &kafka.topic));
       RETURN_IF_ERROR(Get(kafka_map, "timeout", &kafka.timeout));
+      RETURN_IF_ERROR(
+          GetChoice(kafka_map, "key",
+                    {{"model", sinks::KafkaKey::kModel},
+                     {"fingerprint", sinks::KafkaKey::kFingerprint}},
+                    &kafka.key));
       RETURN_IF_ERROR(GetKafkaProperties(kafka_map, sinks::CheckKafkaProperty,
                                          &kafka.properties));
     }

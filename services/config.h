@@ -16,6 +16,7 @@
 #include "monitors/model_monitors.h"
 #include "rules/policy.h"
 #include "services/kafka_ingest.h"
+#include "sinks/kafka.h"
 
 // The server's configuration and policy, and their YAML form. This is the
 // only place Vigie parses YAML: deploy/vigie.yaml and deploy/policy.yaml
@@ -197,6 +198,8 @@ struct ServerConfig {
       absl::Duration timeout = absl::Seconds(5);
       // Further librdkafka settings (security.protocol, sasl.*, ...).
       std::map<std::string, std::string> properties;
+      // What each message is keyed by (YAML: key: model or fingerprint).
+      sinks::KafkaKey key = sinks::KafkaKey::kModel;
     } kafka;
     // Firing alerts are sent again this often. Default: 1 minute.
     // Range: [100ms, 1h].

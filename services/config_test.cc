@@ -662,6 +662,17 @@ TEST(ConfigTest, AlertingKafkaKeys) {
                         "t.yaml"));
   EXPECT_EQ(brokers_only.alerting.kafka.topic, "vigie-alerts");
   EXPECT_EQ(brokers_only.alerting.kafka.timeout, absl::Seconds(5));
+  EXPECT_EQ(brokers_only.alerting.kafka.key, sinks::KafkaKey::kModel);
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig by_alert,
+      ParseServerConfig(
+          "alerting:\n  kafka: {brokers: k:9092, key: fingerprint}\n",
+          "t.yaml"));
+  EXPECT_EQ(by_alert.alerting.kafka.key, sinks::KafkaKey::kFingerprint);
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig(
+          "alerting:\n  kafka: {brokers: k:9092, key: rule}\n", "t.yaml")),
+      HasSubstr("key"));
 
   // Errors name the line and the key.
   EXPECT_THAT(ErrorOf(ParseServerConfig(
@@ -669,7 +680,7 @@ TEST(ConfigTest, AlertingKafkaKeys) {
                   "t.yaml")),
               AllOf(HasSubstr("t.yaml:4:5"), HasSubstr("alerting.kafka"),
                     HasSubstr("topik"),
-                    HasSubstr("brokers, topic, timeout, properties")));
+                    HasSubstr("brokers, topic, timeout, key, properties")));
   EXPECT_THAT(ErrorOf(ParseServerConfig("alerting:\n"
                                         "  kafka:\n"
                                         "    brokers: k:9092\n"

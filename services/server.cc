@@ -64,6 +64,7 @@ absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
     options.topic = alerting.kafka.topic;
     options.timeout = alerting.kafka.timeout;
     options.properties = alerting.kafka.properties;
+    options.key = alerting.kafka.key;
     ASSIGN_OR_RETURN(std::unique_ptr<sinks::KafkaSink> sink,
                      sinks::KafkaSink::Create(options));
     VIGIE_LOG(Info, "alerts go to ", sink->name());

@@ -256,12 +256,14 @@ absl::Status KafkaSink::Deliver(absl::Span<const vigie::v1::Alert> alerts,
                         static_cast<ssize_t>(alert.model_id().size()));
     rd_kafka_header_add(headers, "vigie-rule", -1, alert.rule_id().data(),
                         static_cast<ssize_t>(alert.rule_id().size()));
+    const std::string& key = options_.key == KafkaKey::kModel
+                                 ? alert.model_id()
+                                 : alert.fingerprint();
     rd_kafka_resp_err_t err;
     while (true) {
       err = rd_kafka_producev(
           p.rk, RD_KAFKA_V_TOPIC(options_.topic.c_str()),
-          RD_KAFKA_V_KEY(alert.fingerprint().data(),
-                         alert.fingerprint().size()),
+          RD_KAFKA_V_KEY(key.data(), key.size()),
           RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
           RD_KAFKA_V_TIMESTAMP(timestamp),

@@ -14,6 +14,13 @@
 
 namespace vigie::sinks {
 
+// What an alert's message is keyed by, and so which alerts share a
+// partition (and their order).
+enum class KafkaKey {
+  kModel,        // The model id: a model's alerts stay in order.
+  kFingerprint,  // The alert's fingerprint: for a topic compacted by alert.
+};
+
 struct KafkaOptions {
   // Bootstrap brokers, "host:port[,host:port...]". Required.
   std::string brokers;
@@ -27,6 +34,8 @@ struct KafkaOptions {
   // "compression.type", "client.id", ...), passed through as given. Each
   // must pass CheckKafkaProperty.
   std::map<std::string, std::string> properties;
+  // Default: the model id.
+  KafkaKey key = KafkaKey::kModel;
 
   absl::Status Validate() const;
 };
@@ -42,11 +51,12 @@ absl::Status CheckKafkaProperty(absl::string_view name,
                                 absl::string_view value);
 
 // Publishes alert notifications to a Kafka topic: one message per alert,
-// keyed by its fingerprint (so that one alert's notifications stay in order
-// on one partition), whose value is the alert in protobuf's JSON mapping
-// (AlertToJson) and whose headers are content-type (application/json),
-// vigie-state, vigie-severity, vigie-model and vigie-rule (the enum names
-// and ids). The message timestamp is the delivery time.
+// keyed by its model id or its fingerprint (options.key: either way one
+// alert's notifications stay in order on one partition), whose value is the
+// alert in protobuf's JSON mapping (AlertToJson) and whose headers are
+// content-type (application/json), vigie-state, vigie-severity, vigie-model and
+// vigie-rule (the enum names and ids). The message timestamp is the delivery
+// time.
 //
 // Deliver returns ok only once the brokers acknowledged every message
 // (acks=all); otherwise, within `timeout`, kUnavailable naming the error

@@ -142,9 +142,33 @@ bool Same(const vigie::v1::Alert& a, const vigie::v1::Alert& b) {
   return google::protobuf::util::MessageDifferencer::Equals(a, b);
 }
 
-TEST(KafkaSinkTest, OneMessagePerAlertKeyedByFingerprintInOrder) {
+TEST(KafkaSinkTest, OneMessagePerAlertKeyedByModelInOrder) {
   MockCluster cluster(/*partitions=*/3);
   ASSERT_OK_AND_ASSIGN(auto sink, KafkaSink::Create(Options(cluster)));
+  vigie::v1::Alert other = Firing("c");
+  other.set_model_id("churn");
+  const std::vector<vigie::v1::Alert> alerts = {Firing("a"), other,
+                                                Resolved("a")};
+  ASSERT_OK(sink->Deliver(alerts, absl::Now()));
+  const std::vector<Record> records = ReadTopic(cluster, 3);
+  ASSERT_EQ(records.size(), 3u);
+  std::vector<const Record*> credit;
+  for (const Record& record : records) {
+    EXPECT_EQ(record.key, record.alert.model_id());
+    if (record.key == "credit") credit.push_back(&record);
+  }
+  // A model's notifications: one partition, in the order sent.
+  ASSERT_EQ(credit.size(), 2u);
+  EXPECT_EQ(credit[0]->partition, credit[1]->partition);
+  EXPECT_EQ(credit[0]->alert.state(), vigie::v1::ALERT_STATE_FIRING);
+  EXPECT_EQ(credit[1]->alert.state(), vigie::v1::ALERT_STATE_RESOLVED);
+}
+
+TEST(KafkaSinkTest, OneMessagePerAlertKeyedByFingerprintInOrder) {
+  MockCluster cluster(/*partitions=*/3);
+  KafkaOptions options = Options(cluster);
+  options.key = KafkaKey::kFingerprint;
+  ASSERT_OK_AND_ASSIGN(auto sink, KafkaSink::Create(options));
   const absl::Time now = absl::FromUnixMillis(1'700'000'000'123);
   const std::vector<vigie::v1::Alert> first = {Firing("a"), Firing("b")};
   ASSERT_OK(sink->Deliver(first, now));
@@ -193,7 +217,7 @@ TEST(KafkaSinkTest, ABrokerDownFailsWithinTheTimeoutThenDelivers) {
   ASSERT_OK(DeliverWithin(*sink, alerts, absl::Seconds(10)));
   const std::vector<Record> records = ReadTopic(cluster, 1);
   ASSERT_EQ(records.size(), 1u);  // The failed call left nothing behind.
-  EXPECT_EQ(records[0].key, "a");
+  EXPECT_EQ(records[0].alert.fingerprint(), "a");
 }
 
 TEST(KafkaSinkTest, RetriableBrokerErrorsAreRetriedWithinTheCall) {
@@ -222,7 +246,7 @@ TEST(KafkaSinkTest, ARefusedTopicFailsTheCallUntilAllowedAgain) {
   ASSERT_OK(DeliverWithin(*sink, alerts, absl::Seconds(10)));
   const std::vector<Record> records = ReadTopic(cluster, 1);
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].key, "a");
+  EXPECT_EQ(records[0].alert.fingerprint(), "a");
 }
 
 TEST(KafkaSinkTest, TheDispatcherRetriesUntilTheBrokerIsBack) {
@@ -259,7 +283,7 @@ TEST(KafkaSinkTest, TheDispatcherRetriesUntilTheBrokerIsBack) {
   }));
   const std::vector<Record> records = ReadTopic(cluster, 1);
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(records[0].key, "a");
+  EXPECT_EQ(records[0].alert.fingerprint(), "a");
   EXPECT_EQ(records[0].alert.state(), vigie::v1::ALERT_STATE_FIRING);
 }
 
