@@ -13,8 +13,9 @@ packages=(
   librocksdb-dev librdkafka-dev libyaml-cpp-dev libcpp-httplib-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
-  # Alert delivery tests run a real Alertmanager.
-  prometheus-alertmanager
+  # Alert delivery tests run a real Alertmanager; the Kafka example's test
+  # produces and consumes with kcat.
+  prometheus-alertmanager kcat
 )
 
 missing=()

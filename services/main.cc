@@ -29,6 +29,10 @@ ABSL_FLAG(std::string, data_dir, "",
 ABSL_FLAG(std::string, grpc_address, "",
           "host:port to serve gRPC on (port 0: any free port). Overrides the "
           "configuration's grpc_address.");
+ABSL_FLAG(std::string, kafka_brokers, "",
+          "Bootstrap brokers (host:port,...) to consume events from. "
+          "Overrides the configuration's kafka_ingest.brokers, which must "
+          "list the topics.");
 ABSL_FLAG(std::string, port_file, "",
           "When set, the gRPC port actually bound is written to this file "
           "once the server is ready (for scripts and tests using port 0).");
@@ -128,6 +132,13 @@ int main(int argc, char** argv) {
   }
   if (!absl::GetFlag(FLAGS_grpc_address).empty()) {
     config->grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  }
+  if (!absl::GetFlag(FLAGS_kafka_brokers).empty()) {
+    config->kafka_ingest.brokers = absl::GetFlag(FLAGS_kafka_brokers);
+    // The configuration was validated without them: topics may be missing.
+    if (absl::Status s = config->kafka_ingest.Validate(); !s.ok()) {
+      return Fail(absl::StrCat("--kafka_brokers: ", s.message()));
+    }
   }
   VIGIE_LOG(Info, "configuration: ",
             config_path.empty() ? "embedded defaults" : config_path, "; ",
