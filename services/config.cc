@@ -836,11 +836,11 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
   }
   if (const YAML::Node* v = m.Find("kafka_ingest"); v != nullptr) {
     ASSIGN_OR_RETURN(
-        Mapping k,
-        ReadMapping(source, *v, m.Path("kafka_ingest"),
-                    {"brokers", "group_id", "topics", "dead_letter_topic",
-                     "batch_size", "batch_wait", "max_prefetch_kbytes",
-                     "metadata_timeout", "properties"}));
+        Mapping k, ReadMapping(source, *v, m.Path("kafka_ingest"),
+                               {"brokers", "group_id", "topics",
+                                "dead_letter_topic", "batch_size", "batch_wait",
+                                "max_prefetch_kbytes", "metadata_timeout",
+                                "panes_topic", "replica_id", "properties"}));
     KafkaIngestOptions& kafka = config.kafka_ingest;
     RETURN_IF_ERROR(Get(k, "brokers", &kafka.brokers));
     RETURN_IF_ERROR(Get(k, "group_id", &kafka.group_id));
@@ -849,6 +849,8 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
     RETURN_IF_ERROR(Get(k, "batch_wait", &kafka.batch_wait));
     RETURN_IF_ERROR(Get(k, "max_prefetch_kbytes", &kafka.max_prefetch_kbytes));
     RETURN_IF_ERROR(Get(k, "metadata_timeout", &kafka.metadata_timeout));
+    RETURN_IF_ERROR(Get(k, "panes_topic", &kafka.panes_topic));
+    RETURN_IF_ERROR(Get(k, "replica_id", &kafka.replica_id));
     RETURN_IF_ERROR(ForEach(k, "topics", [&](const YAML::Node& item, size_t i) {
       ASSIGN_OR_RETURN(
           Mapping t,

@@ -52,6 +52,14 @@ struct KafkaIngestOptions {
   // behind, fetching stops at this bound rather than memory growing.
   // Default: 16,384 (16 MiB). Range: [1, 2,097,151].
   uint32_t max_prefetch_kbytes = 16384;
+  // Several replicas: the topic (compacted) to which each publishes the
+  // panes its checkpoints write, and from which it reads the others', so
+  // that GetMetrics with model_wide merges them all (pane_exchange.h).
+  // Empty: no sharing. Default: empty.
+  std::string panes_topic;
+  // This replica's name in panes_topic, stable across restarts (a
+  // StatefulSet's pod name). Empty: the host name.
+  std::string replica_id;
   // How long start-up waits for the topics' metadata. Default: 10 s.
   // Range: [100ms, 5m].
   absl::Duration metadata_timeout = absl::Seconds(10);

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "monitors/change_episode.h"
+#include "services/pane_exchange.h"
 #include "services/proto_conversions.h"
 #include "storage/record_codec.h"
 
@@ -1026,18 +1027,30 @@ absl::Status Pipeline::CheckpointLocked() {
     return absl::OkStatus();
   }
   storage::StateBatch batch = store_->NewBatch();
+  // What the other replicas are told once the batch is committed.
+  std::vector<PaneUpdate> published;
   for (ModelState* model : dirty_models_) {
     const std::string& id = model->config.id;
     for (absl::Time start : model->dirty_panes) {
       auto pane = model->panes.find(start);
+      std::string bytes;
       if (pane == model->panes.end()) {
         batch.DeletePane(id, start);  // Archived.
       } else {
-        batch.PutPane(id, start, pane->second.Serialize());
+        bytes = pane->second.Serialize();
+        batch.PutPane(id, start, bytes);
+      }
+      if (exchange_ != nullptr) {
+        published.push_back({id, start, false, std::move(bytes)});
       }
     }
     if (model->archive_dirty) {
-      batch.PutArchive(id, model->archived_before, model->archive->Serialize());
+      std::string bytes = model->archive->Serialize();
+      batch.PutArchive(id, model->archived_before, bytes);
+      if (exchange_ != nullptr) {
+        published.push_back(
+            {id, model->archived_before, true, std::move(bytes)});
+      }
     }
     if (model->reference_dirty) {
       state::v1::ReferenceState reference = model->reference_meta;
@@ -1077,6 +1090,7 @@ absl::Status Pipeline::CheckpointLocked() {
   unattributed_dirty_ = false;
   logged_bytes_ = 0;
   checkpoints_ = number;
+  if (exchange_ != nullptr && !published.empty()) exchange_->Publish(published);
   return absl::OkStatus();
 }
 

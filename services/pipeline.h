@@ -34,6 +34,8 @@
 
 namespace vigie::services {
 
+class PaneExchange;
+
 // The path every event takes, whatever its transport: validate, join the
 // prediction with its outcome through the pending-join store, update the
 // monitors of the event-time pane, commit, evaluate the policy, record
@@ -133,6 +135,11 @@ class Pipeline {
   using AlertListener =
       std::function<void(const vigie::v1::Alert& alert, bool transition)>;
   void SetAlertListener(AlertListener listener) ABSL_LOCKS_EXCLUDED(mu_);
+  // Where each checkpoint publishes the panes it wrote, and whence
+  // GetMetrics with model_wide merges the other replicas' (Kafka ingest
+  // over several replicas). Set once at start; must outlive the pipeline's
+  // use of it. Null: none.
+  void SetPaneExchange(PaneExchange* exchange) ABSL_LOCKS_EXCLUDED(mu_);
 
   // Evaluates the rules of every model expected to send events
   // (ModelConfig::expect_events_every) whose last evaluation that counts is
@@ -458,6 +465,7 @@ class Pipeline {
   absl::flat_hash_map<std::string, vigie::v1::Alert> alerts_
       ABSL_GUARDED_BY(mu_);
   AlertListener alert_listener_ ABSL_GUARDED_BY(mu_);
+  PaneExchange* exchange_ ABSL_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace vigie::services

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "rules/alert_tracker.h"
 #include "rules/evaluator.h"
 #include "rules/quality_rules.h"
+#include "services/pane_exchange.h"
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
 
@@ -510,6 +512,11 @@ rules::Policy Pipeline::policy() const {
   return policy_;
 }
 
+void Pipeline::SetPaneExchange(PaneExchange* exchange) {
+  absl::MutexLock lock(&mu_);
+  exchange_ = exchange;
+}
+
 void Pipeline::SetAlertListener(AlertListener listener) {
   absl::MutexLock lock(&mu_);
   alert_listener_ = std::move(listener);
@@ -672,6 +679,31 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
     // A window with no start means "since the beginning": the archive too.
     if (with_archive) {
       merged.Merge(*model.archive).IgnoreError();  // Same options.
+    }
+  }
+  if (request.model_wide()) {
+    if (exchange_ == nullptr) {
+      return absl::FailedPreconditionError(
+          "model_wide needs Kafka ingest with a panes_topic "
+          "(kafka_ingest.panes_topic): this server shares no panes");
+    }
+    // Panes and coverage count each pane interval once, whichever
+    // replicas hold it.
+    std::set<absl::Time> starts;
+    for (auto pane = model.panes.lower_bound(start);
+         pane != model.panes.end() && pane->first < end; ++pane) {
+      starts.insert(pane->first);
+    }
+    for (std::string& replica :
+         exchange_->MergeInto(model.config.id, model.config.monitors, start,
+                              end, with_archive, &merged, &starts)) {
+      reply.add_replicas(std::move(replica));
+    }
+    panes = starts.size();
+    if (!starts.empty()) {
+      *reply.mutable_covered()->mutable_start() = ToProtoTime(*starts.begin());
+      *reply.mutable_covered()->mutable_end() =
+          ToProtoTime(*starts.rbegin() + model.config.pane_length);
     }
   }
   const monitors::ModelMetrics metrics = merged.Snapshot();

@@ -1,5 +1,7 @@
 #include "services/server.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -15,6 +17,7 @@
 #include "services/alert_watchers.h"
 #include "services/grpc_service.h"
 #include "services/kafka_ingest.h"
+#include "services/pane_exchange.h"
 #include "services/silences.h"
 #include "sinks/alert_dispatcher.h"
 #include "sinks/alertmanager.h"
@@ -165,6 +168,21 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   const size_t colon = requested.rfind(':');
   server->address_ =
       absl::StrCat(requested.substr(0, colon), ":", server->port_);
+  if (kafka_ingest.enabled() && !kafka_ingest.panes_topic.empty()) {
+    PaneExchangeOptions exchange;
+    exchange.brokers = kafka_ingest.brokers;
+    exchange.topic = kafka_ingest.panes_topic;
+    exchange.replica = kafka_ingest.replica_id;
+    exchange.group_id = kafka_ingest.group_id;
+    if (exchange.replica.empty()) {
+      char host[256] = {};
+      gethostname(host, sizeof(host) - 1);
+      exchange.replica = host;
+    }
+    exchange.properties = kafka_ingest.properties;
+    ASSIGN_OR_RETURN(server->exchange_, PaneExchange::Start(exchange));
+    server->pipeline_->SetPaneExchange(server->exchange_.get());
+  }
   if (kafka_ingest.enabled()) {
     // Last: it ingests at once, and a failure to start it stops the
     // server rather than leave it serving without its main input.
@@ -232,6 +250,7 @@ void VigieServer::Shutdown(absl::Duration grace) {
     }
   }
   pipeline_.reset();
+  exchange_.reset();  // After the pipeline, which publishes to it.
   // After the pipeline, which notifies it; makes a last delivery attempt.
   dispatcher_.reset();
   router_.reset();

@@ -28,6 +28,7 @@ namespace vigie::services {
 
 class Acknowledgements;
 class KafkaIngest;
+class PaneExchange;
 class AlertRouter;
 class AlertWatchers;
 class Silences;
@@ -83,6 +84,7 @@ class VigieServer {
   std::unique_ptr<VigieService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<KafkaIngest> kafka_ingest_;
+  std::unique_ptr<PaneExchange> exchange_;
   int port_ = 0;
   std::string address_;
   absl::Notification stop_;

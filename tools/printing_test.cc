@@ -215,6 +215,14 @@ TEST(ReportsTest, MetricsTextHeaderShowsTheResolvedSlidingWindow) {
   EXPECT_THAT(fixed.str(),
               HasSubstr("model demo, window [2026-01-05T22:00:00Z, "
                         "2026-01-06T00:00:00Z): 2 panes\n"));
+  // Model-wide: the replicas merged, and whose counters these are.
+  reply.add_replicas("vigie-1");
+  reply.add_replicas("vigie-2");
+  std::ostringstream wide;
+  PrintMetricsText(reply, wide);
+  EXPECT_THAT(wide.str(),
+              HasSubstr("2 panes; merged with replicas vigie-1, vigie-2\n"
+                        "this replica's counters: "));
 }
 
 TEST(ReportsTest, AlertsTextCitesTheReferential) {

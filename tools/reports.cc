@@ -146,9 +146,14 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
   if (reply.covered().has_start() || reply.covered().has_end()) {
     out << " covering " << FormatWindow(reply.covered());
   }
+  if (!reply.replicas().empty()) {
+    out << "; merged with replicas " << absl::StrJoin(reply.replicas(), ", ");
+  }
   out << "\n";
   const v1::ModelCounters& c = reply.counters();
-  out << "counters: " << FormatCount(c.predictions()) << " predictions, "
+  // Counters are this replica's, even in a model-wide window.
+  out << (reply.replicas().empty() ? "" : "this replica's ")
+      << "counters: " << FormatCount(c.predictions()) << " predictions, "
       << FormatCount(c.outcomes()) << " outcomes, " << FormatCount(c.joined())
       << " joined; pending " << FormatCount(c.pending_predictions())
       << " predictions, " << FormatCount(c.pending_outcomes())

@@ -126,6 +126,10 @@ ABSL_FLAG(bool, since_reference, false,
           "metrics: a window from the model's reference_time (its deployment, "
           "as configured; unset: its first event) to the end of its latest "
           "pane.");
+ABSL_FLAG(bool, model_wide, false,
+          "metrics: the window over every replica of a Kafka consumer group "
+          "(the server's panes merged with those the others published); "
+          "counters stay the server's own.");
 ABSL_FLAG(bool, all, false,
           "alerts: also list resolved alerts. silence list: also list "
           "expired silences.");
@@ -194,6 +198,7 @@ usage:
   vigiectl metrics --model=M [--from=T] [--to=T] [--format=text|json]
   vigiectl metrics --model=M --last=D [--format=text|json]
   vigiectl metrics --model=M --since_reference [--format=text|json]
+  vigiectl metrics --model=M --model_wide [window flags] [--format=...]
       Prints the model's counters, fairness per group attribute,
       calibration, drift of its features, prediction and label against its
       reference, and concept drift (changes in its error rate), over a
@@ -202,7 +207,8 @@ usage:
       multiple of its pane length; the header shows the window it resolved
       to; or since the model's configured reference_time
       (--since_reference). --last and --since_reference exclude the other
-      window flags.
+      window flags. --model_wide: over every replica of a Kafka consumer
+      group (the server merges the panes the others published).
   vigiectl alerts [--model=M] [--all] [--format=text|json]
       Prints firing and pending alerts (with --all, resolved ones too),
       with the silences that mute them and their acknowledgement.
@@ -272,7 +278,8 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
         "categorical_features", "batch_size"}},
       {"simulate", {"n", "seed", "bias", "batch_size"}},
       {"metrics",
-       {"model", "from", "to", "last", "since_reference", "format", "timeout"}},
+       {"model", "from", "to", "last", "since_reference", "model_wide",
+        "format", "timeout"}},
       {"alerts", {"model", "all", "format", "timeout"}},
       {"watch", {"model", "refreshes", "format"}},
       {"history",
@@ -506,6 +513,7 @@ int Metrics() {
        absl::GetFlag(FLAGS_to), absl::GetFlag(FLAGS_last),
        absl::GetFlag(FLAGS_since_reference)});
   if (!request.ok()) return UsageError(request.status().message());
+  request->set_model_wide(absl::GetFlag(FLAGS_model_wide));
   absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
   if (!client.ok()) return Failure(client.status());
   absl::StatusOr<v1::GetMetricsReply> reply =

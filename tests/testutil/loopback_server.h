@@ -49,6 +49,7 @@ class LoopbackServer {
     EXPECT_EQ(result->reply.rejected(), 0u);
   }
   tools::VigieClient& client() { return *client_; }
+  services::VigieServer& server() { return *server_; }
 
  private:
   absl::Status Start() {

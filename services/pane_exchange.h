@@ -1,0 +1,94 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "monitors/model_monitors.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+class Producer;
+}  // namespace RdKafka
+
+namespace vigie::services {
+
+// One pane (or a model's archive) as a checkpoint wrote it.
+struct PaneUpdate {
+  std::string model_id;
+  absl::Time start;  // The archive's: the time before which its panes began.
+  bool archive = false;
+  std::string bytes;  // A serialized PaneState; empty: the pane was deleted.
+};
+
+struct PaneExchangeOptions {
+  std::string brokers;
+  std::string topic;     // kafka_ingest.panes_topic.
+  std::string replica;   // kafka_ingest.replica_id.
+  std::string group_id;  // kafka_ingest.group_id: peers are its members.
+  std::map<std::string, std::string> properties;  // Passed through.
+};
+
+// How the replicas of one consumer group see a model's whole stream: each
+// publishes the panes its checkpoints write to a Kafka topic (compacted,
+// keyed by replica, model and pane) and reads every other replica's, so
+// that a model-wide window is the merge of everyone's panes. Monitor
+// states merge exactly, so the merge equals what one replica reading every
+// partition would hold, as of each replica's last checkpoint.
+//
+// Publish never blocks: messages go to librdkafka's queue, and one that
+// cannot be delivered is logged (the pane is published again with its next
+// change; the topic keeps the latest per key). Memory: the latest bytes of
+// every pane of every other replica.
+//
+// Thread-safe.
+class PaneExchange {
+ public:
+  // kInvalidArgument for bad options (an empty topic or replica, a
+  // property librdkafka refuses).
+  static absl::StatusOr<std::unique_ptr<PaneExchange>> Start(
+      const PaneExchangeOptions& options);
+  ~PaneExchange();
+  PaneExchange(const PaneExchange&) = delete;
+  PaneExchange& operator=(const PaneExchange&) = delete;
+
+  void Publish(const std::vector<PaneUpdate>& updates);
+
+  // Merges into `merged` the other replicas' panes of `model_id` starting
+  // in [start, end), and their archives when `with_archive`, each decoded
+  // with `options` (a pane written under other options is skipped and
+  // logged). Returns the replicas that contributed, and adds the starts of
+  // the panes merged to *starts.
+  std::vector<std::string> MergeInto(
+      const std::string& model_id,
+      const monitors::ModelMonitors::Options& options, absl::Time start,
+      absl::Time end, bool with_archive, monitors::ModelMonitors* merged,
+      std::set<absl::Time>* starts) const;
+
+ private:
+  struct Kafka;  // librdkafka's handles and callbacks.
+  explicit PaneExchange(const PaneExchangeOptions& options);
+  void Consume();
+
+  const PaneExchangeOptions options_;
+  std::unique_ptr<Kafka> kafka_;
+  std::thread consumer_thread_;
+  std::atomic<bool> stopping_{false};
+  // Other replicas' latest bytes, by (model, replica, archive, start).
+  using Key = std::tuple<std::string, std::string, bool, absl::Time>;
+  mutable absl::Mutex mu_;
+  std::map<Key, std::string> peers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace vigie::services
