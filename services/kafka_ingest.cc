@@ -209,6 +209,7 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   std::unique_ptr<RdKafka::Producer> producer_;  // Dead letters; may be null.
   std::thread thread_;
   std::atomic<bool> stopping_{false};
+  bool closing_ = false;  // Run has called close(); consuming thread only.
   // Owned by the consuming thread (rebalance_cb runs on it, inside
   // consume() and close()).
   Messages gathering_;
@@ -405,13 +406,16 @@ void KafkaIngest::Consumer::rebalance_cb(
     return;
   }
   // Revoked (or lost): what was gathered is ingested first, and the
-  // positions handed to Kafka for the next owner.
-  IngestGathered();
+  // positions handed to Kafka for the next owner (Run did both already
+  // when closing).
   std::set<Partition> revoked;
   for (RdKafka::TopicPartition* tp : partitions) {
     revoked.insert({tp->topic(), tp->partition()});
   }
-  if (err == RdKafka::ERR__REVOKE_PARTITIONS) CommitToKafka(revoked, true);
+  if (!closing_) {
+    IngestGathered();
+    if (err == RdKafka::ERR__REVOKE_PARTITIONS) CommitToKafka(revoked, true);
+  }
   for (const Partition& p : revoked) positions_.erase(p);
   VIGIE_LOG(Info, "kafka ingest: ", revoked.size(), " partition(s) revoked");
   if (cooperative) {
@@ -462,10 +466,13 @@ void KafkaIngest::Consumer::Run() {
     Gather();
     IngestGathered();
   }
-  // Leaving: close() revokes the partitions through rebalance_cb, which
-  // commits their positions.
+  // Leaving: what was gathered is ingested and every position committed
+  // here, so that the revocation close() makes has nothing left to do but
+  // unassign (committing from inside close() can leave librdkafka 2.0
+  // waiting forever when the group rebalances at the same time).
   IngestGathered();
   CommitToKafka({}, /*sync=*/true);
+  closing_ = true;
   consumer_->close();
 }
 
