@@ -13,15 +13,14 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "google/protobuf/util/field_comparator.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
+#include "tests/testutil/approximately_equal.h"
 #include "tests/testutil/kafka_cluster.h"
 #include "tests/testutil/loopback_server.h"
+#include "tests/testutil/simulated_messages.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
-#include "tools/simulator.h"
 
 namespace vigie {
 namespace {
@@ -109,21 +108,8 @@ TEST_F(KafkaReplicasE2eTest, TheMergeOfTwoReplicasEqualsOneReplica) {
   ASSERT_EQ(a.server().kafka_ingest()->stats().partitions, 2u);
   ASSERT_EQ(b.server().kafka_ingest()->stats().partitions, 2u);
 
-  tools::SimulatorOptions options;
-  options.num_predictions = kPredictions;
-  auto simulator = *tools::Simulator::Create(options);
-  std::vector<testutil::KafkaCluster::Message> messages;
-  tools::EventRecord record;
-  while (simulator->Next(&record)) {
-    for (const v1::Event& event : record.events) {
-      messages.push_back({event.has_prediction()
-                              ? event.prediction().prediction_id()
-                              : event.outcome().prediction_id(),
-                          event.SerializeAsString(),
-                          {}});
-    }
-  }
-  ASSERT_OK(cluster_.Produce(kEvents, messages));
+  ASSERT_OK(
+      cluster_.Produce(kEvents, testutil::SimulatedMessages(kPredictions)));
 
   // Each counts its share; the model-wide window holds every prediction
   // once the other's checkpoint is published.
@@ -165,15 +151,7 @@ TEST_F(KafkaReplicasE2eTest, TheMergeOfTwoReplicasEqualsOneReplica) {
   }
   ASSERT_EQ(whole.counters().joined(), static_cast<uint64_t>(kPredictions));
 
-  google::protobuf::util::MessageDifferencer differ;
-  // Sums of doubles added in another order may differ in their last bits.
-  google::protobuf::util::DefaultFieldComparator comparator;
-  comparator.set_float_comparison(
-      google::protobuf::util::DefaultFieldComparator::APPROXIMATE);
-  comparator.SetDefaultFractionAndMargin(1e-12, 1e-15);
-  differ.set_field_comparator(&comparator);
   std::string report;
-  differ.ReportDifferencesToString(&report);
   for (const v1::GetMetricsReply* wide : {&wide_a, &wide_b}) {
     v1::GetMetricsReply merged = *wide;
     v1::GetMetricsReply one = whole;
@@ -184,8 +162,9 @@ TEST_F(KafkaReplicasE2eTest, TheMergeOfTwoReplicasEqualsOneReplica) {
       reply->clear_replicas();
       reply->clear_reference();
     }
-    report.clear();
-    EXPECT_TRUE(differ.Compare(merged, one)) << report;
+    // Sums of doubles added in another order may differ in their last
+    // bits.
+    EXPECT_TRUE(testutil::ApproximatelyEqual(merged, one, &report)) << report;
   }
 }
 

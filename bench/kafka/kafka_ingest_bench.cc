@@ -34,8 +34,8 @@
 #include "services/config.h"
 #include "services/server.h"
 #include "tests/testutil/kafka_cluster.h"
+#include "tests/testutil/simulated_messages.h"
 #include "tests/testutil/temp_dir.h"
-#include "tools/simulator.h"
 
 ABSL_FLAG(int64_t, predictions, 200'000,
           "Predictions in the stream; each has its outcome, so the topic "
@@ -153,20 +153,8 @@ int Run() {
     return 1;
   }
   std::cerr << "producing " << 2 * predictions << " messages\n";
-  tools::SimulatorOptions options;
-  options.num_predictions = predictions;
-  auto simulator = *tools::Simulator::Create(options);
-  std::vector<testutil::KafkaCluster::Message> messages;
-  tools::EventRecord record;
-  while (simulator->Next(&record)) {
-    for (const v1::Event& event : record.events) {
-      messages.push_back({event.has_prediction()
-                              ? event.prediction().prediction_id()
-                              : event.outcome().prediction_id(),
-                          event.SerializeAsString(),
-                          {}});
-    }
-  }
+  std::vector<testutil::KafkaCluster::Message> messages =
+      testutil::SimulatedMessages(predictions);
   const auto total = static_cast<int64_t>(messages.size());
   if (absl::Status s = cluster.Produce(kTopic, messages); !s.ok()) {
     std::cerr << s << "\n";
