@@ -14,6 +14,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/hostile_bytes.h"
 #include "tests/testutil/status_matchers.h"
 #include "vigie/state/v1/recommendation.pb.h"
 #include "vigie/v1/catalogue.pb.h"
@@ -189,6 +190,40 @@ TEST(ItemInteractionsTest, StateRoundTripsAndBadStatesAreDataLoss) {
   bad = state;
   bad.add_items(7);
   expect_loss(bad, "counts");
+}
+
+TEST(ItemInteractionsTest, HostileBytesNeverCrash) {
+  const ItemCatalogue catalogue = Catalogue(16, "i");
+  ItemInteractions interactions;
+  for (const auto& event : RandomEvents(40, 16, 5)) {
+    interactions.Observe(catalogue, Views(event));
+  }
+  state::v1::ItemInteractionsState state;
+  interactions.ToProto(&state);
+  const std::string bytes = state.SerializeAsString();
+  const auto check = [&](const std::string& b) {
+    state::v1::ItemInteractionsState parsed;
+    if (!parsed.ParseFromString(b)) return;  // Not even a message.
+    absl::StatusOr<ItemInteractions> read = ItemInteractions::FromProto(parsed);
+    if (!read.ok()) {
+      EXPECT_EQ(read.status().code(), absl::StatusCode::kDataLoss);
+      return;
+    }
+    // Whatever was accepted is usable: it applies to its catalogue, or
+    // says why not.
+    absl::StatusOr<ItemCatalogue> applied = read->Apply(catalogue);
+    if (applied.ok()) {
+      for (uint32_t i = 0; i < catalogue.size(); ++i) {
+        EXPECT_LE(applied->popularity(i), 1.0);
+      }
+    } else {
+      EXPECT_EQ(applied.status().code(), absl::StatusCode::kFailedPrecondition);
+    }
+  };
+  for (const std::string& b : testutil::EachBitFlipped(bytes)) check(b);
+  for (const std::string& b : testutil::RandomByteStrings(6, 2000, 100)) {
+    check(b);
+  }
 }
 
 }  // namespace
