@@ -5,7 +5,6 @@
 // stored as a new version only when it changed.
 
 #include <fstream>
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -17,10 +16,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
-#include "services/server.h"
+#include "tests/testutil/loopback_server.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
-#include "tools/client.h"
 
 namespace vigie {
 namespace {
@@ -73,7 +71,6 @@ class CatalogueE2eTest : public ::testing::Test {
         services::DefaultServerConfig();
     EXPECT_OK(config.status());
     config->data_dir = dir_.Join("state");
-    config->grpc_address = "127.0.0.1:0";
     config->accept_undeclared_models = false;
     services::ModelConfig recs = config->default_model;
     recs.id = kModel;
@@ -88,20 +85,9 @@ class CatalogueE2eTest : public ::testing::Test {
     return *std::move(config);
   }
   absl::Status Start(const std::string& catalogue_file = "") {
-    absl::StatusOr<std::unique_ptr<services::VigieServer>> server =
-        services::VigieServer::Start(Config(catalogue_file), &clock_);
-    if (!server.ok()) return server.status();
-    server_ = *std::move(server);
-    absl::StatusOr<std::unique_ptr<tools::VigieClient>> client =
-        tools::VigieClient::Connect(server_->address());
-    if (!client.ok()) return client.status();
-    client_ = *std::move(client);
-    return absl::OkStatus();
+    return server_.Start(Config(catalogue_file), &clock_);
   }
-  void Stop() {
-    client_.reset();
-    server_.reset();
-  }
+  void Stop() { server_.Stop(); }
   absl::StatusOr<v1::CatalogueInfo> Put(const std::string& model,
                                         v1::ItemCatalogue catalogue,
                                         const std::string& description) {
@@ -109,7 +95,7 @@ class CatalogueE2eTest : public ::testing::Test {
     request.set_model_id(model);
     *request.mutable_catalogue() = std::move(catalogue);
     request.set_description(description);
-    return client_->PutCatalogue(request);
+    return server_.client().PutCatalogue(request);
   }
   absl::StatusOr<v1::CatalogueInfo> Get(const std::string& model,
                                         uint32_t limit = 0,
@@ -118,7 +104,7 @@ class CatalogueE2eTest : public ::testing::Test {
     request.set_model_id(model);
     request.set_include_items(include_items);
     request.set_limit(limit);
-    return client_->GetCatalogue(request);
+    return server_.client().GetCatalogue(request);
   }
   void WriteFile(const std::string& path, const std::string& text) {
     std::ofstream(path, std::ios::binary) << text;
@@ -126,8 +112,7 @@ class CatalogueE2eTest : public ::testing::Test {
 
   testutil::TempDir dir_;
   common::FakeClock clock_;
-  std::unique_ptr<services::VigieServer> server_;
-  std::unique_ptr<tools::VigieClient> client_;
+  testutil::LoopbackServer server_;
 };
 
 TEST_F(CatalogueE2eTest, PutGetRestartAndABadOneChangesNothing) {
