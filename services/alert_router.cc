@@ -95,12 +95,44 @@ void AlertRouter::Route(Entry& entry, const vigie::v1::Alert& annotated,
     entry.delivered = false;
     return;
   }
+  entry.ever_delivered = true;  // Here or, while not delivering, by the leader.
+  if (!delivering_) {
+    entry.delivered = false;
+    return;
+  }
   // Not yet held by the sinks: news to them, whatever the pipeline says.
   // Otherwise a refresh, which the sinks keep for their next resend.
   transition = transition || !entry.delivered;
-  if (delivery_.deliver) delivery_.deliver(annotated, transition);
+  Deliver(annotated, transition);
   entry.delivered = true;
-  entry.ever_delivered = true;
+}
+
+void AlertRouter::Deliver(const vigie::v1::Alert& alert, bool transition) {
+  if (delivering_ && delivery_.deliver) delivery_.deliver(alert, transition);
+}
+
+void AlertRouter::SetDelivering(bool delivering) {
+  absl::MutexLock lock(&mu_);
+  if (delivering == delivering_) return;
+  delivering_ = delivering;
+  const absl::Time now = clock_->Now();
+  for (auto& [fingerprint, entry] : open_) {
+    if (!delivering) {
+      if (entry.delivered && delivery_.withdraw)
+        delivery_.withdraw(fingerprint);
+      entry.delivered = false;
+      continue;
+    }
+    if (entry.alert.state() != vigie::v1::ALERT_STATE_FIRING) continue;
+    vigie::v1::Alert annotated = entry.alert;
+    AnnotateAt(&annotated, now);
+    Route(entry, annotated, /*transition=*/true);
+  }
+}
+
+bool AlertRouter::delivering() const {
+  absl::MutexLock lock(&mu_);
+  return delivering_;
 }
 
 void AlertRouter::Update(const vigie::v1::Alert& alert, bool transition) {
@@ -136,7 +168,7 @@ void AlertRouter::Update(const vigie::v1::Alert& alert, bool transition) {
       entry.delivered = entry.ever_delivered = false;
       // Sinks hear nothing of a pending alert; passed on so that they
       // decide (the dispatcher drops it).
-      if (delivery_.deliver) delivery_.deliver(annotated, transition);
+      Deliver(annotated, transition);
       return;
     }
     case vigie::v1::ALERT_STATE_RESOLVED: {
@@ -145,14 +177,12 @@ void AlertRouter::Update(const vigie::v1::Alert& alert, bool transition) {
       const bool delivered_before =
           it == open_.end() || it->second.ever_delivered;
       if (it != open_.end()) open_.erase(it);
-      if (delivered_before && delivery_.deliver) {
-        delivery_.deliver(annotated, /*transition=*/true);
-      }
+      if (delivered_before) Deliver(annotated, /*transition=*/true);
       return;
     }
     default:
       if (it != open_.end()) open_.erase(it);
-      if (delivery_.deliver) delivery_.deliver(annotated, transition);
+      Deliver(annotated, transition);
       return;
   }
 }

@@ -70,6 +70,19 @@ class AlertRouter {
   // changes; the timer calls it when a silence starts or ends.
   void Refresh() ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Whether this process hands alerts to the sinks (default: yes). Of the
+  // replicas of a Kafka consumer group sharing panes, which all evaluate
+  // the same model-wide windows, only the one that leads delivers
+  // (KafkaIngest's leadership). Turned off, what the sinks hold is
+  // withdrawn; turned on, every firing alert no silence mutes is delivered
+  // as news (the previous leader may have told of it already: a receiver
+  // may hear of it twice, Alertmanager deduplicates). While off, a firing
+  // alert counts as delivered by the leader, so that its resolution is
+  // delivered by whichever replica leads then. Watchers hear of every
+  // change either way.
+  void SetDelivering(bool delivering) ABSL_LOCKS_EXCLUDED(mu_);
+  bool delivering() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // Sets `alert`'s silenced_by (open alerts only) and acknowledged_* fields
   // as they are now.
   void Annotate(vigie::v1::Alert* alert) const;
@@ -112,6 +125,9 @@ class AlertRouter {
   // from them if a silence mutes it.
   void Route(Entry& entry, const vigie::v1::Alert& annotated, bool transition)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // delivery_.deliver, when set and delivering_.
+  void Deliver(const vigie::v1::Alert& alert, bool transition)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RunTimer(absl::Duration max_wait) ABSL_LOCKS_EXCLUDED(timer_mu_);
 
   Silences* const silences_;
@@ -122,6 +138,7 @@ class AlertRouter {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, Entry> open_ ABSL_GUARDED_BY(mu_);
+  bool delivering_ ABSL_GUARDED_BY(mu_) = true;
 
   absl::Mutex timer_mu_;
   bool timer_woken_ ABSL_GUARDED_BY(timer_mu_) = false;

@@ -374,5 +374,51 @@ TEST_F(AlertRouterTest, AWatcherGetsTheOpenAlertsThenEachChange) {
   // (The refresh of f2 went only to watchers that ask for refreshes.)
 }
 
+TEST_F(AlertRouterTest, OnlyADeliveringReplicaTellsTheSinks) {
+  using vigie::v1::ALERT_STATE_FIRING;
+  using vigie::v1::ALERT_STATE_RESOLVED;
+  // A replica that does not lead: the sinks hear nothing.
+  router_->SetDelivering(false);
+  EXPECT_FALSE(router_->delivering());
+  router_->Update(MakeAlert("f1", ALERT_STATE_FIRING), true);
+  router_->Update(MakeAlert("f2", ALERT_STATE_FIRING), true);
+  router_->Update(MakeAlert("f2", ALERT_STATE_FIRING), false);
+  EXPECT_THAT(TakeDelivered(), ::testing::IsEmpty());
+
+  // It leads: what fires is news to its sinks, and its refreshes are not.
+  router_->SetDelivering(true);
+  EXPECT_THAT(TakeDelivered(),
+              ::testing::UnorderedElementsAre("f1:FIRING!", "f2:FIRING!"));
+  router_->Update(MakeAlert("f1", ALERT_STATE_FIRING), false);
+  EXPECT_THAT(TakeDelivered(), ::testing::ElementsAre("f1:FIRING"));
+
+  // It no longer leads: its sinks stop resending, and hear of nothing.
+  router_->SetDelivering(false);
+  EXPECT_THAT(withdrawn_, ::testing::UnorderedElementsAre("f1", "f2"));
+  router_->Update(MakeAlert("f1", ALERT_STATE_RESOLVED), true);
+  EXPECT_THAT(TakeDelivered(), ::testing::IsEmpty());
+
+  // Leading again: the alerts still firing, one of which fired while
+  // another replica led, are news; their resolutions are delivered.
+  router_->Update(MakeAlert("f3", ALERT_STATE_FIRING), true);
+  router_->SetDelivering(true);
+  EXPECT_THAT(TakeDelivered(),
+              ::testing::UnorderedElementsAre("f2:FIRING!", "f3:FIRING!"));
+  router_->Update(MakeAlert("f3", ALERT_STATE_RESOLVED), true);
+  EXPECT_THAT(TakeDelivered(), ::testing::ElementsAre("f3:RESOLVED!"));
+}
+
+TEST_F(AlertRouterTest, AResolutionUnderAnotherLeaderIsDeliveredHere) {
+  router_->SetDelivering(false);
+  router_->Update(MakeAlert("f1", vigie::v1::ALERT_STATE_FIRING), true);
+  router_->SetDelivering(true);
+  TakeDelivered();
+  router_->SetDelivering(false);
+  // Resolved while another replica leads: that one tells the receivers.
+  router_->Update(MakeAlert("f1", vigie::v1::ALERT_STATE_RESOLVED), true);
+  router_->SetDelivering(true);
+  EXPECT_THAT(TakeDelivered(), ::testing::IsEmpty());
+}
+
 }  // namespace
 }  // namespace vigie::services

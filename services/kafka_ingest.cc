@@ -144,8 +144,12 @@ absl::Status CheckKafkaIngestProperty(absl::string_view name,
 class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
  public:
   Consumer(const KafkaIngestOptions& options, Pipeline* pipeline,
-           storage::StateStore* store)
-      : options_(options), pipeline_(pipeline), store_(store) {
+           storage::StateStore* store,
+           std::function<void(bool leads)> on_leadership)
+      : options_(options),
+        pipeline_(pipeline),
+        store_(store),
+        on_leadership_(std::move(on_leadership)) {
     for (const KafkaIngestOptions::Topic& topic : options_.topics) {
       formats_[topic.name] = topic.format;
     }
@@ -194,6 +198,8 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   // The positions stored in RocksDB, by partition.
   std::map<Partition, int64_t> StoredPositions() const;
   absl::Status CheckCoPartitioning();
+  // Records the assignment's size and leadership after a rebalance.
+  void AfterRebalance(RdKafka::KafkaConsumer* consumer);
   void UpdateStats(const std::function<void(KafkaIngestStats&)>& update) {
     absl::MutexLock lock(&stats_mu_);
     update(stats_);
@@ -202,6 +208,7 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   const KafkaIngestOptions options_;
   Pipeline* const pipeline_;
   storage::StateStore* const store_;
+  const std::function<void(bool leads)> on_leadership_;
   std::map<std::string, PayloadFormat> formats_;
   EventLogger logger_;
   DeliveryCounter deliveries_;
@@ -210,6 +217,7 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   bool closing_ = false;  // Run has called close(); consuming thread only.
+  bool leads_ = false;    // Consuming thread only.
   // Owned by the consuming thread (rebalance_cb runs on it, inside
   // consume() and close()).
   Messages gathering_;
@@ -397,12 +405,7 @@ void KafkaIngest::Consumer::rebalance_cb(
     } else {
       consumer->assign(partitions);
     }
-    std::vector<RdKafka::TopicPartition*> assigned;
-    consumer->assignment(assigned);
-    UpdateStats([&](KafkaIngestStats& s) {
-      s.partitions = static_cast<uint32_t>(assigned.size());
-    });
-    RdKafka::TopicPartition::destroy(assigned);
+    AfterRebalance(consumer);
     return;
   }
   // Revoked (or lost): what was gathered is ingested first, and the
@@ -424,12 +427,34 @@ void KafkaIngest::Consumer::rebalance_cb(
   } else {
     consumer->unassign();
   }
+  AfterRebalance(consumer);
+}
+
+void KafkaIngest::Consumer::AfterRebalance(RdKafka::KafkaConsumer* consumer) {
   std::vector<RdKafka::TopicPartition*> assigned;
   consumer->assignment(assigned);
+  // Validate() refused an empty topic list.
+  const std::string& first =
+      std::min_element(
+          options_.topics.begin(), options_.topics.end(),
+          [](const KafkaIngestOptions::Topic& a,
+             const KafkaIngestOptions::Topic& b) { return a.name < b.name; })
+          ->name;
+  const bool leads = std::any_of(
+      assigned.begin(), assigned.end(), [&](const RdKafka::TopicPartition* tp) {
+        return tp->topic() == first && tp->partition() == 0;
+      });
   UpdateStats([&](KafkaIngestStats& s) {
     s.partitions = static_cast<uint32_t>(assigned.size());
+    s.leads = leads;
   });
   RdKafka::TopicPartition::destroy(assigned);
+  if (leads == leads_) return;
+  leads_ = leads;
+  VIGIE_LOG(Info, "kafka ingest: this replica ",
+            leads ? "now leads the group (it delivers alerts)"
+                  : "no longer leads the group");
+  if (on_leadership_) on_leadership_(leads);
 }
 
 void KafkaIngest::Consumer::Gather() {
@@ -666,9 +691,10 @@ void KafkaIngest::Consumer::CommitToKafka(const std::set<Partition>& partitions,
 
 absl::StatusOr<std::unique_ptr<KafkaIngest>> KafkaIngest::Start(
     const KafkaIngestOptions& options, Pipeline* pipeline,
-    storage::StateStore* store) {
+    storage::StateStore* store, std::function<void(bool leads)> on_leadership) {
   if (absl::Status s = options.Validate(); !s.ok()) return s;
-  auto consumer = std::make_unique<Consumer>(options, pipeline, store);
+  auto consumer = std::make_unique<Consumer>(options, pipeline, store,
+                                             std::move(on_leadership));
   if (absl::Status s = consumer->Connect(); !s.ok()) return s;
   consumer->StartThread();
   return std::unique_ptr<KafkaIngest>(new KafkaIngest(std::move(consumer)));

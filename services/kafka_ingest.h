@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -54,8 +55,10 @@ struct KafkaIngestOptions {
   uint32_t max_prefetch_kbytes = 16384;
   // Several replicas: the topic (compacted) to which each publishes the
   // panes its checkpoints write, and from which it reads the others', so
-  // that GetMetrics with model_wide merges them all (pane_exchange.h).
-  // Empty: no sharing. Default: empty.
+  // that GetMetrics with model_wide and the rules merge them all
+  // (pane_exchange.h), and only the group's leader delivers alerts (see
+  // KafkaIngest). Empty: no sharing, each replica alerts on its own
+  // partitions. Default: empty.
   std::string panes_topic;
   // This replica's name in panes_topic, stable across restarts (a
   // StatefulSet's pod name). Empty: the host name.
@@ -95,6 +98,7 @@ struct KafkaIngestStats {
   uint64_t retries = 0;        // Batches sent again after a failure.
   uint64_t rebalances = 0;     // Assignments and revocations.
   uint32_t partitions = 0;     // Currently assigned.
+  bool leads = false;          // See KafkaIngest's "Leadership".
 };
 
 // A Kafka consumer-group member feeding the pipeline.
@@ -125,16 +129,25 @@ struct KafkaIngestStats {
 // pipeline is slow, it does not consume, and librdkafka stops fetching at
 // max_prefetch_kbytes per partition.
 //
+// Leadership. The member assigned partition 0 of the first topic (by name)
+// leads the group: with a pane exchange, every replica evaluates the rules
+// on the model-wide windows, and only the leader delivers the alerts.
+// Kafka's assignment gives that partition to one member at a time; during
+// a rebalance, none leads for a moment.
+//
 // Thread-safe: stats() may be called from any thread.
 class KafkaIngest {
  public:
   // Connects, checks that the topics exist and have one partition count
   // (kFailedPrecondition naming them otherwise: a prediction and its
   // outcome would reach different replicas), joins the group and starts
-  // consuming. `pipeline` and `store` must outlive it.
+  // consuming. `pipeline` and `store` must outlive it. `on_leadership`
+  // (optional) is called on the consuming thread when this member starts
+  // or stops leading.
   static absl::StatusOr<std::unique_ptr<KafkaIngest>> Start(
       const KafkaIngestOptions& options, Pipeline* pipeline,
-      storage::StateStore* store);
+      storage::StateStore* store,
+      std::function<void(bool leads)> on_leadership = nullptr);
   // Ingests the batch being gathered, commits the positions to Kafka,
   // leaves the group and stops.
   ~KafkaIngest();

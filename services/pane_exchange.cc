@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -41,16 +42,17 @@ struct PaneExchange::Kafka {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer;
 };
 
-PaneExchange::PaneExchange(const PaneExchangeOptions& options)
-    : options_(options), kafka_(std::make_unique<Kafka>()) {}
+PaneExchange::PaneExchange(const PaneExchangeOptions& options,
+                           const common::Clock* clock)
+    : options_(options), clock_(clock), kafka_(std::make_unique<Kafka>()) {}
 
 absl::StatusOr<std::unique_ptr<PaneExchange>> PaneExchange::Start(
-    const PaneExchangeOptions& options) {
+    const PaneExchangeOptions& options, const common::Clock* clock) {
   if (options.topic.empty() || options.replica.empty()) {
     return absl::InvalidArgumentError(
         "pane exchange: the topic and the replica id must not be empty");
   }
-  std::unique_ptr<PaneExchange> exchange(new PaneExchange(options));
+  std::unique_ptr<PaneExchange> exchange(new PaneExchange(options, clock));
   std::string error;
   std::unique_ptr<RdKafka::Conf> pconf(
       RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
@@ -184,14 +186,68 @@ void PaneExchange::Consume() {
     }
     Key key{publication.model_id(), publication.replica(),
             publication.archive(), FromProtoTime(publication.start())};
+    const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
+    PeerActivity& activity = activity_[publication.model_id()];
+    ++activity.generation;
     if (publication.pane().empty()) {
       peers_.erase(key);
     } else {
-      peers_.insert_or_assign(std::move(key),
-                              std::move(*publication.mutable_pane()));
+      if (!publication.archive()) {
+        // A pane changes only with events, or as it is archived: then a
+        // deletion, not counted as activity.
+        activity.last_changed = now;
+        activity.latest_start =
+            std::max(activity.latest_start.value_or(absl::InfinitePast()),
+                     std::get<3>(key));
+      }
+      peers_.insert_or_assign(
+          std::move(key),
+          Held{std::move(*publication.mutable_pane()), nullptr});
     }
   }
+}
+
+std::vector<PeerPane> PaneExchange::Panes(
+    const std::string& model_id,
+    const monitors::ModelMonitors::Options& options, absl::Time start,
+    absl::Time end, bool with_archive) const {
+  std::vector<PeerPane> out;
+  absl::MutexLock lock(&mu_);
+  for (auto it = peers_.lower_bound(
+           Key{model_id, std::string(), false, absl::InfinitePast()});
+       it != peers_.end() && std::get<0>(it->first) == model_id; ++it) {
+    const auto& [model, replica, archive, at] = it->first;
+    if (archive ? !with_archive : (at < start || at >= end)) continue;
+    Held& held = it->second;
+    if (held.decoded == nullptr && !held.undecodable) {
+      absl::StatusOr<monitors::ModelMonitors> pane =
+          monitors::ModelMonitors::Deserialize(held.bytes, options);
+      if (pane.ok()) {
+        held.decoded =
+            std::make_shared<const monitors::ModelMonitors>(*std::move(pane));
+        held.bytes.clear();  // Kept once, decoded.
+      } else {
+        held.undecodable = true;
+        VIGIE_LOG(Warning, "pane exchange: a pane of model '", model_id,
+                  "' from replica \"", replica,
+                  "\" does not decode under this replica's options (",
+                  pane.status().message(), "): left out");
+      }
+    }
+    if (held.decoded == nullptr) continue;
+    out.push_back({replica, at, archive, held.decoded});
+  }
+  std::sort(out.begin(), out.end(), [](const PeerPane& a, const PeerPane& b) {
+    return a.start < b.start;
+  });
+  return out;
+}
+
+PeerActivity PaneExchange::Activity(const std::string& model_id) const {
+  absl::MutexLock lock(&mu_);
+  const auto it = activity_.find(model_id);
+  return it == activity_.end() ? PeerActivity{} : it->second;
 }
 
 std::vector<std::string> PaneExchange::MergeInto(
@@ -200,22 +256,16 @@ std::vector<std::string> PaneExchange::MergeInto(
     absl::Time end, bool with_archive, monitors::ModelMonitors* merged,
     std::set<absl::Time>* starts) const {
   std::set<std::string> replicas;
-  absl::MutexLock lock(&mu_);
-  for (auto it = peers_.lower_bound(
-           Key{model_id, std::string(), false, absl::InfinitePast()});
-       it != peers_.end() && std::get<0>(it->first) == model_id; ++it) {
-    const auto& [model, replica, archive, at] = it->first;
-    if (archive ? !with_archive : (at < start || at >= end)) continue;
-    absl::StatusOr<monitors::ModelMonitors> pane =
-        monitors::ModelMonitors::Deserialize(it->second, options);
-    if (!pane.ok() || !merged->Merge(*pane).ok()) {
+  for (const PeerPane& pane :
+       Panes(model_id, options, start, end, with_archive)) {
+    if (absl::Status merge = merged->Merge(*pane.monitors); !merge.ok()) {
       VIGIE_LOG(Warning, "pane exchange: a pane of model '", model_id,
-                "' from replica \"", replica,
-                "\" was written under other options: left out");
+                "' from replica \"", pane.replica,
+                "\" does not merge: ", merge.message());
       continue;
     }
-    replicas.insert(replica);
-    if (!archive) starts->insert(at);
+    replicas.insert(pane.replica);
+    if (!pane.archive) starts->insert(pane.start);
   }
   return {replicas.begin(), replicas.end()};
 }

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "monitors/model_monitors.h"
 
 namespace RdKafka {
@@ -40,6 +42,26 @@ struct PaneExchangeOptions {
   std::map<std::string, std::string> properties;  // Passed through.
 };
 
+// One of the other replicas' panes (or archives), decoded; shared, so that
+// it outlives a newer publication replacing it.
+struct PeerPane {
+  std::string replica;
+  absl::Time start;  // An archive's: the time before which its panes began.
+  bool archive = false;
+  std::shared_ptr<const monitors::ModelMonitors> monitors;
+};
+
+// What the other replicas have published of one model.
+struct PeerActivity {
+  // Grows with every publication received; unchanged: nothing new.
+  uint64_t generation = 0;
+  // When (by the exchange's clock) a pane of the model last changed at a
+  // peer, which means that the peer received events of it.
+  std::optional<absl::Time> last_changed;
+  // The start of the peers' latest pane.
+  std::optional<absl::Time> latest_start;
+};
+
 // How the replicas of one consumer group see a model's whole stream: each
 // publishes the panes its checkpoints write to a Kafka topic (compacted,
 // keyed by replica, model and pane) and reads every other replica's, so
@@ -52,18 +74,31 @@ struct PaneExchangeOptions {
 // change; the topic keeps the latest per key). Memory: the latest bytes of
 // every pane of every other replica.
 //
+// Panes are decoded when first read (Panes, MergeInto), once per
+// publication.
+//
 // Thread-safe.
 class PaneExchange {
  public:
   // kInvalidArgument for bad options (an empty topic or replica, a
-  // property librdkafka refuses).
+  // property librdkafka refuses). `clock` (which must outlive the exchange)
+  // times PeerActivity::last_changed.
   static absl::StatusOr<std::unique_ptr<PaneExchange>> Start(
-      const PaneExchangeOptions& options);
+      const PaneExchangeOptions& options, const common::Clock* clock);
   ~PaneExchange();
   PaneExchange(const PaneExchange&) = delete;
   PaneExchange& operator=(const PaneExchange&) = delete;
 
   void Publish(const std::vector<PaneUpdate>& updates);
+
+  // The other replicas' panes of `model_id` starting in [start, end), and
+  // their archives when `with_archive`, decoded with `options` (a pane
+  // written under other options is left out and logged), by start.
+  std::vector<PeerPane> Panes(const std::string& model_id,
+                              const monitors::ModelMonitors::Options& options,
+                              absl::Time start, absl::Time end,
+                              bool with_archive) const;
+  PeerActivity Activity(const std::string& model_id) const;
 
   // Merges into `merged` the other replicas' panes of `model_id` starting
   // in [start, end), and their archives when `with_archive`, each decoded
@@ -78,17 +113,26 @@ class PaneExchange {
 
  private:
   struct Kafka;  // librdkafka's handles and callbacks.
-  explicit PaneExchange(const PaneExchangeOptions& options);
+  PaneExchange(const PaneExchangeOptions& options, const common::Clock* clock);
   void Consume();
 
+  // A publication as received, and decoded once read.
+  struct Held {
+    std::string bytes;
+    std::shared_ptr<const monitors::ModelMonitors> decoded;
+    bool undecodable = false;  // Logged once.
+  };
+
   const PaneExchangeOptions options_;
+  const common::Clock* const clock_;
   std::unique_ptr<Kafka> kafka_;
   std::thread consumer_thread_;
   std::atomic<bool> stopping_{false};
   // Other replicas' latest bytes, by (model, replica, archive, start).
   using Key = std::tuple<std::string, std::string, bool, absl::Time>;
   mutable absl::Mutex mu_;
-  std::map<Key, std::string> peers_ ABSL_GUARDED_BY(mu_);
+  mutable std::map<Key, Held> peers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, PeerActivity> activity_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace vigie::services

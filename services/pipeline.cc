@@ -1018,8 +1018,13 @@ void Pipeline::MaybeEvaluateRules(ModelState& model, bool now_or_never) {
 }
 
 absl::Status Pipeline::CheckpointLocked() {
-  // Alerts follow the state the checkpoint writes.
+  // Alerts follow the state the checkpoint writes, and the other
+  // replicas' panes as last received.
   for (auto& [id, model] : models_) {
+    if (exchange_ != nullptr &&
+        exchange_->Activity(id).generation != model->peers_generation) {
+      model->rules_due = true;
+    }
     MaybeEvaluateRules(*model, /*now_or_never=*/true);
   }
   if (dirty_models_.empty() && !unattributed_dirty_ && !pending_.dirty() &&

@@ -254,6 +254,9 @@ class Pipeline {
     absl::Time rules_evaluated_at = absl::InfinitePast();
     // Of the last evaluation that counted for `for` (see EvaluateRules).
     absl::Time rules_counted_at = absl::InfinitePast();
+    // The pane exchange's PeerActivity::generation of this model at its
+    // last evaluation: when it grows, the model-wide windows changed.
+    uint64_t peers_generation = 0;
     // Keep last (see pipeline_catalogue.cc): a recommendation model's item
     // catalogue, from PutCatalogue or its catalogue_file; null while it has
     // none. Stored (column family `catalogues`) before it is set here, and

@@ -1,5 +1,5 @@
-// The read side of the pipeline, and what runs after a commit: rule
-// evaluation, alert recording, expiry sweeps.
+// The read side of the pipeline: merged windows, the reference, compaction,
+// expiry sweeps, metrics and alert queries.
 
 #include <algorithm>
 #include <cmath>
@@ -23,142 +23,9 @@
 #include "services/pane_exchange.h"
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
+#include "services/rule_inputs.h"
 
 namespace vigie::services {
-namespace {
-
-void LogTransition(const vigie::v1::Alert& alert) {
-  const bool firing = alert.state() == vigie::v1::ALERT_STATE_FIRING;
-  const std::string text = absl::StrCat(
-      "alert ", firing ? "FIRING " : "RESOLVED ",
-      SeverityName(alert.severity()), " rule=", alert.rule_id(),
-      " model=", alert.model_id(), " fingerprint=", alert.fingerprint(), " [",
-      alert.referential(), " ", alert.element(), "]: ", alert.message());
-  if (firing && alert.severity() != vigie::v1::SEVERITY_INSUFFICIENT_DATA) {
-    VIGIE_LOG(Warning, text);
-  } else {
-    VIGIE_LOG(Info, text);
-  }
-}
-
-// Changes of the error stream at event times in `window` (all of them when
-// it has no start).
-uint64_t ChangesWithin(const state::v1::ModelCountersState& counters,
-                       const vigie::v1::TimeWindow& window) {
-  uint64_t n = 0;
-  for (const google::protobuf::Timestamp& at : counters.error_changes()) {
-    const absl::Time t = FromProtoTime(at);
-    if ((!window.has_start() || t >= FromProtoTime(window.start())) &&
-        t < FromProtoTime(window.end())) {
-      ++n;
-    }
-  }
-  return n;
-}
-
-// The errors of `panes` by window of length `window` ending at `end`
-// (monitors::WindowIndex), back to the window holding `since`: a pane
-// belongs to the window holding its start, as MergePanes takes panes.
-std::map<uint64_t, monitors::ErrorTally> ErrorsByWindow(
-    const std::map<absl::Time, monitors::ModelMonitors>& panes, absl::Time end,
-    absl::Duration window, absl::Time since) {
-  std::map<uint64_t, monitors::ErrorTally> out;
-  const uint64_t oldest = monitors::WindowIndex(end, window, since);
-  // Saturates to the infinite past for an old episode and short windows.
-  const absl::Time from = end - window * static_cast<double>(oldest);
-  for (auto it = panes.lower_bound(from); it != panes.end() && it->first < end;
-       ++it) {
-    if (it->second.errors().count == 0) continue;
-    out[monitors::WindowIndex(end, window, it->first)].Merge(
-        it->second.errors());
-  }
-  return out;
-}
-
-// The recommendation metrics of the `count` windows of length `window`
-// ending at `end` (numbered as monitors::WindowIndex: 1 the latest), each
-// the merge of its panes' recommendation monitors; windows without lists
-// are left out. A merge of panes bound to different catalogues keeps the
-// later one's, as ModelMonitors::Merge does.
-std::map<uint64_t, monitors::RecommendationMetrics> RecommendationByWindow(
-    const std::map<absl::Time, monitors::ModelMonitors>& panes, absl::Time end,
-    absl::Duration window, uint32_t count) {
-  std::map<uint64_t, std::optional<monitors::RecommendationMonitor>> merged;
-  const absl::Time from = end - window * static_cast<double>(count);
-  for (auto it = panes.lower_bound(from); it != panes.end() && it->first < end;
-       ++it) {
-    const monitors::RecommendationMonitor* pane = it->second.recommendation();
-    if (pane == nullptr) continue;
-    std::optional<monitors::RecommendationMonitor>& into =
-        merged[monitors::WindowIndex(end, window, it->first)];
-    if (!into.has_value() || !into->Merge(*pane).ok()) into = *pane;
-  }
-  std::map<uint64_t, monitors::RecommendationMetrics> out;
-  for (const auto& [index, monitor] : merged) {
-    out.emplace(index, monitor->Snapshot());
-  }
-  return out;
-}
-
-// The most windows a recommendation rule of `policy` reads for `model_id`;
-// 0 when it has none.
-uint32_t RecommendationWindows(const rules::Policy& policy,
-                               const std::string& model_id) {
-  uint32_t windows = 0;
-  for (const rules::Rule& rule : policy.rules) {
-    if (!rules::IsRecommendationMetric(rule.metric)) continue;
-    const rules::Rule resolved = policy.Resolve(rule, model_id);
-    if (!resolved.enabled) continue;
-    windows = std::max(windows, rules::RecommendationWindowsRead(resolved));
-  }
-  return windows;
-}
-
-// The model's change episode, if it has one; its validity was checked
-// when it was loaded or made.
-std::optional<monitors::ChangeEpisode> EpisodeOf(
-    const state::v1::ModelCountersState& counters) {
-  if (!counters.has_error_episode()) return std::nullopt;
-  absl::StatusOr<monitors::ChangeEpisode> episode =
-      monitors::ChangeEpisode::FromProto(counters.error_episode());
-  if (!episode.ok()) return std::nullopt;
-  return *episode;
-}
-
-// Whether some rule of `policy` reads the window's features against the
-// reference.
-bool ComparesFeatures(const rules::Policy& policy) {
-  for (const rules::Rule& rule : policy.rules) {
-    if (rule.metric == rules::kPopulationStabilityIndex ||
-        rule.metric == rules::kFeatureDrift ||
-        rule.metric == rules::kDriftedFeatureShare) {
-      return true;
-    }
-  }
-  return false;
-}
-
-bool Applies(const rules::Rule& rule, const std::string& model_id) {
-  return rule.models.empty() ||
-         std::find(rule.models.begin(), rule.models.end(), model_id) !=
-             rule.models.end();
-}
-
-// The first error_change_windows rule of `policy` that applies to
-// `model_id`, as it applies; empty if none.
-std::optional<rules::Rule> ChangeWindowsRule(const rules::Policy& policy,
-                                             const std::string& model_id) {
-  for (const rules::Rule& rule : policy.rules) {
-    if (rule.metric != rules::kErrorChangeWindows || !Applies(rule, model_id)) {
-      continue;
-    }
-    rules::Rule resolved = policy.Resolve(rule, model_id);
-    if (resolved.enabled) return resolved;
-  }
-  return std::nullopt;
-}
-
-}  // namespace
 
 monitors::ModelMonitors Pipeline::MergePanes(
     const ModelState& model, absl::Time start, absl::Time end, uint64_t* panes,
@@ -282,254 +149,6 @@ void Pipeline::Compact(ModelState& model) {
             " panes before ", absl::FormatTime(model.archived_before));
 }
 
-absl::Status Pipeline::EvaluateRules(ModelState& model) {
-  if (model.panes.empty()) return absl::OkStatus();
-  const std::string& model_id = model.config.id;
-  // Rules sharing a window (as the overrides make it for this model) are
-  // evaluated on one merge of its panes; each group keeps the overrides,
-  // which Evaluate and TrackAlerts resolve per attribute.
-  std::map<absl::Duration, rules::Policy> by_window;
-  for (const rules::Rule& rule : policy_.rules) {
-    if (!Applies(rule, model_id)) continue;
-    const absl::Duration window = policy_.Resolve(rule, model_id).window;
-    auto [it, added] = by_window.try_emplace(window);
-    rules::Policy& policy = it->second;
-    if (added) {
-      policy.referential = policy_.referential;
-      policy.evaluation_interval = policy_.evaluation_interval;
-      policy.overrides = policy_.overrides;
-    }
-    policy.rules.push_back(rule);
-  }
-  const absl::Time now = clock_->Now();
-  // One evaluation per evaluation_interval counts towards the rules' `for`
-  // and `keep_firing_for`; those in between (after each ingest call, for a
-  // listing) only refresh.
-  const bool counts =
-      now - model.rules_counted_at >= policy_.evaluation_interval;
-  if (counts) model.rules_counted_at = now;
-  const absl::Time end = model.panes.rbegin()->first + model.config.pane_length;
-  const rules::ModelActivity activity{
-      now - (model.counters.has_last_received()
-                 ? FromProtoTime(model.counters.last_received())
-                 : created_at_),
-      model.config.expect_events_every};
-  std::optional<rules::Reference> reference;
-  if (model.reference.has_value()) {
-    reference = rules::Reference{model.reference->Snapshot(),
-                                 ReferenceDescription(model)};
-  }
-  const std::optional<monitors::ChangeEpisode> episode =
-      EpisodeOf(model.counters);
-  std::vector<rules::AlertChange> changes;
-  absl::flat_hash_set<std::string> evaluated;
-  for (const auto& [window, policy] : by_window) {
-    vigie::v1::TimeWindow covered;
-    std::optional<monitors::ModelMonitors> merged;
-    if (window == absl::ZeroDuration()) {
-      // Everything kept; with an archive it starts at the beginning, so the
-      // start is left unset.
-      if (!model.archive.has_value()) {
-        *covered.mutable_start() = ToProtoTime(model.panes.begin()->first);
-      }
-      *covered.mutable_end() = ToProtoTime(end);
-    } else {
-      uint64_t panes = 0;
-      merged = MergePanes(model, end - window, end, &panes, &covered);
-    }
-    const monitors::ModelMonitors& monitors =
-        merged.has_value() ? *merged : *model.all;
-    const monitors::ModelMetrics metrics = monitors.Snapshot();
-    std::optional<monitors::DriftReport> report;
-    rules::DriftInputs drift;
-    drift.reference_expected =
-        model.config.reference_window > absl::ZeroDuration();
-    if (model.detectors.has_value()) {
-      const monitors::ErrorStreamSnapshot detectors =
-          model.detectors->Snapshot();
-      drift.errors_observed = detectors.observed;
-      drift.error_changes = ChangesWithin(model.counters, covered);
-      drift.change_detail = absl::StrCat(
-          "ADWIN ", detectors.adwin.detections, " and Page-Hinkley ",
-          detectors.page_hinkley.detections,
-          " changes since the start; ADWIN's window: ", detectors.adwin_width,
-          " errors");
-      if (detectors.adwin_mean.has_value()) {
-        absl::StrAppend(&drift.change_detail,
-                        absl::StrFormat(", mean %.4f", *detectors.adwin_mean));
-      }
-    }
-    drift.window_end = end;
-    drift.window = window;
-    drift.change_delta = model.config.detectors.adwin.delta;
-    if (episode.has_value() && window > absl::ZeroDuration() &&
-        ChangeWindowsRule(policy, model_id).has_value()) {
-      drift.episode = &*episode;
-      drift.errors_by_window =
-          ErrorsByWindow(model.panes, end, window, episode->start);
-    }
-    // Compared only for the windows whose rules read it: 2 ms a comparison.
-    if (model.profile.has_value() && ComparesFeatures(policy)) {
-      report = monitors::CompareWithReference(monitors.drift(), *model.profile);
-      drift.report = &*report;
-      drift.reference_description = ReferenceDescription(model);
-    }
-    // Conformal rules, for a model that has sent conformal predictions;
-    // recommendation rules, for a recommender.
-    const bool conformal_model = model.counters.has_adaptive_conformal();
-    rules::ConformalInputs conformal;
-    if (metrics.conformal.has_value()) conformal.overall = &*metrics.conformal;
-    conformal.by_attribute = metrics.conformal_by_attribute;
-    const bool recommender = model.config.task == "recommendation";
-    rules::RecommendationInputs recommendation;
-    recommendation.window = window;
-    recommendation.window_end = end;
-    if (recommender && window > absl::ZeroDuration()) {
-      recommendation.by_window = RecommendationByWindow(
-          model.panes, end, window, RecommendationWindows(policy, model_id));
-    }
-    if (reference.has_value()) {
-      if (reference->metrics.conformal.has_value()) {
-        conformal.baseline = &*reference->metrics.conformal;
-      }
-      if (reference->metrics.recommendation.has_value()) {
-        recommendation.baseline = &*reference->metrics.recommendation;
-      }
-      conformal.baseline_description = reference->description;
-      recommendation.baseline_description = reference->description;
-    }
-    std::vector<rules::Finding> findings =
-        rules::Evaluate(policy, model_id, metrics, &activity,
-                        reference.has_value() ? &*reference : nullptr, &drift,
-                        conformal_model ? &conformal : nullptr,
-                        recommender ? &recommendation : nullptr);
-    for (rules::Finding& finding : findings) {
-      finding.model_version = model.counters.watermark_model_version();
-      evaluated.insert(rules::Fingerprint(finding.rule_id, finding.model_id,
-                                          rules::ScopeKey(finding)));
-    }
-    for (rules::AlertChange& change :
-         rules::TrackAlerts(findings, policy, alerts_, covered, now, counts)) {
-      changes.push_back(std::move(change));
-    }
-  }
-  // Fingerprints differ between windows and retired alerts were not
-  // evaluated, so none of these changes reads another.
-  for (rules::AlertChange& change : rules::RetireAlerts(
-           model_id, evaluated, alerts_, now,
-           "the policy no longer evaluates this rule here (rule removed, "
-           "disabled or narrowed), or the window has no events of this "
-           "scope")) {
-    changes.push_back(std::move(change));
-  }
-  return StoreAlerts(changes);
-}
-
-absl::Status Pipeline::StoreAlerts(
-    const std::vector<rules::AlertChange>& changes) {
-  if (changes.empty()) return absl::OkStatus();
-  storage::StateBatch batch = store_->NewBatch();
-  for (const rules::AlertChange& change : changes) {
-    batch.PutAlert(change.alert, change.transition);
-    if (change.transition) LogTransition(change.alert);
-    alerts_.insert_or_assign(change.alert.fingerprint(), change.alert);
-  }
-  RETURN_IF_ERROR(store_->Commit(batch));
-  // Notified once stored: a receiver never hears of an alert a restart
-  // would not know.
-  if (alert_listener_) {
-    for (const rules::AlertChange& change : changes) {
-      alert_listener_(change.alert, change.transition);
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status Pipeline::SetPolicy(rules::Policy policy) {
-  RETURN_IF_ERROR(policy.Validate());
-  absl::MutexLock lock(&mu_);
-  policy_ = std::move(policy);
-  VIGIE_LOG(Info, "policy replaced: ", policy_.rules.size(), " rules, ",
-            policy_.overrides.size(), " overrides (", policy_.referential, ")");
-  absl::Status first_error;
-  for (auto& [id, model] : models_) {
-    model->rules_due = false;
-    model->rules_evaluated_at = clock_->Now();
-    if (absl::Status status = EvaluateRules(*model); !status.ok()) {
-      VIGIE_LOG(Error, "rule evaluation of model '", id,
-                "' under the new policy failed: ", status.ToString());
-      first_error.Update(status);
-    }
-  }
-  return first_error;
-}
-
-void Pipeline::EvaluateLiveness() {
-  absl::MutexLock lock(&mu_);
-  const absl::Time now = clock_->Now();
-  for (auto& [id, model] : models_) {
-    if (model->config.expect_events_every <= absl::ZeroDuration() ||
-        now - model->rules_counted_at < policy_.evaluation_interval) {
-      continue;
-    }
-    model->rules_due = false;
-    model->rules_evaluated_at = now;
-    if (absl::Status status = EvaluateRules(*model); !status.ok()) {
-      VIGIE_LOG(Error, "rule evaluation of model '", id,
-                "' failed: ", status.ToString());
-    }
-  }
-  // Declared models that never sent an event: only their liveness rules,
-  // silent since the pipeline started.
-  for (const ModelConfig& config : config_.models) {
-    if (config.expect_events_every <= absl::ZeroDuration() ||
-        models_.contains(config.id)) {
-      continue;
-    }
-    auto [counted, added] =
-        unseen_counted_at_.try_emplace(config.id, absl::InfinitePast());
-    if (now - counted->second < policy_.evaluation_interval) continue;
-    counted->second = now;
-    rules::Policy liveness = policy_;
-    std::erase_if(liveness.rules, [&](const rules::Rule& rule) {
-      return rule.metric != rules::kMissedWindows || !Applies(rule, config.id);
-    });
-    const rules::ModelActivity activity{now - created_at_,
-                                        config.expect_events_every};
-    const std::vector<rules::Finding> findings =
-        rules::Evaluate(liveness, config.id, {}, &activity);
-    if (absl::Status status = StoreAlerts(
-            rules::TrackAlerts(findings, liveness, alerts_, {}, now));
-        !status.ok()) {
-      VIGIE_LOG(Error, "liveness alerts of model '", config.id,
-                "' cannot be stored: ", status.ToString());
-    }
-  }
-}
-
-rules::Policy Pipeline::policy() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return policy_;
-}
-
-void Pipeline::SetPaneExchange(PaneExchange* exchange) {
-  absl::MutexLock lock(&mu_);
-  exchange_ = exchange;
-}
-
-void Pipeline::SetAlertListener(AlertListener listener) {
-  absl::MutexLock lock(&mu_);
-  alert_listener_ = std::move(listener);
-  if (!alert_listener_) return;
-  // Alerts firing when the server stopped: a receiver that lost them while
-  // it was down, or never heard of them, hears of them again.
-  for (const auto& [fingerprint, alert] : alerts_) {
-    if (alert.state() == vigie::v1::ALERT_STATE_FIRING) {
-      alert_listener_(alert, /*transition=*/true);
-    }
-  }
-}
-
 absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
   absl::MutexLock lock(&mu_);
   if (models_.empty()) return 0;
@@ -620,6 +239,23 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
         known.empty() ? "none" : absl::StrJoin(known, ", ")));
   }
   const ModelState& model = *it->second;
+  if (request.model_wide() && exchange_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "model_wide needs Kafka ingest with a panes_topic "
+        "(kafka_ingest.panes_topic): this server shares no panes");
+  }
+  // The end of the latest pane (of any replica's, model-wide); the
+  // infinite past when there is none.
+  absl::Time latest = model.panes.empty() ? absl::InfinitePast()
+                                          : model.panes.rbegin()->first +
+                                                model.config.pane_length;
+  if (request.model_wide()) {
+    if (const std::optional<absl::Time> peers =
+            exchange_->Activity(model.config.id).latest_start;
+        peers.has_value()) {
+      latest = std::max(latest, *peers + model.config.pane_length);
+    }
+  }
   absl::Time start = request.window().has_start()
                          ? FromProtoTime(request.window().start())
                          : absl::InfinitePast();
@@ -642,8 +278,7 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
           absl::FormatDuration(last)));
     }
     // Ends with the latest pane; an empty model has an empty window.
-    end = model.panes.empty() ? absl::UnixEpoch()
-                              : model.panes.rbegin()->first + pane;
+    end = latest == absl::InfinitePast() ? absl::UnixEpoch() : latest;
     start = end - last;
   }
   bool with_archive = !request.has_last() && !request.window().has_start();
@@ -653,9 +288,7 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
           "give one of window, last and since_reference");
     }
     ASSIGN_OR_RETURN(with_archive, SinceReference(model, &start));
-    end = model.panes.empty()
-              ? start
-              : model.panes.rbegin()->first + model.config.pane_length;
+    end = latest == absl::InfinitePast() ? start : latest;
   }
   if (start >= end && !request.has_last() && !request.since_reference()) {
     return absl::InvalidArgumentError("window start must be before window end");
@@ -682,11 +315,6 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
     }
   }
   if (request.model_wide()) {
-    if (exchange_ == nullptr) {
-      return absl::FailedPreconditionError(
-          "model_wide needs Kafka ingest with a panes_topic "
-          "(kafka_ingest.panes_topic): this server shares no panes");
-    }
     // Panes and coverage count each pane interval once, whichever
     // replicas hold it.
     std::set<absl::Time> starts;
@@ -744,12 +372,21 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
     std::optional<monitors::SustainedChange> sustained;
     const std::optional<rules::Rule> rule =
         ChangeWindowsRule(policy_, model.config.id);
-    if (rule.has_value() && !model.panes.empty()) {
-      const absl::Time latest =
-          model.panes.rbegin()->first + model.config.pane_length;
+    if (rule.has_value() && latest != absl::InfinitePast()) {
+      // As the rule reads them (pipeline_rules.cc).
+      PaneView view = ViewOf(model.panes);
+      std::vector<PeerPane> peers;
+      if (request.model_wide()) {
+        peers = exchange_->Panes(model.config.id, model.config.monitors,
+                                 absl::InfinitePast(), latest,
+                                 /*with_archive=*/false);
+        for (const PeerPane& peer : peers) {
+          view.emplace(peer.start, peer.monitors.get());
+        }
+      }
       sustained = monitors::Sustained(
           *episode, latest, rule->window,
-          ErrorsByWindow(model.panes, latest, rule->window, episode->start),
+          ErrorsByWindow(view, latest, rule->window, episode->start),
           rule->min_current_values, model.config.detectors.adwin.delta);
     }
     ErrorChangeEpisodeToProto(

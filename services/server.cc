@@ -135,6 +135,11 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   server->router_ = std::make_unique<AlertRouter>(
       server->silences_.get(), server->acknowledgements_.get(),
       server->watchers_.get(), std::move(delivery), clock);
+  if (kafka_ingest.enabled() && !kafka_ingest.panes_topic.empty()) {
+    // Every replica evaluates the model-wide windows; only the group's
+    // leader delivers (KafkaIngest's "Leadership"), from when it leads.
+    server->router_->SetDelivering(false);
+  }
   {
     // Seeded before the listener replays the firing alerts into it.
     vigie::v1::ListAlertsRequest all;
@@ -180,15 +185,22 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
       exchange.replica = host;
     }
     exchange.properties = kafka_ingest.properties;
-    ASSIGN_OR_RETURN(server->exchange_, PaneExchange::Start(exchange));
+    ASSIGN_OR_RETURN(server->exchange_, PaneExchange::Start(exchange, clock));
     server->pipeline_->SetPaneExchange(server->exchange_.get());
   }
   if (kafka_ingest.enabled()) {
     // Last: it ingests at once, and a failure to start it stops the
     // server rather than leave it serving without its main input.
-    ASSIGN_OR_RETURN(server->kafka_ingest_,
-                     KafkaIngest::Start(kafka_ingest, server->pipeline_.get(),
-                                        server->store_.get()));
+    std::function<void(bool)> on_leadership;
+    if (server->exchange_ != nullptr) {
+      on_leadership = [router = server->router_.get()](bool leads) {
+        router->SetDelivering(leads);
+      };
+    }
+    ASSIGN_OR_RETURN(
+        server->kafka_ingest_,
+        KafkaIngest::Start(kafka_ingest, server->pipeline_.get(),
+                           server->store_.get(), std::move(on_leadership)));
   }
   server->maintenance_ = std::thread([raw = server.get(), checkpoint, sweep] {
     raw->MaintenanceLoop(checkpoint, sweep);

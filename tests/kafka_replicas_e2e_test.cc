@@ -1,12 +1,17 @@
 // Two replicas of Vigie in one consumer group, against librdkafka's mock
 // cluster: they split the partitions, each counts the events it read, and
 // each publishes its panes to the panes topic. A model-wide window asked of
-// either must equal what one replica reading every partition holds.
+// either must equal what one replica reading every partition holds; so must
+// the alerts each evaluates, and only the group's leader delivers them.
 
 #include <librdkafka/rdkafka.h>
 
+#include <cmath>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +21,7 @@
 #include "gtest/gtest.h"
 #include "services/config.h"
 #include "tests/testutil/approximately_equal.h"
+#include "tests/testutil/http_receiver.h"
 #include "tests/testutil/kafka_cluster.h"
 #include "tests/testutil/loopback_server.h"
 #include "tests/testutil/simulated_messages.h"
@@ -85,6 +91,54 @@ class KafkaReplicasE2eTest : public ::testing::Test {
     return n;
   }
 
+  // Waits until both replicas are in the group with two partitions each.
+  static void AwaitSplit(testutil::LoopbackServer& a,
+                         testutil::LoopbackServer& b) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < deadline &&
+           (a.server().kafka_ingest()->stats().partitions != 2 ||
+            b.server().kafka_ingest()->stats().partitions != 2)) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_EQ(a.server().kafka_ingest()->stats().partitions, 2u);
+    ASSERT_EQ(b.server().kafka_ingest()->stats().partitions, 2u);
+  }
+
+  // The open alerts of a server, by fingerprint.
+  static std::map<std::string, v1::Alert> OpenAlerts(
+      testutil::LoopbackServer& server) {
+    std::map<std::string, v1::Alert> out;
+    absl::StatusOr<v1::ListAlertsReply> listed = server.client().ListAlerts({});
+    if (!listed.ok()) return out;
+    for (const v1::Alert& alert : listed->alerts()) {
+      out.emplace(alert.fingerprint(), alert);
+    }
+    return out;
+  }
+
+  // Whether `a` and `b` hold the same alerts in the same states and
+  // severities.
+  static bool SameStates(const std::map<std::string, v1::Alert>& a,
+                         const std::map<std::string, v1::Alert>& b) {
+    if (a.size() != b.size()) return false;
+    for (const auto& [fingerprint, alert] : a) {
+      const auto it = b.find(fingerprint);
+      if (it == b.end() || it->second.state() != alert.state() ||
+          it->second.severity() != alert.severity()) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  static bool Mentions(testutil::HttpReceiver& receiver,
+                       const std::string& fingerprint) {
+    for (const std::string& body : receiver.bodies()) {
+      if (body.find(fingerprint) != std::string::npos) return true;
+    }
+    return false;
+  }
+
   testutil::TempDir dir_;
   common::FakeClock clock_;
   testutil::KafkaCluster cluster_;
@@ -96,17 +150,8 @@ TEST_F(KafkaReplicasE2eTest, TheMergeOfTwoReplicasEqualsOneReplica) {
   ASSERT_OK(a.Start(Config("replica-a", "pair"), &clock_));
   ASSERT_OK(b.Start(Config("replica-b", "pair"), &clock_));
   // Both in the group before any event, so that they split the partitions.
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while (absl::Now() < deadline &&
-         (a.server().kafka_ingest()->stats().partitions == 0 ||
-          b.server().kafka_ingest()->stats().partitions == 0 ||
-          a.server().kafka_ingest()->stats().partitions +
-                  b.server().kafka_ingest()->stats().partitions !=
-              4)) {
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  ASSERT_EQ(a.server().kafka_ingest()->stats().partitions, 2u);
-  ASSERT_EQ(b.server().kafka_ingest()->stats().partitions, 2u);
+  AwaitSplit(a, b);
+  if (HasFatalFailure()) return;
 
   ASSERT_OK(
       cluster_.Produce(kEvents, testutil::SimulatedMessages(kPredictions)));
@@ -166,6 +211,102 @@ TEST_F(KafkaReplicasE2eTest, TheMergeOfTwoReplicasEqualsOneReplica) {
     // bits.
     EXPECT_TRUE(testutil::ApproximatelyEqual(merged, one, &report)) << report;
   }
+}
+
+TEST_F(KafkaReplicasE2eTest, ReplicasAlertOnModelWideWindowsAndOneDelivers) {
+  testutil::HttpReceiver hook_a;
+  testutil::HttpReceiver hook_b;
+  testutil::HttpReceiver hook_single;
+  auto with_hook = [](services::ServerConfig config,
+                      const testutil::HttpReceiver& hook) {
+    config.alerting.webhooks = {{hook.url(), absl::Seconds(5)}};
+    return config;
+  };
+  auto a = std::make_unique<testutil::LoopbackServer>();
+  testutil::LoopbackServer b;
+  testutil::LoopbackServer single;
+  ASSERT_OK(a->Start(with_hook(Config("replica-a", "pair"), hook_a), &clock_));
+  ASSERT_OK(b.Start(with_hook(Config("replica-b", "pair"), hook_b), &clock_));
+  AwaitSplit(*a, b);
+  if (HasFatalFailure()) return;
+  // Partition 0 of the one topic is one member's: that one leads.
+  const bool a_leads = a->server().kafka_ingest()->stats().leads;
+  ASSERT_NE(a_leads, b.server().kafka_ingest()->stats().leads);
+  ASSERT_OK(
+      single.Start(with_hook(Config("single", "alone"), hook_single), &clock_));
+
+  ASSERT_OK(
+      cluster_.Produce(kEvents, testutil::SimulatedMessages(kPredictions)));
+
+  // Each evaluation interval counts once towards the rules' `for`: the
+  // clock moves on until the single replica's alerts fire, and the pair's
+  // are the same, each pair member evaluating the model-wide windows.
+  const absl::Duration interval =
+      single.server().pipeline().policy().evaluation_interval;
+  std::map<std::string, v1::Alert> alone;
+  std::map<std::string, v1::Alert> of_a;
+  std::map<std::string, v1::Alert> of_b;
+  const absl::Time until = absl::Now() + absl::Seconds(90);
+  bool agree = false;
+  while (absl::Now() < until && !agree) {
+    clock_.Advance(interval);
+    absl::SleepFor(absl::Milliseconds(300));
+    alone = OpenAlerts(single);
+    of_a = OpenAlerts(*a);
+    of_b = OpenAlerts(b);
+    bool firing = false;
+    for (const auto& [fingerprint, alert] : alone) {
+      firing = firing || (alert.state() == v1::ALERT_STATE_FIRING &&
+                          alert.severity() != v1::SEVERITY_INSUFFICIENT_DATA);
+    }
+    agree = firing &&
+            Metrics(single, false).counters().joined() ==
+                static_cast<uint64_t>(kPredictions) &&
+            SameStates(alone, of_a) && SameStates(alone, of_b);
+  }
+  ASSERT_TRUE(agree) << "single: " << alone.size()
+                     << " open alerts, a: " << of_a.size()
+                     << ", b: " << of_b.size();
+  for (const auto& [fingerprint, alert] : alone) {
+    // The same windows, merged in another order.
+    EXPECT_NEAR(of_a.at(fingerprint).value(), alert.value(),
+                1e-9 * (1 + std::abs(alert.value())))
+        << fingerprint;
+    EXPECT_NEAR(of_b.at(fingerprint).value(), alert.value(),
+                1e-9 * (1 + std::abs(alert.value())))
+        << fingerprint;
+  }
+
+  // The leader delivered the firing alerts; the other replica nothing.
+  testutil::HttpReceiver& leader_hook = a_leads ? hook_a : hook_b;
+  testutil::HttpReceiver& other_hook = a_leads ? hook_b : hook_a;
+  std::string fired;
+  for (const auto& [fingerprint, alert] : alone) {
+    if (alert.state() == v1::ALERT_STATE_FIRING) fired = fingerprint;
+  }
+  const absl::Time delivered_by = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < delivered_by && !Mentions(leader_hook, fired)) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(Mentions(leader_hook, fired));
+  EXPECT_TRUE(Mentions(hook_single, fired));
+  EXPECT_EQ(other_hook.requests(), 0);
+
+  // The leader leaves: the other takes its partitions, leads, and tells
+  // its receiver of the alerts still firing.
+  if (a_leads) {
+    a.reset();
+  } else {
+    b.Stop();
+  }
+  testutil::LoopbackServer& survivor = a_leads ? b : *a;
+  const absl::Time failover_by = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < failover_by && !Mentions(other_hook, fired)) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_TRUE(survivor.server().kafka_ingest()->stats().leads);
+  EXPECT_EQ(survivor.server().kafka_ingest()->stats().partitions, 4u);
+  EXPECT_TRUE(Mentions(other_hook, fired));
 }
 
 }  // namespace
