@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -17,6 +18,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "services/pipeline.h"
 #include "storage/state_store.h"
 #include "vigie/state/v1/state.pb.h"
@@ -52,8 +55,15 @@ std::string Describe(const Partition& p) {
 // librdkafka's events: errors and its own log lines, into Vigie's log.
 class EventLogger final : public RdKafka::EventCb {
  public:
+  // Called with librdkafka's statistics (JSON), every
+  // statistics.interval.ms.
+  std::function<void(const std::string& json)> on_stats;
+
   void event_cb(RdKafka::Event& event) override {
     switch (event.type()) {
+      case RdKafka::Event::EVENT_STATS:
+        if (on_stats) on_stats(event.str());
+        break;
       case RdKafka::Event::EVENT_ERROR:
         VIGIE_LOG(Warning, "kafka ingest: ", RdKafka::err2str(event.err()),
                   ": ", event.str());
@@ -70,6 +80,15 @@ class EventLogger final : public RdKafka::EventCb {
     }
   }
 };
+
+// A number of librdkafka's statistics, or `otherwise`.
+int64_t NumberOf(const google::protobuf::Struct& object, const char* name,
+                 int64_t otherwise) {
+  const auto it = object.fields().find(name);
+  return it == object.fields().end() || !it->second.has_number_value()
+             ? otherwise
+             : static_cast<int64_t>(it->second.number_value());
+}
 
 // Delivery reports of the dead-letter producer: the failures of the
 // flush in progress.
@@ -153,6 +172,7 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
     for (const KafkaIngestOptions::Topic& topic : options_.topics) {
       formats_[topic.name] = topic.format;
     }
+    logger_.on_stats = [this](const std::string& json) { RecordStats(json); };
   }
   ~Consumer() override {
     Stop();
@@ -198,6 +218,8 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   // The positions stored in RocksDB, by partition.
   std::map<Partition, int64_t> StoredPositions() const;
   absl::Status CheckCoPartitioning();
+  // Reads a consumer's statistics: its prefetched bytes and lag.
+  void RecordStats(const std::string& json);
   // Records the assignment's size and leadership after a rebalance.
   void AfterRebalance(RdKafka::KafkaConsumer* consumer);
   void UpdateStats(const std::function<void(KafkaIngestStats&)>& update) {
@@ -238,6 +260,14 @@ absl::Status KafkaIngest::Consumer::Connect() {
   // skipped, unless the operator said otherwise.
   if (!options_.properties.contains("auto.offset.reset")) {
     if (absl::Status s = Set(*conf, "auto.offset.reset", "earliest"); !s.ok()) {
+      return s;
+    }
+  }
+  // Statistics give the prefetched bytes and the consumer lag
+  // (KafkaIngestStats); every 5 s unless the operator says otherwise.
+  if (!options_.properties.contains("statistics.interval.ms")) {
+    if (absl::Status s = Set(*conf, "statistics.interval.ms", "5000");
+        !s.ok()) {
       return s;
     }
   }
@@ -428,6 +458,50 @@ void KafkaIngest::Consumer::rebalance_cb(
     consumer->unassign();
   }
   AfterRebalance(consumer);
+}
+
+void KafkaIngest::Consumer::RecordStats(const std::string& json) {
+  google::protobuf::Struct stats;
+  if (!google::protobuf::util::JsonStringToMessage(json, &stats).ok()) {
+    VIGIE_LOG(Warning, "kafka ingest: librdkafka's statistics do not parse");
+    return;
+  }
+  const auto type = stats.fields().find("type");
+  if (type == stats.fields().end() ||
+      type->second.string_value() != "consumer") {
+    return;  // The dead-letter producer's.
+  }
+  uint64_t prefetched = 0;
+  int64_t lag = 0;
+  bool lag_known = false;
+  const auto topics = stats.fields().find("topics");
+  if (topics != stats.fields().end()) {
+    for (const auto& [name, topic] : topics->second.struct_value().fields()) {
+      const auto partitions = topic.struct_value().fields().find("partitions");
+      if (partitions == topic.struct_value().fields().end()) continue;
+      for (const auto& [id, partition] :
+           partitions->second.struct_value().fields()) {
+        if (id == "-1") continue;  // Not a partition: librdkafka's own queue.
+        const google::protobuf::Struct& p = partition.struct_value();
+        // The high-level consumer's partitions all feed its one queue, and
+        // each reports that queue's size.
+        prefetched =
+            std::max(prefetched, static_cast<uint64_t>(std::max<int64_t>(
+                                     0, NumberOf(p, "fetchq_size", 0))));
+        // -1 until known, and for partitions not assigned here.
+        if (const int64_t partition_lag = NumberOf(p, "consumer_lag", -1);
+            partition_lag >= 0) {
+          lag += partition_lag;
+          lag_known = true;
+        }
+      }
+    }
+  }
+  UpdateStats([&](KafkaIngestStats& s) {
+    s.prefetched_bytes = prefetched;
+    s.peak_prefetched_bytes = std::max(s.peak_prefetched_bytes, prefetched);
+    s.lag = lag_known ? lag : -1;
+  });
 }
 
 void KafkaIngest::Consumer::AfterRebalance(RdKafka::KafkaConsumer* consumer) {

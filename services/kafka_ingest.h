@@ -48,9 +48,9 @@ struct KafkaIngestOptions {
   // 100,000] and [1ms, 10s].
   uint32_t batch_size = 1000;
   absl::Duration batch_wait = absl::Milliseconds(50);
-  // Bound on the messages librdkafka fetches ahead, in kilobytes per
-  // partition (queued.max.messages.kbytes): when the pipeline falls
-  // behind, fetching stops at this bound rather than memory growing.
+  // Bound on the messages librdkafka fetches ahead, in kilobytes, all
+  // partitions together (queued.max.messages.kbytes): when the pipeline
+  // falls behind, fetching stops at this bound rather than memory growing.
   // Default: 16,384 (16 MiB). Range: [1, 2,097,151].
   uint32_t max_prefetch_kbytes = 16384;
   // Several replicas: the topic (compacted) to which each publishes the
@@ -99,6 +99,15 @@ struct KafkaIngestStats {
   uint64_t rebalances = 0;     // Assignments and revocations.
   uint32_t partitions = 0;     // Currently assigned.
   bool leads = false;          // See KafkaIngest's "Leadership".
+  // From librdkafka's statistics (every statistics.interval.ms, 5 s by
+  // default): the bytes fetched ahead and not yet consumed, now and at
+  // most since the start (bounded by max_prefetch_kbytes, overshot by at
+  // most one fetch per partition: fetch.message.max.bytes, or one of the
+  // producer's record batches if larger), and the assigned partitions'
+  // total lag behind their high watermarks (-1 until known).
+  uint64_t prefetched_bytes = 0;
+  uint64_t peak_prefetched_bytes = 0;
+  int64_t lag = -1;
 };
 
 // A Kafka consumer-group member feeding the pipeline.
@@ -126,8 +135,8 @@ struct KafkaIngestStats {
 // validation are rejected and counted by the pipeline, like any ingest.
 //
 // Backpressure. One thread consumes and ingests in turn: while the
-// pipeline is slow, it does not consume, and librdkafka stops fetching at
-// max_prefetch_kbytes per partition.
+// pipeline is slow, it does not consume, and librdkafka stops fetching
+// once its queue holds max_prefetch_kbytes (see KafkaIngestStats).
 //
 // Leadership. The member assigned partition 0 of the first topic (by name)
 // leads the group: with a pane exchange, every replica evaluates the rules

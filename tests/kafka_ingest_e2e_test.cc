@@ -251,6 +251,43 @@ TEST_F(KafkaIngestE2eTest, BrokerErrorsLeaderChangesAndRestartsLoseNothing) {
   EXPECT_EQ(reply.counters().rejected(), 0u);
 }
 
+TEST_F(KafkaIngestE2eTest, ABehindConsumerStopsFetchingAtItsBound) {
+  // Every message is in the topic before the server starts: it is behind
+  // from the start, for all of them.
+  // Enough for a stream 15 times the bound.
+  const int64_t n = 20'000;
+  const std::vector<testutil::KafkaCluster::Message> messages =
+      AsMessages(Simulated(n, 5));
+  uint64_t produced_bytes = 0;
+  for (const testutil::KafkaCluster::Message& message : messages) {
+    produced_bytes += message.value.size();
+  }
+  ASSERT_OK(cluster_.Produce(kEvents, messages));
+
+  services::ServerConfig config = Config("bounded");
+  config.kafka_ingest.max_prefetch_kbytes = 64;
+  config.kafka_ingest.properties["fetch.message.max.bytes"] = "16384";
+  config.kafka_ingest.properties["statistics.interval.ms"] = "100";
+  testutil::LoopbackServer server;
+  ASSERT_OK(server.Start(config, &clock_));
+  WaitFor(server, static_cast<uint64_t>(n));
+  // Statistics once more, now that everything was consumed.
+  absl::SleepFor(absl::Milliseconds(500));
+  const services::KafkaIngestStats stats =
+      server.server().kafka_ingest()->stats();
+
+  // librdkafka's bound: max_prefetch_kbytes in the consumer's queue,
+  // overshot by at most one fetch per partition (the producer's batches
+  // are no larger than a fetch).
+  const uint64_t bound = 64 * 1024 + 4 * 16384;
+  EXPECT_LE(stats.peak_prefetched_bytes, bound);
+  // It was behind (the queue filled), and the stream far exceeds the bound:
+  // without it, memory would have grown with the stream.
+  EXPECT_GE(stats.peak_prefetched_bytes, 16u * 1024);
+  EXPECT_GT(produced_bytes, 10 * bound);
+  EXPECT_EQ(stats.lag, 0);
+}
+
 TEST_F(KafkaIngestE2eTest, UndecodableMessagesGoToTheDeadLetterTopic) {
   const std::vector<v1::Event> events = Simulated(10, 3);
   std::vector<testutil::KafkaCluster::Message> messages = AsMessages(events);

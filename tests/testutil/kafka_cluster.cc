@@ -63,6 +63,9 @@ absl::Status KafkaCluster::Produce(const std::string& topic,
                              Conf({{"bootstrap.servers", bootstraps()},
                                    {"enable.idempotence", "true"},
                                    {"linger.ms", "5"},
+                                   // Kafka's own producers' default: a
+                                   // fetch returns at least one batch.
+                                   {"batch.size", "16384"},
                                    {"log_level", "3"}}),
                              error, sizeof(error));
     if (producer_ == nullptr) return absl::InternalError(error);
