@@ -221,7 +221,7 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   // Reads a consumer's statistics: its prefetched bytes and lag.
   void RecordStats(const std::string& json);
   // Records the assignment's size and leadership after a rebalance.
-  void AfterRebalance(RdKafka::KafkaConsumer* consumer);
+  void AfterRebalance();
   void UpdateStats(const std::function<void(KafkaIngestStats&)>& update) {
     absl::MutexLock lock(&stats_mu_);
     update(stats_);
@@ -240,6 +240,9 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   std::atomic<bool> stopping_{false};
   bool closing_ = false;  // Run has called close(); consuming thread only.
   bool leads_ = false;    // Consuming thread only.
+  // The partitions assigned, as the rebalances said: asking librdkafka
+  // (assignment()) from the callback can block while the consumer closes.
+  std::set<Partition> assigned_;
   // Owned by the consuming thread (rebalance_cb runs on it, inside
   // consume() and close()).
   Messages gathering_;
@@ -434,8 +437,12 @@ void KafkaIngest::Consumer::rebalance_cb(
       }
     } else {
       consumer->assign(partitions);
+      assigned_.clear();  // Eager: the assignment is replaced whole.
     }
-    AfterRebalance(consumer);
+    for (RdKafka::TopicPartition* tp : partitions) {
+      assigned_.insert({tp->topic(), tp->partition()});
+    }
+    AfterRebalance();
     return;
   }
   // Revoked (or lost): what was gathered is ingested first, and the
@@ -456,8 +463,10 @@ void KafkaIngest::Consumer::rebalance_cb(
         consumer->incremental_unassign(partitions));
   } else {
     consumer->unassign();
+    assigned_.clear();
   }
-  AfterRebalance(consumer);
+  for (const Partition& p : revoked) assigned_.erase(p);
+  AfterRebalance();
 }
 
 void KafkaIngest::Consumer::RecordStats(const std::string& json) {
@@ -504,9 +513,7 @@ void KafkaIngest::Consumer::RecordStats(const std::string& json) {
   });
 }
 
-void KafkaIngest::Consumer::AfterRebalance(RdKafka::KafkaConsumer* consumer) {
-  std::vector<RdKafka::TopicPartition*> assigned;
-  consumer->assignment(assigned);
+void KafkaIngest::Consumer::AfterRebalance() {
   // Validate() refused an empty topic list.
   const std::string& first =
       std::min_element(
@@ -514,15 +521,11 @@ void KafkaIngest::Consumer::AfterRebalance(RdKafka::KafkaConsumer* consumer) {
           [](const KafkaIngestOptions::Topic& a,
              const KafkaIngestOptions::Topic& b) { return a.name < b.name; })
           ->name;
-  const bool leads = std::any_of(
-      assigned.begin(), assigned.end(), [&](const RdKafka::TopicPartition* tp) {
-        return tp->topic() == first && tp->partition() == 0;
-      });
+  const bool leads = assigned_.contains({first, 0});
   UpdateStats([&](KafkaIngestStats& s) {
-    s.partitions = static_cast<uint32_t>(assigned.size());
+    s.partitions = static_cast<uint32_t>(assigned_.size());
     s.leads = leads;
   });
-  RdKafka::TopicPartition::destroy(assigned);
   if (leads == leads_) return;
   leads_ = leads;
   VIGIE_LOG(Info, "kafka ingest: this replica ",
