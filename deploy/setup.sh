@@ -16,6 +16,8 @@ packages=(
   # Alert delivery tests run a real Alertmanager; the Kafka example's test
   # produces and consumes with kcat.
   prometheus-alertmanager kcat
+  # The demo shows /metrics with curl.
+  curl
 )
 
 missing=()

@@ -749,15 +749,30 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
                                               std::string path) {
   ASSIGN_OR_RETURN(
       Mapping m,
-      ReadMapping(
-          source, node, std::move(path),
-          {"data_dir", "grpc_address", "accept_undeclared_models",
-           "default_model", "models", "expiry_sweep_interval",
-           "checkpoint_interval", "checkpoint_bytes", "storage", "alerting",
-           "policy", "policy_file", "catalogue", "kafka_ingest"}));
+      ReadMapping(source, node, std::move(path),
+                  {"data_dir", "grpc_address", "http_address", "metrics",
+                   "accept_undeclared_models", "default_model", "models",
+                   "expiry_sweep_interval", "checkpoint_interval",
+                   "checkpoint_bytes", "storage", "alerting", "policy",
+                   "policy_file", "catalogue", "kafka_ingest"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
+  RETURN_IF_ERROR(Get(m, "http_address", &config.http_address));
+  if (const YAML::Node* v = m.Find("metrics"); v != nullptr) {
+    ASSIGN_OR_RETURN(Mapping x, ReadMapping(source, *v, m.Path("metrics"),
+                                            {"windows", "max_series"}));
+    RETURN_IF_ERROR(Get(x, "max_series", &config.metrics.max_series));
+    if (x.Find("windows") != nullptr) config.metrics.windows.clear();
+    RETURN_IF_ERROR(ForEach(x, "windows", [&](const YAML::Node& item, size_t) {
+      absl::Duration window;
+      if (!item.IsScalar() || !Convert(item.Scalar(), &window)) {
+        return x.Error(item, "windows", "must be a list of durations");
+      }
+      config.metrics.windows.push_back(window);
+      return absl::OkStatus();
+    }));
+  }
   RETURN_IF_ERROR(
       Get(m, "accept_undeclared_models", &config.accept_undeclared_models));
   RETURN_IF_ERROR(

@@ -148,6 +148,23 @@ struct ServerConfig {
   std::string data_dir = "./vigie-data";
   // host:port the gRPC server listens on.
   std::string grpc_address = "127.0.0.1:50051";
+  // host:port of the HTTP server (/metrics, /healthz, /readyz), on its own
+  // port so that it can be bound to another interface than the API; empty:
+  // no HTTP server. Port 0 picks a free one (logged).
+  std::string http_address = "127.0.0.1:9464";
+  // What /metrics exports (services/metrics_export.h).
+  struct Metrics {
+    // The sliding windows (each a multiple of every model's pane length;
+    // others are skipped for that model) whose monitor values are
+    // exported, as vigie_monitor_value{window=...}. Default: 1h and 24h.
+    // At most 8, each in [1s, 366d].
+    std::vector<absl::Duration> windows = {absl::Hours(1), absl::Hours(24)};
+    // At most this many series per scrape; the rest are left out and
+    // counted (vigie_metrics_series_dropped). Default: 10,000. Range:
+    // [100, 1,000,000].
+    uint32_t max_series = 10'000;
+  };
+  Metrics metrics;
   // An event for a model not listed in `models` is monitored with
   // default_model's settings under its own id; false: it is rejected as an
   // unknown model.

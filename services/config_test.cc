@@ -415,6 +415,49 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_THAT(config.policy.rules, SizeIs(16));
 }
 
+TEST(ConfigTest, HttpAndMetricsKeys) {
+  const ServerConfig defaults;
+  EXPECT_EQ(defaults.http_address, "127.0.0.1:9464");
+  EXPECT_EQ(defaults.metrics.windows,
+            (std::vector<absl::Duration>{absl::Hours(1), absl::Hours(24)}));
+  EXPECT_EQ(defaults.metrics.max_series, 10'000u);
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("http_address: 0.0.0.0:8081\n"
+                                         "metrics:\n"
+                                         "  windows: [5m, 7d]\n"
+                                         "  max_series: 500\n",
+                                         "t.yaml"));
+  EXPECT_EQ(config.http_address, "0.0.0.0:8081");
+  EXPECT_EQ(config.metrics.windows,
+            (std::vector<absl::Duration>{absl::Minutes(5), absl::Hours(168)}));
+  EXPECT_EQ(config.metrics.max_series, 500u);
+  ASSERT_OK_AND_ASSIGN(ServerConfig off,
+                       ParseServerConfig("http_address: \"\"\n", "t.yaml"));
+  EXPECT_EQ(off.http_address, "");
+
+  EXPECT_THAT(
+      ParseServerConfig("metrics:\n  windows: [5m, soon]\n", "t.yaml")
+          .status()
+          .message(),
+      AllOf(HasSubstr("t.yaml:2:"), HasSubstr("must be a list of durations")));
+  EXPECT_THAT(
+      ParseServerConfig("metrics:\n  max_series: 10\n", "t.yaml")
+          .status()
+          .message(),
+      HasSubstr("metrics.max_series must be in [100, 1000000], got 10"));
+  EXPECT_THAT(ParseServerConfig("metrics:\n  windows: [0s]\n", "t.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("metrics.windows must each be in [1s, 366d]"));
+  EXPECT_THAT(
+      ParseServerConfig("http_address: nowhere\n", "t.yaml").status().message(),
+      HasSubstr("http_address must be host:port"));
+  EXPECT_THAT(ParseServerConfig("metrics:\n  window: [1h]\n", "t.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("window"));
+}
+
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
   const ServerConfig defaults;
   EXPECT_EQ(defaults.checkpoint_interval, absl::Seconds(1));

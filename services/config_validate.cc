@@ -189,6 +189,22 @@ absl::Status ServerConfig::Validate() const {
   };
   if (data_dir.empty()) return error("data_dir is required");
   if (grpc_address.empty()) return error("grpc_address is required");
+  if (!http_address.empty() && http_address.rfind(':') == std::string::npos) {
+    return error("http_address must be host:port, got \"", http_address, "\"");
+  }
+  if (metrics.windows.size() > 8) {
+    return error("metrics.windows: at most 8, got ", metrics.windows.size());
+  }
+  for (absl::Duration window : metrics.windows) {
+    if (window < absl::Seconds(1) || window > absl::Hours(366 * 24)) {
+      return error("metrics.windows must each be in [1s, 366d], got ",
+                   absl::FormatDuration(window));
+    }
+  }
+  if (metrics.max_series < 100 || metrics.max_series > 1'000'000) {
+    return error("metrics.max_series must be in [100, 1000000], got ",
+                 metrics.max_series);
+  }
   if (expiry_sweep_interval <= absl::ZeroDuration() ||
       expiry_sweep_interval == absl::InfiniteDuration()) {
     return error("expiry_sweep_interval must be finite and > 0, got ",

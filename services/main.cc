@@ -14,6 +14,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -29,6 +30,13 @@ ABSL_FLAG(std::string, data_dir, "",
 ABSL_FLAG(std::string, grpc_address, "",
           "host:port to serve gRPC on (port 0: any free port). Overrides the "
           "configuration's grpc_address.");
+ABSL_FLAG(std::string, http_address, "",
+          "host:port to serve /metrics, /healthz and /readyz on (port 0: any "
+          "free port; \"off\": no HTTP server). Overrides the "
+          "configuration's http_address.");
+ABSL_FLAG(std::string, http_port_file, "",
+          "When set, the HTTP port actually bound is written to this file "
+          "once the server is ready.");
 ABSL_FLAG(std::string, kafka_brokers, "",
           "Bootstrap brokers (host:port,...) to consume events from. "
           "Overrides the configuration's kafka_ingest.brokers, which must "
@@ -95,7 +103,14 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Vigie, a streaming model-monitoring service.\n"
       "Usage: vigie [--config=vigie.yaml] [--data_dir=DIR] "
-      "[--grpc_address=HOST:PORT]");
+      "[--grpc_address=HOST:PORT] [--http_address=HOST:PORT]\n"
+      "Every setting is in the configuration file (see deploy/vigie.yaml); "
+      "the flags override the few that differ per run.");
+  absl::FlagsUsageConfig usage;
+  usage.version_string = [] {
+    return std::string("vigie " VIGIE_VERSION "\n");
+  };
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
   using vigie::common::LogLevel;
@@ -133,6 +148,13 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_grpc_address).empty()) {
     config->grpc_address = absl::GetFlag(FLAGS_grpc_address);
   }
+  if (const std::string http = absl::GetFlag(FLAGS_http_address);
+      !http.empty()) {
+    config->http_address = http == "off" ? std::string() : http;
+    if (absl::Status s = config->Validate(); !s.ok()) {
+      return Fail(absl::StrCat("--http_address: ", s.message()));
+    }
+  }
   if (!absl::GetFlag(FLAGS_kafka_brokers).empty()) {
     config->kafka_ingest.brokers = absl::GetFlag(FLAGS_kafka_brokers);
     // The configuration was validated without them: topics may be missing.
@@ -157,6 +179,17 @@ int main(int argc, char** argv) {
     std::ofstream(tmp) << (*server)->port() << "\n";
     if (std::rename(tmp.c_str(), port_file.c_str()) != 0) {
       return Fail(absl::StrCat("cannot write --port_file ", port_file));
+    }
+  }
+
+  const std::string http_port_file = absl::GetFlag(FLAGS_http_port_file);
+  if (!http_port_file.empty()) {
+    const std::string http = (*server)->http_address();
+    const std::string tmp = http_port_file + ".tmp";
+    std::ofstream(tmp) << http.substr(http.rfind(':') + 1) << "\n";
+    if (http.empty() || std::rename(tmp.c_str(), http_port_file.c_str()) != 0) {
+      return Fail(absl::StrCat("cannot write --http_port_file ", http_port_file,
+                               http.empty() ? " (no HTTP server)" : ""));
     }
   }
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "monitors/change_episode.h"
@@ -1031,6 +1032,7 @@ absl::Status Pipeline::CheckpointLocked() {
       !marks_.dirty() && logged_bytes_ == 0) {
     return absl::OkStatus();
   }
+  const absl::Time began = absl::Now();  // Real time, for the stats.
   storage::StateBatch batch = store_->NewBatch();
   // What the other replicas are told once the batch is committed.
   std::vector<PaneUpdate> published;
@@ -1096,7 +1098,25 @@ absl::Status Pipeline::CheckpointLocked() {
   logged_bytes_ = 0;
   checkpoints_ = number;
   if (exchange_ != nullptr && !published.empty()) exchange_->Publish(published);
+  const absl::Duration took = absl::Now() - began;
+  ++checkpoint_stats_.written;
+  checkpoint_stats_.last = took;
+  checkpoint_stats_.total += took;
   return absl::OkStatus();
+}
+
+Pipeline::CheckpointStats Pipeline::checkpoint_stats() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return checkpoint_stats_;
+}
+
+std::vector<std::string> Pipeline::ModelIds() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  ids.reserve(models_.size());
+  for (const auto& [id, model] : models_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
 }
 
 }  // namespace vigie::services

@@ -169,6 +169,17 @@ class Pipeline {
   };
   Recovery recovery() const { return recovery_; }
 
+  // The checkpoints written since the start (those with nothing to write
+  // are not counted), and how long they took in real time.
+  struct CheckpointStats {
+    uint64_t written = 0;
+    absl::Duration last;
+    absl::Duration total;
+  };
+  CheckpointStats checkpoint_stats() const ABSL_LOCKS_EXCLUDED(mu_);
+  // The models that have state here, by id.
+  std::vector<std::string> ModelIds() const ABSL_LOCKS_EXCLUDED(mu_);
+
   // kNotFound for a model never seen; kInvalidArgument for a bad window.
   absl::StatusOr<vigie::v1::GetMetricsReply> GetMetrics(
       const vigie::v1::GetMetricsRequest& request) const
@@ -452,6 +463,7 @@ class Pipeline {
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t logged_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpoints_ ABSL_GUARDED_BY(mu_) = 0;
+  CheckpointStats checkpoint_stats_ ABSL_GUARDED_BY(mu_);
   // Models changed since the last checkpoint.
   std::set<ModelState*> dirty_models_ ABSL_GUARDED_BY(mu_);
   bool unattributed_dirty_ ABSL_GUARDED_BY(mu_) = false;

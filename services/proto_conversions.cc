@@ -215,6 +215,7 @@ void CountersToProto(const state::v1::ModelCountersState& counters,
     *out->mutable_watermark() = counters.watermark();
   out->set_late(counters.late());
   out->set_late_dropped(counters.late_dropped());
+  out->set_model_version(counters.watermark_model_version());
   for (const auto& [reason, count] : counters.rejected_by_reason()) {
     (*out->mutable_rejected_by_reason())[reason] = count;
   }

@@ -16,7 +16,9 @@
 #include "services/alert_router.h"
 #include "services/alert_watchers.h"
 #include "services/grpc_service.h"
+#include "services/http_server.h"
 #include "services/kafka_ingest.h"
+#include "services/metrics_export.h"
 #include "services/pane_exchange.h"
 #include "services/silences.h"
 #include "sinks/alert_dispatcher.h"
@@ -99,6 +101,43 @@ absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
 absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
     ServerConfig config, const common::Clock* clock) {
   std::unique_ptr<VigieServer> server(new VigieServer());
+  server->metrics_options_ = config.metrics;
+  if (!config.http_address.empty()) {
+    HttpServer::Handlers handlers;
+    VigieServer* raw = server.get();
+    handlers.ready = [raw]() -> absl::Status {
+      switch (raw->phase_.load()) {
+        case kReady:
+          return absl::OkStatus();
+        case kLoading:
+          return absl::UnavailableError(
+              "loading the state (replaying the ingest log)");
+        default:
+          return absl::UnavailableError("shutting down");
+      }
+    };
+    handlers.metrics = [raw] {
+      absl::ReaderMutexLock lock(&raw->http_mu_);
+      if (raw->phase_.load() != kReady) {
+        // Not serving yet (or any more): only that it is up.
+        return absl::StrCat(
+            "# HELP vigie_build_info Vigie's version, as a label.\n"
+            "# TYPE vigie_build_info gauge\n"
+            "vigie_build_info{version=\"",
+            VIGIE_VERSION, "\"} 1\n");
+      }
+      MetricsSources sources;
+      sources.pipeline = raw->pipeline_.get();
+      sources.store = raw->store_.get();
+      sources.kafka = raw->kafka_ingest_.get();
+      sources.dispatcher = raw->dispatcher_.get();
+      return RenderMetrics(sources, raw->metrics_options_);
+    };
+    ASSIGN_OR_RETURN(server->http_, HttpServer::Start(config.http_address,
+                                                      std::move(handlers)));
+    VIGIE_LOG(Info, "serving HTTP (/metrics, /healthz, /readyz) on ",
+              server->http_->address());
+  }
   storage::StateStoreOptions store_options;
   store_options.path = config.data_dir;
   store_options.block_cache_bytes = config.block_cache_bytes;
@@ -207,6 +246,7 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   });
   VIGIE_LOG(Info, "serving gRPC on ", server->address_, ", state in ",
             store_options.path);
+  server->phase_.store(kReady);
   return server;
 }
 
@@ -235,6 +275,10 @@ void VigieServer::MaintenanceLoop(absl::Duration checkpoint_interval,
 void VigieServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  // Not ready from now on: /readyz says so, and /metrics reads nothing
+  // that is being taken down.
+  phase_.store(kStopping);
+  { absl::MutexLock wait_for_renders(&http_mu_); }
   // A server whose Start failed part way has only some parts to stop.
   // Watch streams never end by themselves: ended first, so that they do
   // not hold the server's grace period.
@@ -269,6 +313,11 @@ void VigieServer::Shutdown(absl::Duration grace) {
   acknowledgements_.reset();
   silences_.reset();
   store_.reset();  // Closes RocksDB: every commit is already in its WAL.
+  http_.reset();
+}
+
+std::string VigieServer::http_address() const {
+  return http_ != nullptr ? http_->address() : std::string();
 }
 
 VigieServer::~VigieServer() { Shutdown(); }

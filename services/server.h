@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
@@ -31,11 +33,13 @@ class KafkaIngest;
 class PaneExchange;
 class AlertRouter;
 class AlertWatchers;
+class HttpServer;
 class Silences;
 class VigieService;
 
 // A running Vigie: the state store in config.data_dir, the pipeline over it,
-// the gRPC server on config.grpc_address, and a maintenance thread that
+// the gRPC server on config.grpc_address, the HTTP server (metrics and
+// probes) on config.http_address, and a maintenance thread that
 // checkpoints every config.checkpoint_interval and expires pending joins
 // every config.expiry_sweep_interval.
 //
@@ -53,6 +57,8 @@ class VigieServer {
   // The port gRPC listens on, and "host:port".
   int port() const { return port_; }
   const std::string& address() const { return address_; }
+  // HTTP's "host:port" (the port chosen); empty without HTTP server.
+  std::string http_address() const;
 
   // Ends the WatchAlerts streams (UNAVAILABLE), stops accepting calls,
   // lets calls in flight finish for up to `grace` (then cancels them),
@@ -85,6 +91,15 @@ class VigieServer {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<KafkaIngest> kafka_ingest_;
   std::unique_ptr<PaneExchange> exchange_;
+  // Started first, stopped last: its probes answer while the state loads.
+  // Its handlers read the parts above only while phase_ is kReady.
+  std::unique_ptr<HttpServer> http_;
+  enum Phase { kLoading, kReady, kStopping };
+  std::atomic<Phase> phase_{kLoading};
+  // Held (shared) by a /metrics render; Shutdown takes it once after
+  // leaving kReady, so that no render still reads what it takes down.
+  absl::Mutex http_mu_;
+  ServerConfig::Metrics metrics_options_;
   int port_ = 0;
   std::string address_;
   absl::Notification stop_;

@@ -650,4 +650,20 @@ StateStore::LoadAcknowledgements() const {
   return acknowledgements;
 }
 
+StateStore::Size StateStore::ApproximateSize() const {
+  Size size;
+  for (rocksdb::ColumnFamilyHandle* family : rep_->families) {
+    uint64_t value = 0;
+    if (rep_->db->GetIntProperty(family, "rocksdb.total-sst-files-size",
+                                 &value)) {
+      size.sst_bytes += value;
+    }
+    if (rep_->db->GetIntProperty(family, "rocksdb.cur-size-all-mem-tables",
+                                 &value)) {
+      size.memtable_bytes += value;
+    }
+  }
+  return size;
+}
+
 }  // namespace vigie::storage

@@ -228,6 +228,14 @@ class StateStore {
   absl::StatusOr<std::vector<state::v1::AcknowledgementState>>
   LoadAcknowledgements() const;
 
+  // What the database holds now, from RocksDB's own accounting: the bytes
+  // of its table files (all column families) and of its memtables.
+  struct Size {
+    uint64_t sst_bytes = 0;
+    uint64_t memtable_bytes = 0;
+  };
+  Size ApproximateSize() const;
+
  private:
   struct Rep;
   explicit StateStore(std::unique_ptr<Rep> rep);

@@ -48,6 +48,7 @@ class AlertOperationsE2eTest : public ::testing::Test {
                          services::DefaultServerConfig());
     config.data_dir = dir_.Join("state");
     config.grpc_address = "127.0.0.1:0";
+    config.http_address = "127.0.0.1:0";
     config.alerting.webhooks.push_back({webhook_.url(), absl::Seconds(5)});
     config.alerting.resend_interval = resend_interval;
     config.policy.rules = {ParityRule("T1", 0.1), ParityRule("T2", 0.05)};

@@ -61,6 +61,7 @@ class AlertmanagerE2eTest : public ::testing::Test {
                          services::DefaultServerConfig());
     config.data_dir = dir_.Join("state");
     config.grpc_address = "127.0.0.1:0";
+    config.http_address = "127.0.0.1:0";
     config.alerting.alertmanager_url = alertmanager_->url();
     config.alerting.resend_interval = absl::Seconds(1);
     config.policy.rules = {ParityRule()};
@@ -185,6 +186,7 @@ TEST_F(AlertmanagerE2eTest, AFlappingMetricWithForThreeAlertsOnce) {
                        services::DefaultServerConfig());
   config.data_dir = dir_.Join("flapping");
   config.grpc_address = "127.0.0.1:0";
+  config.http_address = "127.0.0.1:0";
   config.alerting.alertmanager_url = alertmanager_->url();
   config.alerting.webhooks.push_back({webhook.url(), absl::Seconds(5)});
   config.alerting.resend_interval = absl::Hours(1);  // No resends here.

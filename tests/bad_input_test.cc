@@ -59,6 +59,7 @@ TEST(BadInputTest, BadRecordsAreRejectedWithReasonsAndTheRestKept) {
                        services::DefaultServerConfig());
   config.data_dir = dir.Join("state");
   config.grpc_address = "127.0.0.1:0";
+  config.http_address = "127.0.0.1:0";
   services::ModelConfig model = config.default_model;
   model.id = "credit";
   model.versions = {"v1"};

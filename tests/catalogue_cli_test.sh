@@ -110,7 +110,7 @@ printf '%s\n' '{"item": {"itemId": "a"}}' '{"item": {"itemId": "b", "categories"
 printf 'models:\n  - id: recs\n    task: recommendation\n    catalogue_file: bad.jsonl\n' > "$dir/conf/vigie.yaml"
 set +e
 "$vigie" --config="$dir/conf/vigie.yaml" --data_dir="$dir/state" \
-  --grpc_address=127.0.0.1:0 > "$dir/out" 2>&1
+  --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 > "$dir/out" 2>&1
 code=$?
 set -e
 [ "$code" -ne 0 ] || fail "a bad catalogue_file did not stop the server"

@@ -106,6 +106,7 @@ class CompasTest : public ::testing::Test {
                          services::DefaultServerConfig());
     config.data_dir = dir_.Join("state");
     config.grpc_address = "127.0.0.1:0";
+    config.http_address = "127.0.0.1:0";
     services::ModelConfig model = config.default_model;
     model.id = "compas";
     model.pane_length = absl::Hours(24);

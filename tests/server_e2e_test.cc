@@ -26,6 +26,7 @@ class ServerE2eTest : public ::testing::Test {
                          services::DefaultServerConfig());
     config.data_dir = dir_.Join("state");
     config.grpc_address = "127.0.0.1:0";
+    config.http_address = "127.0.0.1:0";
     ASSERT_OK_AND_ASSIGN(server_,
                          services::VigieServer::Start(config, &clock_));
     ASSERT_OK_AND_ASSIGN(client_,
@@ -103,6 +104,7 @@ TEST_F(ServerE2eTest, SecondServerOnTheSameDataIsRefused) {
   services::ServerConfig config = *services::DefaultServerConfig();
   config.data_dir = dir_.Join("state");
   config.grpc_address = "127.0.0.1:0";
+  config.http_address = "127.0.0.1:0";
   const auto second = services::VigieServer::Start(config, &clock_);
   EXPECT_FALSE(second.ok());
 }

@@ -15,9 +15,10 @@ cmake --build "$build" -j "$(nproc)" --target vigie vigiectl
 
 # A fresh state folder per demo, so that replaying twice does not count twice.
 data="$build/demo-data"
-rm -rf "$data" "$data.port"
+rm -rf "$data" "$data.port" "$data.http"
 "$build/services/vigie" --data_dir="$data" --grpc_address=127.0.0.1:0 \
-  --port_file="$data.port" 2> "$build/demo-server.log" &
+  --port_file="$data.port" --http_address=127.0.0.1:0 \
+  --http_port_file="$data.http" 2> "$build/demo-server.log" &
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
 
@@ -41,6 +42,11 @@ echo "== Metrics of model 'demo'"
 echo
 echo "== Alerts"
 "$ctl" alerts --server="$address"
+echo
+echo "== Prometheus metrics (a few of http://127.0.0.1:$(cat "$data.http")/metrics)"
+curl -fsS "http://127.0.0.1:$(cat "$data.http")/metrics" > "$build/demo-metrics.txt"
+grep -E '^vigie_(events_total|alerts_open|checkpoints_total)|metric="(calibration\.expected_calibration_error|fairness\.groups\.selection_rate)".*window="24h"' \
+  "$build/demo-metrics.txt" | sed -n '1,14p'
 echo
 echo "== Server log (alerts are logged too)"
 grep -E "alert|serving" "$build/demo-server.log" || true

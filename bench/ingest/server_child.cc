@@ -88,9 +88,12 @@ absl::StatusOr<ServerChild> ServerChild::Start(
     const std::string& port_file, const std::string& log_path,
     absl::Duration timeout, std::vector<std::string> extra_args) {
   std::remove(port_file.c_str());
-  std::vector<std::string> args = {
-      binary, "--data_dir=" + data_dir, "--grpc_address=127.0.0.1:0",
-      "--port_file=" + port_file, "--log_level=warning"};
+  std::vector<std::string> args = {binary,
+                                   "--data_dir=" + data_dir,
+                                   "--grpc_address=127.0.0.1:0",
+                                   "--http_address=127.0.0.1:0",
+                                   "--port_file=" + port_file,
+                                   "--log_level=warning"};
   for (std::string& arg : extra_args) args.push_back(std::move(arg));
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());

@@ -96,6 +96,7 @@ double Vigie(const std::string& brokers, const std::string& group,
   }
   config->data_dir = data_dir;
   config->grpc_address = "127.0.0.1:0";
+  config->http_address = "";  // Not measured.
   config->kafka_ingest.brokers = brokers;
   config->kafka_ingest.group_id = group;
   config->kafka_ingest.topics = {{kTopic, services::PayloadFormat::kProtobuf}};

@@ -30,6 +30,7 @@ expect() {
 start() {
   rm -f "$dir/port"
   "$vigie" --data_dir="$dir/state" --grpc_address=127.0.0.1:0 \
+    --http_address=127.0.0.1:0 \
     --port_file="$dir/port" "$@" 2>> "$dir/log" &
   server=$!
   for _ in $(seq 1 300); do

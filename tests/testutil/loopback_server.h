@@ -25,6 +25,7 @@ class LoopbackServer {
   absl::Status Start(services::ServerConfig config,
                      const common::Clock* clock) {
     config.grpc_address = "127.0.0.1:0";
+    if (!config.http_address.empty()) config.http_address = "127.0.0.1:0";
     config_ = std::move(config);
     clock_ = clock;
     return Start();

@@ -23,9 +23,9 @@ absl::StatusOr<ServerProcess> ServerProcess::Start(
     absl::Duration timeout) {
   const std::string port_file = data_dir + ".port";
   std::remove(port_file.c_str());
-  std::vector<std::string> args = {binary, "--data_dir=" + data_dir,
-                                   "--grpc_address=127.0.0.1:0",
-                                   "--port_file=" + port_file};
+  std::vector<std::string> args = {
+      binary, "--data_dir=" + data_dir, "--grpc_address=127.0.0.1:0",
+      "--http_address=127.0.0.1:0", "--port_file=" + port_file};
   for (std::string& arg : extra_args) args.push_back(std::move(arg));
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());

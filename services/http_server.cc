@@ -1,0 +1,71 @@
+#include "services/http_server.h"
+
+#include <httplib.h>
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace vigie::services {
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    const std::string& address, Handlers handlers) {
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("http_address must be host:port, got \"", address, "\""));
+  }
+  const std::string host = address.substr(0, colon);
+  std::unique_ptr<HttpServer> http(new HttpServer());
+  http->server_ = std::make_unique<httplib::Server>();
+  httplib::Server& server = *http->server_;
+  server.Get("/metrics", [metrics = std::move(handlers.metrics)](
+                             const httplib::Request&, httplib::Response& res) {
+    res.set_content(metrics(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server.Get("/readyz", [ready = std::move(handlers.ready)](
+                            const httplib::Request&, httplib::Response& res) {
+    const absl::Status status = ready();
+    if (status.ok()) {
+      res.set_content("ready\n", "text/plain");
+    } else {
+      res.status = 503;
+      res.set_content(absl::StrCat("not ready: ", status.message(), "\n"),
+                      "text/plain");
+    }
+  });
+  const int bound = port == 0 ? server.bind_to_any_port(host)
+                              : (server.bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", address,
+                                               " for HTTP (address in use?)"));
+  }
+  http->address_ = absl::StrCat(host, ":", bound);
+  http->thread_ = std::thread([&server] { server.listen_after_bind(); });
+  // Serving once this returns.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!server.is_running()) {
+    if (absl::Now() > deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "the HTTP server on ", http->address_, " did not start"));
+    }
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  return http;
+}
+
+HttpServer::~HttpServer() {
+  if (server_ != nullptr) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace vigie::services

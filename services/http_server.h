@@ -1,0 +1,53 @@
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace vigie::services {
+
+// Vigie's HTTP endpoints (cpp-httplib), on a port of their own:
+//   GET /metrics  Prometheus's text format (metrics_export.h)
+//   GET /healthz  200 "ok" while the process serves HTTP at all
+//   GET /readyz   200 "ready" once the state is loaded and Vigie ingests;
+//                 503 with the reason before (loading, replaying) and
+//                 while it shuts down
+// Each handler runs on the server's own threads.
+class HttpServer {
+ public:
+  struct Handlers {
+    // The /metrics body.
+    std::function<std::string()> metrics;
+    // ok when ready; otherwise why not (the /readyz body).
+    std::function<absl::Status()> ready;
+  };
+
+  // Listens on `address` (host:port; port 0 picks a free one).
+  // kUnavailable when it cannot.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const std::string& address, Handlers handlers);
+  // Stops listening and waits for the handlers in flight.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // host:port, with the port chosen.
+  const std::string& address() const { return address_; }
+
+ private:
+  HttpServer() = default;
+
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::string address_;
+};
+
+}  // namespace vigie::services
