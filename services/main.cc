@@ -15,6 +15,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -109,6 +110,17 @@ int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
   usage.version_string = [] {
     return std::string("vigie " VIGIE_VERSION "\n");
+  };
+  // --help lists the flags defined here (absl looks for a file named after
+  // the program otherwise).
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "services/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  // Source paths as in the repository, not as where it was built.
+  usage.normalize_filename = [](absl::string_view file) {
+    const size_t at = file.rfind("services/");
+    return std::string(at == absl::string_view::npos ? file : file.substr(at));
   };
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);

@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 #include "services/acknowledgements.h"
 #include "services/alert_router.h"
 #include "services/alert_watchers.h"
@@ -198,6 +200,11 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
       VigieService::AlertParts{server->router_.get(), server->silences_.get(),
                                server->acknowledgements_.get(), clock});
 
+  // The standard health checking protocol (grpc.health.v1.Health) and
+  // server reflection, so that grpc_health_probe and grpcurl work. Both are
+  // switched on process-wide by gRPC's own functions, before building.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(requested, grpc::InsecureServerCredentials(),
                            &server->port_);
@@ -278,6 +285,10 @@ void VigieServer::Shutdown(absl::Duration grace) {
   // Not ready from now on: /readyz says so, and /metrics reads nothing
   // that is being taken down.
   phase_.store(kStopping);
+  if (server_ != nullptr && server_->GetHealthCheckService() != nullptr) {
+    // Health checks say NOT_SERVING while calls in flight finish.
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
   { absl::MutexLock wait_for_renders(&http_mu_); }
   // A server whose Start failed part way has only some parts to stop.
   // Watch streams never end by themselves: ended first, so that they do
