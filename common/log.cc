@@ -5,6 +5,7 @@
 #include <atomic>
 #include <string>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -15,6 +16,42 @@ namespace {
 // Logging is the one accepted process-wide setting; atomic so that reading
 // it on every line costs nothing and races with nothing.
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
+std::atomic<int> log_format{static_cast<int>(LogFormat::kText)};
+
+// `text` as a JSON string's contents: quotes, backslashes and control
+// characters escaped (the rest, UTF-8 included, as is).
+std::string JsonEscaped(absl::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppend(
+              &out, "\\u00",
+              absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  return out;
+}
 
 absl::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -41,16 +78,35 @@ void SetMinLogLevel(LogLevel level) {
   min_level.store(static_cast<int>(level), std::memory_order_relaxed);
 }
 
+void SetLogFormat(LogFormat format) {
+  log_format.store(static_cast<int>(format), std::memory_order_relaxed);
+}
+
+std::string FormatLogLine(LogFormat format, LogLevel level,
+                          absl::string_view file, int line,
+                          absl::string_view message, absl::Time time) {
+  const std::string when =
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+  if (format == LogFormat::kJson) {
+    return absl::StrCat("{\"time\":\"", when, "\",\"level\":\"",
+                        absl::AsciiStrToLower(LevelName(level)),
+                        "\",\"source\":\"", JsonEscaped(BaseName(file)), ":",
+                        line, "\",\"message\":\"", JsonEscaped(message), "\"}");
+  }
+  return absl::StrCat(when, " ", LevelName(level), " ", BaseName(file), ":",
+                      line, "] ", message);
+}
+
 void LogLine(LogLevel level, absl::string_view file, int line,
              absl::string_view message) {
   if (static_cast<int>(level) < min_level.load(std::memory_order_relaxed)) {
     return;
   }
-  const std::string text =
-      absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
-                                    absl::UTCTimeZone()),
-                   " ", LevelName(level), " ", BaseName(file), ":", line, "] ",
-                   message, "\n");
+  const std::string text = absl::StrCat(
+      FormatLogLine(
+          static_cast<LogFormat>(log_format.load(std::memory_order_relaxed)),
+          level, file, line, message, absl::Now()),
+      "\n");
   // One write(2) per line keeps concurrent lines whole; a short write to a
   // closed stderr is not worth failing over.
   const ssize_t written = ::write(STDERR_FILENO, text.data(), text.size());

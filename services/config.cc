@@ -750,7 +750,7 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
   ASSIGN_OR_RETURN(
       Mapping m,
       ReadMapping(source, node, std::move(path),
-                  {"data_dir", "grpc_address", "http_address", "metrics",
+                  {"data_dir", "grpc_address", "http_address", "metrics", "log",
                    "accept_undeclared_models", "default_model", "models",
                    "expiry_sweep_interval", "checkpoint_interval",
                    "checkpoint_bytes", "storage", "alerting", "policy",
@@ -759,6 +759,12 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
   RETURN_IF_ERROR(Get(m, "http_address", &config.http_address));
+  if (const YAML::Node* v = m.Find("log"); v != nullptr) {
+    ASSIGN_OR_RETURN(
+        Mapping l, ReadMapping(source, *v, m.Path("log"), {"level", "format"}));
+    RETURN_IF_ERROR(Get(l, "level", &config.log.level));
+    RETURN_IF_ERROR(Get(l, "format", &config.log.format));
+  }
   if (const YAML::Node* v = m.Find("metrics"); v != nullptr) {
     ASSIGN_OR_RETURN(Mapping x, ReadMapping(source, *v, m.Path("metrics"),
                                             {"windows", "max_series"}));

@@ -165,6 +165,14 @@ struct ServerConfig {
     uint32_t max_series = 10'000;
   };
   Metrics metrics;
+  // Logging to stderr: the lowest level written (debug, info, warning,
+  // error) and the format: "text" lines or "json" objects, one per line
+  // (common/log.h). The flags --log_level and --log_format override them.
+  struct Log {
+    std::string level = "info";
+    std::string format = "text";
+  };
+  Log log;
   // An event for a model not listed in `models` is monitored with
   // default_model's settings under its own id; false: it is rejected as an
   // unknown model.

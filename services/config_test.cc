@@ -458,6 +458,20 @@ TEST(ConfigTest, HttpAndMetricsKeys) {
               HasSubstr("window"));
 }
 
+TEST(ConfigTest, LogKeys) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("log:\n  level: warning\n  format: json\n", "t.yaml"));
+  EXPECT_EQ(config.log.level, "warning");
+  EXPECT_EQ(config.log.format, "json");
+  EXPECT_THAT(
+      ParseServerConfig("log:\n  level: loud\n", "t.yaml").status().message(),
+      HasSubstr("log.level must be debug, info, warning or error"));
+  EXPECT_THAT(
+      ParseServerConfig("log:\n  format: xml\n", "t.yaml").status().message(),
+      HasSubstr("log.format must be text or json"));
+}
+
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
   const ServerConfig defaults;
   EXPECT_EQ(defaults.checkpoint_interval, absl::Seconds(1));

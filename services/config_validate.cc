@@ -192,6 +192,14 @@ absl::Status ServerConfig::Validate() const {
   if (!http_address.empty() && http_address.rfind(':') == std::string::npos) {
     return error("http_address must be host:port, got \"", http_address, "\"");
   }
+  if (log.level != "debug" && log.level != "info" && log.level != "warning" &&
+      log.level != "error") {
+    return error("log.level must be debug, info, warning or error, got \"",
+                 log.level, "\"");
+  }
+  if (log.format != "text" && log.format != "json") {
+    return error("log.format must be text or json, got \"", log.format, "\"");
+  }
   if (metrics.windows.size() > 8) {
     return error("metrics.windows: at most 8, got ", metrics.windows.size());
   }

@@ -45,8 +45,12 @@ ABSL_FLAG(std::string, kafka_brokers, "",
 ABSL_FLAG(std::string, port_file, "",
           "When set, the gRPC port actually bound is written to this file "
           "once the server is ready (for scripts and tests using port 0).");
-ABSL_FLAG(std::string, log_level, "info",
-          "Lowest level logged: debug, info, warning or error.");
+ABSL_FLAG(std::string, log_level, "",
+          "Lowest level logged: debug, info, warning or error. Overrides "
+          "the configuration's log.level (default: info).");
+ABSL_FLAG(std::string, log_format, "",
+          "text or json (one object per line, for log collectors). "
+          "Overrides the configuration's log.format (default: text).");
 ABSL_FLAG(int, shutdown_grace_seconds, 10,
           "On SIGTERM or SIGINT, seconds calls in flight get to finish. "
           "SIGHUP reloads the policy from --config.");
@@ -88,6 +92,39 @@ void ReloadPolicy(const std::string& config_path,
             " rules");
 }
 
+// Sets the log level named `level` ("" leaves it); false for an unknown
+// name.
+bool ApplyLogLevel(const std::string& level) {
+  using vigie::common::LogLevel;
+  if (level.empty()) return true;
+  if (level == "debug") {
+    vigie::common::SetMinLogLevel(LogLevel::kDebug);
+  } else if (level == "info") {
+    vigie::common::SetMinLogLevel(LogLevel::kInfo);
+  } else if (level == "warning") {
+    vigie::common::SetMinLogLevel(LogLevel::kWarning);
+  } else if (level == "error") {
+    vigie::common::SetMinLogLevel(LogLevel::kError);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The same for the format.
+bool ApplyLogFormat(const std::string& format) {
+  using vigie::common::LogFormat;
+  if (format.empty()) return true;
+  if (format == "text") {
+    vigie::common::SetLogFormat(LogFormat::kText);
+  } else if (format == "json") {
+    vigie::common::SetLogFormat(LogFormat::kJson);
+  } else {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,19 +162,16 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
-  using vigie::common::LogLevel;
-  const std::string level = absl::GetFlag(FLAGS_log_level);
-  if (level == "debug") {
-    vigie::common::SetMinLogLevel(LogLevel::kDebug);
-  } else if (level == "warning") {
-    vigie::common::SetMinLogLevel(LogLevel::kWarning);
-  } else if (level == "error") {
-    vigie::common::SetMinLogLevel(LogLevel::kError);
-  } else if (level != "info") {
+  // The flags apply at once (to errors in the configuration too), the
+  // configuration's settings once it is read.
+  if (!ApplyLogLevel(absl::GetFlag(FLAGS_log_level))) {
     return Fail(
-        absl::StrCat("--log_level must be debug, info, warning or "
-                     "error, got '",
-                     level, "'"));
+        absl::StrCat("--log_level must be debug, info, warning or error, got '",
+                     absl::GetFlag(FLAGS_log_level), "'"));
+  }
+  if (!ApplyLogFormat(absl::GetFlag(FLAGS_log_format))) {
+    return Fail(absl::StrCat("--log_format must be text or json, got '",
+                             absl::GetFlag(FLAGS_log_format), "'"));
   }
 
   // Signals are taken by sigwait below, so every thread started from here
@@ -154,6 +188,11 @@ int main(int argc, char** argv) {
       config_path.empty() ? vigie::services::DefaultServerConfig()
                           : vigie::services::LoadServerConfig(config_path);
   if (!config.ok()) return Fail(config.status().ToString());
+  // Validated values.
+  if (absl::GetFlag(FLAGS_log_level).empty()) ApplyLogLevel(config->log.level);
+  if (absl::GetFlag(FLAGS_log_format).empty()) {
+    ApplyLogFormat(config->log.format);
+  }
   if (!absl::GetFlag(FLAGS_data_dir).empty()) {
     config->data_dir = absl::GetFlag(FLAGS_data_dir);
   }
