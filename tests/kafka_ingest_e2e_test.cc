@@ -11,6 +11,7 @@
 // After rdkafka.h, which it needs.
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -270,22 +271,41 @@ TEST_F(KafkaIngestE2eTest, ABehindConsumerStopsFetchingAtItsBound) {
   config.kafka_ingest.properties["statistics.interval.ms"] = "100";
   testutil::LoopbackServer server;
   ASSERT_OK(server.Start(config, &clock_));
-  WaitFor(server, static_cast<uint64_t>(n));
+  // How far behind the consumer fell, by librdkafka's statistics, while it
+  // read the stream.
+  int64_t most_behind = 0;
+  const absl::Time deadline = absl::Now() + absl::Minutes(2);
+  while (absl::Now() < deadline) {
+    most_behind =
+        std::max(most_behind, server.server().kafka_ingest()->stats().lag);
+    v1::GetMetricsRequest request;
+    request.set_model_id(kModel);
+    absl::StatusOr<v1::GetMetricsReply> got =
+        server.client().GetMetrics(request);
+    if (got.ok() && got->counters().outcomes() >= static_cast<uint64_t>(n)) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
   // Statistics once more, now that everything was consumed.
   absl::SleepFor(absl::Milliseconds(500));
   const services::KafkaIngestStats stats =
       server.server().kafka_ingest()->stats();
+  EXPECT_EQ(stats.lag, 0);
 
   // librdkafka's bound: max_prefetch_kbytes in the consumer's queue,
   // overshot by at most one fetch per partition (the producer's batches
   // are no larger than a fetch).
   const uint64_t bound = 64 * 1024 + 4 * 16384;
   EXPECT_LE(stats.peak_prefetched_bytes, bound);
-  // It was behind (the queue filled), and the stream far exceeds the bound:
-  // without it, memory would have grown with the stream.
-  EXPECT_GE(stats.peak_prefetched_bytes, 16u * 1024);
-  EXPECT_GT(produced_bytes, 10 * bound);
-  EXPECT_EQ(stats.lag, 0);
+  // While it was behind by more than ten times the bound (in messages of
+  // the stream's mean size): without the bound, memory would have grown
+  // with the backlog.
+  const double mean_bytes = static_cast<double>(produced_bytes) /
+                            static_cast<double>(messages.size());
+  EXPECT_GT(static_cast<double>(most_behind) * mean_bytes,
+            10.0 * static_cast<double>(bound))
+      << most_behind << " messages behind at most";
 }
 
 TEST_F(KafkaIngestE2eTest, UndecodableMessagesGoToTheDeadLetterTopic) {
