@@ -19,6 +19,8 @@ packages=(
   # The demo shows /metrics with curl. The chart's checks take helm from an
   # npm package (tools/fetch_helm.sh).
   curl unzip
+  # The TLS tests make their certificates with openssl.
+  openssl
 )
 
 # npm may come with a nodejs installed otherwise; Debian's npm only if none.

@@ -751,14 +751,27 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
       Mapping m,
       ReadMapping(source, node, std::move(path),
                   {"data_dir", "grpc_address", "http_address", "metrics", "log",
-                   "accept_undeclared_models", "default_model", "models",
-                   "expiry_sweep_interval", "checkpoint_interval",
+                   "tls", "auth", "accept_undeclared_models", "default_model",
+                   "models", "expiry_sweep_interval", "checkpoint_interval",
                    "checkpoint_bytes", "storage", "alerting", "policy",
                    "policy_file", "catalogue", "kafka_ingest"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
   RETURN_IF_ERROR(Get(m, "http_address", &config.http_address));
+  if (const YAML::Node* v = m.Find("tls"); v != nullptr) {
+    ASSIGN_OR_RETURN(Mapping t,
+                     ReadMapping(source, *v, m.Path("tls"),
+                                 {"cert_file", "key_file", "client_ca_file"}));
+    RETURN_IF_ERROR(Get(t, "cert_file", &config.tls.cert_file));
+    RETURN_IF_ERROR(Get(t, "key_file", &config.tls.key_file));
+    RETURN_IF_ERROR(Get(t, "client_ca_file", &config.tls.client_ca_file));
+  }
+  if (const YAML::Node* v = m.Find("auth"); v != nullptr) {
+    ASSIGN_OR_RETURN(Mapping a, ReadMapping(source, *v, m.Path("auth"),
+                                            {"bearer_token_file"}));
+    RETURN_IF_ERROR(Get(a, "bearer_token_file", &config.bearer_token_file));
+  }
   if (const YAML::Node* v = m.Find("log"); v != nullptr) {
     ASSIGN_OR_RETURN(
         Mapping l, ReadMapping(source, *v, m.Path("log"), {"level", "format"}));

@@ -173,6 +173,24 @@ struct ServerConfig {
     std::string format = "text";
   };
   Log log;
+  // TLS for both the gRPC and the HTTP server: PEM files of the server's
+  // certificate chain and key (both, or neither: plaintext), and of the
+  // certificate authority clients' certificates must be signed by (set:
+  // mutual TLS, a client without such a certificate is refused). Read at
+  // start.
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+    std::string client_ca_file;
+    bool enabled() const { return !cert_file.empty(); }
+  };
+  Tls tls;
+  // A file holding a token (surrounding whitespace ignored); set: the calls
+  // that change state (ingest, reference and catalogue uploads, silences,
+  // acknowledgements) need the gRPC metadata "authorization: Bearer
+  // <token>", and are refused UNAUTHENTICATED otherwise. Queries stay open.
+  // Empty: no check.
+  std::string bearer_token_file;
   // An event for a model not listed in `models` is monitored with
   // default_model's settings under its own id; false: it is rejected as an
   // unknown model.

@@ -472,6 +472,32 @@ TEST(ConfigTest, LogKeys) {
       HasSubstr("log.format must be text or json"));
 }
 
+TEST(ConfigTest, TlsAndAuthKeys) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig config,
+                       ParseServerConfig("tls:\n"
+                                         "  cert_file: /s/server.pem\n"
+                                         "  key_file: /s/server.key\n"
+                                         "  client_ca_file: /s/ca.pem\n"
+                                         "auth:\n"
+                                         "  bearer_token_file: /s/token\n",
+                                         "t.yaml"));
+  EXPECT_TRUE(config.tls.enabled());
+  EXPECT_EQ(config.tls.client_ca_file, "/s/ca.pem");
+  EXPECT_EQ(config.bearer_token_file, "/s/token");
+  EXPECT_FALSE(ServerConfig().tls.enabled());
+  EXPECT_THAT(ParseServerConfig("tls:\n  cert_file: /s/server.pem\n", "t.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("tls.cert_file and tls.key_file go together"));
+  EXPECT_THAT(ParseServerConfig("tls:\n  client_ca_file: /s/ca.pem\n", "t.yaml")
+                  .status()
+                  .message(),
+              HasSubstr("tls.client_ca_file (mutual TLS) needs tls.cert_file"));
+  EXPECT_THAT(
+      ParseServerConfig("auth:\n  token: x\n", "t.yaml").status().message(),
+      HasSubstr("token"));
+}
+
 TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
   const ServerConfig defaults;
   EXPECT_EQ(defaults.checkpoint_interval, absl::Seconds(1));

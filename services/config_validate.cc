@@ -192,6 +192,16 @@ absl::Status ServerConfig::Validate() const {
   if (!http_address.empty() && http_address.rfind(':') == std::string::npos) {
     return error("http_address must be host:port, got \"", http_address, "\"");
   }
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return error(
+        "tls.cert_file and tls.key_file go together: give both or "
+        "neither");
+  }
+  if (!tls.client_ca_file.empty() && !tls.enabled()) {
+    return error(
+        "tls.client_ca_file (mutual TLS) needs tls.cert_file and "
+        "tls.key_file");
+  }
   if (log.level != "debug" && log.level != "info" && log.level != "warning" &&
       log.level != "error") {
     return error("log.level must be debug, info, warning or error, got \"",

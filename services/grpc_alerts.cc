@@ -161,6 +161,10 @@ grpc::ServerUnaryReactor* VigieService::CreateSilence(
     grpc::CallbackServerContext* context,
     const vigie::v1::CreateSilenceRequest* request, vigie::v1::Silence* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
   if (!HasAlertParts()) {
     reactor->Finish(Unimplemented());
     return reactor;
@@ -198,6 +202,10 @@ grpc::ServerUnaryReactor* VigieService::ExpireSilence(
     grpc::CallbackServerContext* context,
     const vigie::v1::ExpireSilenceRequest* request, vigie::v1::Silence* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
   if (!HasAlertParts()) {
     reactor->Finish(Unimplemented());
     return reactor;
@@ -219,6 +227,10 @@ grpc::ServerUnaryReactor* VigieService::AcknowledgeAlert(
     const vigie::v1::AcknowledgeAlertRequest* request,
     vigie::v1::Alert* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
   if (!HasAlertParts()) {
     reactor->Finish(Unimplemented());
     return reactor;

@@ -183,8 +183,38 @@ void AccumulateReply(const vigie::v1::IngestReply& part,
   }
 }
 
+grpc::Status VigieService::Authorize(
+    const grpc::CallbackServerContext& context) const {
+  if (token_.empty()) return grpc::Status::OK;
+  const std::string expected = "Bearer " + token_;
+  const auto& metadata = context.client_metadata();
+  const auto it = metadata.find("authorization");
+  bool match = false;
+  if (it != metadata.end() && it->second.size() == expected.size()) {
+    // Compared in full whatever differs first: no timing hint.
+    unsigned char differ = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      differ |= static_cast<unsigned char>(it->second.data()[i] ^ expected[i]);
+    }
+    match = differ == 0;
+  }
+  if (match) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      it == metadata.end()
+                          ? "this call needs \"authorization: Bearer <token>\" "
+                            "metadata (auth.bearer_token_file)"
+                          : "wrong bearer token");
+}
+
 grpc::ServerReadReactor<vigie::v1::IngestRequest>* VigieService::Ingest(
-    grpc::CallbackServerContext* /*context*/, vigie::v1::IngestReply* reply) {
+    grpc::CallbackServerContext* context, vigie::v1::IngestReply* reply) {
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    struct Refused : grpc::ServerReadReactor<vigie::v1::IngestRequest> {
+      explicit Refused(grpc::Status why) { Finish(std::move(why)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refused(std::move(status));
+  }
   return new IngestReactor(pipeline_, &worker_, reply);
 }
 
@@ -192,6 +222,10 @@ grpc::ServerUnaryReactor* VigieService::IngestBatch(
     grpc::CallbackServerContext* context,
     const vigie::v1::IngestRequest* request, vigie::v1::IngestReply* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
   // The pipeline normalises events in place; the request is const.
   auto events = std::make_shared<vigie::v1::IngestRequest>(*request);
   auto received =
@@ -225,6 +259,10 @@ grpc::ServerUnaryReactor* VigieService::UploadReference(
     const vigie::v1::UploadReferenceRequest* request,
     vigie::v1::ReferenceInfo* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
   // Validation normalises predictions in place (a missing decision).
   vigie::v1::UploadReferenceRequest upload = *request;
   absl::StatusOr<vigie::v1::ReferenceInfo> result =
@@ -251,6 +289,10 @@ grpc::ServerUnaryReactor* VigieService::PutCatalogue(
     const vigie::v1::PutCatalogueRequest* request,
     vigie::v1::CatalogueInfo* reply) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
   absl::StatusOr<vigie::v1::CatalogueInfo> result =
       pipeline_->PutCatalogue(*request);
   if (result.ok()) *reply = *std::move(result);

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <string>
+#include <utility>
+
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
@@ -37,6 +40,11 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
   };
 
   explicit VigieService(Pipeline* pipeline) : pipeline_(pipeline) {}
+  // The calls that change state (Ingest, IngestBatch, UploadReference,
+  // PutCatalogue, CreateSilence, ExpireSilence, AcknowledgeAlert) then
+  // need the metadata "authorization: Bearer <token>" (UNAUTHENTICATED
+  // otherwise). Call before serving. Empty: no check.
+  void RequireBearerToken(std::string token) { token_ = std::move(token); }
   VigieService(Pipeline* pipeline, AlertParts alerts)
       : pipeline_(pipeline), alerts_(alerts) {}
 
@@ -98,7 +106,10 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
 
  private:
   bool HasAlertParts() const;
+  // OK when no token is required or `context` carries it.
+  grpc::Status Authorize(const grpc::CallbackServerContext& context) const;
 
+  std::string token_;
   Pipeline* const pipeline_;
   const AlertParts alerts_;
   IngestWorker worker_;

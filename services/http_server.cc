@@ -12,7 +12,8 @@
 namespace vigie::services {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const std::string& address, Handlers handlers) {
+    const std::string& address, Handlers handlers,
+    const std::optional<Tls>& tls) {
   const size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos ||
@@ -23,7 +24,22 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   }
   const std::string host = address.substr(0, colon);
   std::unique_ptr<HttpServer> http(new HttpServer());
-  http->server_ = std::make_unique<httplib::Server>();
+  if (tls.has_value()) {
+    auto https = std::make_unique<httplib::SSLServer>(
+        tls->cert_file.c_str(), tls->key_file.c_str(),
+        tls->client_ca_file.empty() ? nullptr : tls->client_ca_file.c_str());
+    if (!https->is_valid()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "HTTPS: cannot load the certificate ", tls->cert_file, ", key ",
+          tls->key_file,
+          tls->client_ca_file.empty()
+              ? std::string()
+              : absl::StrCat(" or client CA ", tls->client_ca_file)));
+    }
+    http->server_ = std::move(https);
+  } else {
+    http->server_ = std::make_unique<httplib::Server>();
+  }
   httplib::Server& server = *http->server_;
   server.Get("/metrics", [metrics = std::move(handlers.metrics)](
                              const httplib::Request&, httplib::Response& res) {

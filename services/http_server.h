@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -30,10 +31,20 @@ class HttpServer {
     std::function<absl::Status()> ready;
   };
 
-  // Listens on `address` (host:port; port 0 picks a free one).
-  // kUnavailable when it cannot.
+  // HTTPS: PEM files of the certificate chain and key, and of the CA whose
+  // certificates clients must present (empty: none asked for).
+  struct Tls {
+    std::string cert_file;
+    std::string key_file;
+    std::string client_ca_file;
+  };
+
+  // Listens on `address` (host:port; port 0 picks a free one), over TLS
+  // when `tls` is given. kUnavailable when it cannot; kInvalidArgument for
+  // certificates that do not load.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const std::string& address, Handlers handlers);
+      const std::string& address, Handlers handlers,
+      const std::optional<Tls>& tls = std::nullopt);
   // Stops listening and waits for the handlers in flight.
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

@@ -3,11 +3,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -98,6 +102,39 @@ absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
   return std::make_unique<sinks::AlertDispatcher>(std::move(sinks), options);
 }
 
+// The contents of the file `path`, named in errors as `what`.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path,
+                                           absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " \"", path, "\" cannot be read, or is empty"));
+  }
+  return text.str();
+}
+
+// gRPC's credentials for `tls` (plaintext when it is off).
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> GrpcCredentials(
+    const ServerConfig::Tls& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      tls.client_ca_file.empty()
+          ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+          : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ASSIGN_OR_RETURN(std::string cert,
+                   ReadSecretFile(tls.cert_file, "tls.cert_file"));
+  ASSIGN_OR_RETURN(std::string key,
+                   ReadSecretFile(tls.key_file, "tls.key_file"));
+  options.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+  if (!tls.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(options.pem_root_certs,
+                     ReadSecretFile(tls.client_ca_file, "tls.client_ca_file"));
+  }
+  return grpc::SslServerCredentials(options);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
@@ -135,8 +172,14 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
       sources.dispatcher = raw->dispatcher_.get();
       return RenderMetrics(sources, raw->metrics_options_);
     };
-    ASSIGN_OR_RETURN(server->http_, HttpServer::Start(config.http_address,
-                                                      std::move(handlers)));
+    std::optional<HttpServer::Tls> https;
+    if (config.tls.enabled()) {
+      https = HttpServer::Tls{config.tls.cert_file, config.tls.key_file,
+                              config.tls.client_ca_file};
+    }
+    ASSIGN_OR_RETURN(
+        server->http_,
+        HttpServer::Start(config.http_address, std::move(handlers), https));
     VIGIE_LOG(Info, "serving HTTP (/metrics, /healthz, /readyz) on ",
               server->http_->address());
   }
@@ -150,6 +193,8 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   const absl::Duration checkpoint = config.checkpoint_interval;
   const absl::Duration sweep = config.expiry_sweep_interval;
   const KafkaIngestOptions kafka_ingest = config.kafka_ingest;
+  const ServerConfig::Tls tls = config.tls;
+  const std::string bearer_token_file = config.bearer_token_file;
   server->dead_letters_ = std::make_unique<sinks::DeadLetterFile>(
       config.data_dir + "/dead_letters.jsonl");
   ASSIGN_OR_RETURN(
@@ -205,9 +250,21 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   // switched on process-wide by gRPC's own functions, before building.
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (!bearer_token_file.empty()) {
+    ASSIGN_OR_RETURN(
+        std::string token,
+        ReadSecretFile(bearer_token_file, "auth.bearer_token_file"));
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "auth.bearer_token_file \"", bearer_token_file, "\" holds no token"));
+    }
+    server->service_->RequireBearerToken(std::move(token));
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   GrpcCredentials(tls));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(requested, grpc::InsecureServerCredentials(),
-                           &server->port_);
+  builder.AddListeningPort(requested, credentials, &server->port_);
   builder.RegisterService(server->service_.get());
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   server->server_ = builder.BuildAndStart();

@@ -156,8 +156,23 @@ TEST_F(HelmChartTest, KafkaValuesRenderReplicasMonitoringAndTheirPolicy) {
             "/metrics");
   EXPECT_EQ(monitor["metadata"]["labels"]["release"].as<std::string>(),
             "prometheus");
-  EXPECT_EQ(manifests.find("StatefulSet")->second["spec"]["replicas"].as<int>(),
-            2);
+  const YAML::Node set = manifests.find("StatefulSet")->second;
+  EXPECT_EQ(set["spec"]["replicas"].as<int>(), 2);
+  // TLS: the Secret mounted, the probes and the scrape over HTTPS.
+  const YAML::Node pod = set["spec"]["template"]["spec"];
+  bool tls_volume = false;
+  for (const YAML::Node& volume : pod["volumes"]) {
+    tls_volume =
+        tls_volume ||
+        (volume["secret"] &&
+         volume["secret"]["secretName"].as<std::string>() == "vigie-tls");
+  }
+  EXPECT_TRUE(tls_volume);
+  EXPECT_EQ(pod["containers"][0]["readinessProbe"]["httpGet"]["scheme"]
+                .as<std::string>(),
+            "HTTPS");
+  EXPECT_EQ(monitor["spec"]["endpoints"][0]["scheme"].as<std::string>(),
+            "https");
 
   absl::StatusOr<services::ServerConfig> config =
       LoadRendered(manifests.find("ConfigMap")->second);
@@ -169,6 +184,9 @@ TEST_F(HelmChartTest, KafkaValuesRenderReplicasMonitoringAndTheirPolicy) {
   EXPECT_EQ(config->kafka_ingest.topics[1].format,
             services::PayloadFormat::kJson);
   EXPECT_EQ(config->kafka_ingest.panes_topic, "vigie-panes");
+  EXPECT_EQ(config->tls.cert_file, "/etc/vigie/tls/tls.crt");
+  EXPECT_EQ(config->tls.key_file, "/etc/vigie/tls/tls.key");
+  EXPECT_EQ(config->bearer_token_file, "/etc/vigie/auth/token");
   // The operator's one-rule policy, not the embedded one.
   ASSERT_EQ(config->policy.rules.size(), 1u);
   EXPECT_EQ(config->policy.rules[0].id, "F1");

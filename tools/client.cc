@@ -1,6 +1,8 @@
 #include "tools/client.h"
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <optional>
 #include <utility>
 
@@ -41,6 +43,14 @@ absl::StatusOr<Reply> Unary(Call call, const Request& request,
 struct VigieClient::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<v1::Vigie::Stub> stub;
+  std::string token;
+
+  // The bearer token, on the calls that need it (and the others: the
+  // server ignores it there).
+  void Authorize(grpc::ClientContext* context) const {
+    if (!token.empty())
+      context->AddMetadata("authorization", "Bearer " + token);
+  }
 };
 
 VigieClient::VigieClient(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -48,14 +58,57 @@ VigieClient::~VigieClient() = default;
 
 absl::StatusOr<std::unique_ptr<VigieClient>> VigieClient::Connect(
     const std::string& address, absl::Duration connect_timeout) {
+  ConnectOptions options;
+  options.timeout = connect_timeout;
+  return Connect(address, options);
+}
+
+absl::StatusOr<std::unique_ptr<VigieClient>> VigieClient::Connect(
+    const std::string& address, const ConnectOptions& options) {
   auto impl = std::make_unique<Impl>();
-  impl->channel =
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+  impl->token = options.token;
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  if (!options.tls_ca_file.empty()) {
+    grpc::SslCredentialsOptions tls;
+    auto read = [](const std::string& path, std::string* out) -> absl::Status {
+      std::ifstream in(path, std::ios::binary);
+      out->assign(std::istreambuf_iterator<char>(in), {});
+      if (out->empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot read \"", path, "\" (or it is empty)"));
+      }
+      return absl::OkStatus();
+    };
+    if (absl::Status s = read(options.tls_ca_file, &tls.pem_root_certs);
+        !s.ok()) {
+      return s;
+    }
+    if (!options.tls_cert_file.empty()) {
+      if (absl::Status s = read(options.tls_cert_file, &tls.pem_cert_chain);
+          !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = read(options.tls_key_file, &tls.pem_private_key);
+          !s.ok()) {
+        return s;
+      }
+    }
+    credentials = grpc::SslCredentials(tls);
+    if (!options.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(options.tls_server_name);
+    }
+  }
+  impl->channel = grpc::CreateCustomChannel(address, credentials, args);
   if (!impl->channel->WaitForConnected(
-          absl::ToChronoTime(absl::Now() + connect_timeout))) {
-    return absl::UnavailableError(
-        absl::StrCat("could not connect to ", address, " within ",
-                     absl::FormatDuration(connect_timeout)));
+          absl::ToChronoTime(absl::Now() + options.timeout))) {
+    return absl::UnavailableError(absl::StrCat(
+        "could not connect to ", address, " within ",
+        absl::FormatDuration(options.timeout),
+        options.tls_ca_file.empty()
+            ? " (over plaintext: is the server on TLS? give --tls_ca)"
+            : " over TLS"));
   }
   impl->stub = v1::Vigie::NewStub(impl->channel);
   return std::unique_ptr<VigieClient>(new VigieClient(std::move(impl)));
@@ -70,6 +123,7 @@ absl::StatusOr<StreamResult> VigieClient::StreamEvents(
   StreamResult result;
   grpc::ClientContext context;
   SetTimeout(options.timeout, &context);
+  impl_->Authorize(&context);
   const absl::Time start = absl::Now();
   std::unique_ptr<grpc::ClientWriter<v1::IngestRequest>> writer =
       impl_->stub->Ingest(&context, &result.reply);
@@ -130,6 +184,7 @@ absl::StatusOr<v1::GetMetricsReply> VigieClient::GetMetrics(
     const v1::GetMetricsRequest& request, absl::Duration timeout) {
   return Unary<v1::GetMetricsRequest, v1::GetMetricsReply>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->GetMetrics(context, r, reply);
       },
       request, timeout);
@@ -139,6 +194,7 @@ absl::StatusOr<v1::ReferenceInfo> VigieClient::UploadReference(
     const v1::UploadReferenceRequest& request, absl::Duration timeout) {
   return Unary<v1::UploadReferenceRequest, v1::ReferenceInfo>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->UploadReference(context, r, reply);
       },
       request, timeout);
@@ -148,6 +204,7 @@ absl::StatusOr<v1::ReferenceInfo> VigieClient::GetReference(
     const v1::GetReferenceRequest& request, absl::Duration timeout) {
   return Unary<v1::GetReferenceRequest, v1::ReferenceInfo>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->GetReference(context, r, reply);
       },
       request, timeout);
@@ -157,6 +214,7 @@ absl::StatusOr<v1::CatalogueInfo> VigieClient::PutCatalogue(
     const v1::PutCatalogueRequest& request, absl::Duration timeout) {
   return Unary<v1::PutCatalogueRequest, v1::CatalogueInfo>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->PutCatalogue(context, r, reply);
       },
       request, timeout);
@@ -166,6 +224,7 @@ absl::StatusOr<v1::CatalogueInfo> VigieClient::GetCatalogue(
     const v1::GetCatalogueRequest& request, absl::Duration timeout) {
   return Unary<v1::GetCatalogueRequest, v1::CatalogueInfo>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->GetCatalogue(context, r, reply);
       },
       request, timeout);
@@ -175,6 +234,7 @@ absl::StatusOr<v1::ListAlertsReply> VigieClient::ListAlerts(
     const v1::ListAlertsRequest& request, absl::Duration timeout) {
   return Unary<v1::ListAlertsRequest, v1::ListAlertsReply>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->ListAlerts(context, r, reply);
       },
       request, timeout);
@@ -184,6 +244,7 @@ absl::StatusOr<v1::ListAlertHistoryReply> VigieClient::ListAlertHistory(
     const v1::ListAlertHistoryRequest& request, absl::Duration timeout) {
   return Unary<v1::ListAlertHistoryRequest, v1::ListAlertHistoryReply>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->ListAlertHistory(context, r, reply);
       },
       request, timeout);
@@ -193,6 +254,7 @@ absl::StatusOr<v1::Silence> VigieClient::CreateSilence(
     const v1::CreateSilenceRequest& request, absl::Duration timeout) {
   return Unary<v1::CreateSilenceRequest, v1::Silence>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->CreateSilence(context, r, reply);
       },
       request, timeout);
@@ -202,6 +264,7 @@ absl::StatusOr<v1::ListSilencesReply> VigieClient::ListSilences(
     const v1::ListSilencesRequest& request, absl::Duration timeout) {
   return Unary<v1::ListSilencesRequest, v1::ListSilencesReply>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->ListSilences(context, r, reply);
       },
       request, timeout);
@@ -211,6 +274,7 @@ absl::StatusOr<v1::Silence> VigieClient::ExpireSilence(
     const v1::ExpireSilenceRequest& request, absl::Duration timeout) {
   return Unary<v1::ExpireSilenceRequest, v1::Silence>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->ExpireSilence(context, r, reply);
       },
       request, timeout);
@@ -220,6 +284,7 @@ absl::StatusOr<v1::Alert> VigieClient::AcknowledgeAlert(
     const v1::AcknowledgeAlertRequest& request, absl::Duration timeout) {
   return Unary<v1::AcknowledgeAlertRequest, v1::Alert>(
       [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
         return impl_->stub->AcknowledgeAlert(context, r, reply);
       },
       request, timeout);

@@ -86,6 +86,25 @@ class VigieClient {
   static absl::StatusOr<std::unique_ptr<VigieClient>> Connect(
       const std::string& address,
       absl::Duration connect_timeout = absl::Seconds(5));
+
+  struct ConnectOptions {
+    absl::Duration timeout = absl::Seconds(5);
+    // Set: TLS, the server's certificate verified against this CA (PEM).
+    std::string tls_ca_file;
+    // Mutual TLS: this client's certificate chain and key (PEM).
+    std::string tls_cert_file;
+    std::string tls_key_file;
+    // The name the server's certificate must carry, when not the address's
+    // host.
+    std::string tls_server_name;
+    // Sent as "authorization: Bearer <token>" (the server's
+    // auth.bearer_token_file); empty: none.
+    std::string token;
+  };
+  // The same with TLS and a bearer token as `options` say; kInvalidArgument
+  // for a certificate file that cannot be read.
+  static absl::StatusOr<std::unique_ptr<VigieClient>> Connect(
+      const std::string& address, const ConnectOptions& options);
   ~VigieClient();
 
   // Sends every event of `source` over one client-streaming Ingest call,

@@ -17,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -26,6 +27,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -45,6 +47,17 @@
 #include "tools/reports.h"
 #include "tools/simulator.h"
 
+ABSL_FLAG(std::string, tls_ca, "",
+          "The server is on TLS: the CA certificate (PEM) to verify it with.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "Mutual TLS: this client's certificate chain (PEM), with --tls_key.");
+ABSL_FLAG(std::string, tls_key, "", "Mutual TLS: this client's key (PEM).");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "The name the server's certificate must carry, when not --server's "
+          "host.");
+ABSL_FLAG(std::string, token_file, "",
+          "A file holding the bearer token the server requires for the calls "
+          "that change state (its auth.bearer_token_file).");
 ABSL_FLAG(std::string, server, "127.0.0.1:50051",
           "All subcommands: address (host:port) of the Vigie gRPC server.");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
@@ -390,8 +403,29 @@ int Failure(const absl::Status& status) {
 bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
 
 absl::StatusOr<std::unique_ptr<VigieClient>> ConnectToServer() {
-  return VigieClient::Connect(absl::GetFlag(FLAGS_server),
-                              absl::GetFlag(FLAGS_connect_timeout));
+  VigieClient::ConnectOptions options;
+  options.timeout = absl::GetFlag(FLAGS_connect_timeout);
+  options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError("give --tls_cert and --tls_key together");
+  }
+  if (!options.tls_cert_file.empty() && options.tls_ca_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert needs --tls_ca");
+  }
+  if (const std::string file = absl::GetFlag(FLAGS_token_file); !file.empty()) {
+    std::ifstream in(file);
+    std::string token(std::istreambuf_iterator<char>(in), {});
+    token = std::string(absl::StripAsciiWhitespace(token));
+    if (token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--token_file \"", file, "\" cannot be read or is empty"));
+    }
+    options.token = std::move(token);
+  }
+  return VigieClient::Connect(absl::GetFlag(FLAGS_server), options);
 }
 
 // Streams `source` with a progress printer and prints the summary.

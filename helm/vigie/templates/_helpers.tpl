@@ -33,6 +33,12 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.policy }}
 {{- $_ := set $base "policy_file" "/etc/vigie/policy.yaml" }}
 {{- end }}
+{{- if .Values.tls.enabled }}
+{{- $_ := set $base "tls" (dict "cert_file" "/etc/vigie/tls/tls.crt" "key_file" "/etc/vigie/tls/tls.key") }}
+{{- end }}
+{{- if .Values.bearerTokenSecret }}
+{{- $_ := set $base "auth" (dict "bearer_token_file" "/etc/vigie/auth/token") }}
+{{- end }}
 {{- if .Values.kafka.enabled }}
 {{- $topics := list }}
 {{- range .Values.kafka.topics }}
