@@ -275,13 +275,24 @@ usage:
   vigiectl help
       Prints this text.
 
-Every subcommand takes --server (default 127.0.0.1:50051).
+Every subcommand takes --server (default 127.0.0.1:50051),
+--connect_timeout, and for a server on TLS --tls_ca (with --tls_cert and
+--tls_key for mutual TLS, --tls_server_name), and --token_file for one that
+requires a bearer token.
 Exit status: 0 when the command completed (a replay even with rejected
 events), 1 when the server could not be reached or the call failed, 2 on a
 usage error.
 )";
 
-// The flags each subcommand takes, besides --server and --connect_timeout.
+// Whether `name` is one of the flags every subcommand takes: where the
+// server is and how to reach it.
+bool IsConnectionFlag(const std::string& name) {
+  return name == "server" || name == "connect_timeout" || name == "tls_ca" ||
+         name == "tls_cert" || name == "tls_key" || name == "tls_server_name" ||
+         name == "token_file";
+}
+
+// The flags each subcommand takes, besides the connection flags.
 std::map<std::string, std::set<std::string>> AllowedFlags() {
   return {
       {"replay",
@@ -473,7 +484,7 @@ int Replay(const std::set<std::string>& set) {
   if (format == "jsonl") {
     for (const std::string& name : set) {
       if (name != "file" && name != "format" && name != "batch_size" &&
-          name != "server" && name != "connect_timeout") {
+          !IsConnectionFlag(name)) {
         return UsageError(
             absl::StrCat("--", name, " applies to CSV input only"));
       }
@@ -660,7 +671,7 @@ int History() {
 std::optional<std::string> FlagOutside(const std::set<std::string>& set,
                                        const std::set<std::string>& allowed) {
   for (const std::string& name : set) {
-    if (name != "server" && name != "connect_timeout" && name != "timeout" &&
+    if (!IsConnectionFlag(name) && name != "timeout" &&
         !allowed.contains(name)) {
       return name;
     }
@@ -966,8 +977,7 @@ int Run(int argc, char** argv) {
     return UsageError(absl::StrCat("unknown subcommand '", command, "'"));
   }
   for (const std::string& name : set) {
-    if (name != "server" && name != "connect_timeout" &&
-        !allowed->second.contains(name)) {
+    if (!IsConnectionFlag(name) && !allowed->second.contains(name)) {
       return UsageError(
           absl::StrCat("--", name, " does not apply to ", command));
     }
