@@ -381,13 +381,17 @@ void VigieServer::Shutdown(absl::Duration grace) {
   acknowledgements_.reset();
   silences_.reset();
   store_.reset();  // Closes RocksDB: every commit is already in its WAL.
-  http_.reset();
+  // The HTTP server stays up, saying "not ready", until the server is
+  // destroyed: probes see a stopped server, not a vanished one.
 }
 
 std::string VigieServer::http_address() const {
   return http_ != nullptr ? http_->address() : std::string();
 }
 
-VigieServer::~VigieServer() { Shutdown(); }
+VigieServer::~VigieServer() {
+  Shutdown();
+  http_.reset();  // Before the members its handlers read.
+}
 
 }  // namespace vigie::services

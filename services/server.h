@@ -64,7 +64,8 @@ class VigieServer {
   // lets calls in flight finish for up to `grace` (then cancels them),
   // stops the maintenance thread, takes a last
   // checkpoint (so that the next start replays nothing) and closes the
-  // state. Idempotent.
+  // state. From its start /readyz answers 503 "shutting down", until the
+  // server is destroyed. Idempotent.
   void Shutdown(absl::Duration grace = absl::Seconds(10));
 
   Pipeline& pipeline() { return *pipeline_; }

@@ -6,8 +6,10 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -15,12 +17,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/clock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
 #include "tests/testutil/loopback_server.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 #include "tools/simulator.h"
+#include "vigie/v1/vigie.grpc.pb.h"
 
 namespace vigie {
 namespace {
@@ -239,6 +243,49 @@ TEST_F(HttpE2eTest, ProbesAnswerAndMetricsMatchTheStream) {
   // The restart ran no checkpoint series of its own differently: the same
   // families, so the same number of series in all.
   EXPECT_EQ(counted[0].value, static_cast<double>(all - 100));
+}
+
+TEST_F(HttpE2eTest, ReadyzSaysNoOnceShutdownBegins) {
+  testutil::LoopbackServer server;
+  ASSERT_OK(server.Start(Config(), &clock_));
+  httplib::Client http = Http(server);
+  // An ingest stream left open holds the shutdown in its grace period.
+  std::unique_ptr<v1::Vigie::Stub> stub =
+      v1::Vigie::NewStub(grpc::CreateChannel(
+          server.server().address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  v1::IngestReply reply;
+  std::unique_ptr<grpc::ClientWriter<v1::IngestRequest>> writer =
+      stub->Ingest(&context, &reply);
+  ASSERT_TRUE(writer->Write(v1::IngestRequest()));
+  std::thread stopper([&] { server.server().Shutdown(absl::Seconds(5)); });
+  // Polled while the shutdown drains, and once more after it: the server
+  // object still exists, so HTTP still answers.
+  int status = 0;
+  std::string body;
+  const absl::Time deadline = absl::Now() + absl::Seconds(4);
+  while (absl::Now() < deadline && status != 503) {
+    if (httplib::Result readyz = http.Get("/readyz"); readyz) {
+      status = readyz->status;
+      body = readyz->body;
+    }
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(body, "not ready: shutting down\n");
+  writer->WritesDone();
+  writer->Finish().IgnoreError();
+  stopper.join();
+  httplib::Result after = http.Get("/readyz");
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->status, 503);
+  httplib::Result healthz = http.Get("/healthz");
+  ASSERT_TRUE(healthz);
+  EXPECT_EQ(healthz->status, 200);
+  // /metrics reads nothing of the stopped parts.
+  httplib::Result metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("vigie_build_info"), std::string::npos);
 }
 
 TEST_F(HttpE2eTest, NoHttpServerWhenTheAddressIsEmpty) {
