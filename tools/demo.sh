@@ -45,7 +45,7 @@ echo "== Alerts"
 echo
 echo "== Prometheus metrics (a few of http://127.0.0.1:$(cat "$data.http")/metrics)"
 curl -fsS "http://127.0.0.1:$(cat "$data.http")/metrics" > "$build/demo-metrics.txt"
-grep -E '^vigie_(events_total|alerts_open|checkpoints_total)|metric="(calibration\.expected_calibration_error|fairness\.groups\.selection_rate)".*window="24h"' \
+grep -E '^vigie_(events_total|alerts_open|checkpoints_total)|window="24h",metric="(calibration\.ece|fairness\.groups\.selection_rate)"' \
   "$build/demo-metrics.txt" | sed -n '1,14p'
 echo
 echo "== Server log (alerts are logged too)"
