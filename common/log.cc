@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/json_escape.h"
 
 namespace vigie::common {
 namespace {
@@ -17,41 +18,6 @@ namespace {
 // it on every line costs nothing and races with nothing.
 std::atomic<int> min_level{static_cast<int>(LogLevel::kInfo)};
 std::atomic<int> log_format{static_cast<int>(LogFormat::kText)};
-
-// `text` as a JSON string's contents: quotes, backslashes and control
-// characters escaped (the rest, UTF-8 included, as is).
-std::string JsonEscaped(absl::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(
-              &out, "\\u00",
-              absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  return out;
-}
 
 absl::string_view LevelName(LogLevel level) {
   switch (level) {
@@ -90,8 +56,8 @@ std::string FormatLogLine(LogFormat format, LogLevel level,
   if (format == LogFormat::kJson) {
     return absl::StrCat("{\"time\":\"", when, "\",\"level\":\"",
                         absl::AsciiStrToLower(LevelName(level)),
-                        "\",\"source\":\"", JsonEscaped(BaseName(file)), ":",
-                        line, "\",\"message\":\"", JsonEscaped(message), "\"}");
+                        "\",\"source\":\"", JsonEscape(BaseName(file)), ":",
+                        line, "\",\"message\":\"", JsonEscape(message), "\"}");
   }
   return absl::StrCat(when, " ", LevelName(level), " ", BaseName(file), ":",
                       line, "] ", message);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_escape.h"
 #include "sinks/alert_json.h"
 
 namespace vigie::sinks {
@@ -11,28 +12,7 @@ namespace {
 
 // `text` as a JSON string literal.
 std::string Quoted(absl::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppend(&out, "\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out.push_back(c);
-        }
-    }
-  }
-  out.push_back('"');
-  return out;
+  return absl::StrCat("\"", common::JsonEscape(text), "\"");
 }
 
 }  // namespace

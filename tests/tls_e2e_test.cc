@@ -135,13 +135,11 @@ TEST_F(TlsE2eTest, TlsAndTheBearerTokenGuardGrpcAndHttp) {
   tools::VigieClient::ConnectOptions options;
   options.tls_ca_file = dir_.Join("ca.pem");
   options.tls_server_name = "localhost";
-  ASSERT_OK_AND_ASSIGN(
-      auto anonymous,
-      tools::VigieClient::Connect(server.server().address(), options));
+  ASSERT_OK_AND_ASSIGN(auto anonymous, tools::VigieClient::Connect(
+                                           server.server().address(), options));
   options.token = "s3cret-token";
-  ASSERT_OK_AND_ASSIGN(
-      auto client,
-      tools::VigieClient::Connect(server.server().address(), options));
+  ASSERT_OK_AND_ASSIGN(auto client, tools::VigieClient::Connect(
+                                        server.server().address(), options));
   v1::Event event;
   v1::Prediction& prediction = *event.mutable_prediction();
   prediction.set_model_id("demo");
