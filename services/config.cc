@@ -747,18 +747,32 @@ std::optional<std::string> ReadFile(const std::string& path) {
 absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
                                               const YAML::Node& node,
                                               std::string path) {
-  ASSIGN_OR_RETURN(
-      Mapping m,
-      ReadMapping(source, node, std::move(path),
-                  {"data_dir", "grpc_address", "http_address", "metrics", "log",
-                   "tls", "auth", "accept_undeclared_models", "default_model",
-                   "models", "expiry_sweep_interval", "checkpoint_interval",
-                   "checkpoint_bytes", "storage", "alerting", "policy",
-                   "policy_file", "catalogue", "kafka_ingest"}));
+  ASSIGN_OR_RETURN(Mapping m, ReadMapping(source, node, std::move(path),
+                                          {"data_dir",
+                                           "grpc_address",
+                                           "http_address",
+                                           "external_url",
+                                           "metrics",
+                                           "log",
+                                           "tls",
+                                           "auth",
+                                           "accept_undeclared_models",
+                                           "default_model",
+                                           "models",
+                                           "expiry_sweep_interval",
+                                           "checkpoint_interval",
+                                           "checkpoint_bytes",
+                                           "storage",
+                                           "alerting",
+                                           "policy",
+                                           "policy_file",
+                                           "catalogue",
+                                           "kafka_ingest"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
   RETURN_IF_ERROR(Get(m, "grpc_address", &config.grpc_address));
   RETURN_IF_ERROR(Get(m, "http_address", &config.http_address));
+  RETURN_IF_ERROR(Get(m, "external_url", &config.external_url));
   if (const YAML::Node* v = m.Find("tls"); v != nullptr) {
     ASSIGN_OR_RETURN(Mapping t,
                      ReadMapping(source, *v, m.Path("tls"),

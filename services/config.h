@@ -152,6 +152,12 @@ struct ServerConfig {
   // port so that it can be bound to another interface than the API; empty:
   // no HTTP server. Port 0 picks a free one (logged).
   std::string http_address = "127.0.0.1:9464";
+  // The URL people reach that HTTP server at (through an ingress or a
+  // proxy, say), the base of the links to each model's report page that
+  // alerts carry (Alert.report_url, Alertmanager's generatorURL). Empty:
+  // http:// (https:// with TLS) and the address the server bound (the
+  // host's name for a wildcard address).
+  std::string external_url;
   // What /metrics exports (services/metrics_export.h).
   struct Metrics {
     // The sliding windows (each a multiple of every model's pane length;

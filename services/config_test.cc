@@ -612,6 +612,18 @@ TEST(ConfigTest, MalformedSizesNameTheKeyAndLine) {
               AllOf(HasSubstr("t.yaml:1:1"), HasSubstr("block_cache")));
 }
 
+TEST(ConfigTest, ExternalUrlIsAnHttpUrl) {
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("external_url: https://vigie.example\n", "t.yaml"));
+  EXPECT_EQ(config.external_url, "https://vigie.example");
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("external_url: vigie.example\n", "t.yaml")),
+      HasSubstr("external_url must start with http:// or https://"));
+  ASSERT_OK_AND_ASSIGN(ServerConfig defaults, DefaultServerConfig());
+  EXPECT_EQ(defaults.external_url, "");
+}
+
 TEST(ConfigTest, AlertingKeys) {
   ASSERT_OK_AND_ASSIGN(ServerConfig config,
                        ParseServerConfig("alerting:\n"

@@ -192,6 +192,11 @@ absl::Status ServerConfig::Validate() const {
   if (!http_address.empty() && http_address.rfind(':') == std::string::npos) {
     return error("http_address must be host:port, got \"", http_address, "\"");
   }
+  if (!external_url.empty() && !absl::StartsWith(external_url, "http://") &&
+      !absl::StartsWith(external_url, "https://")) {
+    return error("external_url must start with http:// or https://, got \"",
+                 external_url, "\"");
+  }
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     return error(
         "tls.cert_file and tls.key_file go together: give both or "

@@ -423,8 +423,8 @@ class Pipeline {
   absl::Status EvaluateRules(ModelState& model)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores alert changes in one batch, updates alerts_, and then tells the
-  // listener.
-  absl::Status StoreAlerts(const std::vector<rules::AlertChange>& changes)
+  // listener. Each alert gets the link to its model's report page first.
+  absl::Status StoreAlerts(std::vector<rules::AlertChange> changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates `model`'s rules if events arrived since the last evaluation,
   // and, unless `now_or_never`, that was at least kRuleInterval ago.

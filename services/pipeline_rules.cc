@@ -21,6 +21,7 @@
 #include "services/pane_exchange.h"
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
+#include "services/report/report_links.h"
 #include "services/rule_inputs.h"
 
 namespace vigie::services {
@@ -218,14 +219,17 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
            "scope")) {
     changes.push_back(std::move(change));
   }
-  return StoreAlerts(changes);
+  return StoreAlerts(std::move(changes));
 }
 
-absl::Status Pipeline::StoreAlerts(
-    const std::vector<rules::AlertChange>& changes) {
+absl::Status Pipeline::StoreAlerts(std::vector<rules::AlertChange> changes) {
   if (changes.empty()) return absl::OkStatus();
   storage::StateBatch batch = store_->NewBatch();
-  for (const rules::AlertChange& change : changes) {
+  for (rules::AlertChange& change : changes) {
+    if (!config_.external_url.empty()) {
+      change.alert.set_report_url(report::ModelReportUrl(
+          config_.external_url, change.alert.model_id()));
+    }
     batch.PutAlert(change.alert, change.transition);
     if (change.transition) LogTransition(change.alert);
     alerts_.insert_or_assign(change.alert.fingerprint(), change.alert);

@@ -151,7 +151,10 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
   out.set_ends_at(Rfc3339(alert.state() == vigie::v1::ALERT_STATE_RESOLVED
                               ? FromProto(alert.resolved_at())
                               : now + options.ends_after));
-  if (!options.external_url.empty()) {
+  if (!alert.report_url().empty()) {
+    // The model's report page, where the figures behind the alert are.
+    out.set_generator_url(alert.report_url());
+  } else if (!options.external_url.empty()) {
     out.set_generator_url(
         absl::StrCat(absl::StripSuffix(options.external_url, "/"), "/models/",
                      alert.model_id()));

@@ -29,8 +29,8 @@ struct AlertmanagerOptions {
   // Alertmanager resolves it by itself if Vigie stops sending (the
   // dispatcher re-sends firing alerts more often than this). Default: 5 min.
   absl::Duration ends_after = absl::Minutes(5);
-  // Base of each alert's generatorURL, e.g. Vigie's HTTP address; empty: no
-  // generatorURL.
+  // Base of the generatorURL of an alert that carries no report_url (those
+  // that do link to their model's report page); empty: none.
   std::string external_url;
 
   absl::Status Validate() const;

@@ -94,6 +94,11 @@ TEST(ToAlertmanagerTest, LabelsRouteAndAnnotationsDescribe) {
   // Firing: ends ends_after (5 min) from now unless sent again.
   EXPECT_EQ(out.ends_at(), "2026-01-01T00:08:00Z");
   EXPECT_EQ(out.generator_url(), "http://vigie:8080/models/compas");
+  // An alert that carries its report page's link points there instead.
+  vigie::v1::Alert linked = FiringAlert();
+  linked.set_report_url("https://vigie.example/models/compas");
+  EXPECT_EQ(ToAlertmanager(linked, now, options).generator_url(),
+            "https://vigie.example/models/compas");
   EXPECT_FALSE(a.contains("baseline"));
   EXPECT_FALSE(a.contains("model_version"));
 

@@ -143,6 +143,9 @@ TEST_F(HelmChartTest, DefaultValuesRenderOneDurablePod) {
   EXPECT_EQ(config->data_dir, "/var/lib/vigie");
   EXPECT_EQ(config->grpc_address, "0.0.0.0:50051");
   EXPECT_EQ(config->http_address, "0.0.0.0:9464");
+  // The alerts' report links: the Service's address, the release's
+  // namespace as helm template gives it ("default").
+  EXPECT_EQ(config->external_url, "http://t-vigie.default.svc:9464");
   EXPECT_EQ(config->log.format, "json");
   EXPECT_FALSE(config->kafka_ingest.enabled());
 }

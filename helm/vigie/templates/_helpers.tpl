@@ -29,6 +29,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
   "data_dir" "/var/lib/vigie"
   "grpc_address" (printf "0.0.0.0:%d" (int .Values.ports.grpc))
   "http_address" (printf "0.0.0.0:%d" (int .Values.ports.http))
+  "external_url" (default (printf "%s://%s.%s.svc:%d" (ternary "https" "http" .Values.tls.enabled) (include "vigie.fullname" .) .Release.Namespace (int .Values.ports.http)) .Values.externalUrl)
   "log" (dict "level" .Values.log.level "format" .Values.log.format) -}}
 {{- if .Values.policy }}
 {{- $_ := set $base "policy_file" "/etc/vigie/policy.yaml" }}
