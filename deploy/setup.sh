@@ -21,6 +21,8 @@ packages=(
   curl unzip
   # The TLS tests make their certificates with openssl.
   openssl
+  # The report page's test renders it in a real browser, headless.
+  chromium fonts-dejavu-core
 )
 
 # npm may come with a nodejs installed otherwise; Debian's npm only if none.

@@ -8,8 +8,50 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "services/report/report_links.h"
+#include "services/report/report_page.h"
 
 namespace vigie::services {
+namespace {
+
+int HttpStatus(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kInvalidArgument:
+      return 400;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+// An HTML page, or a page saying why there is none.
+void SendPage(const absl::StatusOr<std::string>& page, httplib::Response& res) {
+  // The pages carry their style inline and need nothing else: a browser
+  // refuses anything more, should a producer's string ever slip through
+  // unescaped.
+  res.set_header("Content-Security-Policy",
+                 "default-src 'none'; style-src 'unsafe-inline'; "
+                 "img-src data:; base-uri 'none'; form-action 'none'; "
+                 "frame-ancestors 'none'");
+  res.set_header("X-Content-Type-Options", "nosniff");
+  if (page.ok()) {
+    res.set_content(*page, "text/html; charset=utf-8");
+    return;
+  }
+  res.status = HttpStatus(page.status());
+  const char* title = res.status == 404   ? "Not found"
+                      : res.status == 400 ? "Bad request"
+                      : res.status == 503 ? "Unavailable"
+                                          : "Error";
+  res.set_content(
+      report::RenderErrorPage(title, std::string(page.status().message())),
+      "text/html; charset=utf-8");
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     const std::string& address, Handlers handlers,
@@ -59,6 +101,26 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
                       "text/plain");
     }
   });
+  if (handlers.index) {
+    server.Get("/", [index = std::move(handlers.index)](
+                        const httplib::Request&, httplib::Response& res) {
+      SendPage(index(), res);
+    });
+  }
+  if (handlers.report) {
+    server.Get(R"(/models/([^/]+))", [report = std::move(handlers.report)](
+                                         const httplib::Request& req,
+                                         httplib::Response& res) {
+      std::string model_id;
+      if (!report::DecodePathSegment(req.matches[1].str(), &model_id)) {
+        SendPage(absl::InvalidArgumentError("the model id in the path is badly "
+                                            "percent-encoded"),
+                 res);
+        return;
+      }
+      SendPage(report(model_id), res);
+    });
+  }
   const int bound = port == 0 ? server.bind_to_any_port(host)
                               : (server.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {

@@ -21,6 +21,12 @@ namespace vigie::services {
 //   GET /readyz   200 "ready" once the state is loaded and Vigie ingests;
 //                 503 with the reason before (loading, replaying) and
 //                 while it shuts down
+//   GET /         the models, each linking to its report page
+//   GET /models/<model id, percent-encoded>
+//                 the model's report page (services/report/report_page.h);
+//                 404 for an unknown model, 503 before Vigie is ready
+// HTML pages are sent with a Content-Security-Policy that allows no
+// script and no external asset: the page needs neither.
 // Each handler runs on the server's own threads.
 class HttpServer {
  public:
@@ -29,6 +35,11 @@ class HttpServer {
     std::function<std::string()> metrics;
     // ok when ready; otherwise why not (the /readyz body).
     std::function<absl::Status()> ready;
+    // The / page. Optional: without it, / is 404.
+    std::function<absl::StatusOr<std::string>()> index;
+    // The report page of a model (its id decoded). Optional.
+    std::function<absl::StatusOr<std::string>(const std::string& model_id)>
+        report;
   };
 
   // HTTPS: PEM files of the certificate chain and key, and of the CA whose

@@ -26,6 +26,8 @@
 #include "services/kafka_ingest.h"
 #include "services/metrics_export.h"
 #include "services/pane_exchange.h"
+#include "services/report/report_data.h"
+#include "services/report/report_page.h"
 #include "services/silences.h"
 #include "sinks/alert_dispatcher.h"
 #include "sinks/alertmanager.h"
@@ -172,6 +174,40 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
       sources.dispatcher = raw->dispatcher_.get();
       return RenderMetrics(sources, raw->metrics_options_);
     };
+    const bool model_wide = config.kafka_ingest.enabled() &&
+                            !config.kafka_ingest.panes_topic.empty();
+    handlers.index = [raw, clock]() -> absl::StatusOr<std::string> {
+      absl::ReaderMutexLock lock(&raw->http_mu_);
+      if (raw->phase_.load() != kReady) {
+        return absl::UnavailableError(
+            "Vigie is not ready: it is loading its state, or shutting down");
+      }
+      return report::RenderIndexPage(raw->pipeline_->ModelIds(), clock->Now());
+    };
+    handlers.report =
+        [raw, clock, model_wide](
+            const std::string& model_id) -> absl::StatusOr<std::string> {
+      absl::ReaderMutexLock lock(&raw->http_mu_);
+      if (raw->phase_.load() != kReady) {
+        return absl::UnavailableError(
+            "Vigie is not ready: it is loading its state, or shutting down");
+      }
+      Pipeline* pipeline = raw->pipeline_.get();
+      report::ReportQueries queries;
+      queries.metrics = [pipeline](const vigie::v1::GetMetricsRequest& r) {
+        return pipeline->GetMetrics(r);
+      };
+      queries.alerts = [pipeline](const vigie::v1::ListAlertsRequest& r)
+          -> absl::StatusOr<vigie::v1::ListAlertsReply> {
+        return pipeline->ListAlerts(r);
+      };
+      report::ReportOptions options;
+      options.model_wide = model_wide;
+      ASSIGN_OR_RETURN(
+          report::ReportData data,
+          report::GatherReport(queries, model_id, options, clock->Now()));
+      return report::RenderReportPage(data);
+    };
     std::optional<HttpServer::Tls> https;
     if (config.tls.enabled()) {
       https = HttpServer::Tls{config.tls.cert_file, config.tls.key_file,
@@ -180,8 +216,25 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
     ASSIGN_OR_RETURN(
         server->http_,
         HttpServer::Start(config.http_address, std::move(handlers), https));
-    VIGIE_LOG(Info, "serving HTTP (/metrics, /healthz, /readyz) on ",
+    VIGIE_LOG(Info,
+              "serving HTTP (/metrics, /healthz, /readyz, /models/...) on ",
               server->http_->address());
+    if (config.external_url.empty()) {
+      // The alerts' links to the report pages (Alert.report_url). A
+      // wildcard address is no place to browse to: the host's name is.
+      std::string address = server->http_->address();
+      const size_t colon = address.rfind(':');
+      const std::string host = address.substr(0, colon);
+      if (host.empty() || host == "0.0.0.0" || host == "::" ||
+          host == "[::]") {
+        char name[256] = {};
+        if (gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0') {
+          address = absl::StrCat(name, address.substr(colon));
+        }
+      }
+      config.external_url = absl::StrCat(
+          config.tls.enabled() ? "https://" : "http://", address);
+    }
   }
   storage::StateStoreOptions store_options;
   store_options.path = config.data_dir;

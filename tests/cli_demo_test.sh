@@ -25,6 +25,19 @@ grep -q "Q2.4" "$dir/alerts" || fail "alert does not cite Q2.4"
 grep -q "labelia-dsrc@v202301" "$dir/alerts" || fail "alert lacks the referential"
 grep -q "alert FIRING" "$dir/log" || fail "the server did not log the alert"
 
+# The report page, as vigiectl writes it: one self-contained HTML file.
+"$vigiectl" report demo --server="$address" --out="$dir/report.html" \
+  > "$dir/report" 2>&1 || fail "report: $(cat "$dir/report")"
+for text in '<!DOCTYPE html>' 'Model demo' 'By sex' 'female' 'Q2.4' '<svg'; do
+  grep -qF -- "$text" "$dir/report.html" || fail "the report lacks '$text'"
+done
+! grep -q '<script' "$dir/report.html" || fail "the report has a script"
+ctl report --out="$dir/none.html"
+expect 2 "report needs a model"
+ctl report nobody --out="$dir/none.html"
+expect 1 "nobody"
+[ ! -e "$dir/none.html" ] || fail "a failed report left a file behind"
+
 # Bad usage is a clear error, exit code 2.
 set +e
 "$vigiectl" metrics --server="$address" > "$dir/usage" 2>&1

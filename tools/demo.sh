@@ -48,5 +48,12 @@ curl -fsS "http://127.0.0.1:$(cat "$data.http")/metrics" > "$build/demo-metrics.
 grep -E '^vigie_(events_total|alerts_open|checkpoints_total)|window="24h",metric="(calibration\.ece|fairness\.groups\.selection_rate)"' \
   "$build/demo-metrics.txt" | sed -n '1,14p'
 echo
+report="$build/demo-report.html"
+"$ctl" report demo --server="$address" --out="$report" 2>/dev/null
+echo "== Report page of model 'demo': http://127.0.0.1:$(cat "$data.http")/models/demo"
+echo "   (while this demo runs), and the same page written to $report:"
+grep -o '<b>[0-9]* alerts\? \(is\|are\) firing</b>[^.]*' "$report" |
+  sed 's/<[^>]*>//g; s/^/   /' || true
+echo
 echo "== Server log (alerts are logged too)"
 grep -E "alert|serving" "$build/demo-server.log" || true

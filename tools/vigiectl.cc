@@ -44,6 +44,7 @@
 #include "tools/parsing.h"
 #include "tools/printing.h"
 #include "tools/reference_upload.h"
+#include "tools/report_file.h"
 #include "tools/reports.h"
 #include "tools/simulator.h"
 
@@ -63,8 +64,9 @@ ABSL_FLAG(std::string, server, "127.0.0.1:50051",
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
           "All subcommands: how long to wait for the connection.");
 ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
-          "metrics, alerts, history, silence, ack, reference, catalogue: "
-          "deadline of the call (reference and catalogue upload: 2m unless "
+          "metrics, alerts, history, silence, ack, reference, catalogue, "
+          "report: deadline of the call (report: of each of its queries) "
+          "(reference and catalogue upload: 2m unless "
           "given).");
 ABSL_FLAG(std::string, file, "",
           "replay: input file, JSON lines of vigie.v1.Event or CSV. reference "
@@ -82,7 +84,8 @@ ABSL_FLAG(std::string, model, "",
           "the model whose reference it is; required. catalogue upload, "
           "catalogue show: the model whose catalogue it is; required. alerts, "
           "watch, "
-          "history: only this model's alerts.");
+          "history: only this model's alerts. report: the model, instead of "
+          "the argument.");
 ABSL_FLAG(std::string, model_version, "",
           "replay (CSV): model version of the predictions.");
 ABSL_FLAG(std::string, id_column, "",
@@ -140,7 +143,8 @@ ABSL_FLAG(bool, since_reference, false,
           "as configured; unset: its first event) to the end of its latest "
           "pane.");
 ABSL_FLAG(bool, model_wide, false,
-          "metrics: the window over every replica of a Kafka consumer group "
+          "metrics, report: the windows over every replica of a Kafka "
+          "consumer group "
           "(the server's panes merged with those the others published); "
           "counters stay the server's own.");
 ABSL_FLAG(bool, all, false,
@@ -177,6 +181,9 @@ ABSL_FLAG(std::string, id, "", "silence expire: the silence's id. Required.");
 ABSL_FLAG(uint32_t, reference_version, 0,
           "reference show: a version the server still keeps (its model's "
           "reference_versions); 0, the default: the current one.");
+ABSL_FLAG(std::string, out, "",
+          "report: the HTML file to write (replaced if it exists); - for "
+          "stdout. Required.");
 ABSL_FLAG(std::string, description, "",
           "reference upload: where the sample comes from, e.g. \"validation "
           "set 2026-11\"; shown as the reference's source. catalogue upload: "
@@ -269,6 +276,11 @@ usage:
       the file's line. Each upload is a new version that replaces the
       current one. show prints the current one: version, description,
       upload time, items, feature kind and dimension, reference users.
+  vigiectl report MODEL --out=FILE [--model_wide]
+      Writes the model's report page, the one the server's HTTP endpoint
+      serves at /models/MODEL: one HTML file with its charts inline (no
+      script, nothing fetched), readable offline and fit to attach to a
+      ticket or an audit. --out=- writes it to stdout.
   vigiectl ack --fingerprint=F --by=WHO [--comment=WHY]
       Acknowledges a firing alert: shown on it (and in what the sinks
       receive) until it resolves or changes severity.
@@ -316,6 +328,7 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
        {"model", "file", "description", "format", "timeout",
         "reference_version"}},
       {"catalogue", {"model", "file", "description", "format", "timeout"}},
+      {"report", {"model", "out", "model_wide", "timeout"}},
       {"help", {}},
   };
 }
@@ -946,6 +959,22 @@ int Catalogue(const std::string& action, const std::set<std::string>& set) {
       absl::StrCat("catalogue takes upload or show, got '", action, "'"));
 }
 
+int Report(const std::string& model) {
+  if (model.empty()) return UsageError("report needs a model");
+  const std::string out = absl::GetFlag(FLAGS_out);
+  if (out.empty()) return UsageError("report needs --out (a file, or -)");
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  if (absl::Status s =
+          WriteReport(**client, model, absl::GetFlag(FLAGS_model_wide),
+                      absl::GetFlag(FLAGS_timeout), out);
+      !s.ok()) {
+    return Failure(s);
+  }
+  if (out != "-") std::cerr << "vigiectl: wrote " << out << "\n";
+  return kExitOk;
+}
+
 int Run(int argc, char** argv) {
   std::set<std::string> set;
   absl::StatusOr<std::vector<std::string>> args = ParseArgs(argc, argv, &set);
@@ -956,14 +985,19 @@ int Run(int argc, char** argv) {
   }
   const std::string& command = (*args)[0];
   // `silence`, `reference` and `catalogue` take an action.
+  // `report` takes its model, as an argument or as --model.
   const size_t arguments =
-      command == "silence" || command == "reference" || command == "catalogue"
+      command == "silence" || command == "reference" ||
+              command == "catalogue" ||
+              (command == "report" && !set.contains("model"))
           ? 2
           : 1;
   if (args->size() < arguments) {
     return UsageError(
-        command == "silence"
-            ? "silence needs an action: create, list or expire"
+        command == "silence" ? "silence needs an action: create, list or expire"
+        : command == "report"
+            ? "report needs a model: vigiectl report MODEL "
+              "--out=FILE"
             : absl::StrCat(command, " needs an action: upload or show"));
   }
   if (args->size() > arguments) {
@@ -995,6 +1029,10 @@ int Run(int argc, char** argv) {
   if (command == "ack") return Acknowledge();
   if (command == "reference") return Reference((*args)[1], set);
   if (command == "catalogue") return Catalogue((*args)[1], set);
+  if (command == "report") {
+    return Report(set.contains("model") ? absl::GetFlag(FLAGS_model)
+                                        : (*args)[1]);
+  }
   return Alerts();
 }
 
