@@ -279,7 +279,8 @@ def main():
             per_eval = vigie["evaluate"][hours]
             total = (vigie["ingest"] * args.events_per_hour +
                      EVALUATIONS_PER_HOUR * per_eval)
-            print(f"  | Vigie, {hours} panes merged | {per_eval * 1e3:,.2f} ms"
+            panes = f"{hours} pane{'s' if hours > 1 else ''}"
+            print(f"  | Vigie, {panes} merged | {per_eval * 1e3:,.2f} ms"
                   f" | {vigie['ingest'] * 1e9:.1f} ns | {total:,.1f} |")
     return 0
 
