@@ -93,6 +93,8 @@ void BM_CalibrationSnapshot(benchmark::State& state) {
 }
 BENCHMARK(BM_CalibrationSnapshot)->Arg(2000)->Arg(200000);
 
+// A pane's monitor merged into a window's: O(num_bins), whatever the
+// pane's count.
 void BM_CalibrationMerge(benchmark::State& state) {
   auto monitor = *vigie::monitors::CalibrationMonitor::Create({});
   for (const Pair& pair : Stream(2000)) {
@@ -102,7 +104,51 @@ void BM_CalibrationMerge(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(total.Merge(monitor));
   }
+  state.SetItemsProcessed(state.iterations());  // Merges.
 }
 BENCHMARK(BM_CalibrationMerge);
+
+// The same additions on a plain array: two saturating counts and two sums
+// per bin, then the monitor's three totals. The floor.
+void BM_CalibrationMergeBaseline(benchmark::State& state) {
+  struct Bin {
+    uint64_t count, positives;
+    double sum_predicted, sum_squared_predicted;
+  };
+  const auto saturating_add = [](uint64_t a, uint64_t b) {
+    return a + b < a ? ~uint64_t{0} : a + b;
+  };
+  std::array<Bin, kBins> pane{};
+  for (const Pair& pair : Stream(2000)) {
+    Bin& bin = pane[static_cast<size_t>(
+        std::min(static_cast<int>(pair.predicted * kBins), kBins - 1))];
+    bin.count += 1;
+    bin.positives += pair.outcome ? 1 : 0;
+    bin.sum_predicted += pair.predicted;
+    bin.sum_squared_predicted += pair.predicted * pair.predicted;
+  }
+  std::array<Bin, kBins> total{};
+  uint64_t ignored = 0;
+  double sum_squared_error = 0;
+  double sum_log_loss = 0;
+  for (auto _ : state) {
+    for (size_t i = 0; i < kBins; ++i) {
+      total[i].count = saturating_add(total[i].count, pane[i].count);
+      total[i].positives =
+          saturating_add(total[i].positives, pane[i].positives);
+      total[i].sum_predicted += pane[i].sum_predicted;
+      total[i].sum_squared_predicted += pane[i].sum_squared_predicted;
+    }
+    ignored = saturating_add(ignored, 0);
+    sum_squared_error += 1;
+    sum_log_loss += 1;
+    benchmark::DoNotOptimize(total);
+    benchmark::DoNotOptimize(ignored);
+    benchmark::DoNotOptimize(sum_squared_error);
+    benchmark::DoNotOptimize(sum_log_loss);
+  }
+  state.SetItemsProcessed(state.iterations());  // Merges.
+}
+BENCHMARK(BM_CalibrationMergeBaseline);
 
 }  // namespace

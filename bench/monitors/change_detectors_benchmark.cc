@@ -12,6 +12,7 @@
 
 #include "benchmark/benchmark.h"
 #include "monitors/change_detectors.h"
+#include "monitors/change_episode.h"
 
 namespace {
 
@@ -123,5 +124,39 @@ void BM_ErrorStreamDetectorsDeserialize(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ErrorStreamDetectorsDeserialize);
+
+// The detectors run per model over the whole error stream in event order
+// and do not merge; what a pane keeps for them is an ErrorTally (count,
+// sum, sum of squares), which windows merge. Its merge, and the bare
+// additions beside it.
+void BM_ErrorTallyMerge(benchmark::State& state) {
+  vigie::monitors::ErrorTally pane;
+  for (double error : BinaryErrors(10'000)) pane.Observe(error);
+  vigie::monitors::ErrorTally window;
+  for (auto _ : state) {
+    window.Merge(pane);
+    benchmark::DoNotOptimize(window);
+  }
+  state.SetItemsProcessed(state.iterations());  // Merges.
+}
+BENCHMARK(BM_ErrorTallyMerge);
+
+void BM_ErrorTallyMergeBaseline(benchmark::State& state) {
+  vigie::monitors::ErrorTally pane;
+  for (double error : BinaryErrors(10'000)) pane.Observe(error);
+  uint64_t count = 0;
+  double sum = 0;
+  double sum_squares = 0;
+  for (auto _ : state) {
+    count += pane.count;
+    sum += pane.sum;
+    sum_squares += pane.sum_squares;
+    benchmark::DoNotOptimize(count);
+    benchmark::DoNotOptimize(sum);
+    benchmark::DoNotOptimize(sum_squares);
+  }
+  state.SetItemsProcessed(state.iterations());  // Merges.
+}
+BENCHMARK(BM_ErrorTallyMergeBaseline);
 
 }  // namespace

@@ -112,8 +112,24 @@ void BM_ConformalMerge(benchmark::State& state) {
   }
   auto total = *ConformalMonitor::Create({});
   for (auto _ : state) benchmark::DoNotOptimize(total.Merge(monitor));
+  state.SetItemsProcessed(state.iterations());  // Merges.
 }
 BENCHMARK(BM_ConformalMerge);
+
+// The floor of a merge: reading the pane's state and writing as much (a
+// copy of the monitor, its 8 groups' histograms included).
+void BM_ConformalMergeBaselineCopy(benchmark::State& state) {
+  auto monitor = *ConformalMonitor::Create({});
+  for (const ConformalObservation& o : Stream(monitor, 100000, true)) {
+    monitor.Observe(o);
+  }
+  for (auto _ : state) {
+    ConformalMonitor copy = monitor;
+    benchmark::DoNotOptimize(copy);
+  }
+  state.SetItemsProcessed(state.iterations());  // Copies.
+}
+BENCHMARK(BM_ConformalMergeBaselineCopy);
 
 void BM_AdaptiveConformalObserve(benchmark::State& state) {
   auto aci = *AdaptiveConformal::Create({});

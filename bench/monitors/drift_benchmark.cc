@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -166,10 +167,59 @@ void BM_DriftMerge(benchmark::State& state) {
   for (auto _ : state) {
     benchmark::DoNotOptimize(window.Merge(pane));
   }
+  state.SetItemsProcessed(state.iterations());  // Merges.
 }
 BENCHMARK(BM_DriftMerge)
     ->Arg(1'000)
     ->Arg(10'000)
+    ->Unit(benchmark::kMicrosecond);
+
+// Hour panes past their sketches' exact phase: `range` events of 20
+// features each, from four differently shifted streams, so that the
+// sketches merged do not hold the same values.
+std::vector<DriftMonitor> HourPanes(int64_t events) {
+  std::vector<DriftMonitor> panes;
+  for (int p = 0; p < 4; ++p) {
+    const Events stream = MakeEvents(0.05 * p);
+    auto pane = *DriftMonitor::Create({});
+    for (int64_t i = 0; i < events; ++i) {
+      pane.ObservePrediction(stream.views[static_cast<size_t>(i) % kEvents]);
+    }
+    panes.push_back(std::move(pane));
+  }
+  return panes;
+}
+
+// A day's window built from 24 hour panes (the four above, cycled) into an
+// empty monitor, as a rule over a 24 h window does at each evaluation: the
+// figure per pane is what a window's length costs.
+void BM_DriftMergeDayWindow(benchmark::State& state) {
+  const std::vector<DriftMonitor> panes = HourPanes(state.range(0));
+  constexpr int kPanes = 24;
+  for (auto _ : state) {
+    auto window = *DriftMonitor::Create({});
+    for (int p = 0; p < kPanes; ++p) {
+      benchmark::DoNotOptimize(window.Merge(panes[p % panes.size()]));
+    }
+    benchmark::DoNotOptimize(window);
+  }
+  state.SetItemsProcessed(state.iterations() * kPanes);  // Panes merged.
+}
+BENCHMARK(BM_DriftMergeDayWindow)->Arg(100'000)->Unit(benchmark::kMillisecond);
+
+// The floor any merge of a pane pays: reading its state and writing as
+// much (a copy of the monitor, sketches and category tables included).
+void BM_DriftMergeBaselineCopy(benchmark::State& state) {
+  const std::vector<DriftMonitor> panes = HourPanes(state.range(0));
+  size_t p = 0;
+  for (auto _ : state) {
+    DriftMonitor copy = panes[p++ % panes.size()];
+    benchmark::DoNotOptimize(copy);
+  }
+  state.SetItemsProcessed(state.iterations());  // Panes copied.
+}
+BENCHMARK(BM_DriftMergeBaselineCopy)
+    ->Arg(100'000)
     ->Unit(benchmark::kMicrosecond);
 
 // A window of `range` events against a reference of 100,000, every

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "monitors/fairness.h"
 
@@ -158,5 +159,73 @@ void BM_FairnessSnapshot(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(monitor.Snapshot());
 }
 BENCHMARK(BM_FairnessSnapshot);
+
+// Merging one pane's monitor into a window's, as a query or a rule does for
+// each pane of its window: `range` groups (8, as above; 1,000, the default
+// max_groups) whose labels the window already holds, so each group is one
+// look-up of its label and six saturating additions.
+std::vector<std::string> MergeLabels(int64_t groups) {
+  std::vector<std::string> labels;
+  if (groups == kGroups) {
+    for (const std::string& label : Labels()) labels.push_back(label);
+    return labels;
+  }
+  for (int64_t g = 0; g < groups; ++g) {
+    labels.push_back(absl::StrCat("group-", g));
+  }
+  return labels;
+}
+
+void BM_FairnessMerge(benchmark::State& state) {
+  const std::vector<std::string> labels = MergeLabels(state.range(0));
+  auto pane = *vigie::monitors::FairnessMonitor::Create({});
+  // 10,000 predictions, every one joined, spread over the groups.
+  const auto stream = Stream(10'000);
+  for (size_t i = 0; i < stream.size(); ++i) {
+    const Event& e = stream[i];
+    const std::string& label = labels[i % labels.size()];
+    pane.ObservePrediction(label, e.decision);
+    pane.ObserveOutcome(label, e.decision, e.label);
+  }
+  auto window = *vigie::monitors::FairnessMonitor::Create({});
+  // The window knows the groups already, as it does from its second pane on.
+  (void)window.Merge(pane);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(window.Merge(pane));
+  }
+  state.SetItemsProcessed(state.iterations());  // Merges.
+  state.counters["groups"] = static_cast<double>(state.range(0));
+}
+BENCHMARK(BM_FairnessMerge)->Arg(kGroups)->Arg(1000);
+
+// The merge's arithmetic with the groups already aligned by index: six
+// saturating additions per group, no label look-up. The floor.
+void BM_FairnessMergeBaseline(benchmark::State& state) {
+  const size_t groups = static_cast<size_t>(state.range(0));
+  std::vector<Counts> pane(groups);
+  for (size_t g = 0; g < groups; ++g) {
+    pane[g] = {1250, 600, 300, 300, 325, 325};
+  }
+  std::vector<Counts> window = pane;
+  for (auto _ : state) {
+    for (size_t g = 0; g < groups; ++g) {
+      Counts& to = window[g];
+      const Counts& from = pane[g];
+      to.predictions = SaturatingAdd(to.predictions, from.predictions);
+      to.selected = SaturatingAdd(to.selected, from.selected);
+      to.true_positives = SaturatingAdd(to.true_positives, from.true_positives);
+      to.false_positives =
+          SaturatingAdd(to.false_positives, from.false_positives);
+      to.true_negatives = SaturatingAdd(to.true_negatives, from.true_negatives);
+      to.false_negatives =
+          SaturatingAdd(to.false_negatives, from.false_negatives);
+    }
+    benchmark::DoNotOptimize(window.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations());  // Merges.
+  state.counters["groups"] = static_cast<double>(state.range(0));
+}
+BENCHMARK(BM_FairnessMergeBaseline)->Arg(kGroups)->Arg(1000);
 
 }  // namespace

@@ -125,4 +125,38 @@ void BM_RecommendationSnapshot(benchmark::State& state) {
 }
 BENCHMARK(BM_RecommendationSnapshot);
 
+// A pane's monitor (16,384 lists of a 10,000-item catalogue, exact
+// exposure counts and a full personalisation sample) merged into a
+// window's: the exposure counts added item by item, the samples merged.
+void BM_RecommendationMerge(benchmark::State& state) {
+  const ItemCatalogue catalogue = Catalogue(10'000, 0);
+  RecommendationMonitor pane =
+      *RecommendationMonitor::Create(RecommendationMonitor::Options());
+  for (const List& list : Lists(10'000)) {
+    pane.ObserveList(catalogue, list.items, list.user);
+  }
+  RecommendationMonitor window =
+      *RecommendationMonitor::Create(RecommendationMonitor::Options());
+  (void)window.Merge(pane);  // Bound to the catalogue, as after one pane.
+  for (auto _ : state) benchmark::DoNotOptimize(window.Merge(pane));
+  state.SetItemsProcessed(state.iterations());  // Merges.
+}
+BENCHMARK(BM_RecommendationMerge);
+
+// The floor: reading the pane's state and writing as much (a copy).
+void BM_RecommendationMergeBaselineCopy(benchmark::State& state) {
+  const ItemCatalogue catalogue = Catalogue(10'000, 0);
+  RecommendationMonitor pane =
+      *RecommendationMonitor::Create(RecommendationMonitor::Options());
+  for (const List& list : Lists(10'000)) {
+    pane.ObserveList(catalogue, list.items, list.user);
+  }
+  for (auto _ : state) {
+    RecommendationMonitor copy = pane;
+    benchmark::DoNotOptimize(copy);
+  }
+  state.SetItemsProcessed(state.iterations());  // Copies.
+}
+BENCHMARK(BM_RecommendationMergeBaselineCopy);
+
 }  // namespace
