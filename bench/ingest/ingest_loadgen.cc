@@ -1,23 +1,33 @@
-// ingest_loadgen: durable ingest of the real `vigie` server, and, in the
-// same run on the same machine, the rate of one RocksDB point write per
-// prediction: the baseline a storage redesign must beat. See
-// bench/README.md ("Durable ingest").
+// ingest_loadgen: durable ingest of the real `vigie` server against a
+// decode-only gRPC server fed the same requests in the same run, the
+// latency from ingest to a queried window at an offered rate, and the rate
+// of one RocksDB point write per prediction. See bench/README.md ("Durable
+// ingest", and "Load generator" for issue 10).
 //
-// The simulated stream is built first, untimed; then the server starts as a
-// child process on a fresh data folder and a free loopback port, the stream
-// goes over --connections parallel client-streaming Ingest calls while the
-// server's memory is sampled, and the server's counters (GetMetrics),
-// memory and footprint are read. With --kill_and_restart the server is then
-// SIGKILLed and started again on the same data folder, timed until it
-// serves, and its counters compared with those before the kill. Then the
-// baseline runs with the server stopped, so that the two never share the
-// cores. --outcome_share and --groups shape the stream for memory runs
-// (many pending joins, many groups). The run is bounded by --predictions
-// and --timeout. Exit status: 0 when every event was accepted (and the
-// counters survived the restart), 1 otherwise (rejections, lost counters, a
-// broken stream, a failed server), 2 on a bad flag. Progress goes to
-// stderr, the report to stdout.
+// The synthetic stream is built first, untimed, in the shape the flags give
+// (by default 8 groups, 20 numeric features, an outcome for one prediction
+// in ten, a reference uploaded so that drift runs; see IngestLoadOptions).
+// Then, each a child process on a free loopback port:
+//   bare     bare_ingest_server, which only parses and counts, gets the
+//            stream over --connections client-streaming Ingest calls;
+//   vigie    the real server, on a fresh data folder, gets the reference
+//            and then the same stream while its memory is sampled; its
+//            counters (GetMetrics), memory and footprint are read. With
+//            --kill_and_restart it is then SIGKILLed and started again on
+//            the same data folder, timed until it serves, and its counters
+//            compared with those before the kill;
+//   latency  a fresh real server gets --latency_seconds of the same shape at
+//            --rate events/s (default: half the rate just measured) over
+//            one connection while a second one queries its window every
+//            --query_interval (MeasureLatency): p50 and p99 from a
+//            request's send to the first answer that counts it.
+// Then the RocksDB baseline runs with every server stopped, so that none
+// shares the cores with it. Exit status: 0 when every event was accepted
+// (and the counters survived the restart), 1 otherwise (rejections, lost
+// counters, a broken stream, a failed server), 2 on a bad flag. Progress
+// goes to stderr, the report to stdout.
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -48,17 +58,33 @@
 
 ABSL_FLAG(std::string, server_binary, VIGIE_SERVER_BINARY,
           "Path of the vigie server binary to start.");
+ABSL_FLAG(std::string, bare_server_binary, VIGIE_BARE_SERVER_BINARY,
+          "Path of the decode-only bare_ingest_server binary to start.");
 ABSL_FLAG(int64_t, predictions, 500'000,
-          "Predictions of the simulated stream; with the default "
-          "--outcome_share each also sends its outcome, so twice as many "
-          "events.");
-ABSL_FLAG(double, outcome_share, 1,
+          "Predictions of the synthetic stream; --outcome_rate of them also "
+          "send their outcome.");
+ABSL_FLAG(double, outcome_rate, 0.1,
           "Share of the predictions whose outcome is sent, in [0, 1]; the "
           "others stay pending in the server. Which ones is drawn from "
           "--seed.");
-ABSL_FLAG(int, groups, 0,
-          "When > 0, every prediction also carries the group attribute "
-          "`segment`, s0000 to s<groups - 1>, drawn uniformly from --seed.");
+ABSL_FLAG(double, outcome_share, -1,
+          "Former name of --outcome_rate; when >= 0 it takes its place.");
+ABSL_FLAG(int, groups, 8,
+          "When > 0, every prediction carries --group_attributes attributes "
+          "(segment, segment2, ...), each s0000 to s<groups - 1>, drawn "
+          "uniformly from --seed.");
+ABSL_FLAG(int, group_attributes, 1, "Attributes of --groups groups each.");
+ABSL_FLAG(bool, simulator_groups, false,
+          "Keep the simulator's own attributes, sex and age_band, besides "
+          "the segments (the shape of the figures before issue 10, with "
+          "--groups=0 --features=0 --outcome_rate=1 "
+          "--reference_predictions=0).");
+ABSL_FLAG(int, features, 20,
+          "Numeric input features per prediction (f00, f01, ...), for "
+          "drift.");
+ABSL_FLAG(int64_t, reference_predictions, 10'000,
+          "Predictions (with outcomes) of the reference uploaded for the "
+          "model before the stream, so that drift runs; 0: none.");
 ABSL_FLAG(int, connections, 2,
           "Parallel client-streaming Ingest calls, each on its own TCP "
           "connection; events are split by prediction id.");
@@ -72,7 +98,7 @@ ABSL_FLAG(std::string, tmp_dir, "",
           "server log); empty: $TMPDIR, else /tmp. Removed at the end.");
 ABSL_FLAG(std::string, server_config, "",
           "Configuration file the server is started with (its --config). "
-          "Empty: the embedded defaults, or, with --outcome_share < 1 or "
+          "Empty: the embedded defaults, or, with --outcome_rate < 1 or "
           "--groups > 0, a file written into the scratch folder "
           "(default_model: max_groups at least --groups, label_delay 30d).");
 ABSL_FLAG(bool, kill_and_restart, false,
@@ -80,6 +106,20 @@ ABSL_FLAG(bool, kill_and_restart, false,
           "the same data folder, time until it answers GetMetrics, and exit 1 "
           "if its counters differ from those before the kill.");
 ABSL_FLAG(bool, baseline, true, "Also time one RocksDB Put per prediction.");
+ABSL_FLAG(bool, bare, true,
+          "Also stream the same requests to the decode-only "
+          "bare_ingest_server, first, and report the ratio of the rates.");
+ABSL_FLAG(absl::Duration, latency_seconds, absl::Seconds(20),
+          "Length of the latency run (a fresh server fed at --rate); 0: no "
+          "latency run.");
+ABSL_FLAG(double, rate, 0,
+          "Events per second offered in the latency run; 0: --rate_share of "
+          "the real server's rate measured in the same run.");
+ABSL_FLAG(double, rate_share, 0.5,
+          "With --rate=0, the share of the measured rate offered.");
+ABSL_FLAG(absl::Duration, query_interval, absl::Milliseconds(50),
+          "Latency run: GetMetrics of the model's window at most this "
+          "often.");
 
 namespace vigie::bench {
 namespace {
@@ -185,29 +225,45 @@ absl::StatusOr<RestartReport> KillAndRestart(ServerChild& server,
   return restart;
 }
 
-// Starts the server on a fresh data folder, streams `load` to it while
-// sampling its memory, reads its counters, memory and data folder, and
-// stops it (or kills and restarts it first); the figures go to `report`.
-absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
-                           LoadgenReport& report) {
-  ASSIGN_OR_RETURN(report.server_config,
-                   ChooseServerConfig(report.options, scratch));
+// Uploads the reference of `options` for its model, so that drift runs
+// from the first window on.
+absl::StatusOr<v1::ReferenceInfo> UploadReference(
+    const std::string& address, const IngestLoadOptions& options) {
+  ASSIGN_OR_RETURN(const v1::UploadReferenceRequest request,
+                   BuildReference(options));
+  ASSIGN_OR_RETURN(std::unique_ptr<tools::VigieClient> client,
+                   tools::VigieClient::Connect(address, kServerTimeout));
+  ASSIGN_OR_RETURN(v1::ReferenceInfo info, client->UploadReference(request));
+  if (info.rejected() > 0) {
+    return absl::InternalError(absl::StrCat(
+        "the server rejected ", info.rejected(), " reference events; first: ",
+        info.rejections().empty() ? "" : info.rejections(0)));
+  }
+  return info;
+}
+
+// The real server's command line on `data_dir` (a folder of the scratch
+// folder), with the run's configuration.
+ServerCommand RealServer(const ScratchDir& scratch, const std::string& data_dir,
+                         const ServerConfigUsed& config) {
   ServerCommand command = {
       .binary = absl::GetFlag(FLAGS_server_binary),
-      .data_dir = scratch.Join("server-data"),
+      .data_dir = scratch.Join(data_dir),
       .port_file = scratch.Join("server.port"),
       .log_path = scratch.Join("server.log"),
       .args = {},
   };
-  if (report.server_config.kind != ServerConfigUsed::Kind::kEmbeddedDefaults) {
-    command.args.push_back("--config=" + report.server_config.path);
+  if (config.kind != ServerConfigUsed::Kind::kEmbeddedDefaults) {
+    command.args.push_back("--config=" + config.path);
   }
-  ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
-  Progress(absl::StrCat("server pid ", server.pid(), " on ", server.address(),
-                        ", data in ", command.data_dir));
-  report.sample_interval = kSampleInterval;
-  MemorySampler sampler(server.pid(), kSampleInterval);
+  return command;
+}
 
+// Streams `load` to a server started by `command` and returns what it
+// acknowledged; `cpu` gets the server's CPU time during the stream.
+absl::StatusOr<StreamStats> TimedStream(const ServerChild& server,
+                                        const IngestLoad& load,
+                                        absl::Duration& cpu) {
   StreamLoadOptions stream_options;
   stream_options.timeout = absl::GetFlag(FLAGS_timeout);
   // Written is not yet applied: gRPC buffers ahead of the server, whose
@@ -222,15 +278,65 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
   };
   ASSIGN_OR_RETURN(const absl::Duration cpu_before,
                    ReadProcessCpuTime(server.pid()));
-  ASSIGN_OR_RETURN(report.stream,
+  ASSIGN_OR_RETURN(StreamStats stats,
                    StreamLoad(server.address(), load, stream_options));
   ASSIGN_OR_RETURN(const absl::Duration cpu_after,
                    ReadProcessCpuTime(server.pid()));
-  report.server_cpu = cpu_after - cpu_before;
-  Progress(absl::StrCat("streamed ", Count(report.stream.events_sent),
-                        " events in ",
-                        absl::FormatDuration(absl::Trunc(
-                            report.stream.elapsed, absl::Milliseconds(1)))));
+  cpu = cpu_after - cpu_before;
+  Progress(absl::StrCat(
+      "streamed ", Count(stats.events_sent), " events in ",
+      absl::FormatDuration(absl::Trunc(stats.elapsed, absl::Milliseconds(1)))));
+  return stats;
+}
+
+// Streams `load` to the decode-only server: the rate that the real
+// server's is read against.
+absl::StatusOr<BareReport> MeasureBare(const IngestLoad& load,
+                                       const ScratchDir& scratch) {
+  const ServerCommand command = {
+      .binary = absl::GetFlag(FLAGS_bare_server_binary),
+      .data_dir = scratch.Join("bare-data"),
+      .port_file = scratch.Join("bare.port"),
+      .log_path = scratch.Join("server.log"),
+      .args = {},
+  };
+  ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
+  Progress(absl::StrCat("bare decode-only server pid ", server.pid(), " on ",
+                        server.address()));
+  BareReport bare;
+  ASSIGN_OR_RETURN(bare.stream, TimedStream(server, load, bare.server_cpu));
+  ASSIGN_OR_RETURN(bare.memory, ReadProcessMemory(server.pid()));
+  RETURN_IF_ERROR(server.Stop(kServerTimeout));
+  const v1::IngestReply& reply = bare.stream.reply;
+  if (reply.accepted() != bare.stream.events_sent) {
+    return absl::InternalError(
+        absl::StrCat("the bare server counted ", Count(reply.accepted()),
+                     " of ", Count(bare.stream.events_sent), " events"));
+  }
+  return bare;
+}
+
+// Starts the server on a fresh data folder, uploads the reference, streams
+// `load` to it while sampling its memory, reads its counters, memory and
+// data folder, and stops it (or kills and restarts it first); the figures
+// go to `report`.
+absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
+                           LoadgenReport& report) {
+  const ServerCommand command =
+      RealServer(scratch, "server-data", report.server_config);
+  ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
+  Progress(absl::StrCat("server pid ", server.pid(), " on ", server.address(),
+                        ", data in ", command.data_dir));
+  if (report.options.reference_predictions > 0) {
+    ASSIGN_OR_RETURN(report.reference,
+                     UploadReference(server.address(), report.options));
+    Progress(absl::StrCat(
+        "reference uploaded: ", Count(report.reference->predictions()),
+        " predictions, ", report.reference->features_size(), " profiles"));
+  }
+  report.sample_interval = kSampleInterval;
+  MemorySampler sampler(server.pid(), kSampleInterval);
+  ASSIGN_OR_RETURN(report.stream, TimedStream(server, load, report.server_cpu));
 
   ASSIGN_OR_RETURN(report.server, ReadProcessMemory(server.pid()));
   const absl::Time metrics_start = absl::Now();
@@ -241,6 +347,12 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
   for (const v1::AttributeFairness& attribute : metrics.fairness()) {
     report.groups_per_attribute[attribute.attribute()] =
         attribute.groups_size();
+  }
+  if (report.reference && metrics.drift().empty()) {
+    // The shape promises drift; a reference that drift ignores is a bug of
+    // the load, not a figure.
+    return absl::InternalError(
+        "GetMetrics reports no drift although a reference was uploaded");
   }
   report.server_samples = sampler.Stop();
   ASSIGN_OR_RETURN(report.data_running, MeasureDirectory(command.data_dir));
@@ -263,11 +375,93 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
   return absl::OkStatus();
 }
 
+// The latency run: a fresh server (reference uploaded first) fed the
+// run's shape at an offered rate over one connection, its window queried
+// from another.
+absl::StatusOr<LatencyReport> MeasureLatencyRun(const ScratchDir& scratch,
+                                                const LoadgenReport& report) {
+  LatencyReport latency;
+  double rate = absl::GetFlag(FLAGS_rate);
+  if (rate > 0) {
+    latency.rate_source = "--rate";
+  } else {
+    const double share = absl::GetFlag(FLAGS_rate_share);
+    rate = share * report.events_per_second();
+    latency.rate_source = absl::StrFormat(
+        "%g of the %s events/s measured above", share,
+        Count(static_cast<uint64_t>(report.events_per_second() + 0.5)));
+  }
+  if (!(rate > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("no rate for the latency run (", rate, ")"));
+  }
+  IngestLoadOptions options = report.options;
+  options.connections = 1;
+  // Event time keeps pace with the offered rate, as a live producer's does,
+  // so that the run fills one or two panes, not the thousands 5 s apart
+  // would.
+  const double events_per_prediction = 1 + options.outcome_rate;
+  options.spacing = absl::Seconds(events_per_prediction / rate);
+  options.predictions = std::max<int64_t>(
+      1,
+      static_cast<int64_t>(
+          rate * absl::ToDoubleSeconds(absl::GetFlag(FLAGS_latency_seconds)) /
+          events_per_prediction));
+  Progress(absl::StrCat("latency run: building ",
+                        Count(static_cast<uint64_t>(options.predictions)),
+                        " predictions (untimed)"));
+  ASSIGN_OR_RETURN(IngestLoad load, BuildIngestLoad(options));
+
+  const ServerCommand command =
+      RealServer(scratch, "latency-data", report.server_config);
+  ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
+  Progress(absl::StrCat("latency run: server pid ", server.pid(), " on ",
+                        server.address(), ", offering ",
+                        Count(static_cast<uint64_t>(rate)), " events/s"));
+  if (options.reference_predictions > 0) {
+    RETURN_IF_ERROR(UploadReference(server.address(), options).status());
+  }
+  LatencyOptions latency_options;
+  latency_options.rate = rate;
+  latency_options.query_interval = absl::GetFlag(FLAGS_query_interval);
+  latency_options.model_id = options.model_id;
+  latency_options.timeout = absl::GetFlag(FLAGS_timeout);
+  ASSIGN_OR_RETURN(
+      latency.stats,
+      MeasureLatency(server.address(), load.connections[0], latency_options));
+  RETURN_IF_ERROR(server.Stop(kServerTimeout));
+  SummarizeLatency(latency);
+  return latency;
+}
+
+// An error naming the first rejection unless `reply` accepted all `sent`.
+absl::Status CheckAccepted(absl::string_view what, const v1::IngestReply& reply,
+                           uint64_t sent) {
+  if (reply.rejected() == 0 && reply.accepted() == sent) {
+    return absl::OkStatus();
+  }
+  std::string first;
+  if (!reply.rejections().empty()) {
+    const v1::Rejection& r = reply.rejections(0);
+    first = absl::StrCat("; first: ", tools::RejectReasonName(r.reason()), " ",
+                         r.message());
+  }
+  return absl::InternalError(absl::StrCat(
+      what, ": ", Count(reply.rejected()), " events rejected, ",
+      Count(reply.accepted()), " of ", Count(sent), " accepted", first));
+}
+
 int Run() {
   IngestLoadOptions options;
   options.predictions = absl::GetFlag(FLAGS_predictions);
-  options.outcome_share = absl::GetFlag(FLAGS_outcome_share);
+  options.outcome_rate = absl::GetFlag(FLAGS_outcome_share) >= 0
+                             ? absl::GetFlag(FLAGS_outcome_share)
+                             : absl::GetFlag(FLAGS_outcome_rate);
   options.groups = absl::GetFlag(FLAGS_groups);
+  options.group_attributes = absl::GetFlag(FLAGS_group_attributes);
+  options.simulator_groups = absl::GetFlag(FLAGS_simulator_groups);
+  options.features = absl::GetFlag(FLAGS_features);
+  options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
   options.connections = absl::GetFlag(FLAGS_connections);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.seed = absl::GetFlag(FLAGS_seed);
@@ -278,8 +472,8 @@ int Run() {
 
   Progress(absl::StrCat("building the stream of ",
                         Count(static_cast<uint64_t>(options.predictions)),
-                        " predictions for ", options.connections,
-                        " connections (untimed)"));
+                        " predictions (", ShapeSummary(options), ") for ",
+                        options.connections, " connections (untimed)"));
   const absl::Time build_start = absl::Now();
   absl::StatusOr<IngestLoad> load = BuildIngestLoad(options);
   if (!load.ok()) return Fail(load.status());
@@ -294,12 +488,31 @@ int Run() {
   if (!scratch.ok()) return Fail(scratch.status());
   LoadgenReport report;
   report.options = options;
+  if (absl::StatusOr<ServerConfigUsed> config =
+          ChooseServerConfig(options, *scratch);
+      config.ok()) {
+    report.server_config = *std::move(config);
+  } else {
+    return Fail(config.status());
+  }
+  // The bare server first: the real one's data folder and memory are then
+  // measured without it running, and each gets the cores alone.
+  if (absl::GetFlag(FLAGS_bare)) {
+    absl::StatusOr<BareReport> bare = MeasureBare(*load, *scratch);
+    if (!bare.ok()) return Fail(bare.status(), &*scratch);
+    report.bare = *std::move(bare);
+  }
   if (absl::Status s = MeasureServer(*load, *scratch, report); !s.ok()) {
     return Fail(s, &*scratch);
   }
+  *load = IngestLoad();  // Its memory is no longer needed.
+  if (absl::GetFlag(FLAGS_latency_seconds) > absl::ZeroDuration()) {
+    absl::StatusOr<LatencyReport> latency = MeasureLatencyRun(*scratch, report);
+    if (!latency.ok()) return Fail(latency.status(), &*scratch);
+    report.latency = *std::move(latency);
+  }
 
   if (absl::GetFlag(FLAGS_baseline)) {
-    *load = IngestLoad();  // Its memory is no longer needed.
     const auto records = PredictionRecords(options);
     if (!records.ok()) return Fail(records.status());
     Progress(
@@ -313,17 +526,18 @@ int Run() {
   PrintReportTable(report, std::cout);
   std::cout << ReportJson(report) << std::endl;
 
-  const v1::IngestReply& reply = report.stream.reply;
-  if (reply.rejected() > 0 || reply.accepted() != report.stream.events_sent) {
-    std::string first;
-    if (!reply.rejections().empty()) {
-      const v1::Rejection& r = reply.rejections(0);
-      first = absl::StrCat("; first: ", tools::RejectReasonName(r.reason()),
-                           " ", r.message());
+  if (absl::Status s = CheckAccepted("server", report.stream.reply,
+                                     report.stream.events_sent);
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (report.latency) {
+    const LatencyStats& stats = report.latency->stats;
+    if (absl::Status s = CheckAccepted("latency run", stats.stream.reply,
+                                       stats.stream.events_sent);
+        !s.ok()) {
+      return Fail(s);
     }
-    return Fail(absl::InternalError(absl::StrCat(
-        Count(reply.rejected()), " events rejected, ", Count(reply.accepted()),
-        " of ", Count(report.stream.events_sent), " accepted", first)));
   }
   if (report.restart) {
     const std::string lost =

@@ -19,7 +19,7 @@ int MaxGroups(const IngestLoadOptions& options) {
 }  // namespace
 
 bool NeedsServerConfig(const IngestLoadOptions& options) {
-  return options.groups > 0 || options.outcome_share < 1;
+  return options.groups > 0 || options.outcome_rate < 1;
 }
 
 std::string PendingJoinsConfigYaml(const IngestLoadOptions& options) {
