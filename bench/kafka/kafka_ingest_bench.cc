@@ -70,6 +70,14 @@ namespace {
 
 constexpr char kTopic[] = "vigie-events";
 
+// librdkafka's mock cluster keeps at most 5 MiB of messages per partition
+// (rdkafka_mock.c, max_size of a mock partition) and silently drops the
+// oldest beyond: a longer stream would never be read whole, and both
+// consumers would wait for messages that are gone. Key and value bytes
+// are kept under 4 MiB a partition, leaving room for record overheads and
+// an uneven spread of keys.
+constexpr uint64_t kMaxBytesPerPartition = uint64_t{4} << 20;
+
 // Seconds from the first message to the last of `total`, read by a bare
 // consumer in group `group`; negative if it did not finish in 5 minutes.
 double Bare(const std::string& brokers, const std::string& group,
@@ -258,8 +266,24 @@ int Run() {
     return 1;
   }
   const auto total = static_cast<int64_t>(messages.size());
+  uint64_t bytes = 0;
+  for (const testutil::KafkaCluster::Message& m : messages) {
+    bytes += m.key.size() + m.value.size();
+  }
+  if (bytes / static_cast<uint64_t>(partitions) > kMaxBytesPerPartition) {
+    std::cerr << absl::StrFormat(
+        "kafka_ingest_bench: %d messages of %.1f MiB would overflow the "
+        "mock cluster's 5 MiB per partition over %d partitions; use at "
+        "least --partitions=%d or fewer --predictions\n",
+        total, static_cast<double>(bytes) / (1 << 20), partitions,
+        bytes / kMaxBytesPerPartition + 1);
+    return 2;
+  }
   std::cerr << "producing " << total << " messages ("
-            << bench::ShapeSummary(options) << ")\n";
+            << bench::ShapeSummary(options) << ", "
+            << absl::StrFormat("%.1f MiB",
+                               static_cast<double>(bytes) / (1 << 20))
+            << ")\n";
   if (absl::Status s = cluster.Produce(kTopic, messages); !s.ok()) {
     std::cerr << s << "\n";
     return 1;
