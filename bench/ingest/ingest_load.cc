@@ -27,6 +27,17 @@ const std::string& PredictionId(const v1::Event& event) {
 constexpr uint64_t kOutcomeSalt = 1;
 constexpr uint64_t kSegmentSalt = 2;
 constexpr uint64_t kFeatureSalt = 1'000;
+// Multiclass: the true class, whether the model favours it, the favoured
+// wrong class, and the favoured class's probability.
+constexpr uint64_t kClassSalt = 3;
+constexpr uint64_t kRightSalt = 4;
+constexpr uint64_t kWrongSalt = 5;
+constexpr uint64_t kConfidenceSalt = 6;
+// The multiclass model favours the true class this often.
+constexpr double kMulticlassAccuracy = 0.7;
+// Of the conformal prediction sets.
+constexpr double kConformalAlpha = 0.1;
+constexpr uint64_t kCalibrationSize = 1'000;
 // Mixed into the seed of the reference sample, so that its prediction ids
 // and draws differ from the stream's.
 constexpr uint64_t kReferenceSeedSalt = 0x5eed'0000'0000'0001ULL;
@@ -71,6 +82,68 @@ double FeatureValue(uint64_t seed, int j, std::string_view id) {
   return j + std::log(u / (1 - u));
 }
 
+std::string ClassLabel(int c) { return absl::StrCat("c", c); }
+
+// The true class of a prediction, drawn so that its outcome, which comes
+// later, finds it again.
+int TrueClass(const IngestLoadOptions& options, std::string_view id) {
+  return static_cast<int>(Draw(options.seed, kClassSalt, id) * options.classes);
+}
+
+// Replaces the binary output with a multiclass one: the model favours the
+// true class with probability kMulticlassAccuracy, else a wrong one, and
+// gives it a probability in [0.5, 0.99); the next class (cyclically) gets
+// three quarters of the rest, the others share the last quarter. Its
+// conformal set takes classes by decreasing probability until they hold
+// 1 - alpha (the adaptive prediction sets of Romano et al., 2020, without
+// randomization): one, two or every class, and the truth falls outside it
+// more often than alpha says, as with a predictor that has drifted, so
+// coverage monitors have something to find.
+void MakeMulticlass(const IngestLoadOptions& options,
+                    v1::Prediction& prediction) {
+  const std::string& id = prediction.prediction_id();
+  const int k = options.classes;
+  const int truth = TrueClass(options, id);
+  int favoured = truth;
+  if (Draw(options.seed, kRightSalt, id) >= kMulticlassAccuracy) {
+    const int shift =
+        1 + static_cast<int>(Draw(options.seed, kWrongSalt, id) * (k - 1));
+    favoured = (truth + shift) % k;
+  }
+  const int second = (favoured + 1) % k;
+  const double top = 0.5 + 0.49 * Draw(options.seed, kConfidenceSalt, id);
+  const double rest = 1 - top;
+  const double second_probability = k == 2 ? rest : 0.75 * rest;
+  const double other_probability = k == 2 ? 0 : 0.25 * rest / (k - 2);
+  const auto probability = [&](int c) {
+    return c == favoured
+               ? top
+               : (c == second ? second_probability : other_probability);
+  };
+  v1::MulticlassPrediction& output = *prediction.mutable_multiclass();
+  for (int c = 0; c < k; ++c) {
+    v1::ClassProbability& p = *output.add_probabilities();
+    p.set_label(ClassLabel(c));
+    p.set_probability(probability(c));
+  }
+  output.set_predicted_class(ClassLabel(favoured));
+  // By decreasing probability: the favoured class, the next, then the
+  // others, equally probable, in class order.
+  std::vector<int> order = {favoured};
+  if (k > 1) order.push_back(second);
+  for (int c = 0; c < k; ++c) {
+    if (c != favoured && c != second) order.push_back(c);
+  }
+  double held = 0;
+  for (const int c : order) {
+    if (held >= 1 - kConformalAlpha) break;
+    output.add_prediction_set_labels(ClassLabel(c));
+    held += probability(c);
+  }
+  output.set_alpha(kConformalAlpha);
+  output.set_calibration_size(kCalibrationSize);
+}
+
 void Shape(const IngestLoadOptions& options, v1::Prediction& prediction) {
   const std::string& id = prediction.prediction_id();
   auto& groups = *prediction.mutable_groups();
@@ -82,6 +155,9 @@ void Shape(const IngestLoadOptions& options, v1::Prediction& prediction) {
           options.groups);
       groups[SegmentAttribute(a)] = absl::StrFormat("s%04d", segment);
     }
+  }
+  if (options.task == IngestLoadOptions::Task::kMulticlass) {
+    MakeMulticlass(options, prediction);
   }
   auto& features = *prediction.mutable_features();
   for (int j = 0; j < options.features; ++j) {
@@ -134,6 +210,10 @@ absl::Status IngestLoadOptions::Validate() const {
         absl::StrCat("reference_predictions must be in [0, 1000000], got ",
                      reference_predictions));
   }
+  if (task == Task::kMulticlass && (classes < 2 || classes > 100)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("classes must be in [2, 100], got ", classes));
+  }
   if (spacing < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("spacing must be >= 0");
   }
@@ -160,6 +240,11 @@ absl::Status ForEachEvent(const IngestLoadOptions& options,
         continue;
       }
       if (event.has_prediction()) Shape(options, *event.mutable_prediction());
+      if (event.has_outcome() &&
+          options.task == IngestLoadOptions::Task::kMulticlass) {
+        event.mutable_outcome()->set_class_label(
+            ClassLabel(TrueClass(options, id)));
+      }
       SetModelId(options.model_id, &event);
       visit(event);
     }
@@ -224,10 +309,24 @@ std::string ShapeSummary(const IngestLoadOptions& options) {
                 options.group_attributes == 1 ? " attribute" : " attributes")
           : std::string("no segments");
   if (options.simulator_groups) absl::StrAppend(&groups, " + sex, age_band");
-  return absl::StrCat(groups, ", ", options.features,
-                      " features, outcome rate ",
-                      absl::StrFormat("%g", options.outcome_rate),
-                      ", reference of ", options.reference_predictions);
+  return absl::StrCat(
+      groups, ", ", options.features, " features, outcome rate ",
+      absl::StrFormat("%g", options.outcome_rate), ", reference of ",
+      options.reference_predictions, ", ",
+      options.task == IngestLoadOptions::Task::kMulticlass
+          ? absl::StrCat(options.classes, " classes with conformal sets")
+          : std::string("binary"));
+}
+
+absl::string_view TaskName(IngestLoadOptions::Task task) {
+  return task == IngestLoadOptions::Task::kMulticlass ? "multiclass" : "binary";
+}
+
+std::vector<std::string> ClassLabels(const IngestLoadOptions& options) {
+  std::vector<std::string> labels;
+  if (options.task != IngestLoadOptions::Task::kMulticlass) return labels;
+  for (int c = 0; c < options.classes; ++c) labels.push_back(ClassLabel(c));
+  return labels;
 }
 
 }  // namespace vigie::bench

@@ -7,6 +7,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -45,6 +46,16 @@ struct IngestLoadOptions {
   // unequal in width). Default: 20. Range: [0, 100] (the server's default
   // drift_max_features).
   int features = 20;
+  // The model's task. kBinary: the simulator's score, so calibration runs
+  // on probabilities. kMulticlass: `classes` classes "c0", "c1", ..., each
+  // prediction with its probabilities and a conformal prediction set
+  // (alpha 0.1, calibration_size 1,000), so that conformal coverage runs
+  // too (a binary prediction has no set or interval); fairness is then
+  // per class. Default: kBinary.
+  enum class Task { kBinary, kMulticlass };
+  Task task = Task::kBinary;
+  // Classes of a multiclass model. Default: 3. Range: [2, 100].
+  int classes = 3;
   // Predictions (each with its outcome) of the reference uploaded for the
   // model before the stream, from the same distribution under another seed,
   // so that every window's drift against it is computed. 0: none (drift
@@ -102,7 +113,13 @@ absl::StatusOr<v1::UploadReferenceRequest> BuildReference(
     const IngestLoadOptions& options);
 
 // "8 groups x 1 attribute, 20 features, outcome rate 0.1, reference of
-// 10,000": the shape in one line, for reports.
+// 10000, binary": the shape in one line, for reports.
 std::string ShapeSummary(const IngestLoadOptions& options);
+
+// "binary" or "multiclass", as the server's configuration names the task.
+absl::string_view TaskName(IngestLoadOptions::Task task);
+
+// The class labels of a multiclass load: "c0", "c1", ...
+std::vector<std::string> ClassLabels(const IngestLoadOptions& options);
 
 }  // namespace vigie::bench

@@ -82,6 +82,11 @@ ABSL_FLAG(bool, simulator_groups, false,
 ABSL_FLAG(int, features, 20,
           "Numeric input features per prediction (f00, f01, ...), for "
           "drift.");
+ABSL_FLAG(std::string, task, "binary",
+          "binary (the simulator's scores), or multiclass: --classes "
+          "classes with probabilities and a conformal prediction set, so "
+          "that conformal coverage runs too.");
+ABSL_FLAG(int, classes, 3, "Classes of --task=multiclass.");
 ABSL_FLAG(int64_t, reference_predictions, 10'000,
           "Predictions (with outcomes) of the reference uploaded for the "
           "model before the stream, so that drift runs; 0: none.");
@@ -344,9 +349,21 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
                    FetchMetrics(server.address(), report.options.model_id));
   report.metrics_elapsed = absl::Now() - metrics_start;
   report.counters = metrics.counters();
-  for (const v1::AttributeFairness& attribute : metrics.fairness()) {
+  // A multiclass model's fairness is per class; its first class shows the
+  // groups kept all the same.
+  const auto& fairness = metrics.fairness_by_class().empty()
+                             ? metrics.fairness()
+                             : metrics.fairness_by_class(0).fairness();
+  for (const v1::AttributeFairness& attribute : fairness) {
     report.groups_per_attribute[attribute.attribute()] =
         attribute.groups_size();
+  }
+  if (metrics.has_conformal()) report.conformal = metrics.conformal().overall();
+  if (report.options.task == IngestLoadOptions::Task::kMulticlass &&
+      report.counters.joined() > 0 && !metrics.has_conformal()) {
+    return absl::InternalError(
+        "GetMetrics reports no conformal coverage although prediction sets "
+        "were joined with their outcomes");
   }
   if (report.reference && metrics.drift().empty()) {
     // The shape promises drift; a reference that drift ignores is a bug of
@@ -461,6 +478,15 @@ int Run() {
   options.group_attributes = absl::GetFlag(FLAGS_group_attributes);
   options.simulator_groups = absl::GetFlag(FLAGS_simulator_groups);
   options.features = absl::GetFlag(FLAGS_features);
+  if (const std::string task = absl::GetFlag(FLAGS_task);
+      task == "multiclass") {
+    options.task = IngestLoadOptions::Task::kMulticlass;
+  } else if (task != "binary") {
+    std::cerr << "ingest_loadgen: --task must be binary or multiclass, got "
+              << task << "\n";
+    return kExitUsage;
+  }
+  options.classes = absl::GetFlag(FLAGS_classes);
   options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
   options.connections = absl::GetFlag(FLAGS_connections);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);

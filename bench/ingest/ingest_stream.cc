@@ -167,8 +167,12 @@ void Accumulate(const v1::IngestReply& part, v1::IngestReply& total) {
 // attribute's groups together, plus those that lacked it. Empty without a
 // group attribute.
 std::optional<uint64_t> WindowPredictions(const v1::GetMetricsReply& reply) {
-  if (reply.fairness().empty()) return std::nullopt;
-  const v1::AttributeFairness& attribute = reply.fairness(0);
+  // A multiclass model's fairness is per class, each over every prediction.
+  const auto& fairness = reply.fairness_by_class().empty()
+                             ? reply.fairness()
+                             : reply.fairness_by_class(0).fairness();
+  if (fairness.empty()) return std::nullopt;
+  const v1::AttributeFairness& attribute = fairness[0];
   return attribute.overall().predictions() + attribute.missing();
 }
 
@@ -200,10 +204,9 @@ absl::Status Watch(const std::string& address, const LatencyOptions& options,
     if (reply.ok()) {
       if (std::optional<uint64_t> windowed = WindowPredictions(*reply)) {
         predictions = *windowed;
-        stats.counted = absl::StrCat(
-            "fairness overall + missing predictions of "
-            "attribute ",
-            reply->fairness(0).attribute(), ", whole window");
+        stats.counted =
+            "fairness overall + missing predictions of the first attribute, "
+            "whole window";
       } else {
         predictions = reply->counters().predictions();
         stats.counted =

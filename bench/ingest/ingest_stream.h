@@ -66,9 +66,10 @@ struct LatencyStats {
   uint64_t late_sends = 0;
   uint64_t queries = 0;
   absl::Duration query_time;  // Summed over the queries.
-  // What was counted: "fairness overall predictions of attribute
-  // segment", or "counters.predictions (not windowed)" when the
-  // predictions carry no group attribute.
+  // What was counted: the window's fairness overall + missing predictions
+  // of its first attribute (of its first class, for a multiclass model), or
+  // "counters.predictions (not windowed)" when the predictions carry no
+  // group attribute.
   std::string counted;
 };
 

@@ -303,6 +303,13 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
           {"pending predictions",
            FormatCount(r.counters.pending_predictions())},
           {"groups per attribute", Groups(r.groups_per_attribute)},
+          {"conformal coverage",
+           r.conformal
+               ? absl::StrFormat("%.3f of %s joined sets, mean size %.2f",
+                                 r.conformal->coverage(),
+                                 FormatCount(r.conformal->count()),
+                                 r.conformal->mean_size())
+               : std::string("none (no sets joined)")},
           {"GetMetrics seconds",
            absl::StrFormat("%.2f", Seconds(r.metrics_elapsed))},
           {"VmRSS, max sampled",
@@ -362,6 +369,11 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrCat("\"simulator_groups\":",
                    r.options.simulator_groups ? "true" : "false"),
       absl::StrCat("\"features\":", r.options.features),
+      absl::StrCat("\"task\":\"", TaskName(r.options.task), "\""),
+      absl::StrCat("\"classes\":",
+                   r.options.task == IngestLoadOptions::Task::kMulticlass
+                       ? r.options.classes
+                       : 0),
       absl::StrCat("\"reference_predictions\":",
                    r.reference ? r.reference->predictions() : 0),
       absl::StrCat("\"server_config\":\"", ConfigKind(r.server_config), "\""),
@@ -380,6 +392,9 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrCat("\"server_vmhwm_kb\":", r.server.hwm_kb),
       CountersJson("counters_", r.counters),
       GroupsJson(r.groups_per_attribute),
+      absl::StrFormat("\"conformal_coverage\":%.4f,\"conformal_sets\":%d",
+                      r.conformal ? r.conformal->coverage() : 0.0,
+                      r.conformal ? r.conformal->count() : 0),
       absl::StrFormat("\"metrics_seconds\":%.3f", Seconds(r.metrics_elapsed)),
       absl::StrCat("\"memory_samples\":", r.server_samples.count),
       absl::StrCat("\"server_vmrss_max_sampled_kb\":",

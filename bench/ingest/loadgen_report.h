@@ -79,6 +79,9 @@ struct LoadgenReport {
   // Groups the fairness monitor kept per attribute in that reply ("(other)"
   // included): shows that --groups segments did not overflow max_groups.
   std::map<std::string, int> groups_per_attribute;
+  // The window's conformal coverage in that reply, for --task=multiclass:
+  // shows that the monitor ran on the prediction sets.
+  std::optional<v1::ConformalCoverage> conformal;
   DiskUsage data_running;  // Its data folder, still running.
   // Its data folder after SIGTERM (of the restarted server, if any).
   DiskUsage data_stopped;

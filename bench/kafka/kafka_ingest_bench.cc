@@ -56,6 +56,9 @@ ABSL_FLAG(bool, simulator_groups, false,
           "before issue 10, with --groups=0 --features=0 --outcome_rate=1 "
           "--reference_predictions=0).");
 ABSL_FLAG(int, features, 20, "Numeric input features per prediction.");
+ABSL_FLAG(std::string, task, "binary",
+          "binary, or multiclass (--classes classes with conformal sets).");
+ABSL_FLAG(int, classes, 3, "Classes of --task=multiclass.");
 ABSL_FLAG(int64_t, reference_predictions, 10'000,
           "Predictions of the reference uploaded before each Vigie run; 0: "
           "none.");
@@ -196,18 +199,25 @@ double Vigie(const bench::IngestLoadOptions& options,
   }
   const absl::Time last = absl::Now();
   const services::KafkaIngestStats stats = ingest.stats();
-  // The shape promises drift against the reference stored before: check
-  // that the window has it, so that the figure is of the whole work.
+  // The shape promises drift against the reference stored before (and
+  // conformal coverage for a multiclass load): check that the window has
+  // them, so that the figure is of the whole work.
   v1::GetMetricsRequest query;
   query.set_model_id(options.model_id);
   absl::StatusOr<v1::GetMetricsReply> metrics =
       (*server)->pipeline().GetMetrics(query);
   (*server)->Shutdown();
-  if (!metrics.ok() ||
-      (options.reference_predictions > 0 && metrics->drift().empty())) {
-    std::cerr << "vigie: no drift in GetMetrics ("
-              << (metrics.ok() ? "none reported" : metrics.status().ToString())
-              << ")\n";
+  if (!metrics.ok()) {
+    std::cerr << "vigie: GetMetrics: " << metrics.status() << "\n";
+    return -1;
+  }
+  if (options.reference_predictions > 0 && metrics->drift().empty()) {
+    std::cerr << "vigie: no drift in GetMetrics\n";
+    return -1;
+  }
+  if (options.task == bench::IngestLoadOptions::Task::kMulticlass &&
+      metrics->counters().joined() > 0 && !metrics->has_conformal()) {
+    std::cerr << "vigie: no conformal coverage in GetMetrics\n";
     return -1;
   }
   *counted_before_timing = first_count;
@@ -227,6 +237,14 @@ int Run() {
   options.group_attributes = absl::GetFlag(FLAGS_group_attributes);
   options.simulator_groups = absl::GetFlag(FLAGS_simulator_groups);
   options.features = absl::GetFlag(FLAGS_features);
+  if (const std::string task = absl::GetFlag(FLAGS_task);
+      task == "multiclass") {
+    options.task = bench::IngestLoadOptions::Task::kMulticlass;
+  } else if (task != "binary") {
+    std::cerr << "kafka_ingest_bench: --task must be binary or multiclass\n";
+    return 2;
+  }
+  options.classes = absl::GetFlag(FLAGS_classes);
   options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
   options.seed = absl::GetFlag(FLAGS_seed);
   if (absl::Status s = options.Validate(); !s.ok()) {
