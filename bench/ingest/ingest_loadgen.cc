@@ -27,7 +27,6 @@
 // counters, a broken stream, a failed server), 2 on a bad flag. Progress
 // goes to stderr, the report to stdout.
 
-#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -46,6 +45,7 @@
 #include "bench/ingest/ingest_load.h"
 #include "bench/ingest/ingest_stream.h"
 #include "bench/ingest/loadgen_report.h"
+#include "bench/ingest/loadgen_runs.h"
 #include "bench/ingest/memory_sampler.h"
 #include "bench/ingest/rocksdb_baseline.h"
 #include "bench/ingest/scratch_dir.h"
@@ -132,10 +132,6 @@ namespace {
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
 
-void Progress(absl::string_view message) {
-  std::cerr << "ingest_loadgen: " << message << std::endl;
-}
-
 int Fail(const absl::Status& status, const ScratchDir* scratch = nullptr) {
   std::cerr << "ingest_loadgen: " << status << "\n";
   if (scratch != nullptr) {
@@ -157,22 +153,6 @@ std::string Count(uint64_t n) { return tools::FormatCount(n); }
 // Often enough to see the rise of a run of seconds, seldom enough to cost
 // nothing.
 constexpr absl::Duration kSampleInterval = absl::Milliseconds(200);
-// Of the server's start and stop and of GetMetrics.
-constexpr absl::Duration kServerTimeout = absl::Minutes(1);
-
-// How the server is started: the same both times with --kill_and_restart.
-struct ServerCommand {
-  std::string binary;
-  std::string data_dir;
-  std::string port_file;
-  std::string log_path;
-  std::vector<std::string> args;
-
-  absl::StatusOr<ServerChild> Start(absl::Duration timeout) const {
-    return ServerChild::Start(binary, data_dir, port_file, log_path, timeout,
-                              args);
-  }
-};
 
 // --server_config; else, when the stream needs it, a configuration written
 // into the scratch folder; else the embedded defaults.
@@ -230,23 +210,6 @@ absl::StatusOr<RestartReport> KillAndRestart(ServerChild& server,
   return restart;
 }
 
-// Uploads the reference of `options` for its model, so that drift runs
-// from the first window on.
-absl::StatusOr<v1::ReferenceInfo> UploadReference(
-    const std::string& address, const IngestLoadOptions& options) {
-  ASSIGN_OR_RETURN(const v1::UploadReferenceRequest request,
-                   BuildReference(options));
-  ASSIGN_OR_RETURN(std::unique_ptr<tools::VigieClient> client,
-                   tools::VigieClient::Connect(address, kServerTimeout));
-  ASSIGN_OR_RETURN(v1::ReferenceInfo info, client->UploadReference(request));
-  if (info.rejected() > 0) {
-    return absl::InternalError(absl::StrCat(
-        "the server rejected ", info.rejected(), " reference events; first: ",
-        info.rejections().empty() ? "" : info.rejections(0)));
-  }
-  return info;
-}
-
 // The real server's command line on `data_dir` (a folder of the scratch
 // folder), with the run's configuration.
 ServerCommand RealServer(const ScratchDir& scratch, const std::string& data_dir,
@@ -264,61 +227,24 @@ ServerCommand RealServer(const ScratchDir& scratch, const std::string& data_dir,
   return command;
 }
 
-// Streams `load` to a server started by `command` and returns what it
-// acknowledged; `cpu` gets the server's CPU time during the stream.
-absl::StatusOr<StreamStats> TimedStream(const ServerChild& server,
-                                        const IngestLoad& load,
-                                        absl::Duration& cpu) {
-  StreamLoadOptions stream_options;
-  stream_options.timeout = absl::GetFlag(FLAGS_timeout);
-  // Written is not yet applied: gRPC buffers ahead of the server, whose
-  // replies come at the end.
-  stream_options.on_progress = [&](uint64_t sent, absl::Duration elapsed) {
-    Progress(absl::StrFormat(
-        "written %s / %s events (%.0f%%), %s events/s so far", Count(sent),
-        Count(load.events),
-        100.0 * static_cast<double>(sent) / static_cast<double>(load.events),
-        Count(static_cast<uint64_t>(static_cast<double>(sent) /
-                                    absl::ToDoubleSeconds(elapsed)))));
-  };
-  ASSIGN_OR_RETURN(const absl::Duration cpu_before,
-                   ReadProcessCpuTime(server.pid()));
-  ASSIGN_OR_RETURN(StreamStats stats,
-                   StreamLoad(server.address(), load, stream_options));
-  ASSIGN_OR_RETURN(const absl::Duration cpu_after,
-                   ReadProcessCpuTime(server.pid()));
-  cpu = cpu_after - cpu_before;
-  Progress(absl::StrCat(
-      "streamed ", Count(stats.events_sent), " events in ",
-      absl::FormatDuration(absl::Trunc(stats.elapsed, absl::Milliseconds(1)))));
-  return stats;
-}
-
-// Streams `load` to the decode-only server: the rate that the real
-// server's is read against.
-absl::StatusOr<BareReport> MeasureBare(const IngestLoad& load,
-                                       const ScratchDir& scratch) {
-  const ServerCommand command = {
-      .binary = absl::GetFlag(FLAGS_bare_server_binary),
-      .data_dir = scratch.Join("bare-data"),
-      .port_file = scratch.Join("bare.port"),
-      .log_path = scratch.Join("server.log"),
-      .args = {},
-  };
-  ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
-  Progress(absl::StrCat("bare decode-only server pid ", server.pid(), " on ",
-                        server.address()));
-  BareReport bare;
-  ASSIGN_OR_RETURN(bare.stream, TimedStream(server, load, bare.server_cpu));
-  ASSIGN_OR_RETURN(bare.memory, ReadProcessMemory(server.pid()));
-  RETURN_IF_ERROR(server.Stop(kServerTimeout));
-  const v1::IngestReply& reply = bare.stream.reply;
-  if (reply.accepted() != bare.stream.events_sent) {
-    return absl::InternalError(
-        absl::StrCat("the bare server counted ", Count(reply.accepted()),
-                     " of ", Count(bare.stream.events_sent), " events"));
+// The latency run's options: --rate, else --rate_share of the rate the
+// run measured.
+LatencyRunOptions LatencyRunFromFlags(const LoadgenReport& report) {
+  LatencyRunOptions options;
+  options.duration = absl::GetFlag(FLAGS_latency_seconds);
+  options.query_interval = absl::GetFlag(FLAGS_query_interval);
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  options.rate = absl::GetFlag(FLAGS_rate);
+  if (options.rate > 0) {
+    options.rate_source = "--rate";
+  } else {
+    const double share = absl::GetFlag(FLAGS_rate_share);
+    options.rate = share * report.events_per_second();
+    options.rate_source = absl::StrFormat(
+        "%g of the %s events/s measured above", share,
+        Count(static_cast<uint64_t>(report.events_per_second() + 0.5)));
   }
-  return bare;
+  return options;
 }
 
 // Starts the server on a fresh data folder, uploads the reference, streams
@@ -341,7 +267,9 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
   }
   report.sample_interval = kSampleInterval;
   MemorySampler sampler(server.pid(), kSampleInterval);
-  ASSIGN_OR_RETURN(report.stream, TimedStream(server, load, report.server_cpu));
+  ASSIGN_OR_RETURN(report.stream,
+                   TimedStream(server, load, absl::GetFlag(FLAGS_timeout),
+                               report.server_cpu));
 
   ASSIGN_OR_RETURN(report.server, ReadProcessMemory(server.pid()));
   const absl::Time metrics_start = absl::Now();
@@ -390,82 +318,6 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
   }
   ASSIGN_OR_RETURN(report.data_compacted, MeasureDirectory(command.data_dir));
   return absl::OkStatus();
-}
-
-// The latency run: a fresh server (reference uploaded first) fed the
-// run's shape at an offered rate over one connection, its window queried
-// from another.
-absl::StatusOr<LatencyReport> MeasureLatencyRun(const ScratchDir& scratch,
-                                                const LoadgenReport& report) {
-  LatencyReport latency;
-  double rate = absl::GetFlag(FLAGS_rate);
-  if (rate > 0) {
-    latency.rate_source = "--rate";
-  } else {
-    const double share = absl::GetFlag(FLAGS_rate_share);
-    rate = share * report.events_per_second();
-    latency.rate_source = absl::StrFormat(
-        "%g of the %s events/s measured above", share,
-        Count(static_cast<uint64_t>(report.events_per_second() + 0.5)));
-  }
-  if (!(rate > 0)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("no rate for the latency run (", rate, ")"));
-  }
-  IngestLoadOptions options = report.options;
-  options.connections = 1;
-  // Event time keeps pace with the offered rate, as a live producer's does,
-  // so that the run fills one or two panes, not the thousands 5 s apart
-  // would.
-  const double events_per_prediction = 1 + options.outcome_rate;
-  options.spacing = absl::Seconds(events_per_prediction / rate);
-  options.predictions = std::max<int64_t>(
-      1,
-      static_cast<int64_t>(
-          rate * absl::ToDoubleSeconds(absl::GetFlag(FLAGS_latency_seconds)) /
-          events_per_prediction));
-  Progress(absl::StrCat("latency run: building ",
-                        Count(static_cast<uint64_t>(options.predictions)),
-                        " predictions (untimed)"));
-  ASSIGN_OR_RETURN(IngestLoad load, BuildIngestLoad(options));
-
-  const ServerCommand command =
-      RealServer(scratch, "latency-data", report.server_config);
-  ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
-  Progress(absl::StrCat("latency run: server pid ", server.pid(), " on ",
-                        server.address(), ", offering ",
-                        Count(static_cast<uint64_t>(rate)), " events/s"));
-  if (options.reference_predictions > 0) {
-    RETURN_IF_ERROR(UploadReference(server.address(), options).status());
-  }
-  LatencyOptions latency_options;
-  latency_options.rate = rate;
-  latency_options.query_interval = absl::GetFlag(FLAGS_query_interval);
-  latency_options.model_id = options.model_id;
-  latency_options.timeout = absl::GetFlag(FLAGS_timeout);
-  ASSIGN_OR_RETURN(
-      latency.stats,
-      MeasureLatency(server.address(), load.connections[0], latency_options));
-  RETURN_IF_ERROR(server.Stop(kServerTimeout));
-  SummarizeLatency(latency);
-  return latency;
-}
-
-// An error naming the first rejection unless `reply` accepted all `sent`.
-absl::Status CheckAccepted(absl::string_view what, const v1::IngestReply& reply,
-                           uint64_t sent) {
-  if (reply.rejected() == 0 && reply.accepted() == sent) {
-    return absl::OkStatus();
-  }
-  std::string first;
-  if (!reply.rejections().empty()) {
-    const v1::Rejection& r = reply.rejections(0);
-    first = absl::StrCat("; first: ", tools::RejectReasonName(r.reason()), " ",
-                         r.message());
-  }
-  return absl::InternalError(absl::StrCat(
-      what, ": ", Count(reply.rejected()), " events rejected, ",
-      Count(reply.accepted()), " of ", Count(sent), " accepted", first));
 }
 
 int Run() {
@@ -524,7 +376,15 @@ int Run() {
   // The bare server first: the real one's data folder and memory are then
   // measured without it running, and each gets the cores alone.
   if (absl::GetFlag(FLAGS_bare)) {
-    absl::StatusOr<BareReport> bare = MeasureBare(*load, *scratch);
+    const ServerCommand command = {
+        .binary = absl::GetFlag(FLAGS_bare_server_binary),
+        .data_dir = scratch->Join("bare-data"),
+        .port_file = scratch->Join("bare.port"),
+        .log_path = scratch->Join("server.log"),
+        .args = {},
+    };
+    absl::StatusOr<BareReport> bare =
+        MeasureBare(command, *load, absl::GetFlag(FLAGS_timeout));
     if (!bare.ok()) return Fail(bare.status(), &*scratch);
     report.bare = *std::move(bare);
   }
@@ -533,7 +393,9 @@ int Run() {
   }
   *load = IngestLoad();  // Its memory is no longer needed.
   if (absl::GetFlag(FLAGS_latency_seconds) > absl::ZeroDuration()) {
-    absl::StatusOr<LatencyReport> latency = MeasureLatencyRun(*scratch, report);
+    absl::StatusOr<LatencyReport> latency = MeasureLatencyRun(
+        RealServer(*scratch, "latency-data", report.server_config),
+        report.options, LatencyRunFromFlags(report));
     if (!latency.ok()) return Fail(latency.status(), &*scratch);
     report.latency = *std::move(latency);
   }
