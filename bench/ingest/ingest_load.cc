@@ -20,19 +20,19 @@ const std::string& PredictionId(const v1::Event& event) {
                                 : event.outcome().prediction_id();
 }
 
-// Salts of the draws, so that the outcome, the segments and the features of
-// a prediction are independent: segment attribute a uses kSegmentSalt + a
-// (a = 0 keeps the salt of the earlier single "segment"), feature j uses
-// kFeatureSalt + j.
+// Salts of the draws, so that the outcome, the segments, the features and
+// the classes of a prediction are independent: segment attribute a uses
+// kSegmentSalt + a (a = 0 keeps the salt of the earlier single "segment";
+// a < 16), feature j uses kFeatureSalt + j (j < 100).
 constexpr uint64_t kOutcomeSalt = 1;
 constexpr uint64_t kSegmentSalt = 2;
 constexpr uint64_t kFeatureSalt = 1'000;
 // Multiclass: the true class, whether the model favours it, the favoured
 // wrong class, and the favoured class's probability.
-constexpr uint64_t kClassSalt = 3;
-constexpr uint64_t kRightSalt = 4;
-constexpr uint64_t kWrongSalt = 5;
-constexpr uint64_t kConfidenceSalt = 6;
+constexpr uint64_t kClassSalt = 500;
+constexpr uint64_t kRightSalt = 501;
+constexpr uint64_t kWrongSalt = 502;
+constexpr uint64_t kConfidenceSalt = 503;
 // The multiclass model favours the true class this often.
 constexpr double kMulticlassAccuracy = 0.7;
 // Of the conformal prediction sets.

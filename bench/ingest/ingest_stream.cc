@@ -367,15 +367,19 @@ absl::StatusOr<LatencyStats> MeasureLatency(
   }
   stats.stream.elapsed = absl::Now() - start;
   stats.stream.events_sent = events_before;
-  // The watcher stops by itself once the window holds every prediction; a
-  // broken stream would never get there.
-  if (broken || !status.ok() || !has_reply) stop.Notify();
-  sent_all.Notify();
-  watcher.join();
   if (status.ok() && !broken && has_reply) {
     status = grpc::SerializationTraits<v1::IngestReply>::Deserialize(
         &reply, &stats.stream.reply);
   }
+  // The watcher stops by itself once the window holds every prediction; a
+  // broken stream, or one with rejected events, would never get there (the
+  // caller reports the rejections).
+  if (broken || !status.ok() || !has_reply ||
+      stats.stream.reply.rejected() > 0) {
+    stop.Notify();
+  }
+  sent_all.Notify();
+  watcher.join();
   if (!status.ok()) return FromGrpc(status);
   if (broken || !has_reply) {
     return absl::UnavailableError(
@@ -392,7 +396,8 @@ absl::StatusOr<LatencyStats> MeasureLatency(
   for (size_t i = 0; i < requests.size(); ++i) {
     if (!has_predictions[i]) continue;
     while (o < seen.size() && seen[o].predictions < thresholds[i]) ++o;
-    if (o == seen.size()) break;  // Cannot happen once `watched` is OK.
+    // Only with rejected events, which fail the run.
+    if (o == seen.size()) break;
     stats.latencies.push_back(seen[o].answered - scheduled[i]);
   }
   return stats;
