@@ -155,7 +155,10 @@ void PrintBare(const LoadgenReport& r, std::ostream& out) {
            absl::StrFormat("%.2f s, %.2f s per million events",
                            Seconds(b.server_cpu),
                            CpuPerMillion(b.server_cpu, b.stream.events_sent))},
-          {"server VmHWM (peak)", MiB(b.memory.hwm_kb * 1024)},
+          {"server VmHWM (peak)",
+           absl::StrFormat(
+               "%s, %.1f MiB per million events", MiB(b.memory.hwm_kb * 1024),
+               MiBPerMillion(b.memory.hwm_kb * 1024, b.stream.events_sent))},
           {"Vigie events/s ÷ bare",
            Ratio(r.events_per_second(), r.bare_events_per_second())},
       },
@@ -298,7 +301,10 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
           {"rejected", FormatCount(reply.rejected())},
           {"joined", FormatCount(reply.joined())},
           {"server VmRSS at end", MiB(r.server.rss_kb * 1024)},
-          {"server VmHWM (peak)", MiB(r.server.hwm_kb * 1024)},
+          {"server VmHWM (peak)",
+           absl::StrFormat(
+               "%s, %.1f MiB per million events", MiB(r.server.hwm_kb * 1024),
+               MiBPerMillion(r.server.hwm_kb * 1024, r.stream.events_sent))},
           {"server counters", Counters(r.counters)},
           {"pending predictions",
            FormatCount(r.counters.pending_predictions())},
@@ -390,6 +396,9 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrCat("\"joined\":", reply.joined()),
       absl::StrCat("\"server_vmrss_kb\":", r.server.rss_kb),
       absl::StrCat("\"server_vmhwm_kb\":", r.server.hwm_kb),
+      absl::StrFormat(
+          "\"server_vmhwm_mib_per_million_events\":%.2f",
+          MiBPerMillion(r.server.hwm_kb * 1024, r.stream.events_sent)),
       CountersJson("counters_", r.counters),
       GroupsJson(r.groups_per_attribute),
       absl::StrFormat("\"conformal_coverage\":%.4f,\"conformal_sets\":%d",
