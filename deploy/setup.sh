@@ -23,6 +23,8 @@ packages=(
   openssl
   # The report page's test renders it in a real browser, headless.
   chromium fonts-dejavu-core
+  # The cost-of-freshness benchmark's batch side (bench/freshness/).
+  python3-pandas
 )
 
 # npm may come with a nodejs installed otherwise; Debian's npm only if none.

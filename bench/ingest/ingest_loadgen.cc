@@ -1,22 +1,31 @@
-// ingest_loadgen: durable ingest of the real `vigie` server, and, in the
-// same run on the same machine, the rate of one RocksDB point write per
-// prediction: the baseline a storage redesign must beat. See
-// bench/README.md ("Durable ingest").
+// ingest_loadgen: durable ingest of the real `vigie` server against a
+// decode-only gRPC server fed the same requests in the same run, the
+// latency from ingest to a queried window at an offered rate, and the rate
+// of one RocksDB point write per prediction. See bench/README.md ("Durable
+// ingest", and "Load generator" for issue 10).
 //
-// The simulated stream is built first, untimed; then the server starts as a
-// child process on a fresh data folder and a free loopback port, the stream
-// goes over --connections parallel client-streaming Ingest calls while the
-// server's memory is sampled, and the server's counters (GetMetrics),
-// memory and footprint are read. With --kill_and_restart the server is then
-// SIGKILLed and started again on the same data folder, timed until it
-// serves, and its counters compared with those before the kill. Then the
-// baseline runs with the server stopped, so that the two never share the
-// cores. --outcome_share and --groups shape the stream for memory runs
-// (many pending joins, many groups). The run is bounded by --predictions
-// and --timeout. Exit status: 0 when every event was accepted (and the
-// counters survived the restart), 1 otherwise (rejections, lost counters, a
-// broken stream, a failed server), 2 on a bad flag. Progress goes to
-// stderr, the report to stdout.
+// The synthetic stream is built first, untimed, in the shape the flags give
+// (by default 8 groups, 20 numeric features, an outcome for one prediction
+// in ten, a reference uploaded so that drift runs; see IngestLoadOptions).
+// Then, each a child process on a free loopback port:
+//   bare     bare_ingest_server, which only parses and counts, gets the
+//            stream over --connections client-streaming Ingest calls;
+//   vigie    the real server, on a fresh data folder, gets the reference
+//            and then the same stream while its memory is sampled; its
+//            counters (GetMetrics), memory and footprint are read. With
+//            --kill_and_restart it is then SIGKILLed and started again on
+//            the same data folder, timed until it serves, and its counters
+//            compared with those before the kill;
+//   latency  a fresh real server gets --latency_seconds of the same shape at
+//            --rate events/s (default: half the rate just measured) over
+//            one connection while a second one queries its window every
+//            --query_interval (MeasureLatency): p50 and p99 from a
+//            request's send to the first answer that counts it.
+// Then the RocksDB baseline runs with every server stopped, so that none
+// shares the cores with it. Exit status: 0 when every event was accepted
+// (and the counters survived the restart), 1 otherwise (rejections, lost
+// counters, a broken stream, a failed server), 2 on a bad flag. Progress
+// goes to stderr, the report to stdout.
 
 #include <fstream>
 #include <iostream>
@@ -36,6 +45,7 @@
 #include "bench/ingest/ingest_load.h"
 #include "bench/ingest/ingest_stream.h"
 #include "bench/ingest/loadgen_report.h"
+#include "bench/ingest/loadgen_runs.h"
 #include "bench/ingest/memory_sampler.h"
 #include "bench/ingest/rocksdb_baseline.h"
 #include "bench/ingest/scratch_dir.h"
@@ -48,17 +58,38 @@
 
 ABSL_FLAG(std::string, server_binary, VIGIE_SERVER_BINARY,
           "Path of the vigie server binary to start.");
+ABSL_FLAG(std::string, bare_server_binary, VIGIE_BARE_SERVER_BINARY,
+          "Path of the decode-only bare_ingest_server binary to start.");
 ABSL_FLAG(int64_t, predictions, 500'000,
-          "Predictions of the simulated stream; with the default "
-          "--outcome_share each also sends its outcome, so twice as many "
-          "events.");
-ABSL_FLAG(double, outcome_share, 1,
+          "Predictions of the synthetic stream; --outcome_rate of them also "
+          "send their outcome.");
+ABSL_FLAG(double, outcome_rate, 0.1,
           "Share of the predictions whose outcome is sent, in [0, 1]; the "
           "others stay pending in the server. Which ones is drawn from "
           "--seed.");
-ABSL_FLAG(int, groups, 0,
-          "When > 0, every prediction also carries the group attribute "
-          "`segment`, s0000 to s<groups - 1>, drawn uniformly from --seed.");
+ABSL_FLAG(double, outcome_share, -1,
+          "Former name of --outcome_rate; when >= 0 it takes its place.");
+ABSL_FLAG(int, groups, 8,
+          "When > 0, every prediction carries --group_attributes attributes "
+          "(segment, segment2, ...), each s0000 to s<groups - 1>, drawn "
+          "uniformly from --seed.");
+ABSL_FLAG(int, group_attributes, 1, "Attributes of --groups groups each.");
+ABSL_FLAG(bool, simulator_groups, false,
+          "Keep the simulator's own attributes, sex and age_band, besides "
+          "the segments (the shape of the figures before issue 10, with "
+          "--groups=0 --features=0 --outcome_rate=1 "
+          "--reference_predictions=0).");
+ABSL_FLAG(int, features, 20,
+          "Numeric input features per prediction (f00, f01, ...), for "
+          "drift.");
+ABSL_FLAG(std::string, task, "binary",
+          "binary (the simulator's scores), or multiclass: --classes "
+          "classes with probabilities and a conformal prediction set, so "
+          "that conformal coverage runs too.");
+ABSL_FLAG(int, classes, 3, "Classes of --task=multiclass.");
+ABSL_FLAG(int64_t, reference_predictions, 10'000,
+          "Predictions (with outcomes) of the reference uploaded for the "
+          "model before the stream, so that drift runs; 0: none.");
 ABSL_FLAG(int, connections, 2,
           "Parallel client-streaming Ingest calls, each on its own TCP "
           "connection; events are split by prediction id.");
@@ -72,7 +103,7 @@ ABSL_FLAG(std::string, tmp_dir, "",
           "server log); empty: $TMPDIR, else /tmp. Removed at the end.");
 ABSL_FLAG(std::string, server_config, "",
           "Configuration file the server is started with (its --config). "
-          "Empty: the embedded defaults, or, with --outcome_share < 1 or "
+          "Empty: the embedded defaults, or, with --outcome_rate < 1 or "
           "--groups > 0, a file written into the scratch folder "
           "(default_model: max_groups at least --groups, label_delay 30d).");
 ABSL_FLAG(bool, kill_and_restart, false,
@@ -80,16 +111,26 @@ ABSL_FLAG(bool, kill_and_restart, false,
           "the same data folder, time until it answers GetMetrics, and exit 1 "
           "if its counters differ from those before the kill.");
 ABSL_FLAG(bool, baseline, true, "Also time one RocksDB Put per prediction.");
+ABSL_FLAG(bool, bare, true,
+          "Also stream the same requests to the decode-only "
+          "bare_ingest_server, first, and report the ratio of the rates.");
+ABSL_FLAG(absl::Duration, latency_seconds, absl::Seconds(20),
+          "Length of the latency run (a fresh server fed at --rate); 0: no "
+          "latency run.");
+ABSL_FLAG(double, rate, 0,
+          "Events per second offered in the latency run; 0: --rate_share of "
+          "the real server's rate measured in the same run.");
+ABSL_FLAG(double, rate_share, 0.5,
+          "With --rate=0, the share of the measured rate offered.");
+ABSL_FLAG(absl::Duration, query_interval, absl::Milliseconds(50),
+          "Latency run: GetMetrics of the model's window at most this "
+          "often.");
 
 namespace vigie::bench {
 namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
-
-void Progress(absl::string_view message) {
-  std::cerr << "ingest_loadgen: " << message << std::endl;
-}
 
 int Fail(const absl::Status& status, const ScratchDir* scratch = nullptr) {
   std::cerr << "ingest_loadgen: " << status << "\n";
@@ -112,22 +153,6 @@ std::string Count(uint64_t n) { return tools::FormatCount(n); }
 // Often enough to see the rise of a run of seconds, seldom enough to cost
 // nothing.
 constexpr absl::Duration kSampleInterval = absl::Milliseconds(200);
-// Of the server's start and stop and of GetMetrics.
-constexpr absl::Duration kServerTimeout = absl::Minutes(1);
-
-// How the server is started: the same both times with --kill_and_restart.
-struct ServerCommand {
-  std::string binary;
-  std::string data_dir;
-  std::string port_file;
-  std::string log_path;
-  std::vector<std::string> args;
-
-  absl::StatusOr<ServerChild> Start(absl::Duration timeout) const {
-    return ServerChild::Start(binary, data_dir, port_file, log_path, timeout,
-                              args);
-  }
-};
 
 // --server_config; else, when the stream needs it, a configuration written
 // into the scratch folder; else the embedded defaults.
@@ -185,52 +210,66 @@ absl::StatusOr<RestartReport> KillAndRestart(ServerChild& server,
   return restart;
 }
 
-// Starts the server on a fresh data folder, streams `load` to it while
-// sampling its memory, reads its counters, memory and data folder, and
-// stops it (or kills and restarts it first); the figures go to `report`.
-absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
-                           LoadgenReport& report) {
-  ASSIGN_OR_RETURN(report.server_config,
-                   ChooseServerConfig(report.options, scratch));
+// The real server's command line on `data_dir` (a folder of the scratch
+// folder), with the run's configuration.
+ServerCommand RealServer(const ScratchDir& scratch, const std::string& data_dir,
+                         const ServerConfigUsed& config) {
   ServerCommand command = {
       .binary = absl::GetFlag(FLAGS_server_binary),
-      .data_dir = scratch.Join("server-data"),
+      .data_dir = scratch.Join(data_dir),
       .port_file = scratch.Join("server.port"),
       .log_path = scratch.Join("server.log"),
       .args = {},
   };
-  if (report.server_config.kind != ServerConfigUsed::Kind::kEmbeddedDefaults) {
-    command.args.push_back("--config=" + report.server_config.path);
+  if (config.kind != ServerConfigUsed::Kind::kEmbeddedDefaults) {
+    command.args.push_back("--config=" + config.path);
   }
+  return command;
+}
+
+// The latency run's options: --rate, else --rate_share of the rate the
+// run measured.
+LatencyRunOptions LatencyRunFromFlags(const LoadgenReport& report) {
+  LatencyRunOptions options;
+  options.duration = absl::GetFlag(FLAGS_latency_seconds);
+  options.query_interval = absl::GetFlag(FLAGS_query_interval);
+  options.timeout = absl::GetFlag(FLAGS_timeout);
+  options.rate = absl::GetFlag(FLAGS_rate);
+  if (options.rate > 0) {
+    options.rate_source = "--rate";
+  } else {
+    const double share = absl::GetFlag(FLAGS_rate_share);
+    options.rate = share * report.events_per_second();
+    options.rate_source = absl::StrFormat(
+        "%g of the %s events/s measured above", share,
+        Count(static_cast<uint64_t>(report.events_per_second() + 0.5)));
+  }
+  return options;
+}
+
+// Starts the server on a fresh data folder, uploads the reference, streams
+// `load` to it while sampling its memory, reads its counters, memory and
+// data folder, and stops it (or kills and restarts it first); the figures
+// go to `report`.
+absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
+                           LoadgenReport& report) {
+  const ServerCommand command =
+      RealServer(scratch, "server-data", report.server_config);
   ASSIGN_OR_RETURN(ServerChild server, command.Start(kServerTimeout));
   Progress(absl::StrCat("server pid ", server.pid(), " on ", server.address(),
                         ", data in ", command.data_dir));
+  if (report.options.reference_predictions > 0) {
+    ASSIGN_OR_RETURN(report.reference,
+                     UploadReference(server.address(), report.options));
+    Progress(absl::StrCat(
+        "reference uploaded: ", Count(report.reference->predictions()),
+        " predictions, ", report.reference->features_size(), " profiles"));
+  }
   report.sample_interval = kSampleInterval;
   MemorySampler sampler(server.pid(), kSampleInterval);
-
-  StreamLoadOptions stream_options;
-  stream_options.timeout = absl::GetFlag(FLAGS_timeout);
-  // Written is not yet applied: gRPC buffers ahead of the server, whose
-  // replies come at the end.
-  stream_options.on_progress = [&](uint64_t sent, absl::Duration elapsed) {
-    Progress(absl::StrFormat(
-        "written %s / %s events (%.0f%%), %s events/s so far", Count(sent),
-        Count(load.events),
-        100.0 * static_cast<double>(sent) / static_cast<double>(load.events),
-        Count(static_cast<uint64_t>(static_cast<double>(sent) /
-                                    absl::ToDoubleSeconds(elapsed)))));
-  };
-  ASSIGN_OR_RETURN(const absl::Duration cpu_before,
-                   ReadProcessCpuTime(server.pid()));
   ASSIGN_OR_RETURN(report.stream,
-                   StreamLoad(server.address(), load, stream_options));
-  ASSIGN_OR_RETURN(const absl::Duration cpu_after,
-                   ReadProcessCpuTime(server.pid()));
-  report.server_cpu = cpu_after - cpu_before;
-  Progress(absl::StrCat("streamed ", Count(report.stream.events_sent),
-                        " events in ",
-                        absl::FormatDuration(absl::Trunc(
-                            report.stream.elapsed, absl::Milliseconds(1)))));
+                   TimedStream(server, load, absl::GetFlag(FLAGS_timeout),
+                               report.server_cpu));
 
   ASSIGN_OR_RETURN(report.server, ReadProcessMemory(server.pid()));
   const absl::Time metrics_start = absl::Now();
@@ -238,9 +277,27 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
                    FetchMetrics(server.address(), report.options.model_id));
   report.metrics_elapsed = absl::Now() - metrics_start;
   report.counters = metrics.counters();
-  for (const v1::AttributeFairness& attribute : metrics.fairness()) {
+  // A multiclass model's fairness is per class; its first class shows the
+  // groups kept all the same.
+  const auto& fairness = metrics.fairness_by_class().empty()
+                             ? metrics.fairness()
+                             : metrics.fairness_by_class(0).fairness();
+  for (const v1::AttributeFairness& attribute : fairness) {
     report.groups_per_attribute[attribute.attribute()] =
         attribute.groups_size();
+  }
+  if (metrics.has_conformal()) report.conformal = metrics.conformal().overall();
+  if (report.options.task == IngestLoadOptions::Task::kMulticlass &&
+      report.counters.joined() > 0 && !metrics.has_conformal()) {
+    return absl::InternalError(
+        "GetMetrics reports no conformal coverage although prediction sets "
+        "were joined with their outcomes");
+  }
+  if (report.reference && metrics.drift().empty()) {
+    // The shape promises drift; a reference that drift ignores is a bug of
+    // the load, not a figure.
+    return absl::InternalError(
+        "GetMetrics reports no drift although a reference was uploaded");
   }
   report.server_samples = sampler.Stop();
   ASSIGN_OR_RETURN(report.data_running, MeasureDirectory(command.data_dir));
@@ -266,8 +323,23 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
 int Run() {
   IngestLoadOptions options;
   options.predictions = absl::GetFlag(FLAGS_predictions);
-  options.outcome_share = absl::GetFlag(FLAGS_outcome_share);
+  options.outcome_rate = absl::GetFlag(FLAGS_outcome_share) >= 0
+                             ? absl::GetFlag(FLAGS_outcome_share)
+                             : absl::GetFlag(FLAGS_outcome_rate);
   options.groups = absl::GetFlag(FLAGS_groups);
+  options.group_attributes = absl::GetFlag(FLAGS_group_attributes);
+  options.simulator_groups = absl::GetFlag(FLAGS_simulator_groups);
+  options.features = absl::GetFlag(FLAGS_features);
+  if (const std::string task = absl::GetFlag(FLAGS_task);
+      task == "multiclass") {
+    options.task = IngestLoadOptions::Task::kMulticlass;
+  } else if (task != "binary") {
+    std::cerr << "ingest_loadgen: --task must be binary or multiclass, got "
+              << task << "\n";
+    return kExitUsage;
+  }
+  options.classes = absl::GetFlag(FLAGS_classes);
+  options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
   options.connections = absl::GetFlag(FLAGS_connections);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
   options.seed = absl::GetFlag(FLAGS_seed);
@@ -278,8 +350,8 @@ int Run() {
 
   Progress(absl::StrCat("building the stream of ",
                         Count(static_cast<uint64_t>(options.predictions)),
-                        " predictions for ", options.connections,
-                        " connections (untimed)"));
+                        " predictions (", ShapeSummary(options), ") for ",
+                        options.connections, " connections (untimed)"));
   const absl::Time build_start = absl::Now();
   absl::StatusOr<IngestLoad> load = BuildIngestLoad(options);
   if (!load.ok()) return Fail(load.status());
@@ -294,12 +366,41 @@ int Run() {
   if (!scratch.ok()) return Fail(scratch.status());
   LoadgenReport report;
   report.options = options;
+  if (absl::StatusOr<ServerConfigUsed> config =
+          ChooseServerConfig(options, *scratch);
+      config.ok()) {
+    report.server_config = *std::move(config);
+  } else {
+    return Fail(config.status());
+  }
+  // The bare server first: the real one's data folder and memory are then
+  // measured without it running, and each gets the cores alone.
+  if (absl::GetFlag(FLAGS_bare)) {
+    const ServerCommand command = {
+        .binary = absl::GetFlag(FLAGS_bare_server_binary),
+        .data_dir = scratch->Join("bare-data"),
+        .port_file = scratch->Join("bare.port"),
+        .log_path = scratch->Join("server.log"),
+        .args = {},
+    };
+    absl::StatusOr<BareReport> bare =
+        MeasureBare(command, *load, absl::GetFlag(FLAGS_timeout));
+    if (!bare.ok()) return Fail(bare.status(), &*scratch);
+    report.bare = *std::move(bare);
+  }
   if (absl::Status s = MeasureServer(*load, *scratch, report); !s.ok()) {
     return Fail(s, &*scratch);
   }
+  *load = IngestLoad();  // Its memory is no longer needed.
+  if (absl::GetFlag(FLAGS_latency_seconds) > absl::ZeroDuration()) {
+    absl::StatusOr<LatencyReport> latency = MeasureLatencyRun(
+        RealServer(*scratch, "latency-data", report.server_config),
+        report.options, LatencyRunFromFlags(report));
+    if (!latency.ok()) return Fail(latency.status(), &*scratch);
+    report.latency = *std::move(latency);
+  }
 
   if (absl::GetFlag(FLAGS_baseline)) {
-    *load = IngestLoad();  // Its memory is no longer needed.
     const auto records = PredictionRecords(options);
     if (!records.ok()) return Fail(records.status());
     Progress(
@@ -313,17 +414,18 @@ int Run() {
   PrintReportTable(report, std::cout);
   std::cout << ReportJson(report) << std::endl;
 
-  const v1::IngestReply& reply = report.stream.reply;
-  if (reply.rejected() > 0 || reply.accepted() != report.stream.events_sent) {
-    std::string first;
-    if (!reply.rejections().empty()) {
-      const v1::Rejection& r = reply.rejections(0);
-      first = absl::StrCat("; first: ", tools::RejectReasonName(r.reason()),
-                           " ", r.message());
+  if (absl::Status s = CheckAccepted("server", report.stream.reply,
+                                     report.stream.events_sent);
+      !s.ok()) {
+    return Fail(s);
+  }
+  if (report.latency) {
+    const LatencyStats& stats = report.latency->stats;
+    if (absl::Status s = CheckAccepted("latency run", stats.stream.reply,
+                                       stats.stream.events_sent);
+        !s.ok()) {
+      return Fail(s);
     }
-    return Fail(absl::InternalError(absl::StrCat(
-        Count(reply.rejected()), " events rejected, ", Count(reply.accepted()),
-        " of ", Count(report.stream.events_sent), " accepted", first)));
   }
   if (report.restart) {
     const std::string lost =

@@ -1,6 +1,7 @@
 #include "bench/ingest/loadgen_report.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
@@ -126,6 +127,75 @@ std::string GroupsJson(const std::map<std::string, int>& groups) {
                       "}");
 }
 
+std::string Millis(absl::Duration d) {
+  return absl::StrFormat("%.1f ms", absl::ToDoubleMilliseconds(d));
+}
+
+// CPU seconds per million events sent.
+double CpuPerMillion(absl::Duration cpu, uint64_t events) {
+  if (events == 0) return 0;
+  return Seconds(cpu) * 1e6 / static_cast<double>(events);
+}
+
+std::string Ratio(double a, double b) {
+  return absl::StrFormat("%.3f", b > 0 ? a / b : 0.0);
+}
+
+void PrintBare(const LoadgenReport& r, std::ostream& out) {
+  const BareReport& b = *r.bare;
+  out << "Bare baseline: a decode-only gRPC server (parses and counts the "
+         "same requests, nothing else)\n";
+  PrintRows(
+      {
+          {"events sent", FormatCount(b.stream.events_sent)},
+          {"accepted", FormatCount(b.stream.reply.accepted())},
+          {"seconds", absl::StrFormat("%.2f", Seconds(b.stream.elapsed))},
+          {"events/s", Rate(r.bare_events_per_second())},
+          {"server CPU during the stream",
+           absl::StrFormat("%.2f s, %.2f s per million events",
+                           Seconds(b.server_cpu),
+                           CpuPerMillion(b.server_cpu, b.stream.events_sent))},
+          {"server VmHWM (peak)",
+           absl::StrFormat(
+               "%s, %.1f MiB per million events", MiB(b.memory.hwm_kb * 1024),
+               MiBPerMillion(b.memory.hwm_kb * 1024, b.stream.events_sent))},
+          {"Vigie events/s ÷ bare",
+           Ratio(r.events_per_second(), r.bare_events_per_second())},
+      },
+      out);
+}
+
+void PrintLatency(const LoadgenReport& r, std::ostream& out) {
+  const LatencyReport& l = *r.latency;
+  const LatencyStats& s = l.stats;
+  out << "Latency: ingest to a queried window, at an offered rate, fresh "
+         "server, one connection\n";
+  PrintRows(
+      {
+          {"offered events/s",
+           absl::StrCat(Rate(s.offered_rate), " (", l.rate_source, ")")},
+          {"sent events/s", Rate(s.achieved_rate)},
+          {"events sent", FormatCount(s.stream.events_sent)},
+          {"accepted / rejected",
+           absl::StrCat(FormatCount(s.stream.reply.accepted()), " / ",
+                        FormatCount(s.stream.reply.rejected()))},
+          {"requests sent late (>1 ms)", FormatCount(s.late_sends)},
+          {"window count", s.counted},
+          {"GetMetrics queries",
+           absl::StrFormat(
+               "%s, mean %s each", FormatCount(s.queries),
+               Millis(s.queries > 0
+                          ? s.query_time / static_cast<int64_t>(s.queries)
+                          : absl::ZeroDuration()))},
+          {"requests timed",
+           FormatCount(static_cast<uint64_t>(s.latencies.size()))},
+          {"latency p50", Millis(l.p50)},
+          {"latency p99", Millis(l.p99)},
+          {"latency max", Millis(l.max)},
+      },
+      out);
+}
+
 void PrintRestart(const LoadgenReport& r, std::ostream& out) {
   const RestartReport& restart = *r.restart;
   const std::string differences =
@@ -184,6 +254,25 @@ double LoadgenReport::puts_per_second() const {
   return baseline ? PerSecond(baseline->puts, baseline->elapsed) : 0;
 }
 
+double LoadgenReport::bare_events_per_second() const {
+  return bare ? PerSecond(bare->stream.events_sent, bare->stream.elapsed) : 0;
+}
+
+void SummarizeLatency(LatencyReport& report) {
+  std::vector<absl::Duration> sorted = report.stats.latencies;
+  if (sorted.empty()) return;
+  std::sort(sorted.begin(), sorted.end());
+  // Nearest rank: the smallest value with at least q of them at or below.
+  const auto rank = [&](double q) {
+    const auto n = static_cast<double>(sorted.size());
+    const auto k = static_cast<size_t>(std::ceil(q * n));
+    return sorted[std::clamp<size_t>(k, 1, sorted.size()) - 1];
+  };
+  report.p50 = rank(0.50);
+  report.p99 = rank(0.99);
+  report.max = sorted.back();
+}
+
 void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
   const v1::IngestReply& reply = r.stream.reply;
   out << "Durable ingest: the real server over gRPC on loopback\n";
@@ -191,9 +280,12 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
       {
           {"predictions",
            FormatCount(static_cast<uint64_t>(r.options.predictions))},
-          {"outcome share", absl::StrFormat("%g", r.options.outcome_share)},
-          {"segment groups",
-           FormatCount(static_cast<uint64_t>(r.options.groups))},
+          {"shape", ShapeSummary(r.options)},
+          {"reference uploaded",
+           r.reference ? absl::StrCat(FormatCount(r.reference->predictions()),
+                                      " predictions, ",
+                                      r.reference->features_size(), " profiles")
+                       : std::string("none")},
           {"server configuration", ConfigText(r.server_config)},
           {"events sent", FormatCount(r.stream.events_sent)},
           {"connections", absl::StrCat(r.options.connections)},
@@ -202,17 +294,28 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
           {"seconds", absl::StrFormat("%.2f", Seconds(r.stream.elapsed))},
           {"events/s", Rate(r.events_per_second())},
           {"server CPU during the stream",
-           absl::StrFormat("%.2f s, %.2f µs per event", Seconds(r.server_cpu),
-                           r.server_cpu_us_per_event())},
+           absl::StrFormat("%.2f s, %.2f µs per event, %.2f s per million",
+                           Seconds(r.server_cpu), r.server_cpu_us_per_event(),
+                           CpuPerMillion(r.server_cpu, r.stream.events_sent))},
           {"accepted", FormatCount(reply.accepted())},
           {"rejected", FormatCount(reply.rejected())},
           {"joined", FormatCount(reply.joined())},
           {"server VmRSS at end", MiB(r.server.rss_kb * 1024)},
-          {"server VmHWM (peak)", MiB(r.server.hwm_kb * 1024)},
+          {"server VmHWM (peak)",
+           absl::StrFormat(
+               "%s, %.1f MiB per million events", MiB(r.server.hwm_kb * 1024),
+               MiBPerMillion(r.server.hwm_kb * 1024, r.stream.events_sent))},
           {"server counters", Counters(r.counters)},
           {"pending predictions",
            FormatCount(r.counters.pending_predictions())},
           {"groups per attribute", Groups(r.groups_per_attribute)},
+          {"conformal coverage",
+           r.conformal
+               ? absl::StrFormat("%.3f of %s joined sets, mean size %.2f",
+                                 r.conformal->coverage(),
+                                 FormatCount(r.conformal->count()),
+                                 r.conformal->mean_size())
+               : std::string("none (no sets joined)")},
           {"GetMetrics seconds",
            absl::StrFormat("%.2f", Seconds(r.metrics_elapsed))},
           {"VmRSS, max sampled",
@@ -233,6 +336,8 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
       },
       out);
   if (r.restart) PrintRestart(r, out);
+  if (r.bare) PrintBare(r, out);
+  if (r.latency) PrintLatency(r, out);
   if (!r.baseline) return;
   const PutBaseline& b = *r.baseline;
   out << "Baseline: one RocksDB Put per prediction (default options, WAL on, "
@@ -264,8 +369,19 @@ std::string ReportJson(const LoadgenReport& r) {
   std::vector<std::string> fields = {
       absl::StrCat("\"benchmark\":\"ingest_loadgen\""),
       absl::StrCat("\"predictions\":", r.options.predictions),
-      absl::StrFormat("\"outcome_share\":%g", r.options.outcome_share),
+      absl::StrFormat("\"outcome_rate\":%g", r.options.outcome_rate),
       absl::StrCat("\"groups\":", r.options.groups),
+      absl::StrCat("\"group_attributes\":", r.options.group_attributes),
+      absl::StrCat("\"simulator_groups\":",
+                   r.options.simulator_groups ? "true" : "false"),
+      absl::StrCat("\"features\":", r.options.features),
+      absl::StrCat("\"task\":\"", TaskName(r.options.task), "\""),
+      absl::StrCat("\"classes\":",
+                   r.options.task == IngestLoadOptions::Task::kMulticlass
+                       ? r.options.classes
+                       : 0),
+      absl::StrCat("\"reference_predictions\":",
+                   r.reference ? r.reference->predictions() : 0),
       absl::StrCat("\"server_config\":\"", ConfigKind(r.server_config), "\""),
       absl::StrCat("\"events\":", r.stream.events_sent),
       absl::StrCat("\"connections\":", r.options.connections),
@@ -273,13 +389,21 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrFormat("\"seconds\":%.3f", Seconds(r.stream.elapsed)),
       absl::StrFormat("\"events_per_s\":%.0f", r.events_per_second()),
       absl::StrFormat("\"server_cpu_seconds\":%.3f", Seconds(r.server_cpu)),
+      absl::StrFormat("\"server_cpu_seconds_per_million_events\":%.3f",
+                      CpuPerMillion(r.server_cpu, r.stream.events_sent)),
       absl::StrCat("\"accepted\":", reply.accepted()),
       absl::StrCat("\"rejected\":", reply.rejected()),
       absl::StrCat("\"joined\":", reply.joined()),
       absl::StrCat("\"server_vmrss_kb\":", r.server.rss_kb),
       absl::StrCat("\"server_vmhwm_kb\":", r.server.hwm_kb),
+      absl::StrFormat(
+          "\"server_vmhwm_mib_per_million_events\":%.2f",
+          MiBPerMillion(r.server.hwm_kb * 1024, r.stream.events_sent)),
       CountersJson("counters_", r.counters),
       GroupsJson(r.groups_per_attribute),
+      absl::StrFormat("\"conformal_coverage\":%.4f,\"conformal_sets\":%d",
+                      r.conformal ? r.conformal->coverage() : 0.0,
+                      r.conformal ? r.conformal->count() : 0),
       absl::StrFormat("\"metrics_seconds\":%.3f", Seconds(r.metrics_elapsed)),
       absl::StrCat("\"memory_samples\":", r.server_samples.count),
       absl::StrCat("\"server_vmrss_max_sampled_kb\":",
@@ -310,6 +434,40 @@ std::string ReportJson(const LoadgenReport& r) {
         absl::StrCat("\"restart_vmrss_kb\":", restart.memory.rss_kb));
     fields.push_back(
         absl::StrCat("\"restart_vmhwm_kb\":", restart.memory.hwm_kb));
+  }
+  if (r.bare) {
+    const BareReport& b = *r.bare;
+    fields.push_back(absl::StrCat("\"bare_events\":", b.stream.events_sent));
+    fields.push_back(
+        absl::StrFormat("\"bare_seconds\":%.3f", Seconds(b.stream.elapsed)));
+    fields.push_back(absl::StrFormat("\"bare_events_per_s\":%.0f",
+                                     r.bare_events_per_second()));
+    fields.push_back(
+        absl::StrFormat("\"bare_cpu_seconds\":%.3f", Seconds(b.server_cpu)));
+    fields.push_back(absl::StrCat("\"bare_vmhwm_kb\":", b.memory.hwm_kb));
+    fields.push_back(
+        absl::StrCat("\"events_per_s_over_bare\":",
+                     Ratio(r.events_per_second(), r.bare_events_per_second())));
+  }
+  if (r.latency) {
+    const LatencyReport& l = *r.latency;
+    fields.push_back(absl::StrFormat("\"latency_offered_events_per_s\":%.0f",
+                                     l.stats.offered_rate));
+    fields.push_back(absl::StrFormat("\"latency_sent_events_per_s\":%.0f",
+                                     l.stats.achieved_rate));
+    fields.push_back(
+        absl::StrCat("\"latency_events\":", l.stats.stream.events_sent));
+    fields.push_back(
+        absl::StrCat("\"latency_accepted\":", l.stats.stream.reply.accepted()));
+    fields.push_back(
+        absl::StrCat("\"latency_late_sends\":", l.stats.late_sends));
+    fields.push_back(absl::StrCat("\"latency_queries\":", l.stats.queries));
+    fields.push_back(absl::StrFormat("\"latency_p50_ms\":%.2f",
+                                     absl::ToDoubleMilliseconds(l.p50)));
+    fields.push_back(absl::StrFormat("\"latency_p99_ms\":%.2f",
+                                     absl::ToDoubleMilliseconds(l.p99)));
+    fields.push_back(absl::StrFormat("\"latency_max_ms\":%.2f",
+                                     absl::ToDoubleMilliseconds(l.max)));
   }
   if (r.baseline) {
     const PutBaseline& b = *r.baseline;

@@ -37,6 +37,29 @@ struct RestartReport {
   ProcessMemory memory;        // Once it had answered.
 };
 
+// The decode-only server (bare_ingest_server) fed the same requests in the
+// same run: the rate the real server is read against.
+struct BareReport {
+  StreamStats stream;
+  absl::Duration server_cpu;  // During the stream, all threads.
+  ProcessMemory memory;       // Once the stream had ended.
+};
+
+// The latency run: a fresh server fed at an offered rate while a second
+// connection queries its window (MeasureLatency).
+struct LatencyReport {
+  LatencyStats stats;
+  // "50% of the 412,345 events/s measured above", or "--rate".
+  std::string rate_source;
+  // Quantiles of stats.latencies (nearest rank); zero without any.
+  absl::Duration p50;
+  absl::Duration p99;
+  absl::Duration max;
+};
+
+// Fills p50, p99 and max of `report` from its latencies.
+void SummarizeLatency(LatencyReport& report);
+
 // Every figure of one ingest_loadgen run.
 struct LoadgenReport {
   IngestLoadOptions options;
@@ -56,12 +79,20 @@ struct LoadgenReport {
   // Groups the fairness monitor kept per attribute in that reply ("(other)"
   // included): shows that --groups segments did not overflow max_groups.
   std::map<std::string, int> groups_per_attribute;
+  // The window's conformal coverage in that reply, for --task=multiclass:
+  // shows that the monitor ran on the prediction sets.
+  std::optional<v1::ConformalCoverage> conformal;
   DiskUsage data_running;  // Its data folder, still running.
   // Its data folder after SIGTERM (of the restarted server, if any).
   DiskUsage data_stopped;
   // The same folder once every column family was compacted fully
   // (CompactDatabase): the state itself, without WAL or overwritten values.
   DiskUsage data_compacted;
+  // The reference uploaded before the stream (none with
+  // --reference_predictions=0): what the server profiled.
+  std::optional<v1::ReferenceInfo> reference;
+  std::optional<BareReport> bare;        // Without --nobare.
+  std::optional<LatencyReport> latency;  // With --latency_seconds > 0.
   std::optional<RestartReport> restart;  // With --kill_and_restart.
   std::optional<PutBaseline> baseline;   // Empty with --nobaseline.
 
@@ -70,6 +101,8 @@ struct LoadgenReport {
   double server_cpu_us_per_event() const;
   // 0 without a baseline.
   double puts_per_second() const;
+  // 0 without the bare server.
+  double bare_events_per_second() const;
 };
 
 // How the counters a restart must keep differ ("pending_predictions 5 -> 4,

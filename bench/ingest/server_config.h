@@ -8,8 +8,8 @@
 namespace vigie::bench {
 
 // True when the stream of `options` needs more than the server's embedded
-// defaults: outcomes left out (predictions that must stay pending) or the
-// "segment" attribute's groups.
+// defaults: outcomes left out (predictions that must stay pending), the
+// segment attributes' groups, or a multiclass task.
 bool NeedsServerConfig(const IngestLoadOptions& options);
 
 // The server configuration such a run gets: the embedded defaults, except
@@ -18,8 +18,9 @@ bool NeedsServerConfig(const IngestLoadOptions& options);
 //    below its default of 1,000), so that no segment falls into "(other)";
 //  - waits 30 days of wall-clock time for an outcome (label_delay), so that
 //    no pending prediction expires during the run, however long.
+// A multiclass load also sets task and classes.
 // group_attributes stays [] (every attribute, up to max_attributes = 32):
-// the simulator's sex and age_band, and segment.
+// the segments, and the simulator's sex and age_band if kept.
 std::string PendingJoinsConfigYaml(const IngestLoadOptions& options);
 
 // Its keys in one line, for the report: "default_model: max_groups 1000,

@@ -2,14 +2,19 @@
 // bare librdkafka consumer on the same mock cluster, in one run on the same
 // machine (bench/README.md, "Kafka ingest").
 //
-// The simulator's stream (binary vigie.v1.Event messages keyed by
-// prediction id) is produced once, untimed, to a topic of --partitions
-// partitions on --brokers mock brokers (librdkafka's mock cluster, on
-// loopback in this process). Then, --repetitions times each, alternately:
+// The synthetic stream of ingest_loadgen, in the same shape and from the
+// same flags (--groups, --features, --outcome_rate, ...: IngestLoadOptions,
+// by default 8 groups, 20 features, an outcome for one prediction in ten),
+// as binary vigie.v1.Event messages keyed by prediction id, is produced
+// once, untimed, to a topic of --partitions partitions on --brokers mock
+// brokers (librdkafka's mock cluster, on loopback in this process). Then,
+// --repetitions times each, alternately:
 //   bare   a KafkaConsumer in a new group reads every message and does
 //          nothing with it;
-//   vigie  the server (in process, on a fresh data folder) consumes the
-//          same messages through KafkaIngest: decode, log, join, monitors.
+//   vigie  the server (in process, on a fresh data folder, configured as
+//          ingest_loadgen configures it, the reference uploaded first)
+//          consumes the same messages through KafkaIngest: decode, log,
+//          join, monitors.
 // Each is timed from its first message to its last, so that the group
 // join is not counted. Exit status: 0 when Vigie counted every event, 1
 // otherwise, 2 on a bad flag. Progress goes to stderr, the report to
@@ -29,17 +34,35 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "bench/ingest/ingest_load.h"
+#include "bench/ingest/server_config.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "services/config.h"
 #include "services/server.h"
 #include "tests/testutil/kafka_cluster.h"
-#include "tests/testutil/simulated_messages.h"
 #include "tests/testutil/temp_dir.h"
 
 ABSL_FLAG(int64_t, predictions, 200'000,
-          "Predictions in the stream; each has its outcome, so the topic "
-          "holds twice as many messages.");
+          "Predictions in the stream; --outcome_rate of them also send "
+          "their outcome.");
+// The shape, as ingest_loadgen's flags of the same names.
+ABSL_FLAG(double, outcome_rate, 0.1,
+          "Share of the predictions whose outcome is sent, in [0, 1].");
+ABSL_FLAG(int, groups, 8, "Groups per segment attribute; 0: none.");
+ABSL_FLAG(int, group_attributes, 1, "Segment attributes.");
+ABSL_FLAG(bool, simulator_groups, false,
+          "Keep the simulator's sex and age_band attributes (the stream "
+          "before issue 10, with --groups=0 --features=0 --outcome_rate=1 "
+          "--reference_predictions=0).");
+ABSL_FLAG(int, features, 20, "Numeric input features per prediction.");
+ABSL_FLAG(std::string, task, "binary",
+          "binary, or multiclass (--classes classes with conformal sets).");
+ABSL_FLAG(int, classes, 3, "Classes of --task=multiclass.");
+ABSL_FLAG(int64_t, reference_predictions, 10'000,
+          "Predictions of the reference uploaded before each Vigie run; 0: "
+          "none.");
+ABSL_FLAG(uint64_t, seed, 1, "Seed of the stream.");
 ABSL_FLAG(int, partitions, 4, "Partitions of the event topic.");
 ABSL_FLAG(int, brokers, 3, "Mock brokers.");
 ABSL_FLAG(int, repetitions, 3, "Runs of each consumer.");
@@ -49,6 +72,14 @@ namespace vigie {
 namespace {
 
 constexpr char kTopic[] = "vigie-events";
+
+// librdkafka's mock cluster keeps at most 5 MiB of messages per partition
+// (rdkafka_mock.c, max_size of a mock partition) and silently drops the
+// oldest beyond: a longer stream would never be read whole, and both
+// consumers would wait for messages that are gone. Key and value bytes
+// are kept under 4 MiB a partition, leaving room for record overheads and
+// an uneven spread of keys.
+constexpr uint64_t kMaxBytesPerPartition = uint64_t{4} << 20;
 
 // Seconds from the first message to the last of `total`, read by a bare
 // consumer in group `group`; negative if it did not finish in 5 minutes.
@@ -83,20 +114,64 @@ double Bare(const std::string& brokers, const std::string& group,
   return absl::ToDoubleSeconds(last - first);
 }
 
-// The same through the server's Kafka ingest: seconds from its first
-// message counted to the last; negative if it did not finish.
-double Vigie(const std::string& brokers, const std::string& group,
-             int64_t total, int batch_size, const std::string& data_dir,
-             uint64_t* counted_before_timing) {
+// The server's configuration for the stream of `options`: the one
+// ingest_loadgen starts `vigie` with, on `data_dir`, Kafka off.
+absl::StatusOr<services::ServerConfig> BaseConfig(
+    const bench::IngestLoadOptions& options, const std::string& data_dir) {
   absl::StatusOr<services::ServerConfig> config =
-      services::DefaultServerConfig();
-  if (!config.ok()) return -1;
+      bench::NeedsServerConfig(options)
+          ? services::ParseServerConfig(bench::PendingJoinsConfigYaml(options),
+                                        "kafka_ingest_bench (generated)")
+          : services::DefaultServerConfig();
+  if (!config.ok()) return config.status();
   for (services::ModelConfig& model : config->models) {
     model.allowed_lateness = absl::InfiniteDuration();
   }
   config->data_dir = data_dir;
   config->grpc_address = "127.0.0.1:0";
   config->http_address = "";  // Not measured.
+  return config;
+}
+
+// Stores the reference of `options` in the data folder of `config` through
+// a server without Kafka, so that the Kafka run's drift has it from its
+// first message (a server consuming at once would race the upload).
+absl::Status StoreReference(const bench::IngestLoadOptions& options,
+                            services::ServerConfig config) {
+  absl::StatusOr<v1::UploadReferenceRequest> request =
+      bench::BuildReference(options);
+  if (!request.ok()) return request.status();
+  common::RealClock clock;
+  auto server = services::VigieServer::Start(std::move(config), &clock);
+  if (!server.ok()) return server.status();
+  absl::StatusOr<v1::ReferenceInfo> info =
+      (*server)->pipeline().UploadReference(*request);
+  (*server)->Shutdown();
+  if (!info.ok()) return info.status();
+  if (info->rejected() > 0) {
+    return absl::InternalError(
+        absl::StrCat("reference: ", info->rejected(), " events rejected"));
+  }
+  return absl::OkStatus();
+}
+
+// The same through the server's Kafka ingest: seconds from its first
+// message counted to the last; negative if it did not finish.
+double Vigie(const bench::IngestLoadOptions& options,
+             const std::string& brokers, const std::string& group,
+             int64_t total, int batch_size, const std::string& data_dir,
+             uint64_t* counted_before_timing) {
+  absl::StatusOr<services::ServerConfig> config = BaseConfig(options, data_dir);
+  if (!config.ok()) {
+    std::cerr << "config: " << config.status() << "\n";
+    return -1;
+  }
+  if (options.reference_predictions > 0) {
+    if (absl::Status s = StoreReference(options, *config); !s.ok()) {
+      std::cerr << "reference: " << s << "\n";
+      return -1;
+    }
+  }
   config->kafka_ingest.brokers = brokers;
   config->kafka_ingest.group_id = group;
   config->kafka_ingest.topics = {{kTopic, services::PayloadFormat::kProtobuf}};
@@ -124,7 +199,27 @@ double Vigie(const std::string& brokers, const std::string& group,
   }
   const absl::Time last = absl::Now();
   const services::KafkaIngestStats stats = ingest.stats();
+  // The shape promises drift against the reference stored before (and
+  // conformal coverage for a multiclass load): check that the window has
+  // them, so that the figure is of the whole work.
+  v1::GetMetricsRequest query;
+  query.set_model_id(options.model_id);
+  absl::StatusOr<v1::GetMetricsReply> metrics =
+      (*server)->pipeline().GetMetrics(query);
   (*server)->Shutdown();
+  if (!metrics.ok()) {
+    std::cerr << "vigie: GetMetrics: " << metrics.status() << "\n";
+    return -1;
+  }
+  if (options.reference_predictions > 0 && metrics->drift().empty()) {
+    std::cerr << "vigie: no drift in GetMetrics\n";
+    return -1;
+  }
+  if (options.task == bench::IngestLoadOptions::Task::kMulticlass &&
+      metrics->counters().joined() > 0 && !metrics->has_conformal()) {
+    std::cerr << "vigie: no conformal coverage in GetMetrics\n";
+    return -1;
+  }
   *counted_before_timing = first_count;
   if (stats.messages < total_messages || stats.rejected > 0) {
     std::cerr << "vigie: " << stats.messages << " messages, " << stats.rejected
@@ -135,7 +230,28 @@ double Vigie(const std::string& brokers, const std::string& group,
 }
 
 int Run() {
-  const int64_t predictions = absl::GetFlag(FLAGS_predictions);
+  bench::IngestLoadOptions options;
+  options.predictions = absl::GetFlag(FLAGS_predictions);
+  options.outcome_rate = absl::GetFlag(FLAGS_outcome_rate);
+  options.groups = absl::GetFlag(FLAGS_groups);
+  options.group_attributes = absl::GetFlag(FLAGS_group_attributes);
+  options.simulator_groups = absl::GetFlag(FLAGS_simulator_groups);
+  options.features = absl::GetFlag(FLAGS_features);
+  if (const std::string task = absl::GetFlag(FLAGS_task);
+      task == "multiclass") {
+    options.task = bench::IngestLoadOptions::Task::kMulticlass;
+  } else if (task != "binary") {
+    std::cerr << "kafka_ingest_bench: --task must be binary or multiclass\n";
+    return 2;
+  }
+  options.classes = absl::GetFlag(FLAGS_classes);
+  options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
+  options.seed = absl::GetFlag(FLAGS_seed);
+  if (absl::Status s = options.Validate(); !s.ok()) {
+    std::cerr << "kafka_ingest_bench: " << s.message() << "\n";
+    return 2;
+  }
+  const int64_t predictions = options.predictions;
   const int partitions = absl::GetFlag(FLAGS_partitions);
   const int repetitions = absl::GetFlag(FLAGS_repetitions);
   if (predictions < 1000 || partitions < 1 || repetitions < 1 ||
@@ -153,10 +269,39 @@ int Run() {
     std::cerr << s << "\n";
     return 1;
   }
-  std::cerr << "producing " << 2 * predictions << " messages\n";
-  std::vector<testutil::KafkaCluster::Message> messages =
-      testutil::SimulatedMessages(predictions);
+  std::vector<testutil::KafkaCluster::Message> messages;
+  if (absl::Status s = bench::ForEachEvent(
+          options,
+          [&](v1::Event& event) {
+            messages.push_back({event.has_prediction()
+                                    ? event.prediction().prediction_id()
+                                    : event.outcome().prediction_id(),
+                                event.SerializeAsString(),
+                                {}});
+          });
+      !s.ok()) {
+    std::cerr << s << "\n";
+    return 1;
+  }
   const auto total = static_cast<int64_t>(messages.size());
+  uint64_t bytes = 0;
+  for (const testutil::KafkaCluster::Message& m : messages) {
+    bytes += m.key.size() + m.value.size();
+  }
+  if (bytes / static_cast<uint64_t>(partitions) > kMaxBytesPerPartition) {
+    std::cerr << absl::StrFormat(
+        "kafka_ingest_bench: %d messages of %.1f MiB would overflow the "
+        "mock cluster's 5 MiB per partition over %d partitions; use at "
+        "least --partitions=%d or fewer --predictions\n",
+        total, static_cast<double>(bytes) / (1 << 20), partitions,
+        bytes / kMaxBytesPerPartition + 1);
+    return 2;
+  }
+  std::cerr << "producing " << total << " messages ("
+            << bench::ShapeSummary(options) << ", "
+            << absl::StrFormat("%.1f MiB",
+                               static_cast<double>(bytes) / (1 << 20))
+            << ")\n";
   if (absl::Status s = cluster.Produce(kTopic, messages); !s.ok()) {
     std::cerr << s << "\n";
     return 1;
@@ -173,9 +318,10 @@ int Run() {
     bare.push_back(static_cast<double>(total - 1) / b);
     std::cerr << "run " << r + 1 << ": vigie\n";
     uint64_t before = 0;
-    const double v = Vigie(cluster.bootstraps(), absl::StrCat("vigie-", r),
-                           total, absl::GetFlag(FLAGS_batch_size),
-                           dir.Join(absl::StrCat("state-", r)), &before);
+    const double v =
+        Vigie(options, cluster.bootstraps(), absl::StrCat("vigie-", r), total,
+              absl::GetFlag(FLAGS_batch_size),
+              dir.Join(absl::StrCat("state-", r)), &before);
     if (v < 0) return 1;
     vigie.push_back(static_cast<double>(static_cast<uint64_t>(total) - before) /
                     v);
@@ -185,9 +331,11 @@ int Run() {
     return v[v.size() / 2];
   };
   std::cout << absl::StrFormat(
-      "messages per run           %d (%d predictions and their outcomes)\n"
+      "messages per run           %d (%d predictions, %d outcomes)\n"
+      "shape                      %s\n"
       "partitions, brokers        %d, %d\n",
-      total, predictions, partitions, absl::GetFlag(FLAGS_brokers));
+      total, predictions, total - predictions, bench::ShapeSummary(options),
+      partitions, absl::GetFlag(FLAGS_brokers));
   for (int r = 0; r < repetitions; ++r) {
     std::cout << absl::StrFormat(
         "run %d                      bare %.0f msg/s, vigie %.0f msg/s\n",
