@@ -363,6 +363,8 @@ class Pipeline {
   monitors::ModelMonitors& PaneFor(ModelState& model, absl::Time event_time,
                                    Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sets model.all anew from its panes and archive (after a rollback).
+  static void RebuildAll(ModelState& model);
   void Touch(ModelState& model, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Rollback(Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
