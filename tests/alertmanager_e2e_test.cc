@@ -164,6 +164,12 @@ TEST_F(AlertmanagerE2eTest, ABreachFiresInAlertmanagerThenResolves) {
               StartsWith("demographic_parity_difference for sex = "));
   EXPECT_THAT(annotations.at("description"), HasSubstr("rule T1"));
   EXPECT_EQ(annotations.at("threshold"), "> 0.1");
+  // Its link, as Alertmanager keeps it, is the model's report page on
+  // Vigie's HTTP server.
+  const std::string report =
+      absl::StrCat("http://", server_->http_address(), "/models/demo");
+  EXPECT_EQ(fired.report_url(), report);
+  EXPECT_EQ(active[0].generator_url(), report);
 
   // A fair stream fills the 2 h window: healthy, resolved at once
   // (keep_firing_for 0), and Alertmanager no longer lists it active.
