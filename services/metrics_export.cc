@@ -13,6 +13,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/message.h"
 #include "proto/alert_names.h"
+#include "services/footprint.h"
 #include "services/kafka_ingest.h"
 #include "services/pipeline.h"
 #include "services/prometheus_text.h"
@@ -245,13 +246,15 @@ class ReplyWalker {
   std::set<std::string> seen_;
 };
 
-void ExportModel(Pipeline& pipeline, const std::string& model,
-                 const ServerConfig::Metrics& options, PrometheusText& out) {
+// Returns the events the model received (accepted or rejected).
+uint64_t ExportModel(Pipeline& pipeline, const std::string& model,
+                     const ServerConfig::Metrics& options,
+                     PrometheusText& out) {
   vigie::v1::GetMetricsRequest all_time;
   all_time.set_model_id(model);
   absl::StatusOr<vigie::v1::GetMetricsReply> reply =
       pipeline.GetMetrics(all_time);
-  if (!reply.ok()) return;  // Gone since it was listed.
+  if (!reply.ok()) return 0;  // Gone since it was listed.
   const vigie::v1::ModelCounters& c = reply->counters();
   const std::string version = c.model_version();
   out.Add("vigie_events_total", {{"model", model}, {"kind", "prediction"}},
@@ -299,6 +302,7 @@ void ExportModel(Pipeline& pipeline, const std::string& model,
                               {"window", absl::FormatDuration(window)}});
     walker.Walk(*windowed, "", {});
   }
+  return c.predictions() + c.outcomes() + c.rejected();
 }
 
 void DeclareFamilies(PrometheusText& out) {
@@ -359,6 +363,15 @@ void DeclareFamilies(PrometheusText& out) {
              "Alerts given up on by an alert sink.");
   out.Family("vigie_alert_sink_waiting", gauge,
              "Alerts waiting for delivery to a sink.");
+  out.Family("vigie_process_cpu_seconds_total", counter,
+             "CPU time of the Vigie process, user and system, all threads.");
+  out.Family("vigie_process_written_bytes_total", counter,
+             "Bytes the Vigie process caused to be written to storage.");
+  out.Family("vigie_cpu_seconds_per_million_events", gauge,
+             "Vigie's CPU seconds per million events received (its own "
+             "footprint, referential Q6.1).");
+  out.Family("vigie_written_bytes_per_million_events", gauge,
+             "Bytes Vigie wrote to storage per million events received.");
 }
 
 }  // namespace
@@ -369,8 +382,27 @@ std::string RenderMetrics(const MetricsSources& sources,
   DeclareFamilies(out);
   out.Add("vigie_build_info", {{"version", VIGIE_VERSION}}, 1);
   Pipeline& pipeline = *sources.pipeline;
+  uint64_t events = 0;
   for (const std::string& model : pipeline.ModelIds()) {
-    ExportModel(pipeline, model, options, out);
+    events += ExportModel(pipeline, model, options, out);
+  }
+
+  // Vigie's own footprint, whole and per million events received (events
+  // of models since removed from the configuration are not counted).
+  const ProcessFootprint footprint = ReadProcessFootprint();
+  out.Add("vigie_process_cpu_seconds_total", {}, footprint.cpu_seconds);
+  if (footprint.written_bytes.has_value()) {
+    out.Add("vigie_process_written_bytes_total", {},
+            static_cast<double>(*footprint.written_bytes));
+  }
+  if (events > 0) {
+    const double millions = static_cast<double>(events) / 1e6;
+    out.Add("vigie_cpu_seconds_per_million_events", {},
+            footprint.cpu_seconds / millions);
+    if (footprint.written_bytes.has_value()) {
+      out.Add("vigie_written_bytes_per_million_events", {},
+              static_cast<double>(*footprint.written_bytes) / millions);
+    }
   }
 
   // Open alerts, counted by model, severity and state.

@@ -219,6 +219,28 @@ TEST_F(HttpE2eTest, ProbesAnswerAndMetricsMatchTheStream) {
   ASSERT_EQ(recent.size(), 1u);
   EXPECT_LT(recent[0].value, static_cast<double>(predictions));
 
+  // Vigie's own footprint: the per-million figures are its totals over the
+  // events it received (every prediction with its outcome, none rejected).
+  const std::vector<Sample> cpu =
+      Find(samples, "vigie_process_cpu_seconds_total", {});
+  const std::vector<Sample> cpu_per_million =
+      Find(samples, "vigie_cpu_seconds_per_million_events", {});
+  ASSERT_EQ(cpu.size(), 1u);
+  ASSERT_EQ(cpu_per_million.size(), 1u);
+  EXPECT_GT(cpu[0].value, 0);
+  const double millions = 2.0 * static_cast<double>(predictions) / 1e6;
+  EXPECT_NEAR(cpu_per_million[0].value, cpu[0].value / millions,
+              1e-9 * cpu_per_million[0].value);
+  const std::vector<Sample> written =
+      Find(samples, "vigie_process_written_bytes_total", {});
+  const std::vector<Sample> written_per_million =
+      Find(samples, "vigie_written_bytes_per_million_events", {});
+  ASSERT_EQ(written.size(), written_per_million.size());
+  if (!written.empty()) {
+    EXPECT_NEAR(written_per_million[0].value, written[0].value / millions,
+                1e-9 * (1 + written_per_million[0].value));
+  }
+
   const std::vector<Sample> dropped =
       Find(samples, "vigie_metrics_series_dropped", {});
   ASSERT_EQ(dropped.size(), 1u);
