@@ -225,15 +225,14 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
       std::string address = server->http_->address();
       const size_t colon = address.rfind(':');
       const std::string host = address.substr(0, colon);
-      if (host.empty() || host == "0.0.0.0" || host == "::" ||
-          host == "[::]") {
+      if (host.empty() || host == "0.0.0.0" || host == "::" || host == "[::]") {
         char name[256] = {};
         if (gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0') {
           address = absl::StrCat(name, address.substr(colon));
         }
       }
-      config.external_url = absl::StrCat(
-          config.tls.enabled() ? "https://" : "http://", address);
+      config.external_url =
+          absl::StrCat(config.tls.enabled() ? "https://" : "http://", address);
     }
   }
   storage::StateStoreOptions store_options;
