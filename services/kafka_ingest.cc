@@ -206,13 +206,10 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   // Ingests gathering_ until it succeeds or the ingest stops; empties it.
   void IngestGathered();
   // One attempt: dead letters, then one logged ingest call with the
-  // positions. On failure nothing of the batch counts and the consumer is
-  // sought back to its first messages.
+  // positions. On failure nothing of the batch counts.
   absl::Status IngestOnce(const Messages& messages);
   absl::Status DeadLetter(const RdKafka::Message& message,
                           const std::string& error);
-  // Seeks each partition of `messages` back to its first message in them.
-  void Rewind(const Messages& messages);
   // Commits the positions of `partitions` (all when empty) to Kafka.
   void CommitToKafka(const std::set<Partition>& partitions, bool sync);
   // The positions stored in RocksDB, by partition.
@@ -588,7 +585,10 @@ void KafkaIngest::Consumer::IngestGathered() {
               " messages failed (", ingested.ToString(), "): retrying in ",
               absl::FormatDuration(backoff));
     UpdateStats([](KafkaIngestStats& s) { ++s.retries; });
-    Rewind(gathering_);
+    // The consumer is not sought back: the retry takes the messages held
+    // here (reading them again as well counted them twice), and a restart
+    // reads from the positions stored, which a failed attempt left as
+    // they were.
     if (stopping_.load()) break;  // Not counted: read again at restart.
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
@@ -724,26 +724,6 @@ absl::Status KafkaIngest::Consumer::IngestOnce(const Messages& messages) {
   for (const auto& [partition, offset] : next) touched.insert(partition);
   CommitToKafka(touched, /*sync=*/false);
   return absl::OkStatus();
-}
-
-void KafkaIngest::Consumer::Rewind(const Messages& messages) {
-  std::map<Partition, int64_t> first;
-  for (const std::unique_ptr<RdKafka::Message>& message : messages) {
-    const Partition key{message->topic_name(), message->partition()};
-    const auto it = first.find(key);
-    if (it == first.end() || message->offset() < it->second) {
-      first[key] = message->offset();
-    }
-  }
-  for (const auto& [partition, offset] : first) {
-    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(
-        partition.first, partition.second, offset));
-    if (const RdKafka::ErrorCode err = consumer_->seek(*tp, 5000);
-        err != RdKafka::ERR_NO_ERROR) {
-      VIGIE_LOG(Error, "kafka ingest: cannot seek ", Describe(partition),
-                " back to ", offset, ": ", RdKafka::err2str(err));
-    }
-  }
 }
 
 void KafkaIngest::Consumer::CommitToKafka(const std::set<Partition>& partitions,

@@ -358,6 +358,42 @@ TEST_F(KafkaIngestE2eTest, UndecodableMessagesGoToTheDeadLetterTopic) {
   EXPECT_FALSE(by_key.at("g1").headers.at("vigie-source-offset").empty());
 }
 
+TEST_F(KafkaIngestE2eTest,
+       AFailingDeadLetterTopicIsRetriedWithoutCountingTwice) {
+  const std::vector<v1::Event> events = Simulated(10, 5);
+  std::vector<testutil::KafkaCluster::Message> messages = AsMessages(events);
+  messages.push_back({"g1", std::string("\xff\xff\xff garbage", 12), {}});
+  ASSERT_OK(cluster_.Produce(kEvents, messages));
+  // The next two writes to the cluster, the dead letter's, fail with an
+  // error the producer does not retry by itself: the batch waits, then
+  // goes through once the topic takes its dead letter.
+  rd_kafka_mock_push_request_errors(
+      cluster_.mock(), /*Produce*/ 0, 2,
+      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED,
+      RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+
+  testutil::LoopbackServer server;
+  ASSERT_OK(server.Start(Config("state"), &clock_));
+  WaitUntil(server, [](const v1::ModelCounters& counters) {
+    return counters.predictions() + counters.outcomes() >= 20;
+  });
+  ASSERT_NE(server.server().kafka_ingest(), nullptr);
+  EXPECT_GE(server.server().kafka_ingest()->stats().retries, 1u);
+  // Long enough for a batch read again to be ingested again, were it.
+  absl::SleepFor(absl::Seconds(2));
+  const v1::GetMetricsReply reply =
+      WaitUntil(server, [](const v1::ModelCounters&) { return true; });
+  EXPECT_EQ(reply.counters().predictions(), 10u);
+  EXPECT_EQ(reply.counters().outcomes(), 10u);
+  EXPECT_EQ(reply.counters().joined(), 10u);
+  EXPECT_EQ(reply.counters().rejected(), 0u)
+      << "a retried batch was ingested twice";
+  ASSERT_OK_AND_ASSIGN(std::vector<testutil::KafkaCluster::Record> dead,
+                       cluster_.ReadAll(kDeadLetters, 1, absl::Seconds(30)));
+  ASSERT_GE(dead.size(), 1u);
+  EXPECT_EQ(dead[0].key, "g1");
+}
+
 TEST_F(KafkaIngestE2eTest, TopicsOfDifferentPartitionCountsAreRefused) {
   ASSERT_OK(cluster_.CreateTopic("vigie-outcomes", 3, 1));
   services::ServerConfig config = Config("state");
