@@ -835,12 +835,15 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
     RETURN_IF_ERROR(At(c, bounds.Validate()));
   }
   if (const YAML::Node* v = m.Find("alerting"); v != nullptr) {
-    ASSIGN_OR_RETURN(Mapping a,
-                     ReadMapping(source, *v, m.Path("alerting"),
-                                 {"alertmanager", "webhooks", "kafka",
-                                  "resend_interval", "max_attempts"}));
+    ASSIGN_OR_RETURN(
+        Mapping a,
+        ReadMapping(source, *v, m.Path("alerting"),
+                    {"alertmanager", "webhooks", "kafka", "resend_interval",
+                     "max_attempts", "history_retention"}));
     RETURN_IF_ERROR(
         Get(a, "resend_interval", &config.alerting.resend_interval));
+    RETURN_IF_ERROR(
+        Get(a, "history_retention", &config.alerting.history_retention));
     RETURN_IF_ERROR(Get(a, "max_attempts", &config.alerting.max_attempts));
     RETURN_IF_ERROR(
         ForEach(a, "webhooks", [&](const YAML::Node& item, size_t i) {

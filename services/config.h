@@ -257,6 +257,10 @@ struct ServerConfig {
     // given up and appended to <data_dir>/dead_letters.jsonl. Default: 10.
     // Range: [1, 1000].
     int max_attempts = 10;
+    // Alert transitions (ListAlertHistory) older than this, by the time of
+    // the transition, are deleted at each expiry sweep. Default: 400 days,
+    // a year of audits and some margin. Range: [1h, 36500d].
+    absl::Duration history_retention = absl::Hours(24 * 400);
   } alerting;
   // Consuming events from Kafka; off while its brokers are empty.
   KafkaIngestOptions kafka_ingest;

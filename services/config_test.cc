@@ -612,6 +612,18 @@ TEST(ConfigTest, MalformedSizesNameTheKeyAndLine) {
               AllOf(HasSubstr("t.yaml:1:1"), HasSubstr("block_cache")));
 }
 
+TEST(ConfigTest, AlertHistoryRetention) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig defaults, DefaultServerConfig());
+  EXPECT_EQ(defaults.alerting.history_retention, absl::Hours(24 * 400));
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("alerting:\n  history_retention: 30d\n", "t.yaml"));
+  EXPECT_EQ(config.alerting.history_retention, absl::Hours(24 * 30));
+  EXPECT_THAT(ErrorOf(ParseServerConfig("alerting:\n  history_retention: 1m\n",
+                                        "t.yaml")),
+              HasSubstr("alerting.history_retention must be in [1h, 36500d]"));
+}
+
 TEST(ConfigTest, ExternalUrlIsAnHttpUrl) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig config,

@@ -238,6 +238,11 @@ absl::Status ServerConfig::Validate() const {
     return error("checkpoint_interval must be in [10ms, 1h], got ",
                  absl::FormatDuration(checkpoint_interval));
   }
+  if (alerting.history_retention < absl::Hours(1) ||
+      alerting.history_retention > absl::Hours(24 * 36500)) {
+    return error("alerting.history_retention must be in [1h, 36500d], got ",
+                 absl::FormatDuration(alerting.history_retention));
+  }
   if (alerting.resend_interval < absl::Milliseconds(100) ||
       alerting.resend_interval > absl::Hours(1)) {
     return error("alerting.resend_interval must be in [100ms, 1h], got ",

@@ -151,6 +151,16 @@ void Pipeline::Compact(ModelState& model) {
 
 absl::StatusOr<uint64_t> Pipeline::SweepExpired() {
   absl::MutexLock lock(&mu_);
+  // Alert transitions past their retention (a store write of its own: the
+  // history is not part of a checkpoint).
+  ASSIGN_OR_RETURN(const bool forgot_history,
+                   store_->ForgetAlertHistoryBefore(
+                       clock_->Now() - config_.alerting.history_retention));
+  if (forgot_history) {
+    VIGIE_LOG(Info, "deleted alert transitions older than ",
+              absl::FormatDuration(config_.alerting.history_retention),
+              " (alerting.history_retention)");
+  }
   if (models_.empty()) return 0;
   // Entries appended since the last checkpoint are in memory only, and
   // Sweep reads the stored blocks.

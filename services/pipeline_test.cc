@@ -669,6 +669,18 @@ TEST_F(PipelineTest, AlertHistoryListsEachTransitionOnce) {
   request.set_limit(100001);
   EXPECT_EQ(pipeline_->ListAlertHistory(request).status().code(),
             absl::StatusCode::kInvalidArgument);
+
+  // Past alerting.history_retention (400 days) from the firing, not yet
+  // from the resolution a minute later: a sweep deletes the firing only.
+  clock_.Advance(absl::Hours(24 * 400) - absl::Seconds(30));
+  ASSERT_OK(pipeline_->SweepExpired());
+  ASSERT_OK_AND_ASSIGN(history, pipeline_->ListAlertHistory({}));
+  ASSERT_EQ(history.transitions_size(), 1);
+  EXPECT_EQ(history.transitions(0).state(), vigie::v1::ALERT_STATE_RESOLVED);
+  // The alert itself (its latest state) is not history.
+  vigie::v1::ListAlertsRequest all;
+  all.set_include_resolved(true);
+  EXPECT_EQ(pipeline_->ListAlerts(all).alerts_size(), 1);
 }
 
 TEST_F(PipelineTest, TooFewLabelsSayInsufficientData) {

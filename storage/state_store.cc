@@ -579,6 +579,27 @@ absl::StatusOr<std::vector<vigie::v1::Alert>> StateStore::LoadAlertHistory()
   return alerts;
 }
 
+absl::StatusOr<bool> StateStore::ForgetAlertHistoryBefore(absl::Time before) {
+  rocksdb::ColumnFamilyHandle* family = rep_->families[kAlertHistory];
+  {
+    std::unique_ptr<rocksdb::Iterator> it(
+        rep_->db->NewIterator(rocksdb::ReadOptions(), family));
+    it->SeekToFirst();
+    RETURN_IF_ERROR(FromRocksDb(it->status(), "read the alert history"));
+    if (!it->Valid()) return false;
+    const std::optional<absl::Time> oldest =
+        DecodeTimeKey(absl::string_view(it->key().data(), it->key().size()));
+    if (oldest.has_value() && *oldest >= before) return false;
+  }
+  // Keys are (time, fingerprint), in time order: everything before
+  // `before` is below its bare time prefix.
+  RETURN_IF_ERROR(FromRocksDb(
+      rep_->db->DeleteRange(rep_->write_options, family, rocksdb::Slice(""),
+                            TimeKey(before, "")),
+      "forget old alert history"));
+  return true;
+}
+
 absl::Status StateStore::ForEachKafkaPosition(
     const std::function<absl::Status(const state::v1::KafkaPositionState&)>& fn)
     const {

@@ -208,6 +208,10 @@ class StateStore {
   absl::StatusOr<std::vector<vigie::v1::Alert>> LoadAlerts() const;
   // Alert transitions, oldest first.
   absl::StatusOr<std::vector<vigie::v1::Alert>> LoadAlertHistory() const;
+  // Deletes the alert transitions recorded before `before` (their
+  // updated_at), in one range deletion, written only when the oldest is
+  // older: true when it was.
+  absl::StatusOr<bool> ForgetAlertHistoryBefore(absl::Time before);
 
   // Every stored Kafka position.
   absl::Status ForEachKafkaPosition(

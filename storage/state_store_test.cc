@@ -310,6 +310,42 @@ TEST_F(StateStoreTest, StateSurvivesReopen) {
   EXPECT_EQ(history[1].updated_at().seconds(), 20);
 }
 
+TEST_F(StateStoreTest, AlertHistoryIsForgottenPastItsRetention) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  // Three transitions of one alert, and one of another, at 10, 20, 20 and
+  // 30 s.
+  StateBatch batch = store->NewBatch();
+  const std::pair<const char*, int64_t> transitions[] = {
+      {"a", 10}, {"a", 20}, {"b", 20}, {"a", 30}};
+  for (const auto& [fingerprint, seconds] : transitions) {
+    vigie::v1::Alert alert;
+    alert.set_fingerprint(fingerprint);
+    alert.mutable_updated_at()->set_seconds(seconds);
+    batch.PutAlert(alert, /*transition=*/true);
+  }
+  ASSERT_OK(store->Commit(batch));
+  // Nothing older than 5 s: nothing written.
+  ASSERT_OK_AND_ASSIGN(
+      bool forgot, store->ForgetAlertHistoryBefore(absl::FromUnixSeconds(5)));
+  EXPECT_FALSE(forgot);
+  // Before 20 s: only the first goes; both transitions at 20 s stay.
+  ASSERT_OK_AND_ASSIGN(
+      forgot, store->ForgetAlertHistoryBefore(absl::FromUnixSeconds(20)));
+  EXPECT_TRUE(forgot);
+  ASSERT_OK_AND_ASSIGN(auto history, store->LoadAlertHistory());
+  ASSERT_EQ(history.size(), 3u);
+  EXPECT_EQ(history[0].updated_at().seconds(), 20);
+  EXPECT_EQ(history[2].updated_at().seconds(), 30);
+  // The latest states are not history: both alerts are still there.
+  ASSERT_OK_AND_ASSIGN(auto alerts, store->LoadAlerts());
+  EXPECT_EQ(alerts.size(), 2u);
+  // After a reopen, the same.
+  store.reset();
+  ASSERT_OK_AND_ASSIGN(store, StateStore::Open(Options()));
+  ASSERT_OK_AND_ASSIGN(history, store->LoadAlertHistory());
+  EXPECT_EQ(history.size(), 3u);
+}
+
 TEST_F(StateStoreTest, PanesMoveToTheArchive) {
   ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
   StateBatch batch = store->NewBatch();
