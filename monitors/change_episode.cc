@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/timestamp.pb.h"
+#include "proto/proto_time.h"
 #include "vigie/state/v1/state.pb.h"
 
 namespace vigie::monitors {
@@ -23,15 +24,6 @@ absl::Status Corrupt(absl::string_view what) {
 // writes them.
 constexpr int64_t kMinSeconds = -62'135'596'800;
 constexpr int64_t kMaxSeconds = 253'402'300'799;
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-  return out;
-}
 
 absl::StatusOr<absl::Time> FromTimestamp(const google::protobuf::Timestamp& t,
                                          absl::string_view field) {

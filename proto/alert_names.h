@@ -1,5 +1,10 @@
 #pragma once
 
+#include <string>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -35,6 +40,21 @@ inline absl::string_view AlertStateName(vigie::v1::AlertState state) {
     default:
       return "unspecified";
   }
+}
+
+// The commitment an alert cites, as every reader shows it:
+// "labelia-dsrc@v202301 Q2.4/2.4.d (+Q2.5); AI Act Art. 10, Art. 15".
+inline std::string AlertCitation(const vigie::v1::Alert& alert) {
+  std::string out = absl::StrCat(alert.referential(), " ", alert.element());
+  if (!alert.related_elements().empty()) {
+    absl::StrAppend(&out, " (+", absl::StrJoin(alert.related_elements(), ", "),
+                    ")");
+  }
+  if (!alert.ai_act_articles().empty()) {
+    absl::StrAppend(&out, "; AI Act ",
+                    absl::StrJoin(alert.ai_act_articles(), ", "));
+  }
+  return std::string(absl::StripAsciiWhitespace(out));
 }
 
 }  // namespace vigie

@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "proto/proto_time.h"
+
 namespace vigie::services {
 namespace {
 
@@ -94,17 +96,11 @@ void GroupToProto(const monitors::GroupRates& group,
 }  // namespace
 
 absl::Time FromProtoTime(const google::protobuf::Timestamp& time) {
-  return absl::FromUnixSeconds(time.seconds()) +
-         absl::Nanoseconds(time.nanos());
+  return FromTimestamp(time);
 }
 
 google::protobuf::Timestamp ToProtoTime(absl::Time time) {
-  google::protobuf::Timestamp out;
-  const int64_t seconds = absl::ToUnixSeconds(time);  // Rounds down.
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(time - absl::FromUnixSeconds(seconds))));
-  return out;
+  return ToTimestamp(time);
 }
 
 void FairnessToProto(const std::string& attribute,

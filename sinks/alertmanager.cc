@@ -11,16 +11,13 @@
 #include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "proto/alert_names.h"
+#include "proto/proto_time.h"
 #include "sinks/http.h"
 
 namespace vigie::sinks {
 namespace {
 
 constexpr absl::string_view kAlertsPath = "/api/v2/alerts";
-
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
 
 // RFC 3339 in UTC with a "Z", as Alertmanager writes its own times.
 std::string Rfc3339(absl::Time t) {
@@ -116,16 +113,17 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
   if (!alert.acknowledged_by().empty()) {
     annotations["acknowledged"] =
         absl::StrCat(alert.acknowledged_by(), " at ",
-                     Rfc3339(FromProto(alert.acknowledged_at())),
+                     Rfc3339(FromTimestamp(alert.acknowledged_at())),
                      alert.acknowledgement_comment().empty()
                          ? ""
                          : absl::StrCat(": ", alert.acknowledgement_comment()));
   }
   if (alert.window().has_end()) {
-    annotations["window"] = absl::StrCat(
-        alert.window().has_start() ? Rfc3339(FromProto(alert.window().start()))
-                                   : "deployment",
-        " to ", Rfc3339(FromProto(alert.window().end())));
+    annotations["window"] =
+        absl::StrCat(alert.window().has_start()
+                         ? Rfc3339(FromTimestamp(alert.window().start()))
+                         : "deployment",
+                     " to ", Rfc3339(FromTimestamp(alert.window().end())));
   }
   std::vector<std::string> samples;
   for (const vigie::v1::GroupSample& s : alert.samples()) {
@@ -147,9 +145,9 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
         absl::StrJoin(alert.ai_act_articles(), ", ");
   }
 
-  out.set_starts_at(Rfc3339(FromProto(alert.started_at())));
+  out.set_starts_at(Rfc3339(FromTimestamp(alert.started_at())));
   out.set_ends_at(Rfc3339(alert.state() == vigie::v1::ALERT_STATE_RESOLVED
-                              ? FromProto(alert.resolved_at())
+                              ? FromTimestamp(alert.resolved_at())
                               : now + options.ends_after));
   if (!alert.report_url().empty()) {
     // The model's report page, where the figures behind the alert are.

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "proto/proto_time.h"
 
 namespace vigie::tools {
 namespace {
@@ -129,12 +130,7 @@ absl::StatusOr<double> ParseDouble(absl::string_view text) {
 }
 
 google::protobuf::Timestamp ToTimestampProto(absl::Time t) {
-  google::protobuf::Timestamp ts;
-  const int64_t seconds = absl::ToUnixSeconds(t);  // Rounds toward -inf.
-  ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>((t - absl::FromUnixSeconds(seconds)) /
-                                    absl::Nanoseconds(1)));
-  return ts;
+  return ToTimestamp(t);
 }
 
 absl::Time FromTimestampProto(const google::protobuf::Timestamp& ts) {

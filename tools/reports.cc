@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "proto/alert_names.h"
 #include "tools/drift_reports.h"
 #include "tools/parsing.h"
 #include "tools/printing.h"
@@ -191,16 +192,7 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
 }
 
 std::string FormatCitation(const v1::Alert& alert) {
-  std::string out = absl::StrCat(alert.referential(), " ", alert.element());
-  if (!alert.related_elements().empty()) {
-    absl::StrAppend(&out, " (+", absl::StrJoin(alert.related_elements(), ", "),
-                    ")");
-  }
-  if (!alert.ai_act_articles().empty()) {
-    absl::StrAppend(&out, "; AI Act ",
-                    absl::StrJoin(alert.ai_act_articles(), ", "));
-  }
-  return std::string(absl::StripAsciiWhitespace(out));
+  return AlertCitation(alert);
 }
 
 void PrintAlertsText(const v1::ListAlertsReply& reply, std::ostream& out) {

@@ -6,19 +6,6 @@
 
 namespace vigie::report {
 
-absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t seconds = absl::ToUnixSeconds(t);
-  out.set_seconds(seconds);
-  out.set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(seconds))));
-  return out;
-}
-
 absl::Duration PeriodFor(absl::Duration span, int max_periods) {
   const absl::Duration lengths[] = {absl::Hours(1), absl::Hours(6),
                                     absl::Hours(24), absl::Hours(24 * 7),

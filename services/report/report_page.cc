@@ -61,19 +61,6 @@ bool IsOpen(const v1::Alert& alert) {
          alert.state() == v1::ALERT_STATE_PENDING;
 }
 
-std::string Citation(const v1::Alert& alert) {
-  std::string out = absl::StrCat(alert.referential(), " ", alert.element());
-  if (!alert.related_elements().empty()) {
-    absl::StrAppend(&out, " (+", absl::StrJoin(alert.related_elements(), ", "),
-                    ")");
-  }
-  if (!alert.ai_act_articles().empty()) {
-    absl::StrAppend(&out, "; EU AI Act ",
-                    absl::StrJoin(alert.ai_act_articles(), ", "));
-  }
-  return out;
-}
-
 std::string ScopeText(const v1::Alert& alert) {
   std::vector<std::pair<std::string, std::string>> scope;
   for (const auto& [key, value] : alert.scope()) {
@@ -111,7 +98,7 @@ std::string AlertRow(const v1::Alert& alert) {
       "<br><small>", Escape(ScopeText(alert)), "</small></td><td>",
       Escape(value), "</td><td>", Escape(threshold), "</td><td class=\"text\">",
       Escape(SampleText(alert)), "</td><td class=\"text\">",
-      Escape(Citation(alert)), "</td><td class=\"text\">",
+      Escape(AlertCitation(alert)), "</td><td class=\"text\">",
       // Open: since it started; closed: when it closed.
       Escape(Time(FromTimestamp(IsOpen(alert) ? alert.started_at()
                                               : alert.updated_at()))),

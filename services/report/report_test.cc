@@ -203,8 +203,8 @@ TEST(RenderReportPageTest, AFiringAlertSaysWhatAndCitesItsCommitment) {
   const std::string page = RenderReportPage(data);
   EXPECT_THAT(page, HasSubstr("1 alert is firing"));
   EXPECT_THAT(page, HasSubstr("class=\"verdict attention\""));
-  EXPECT_THAT(page, HasSubstr("labelia-dsrc@v202301 Q2.4/2.4.d; EU AI Act "
-                              "Art. 10"));
+  EXPECT_THAT(page,
+              HasSubstr("labelia-dsrc@v202301 Q2.4/2.4.d; AI Act Art. 10"));
   EXPECT_THAT(page, HasSubstr("selection rates differ by region &lt;b&gt;"));
   // The open alert's threshold is drawn on the gap chart.
   EXPECT_THAT(page, HasSubstr("F2 warning 0.1"));
