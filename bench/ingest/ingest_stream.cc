@@ -69,6 +69,47 @@ bool Await(grpc::CompletionQueue& cq, void* tag) {
   return cq.Next(&got, &ok) && got == tag && ok;
 }
 
+// How an Ingest call ended.
+struct Ended {
+  grpc::Status status;
+  bool broken = false;  // A write, the half-close or the start failed.
+  bool has_reply = false;
+  bool ok() const { return status.ok() && !broken && has_reply; }
+};
+
+// Ends an Ingest call whose writes are done (or `broken`): half-closes,
+// reads the reply into *reply, finishes and drains the queue. A reply that
+// does not decode is the status.
+Ended EndIngestCall(grpc::GenericClientAsyncReaderWriter& call,
+                    grpc::CompletionQueue& cq, bool broken,
+                    v1::IngestReply* reply) {
+  int done_tag, read_tag, finish_tag;
+  Ended ended;
+  ended.broken = broken;
+  grpc::ByteBuffer bytes;
+  if (!ended.broken) {
+    call.WritesDone(&done_tag);
+    ended.broken = !Await(cq, &done_tag);
+  }
+  if (!ended.broken) {
+    call.Read(&bytes, &read_tag);
+    ended.has_reply = Await(cq, &read_tag);
+  }
+  // After a failure, Finish gives the reason.
+  call.Finish(&ended.status, &finish_tag);
+  Await(cq, &finish_tag);
+  cq.Shutdown();
+  void* ignored_tag = nullptr;
+  bool ignored_ok = false;
+  while (cq.Next(&ignored_tag, &ignored_ok)) {
+  }
+  if (ended.ok()) {
+    ended.status =
+        grpc::SerializationTraits<v1::IngestReply>::Deserialize(&bytes, reply);
+  }
+  return ended;
+}
+
 // One connection's stream. Counts down `ready` once connected (or failed),
 // then waits for `go`. The requests are serialized before `ready`, and sent
 // as bytes through a generic stub: serializing them during the stream
@@ -103,7 +144,7 @@ void RunConnection(const std::string& address,
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   // Tags: the address of a local, one per kind of operation.
-  int start_tag, write_tag, done_tag, read_tag, finish_tag;
+  int start_tag, write_tag;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
       stub.PrepareCall(&context, "/vigie.v1.Vigie/Ingest", &cq);
   call->StartCall(&start_tag);
@@ -119,33 +160,12 @@ void RunConnection(const std::string& address,
     mine += n;
     sent.fetch_add(n, std::memory_order_relaxed);
   }
-  grpc::ByteBuffer reply;
-  bool has_reply = false;
-  if (!broken) {
-    call->WritesDone(&done_tag);
-    broken = !Await(cq, &done_tag);
-  }
-  if (!broken) {
-    call->Read(&reply, &read_tag);
-    has_reply = Await(cq, &read_tag);
-  }
-  // After a failure, Finish gives the reason.
-  grpc::Status status;
-  call->Finish(&status, &finish_tag);
-  Await(cq, &finish_tag);
-  cq.Shutdown();
-  void* ignored_tag = nullptr;
-  bool ignored_ok = false;
-  while (cq.Next(&ignored_tag, &ignored_ok)) {
-  }
+  const Ended ended = EndIngestCall(*call, cq, broken, &result.reply);
   result.finished = absl::Now();
-  if (status.ok() && !broken && has_reply) {
-    status = grpc::SerializationTraits<v1::IngestReply>::Deserialize(
-        &reply, &result.reply);
-    if (status.ok()) return;
-  }
-  const absl::Status error =
-      status.ok() ? absl::UnavailableError("stream broke") : FromGrpc(status);
+  if (ended.ok()) return;
+  const absl::Status error = ended.status.ok()
+                                 ? absl::UnavailableError("stream broke")
+                                 : FromGrpc(ended.status);
   result.status = absl::Status(
       error.code(),
       absl::StrCat("after ", mine, " events sent: ", error.message()));
@@ -322,7 +342,7 @@ absl::StatusOr<LatencyStats> MeasureLatency(
   grpc::CompletionQueue cq;
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));
-  int start_tag, write_tag, done_tag, read_tag, finish_tag;
+  int start_tag, write_tag;
   std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
       stub.PrepareCall(&context, "/vigie.v1.Vigie/Ingest", &cq);
   call->StartCall(&start_tag);
@@ -347,30 +367,12 @@ absl::StatusOr<LatencyStats> MeasureLatency(
       events_before += static_cast<uint64_t>(requests[i].events_size());
     }
   }
-  grpc::ByteBuffer reply;
-  bool has_reply = false;
-  if (!broken) {
-    call->WritesDone(&done_tag);
-    broken = !Await(cq, &done_tag);
-  }
-  if (!broken) {
-    call->Read(&reply, &read_tag);
-    has_reply = Await(cq, &read_tag);
-  }
-  grpc::Status status;
-  call->Finish(&status, &finish_tag);
-  Await(cq, &finish_tag);
-  cq.Shutdown();
-  void* ignored_tag = nullptr;
-  bool ignored_ok = false;
-  while (cq.Next(&ignored_tag, &ignored_ok)) {
-  }
+  const Ended ended = EndIngestCall(*call, cq, broken, &stats.stream.reply);
   stats.stream.elapsed = absl::Now() - start;
   stats.stream.events_sent = events_before;
-  if (status.ok() && !broken && has_reply) {
-    status = grpc::SerializationTraits<v1::IngestReply>::Deserialize(
-        &reply, &stats.stream.reply);
-  }
+  const grpc::Status& status = ended.status;
+  broken = ended.broken;
+  const bool has_reply = ended.has_reply;
   // The watcher stops by itself once the window holds every prediction; a
   // broken stream, or one with rejected events, would never get there (the
   // caller reports the rejections).
