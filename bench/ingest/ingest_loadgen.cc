@@ -44,6 +44,7 @@
 #include "absl/time/time.h"
 #include "bench/ingest/ingest_load.h"
 #include "bench/ingest/ingest_stream.h"
+#include "bench/ingest/load_shape_flags.h"
 #include "bench/ingest/loadgen_report.h"
 #include "bench/ingest/loadgen_runs.h"
 #include "bench/ingest/memory_sampler.h"
@@ -63,38 +64,13 @@ ABSL_FLAG(std::string, bare_server_binary, VIGIE_BARE_SERVER_BINARY,
 ABSL_FLAG(int64_t, predictions, 500'000,
           "Predictions of the synthetic stream; --outcome_rate of them also "
           "send their outcome.");
-ABSL_FLAG(double, outcome_rate, 0.1,
-          "Share of the predictions whose outcome is sent, in [0, 1]; the "
-          "others stay pending in the server. Which ones is drawn from "
-          "--seed.");
+// The stream's shape: bench/ingest/load_shape_flags.h.
 ABSL_FLAG(double, outcome_share, -1,
           "Former name of --outcome_rate; when >= 0 it takes its place.");
-ABSL_FLAG(int, groups, 8,
-          "When > 0, every prediction carries --group_attributes attributes "
-          "(segment, segment2, ...), each s0000 to s<groups - 1>, drawn "
-          "uniformly from --seed.");
-ABSL_FLAG(int, group_attributes, 1, "Attributes of --groups groups each.");
-ABSL_FLAG(bool, simulator_groups, false,
-          "Keep the simulator's own attributes, sex and age_band, besides "
-          "the segments (the shape of the figures before issue 10, with "
-          "--groups=0 --features=0 --outcome_rate=1 "
-          "--reference_predictions=0).");
-ABSL_FLAG(int, features, 20,
-          "Numeric input features per prediction (f00, f01, ...), for "
-          "drift.");
-ABSL_FLAG(std::string, task, "binary",
-          "binary (the simulator's scores), or multiclass: --classes "
-          "classes with probabilities and a conformal prediction set, so "
-          "that conformal coverage runs too.");
-ABSL_FLAG(int, classes, 3, "Classes of --task=multiclass.");
-ABSL_FLAG(int64_t, reference_predictions, 10'000,
-          "Predictions (with outcomes) of the reference uploaded for the "
-          "model before the stream, so that drift runs; 0: none.");
 ABSL_FLAG(int, connections, 2,
           "Parallel client-streaming Ingest calls, each on its own TCP "
           "connection; events are split by prediction id.");
 ABSL_FLAG(int, batch_size, 1'000, "Events per IngestRequest.");
-ABSL_FLAG(uint64_t, seed, 1, "Seed of the simulated stream.");
 ABSL_FLAG(absl::Duration, timeout, absl::Minutes(10),
           "Deadline of the ingest streams; the server's start and stop get "
           "a minute each besides.");
@@ -323,26 +299,15 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
 int Run() {
   IngestLoadOptions options;
   options.predictions = absl::GetFlag(FLAGS_predictions);
-  options.outcome_rate = absl::GetFlag(FLAGS_outcome_share) >= 0
-                             ? absl::GetFlag(FLAGS_outcome_share)
-                             : absl::GetFlag(FLAGS_outcome_rate);
-  options.groups = absl::GetFlag(FLAGS_groups);
-  options.group_attributes = absl::GetFlag(FLAGS_group_attributes);
-  options.simulator_groups = absl::GetFlag(FLAGS_simulator_groups);
-  options.features = absl::GetFlag(FLAGS_features);
-  if (const std::string task = absl::GetFlag(FLAGS_task);
-      task == "multiclass") {
-    options.task = IngestLoadOptions::Task::kMulticlass;
-  } else if (task != "binary") {
-    std::cerr << "ingest_loadgen: --task must be binary or multiclass, got "
-              << task << "\n";
+  if (absl::Status s = ShapeFromFlags(options); !s.ok()) {
+    std::cerr << "ingest_loadgen: " << s.message() << "\n";
     return kExitUsage;
   }
-  options.classes = absl::GetFlag(FLAGS_classes);
-  options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
+  if (absl::GetFlag(FLAGS_outcome_share) >= 0) {
+    options.outcome_rate = absl::GetFlag(FLAGS_outcome_share);
+  }
   options.connections = absl::GetFlag(FLAGS_connections);
   options.batch_size = absl::GetFlag(FLAGS_batch_size);
-  options.seed = absl::GetFlag(FLAGS_seed);
   if (absl::Status s = options.Validate(); !s.ok()) {
     std::cerr << "ingest_loadgen: " << s.message() << "\n";
     return kExitUsage;

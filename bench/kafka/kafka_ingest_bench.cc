@@ -35,6 +35,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bench/ingest/ingest_load.h"
+#include "bench/ingest/load_shape_flags.h"
 #include "bench/ingest/server_config.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -46,23 +47,7 @@
 ABSL_FLAG(int64_t, predictions, 200'000,
           "Predictions in the stream; --outcome_rate of them also send "
           "their outcome.");
-// The shape, as ingest_loadgen's flags of the same names.
-ABSL_FLAG(double, outcome_rate, 0.1,
-          "Share of the predictions whose outcome is sent, in [0, 1].");
-ABSL_FLAG(int, groups, 8, "Groups per segment attribute; 0: none.");
-ABSL_FLAG(int, group_attributes, 1, "Segment attributes.");
-ABSL_FLAG(bool, simulator_groups, false,
-          "Keep the simulator's sex and age_band attributes (the stream "
-          "before issue 10, with --groups=0 --features=0 --outcome_rate=1 "
-          "--reference_predictions=0).");
-ABSL_FLAG(int, features, 20, "Numeric input features per prediction.");
-ABSL_FLAG(std::string, task, "binary",
-          "binary, or multiclass (--classes classes with conformal sets).");
-ABSL_FLAG(int, classes, 3, "Classes of --task=multiclass.");
-ABSL_FLAG(int64_t, reference_predictions, 10'000,
-          "Predictions of the reference uploaded before each Vigie run; 0: "
-          "none.");
-ABSL_FLAG(uint64_t, seed, 1, "Seed of the stream.");
+// The shape: bench/ingest/load_shape_flags.h.
 ABSL_FLAG(int, partitions, 4, "Partitions of the event topic.");
 ABSL_FLAG(int, brokers, 3, "Mock brokers.");
 ABSL_FLAG(int, repetitions, 3, "Runs of each consumer.");
@@ -232,21 +217,10 @@ double Vigie(const bench::IngestLoadOptions& options,
 int Run() {
   bench::IngestLoadOptions options;
   options.predictions = absl::GetFlag(FLAGS_predictions);
-  options.outcome_rate = absl::GetFlag(FLAGS_outcome_rate);
-  options.groups = absl::GetFlag(FLAGS_groups);
-  options.group_attributes = absl::GetFlag(FLAGS_group_attributes);
-  options.simulator_groups = absl::GetFlag(FLAGS_simulator_groups);
-  options.features = absl::GetFlag(FLAGS_features);
-  if (const std::string task = absl::GetFlag(FLAGS_task);
-      task == "multiclass") {
-    options.task = bench::IngestLoadOptions::Task::kMulticlass;
-  } else if (task != "binary") {
-    std::cerr << "kafka_ingest_bench: --task must be binary or multiclass\n";
+  if (absl::Status s = bench::ShapeFromFlags(options); !s.ok()) {
+    std::cerr << "kafka_ingest_bench: " << s.message() << "\n";
     return 2;
   }
-  options.classes = absl::GetFlag(FLAGS_classes);
-  options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
-  options.seed = absl::GetFlag(FLAGS_seed);
   if (absl::Status s = options.Validate(); !s.ok()) {
     std::cerr << "kafka_ingest_bench: " << s.message() << "\n";
     return 2;
