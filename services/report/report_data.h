@@ -6,7 +6,6 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "proto/proto_time.h"
 #include "vigie/v1/vigie.pb.h"
 
 // What a model's report page shows, and how it is gathered: through the
@@ -69,9 +68,5 @@ absl::StatusOr<ReportData> GatherReport(const ReportQueries& queries,
 
 // The period length GatherReport picks for a kept span.
 absl::Duration PeriodFor(absl::Duration span, int max_periods);
-
-// The time conversions of the report's files.
-using ::vigie::FromTimestamp;
-using ::vigie::ToTimestamp;
 
 }  // namespace vigie::report

@@ -2,6 +2,7 @@
 #include <utility>
 
 #include "common/status_macros.h"
+#include "proto/proto_time.h"
 #include "services/report/report_data.h"
 
 namespace vigie::report {

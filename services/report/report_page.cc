@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proto/alert_names.h"
+#include "proto/proto_time.h"
 #include "rules/policy.h"
 #include "services/report/html.h"
 #include "services/report/report_links.h"

@@ -5,6 +5,7 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "proto/proto_time.h"
 #include "services/report/html.h"
 #include "services/report/report_data.h"
 #include "services/report/report_links.h"

@@ -240,8 +240,8 @@ std::string BarChart(const BarChartSpec& spec) {
     absl::StrAppend(&svg, "<line class=\"reference\" x1=\"", F(X(r.value)),
                     "\" x2=\"", F(X(r.value)), "\" y1=\"", F(kTop - 4),
                     "\" y2=\"", F(y1), "\"/>",
-                    Text(X(r.value), kTop - 6 + 0, Shorten(r.label, 30),
-                         "middle", "class=\"reference-label\""));
+                    Text(X(r.value), kTop - 6, Shorten(r.label, 30), "middle",
+                         "class=\"reference-label\""));
   }
   absl::StrAppend(&svg, Text((x0 + x1) / 2, height - 6, spec.x_label, "middle"),
                   "</svg>");
