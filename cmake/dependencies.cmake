@@ -6,6 +6,8 @@ find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
 find_package(RocksDB CONFIG REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
+# Keyed hashes and sealed records (storage/privacy_keys.h).
+find_package(OpenSSL REQUIRED)
 find_package(PkgConfig REQUIRED)
 # The C API (the Kafka alert sink, and its tests' mock cluster) and the C++
 # one.

@@ -10,7 +10,7 @@ packages=(
   # Libraries (see cmake/dependencies.cmake).
   libabsl-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc
-  librocksdb-dev librdkafka-dev libyaml-cpp-dev libcpp-httplib-dev
+  librocksdb-dev librdkafka-dev libyaml-cpp-dev libcpp-httplib-dev libssl-dev
   # Tests and benchmarks.
   libgtest-dev libgmock-dev libbenchmark-dev
   # Alert delivery tests run a real Alertmanager; the Kafka example's test

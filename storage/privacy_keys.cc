@@ -1,0 +1,172 @@
+#include "storage/privacy_keys.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <cstdlib>
+#include <memory>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+
+namespace vigie::storage {
+namespace {
+
+// The first byte of a sealed record, so that a later format can be told
+// from this one.
+constexpr char kSealVersion = 1;
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+constexpr size_t kPseudonymBytes = 16;
+
+struct CipherContextFree {
+  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
+};
+using CipherContext = std::unique_ptr<EVP_CIPHER_CTX, CipherContextFree>;
+
+const unsigned char* Bytes(absl::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+unsigned char* MutableBytes(std::string& s, size_t at) {
+  return reinterpret_cast<unsigned char*>(s.data() + at);
+}
+absl::string_view View(const std::array<uint8_t, 32>& key) {
+  return absl::string_view(reinterpret_cast<const char*>(key.data()),
+                           key.size());
+}
+
+}  // namespace
+
+std::array<uint8_t, 32> HmacSha256(absl::string_view key,
+                                   absl::string_view data) {
+  std::array<uint8_t, 32> out{};
+  unsigned int length = 0;
+  // Cannot fail with SHA-256 and in-memory buffers.
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), Bytes(data),
+       data.size(), out.data(), &length);
+  return out;
+}
+
+absl::StatusOr<PrivacyKeys> PrivacyKeys::FromSecret(absl::string_view secret) {
+  if (secret.size() < kMinSecretBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the privacy secret has ", secret.size(), " bytes; it needs ",
+        kMinSecretBytes, " or more (for instance 64 hex digits)"));
+  }
+  PrivacyKeys keys;
+  keys.id_key_ = HmacSha256(secret, "vigie prediction id pseudonyms v1");
+  keys.seal_key_ = HmacSha256(secret, "vigie sealed records v1");
+  keys.check_key_ = HmacSha256(secret, "vigie secret fingerprint v1");
+  return keys;
+}
+
+PrivacyKeys PrivacyKeys::WithSealKeyForTest(
+    const std::array<uint8_t, 32>& key) {
+  PrivacyKeys keys;
+  keys.seal_key_ = key;
+  return keys;
+}
+
+absl::StatusOr<std::string> PrivacyKeys::GenerateSecret() {
+  std::string bytes(32, '\0');
+  if (RAND_bytes(MutableBytes(bytes, 0), static_cast<int>(bytes.size())) != 1) {
+    return absl::InternalError("the random generator failed to make a secret");
+  }
+  return absl::BytesToHexString(bytes);
+}
+
+std::string PrivacyKeys::Pseudonym(absl::string_view model_id,
+                                   absl::string_view prediction_id) const {
+  // The model id's length first, so that ("a", "bc") and ("ab", "c") differ.
+  std::string data =
+      absl::StrCat(model_id.size(), ":", model_id, prediction_id);
+  const std::array<uint8_t, 32> mac = HmacSha256(View(id_key_), data);
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(mac.data()), kPseudonymBytes));
+}
+
+std::string PrivacyKeys::Fingerprint() const {
+  const std::array<uint8_t, 32> mac =
+      HmacSha256(View(check_key_), "vigie secret fingerprint");
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+}
+
+std::string PrivacyKeys::Seal(absl::string_view purpose,
+                              absl::string_view plaintext) const {
+  std::string nonce(kNonceBytes, '\0');
+  // RAND_bytes fails only if the generator cannot be seeded, which the
+  // operating system's generator rules out; a nonce of zeros then would
+  // still be unique per key only by luck, so stop rather than risk it.
+  if (RAND_bytes(MutableBytes(nonce, 0), static_cast<int>(kNonceBytes)) != 1) {
+    std::abort();
+  }
+  return SealWithNonceForTest(purpose, plaintext, nonce);
+}
+
+std::string PrivacyKeys::SealWithNonceForTest(absl::string_view purpose,
+                                              absl::string_view plaintext,
+                                              absl::string_view nonce) const {
+  std::string out(1 + kNonceBytes + plaintext.size() + kTagBytes, '\0');
+  out[0] = kSealVersion;
+  nonce.substr(0, kNonceBytes).copy(out.data() + 1, kNonceBytes);
+  CipherContext ctx(EVP_CIPHER_CTX_new());
+  int length = 0;
+  // With a valid context, key and nonce, these fail only on allocation
+  // failure, which aborts anyway.
+  if (ctx == nullptr ||
+      EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                         seal_key_.data(), Bytes(nonce)) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), nullptr, &length, Bytes(purpose),
+                        static_cast<int>(purpose.size())) != 1 ||
+      EVP_EncryptUpdate(ctx.get(), MutableBytes(out, 1 + kNonceBytes), &length,
+                        Bytes(plaintext),
+                        static_cast<int>(plaintext.size())) != 1 ||
+      EVP_EncryptFinal_ex(ctx.get(), MutableBytes(out, 1 + kNonceBytes),
+                          &length) != 1 ||
+      EVP_CIPHER_CTX_ctrl(
+          ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes),
+          MutableBytes(out, 1 + kNonceBytes + plaintext.size())) != 1) {
+    std::abort();
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> PrivacyKeys::Open(absl::string_view purpose,
+                                              absl::string_view sealed) const {
+  if (sealed.size() < 1 + kNonceBytes + kTagBytes ||
+      sealed[0] != kSealVersion) {
+    return absl::DataLossError(absl::StrCat("a sealed ", purpose,
+                                            " record is too short or of an "
+                                            "unknown format"));
+  }
+  const absl::string_view nonce = sealed.substr(1, kNonceBytes);
+  const absl::string_view ciphertext = sealed.substr(
+      1 + kNonceBytes, sealed.size() - 1 - kNonceBytes - kTagBytes);
+  std::string tag(sealed.substr(sealed.size() - kTagBytes));
+  std::string out(ciphertext.size(), '\0');
+  CipherContext ctx(EVP_CIPHER_CTX_new());
+  int length = 0;
+  const bool ok =
+      ctx != nullptr &&
+      EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr,
+                         seal_key_.data(), Bytes(nonce)) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), nullptr, &length, Bytes(purpose),
+                        static_cast<int>(purpose.size())) == 1 &&
+      EVP_DecryptUpdate(ctx.get(), MutableBytes(out, 0), &length,
+                        Bytes(ciphertext),
+                        static_cast<int>(ciphertext.size())) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG,
+                          static_cast<int>(kTagBytes), tag.data()) == 1 &&
+      EVP_DecryptFinal_ex(ctx.get(), MutableBytes(out, 0), &length) == 1;
+  if (!ok) {
+    return absl::DataLossError(absl::StrCat(
+        "a sealed ", purpose,
+        " record does not open: it was written under another privacy secret, "
+        "or altered"));
+  }
+  return out;
+}
+
+}  // namespace vigie::storage
