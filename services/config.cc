@@ -767,6 +767,7 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
                                            "policy",
                                            "policy_file",
                                            "catalogue",
+                                           "privacy",
                                            "kafka_ingest"}));
   ServerConfig config;
   RETURN_IF_ERROR(Get(m, "data_dir", &config.data_dir));
@@ -833,6 +834,11 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
     RETURN_IF_ERROR(
         Get(c, "max_embedding_dimension", &bounds.max_embedding_dimension));
     RETURN_IF_ERROR(At(c, bounds.Validate()));
+  }
+  if (const YAML::Node* v = m.Find("privacy"); v != nullptr) {
+    ASSIGN_OR_RETURN(Mapping p, ReadMapping(source, *v, m.Path("privacy"),
+                                            {"secret_file"}));
+    RETURN_IF_ERROR(Get(p, "secret_file", &config.privacy.secret_file));
   }
   if (const YAML::Node* v = m.Find("alerting"); v != nullptr) {
     ASSIGN_OR_RETURN(

@@ -262,6 +262,17 @@ struct ServerConfig {
     // a year of audits and some margin. Range: [1h, 36500d].
     absl::Duration history_retention = absl::Hours(24 * 400);
   } alerting;
+  // What Vigie keeps of the events (storage/privacy_keys.h).
+  struct Privacy {
+    // A file holding the secret that prediction ids are pseudonymised and
+    // the ingest log and pending joins sealed with: 32 bytes or more (64
+    // hex digits, say; surrounding whitespace is ignored). Mount it from a
+    // Kubernetes Secret, away from the data folder. Empty: Vigie makes one
+    // at first start and keeps it in the state store, which hides raw ids
+    // and events from whoever reads a file of the store's, but not from
+    // whoever has the whole store.
+    std::string secret_file;
+  } privacy;
   // Consuming events from Kafka; off while its brokers are empty.
   KafkaIngestOptions kafka_ingest;
   rules::Policy policy;

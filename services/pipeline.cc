@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "monitors/change_episode.h"
+#include "services/minimised_events.h"
 #include "services/pane_exchange.h"
 #include "services/proto_conversions.h"
 #include "storage/record_codec.h"
@@ -26,7 +27,10 @@ constexpr size_t kMaxModels = 10'000;
 using Kind = storage::PendingJoins::Kind;
 
 // The format of the database this code writes (CheckpointState.format).
-constexpr uint32_t kStateFormat = 2;
+// 3: prediction ids pseudonymised, the ingest log and pending blocks sealed
+// (storage/privacy_keys.h).
+constexpr uint32_t kStateFormat = 3;
+constexpr absl::string_view kIngestLogPurpose = "ingest log";
 
 // Rules are evaluated after an ingest call at most this often per model
 // (merging a window's panes and testing every rule costs as much as
@@ -168,6 +172,8 @@ absl::Status Pipeline::Load() {
                      kStateFormat, ": start it on a new data folder"));
   }
   if (!checkpoint.has_value()) checkpoint.emplace();
+  RETURN_IF_ERROR(LoadPrivacyKeys());
+  pending_.SealWith(&*keys_);
   RETURN_IF_ERROR(LoadModels());
   RETURN_IF_ERROR(LoadCatalogues());
   RETURN_IF_ERROR(pending_.Load(checkpoint->next_pending_block()));
@@ -192,13 +198,17 @@ absl::Status Pipeline::Load() {
 
 absl::Status Pipeline::Replay(uint64_t from_seq) {
   RETURN_IF_ERROR(store_->ForEachIngestRecord(
-      from_seq, [&](uint64_t seq, absl::string_view bytes) -> absl::Status {
+      from_seq, [&](uint64_t seq, absl::string_view sealed) -> absl::Status {
+        absl::StatusOr<std::string> bytes =
+            keys_->Open(kIngestLogPurpose, sealed);
+        if (!bytes.ok()) {
+          return absl::DataLossError(absl::StrCat(
+              "ingest log record ", seq, ": ", bytes.status().message()));
+        }
         state::v1::IngestRecord record;
         vigie::v1::IngestRequest request;
         // A gap is a voided record: a call logged, then not applied.
-        if (seq < next_seq_ ||
-            !record.ParseFromArray(bytes.data(),
-                                   static_cast<int>(bytes.size())) ||
+        if (seq < next_seq_ || !record.ParseFromString(*bytes) ||
             !request.ParseFromString(record.request())) {
           return absl::DataLossError(
               absl::StrCat("ingest log record ", seq, " (expected ", next_seq_,
@@ -220,7 +230,7 @@ absl::Status Pipeline::Replay(uint64_t from_seq) {
         index_.EndChange();
         Settle(changes, FromProtoTime(record.received()));
         ++next_seq_;
-        logged_bytes_ += bytes.size();
+        logged_bytes_ += sealed.size();
         ++recovery_.records;
         recovery_.events += static_cast<uint64_t>(request.events_size());
         return absl::OkStatus();
@@ -592,8 +602,8 @@ void Pipeline::ObserveAdaptiveConformal(
 void Pipeline::Join(ModelState& model,
                     const monitors::PredictionView& prediction,
                     const vigie::v1::Outcome& outcome,
-                    const storage::IdKey& key, absl::Time now,
-                    Changes& changes) {
+                    const storage::IdKey& key, absl::string_view pseudonym,
+                    absl::Time now, Changes& changes) {
   const absl::Time at = model.config.join_time == JoinTime::kPrediction
                             ? prediction.event_time
                             : FromProtoTime(outcome.event_time());
@@ -606,7 +616,7 @@ void Pipeline::Join(ModelState& model,
   model.all->ObserveJoined(prediction, outcome, model.catalogue.get());
   ObserveError(model, pane, prediction, outcome, at);
   ObserveAdaptiveConformal(model, prediction, outcome);
-  marks_.Add(key, model.config.id, outcome.prediction_id(), now);
+  marks_.Add(key, model.config.id, pseudonym, now);
   model.counters.set_joined(model.counters.joined() + 1);
   ++changes.joined;
 }
@@ -630,7 +640,7 @@ std::optional<EventRejection> Pipeline::CheckNotJoined(
 
 absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     vigie::v1::Prediction& prediction, absl::string_view validated,
-    absl::Time now, Changes& changes) {
+    absl::string_view pseudonym, absl::Time now, Changes& changes) {
   std::optional<EventRejection> rejection;
   if (prediction.model_id().empty()) {
     CountRejection(nullptr, vigie::v1::REJECT_REASON_MISSING_MODEL_ID, changes);
@@ -650,7 +660,12 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     return rejection;
   }
   const std::string& id = prediction.prediction_id();
-  const storage::IdKey key = storage::IdKey::Of(model->config.id, id);
+  std::string made;
+  if (pseudonym.empty() || model->config.id != prediction.model_id()) {
+    made = PseudonymOf(model->config.id, id);
+    pseudonym = made;
+  }
+  const storage::IdKey key = storage::IdKey::Of(model->config.id, pseudonym);
   if (std::optional<EventRejection> joined =
           CheckNotJoined(*model, key, id, "prediction", changes)) {
     return joined;
@@ -678,8 +693,14 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
   }
   counters.set_predictions(counters.predictions() + 1);
   // Read once for the pane, the since-reference monitors and a join.
-  const monitors::PredictionView view =
-      monitors::PredictionView::Of(prediction);
+  monitors::PredictionView view = monitors::PredictionView::Of(prediction);
+  // Personalisation keeps a sample of users by hash in the pane state: of
+  // their pseudonyms, so that no user id can be looked up there.
+  std::string user;
+  if (!view.user_id.empty()) {
+    user = PseudonymOf(absl::StrCat(model->config.id, "/users"), view.user_id);
+    view.user_id = user;
+  }
   PaneFor(*model, Place(*model, event_time), changes)
       .ObservePrediction(view, model->catalogue.get());
   model->all->ObservePrediction(view, model->catalogue.get());
@@ -697,23 +718,27 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     if (!Expired(*outcome_since, model->config, now)) {
       ASSIGN_OR_RETURN(state::v1::PendingEntry * outcome,
                        pending_.Take(Kind::kOutcome, key, &changes.arena));
-      Join(*model, view, outcome->outcome(), key, now, changes);
+      Join(*model, view, outcome->outcome(), key, pseudonym, now, changes);
       return std::nullopt;
     }
     pending_.Drop(Kind::kOutcome, key);
     counters.set_expired_outcomes(counters.expired_outcomes() + 1);
   }
+  std::string serialized;
   if (validated.empty()) {
-    pending_.Add(Kind::kPrediction, key, prediction, now);
-  } else {
-    pending_.Add(Kind::kPrediction, key, validated, now);
+    serialized = prediction.SerializeAsString();
+    validated = serialized;
   }
+  ASSIGN_OR_RETURN(const std::string minimised,
+                   MinimisedPrediction(validated, pseudonym));
+  pending_.Add(Kind::kPrediction, key, minimised, now);
   counters.set_pending_predictions(counters.pending_predictions() + 1);
   return std::nullopt;
 }
 
 absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
-    const vigie::v1::Outcome& outcome, absl::Time now, Changes& changes) {
+    const vigie::v1::Outcome& outcome, absl::string_view pseudonym,
+    absl::Time now, Changes& changes) {
   std::optional<EventRejection> rejection;
   if (outcome.model_id().empty()) {
     CountRejection(nullptr, vigie::v1::REJECT_REASON_MISSING_MODEL_ID, changes);
@@ -732,7 +757,12 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
     return rejection;
   }
   const std::string& id = outcome.prediction_id();
-  const storage::IdKey key = storage::IdKey::Of(model->config.id, id);
+  std::string made;
+  if (pseudonym.empty() || model->config.id != outcome.model_id()) {
+    made = PseudonymOf(model->config.id, id);
+    pseudonym = made;
+  }
+  const storage::IdKey key = storage::IdKey::Of(model->config.id, pseudonym);
   if (std::optional<EventRejection> joined =
           CheckNotJoined(*model, key, id, "outcome", changes)) {
     return joined;
@@ -770,13 +800,15 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyOutcome(
                        pending_.TakePredictionBytes(key));
       ASSIGN_OR_RETURN(const monitors::PredictionView prediction,
                        monitors::PredictionView::Decode(bytes));
-      Join(*model, prediction, outcome, key, now, changes);
+      Join(*model, prediction, outcome, key, pseudonym, now, changes);
       return std::nullopt;
     }
     pending_.Drop(Kind::kPrediction, key);
     counters.set_expired_predictions(counters.expired_predictions() + 1);
   }
-  pending_.Add(Kind::kOutcome, key, outcome, now);
+  vigie::v1::Outcome kept = outcome;
+  kept.set_prediction_id(std::string(pseudonym));
+  pending_.Add(Kind::kOutcome, key, kept, now);
   counters.set_pending_outcomes(counters.pending_outcomes() + 1);
   return std::nullopt;
 }
@@ -792,6 +824,16 @@ absl::string_view ValidatedBytes(const Pipeline::Received* received, int i) {
   }
   const auto [offset, length] = received->predictions[static_cast<size_t>(i)];
   return absl::string_view(received->record).substr(offset, length);
+}
+
+// The pseudonym of event `i`'s prediction id if Receive made it; empty
+// otherwise.
+absl::string_view PseudonymMade(const Pipeline::Received* received, int i) {
+  if (received == nullptr ||
+      static_cast<size_t>(i) >= received->pseudonyms.size()) {
+    return {};
+  }
+  return received->pseudonyms[static_cast<size_t>(i)];
 }
 
 }  // namespace
@@ -818,10 +860,12 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::Apply(
     switch (event.kind_case()) {
       case vigie::v1::Event::kPrediction:
         result = ApplyPrediction(*event.mutable_prediction(),
-                                 ValidatedBytes(received, i), now, changes);
+                                 ValidatedBytes(received, i),
+                                 PseudonymMade(received, i), now, changes);
         break;
       case vigie::v1::Event::kOutcome:
-        result = ApplyOutcome(event.outcome(), now, changes);
+        result = ApplyOutcome(event.outcome(), PseudonymMade(received, i), now,
+                              changes);
         break;
       case vigie::v1::Event::KIND_NOT_SET:
         CountRejection(nullptr, vigie::v1::REJECT_REASON_EMPTY_EVENT, changes);
@@ -873,19 +917,23 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
   const auto events = static_cast<size_t>(request.events_size());
   received.predictions.assign(events, {0, 0});
   received.keys.reserve(events);
+  received.pseudonyms.reserve(events);
   // Validation reads only the configuration, so it runs here, outside the
   // lock, on the thread that received the call.
   std::vector<bool> valid(events);
   for (size_t i = 0; i < events; ++i) {
     vigie::v1::Event& event = *request.mutable_events(static_cast<int>(i));
     // One key per event, so that Apply prefetches a fixed distance ahead.
-    if (event.has_outcome()) {
-      received.keys.push_back(storage::IdKey::Of(
-          event.outcome().model_id(), event.outcome().prediction_id()));
-    } else {
-      received.keys.push_back(storage::IdKey::Of(
-          event.prediction().model_id(), event.prediction().prediction_id()));
-    }
+    // Of the model id as sent: Apply makes its own for an event whose
+    // model resolves otherwise (ApplyPrediction, ApplyOutcome).
+    const std::string& model_id = event.has_outcome()
+                                      ? event.outcome().model_id()
+                                      : event.prediction().model_id();
+    received.pseudonyms.push_back(PseudonymOf(
+        model_id, event.has_outcome() ? event.outcome().prediction_id()
+                                      : event.prediction().prediction_id()));
+    received.keys.push_back(
+        storage::IdKey::Of(model_id, received.pseudonyms.back()));
     if (!event.has_prediction() || event.prediction().model_id().empty()) {
       continue;
     }
@@ -919,6 +967,7 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
   for (auto& [offset, length] : received.predictions) {
     if (length > 0) offset += base;
   }
+  received.sealed = keys_->Seal(kIngestLogPurpose, received.record);
   return received;
 }
 
@@ -939,7 +988,7 @@ absl::Status Pipeline::Log(const Received& received,
                            absl::FunctionRef<void(uint64_t seq)> enqueue) {
   absl::MutexLock lock(&log_mu_);
   storage::StateBatch batch = store_->NewBatch();
-  batch.PutIngestRecord(next_log_seq_, received.record);
+  batch.PutIngestRecord(next_log_seq_, received.sealed);
   for (const state::v1::KafkaPositionState& position : received.positions) {
     batch.PutKafkaPosition(position);
   }

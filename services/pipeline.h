@@ -29,6 +29,7 @@
 #include "storage/join_index.h"
 #include "storage/join_marks.h"
 #include "storage/pending_joins.h"
+#include "storage/privacy_keys.h"
 #include "storage/state_store.h"
 #include "vigie/v1/vigie.pb.h"
 
@@ -87,15 +88,19 @@ class Pipeline {
   // call: Receive makes the request's ingest-log record and notes the
   // wall-clock time it is applied at.
   struct Received {
+    // The IngestRecord, and the same as the log keeps it: sealed.
     std::string record;
+    std::string sealed;
     absl::Time at;
     // By event: where in `record` the prediction's bytes are, validated
     // and normalised; {0, 0} when it must be validated under the lock (not
     // a prediction, an unknown model, or rejected: the rejection is worked
     // out there).
     std::vector<std::pair<uint32_t, uint32_t>> predictions;
-    // The join-index key of each event, in order, to prefetch.
+    // The join-index key of each event, in order, to prefetch; and the
+    // pseudonym of its prediction id it is made from.
     std::vector<storage::IdKey> keys;
+    std::vector<std::string> pseudonyms;
     // Kafka ingest: how far the call's messages go in each partition,
     // stored by Log in the same write as the record (kafka_ingest.h).
     std::vector<state::v1::KafkaPositionState> positions;
@@ -328,7 +333,7 @@ class Pipeline {
   // joined.
   void Join(ModelState& model, const monitors::PredictionView& prediction,
             const vigie::v1::Outcome& outcome, const storage::IdKey& key,
-            absl::Time now, Changes& changes)
+            absl::string_view pseudonym, absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Feeds the error of a joined pair placed at `at` (in `pane`) to the
   // pane's and the model's error tallies and to the model's change
@@ -353,12 +358,21 @@ class Pipeline {
                                                Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // `validated`: the prediction's bytes when Receive validated it.
+  // `pseudonym`: the pseudonym of its id when Receive made it, else empty.
   absl::StatusOr<std::optional<EventRejection>> ApplyPrediction(
       vigie::v1::Prediction& prediction, absl::string_view validated,
-      absl::Time now, Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::optional<EventRejection>> ApplyOutcome(
-      const vigie::v1::Outcome& outcome, absl::Time now, Changes& changes)
+      absl::string_view pseudonym, absl::Time now, Changes& changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::optional<EventRejection>> ApplyOutcome(
+      const vigie::v1::Outcome& outcome, absl::string_view pseudonym,
+      absl::Time now, Changes& changes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The privacy secret: the configured file's, else the one kept in the
+  // store (made at first start); refused if the state was written under
+  // another. Sets keys_.
+  absl::Status LoadPrivacyKeys() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pseudonym of an event's prediction id (keys_).
+  std::string PseudonymOf(absl::string_view model_id,
+                          absl::string_view prediction_id) const;
   // The pane of `event_time`, saved in `changes` before its first change.
   monitors::ModelMonitors& PaneFor(ModelState& model, absl::Time event_time,
                                    Changes& changes)
@@ -456,6 +470,9 @@ class Pipeline {
       ABSL_GUARDED_BY(mu_);
   // Rejections of events with no usable model id, counted apart.
   state::v1::ModelCountersState unattributed_ ABSL_GUARDED_BY(mu_);
+  // Set by Load, before the pipeline is shared, and constant after: read
+  // without a lock.
+  std::optional<storage::PrivacyKeys> keys_;
   // Every pair in flight; shared by pending_ and marks_.
   storage::JoinIndex index_ ABSL_GUARDED_BY(mu_);
   storage::PendingJoins pending_ ABSL_GUARDED_BY(mu_);

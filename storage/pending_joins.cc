@@ -104,12 +104,14 @@ absl::Status PendingJoins::Load(uint32_t next_block) {
   // PrepareCheckpoint): nothing refers to them.
   StateBatch orphans = store_->NewBatch();
   RETURN_IF_ERROR(store_->ForEachPendingBlock(
-      [&](uint32_t number, absl::string_view bytes,
+      [&](uint32_t number, absl::string_view stored,
           const std::vector<std::string>& tombstones) -> absl::Status {
         if (number >= next_block_) {
           orphans.DeletePendingBlock(number);
           return absl::OkStatus();
         }
+        ASSIGN_OR_RETURN(const std::string bytes,
+                         Opened(number, std::string(stored)));
         absl::flat_hash_set<uint32_t> dead;
         for (const std::string& t : tombstones) {
           state::v1::PendingTombstones decoded;
@@ -294,11 +296,32 @@ void PendingJoins::RollbackChange() {
   undo_.clear();
 }
 
+namespace {
+constexpr absl::string_view kSealPurpose = "pending block";
+}  // namespace
+
+std::string PendingJoins::Stored(std::string block) const {
+  if (keys_ == nullptr) return block;
+  return keys_->Seal(kSealPurpose, block);
+}
+
+absl::StatusOr<std::string> PendingJoins::Opened(uint32_t number,
+                                                 std::string stored) const {
+  if (keys_ == nullptr) return stored;
+  absl::StatusOr<std::string> opened = keys_->Open(kSealPurpose, stored);
+  if (!opened.ok()) {
+    return absl::DataLossError(absl::StrCat("pending block ", number, ": ",
+                                            opened.status().message()));
+  }
+  return opened;
+}
+
 absl::StatusOr<const std::string*> PendingJoins::ReadBlock(uint32_t number) {
   for (const auto& [cached, bytes] : cache_) {
     if (cached == number) return &bytes;
   }
-  ASSIGN_OR_RETURN(std::string bytes, store_->GetPendingBlock(number));
+  ASSIGN_OR_RETURN(std::string stored, store_->GetPendingBlock(number));
+  ASSIGN_OR_RETURN(std::string bytes, Opened(number, std::move(stored)));
   if (cache_.size() >= kCachedBlocks) cache_.pop_front();
   cache_.emplace_back(number, std::move(bytes));
   return &cache_.back().second;
@@ -346,7 +369,7 @@ absl::StatusOr<PendingJoins::Checkpoint> PendingJoins::PrepareCheckpoint(
   absl::Status written_ok;
   auto close_chunk = [&] {
     if (chunk.empty()) return;
-    blocks.PutPendingBlock(checkpoint.next_block, chunk);
+    blocks.PutPendingBlock(checkpoint.next_block, Stored(chunk));
     if (blocks.bytes() >= kBlockBatchBytes && written_ok.ok()) {
       written_ok = store_->Commit(blocks);
     }

@@ -16,6 +16,7 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/message_lite.h"
 #include "storage/join_index.h"
+#include "storage/privacy_keys.h"
 #include "storage/state_store.h"
 #include "vigie/state/v1/state.pb.h"
 
@@ -47,6 +48,12 @@ class PendingJoins {
 
   // `index` is shared with JoinMarks; both must outlive this.
   PendingJoins(StateStore* store, JoinIndex* index);
+
+  // Blocks are written sealed with `keys` (which must outlive this), and
+  // read back opened: a pending prediction carries its group attributes
+  // and output, which are the subject's. Call before Load; null (the
+  // default) writes them in the clear, for tests of the rest.
+  void SealWith(const PrivacyKeys* keys) { keys_ = keys; }
 
   // Rebuilds the index from the stored blocks; `next_block` from the
   // checkpoint. kDataLoss for a block that does not decode.
@@ -151,8 +158,14 @@ class PendingJoins {
   absl::StatusOr<absl::string_view> ReadRecord(const Slot& slot);
   absl::StatusOr<const std::string*> ReadBlock(uint32_t block);
 
+  // A stored block's bytes as written (sealed with keys_, if set), and
+  // back.
+  std::string Stored(std::string block) const;
+  absl::StatusOr<std::string> Opened(uint32_t number, std::string stored) const;
+
   StateStore* const store_;
   JoinIndex* const index_;
+  const PrivacyKeys* keys_ = nullptr;
   // Entries appended since the last checkpoint: records of a PendingBlock.
   std::string fresh_;
   std::vector<FreshEntry> fresh_entries_;

@@ -548,3 +548,50 @@ TEST_F(PendingJoinsTest, BlockThatDoesNotDecodeIsDataLoss) {
 
 }  // namespace
 }  // namespace vigie::storage
+
+namespace vigie::storage {
+namespace {
+
+// Sealed blocks: the stored bytes hold none of the entries' values, a
+// reload with the same secret finds every entry, and one with another
+// secret refuses the blocks rather than misread them.
+TEST_F(PendingJoinsTest, SealedBlocksHideTheirEntriesAndReloadWithTheirKey) {
+  ASSERT_OK_AND_ASSIGN(const PrivacyKeys keys,
+                       PrivacyKeys::FromSecret(std::string(32, 'k')));
+  PendingJoins joins(store_.get(), &index_);
+  joins.SealWith(&keys);
+  for (int i = 0; i < 5; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    joins.Add(kPrediction, Key(id), Prediction(id), At(i));
+  }
+  joins.Add(kOutcome, Key("p9"), Outcome("p9"), At(9));
+  ASSERT_OK(Checkpoint(joins));
+
+  size_t blocks = 0;
+  ASSERT_OK(store_->ForEachPendingBlock(
+      [&](uint32_t, absl::string_view bytes, const std::vector<std::string>&) {
+        ++blocks;
+        EXPECT_EQ(bytes.find("retail"), absl::string_view::npos);
+        EXPECT_EQ(bytes.find("p3"), absl::string_view::npos);
+        return absl::OkStatus();
+      }));
+  EXPECT_EQ(blocks, 1u);
+
+  PendingJoins reloaded(store_.get(), NewIndex());
+  reloaded.SealWith(&keys);
+  ASSERT_OK(reloaded.Load(joins.next_block()));
+  EXPECT_EQ(reloaded.size(kPrediction), 5u);
+  ASSERT_OK_AND_ASSIGN(auto p3, reloaded.Take(kPrediction, Key("p3")));
+  EXPECT_TRUE(MessageDifferencer::Equals(p3.prediction(), Prediction("p3")));
+  ASSERT_OK_AND_ASSIGN(auto p9, reloaded.Take(kOutcome, Key("p9")));
+  EXPECT_TRUE(MessageDifferencer::Equals(p9.outcome(), Outcome("p9")));
+
+  ASSERT_OK_AND_ASSIGN(const PrivacyKeys other,
+                       PrivacyKeys::FromSecret(std::string(32, 'o')));
+  PendingJoins wrong(store_.get(), NewIndex());
+  wrong.SealWith(&other);
+  EXPECT_EQ(wrong.Load(joins.next_block()).code(), absl::StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace vigie::storage

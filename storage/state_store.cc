@@ -369,6 +369,20 @@ StateStore::GetCheckpoint() const {
   return Decode<state::v1::CheckpointState>(*bytes, "checkpoint");
 }
 
+absl::StatusOr<std::optional<std::string>> StateStore::GetPrivacyValue(
+    absl::string_view name) const {
+  return Read(rep_->db.get(), rep_->families[kMeta],
+              absl::StrCat("privacy/", name));
+}
+
+absl::Status StateStore::PutPrivacyValue(absl::string_view name,
+                                         absl::string_view value) {
+  return FromRocksDb(rep_->db->Put(rep_->write_options, rep_->families[kMeta],
+                                   absl::StrCat("privacy/", name),
+                                   rocksdb::Slice(value.data(), value.size())),
+                     "write privacy value");
+}
+
 absl::StatusOr<std::string> StateStore::GetPendingBlock(uint32_t block) const {
   ASSIGN_OR_RETURN(
       std::optional<std::string> bytes,

@@ -129,6 +129,7 @@ class StateBatch {
 //   meta           "silence/" + id         -> vigie.v1.Silence
 //                  "ack/" + fingerprint    -> AcknowledgementState
 //                  "kafka/" + topic + "/" + partition -> KafkaPositionState
+//                  "privacy/secret", "privacy/fingerprint" -> bytes
 // Numbers are big-endian, so that byte order is numeric order.
 // Thread-safe: RocksDB serialises writers; each StateBatch has one owner.
 class StateStore {
@@ -154,6 +155,13 @@ class StateStore {
   // The last checkpoint; empty for a new database.
   absl::StatusOr<std::optional<state::v1::CheckpointState>> GetCheckpoint()
       const;
+
+  // The privacy secret Vigie made itself, when the configuration names
+  // none, and the fingerprint of the secret the state was written under
+  // (meta family, "privacy/secret" and "privacy/fingerprint").
+  absl::StatusOr<std::optional<std::string>> GetPrivacyValue(
+      absl::string_view name) const;
+  absl::Status PutPrivacyValue(absl::string_view name, absl::string_view value);
   // A pending block; kDataLoss if it is missing.
   absl::StatusOr<std::string> GetPendingBlock(uint32_t block) const;
   // A join-mark block; kDataLoss if it is missing.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
@@ -103,9 +104,20 @@ TEST_F(HelmChartTest, DefaultValuesRenderOneDurablePod) {
   const auto manifests = Render("");
   std::multiset<std::string> kinds;
   for (const auto& [kind, doc] : manifests) kinds.insert(kind);
-  EXPECT_EQ(kinds,
-            (std::multiset<std::string>{"ConfigMap", "PodDisruptionBudget",
-                                        "Service", "Service", "StatefulSet"}));
+  EXPECT_EQ(kinds, (std::multiset<std::string>{
+                       "ConfigMap", "PodDisruptionBudget", "Secret", "Service",
+                       "Service", "StatefulSet"}));
+  // The privacy secret the chart makes: 64 random characters, kept on
+  // uninstall.
+  const YAML::Node secret = manifests.find("Secret")->second;
+  EXPECT_EQ(secret["metadata"]["name"].as<std::string>(), "t-vigie-privacy");
+  EXPECT_EQ(secret["metadata"]["annotations"]["helm.sh/resource-policy"]
+                .as<std::string>(),
+            "keep");
+  std::string decoded;
+  ASSERT_TRUE(absl::Base64Unescape(secret["data"]["secret"].as<std::string>(),
+                                   &decoded));
+  EXPECT_EQ(decoded.size(), 64u);
 
   const YAML::Node set = manifests.find("StatefulSet")->second;
   const YAML::Node spec = set["spec"];
@@ -148,6 +160,15 @@ TEST_F(HelmChartTest, DefaultValuesRenderOneDurablePod) {
   EXPECT_EQ(config->external_url, "http://t-vigie.default.svc:9464");
   EXPECT_EQ(config->log.format, "json");
   EXPECT_FALSE(config->kafka_ingest.enabled());
+  EXPECT_EQ(config->privacy.secret_file, "/etc/vigie/privacy/secret");
+  bool privacy_volume = false;
+  for (const YAML::Node& volume : pod["volumes"]) {
+    privacy_volume = privacy_volume ||
+                     (volume["secret"] && volume["secret"]["secretName"]
+                                                  .as<std::string>() ==
+                                              "t-vigie-privacy");
+  }
+  EXPECT_TRUE(privacy_volume);
 }
 
 TEST_F(HelmChartTest, KafkaValuesRenderReplicasMonitoringAndTheirPolicy) {
@@ -190,6 +211,9 @@ TEST_F(HelmChartTest, KafkaValuesRenderReplicasMonitoringAndTheirPolicy) {
   EXPECT_EQ(config->tls.cert_file, "/etc/vigie/tls/tls.crt");
   EXPECT_EQ(config->tls.key_file, "/etc/vigie/tls/tls.key");
   EXPECT_EQ(config->bearer_token_file, "/etc/vigie/auth/token");
+  // The operator's privacy secret: the chart makes none.
+  EXPECT_EQ(manifests.count("Secret"), 0u);
+  EXPECT_EQ(config->privacy.secret_file, "/etc/vigie/privacy/secret");
   // The operator's one-rule policy, not the embedded one.
   ASSERT_EQ(config->policy.rules.size(), 1u);
   EXPECT_EQ(config->policy.rules[0].id, "F1");

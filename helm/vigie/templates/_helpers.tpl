@@ -40,6 +40,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.bearerTokenSecret }}
 {{- $_ := set $base "auth" (dict "bearer_token_file" "/etc/vigie/auth/token") }}
 {{- end }}
+{{- $_ := set $base "privacy" (dict "secret_file" "/etc/vigie/privacy/secret") }}
 {{- if .Values.kafka.enabled }}
 {{- $topics := list }}
 {{- range .Values.kafka.topics }}
@@ -55,4 +56,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $base "kafka_ingest" $kafka }}
 {{- end }}
 {{- mustMergeOverwrite $base (deepCopy .Values.config) | toYaml }}
+{{- end }}
+
+{{/* The Secret holding the privacy secret: the operator's, or the chart's. */}}
+{{- define "vigie.privacySecret" -}}
+{{- default (printf "%s-privacy" (include "vigie.fullname" .)) .Values.privacy.existingSecret }}
 {{- end }}
