@@ -624,6 +624,17 @@ TEST(ConfigTest, AlertHistoryRetention) {
               HasSubstr("alerting.history_retention must be in [1h, 36500d]"));
 }
 
+TEST(ConfigTest, PrivacySecretFile) {
+  ASSERT_OK_AND_ASSIGN(ServerConfig defaults, DefaultServerConfig());
+  EXPECT_EQ(defaults.privacy.secret_file, "");
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig config,
+      ParseServerConfig("privacy:\n  secret_file: /run/secret\n", "t.yaml"));
+  EXPECT_EQ(config.privacy.secret_file, "/run/secret");
+  EXPECT_THAT(ErrorOf(ParseServerConfig("privacy:\n  secret: abc\n", "t.yaml")),
+              AllOf(HasSubstr("t.yaml:2:3"), HasSubstr("secret")));
+}
+
 TEST(ConfigTest, ExternalUrlIsAnHttpUrl) {
   ASSERT_OK_AND_ASSIGN(
       ServerConfig config,

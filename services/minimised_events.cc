@@ -68,8 +68,7 @@ absl::StatusOr<std::string> MinimisedPrediction(absl::string_view prediction,
   FieldReader reader(prediction);
   std::string list;
   while (reader.Next()) {
-    const bool delimited =
-        reader.wire_type() == FieldReader::kLengthDelimited;
+    const bool delimited = reader.wire_type() == FieldReader::kLengthDelimited;
     if (delimited &&
         (reader.number() == kPredictionId || reader.number() == kFeatures)) {
       continue;

@@ -61,8 +61,8 @@ TEST(MinimisedPredictionTest, DropsTheUserAndRequestOfARecommendationList) {
 TEST(MinimisedPredictionTest, RepeatedIdsAreAllReplaced) {
   // Protobuf keeps the last of a repeated singular field: a prediction
   // sent with its id twice must not keep either.
-  const std::string twice = Full().SerializeAsString() +
-                            std::string("\x1a\x05other", 7);
+  const std::string twice =
+      Full().SerializeAsString() + std::string("\x1a\x05other", 7);
   ASSERT_OK_AND_ASSIGN(const std::string bytes,
                        MinimisedPrediction(twice, "ps"));
   EXPECT_EQ(bytes.find("other"), std::string::npos);

@@ -61,7 +61,8 @@ absl::Status Pipeline::LoadPrivacyKeys() {
   ASSIGN_OR_RETURN(std::optional<std::string> fingerprint,
                    store_->GetPrivacyValue("fingerprint"));
   if (!fingerprint.has_value()) {
-    RETURN_IF_ERROR(store_->PutPrivacyValue("fingerprint", keys->Fingerprint()));
+    RETURN_IF_ERROR(
+        store_->PutPrivacyValue("fingerprint", keys->Fingerprint()));
   } else if (*fingerprint != keys->Fingerprint()) {
     // Starting anyway would fail every join silently (pseudonyms would not
     // match) and lose the sealed ingest log.

@@ -11,8 +11,8 @@
 
 #include <cstring>
 #include <filesystem>
-#include <map>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -21,8 +21,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "gtest/gtest.h"
 #include "common/status_macros.h"
+#include "gtest/gtest.h"
 #include "rocksdb/db.h"
 #include "tests/testutil/server_process.h"
 #include "tests/testutil/status_matchers.h"
@@ -93,8 +93,7 @@ std::string DoubleBytes(double value) {
 std::vector<std::string> FilesContaining(const std::string& dir,
                                          const std::string& needle) {
   std::vector<std::string> found;
-  for (const auto& entry :
-       std::filesystem::recursive_directory_iterator(dir)) {
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
     if (!entry.is_regular_file()) continue;
     if (Slurp(entry.path().string()).find(needle) != std::string::npos) {
       found.push_back(entry.path().filename().string());
@@ -166,8 +165,7 @@ TEST_F(PrivacyE2eTest, NoRawIdOrEventOnDiskOrInTheLog) {
     std::vector<v1::Event> events;
     for (int i = 0; i < kPredictions; ++i) events.push_back(Prediction(i));
     for (int i = 0; i < kLabelled; ++i) events.push_back(Outcome(i));
-    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply,
-                         Send(server.address(), events));
+    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply, Send(server.address(), events));
     ASSERT_EQ(reply.accepted(), kPredictions + kLabelled);
     ASSERT_EQ(reply.joined(), kLabelled);
     // A graceful stop checkpoints: pending blocks and join marks.
@@ -180,8 +178,7 @@ TEST_F(PrivacyE2eTest, NoRawIdOrEventOnDiskOrInTheLog) {
     for (int i = kPredictions; i < kPredictions + kLate; ++i) {
       events.push_back(Prediction(i));
     }
-    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply,
-                         Send(server.address(), events));
+    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply, Send(server.address(), events));
     ASSERT_EQ(reply.accepted(), kLate);
     // Acknowledged, so in the ingest log, and no checkpoint for an hour.
     server.Signal(SIGKILL);
@@ -229,8 +226,7 @@ TEST_F(PrivacyE2eTest, NoRawIdOrEventOnDiskOrInTheLog) {
     for (int i = kLabelled; i < kLabelled + kLateOutcomes; ++i) {
       events.push_back(Outcome(i));
     }
-    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply,
-                         Send(server.address(), events));
+    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply, Send(server.address(), events));
     EXPECT_EQ(reply.joined(), kLateOutcomes);
     ASSERT_OK_AND_ASSIGN(auto client,
                          tools::VigieClient::Connect(server.address()));
