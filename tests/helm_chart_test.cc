@@ -163,10 +163,10 @@ TEST_F(HelmChartTest, DefaultValuesRenderOneDurablePod) {
   EXPECT_EQ(config->privacy.secret_file, "/etc/vigie/privacy/secret");
   bool privacy_volume = false;
   for (const YAML::Node& volume : pod["volumes"]) {
-    privacy_volume = privacy_volume ||
-                     (volume["secret"] && volume["secret"]["secretName"]
-                                                  .as<std::string>() ==
-                                              "t-vigie-privacy");
+    privacy_volume =
+        privacy_volume ||
+        (volume["secret"] &&
+         volume["secret"]["secretName"].as<std::string>() == "t-vigie-privacy");
   }
   EXPECT_TRUE(privacy_volume);
 }
