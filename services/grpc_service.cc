@@ -312,6 +312,22 @@ grpc::ServerUnaryReactor* VigieService::GetCatalogue(
   return reactor;
 }
 
+grpc::ServerUnaryReactor* VigieService::PurgeModel(
+    grpc::CallbackServerContext* context,
+    const vigie::v1::PurgeModelRequest* request,
+    vigie::v1::PurgeModelReply* reply) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (grpc::Status status = Authorize(*context); !status.ok()) {
+    reactor->Finish(std::move(status));
+    return reactor;
+  }
+  absl::StatusOr<vigie::v1::PurgeModelReply> result =
+      pipeline_->PurgeModel(*request);
+  if (result.ok()) *reply = *std::move(result);
+  reactor->Finish(ToGrpcStatus(result.status()));
+  return reactor;
+}
+
 grpc::ServerUnaryReactor* VigieService::ListAlerts(
     grpc::CallbackServerContext* context,
     const vigie::v1::ListAlertsRequest* request,

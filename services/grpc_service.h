@@ -41,7 +41,8 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
 
   explicit VigieService(Pipeline* pipeline) : pipeline_(pipeline) {}
   // The calls that change state (Ingest, IngestBatch, UploadReference,
-  // PutCatalogue, CreateSilence, ExpireSilence, AcknowledgeAlert) then
+  // PutCatalogue, PurgeModel, CreateSilence, ExpireSilence,
+  // AcknowledgeAlert) then
   // need the metadata "authorization: Bearer <token>" (UNAUTHENTICATED
   // otherwise). Call before serving. Empty: no check.
   void RequireBearerToken(std::string token) { token_ = std::move(token); }
@@ -74,6 +75,10 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
       grpc::CallbackServerContext* context,
       const vigie::v1::GetCatalogueRequest* request,
       vigie::v1::CatalogueInfo* reply) override;
+  grpc::ServerUnaryReactor* PurgeModel(
+      grpc::CallbackServerContext* context,
+      const vigie::v1::PurgeModelRequest* request,
+      vigie::v1::PurgeModelReply* reply) override;
   grpc::ServerUnaryReactor* ListAlertHistory(
       grpc::CallbackServerContext* context,
       const vigie::v1::ListAlertHistoryRequest* request,

@@ -234,6 +234,13 @@ class Pipeline {
   absl::StatusOr<vigie::v1::CatalogueInfo> GetCatalogue(
       const vigie::v1::GetCatalogueRequest& request) const
       ABSL_LOCKS_EXCLUDED(mu_);
+  // Deletes everything kept of the model (vigie.proto, PurgeModel), in
+  // memory and in the store, checkpointing before and after; open alerts
+  // go to the alert listener as resolved first. kNotFound when nothing is
+  // kept of it. Interrupted (a crash, a store error), it leaves part of the
+  // state: calling it again finishes.
+  absl::StatusOr<vigie::v1::PurgeModelReply> PurgeModel(
+      const vigie::v1::PurgeModelRequest& request) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   struct ModelState {

@@ -208,4 +208,49 @@ absl::StatusOr<uint64_t> JoinMarks::Forget(absl::Time horizon) {
   return forgotten;
 }
 
+absl::StatusOr<uint64_t> JoinMarks::ForgetModel(absl::string_view model_id) {
+  uint64_t forgotten = 0;
+  for (auto it = blocks_.begin(); it != blocks_.end();) {
+    const uint32_t number = it->first;
+    ASSIGN_OR_RETURN(std::string bytes, store_->GetJoinMarkBlock(number));
+    std::string kept;
+    uint64_t dropped = 0;
+    RETURN_IF_ERROR(ForEachRecord(
+        bytes, [&](uint32_t, absl::string_view record) -> absl::Status {
+          state::v1::JoinMark mark;
+          if (!mark.ParseFromArray(record.data(),
+                                   static_cast<int>(record.size()))) {
+            return absl::DataLossError(absl::StrCat(
+                "a mark of join-mark block ", number, " does not decode"));
+          }
+          if (mark.model_id() != model_id) {
+            AppendRecord(&kept, record);
+            return absl::OkStatus();
+          }
+          const IdKey key = IdKey::Of(mark.model_id(), mark.prediction_id());
+          const std::optional<uint32_t> seconds = JoinedAt(*index_, key);
+          if (seconds.has_value() && *seconds == SecondsOf(mark)) {
+            index_->Erase(key);
+            ++forgotten;
+          }
+          ++dropped;
+          return absl::OkStatus();
+        }));
+    if (dropped == 0) {
+      ++it;
+      continue;
+    }
+    if (kept.empty()) {
+      forgotten_.push_back(number);
+      it = blocks_.erase(it);
+      continue;
+    }
+    StateBatch rewrite = store_->NewBatch();
+    rewrite.PutJoinMarkBlock(number, kept);
+    RETURN_IF_ERROR(store_->Commit(rewrite));
+    ++it;
+  }
+  return forgotten;
+}
+
 }  // namespace vigie::storage

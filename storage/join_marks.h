@@ -68,6 +68,12 @@ class JoinMarks {
   // `horizon`; their blocks are deleted at the next checkpoint. Returns how
   // many marks were forgotten.
   absl::StatusOr<uint64_t> Forget(absl::Time horizon);
+  // Forgets every mark of `model_id` (a purge): stored blocks holding some
+  // are written again without them at once, or deleted at the next
+  // checkpoint when nothing else is left. Marks added since the last
+  // checkpoint are not looked at: checkpoint first. Returns how many marks
+  // were forgotten.
+  absl::StatusOr<uint64_t> ForgetModel(absl::string_view model_id);
 
  private:
   struct Chunk {

@@ -270,3 +270,42 @@ TEST_F(JoinMarksTest, BlockThatDoesNotDecodeIsDataLoss) {
 
 }  // namespace
 }  // namespace vigie::storage
+
+namespace vigie::storage {
+namespace {
+
+// A purge forgets one model's marks, in memory and on disk: a block shared
+// with another model is written again with the other's alone, a block of
+// the model only is deleted; a reload finds exactly the other's.
+TEST_F(JoinMarksTest, ForgetModelDropsItsMarksAndKeepsTheOthers) {
+  JoinMarks marks(store_.get(), &index_);
+  for (int i = 0; i < 10; ++i) {
+    const std::string id = "p" + std::to_string(i);
+    marks.Add(IdKey::Of(i % 2 == 0 ? "gone" : "kept", id),
+              i % 2 == 0 ? "gone" : "kept", id, At(i));
+  }
+  ASSERT_OK(Checkpoint(marks));
+  marks.Add(IdKey::Of("gone", "alone"), "gone", "alone", At(20));
+  ASSERT_OK(Checkpoint(marks));
+  ASSERT_EQ(StoredBlocks().size(), 2u);
+
+  ASSERT_OK_AND_ASSIGN(const uint64_t forgotten, marks.ForgetModel("gone"));
+  EXPECT_EQ(forgotten, 6u);
+  EXPECT_EQ(marks.size(), 5u);
+  EXPECT_FALSE(marks.Find(IdKey::Of("gone", "p0")).has_value());
+  EXPECT_EQ(marks.Find(IdKey::Of("kept", "p1")), At(1));
+  ASSERT_OK(Checkpoint(marks));
+
+  const auto blocks = StoredBlocks();
+  ASSERT_EQ(blocks.size(), 1u);
+  EXPECT_EQ(blocks[0].second.marks_size(), 5);
+  for (const auto& mark : blocks[0].second.marks()) {
+    EXPECT_EQ(mark.model_id(), "kept");
+  }
+  std::unique_ptr<JoinMarks> reloaded = Reload(marks);
+  EXPECT_EQ(reloaded->size(), 5u);
+  EXPECT_EQ(reloaded->Find(IdKey::Of("kept", "p9")), At(9));
+}
+
+}  // namespace
+}  // namespace vigie::storage

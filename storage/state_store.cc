@@ -220,6 +220,29 @@ void StateBatch::DeleteKafkaPosition(absl::string_view topic,
   rep_->Delete(kMeta, KafkaKey(topic, partition));
 }
 
+void StateBatch::DeleteModel(absl::string_view model_id) {
+  // Pane and reference-version keys are the model's length-prefixed id and
+  // 8 or 4 bytes: all sort before the prefix followed by nine 0xff bytes.
+  const std::string prefix = ModelIdKey(model_id, "");
+  const std::string end = prefix + std::string(9, '\xff');
+  rep_->DeleteRange(kPanes, prefix, end);
+  rep_->DeleteRange(kReferenceVersions, prefix, end);
+  const std::string key(model_id);
+  rep_->Delete(kArchives, key);
+  rep_->Delete(kCounters, key);
+  rep_->Delete(kReferences, key);
+  rep_->Delete(kCatalogues, key);
+}
+
+void StateBatch::DeleteAlert(absl::string_view fingerprint) {
+  rep_->Delete(kAlerts, std::string(fingerprint));
+}
+
+void StateBatch::DeleteAlertTransition(absl::Time at,
+                                       absl::string_view fingerprint) {
+  rep_->Delete(kAlertHistory, TimeKey(at, fingerprint));
+}
+
 void StateBatch::PutAlert(const vigie::v1::Alert& alert, bool transition) {
   const std::string bytes = alert.SerializeAsString();
   rep_->Put(kAlerts, alert.fingerprint(), bytes);

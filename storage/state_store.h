@@ -97,6 +97,14 @@ class StateBatch {
   // record of the messages before it.
   void PutKafkaPosition(const state::v1::KafkaPositionState& position);
   void DeleteKafkaPosition(absl::string_view topic, int32_t partition);
+  // Everything the model-keyed families hold of `model_id`: its panes,
+  // archive, counters, reference and kept reference versions, and
+  // catalogue.
+  void DeleteModel(absl::string_view model_id);
+  // An alert's latest state, and one of its transitions (at its
+  // updated_at).
+  void DeleteAlert(absl::string_view fingerprint);
+  void DeleteAlertTransition(absl::Time at, absl::string_view fingerprint);
   // The latest state of an alert (by fingerprint), plus, when `transition`,
   // a record in the alert history.
   void PutAlert(const vigie::v1::Alert& alert, bool transition);

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <optional>
+#include <set>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -526,6 +527,89 @@ TEST_F(StateStoreTest, SilencesAndAcknowledgementsSurviveReopen) {
   ASSERT_EQ(acks.size(), 1u);
   EXPECT_EQ(acks[0].fingerprint(), "f1");
   EXPECT_EQ(acks[0].by(), "alice");
+}
+
+}  // namespace
+}  // namespace vigie::storage
+
+namespace vigie::storage {
+namespace {
+
+// A purge deletes one model's state and nothing of another's, even one
+// whose id starts with the purged one's.
+TEST_F(StateStoreTest, DeleteModelLeavesOtherModelsWhole) {
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(Options()));
+  state::v1::ReferenceState reference;
+  reference.set_version(1);
+  state::v1::CatalogueState catalogue;
+  state::v1::ModelCountersState counters;
+  counters.set_predictions(1);
+  StateBatch batch = store->NewBatch();
+  for (const std::string model : {"m", "mm", "a"}) {
+    batch.PutPane(model, absl::FromUnixSeconds(0), "p0");
+    batch.PutPane(model, absl::FromUnixSeconds(3600), "p1");
+    batch.PutArchive(model, absl::FromUnixSeconds(0), "archive");
+    batch.PutCounters(model, counters);
+    batch.PutReference(model, reference);
+    batch.PutReferenceVersion(model, reference);
+    batch.PutCatalogue(model, catalogue);
+  }
+  vigie::v1::Alert alert;
+  alert.set_fingerprint("f-m");
+  alert.mutable_updated_at()->set_seconds(10);
+  batch.PutAlert(alert, /*transition=*/true);
+  alert.set_fingerprint("f-a");
+  batch.PutAlert(alert, /*transition=*/true);
+  ASSERT_OK(store->Commit(batch));
+
+  StateBatch purge = store->NewBatch();
+  purge.DeleteModel("m");
+  purge.DeleteAlert("f-m");
+  purge.DeleteAlertTransition(absl::FromUnixSeconds(10), "f-m");
+  ASSERT_OK(store->Commit(purge));
+
+  std::multiset<std::string> models;
+  auto note = [&](const std::string& what, const std::string& model) {
+    models.insert(what + ":" + model);
+    return absl::OkStatus();
+  };
+  ASSERT_OK(store->ForEachPane(
+      [&](const std::string& model, absl::Time, absl::string_view) {
+        return note("pane", model);
+      }));
+  ASSERT_OK(store->ForEachArchive(
+      [&](const std::string& model, absl::Time, absl::string_view) {
+        return note("archive", model);
+      }));
+  ASSERT_OK(store->ForEachCounters(
+      [&](const std::string& model, const state::v1::ModelCountersState&) {
+        return note("counters", model);
+      }));
+  ASSERT_OK(store->ForEachReference(
+      [&](const std::string& model, const state::v1::ReferenceState&) {
+        return note("reference", model);
+      }));
+  ASSERT_OK(store->ForEachCatalogue(
+      [&](const std::string& model, const state::v1::CatalogueState&) {
+        return note("catalogue", model);
+      }));
+  for (const std::string model : {"m", "mm", "a"}) {
+    ASSERT_OK_AND_ASSIGN(auto versions, store->ListReferenceVersions(model));
+    for (size_t i = 0; i < versions.size(); ++i) {
+      ASSERT_OK(note("version", model));
+    }
+  }
+  EXPECT_EQ(models, (std::multiset<std::string>{
+                        "pane:a", "pane:a", "pane:mm", "pane:mm", "archive:a",
+                        "archive:mm", "counters:a", "counters:mm",
+                        "reference:a", "reference:mm", "catalogue:a",
+                        "catalogue:mm", "version:a", "version:mm"}));
+  ASSERT_OK_AND_ASSIGN(auto alerts, store->LoadAlerts());
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].fingerprint(), "f-a");
+  ASSERT_OK_AND_ASSIGN(auto history, store->LoadAlertHistory());
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].fingerprint(), "f-a");
 }
 
 }  // namespace

@@ -38,6 +38,16 @@ ctl report nobody --out="$dir/none.html"
 expect 1 "nobody"
 [ ! -e "$dir/none.html" ] || fail "a failed report left a file behind"
 
+# Purging the model: refused without --yes, then everything is gone.
+ctl purge demo
+expect 2 "cannot be undone: add --yes"
+ctl purge demo --yes
+expect 0 "purged model demo: 20000 predictions"
+ctl metrics --model=demo
+expect 1 "model 'demo' has no data"
+ctl purge demo --yes
+expect 1 "keeps nothing of model 'demo'"
+
 # Bad usage is a clear error, exit code 2.
 set +e
 "$vigiectl" metrics --server="$address" > "$dir/usage" 2>&1

@@ -275,5 +275,87 @@ TEST_F(PrivacyE2eTest, AnotherSecretIsRefused) {
       << Slurp(log());
 }
 
+// PurgeModel: after it, no key or value of any column family names the
+// purged model, the other model's state is untouched, a restart brings
+// nothing back, and the counts it reports are the test's own tally.
+TEST_F(PrivacyE2eTest, PurgeRemovesEveryTraceOfTheModelAndNothingElse) {
+  const std::string purged = "model-zq7x-purged";
+  auto of = [](const std::string& model, v1::Event event) {
+    if (event.has_prediction()) {
+      event.mutable_prediction()->set_model_id(model);
+    } else {
+      event.mutable_outcome()->set_model_id(model);
+    }
+    return event;
+  };
+  std::vector<v1::Event> events;
+  for (const std::string& model : {purged, std::string("kept")}) {
+    for (int i = 0; i < 400; ++i) events.push_back(of(model, Prediction(i)));
+    for (int i = 0; i < 150; ++i) events.push_back(of(model, Outcome(i)));
+  }
+  // Outcomes that wait for a prediction that never comes.
+  for (int i = 1000; i < 1020; ++i) events.push_back(of(purged, Outcome(i)));
+  v1::GetMetricsReply kept_before;
+  {
+    ASSERT_OK_AND_ASSIGN(auto server, Start(dir_.Join("vigie.yaml")));
+    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply,
+                         Send(server.address(), events));
+    ASSERT_EQ(reply.rejected(), 0u);
+    // A graceful stop, so that pending blocks and join marks are on disk.
+    server.Signal(SIGTERM);
+    server.Wait();
+  }
+  ASSERT_OK_AND_ASSIGN(auto server, Start(dir_.Join("vigie.yaml")));
+  ASSERT_OK_AND_ASSIGN(auto client,
+                       tools::VigieClient::Connect(server.address()));
+  v1::GetMetricsRequest kept;
+  kept.set_model_id("kept");
+  ASSERT_OK_AND_ASSIGN(kept_before, client->GetMetrics(kept));
+
+  v1::PurgeModelRequest request;
+  request.set_model_id(purged);
+  ASSERT_OK_AND_ASSIGN(v1::PurgeModelReply reply, client->PurgeModel(request));
+  EXPECT_EQ(reply.predictions(), 400u);
+  EXPECT_EQ(reply.outcomes(), 170u);
+  EXPECT_EQ(reply.pending(), 400u - 150u + 20u);
+  EXPECT_EQ(reply.join_marks(), 150u);
+  EXPECT_GE(reply.panes(), 1u);
+  // Nothing is left to purge.
+  EXPECT_EQ(client->PurgeModel(request).status().code(),
+            absl::StatusCode::kNotFound);
+  ASSERT_OK_AND_ASSIGN(v1::GetMetricsReply kept_after,
+                       client->GetMetrics(kept));
+  EXPECT_EQ(kept_after.counters().DebugString(),
+            kept_before.counters().DebugString());
+  server.Signal(SIGTERM);
+  server.Wait();
+
+  const auto families = ReadStore(data());
+  size_t kept_values = 0;
+  for (const auto& [family, values] : families) {
+    for (const std::string& value : values) {
+      ASSERT_EQ(value.find(purged), std::string::npos) << family;
+      if (value.find("kept") != std::string::npos) ++kept_values;
+    }
+  }
+  EXPECT_GT(kept_values, 0u);
+
+  // A restart loads nothing of it: its outcomes are new again.
+  ASSERT_OK_AND_ASSIGN(server, Start(dir_.Join("vigie.yaml")));
+  ASSERT_OK_AND_ASSIGN(v1::IngestReply again,
+                       Send(server.address(), {of(purged, Outcome(3))}));
+  EXPECT_EQ(again.accepted(), 1u);
+  EXPECT_EQ(again.joined(), 0u);
+  ASSERT_OK_AND_ASSIGN(client, tools::VigieClient::Connect(server.address()));
+  v1::GetMetricsRequest of_purged;
+  of_purged.set_model_id(purged);
+  ASSERT_OK_AND_ASSIGN(v1::GetMetricsReply fresh,
+                       client->GetMetrics(of_purged));
+  EXPECT_EQ(fresh.counters().predictions(), 0u);
+  EXPECT_EQ(fresh.counters().outcomes(), 1u);
+  ASSERT_OK_AND_ASSIGN(kept_after, client->GetMetrics(kept));
+  EXPECT_EQ(kept_after.counters().joined(), 150u);
+}
+
 }  // namespace
 }  // namespace vigie

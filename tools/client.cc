@@ -220,6 +220,16 @@ absl::StatusOr<v1::CatalogueInfo> VigieClient::PutCatalogue(
       request, timeout);
 }
 
+absl::StatusOr<v1::PurgeModelReply> VigieClient::PurgeModel(
+    const v1::PurgeModelRequest& request, absl::Duration timeout) {
+  return Unary<v1::PurgeModelRequest, v1::PurgeModelReply>(
+      [&](auto* context, const auto& r, auto* reply) {
+        impl_->Authorize(context);
+        return impl_->stub->PurgeModel(context, r, reply);
+      },
+      request, timeout);
+}
+
 absl::StatusOr<v1::CatalogueInfo> VigieClient::GetCatalogue(
     const v1::GetCatalogueRequest& request, absl::Duration timeout) {
   return Unary<v1::GetCatalogueRequest, v1::CatalogueInfo>(

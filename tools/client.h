@@ -151,6 +151,9 @@ class VigieClient {
   absl::StatusOr<v1::CatalogueInfo> GetCatalogue(
       const v1::GetCatalogueRequest& request,
       absl::Duration timeout = absl::Seconds(30));
+  absl::StatusOr<v1::PurgeModelReply> PurgeModel(
+      const v1::PurgeModelRequest& request,
+      absl::Duration timeout = absl::Seconds(120));
 
  private:
   // Holds the channel and the stub, so that gRPC headers stay out of this

@@ -150,6 +150,9 @@ ABSL_FLAG(bool, model_wide, false,
 ABSL_FLAG(bool, all, false,
           "alerts: also list resolved alerts. silence list: also list "
           "expired silences.");
+ABSL_FLAG(bool, yes, false,
+          "purge: confirms that the model's state is to be deleted for "
+          "good.");
 ABSL_FLAG(bool, refreshes, false,
           "watch: also print refreshes (new measurements of an alert whose "
           "state did not change).");
@@ -281,6 +284,12 @@ usage:
       serves at /models/MODEL: one HTML file with its charts inline (no
       script, nothing fetched), readable offline and fit to attach to a
       ticket or an audit. --out=- writes it to stdout.
+  vigiectl purge MODEL --yes
+      Deletes everything the server keeps of the model: its windows,
+      counters, references, catalogue, alerts and their history, and its
+      events still waiting to be joined (a right to erasure, or a retired
+      model). Open alerts are sent as resolved first. Cannot be undone:
+      --yes says so. Prints what was deleted.
   vigiectl ack --fingerprint=F --by=WHO [--comment=WHY]
       Acknowledges a firing alert: shown on it (and in what the sinks
       receive) until it resolves or changes severity.
@@ -329,6 +338,7 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
         "reference_version"}},
       {"catalogue", {"model", "file", "description", "format", "timeout"}},
       {"report", {"model", "out", "model_wide", "timeout"}},
+      {"purge", {"yes", "timeout"}},
       {"help", {}},
   };
 }
@@ -816,6 +826,30 @@ int Acknowledge() {
   return kExitOk;
 }
 
+int Purge(const std::string& model) {
+  if (!absl::GetFlag(FLAGS_yes)) {
+    return UsageError(
+        absl::StrCat("purge deletes everything the server keeps of model '",
+                     model, "' and cannot be undone: add --yes"));
+  }
+  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
+  if (!client.ok()) return Failure(client.status());
+  v1::PurgeModelRequest request;
+  request.set_model_id(model);
+  absl::StatusOr<v1::PurgeModelReply> purged =
+      (*client)->PurgeModel(request, absl::GetFlag(FLAGS_timeout));
+  if (!purged.ok()) return Failure(purged.status());
+  std::cout << "purged model " << model << ": " << purged->predictions()
+            << " predictions, " << purged->outcomes() << " outcomes, "
+            << purged->panes() << " panes, " << purged->reference_versions()
+            << " reference versions, " << purged->alerts() << " alerts ("
+            << purged->alerts_resolved() << " resolved first), "
+            << purged->alert_transitions() << " alert transitions, "
+            << purged->pending() << " events waiting to be joined, "
+            << purged->join_marks() << " join marks\n";
+  return kExitOk;
+}
+
 int UploadReference(const std::set<std::string>& set) {
   const std::string model = absl::GetFlag(FLAGS_model);
   const std::string file = absl::GetFlag(FLAGS_file);
@@ -988,16 +1022,17 @@ int Run(int argc, char** argv) {
   // `report` takes its model, as an argument or as --model.
   const size_t arguments =
       command == "silence" || command == "reference" ||
-              command == "catalogue" ||
+              command == "catalogue" || command == "purge" ||
               (command == "report" && !set.contains("model"))
           ? 2
           : 1;
   if (args->size() < arguments) {
     return UsageError(
         command == "silence" ? "silence needs an action: create, list or expire"
-        : command == "report"
-            ? "report needs a model: vigiectl report MODEL "
-              "--out=FILE"
+        : command == "report" ? "report needs a model: vigiectl report MODEL "
+                                "--out=FILE"
+        : command == "purge"
+            ? "purge needs a model: vigiectl purge MODEL --yes"
             : absl::StrCat(command, " needs an action: upload or show"));
   }
   if (args->size() > arguments) {
@@ -1027,6 +1062,7 @@ int Run(int argc, char** argv) {
   if (command == "history") return History();
   if (command == "silence") return Silence((*args)[1], set);
   if (command == "ack") return Acknowledge();
+  if (command == "purge") return Purge((*args)[1]);
   if (command == "reference") return Reference((*args)[1], set);
   if (command == "catalogue") return Catalogue((*args)[1], set);
   if (command == "report") {
