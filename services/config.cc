@@ -836,9 +836,10 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
     RETURN_IF_ERROR(At(c, bounds.Validate()));
   }
   if (const YAML::Node* v = m.Find("privacy"); v != nullptr) {
-    ASSIGN_OR_RETURN(
-        Mapping p, ReadMapping(source, *v, m.Path("privacy"), {"secret_file"}));
+    ASSIGN_OR_RETURN(Mapping p, ReadMapping(source, *v, m.Path("privacy"),
+                                            {"secret_file", "min_group_size"}));
     RETURN_IF_ERROR(Get(p, "secret_file", &config.privacy.secret_file));
+    RETURN_IF_ERROR(Get(p, "min_group_size", &config.privacy.min_group_size));
   }
   if (const YAML::Node* v = m.Find("alerting"); v != nullptr) {
     ASSIGN_OR_RETURN(

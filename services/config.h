@@ -272,6 +272,12 @@ struct ServerConfig {
     // and events from whoever reads a file of the store's, but not from
     // whoever has the whole store.
     std::string secret_file;
+    // A group with fewer predictions than this (or labelled ones, for its
+    // outcome figures) is reported as "fewer than" it, its figures
+    // withheld in metrics, reports and alerts; it still counts in the
+    // overall figures and never enters a gap (services/small_groups.h).
+    // Default: 10. Range: [1, 1,000,000,000]; 1 shows every group.
+    uint64_t min_group_size = 10;
   } privacy;
   // Consuming events from Kafka; off while its brokers are empty.
   KafkaIngestOptions kafka_ingest;

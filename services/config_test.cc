@@ -631,6 +631,14 @@ TEST(ConfigTest, PrivacySecretFile) {
       ServerConfig config,
       ParseServerConfig("privacy:\n  secret_file: /run/secret\n", "t.yaml"));
   EXPECT_EQ(config.privacy.secret_file, "/run/secret");
+  EXPECT_EQ(defaults.privacy.min_group_size, 10u);
+  ASSERT_OK_AND_ASSIGN(
+      ServerConfig k,
+      ParseServerConfig("privacy:\n  min_group_size: 25\n", "t.yaml"));
+  EXPECT_EQ(k.privacy.min_group_size, 25u);
+  EXPECT_THAT(
+      ErrorOf(ParseServerConfig("privacy:\n  min_group_size: 0\n", "t.yaml")),
+      HasSubstr("privacy.min_group_size must be in [1, 1000000000]"));
   EXPECT_THAT(ErrorOf(ParseServerConfig("privacy:\n  secret: abc\n", "t.yaml")),
               AllOf(HasSubstr("t.yaml:2:3"), HasSubstr("secret")));
 }

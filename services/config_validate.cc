@@ -238,6 +238,11 @@ absl::Status ServerConfig::Validate() const {
     return error("checkpoint_interval must be in [10ms, 1h], got ",
                  absl::FormatDuration(checkpoint_interval));
   }
+  if (privacy.min_group_size < 1 ||
+      privacy.min_group_size > uint64_t{1'000'000'000}) {
+    return error("privacy.min_group_size must be in [1, 1000000000], got ",
+                 privacy.min_group_size);
+  }
   if (alerting.history_retention < absl::Hours(1) ||
       alerting.history_retention > absl::Hours(24 * 36500)) {
     return error("alerting.history_retention must be in [1h, 36500d], got ",

@@ -392,6 +392,14 @@ Pipeline::ModelState* Pipeline::ResolveModel(
   auto state = std::make_unique<ModelState>();
   state->config = declared != nullptr ? *declared : config_.default_model;
   state->config.id = model_id;
+  // A group below privacy.min_group_size is never shown on its own
+  // (small_groups.h), so it must not define a gap either, which would show
+  // its rate by difference.
+  monitors::ModelMonitors::Options& monitors = state->config.monitors;
+  monitors.fairness.min_group_size = std::max(monitors.fairness.min_group_size,
+                                              config_.privacy.min_group_size);
+  monitors.conformal.min_group_size = std::max(
+      monitors.conformal.min_group_size, config_.privacy.min_group_size);
   auto all = monitors::ModelMonitors::Create(state->config.monitors);
   if (!all.ok()) {
     *rejection = Rejection(

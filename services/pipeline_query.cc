@@ -24,6 +24,7 @@
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
 #include "services/rule_inputs.h"
+#include "services/small_groups.h"
 
 namespace vigie::services {
 
@@ -404,6 +405,7 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
         sustained.has_value() ? sustained->windows : 0,
         reply.mutable_concept_drift()->mutable_episode());
   }
+  SuppressSmallGroups(config_.privacy.min_group_size, reply);
   return reply;
 }
 

@@ -23,6 +23,7 @@
 #include "services/proto_conversions.h"
 #include "services/report/report_links.h"
 #include "services/rule_inputs.h"
+#include "services/small_groups.h"
 
 namespace vigie::services {
 namespace {
@@ -230,6 +231,7 @@ absl::Status Pipeline::StoreAlerts(std::vector<rules::AlertChange> changes) {
       change.alert.set_report_url(report::ModelReportUrl(
           config_.external_url, change.alert.model_id()));
     }
+    SuppressSmallGroups(config_.privacy.min_group_size, change.alert);
     batch.PutAlert(change.alert, change.transition);
     if (change.transition) LogTransition(change.alert);
     alerts_.insert_or_assign(change.alert.fingerprint(), change.alert);

@@ -67,6 +67,9 @@ ServerConfig Config() {
   config.models.push_back(model);
   config.accept_undeclared_models = false;
   config.policy.rules.push_back(EqualizedOddsRule());
+  // These tests follow a few events per group: every group shown. Small
+  // groups' suppression (the default, 10) has its own test below.
+  config.privacy.min_group_size = 1;
   return config;
 }
 
@@ -185,6 +188,42 @@ TEST_F(PipelineTest, JoinsInEitherOrderAndAcrossRequests) {
   EXPECT_EQ(f->false_negatives(), 1u);  // b: decided 0, was 1.
   EXPECT_DOUBLE_EQ(f->true_positive_rate(), 0.5);
   EXPECT_FALSE(f->has_false_positive_rate());  // No negatives: absent.
+}
+
+// With the default privacy.min_group_size (10), a group of 9 is reported
+// as suppressed, counts in the overall row, and defines no gap; a group of
+// 10 is shown.
+TEST_F(PipelineTest, SmallGroupsAreWithheldButCountOverall) {
+  config_.privacy.min_group_size = ServerConfig().privacy.min_group_size;
+  ASSERT_EQ(config_.privacy.min_group_size, 10u);
+  Open();
+  std::vector<vigie::v1::Event> events;
+  for (int i = 0; i < 10; ++i) {
+    events.push_back(Prediction(absl::StrCat("m", i), "m", i < 8));
+  }
+  for (int i = 0; i < 9; ++i) {
+    events.push_back(Prediction(absl::StrCat("f", i), "f", i < 2));
+  }
+  ASSERT_EQ(Ingest(std::move(events)).accepted(), 19u);
+  const auto metrics = Metrics();
+  EXPECT_EQ(metrics.min_reported_group_size(), 10u);
+  ASSERT_EQ(metrics.fairness_size(), 1);
+  const vigie::v1::AttributeFairness& sex = metrics.fairness(0);
+  const auto* f = Group(metrics, "f");
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(f->suppressed());
+  EXPECT_EQ(f->predictions(), 0u);
+  EXPECT_FALSE(f->has_selection_rate());
+  const auto* m = Group(metrics, "m");
+  ASSERT_NE(m, nullptr);
+  EXPECT_FALSE(m->suppressed());
+  EXPECT_EQ(m->predictions(), 10u);
+  EXPECT_DOUBLE_EQ(m->selection_rate(), 0.8);
+  // Overall: 8 + 2 selected of 19.
+  EXPECT_EQ(sex.overall().predictions(), 19u);
+  EXPECT_DOUBLE_EQ(sex.overall().selection_rate(), 10.0 / 19.0);
+  // One group shown: no gap.
+  EXPECT_FALSE(sex.demographic_parity_difference().has_value());
 }
 
 TEST_F(PipelineTest, RejectsBadEventsWithReasonsAndKeepsTheRest) {

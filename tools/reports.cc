@@ -39,7 +39,11 @@ void PrintGap(absl::string_view name, const v1::Gap& gap,
       {std::string(name), Rate(gap.has_value(), gap.value()), groups});
 }
 
-void PrintAttribute(const v1::AttributeFairness& a, std::ostream& out) {
+// `k`: the server's minimum reported group size; a group below it is
+// "fewer than k" where its figures are withheld.
+void PrintAttribute(const v1::AttributeFairness& a, uint64_t k,
+                    std::ostream& out) {
+  const std::string fewer = absl::StrCat("<", FormatCount(k));
   out << "\n"
       << a.attribute() << " (" << FormatCount(a.missing())
       << " predictions without it)\n";
@@ -50,7 +54,12 @@ void PrintAttribute(const v1::AttributeFairness& a, std::ostream& out) {
   for (const v1::GroupMetrics& g : a.groups()) {
     any_excluded |= !g.included_in_gaps();
     rows.push_back({g.included_in_gaps() ? g.group() : g.group() + " *",
-                    FormatCount(g.predictions()), FormatCount(g.labeled()),
+                    g.suppressed() || g.selection_suppressed()
+                        ? fewer
+                        : FormatCount(g.predictions()),
+                    g.suppressed() || g.outcomes_suppressed()
+                        ? fewer
+                        : FormatCount(g.labeled()),
                     Rate(g.has_selection_rate(), g.selection_rate()),
                     Rate(g.has_true_positive_rate(), g.true_positive_rate()),
                     Rate(g.has_false_positive_rate(), g.false_positive_rate()),
@@ -60,6 +69,16 @@ void PrintAttribute(const v1::AttributeFairness& a, std::ostream& out) {
   PrintTable(rows, "  ", out);
   if (any_excluded) {
     out << "  * left out of the gaps: below the minimum group size\n";
+  }
+  bool any_withheld = false;
+  for (const v1::GroupMetrics& g : a.groups()) {
+    any_withheld |=
+        g.suppressed() || g.selection_suppressed() || g.outcomes_suppressed();
+  }
+  if (any_withheld) {
+    out << "  " << fewer
+        << ": withheld, too few to show on their own (privacy."
+           "min_group_size); counted in the overall figures\n";
   }
   std::vector<std::vector<std::string>> gaps;
   PrintGap("demographic parity difference", a.demographic_parity_difference(),
@@ -178,11 +197,11 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
     out << "no group attributes seen\n";
   }
   for (const v1::AttributeFairness& a : reply.fairness())
-    PrintAttribute(a, out);
+    PrintAttribute(a, reply.min_reported_group_size(), out);
   for (const v1::ClassFairness& by_class : reply.fairness_by_class()) {
     out << "\nclass " << by_class.class_label() << " against the rest:\n";
     for (const v1::AttributeFairness& a : by_class.fairness()) {
-      PrintAttribute(a, out);
+      PrintAttribute(a, reply.min_reported_group_size(), out);
     }
   }
   PrintCalibration(reply, out);

@@ -22,12 +22,24 @@ const v1::AttributeFairness* FindAttribute(
   return nullptr;
 }
 
-std::string GroupTable(const v1::AttributeFairness& a) {
+// A group's row; groups below the server's minimum reported size (`k`,
+// GetMetricsReply.min_reported_group_size) say "fewer than k" where their
+// figures are withheld.
+std::string GroupTable(const v1::AttributeFairness& a, uint64_t k) {
+  const std::string fewer = absl::StrCat("fewer than ", Count(k));
   std::string rows;
   auto row = [&](const v1::GroupMetrics& g, const std::string& name) {
+    if (g.suppressed()) {
+      absl::StrAppend(&rows, "<tr><td>", Escape(name), "</td><td>", fewer,
+                      "</td><td>", fewer,
+                      "</td><td colspan=\"5\">withheld: too few to show "
+                      "on their own</td></tr>");
+      return;
+    }
     absl::StrAppend(
-        &rows, "<tr><td>", Escape(name), "</td><td>", Count(g.predictions()),
-        "</td><td>", Count(g.labeled()), "</td><td>",
+        &rows, "<tr><td>", Escape(name), "</td><td>",
+        g.selection_suppressed() ? fewer : Count(g.predictions()), "</td><td>",
+        g.outcomes_suppressed() ? fewer : Count(g.labeled()), "</td><td>",
         Number(Rate(g.has_selection_rate(), g.selection_rate())), "</td><td>",
         Number(Rate(g.has_true_positive_rate(), g.true_positive_rate())),
         "</td><td>",
@@ -37,7 +49,7 @@ std::string GroupTable(const v1::AttributeFairness& a) {
         "</td></tr>");
   };
   for (const v1::GroupMetrics& g : a.groups()) {
-    row(g, g.included_in_gaps()
+    row(g, g.included_in_gaps() || g.suppressed()
                ? g.group()
                : absl::StrCat(g.group(), " (too few to compare)"));
   }
@@ -133,7 +145,8 @@ std::string AttributeBlock(const ReportData& data,
       Escape(absl::FormatDuration(data.current_length)), ", ",
       Count(a.overall().predictions()), " predictions (",
       Count(a.overall().labeled()), " with their outcome); ",
-      Count(a.missing()), " had no ", Escape(name), ".</p>", GroupTable(a),
+      Count(a.missing()), " had no ", Escape(name), ".</p>",
+      GroupTable(a, data.current.min_reported_group_size()),
       Figure(LineChart(rate_chart),
              absl::StrCat("The share of positive decisions each ", Escape(name),
                           " group received, per ", period,
@@ -159,9 +172,10 @@ std::string FairnessSection(const ReportData& data) {
     for (const v1::AttributeFairness& a : c.fairness()) {
       // The series of a class's fairness are not charted (series look up
       // the binary fairness); the current figures are.
-      body += absl::StrCat("<h3>Class ", Escape(c.class_label()), " by ",
-                           Escape(a.attribute()), "</h3><p>", GapSentence(a),
-                           "</p>", GroupTable(a));
+      body += absl::StrCat(
+          "<h3>Class ", Escape(c.class_label()), " by ", Escape(a.attribute()),
+          "</h3><p>", GapSentence(a), "</p>",
+          GroupTable(a, data.current.min_reported_group_size()));
     }
   }
   if (body.empty()) {

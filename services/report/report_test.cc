@@ -186,6 +186,25 @@ TEST(RenderReportPageTest, ShowsFiguresWithSampleSizesAndAFineVerdict) {
   EXPECT_THAT(page, HasSubstr("north: 0.4 of 100 predictions"));
 }
 
+TEST(RenderReportPageTest, SmallGroupsSayFewerThanKAndShowNoFigure) {
+  ReportData data = FairnessReport();
+  data.current.set_min_reported_group_size(10);
+  v1::GroupMetrics* tiny = data.current.mutable_fairness(0)->add_groups();
+  tiny->set_group("islands");
+  tiny->set_suppressed(true);
+  v1::GroupMetrics* few = data.current.mutable_fairness(0)->add_groups();
+  few->set_group("east");
+  few->set_predictions(70);
+  few->set_selection_rate(0.5);
+  few->set_outcomes_suppressed(true);
+  few->set_included_in_gaps(true);
+  const std::string page = RenderReportPage(data);
+  EXPECT_THAT(page, HasSubstr("<td>islands</td><td>fewer than 10</td><td>"
+                              "fewer than 10</td>"));
+  EXPECT_THAT(page,
+              HasSubstr("<td>east</td><td>70</td><td>fewer than 10</td>"));
+}
+
 TEST(RenderReportPageTest, AFiringAlertSaysWhatAndCitesItsCommitment) {
   ReportData data = FairnessReport();
   v1::Alert* alert = data.alerts.add_alerts();
