@@ -1,8 +1,6 @@
 // Where the privacy secret comes from, and the check that the state was
 // written under it (storage/privacy_keys.h says what it protects).
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/ascii.h"
@@ -10,28 +8,18 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "services/pipeline.h"
+#include "services/secret_file.h"
 
 namespace vigie::services {
-namespace {
-
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("privacy.secret_file \"", path, "\" cannot be read"));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  // A Secret written with echo, or edited, ends with a newline.
-  return std::string(absl::StripAsciiWhitespace(text.str()));
-}
-
-}  // namespace
 
 absl::Status Pipeline::LoadPrivacyKeys() {
   std::string secret;
   if (!config_.privacy.secret_file.empty()) {
-    ASSIGN_OR_RETURN(secret, ReadSecretFile(config_.privacy.secret_file));
+    ASSIGN_OR_RETURN(
+        std::string text,
+        ReadSecretFile(config_.privacy.secret_file, "privacy.secret_file"));
+    // A Secret written with echo, or edited, ends with a newline.
+    secret = std::string(absl::StripAsciiWhitespace(text));
   } else {
     ASSIGN_OR_RETURN(std::optional<std::string> kept,
                      store_->GetPrivacyValue("secret"));

@@ -28,6 +28,7 @@
 #include "services/pane_exchange.h"
 #include "services/report/report_data.h"
 #include "services/report/report_page.h"
+#include "services/secret_file.h"
 #include "services/silences.h"
 #include "sinks/alert_dispatcher.h"
 #include "sinks/alertmanager.h"
@@ -102,19 +103,6 @@ absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
     }
   };
   return std::make_unique<sinks::AlertDispatcher>(std::move(sinks), options);
-}
-
-// The contents of the file `path`, named in errors as `what`.
-absl::StatusOr<std::string> ReadSecretFile(const std::string& path,
-                                           absl::string_view what) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (!in || text.str().empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, " \"", path, "\" cannot be read, or is empty"));
-  }
-  return text.str();
 }
 
 // gRPC's credentials for `tls` (plaintext when it is off).
