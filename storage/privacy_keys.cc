@@ -36,7 +36,53 @@ absl::string_view View(const std::array<uint8_t, 32>& key) {
                            key.size());
 }
 
+struct DigestContextFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+using DigestContext = std::unique_ptr<EVP_MD_CTX, DigestContextFree>;
+
 }  // namespace
+
+struct PrivacyKeys::HmacPrefix {
+  DigestContext inner;
+  DigestContext outer;
+
+  // RFC 2104 with SHA-256: a 32-byte key padded to the 64-byte block.
+  explicit HmacPrefix(const std::array<uint8_t, 32>& key)
+      : inner(EVP_MD_CTX_new()), outer(EVP_MD_CTX_new()) {
+    std::array<uint8_t, 64> ipad{};
+    std::array<uint8_t, 64> opad{};
+    for (size_t i = 0; i < 64; ++i) {
+      const uint8_t k = i < key.size() ? key[i] : 0;
+      ipad[i] = static_cast<uint8_t>(k ^ 0x36);
+      opad[i] = static_cast<uint8_t>(k ^ 0x5c);
+    }
+    if (inner == nullptr || outer == nullptr ||
+        EVP_DigestInit_ex(inner.get(), EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestUpdate(inner.get(), ipad.data(), ipad.size()) != 1 ||
+        EVP_DigestInit_ex(outer.get(), EVP_sha256(), nullptr) != 1 ||
+        EVP_DigestUpdate(outer.get(), opad.data(), opad.size()) != 1) {
+      std::abort();  // Allocation failure.
+    }
+  }
+
+  std::array<uint8_t, 32> Mac(absl::string_view data) const {
+    std::array<uint8_t, 32> inner_digest{};
+    std::array<uint8_t, 32> out{};
+    DigestContext ctx(EVP_MD_CTX_new());
+    unsigned int length = 0;
+    if (ctx == nullptr || EVP_MD_CTX_copy_ex(ctx.get(), inner.get()) != 1 ||
+        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), inner_digest.data(), &length) != 1 ||
+        EVP_MD_CTX_copy_ex(ctx.get(), outer.get()) != 1 ||
+        EVP_DigestUpdate(ctx.get(), inner_digest.data(), inner_digest.size()) !=
+            1 ||
+        EVP_DigestFinal_ex(ctx.get(), out.data(), &length) != 1) {
+      std::abort();  // Allocation failure.
+    }
+    return out;
+  }
+};
 
 std::array<uint8_t, 32> HmacSha256(absl::string_view key,
                                    absl::string_view data) {
@@ -55,7 +101,8 @@ absl::StatusOr<PrivacyKeys> PrivacyKeys::FromSecret(absl::string_view secret) {
         kMinSecretBytes, " or more (for instance 64 hex digits)"));
   }
   PrivacyKeys keys;
-  keys.id_key_ = HmacSha256(secret, "vigie prediction id pseudonyms v1");
+  keys.id_prefix_ = std::make_shared<const HmacPrefix>(
+      HmacSha256(secret, "vigie prediction id pseudonyms v1"));
   keys.seal_key_ = HmacSha256(secret, "vigie sealed records v1");
   keys.check_key_ = HmacSha256(secret, "vigie secret fingerprint v1");
   return keys;
@@ -81,7 +128,7 @@ std::string PrivacyKeys::Pseudonym(absl::string_view model_id,
   // The model id's length first, so that ("a", "bc") and ("ab", "c") differ.
   std::string data =
       absl::StrCat(model_id.size(), ":", model_id, prediction_id);
-  const std::array<uint8_t, 32> mac = HmacSha256(View(id_key_), data);
+  const std::array<uint8_t, 32> mac = id_prefix_->Mac(data);
   return absl::BytesToHexString(absl::string_view(
       reinterpret_cast<const char*>(mac.data()), kPseudonymBytes));
 }
