@@ -13,6 +13,7 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
+#include "services/metrics_export.h"
 #include "services/pipeline.h"
 #include "storage/state_store.h"
 #include "tests/testutil/status_matchers.h"
@@ -229,6 +230,19 @@ TEST_F(PerformancePipelineTest, EstimatesBeforeOutcomesAndShowsRealised) {
   EXPECT_EQ(early.groups(0).attribute(), "sex");
   EXPECT_EQ(early.groups(0).group(), "f");
   EXPECT_TRUE(early.groups(0).own_calibration());
+
+  // /metrics exports the estimate, as every number of GetMetrics, by its
+  // field path, a group's labelled by attribute and group.
+  ServerConfig::Metrics export_options;
+  export_options.windows = {absl::Hours(1)};
+  const std::string text =
+      RenderMetrics(MetricsSources{pipeline_.get()}, export_options);
+  EXPECT_NE(text.find("metric=\"performance_estimate.model.estimated."
+                      "accuracy.value\""),
+            std::string::npos);
+  EXPECT_NE(text.find("metric=\"performance_estimate.groups.estimated."
+                      "accuracy.upper_95\""),
+            std::string::npos);
 
   Ingest(shifted, /*predictions=*/false, /*outcomes=*/true);
   reply = Metrics(later);
