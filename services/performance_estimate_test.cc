@@ -90,6 +90,7 @@ TEST(PerformanceConfigTest, ShippedPolicyHasP1) {
   EXPECT_EQ(p1->related_elements,
             (std::vector<std::string>{"Q3.4/3.4.a", "Q3.5/3.5.b", "Q4.2"}));
   EXPECT_EQ(p1->ai_act_articles, std::vector<std::string>{"Art. 15"});
+  EXPECT_NE(p1->summary.find("{interval}"), std::string::npos);
   // The shipped defaults: isotonic over 20 bins, no declared level.
   const ModelConfig& model = config.default_model;
   EXPECT_EQ(model.performance_estimation.method,
@@ -117,18 +118,13 @@ class PerformancePipelineTest : public ::testing::Test {
         DeclaredPerformance{PerformanceMetric::kAccuracy, 0.80};
     config_.models.push_back(model);
     config_.accept_undeclared_models = false;
-    // The default policy's P1, over hour-long windows.
-    rules::Rule p1;
-    p1.id = "P1";
-    p1.metric = rules::kDeclaredPerformance;
-    p1.comparison = rules::Comparison::kBelow;
-    p1.warning = rules::Threshold{0, 0.05, std::nullopt, std::nullopt};
-    p1.critical = rules::Threshold{-0.05, 0.01, std::nullopt, std::nullopt};
-    p1.min_labelled = 500;
-    p1.window = absl::Hours(1);
-    p1.element = "Q3.5/3.5.d";
-    p1.ai_act_articles = {"Art. 15"};
-    config_.policy.rules = {p1};
+    // The shipped P1, over hour-long windows.
+    ASSERT_OK_AND_ASSIGN(const ServerConfig defaults, DefaultServerConfig());
+    for (const rules::Rule& rule : defaults.policy.rules) {
+      if (rule.id == "P1") config_.policy.rules = {rule};
+    }
+    ASSERT_EQ(config_.policy.rules.size(), 1u);
+    config_.policy.rules[0].window = absl::Hours(1);
     storage::StateStoreOptions options;
     options.path = dir_.Join("state");
     ASSERT_OK_AND_ASSIGN(store_, storage::StateStore::Open(options));
@@ -285,6 +281,9 @@ TEST_F(PerformancePipelineTest, RuleP1ReadsTheEstimateWhileLabelsAreMissing) {
             std::string::npos)
       << alert.message();
   EXPECT_NE(alert.message().find("standard error"), std::string::npos);
+  EXPECT_NE(alert.summary().find("model credit performs at 0.6"),
+            std::string::npos)
+      << alert.summary();
 
   clock_.Advance(absl::Minutes(1));
   Ingest(shifted, /*predictions=*/false, /*outcomes=*/true);
