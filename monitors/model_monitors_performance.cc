@@ -78,6 +78,18 @@ absl::Status ModelMonitors::PerformanceFromProto(
                      options_.performance_estimate.max_groups,
                      ": state was written under another configuration"));
   }
+  // Its groups must be of attributes this configuration monitors, as the
+  // other monitors' are (attributes_ entries made here and left empty are
+  // dropped by FromProto).
+  for (const auto& [name, groups] :
+       state.performance_estimate().groups_by_attribute()) {
+    if (name.empty() || AttributeFor(name) == nullptr) {
+      return absl::DataLossError(absl::StrCat(
+          "pane state: the performance estimate has attribute '", name,
+          "', which is not monitored: state was written under another "
+          "configuration"));
+    }
+  }
   performance_ = *std::move(monitor);
   return absl::OkStatus();
 }

@@ -70,6 +70,10 @@ TEST(ModelMonitorsPerformanceTest, RoutesScoresAndPairsPerGroup) {
   other.performance_estimate.num_bins = 20;
   EXPECT_EQ(ModelMonitors::Deserialize(bytes, other).status().code(),
             absl::StatusCode::kDataLoss);
+  ModelMonitors::Options race = TenBins();
+  race.group_attributes = {"race"};
+  EXPECT_EQ(ModelMonitors::Deserialize(bytes, race).status().code(),
+            absl::StatusCode::kDataLoss);
   ASSERT_OK_AND_ASSIGN(ModelMonitors twenty, ModelMonitors::Create(other));
   EXPECT_EQ(twenty.Merge(reference).code(), absl::StatusCode::kInvalidArgument);
 
