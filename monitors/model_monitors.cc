@@ -128,6 +128,12 @@ absl::StatusOr<ModelMonitors> ModelMonitors::Create(const Options& options) {
       !s.ok()) {
     return s;
   }
+  if (absl::Status s =
+          PerformanceEstimateMonitor::Create(options.performance_estimate)
+              .status();
+      !s.ok()) {
+    return s;
+  }
   return ModelMonitors(options);
 }
 
@@ -279,6 +285,7 @@ void ModelMonitors::ObservePrediction(const PredictionView& prediction,
   }
   const std::optional<Output> output = OutputOf(prediction);
   if (!output.has_value()) return;
+  ObservePerformance("", "", *output, std::nullopt);
   ForEachGroup(prediction, /*count_missing=*/true,
                [&](absl::string_view name, absl::string_view group) {
                  Attribute* found = AttributeFor(name);
@@ -287,6 +294,7 @@ void ModelMonitors::ObservePrediction(const PredictionView& prediction,
                  if (options_.classes.empty()) {
                    attribute.fairness[0].ObservePrediction(group,
                                                            output->decision);
+                   ObservePerformance(name, group, *output, std::nullopt);
                    return;
                  }
                  for (size_t c = 0; c < attribute.fairness.size(); ++c) {
@@ -334,6 +342,7 @@ void ModelMonitors::ObserveJoined(const PredictionView& prediction,
     }
     calibration_->Observe(*output->probability, label);
   }
+  ObservePerformance("", "", *output, label);
   ForEachGroup(prediction, /*count_missing=*/false,
                [&](absl::string_view name, absl::string_view group) {
                  Attribute* found = AttributeFor(name);
@@ -342,6 +351,7 @@ void ModelMonitors::ObserveJoined(const PredictionView& prediction,
                  if (options_.classes.empty()) {
                    attribute.fairness[0].ObserveOutcome(group, output->decision,
                                                         label);
+                   ObservePerformance(name, group, *output, label);
                  } else {
                    for (size_t c = 0; c < attribute.fairness.size(); ++c) {
                      const int k = static_cast<int>(c);
@@ -369,7 +379,8 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
       a.drift.max_categories != b.drift.max_categories ||
       a.drift.sketch_k != b.drift.sketch_k ||
       a.drift.sketch_exact_capacity != b.drift.sketch_exact_capacity ||
-      a.conformal != b.conformal || a.recommendation != b.recommendation) {
+      a.conformal != b.conformal || a.recommendation != b.recommendation ||
+      !(a.performance_estimate == b.performance_estimate)) {
     const auto describe = [](const Options& o) {
       return absl::StrCat(
           "group_attributes [", absl::StrJoin(o.group_attributes, ", "), "], ",
@@ -429,6 +440,7 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
   }
   errors_.Merge(other.errors_);
   MergeQuality(other);
+  MergePerformance(other);
   return absl::OkStatus();
 }
 
@@ -459,7 +471,7 @@ bool ModelMonitors::empty() const {
   return attributes_.empty() && !calibration_.has_value() && missing_.empty() &&
          drift_.empty() && errors_.count == 0 && !conformal_.has_value() &&
          conformal_by_attribute_.empty() && !recommendation_.has_value() &&
-         !interactions_.has_value();
+         !interactions_.has_value() && !performance_.has_value();
 }
 
 }  // namespace vigie::monitors

@@ -19,6 +19,7 @@
 #include "monitors/fairness.h"
 #include "monitors/item_catalogue.h"
 #include "monitors/item_interactions.h"
+#include "monitors/performance_estimate.h"
 #include "monitors/prediction_view.h"
 #include "monitors/recommendation.h"
 
@@ -117,6 +118,8 @@ class ModelMonitors {
     ConformalMonitor::Options conformal;
     // Options of the RecommendationMonitor.
     RecommendationMonitor::Options recommendation;
+    // Options of the PerformanceEstimateMonitor of a binary model's scores.
+    PerformanceEstimateMonitor::Options performance_estimate;
   };
 
   // kInvalidArgument if `options` is out of range.
@@ -165,6 +168,12 @@ class ModelMonitors {
   // The recommendation lists' monitor; null before the first list.
   const RecommendationMonitor* recommendation() const {
     return recommendation_.has_value() ? &*recommendation_ : nullptr;
+  }
+  // Binary models: the scored predictions and pairs counted for
+  // confidence-based performance estimation, whose Estimate takes the
+  // reference's (performance_estimate.h); null before the first one.
+  const PerformanceEstimateMonitor* performance_estimate() const {
+    return performance_.has_value() ? &*performance_ : nullptr;
   }
   // The feedback CountInteractions counted; null when it counted none.
   const ItemInteractions* interactions() const {
@@ -240,6 +249,15 @@ class ModelMonitors {
   void SnapshotQuality(ModelMetrics& metrics) const;
   void QualityToProto(state::v1::PaneState* state) const;
   absl::Status QualityFromProto(const state::v1::PaneState& state);
+  // The performance estimate's share of each verb
+  // (model_monitors_performance.cc). ObservePerformance takes the outcome
+  // when joined; `attribute` empty is the model.
+  void ObservePerformance(absl::string_view attribute, absl::string_view group,
+                          const Output& output,
+                          const std::optional<bool>& outcome);
+  void MergePerformance(const ModelMonitors& other);
+  void PerformanceToProto(state::v1::PaneState* state) const;
+  absl::Status PerformanceFromProto(const state::v1::PaneState& state);
   std::string ReferenceGroup(const std::string& attribute) const;
   CalibrationMonitor* CalibrationFor(Attribute& attribute,
                                      absl::string_view group);
@@ -268,6 +286,7 @@ class ModelMonitors {
   std::map<std::string, ConformalMonitor, std::less<>> conformal_by_attribute_;
   std::optional<RecommendationMonitor> recommendation_;
   std::optional<ItemInteractions> interactions_;
+  std::optional<PerformanceEstimateMonitor> performance_;
   std::string scratch_;  // Intersection labels, built without allocating.
 };
 

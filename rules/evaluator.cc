@@ -441,6 +441,9 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
       for (Finding& finding : quality) findings.push_back(std::move(finding));
       continue;
     }
+    // Evaluated by the caller, with the model's declared level and its
+    // performance estimate (EvaluatePerformanceRule).
+    if (base.metric == kDeclaredPerformance) continue;
     if (base.metric == kExpectedCalibrationError) {
       Rule rule = policy.Resolve(base, model_id);
       if (!rule.enabled) continue;

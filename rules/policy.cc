@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "rules/performance_rule.h"
 #include "rules/summary.h"
 
 namespace vigie::rules {
@@ -33,7 +34,8 @@ constexpr const char* kMetrics[] = {kEqualizedOddsDifference,
                                     kRecommendationDiversity,
                                     kRecommendationNovelty,
                                     kCatalogueCoverage,
-                                    kExposureGini};
+                                    kExposureGini,
+                                    kDeclaredPerformance};
 
 absl::Status RuleError(absl::string_view id, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("rule ", id, ": ", what));
@@ -288,6 +290,10 @@ absl::Status Rule::Validate() const {
   }
   if (IsConformalMetric(metric) || IsRecommendationMetric(metric)) {
     RETURN_IF_ERROR(ValidateQuality());
+    return ValidateCommon();
+  }
+  if (metric == kDeclaredPerformance) {
+    RETURN_IF_ERROR(ValidatePerformanceRule(*this));
     return ValidateCommon();
   }
   if (IsDriftMetric(metric)) {

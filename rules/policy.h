@@ -103,6 +103,16 @@ inline constexpr const char* kCatalogueCoverage = "catalogue_coverage";
 // - the difference value - baseline of the exposure Gini (comparison
 //   above).
 inline constexpr const char* kExposureGini = "exposure_gini";
+// Rule P1 (rules/performance_rule.h; scope: the model): the binary model's
+// declared performance metric (its ModelConfig declared_performance:
+// accuracy, precision, recall or F1) over the window, realised by its
+// outcomes or, while fewer than min_sample.labelled are joined, estimated
+// from its scores (CBPE), against the declared level; comparison below.
+// A level's value is the change from the declared level (0: below it;
+// -0.05: more than 0.05 below), and its max_p_value the one-sided test
+// that the metric is below it: the upper (1 - max_p_value) bound lies
+// below the declared level.
+inline constexpr const char* kDeclaredPerformance = "declared_performance";
 
 // One of the metric names above.
 bool IsKnownMetric(absl::string_view metric);

@@ -634,6 +634,52 @@ std::string BesideSource(absl::string_view source, const std::string& path) {
 }
 
 // Reads a model's keys over `base` (listed models inherit default_model).
+// performance_estimation and declared_performance (performance_estimate.h).
+absl::Status GetPerformance(const Mapping& m, ModelConfig* model) {
+  // The estimate's groups are bounded as the fairness monitors' are.
+  model->monitors.performance_estimate.max_groups =
+      model->monitors.fairness.max_groups;
+  if (const YAML::Node* v = m.Find("performance_estimation"); v != nullptr) {
+    ASSIGN_OR_RETURN(
+        Mapping p, ReadMapping(m.source, *v, m.Path("performance_estimation"),
+                               {"calibration", "bins", "min_group_reference"}));
+    std::string calibration;
+    RETURN_IF_ERROR(Get(p, "calibration", &calibration));
+    if (!calibration.empty()) {
+      absl::StatusOr<monitors::CalibrationMethod> method =
+          monitors::ParseCalibrationMethod(calibration);
+      if (!method.ok()) {
+        return p.Error(*p.Find("calibration"), "calibration",
+                       method.status().message());
+      }
+      model->performance_estimation.method = *method;
+    }
+    RETURN_IF_ERROR(
+        Get(p, "bins", &model->monitors.performance_estimate.num_bins));
+    RETURN_IF_ERROR(Get(p, "min_group_reference",
+                        &model->performance_estimation.min_group_reference));
+  }
+  if (const YAML::Node* v = m.Find("declared_performance"); v != nullptr) {
+    ASSIGN_OR_RETURN(Mapping d,
+                     ReadMapping(m.source, *v, m.Path("declared_performance"),
+                                 {"metric", "value"}));
+    std::string metric;
+    DeclaredPerformance declared;
+    RETURN_IF_ERROR(Get(d, "metric", &metric));
+    RETURN_IF_ERROR(Get(d, "value", &declared.value));
+    if (d.Find("metric") == nullptr || d.Find("value") == nullptr) {
+      return d.Error(*v, "", "needs both metric and value");
+    }
+    absl::StatusOr<PerformanceMetric> parsed = ParsePerformanceMetric(metric);
+    if (!parsed.ok()) {
+      return d.Error(*d.Find("metric"), "metric", parsed.status().message());
+    }
+    declared.metric = *parsed;
+    model->declared_performance = declared;
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                       const YAML::Node& node, std::string path,
                                       ModelConfig base, bool listed) {
@@ -670,7 +716,9 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                          "serendipity_top_k",
                                          "personalization_sample_size",
                                          "exact_exposure_items",
-                                         "learn_popularity"};
+                                         "learn_popularity",
+                                         "performance_estimation",
+                                         "declared_performance"};
   if (listed) {
     keys.insert(keys.begin(), "id");
     keys.push_back("catalogue_file");
@@ -729,6 +777,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "exact_exposure_items",
                       &model.monitors.recommendation.exact_items));
   RETURN_IF_ERROR(Get(m, "learn_popularity", &model.learn_popularity));
+  RETURN_IF_ERROR(GetPerformance(m, &model));
   RETURN_IF_ERROR(Get(m, "catalogue_file", &model.catalogue_file));
   model.catalogue_file = BesideSource(source, model.catalogue_file);
   RETURN_IF_ERROR(At(m, model.Validate()));

@@ -16,6 +16,7 @@
 #include "monitors/model_monitors.h"
 #include "rules/policy.h"
 #include "services/kafka_ingest.h"
+#include "services/performance_estimate.h"
 #include "sinks/kafka.h"
 
 // The server's configuration and policy, and their YAML form. This is the
@@ -129,6 +130,17 @@ struct ModelConfig {
   // once the window is frozen (YAML: learn_popularity). Needs
   // reference_window. Default: false.
   bool learn_popularity = false;
+  // Binary models' confidence-based performance estimation (YAML
+  // performance_estimation: {calibration: isotonic|histogram, bins: N,
+  // min_group_reference: M}): the calibration map's method (default
+  // isotonic) and the reference pairs a group needs for a map of its own
+  // (default 500); the score bins are monitors.performance_estimate.num_bins
+  // (default 20, range [2, 1000]).
+  monitors::PerformanceEstimateMonitor::EstimateOptions performance_estimation;
+  // The performance the model's owner declared, which rule P1 checks
+  // (YAML declared_performance: {metric: accuracy|precision|recall|f1,
+  // value: X}). Unset: P1 has nothing to check the model against.
+  std::optional<DeclaredPerformance> declared_performance;
 
   // The class labels of a multiclass model; empty for a binary one.
   const std::vector<std::string>& classes() const { return monitors.classes; }

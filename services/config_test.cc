@@ -63,7 +63,7 @@ TEST(ConfigTest, ShippedPolicyParses) {
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
   EXPECT_EQ(policy.evaluation_interval, absl::Minutes(1));
-  ASSERT_THAT(policy.rules, SizeIs(16));
+  ASSERT_THAT(policy.rules, SizeIs(17));
 
   // D1-D4 as REFERENTIAL.md gives them: thresholds, minimum samples,
   // citations.
@@ -381,7 +381,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
   EXPECT_EQ(config.FindModel("other"), nullptr);
   // No policy key: the embedded default policy.
-  EXPECT_THAT(config.policy.rules, SizeIs(16));
+  EXPECT_THAT(config.policy.rules, SizeIs(17));
 }
 
 TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
@@ -389,7 +389,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
-  EXPECT_THAT(config.policy.rules, SizeIs(16));
+  EXPECT_THAT(config.policy.rules, SizeIs(17));
   // The shipped file documents the header's defaults, not other values.
   const ServerConfig defaults;
   EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
@@ -412,7 +412,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
-  EXPECT_THAT(config.policy.rules, SizeIs(16));
+  EXPECT_THAT(config.policy.rules, SizeIs(17));
 }
 
 TEST(ConfigTest, HttpAndMetricsKeys) {

@@ -64,6 +64,23 @@ absl::Status ModelConfig::Validate() const {
   if (absl::Status s = drift.Validate(); !s.ok()) {
     return error("drift: ", s.message());
   }
+  if (absl::Status s = monitors::PerformanceEstimateMonitor::Create(
+                           monitors.performance_estimate)
+                           .status();
+      !s.ok()) {
+    return error("performance_estimation: ", s.message());
+  }
+  if (declared_performance.has_value()) {
+    if (task != "binary") {
+      return error("declared_performance is for binary models; this one is ",
+                   task);
+    }
+    if (!(declared_performance->value > 0 &&
+          declared_performance->value <= 1)) {
+      return error("declared_performance.value must be in (0, 1], got ",
+                   declared_performance->value);
+    }
+  }
   if (absl::Status s = monitors::DriftMonitor::Create(monitors.drift).status();
       !s.ok()) {
     return error("drift: ", s.message());

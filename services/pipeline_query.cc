@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -21,6 +22,7 @@
 #include "rules/evaluator.h"
 #include "rules/quality_rules.h"
 #include "services/pane_exchange.h"
+#include "services/performance_estimate.h"
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
 #include "services/rule_inputs.h"
@@ -376,6 +378,17 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
   if (metrics.recommendation.has_value()) {
     RecommendationToProto(*metrics.recommendation,
                           reply.mutable_recommendation());
+  }
+  // Against the reference's calibration map; the reference and the window
+  // share the configured bins, or the reference would not have loaded.
+  if (absl::StatusOr<std::optional<monitors::PerformanceEstimateMetrics>>
+          estimate = EstimatePerformance(
+              merged, model.reference ? &*model.reference : nullptr,
+              model.config.performance_estimation);
+      estimate.ok() && estimate->has_value()) {
+    PerformanceEstimateToProto(
+        **estimate, model.config.monitors.performance_estimate.num_bins,
+        reply.mutable_performance_estimate());
   }
   if (const std::optional<monitors::ChangeEpisode> episode =
           EpisodeOf(model.counters);

@@ -19,6 +19,7 @@
 #include "rules/evaluator.h"
 #include "rules/quality_rules.h"
 #include "services/pane_exchange.h"
+#include "services/performance_estimate.h"
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
 #include "services/report/report_links.h"
@@ -201,6 +202,12 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
                         reference.has_value() ? &*reference : nullptr, &drift,
                         conformal_model ? &conformal : nullptr,
                         recommender ? &recommendation : nullptr);
+    for (rules::Finding& finding : EvaluatePerformanceRules(
+             policy, model_id, model.config.declared_performance,
+             model.config.performance_estimation, monitors,
+             model.reference.has_value() ? &*model.reference : nullptr)) {
+      findings.push_back(std::move(finding));
+    }
     for (rules::Finding& finding : findings) {
       finding.model_version = model.counters.watermark_model_version();
       evaluated.insert(rules::Fingerprint(finding.rule_id, finding.model_id,

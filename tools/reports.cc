@@ -14,6 +14,7 @@
 #include "proto/alert_names.h"
 #include "tools/drift_reports.h"
 #include "tools/parsing.h"
+#include "tools/performance_report.h"
 #include "tools/printing.h"
 #include "tools/quality_reports.h"
 #include "tools/report_text.h"
@@ -205,6 +206,7 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
     }
   }
   PrintCalibration(reply, out);
+  PrintPerformanceText(reply, out);
   PrintDriftText(reply, out);
   PrintConformalText(reply, out);
   PrintRecommendationText(reply, out);

@@ -305,6 +305,7 @@ std::string RenderReportPage(const ReportData& data) {
       "</p><nav><a href=\"#overview\">overview</a>"
       "<a href=\"#alerts\">alerts</a>"
       "<a href=\"#fairness\">fairness</a>"
+      "<a href=\"#performance\">performance</a>"
       "<a href=\"#calibration\">calibration</a>"
       "<a href=\"#coverage\">coverage</a>"
       "<a href=\"#drift\">drift</a>"
@@ -312,9 +313,9 @@ std::string RenderReportPage(const ReportData& data) {
       "</nav>");
   return Page(absl::StrCat("Vigie: ", data.model_id), header,
               absl::StrCat(OverviewSection(data), AlertsSection(data),
-                           FairnessSection(data), CalibrationSection(data),
-                           CoverageSection(data), DriftSection(data),
-                           RecommendationSection(data)));
+                           FairnessSection(data), PerformanceSection(data),
+                           CalibrationSection(data), CoverageSection(data),
+                           DriftSection(data), RecommendationSection(data)));
 }
 
 std::string RenderIndexPage(const std::vector<std::string>& model_ids,

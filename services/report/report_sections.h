@@ -56,5 +56,8 @@ std::string CalibrationSection(const ReportData& data);
 std::string CoverageSection(const ReportData& data);
 std::string DriftSection(const ReportData& data);
 std::string RecommendationSection(const ReportData& data);
+// Binary models with scores: estimated beside realised performance
+// (report_performance.cc).
+std::string PerformanceSection(const ReportData& data);
 
 }  // namespace vigie::report
