@@ -95,9 +95,48 @@ void Suppress(uint64_t k, vigie::v1::AttributeFairness& attribute) {
   }
 }
 
+void Suppress(uint64_t k, vigie::v1::PerformanceScope& scope) {
+  const bool few_predictions = scope.predictions() < k;
+  const bool few_labels = scope.labelled() < k;
+  if (few_predictions && few_labels) {
+    vigie::v1::PerformanceScope kept;
+    kept.set_attribute(scope.attribute());
+    kept.set_group(scope.group());
+    kept.set_suppressed(true);
+    scope = std::move(kept);
+    return;
+  }
+  if (few_labels && scope.labelled() > 0) {
+    scope.clear_labelled();
+    scope.clear_true_positives();
+    scope.clear_false_positives();
+    scope.clear_true_negatives();
+    scope.clear_false_negatives();
+    scope.clear_realised();
+    scope.set_outcomes_suppressed(true);
+  }
+  if (few_predictions && scope.predictions() > 0) {
+    scope.clear_predictions();
+    scope.clear_positive_decisions();
+    scope.clear_extrapolated();
+    scope.clear_expected_true_positives();
+    scope.clear_expected_false_positives();
+    scope.clear_expected_true_negatives();
+    scope.clear_expected_false_negatives();
+    scope.clear_estimated();
+    scope.set_estimate_suppressed(true);
+  }
+}
+
 }  // namespace
 
 void SuppressSmallGroups(uint64_t k, vigie::v1::GetMetricsReply& reply) {
+  if (reply.has_performance_estimate()) {
+    for (vigie::v1::PerformanceScope& scope :
+         *reply.mutable_performance_estimate()->mutable_groups()) {
+      Suppress(k, scope);
+    }
+  }
   reply.set_min_reported_group_size(k);
   for (vigie::v1::AttributeFairness& attribute : *reply.mutable_fairness()) {
     Suppress(k, attribute);

@@ -143,6 +143,41 @@ TEST(SmallGroupsTest, FewPredictionsButManyOutcomesWithholdsTheSelection) {
   EXPECT_TRUE(late.intervals().contains("true_positive_rate"));
 }
 
+TEST(SmallGroupsTest, PerformanceEstimatesOfSmallGroupsAreWithheld) {
+  vigie::v1::GetMetricsReply reply;
+  vigie::v1::PerformanceEstimate& estimate =
+      *reply.mutable_performance_estimate();
+  estimate.mutable_model()->set_predictions(5);
+  vigie::v1::PerformanceScope& tiny = *estimate.add_groups();
+  tiny.set_attribute("sex");
+  tiny.set_group("x");
+  tiny.set_predictions(4);
+  tiny.set_labelled(2);
+  tiny.mutable_estimated()->mutable_accuracy()->set_value(0.5);
+  vigie::v1::PerformanceScope& unlabelled = *estimate.add_groups();
+  unlabelled.set_group("y");
+  unlabelled.set_predictions(400);
+  unlabelled.set_labelled(3);
+  unlabelled.set_true_positives(3);
+  unlabelled.mutable_estimated()->mutable_accuracy()->set_value(0.8);
+  unlabelled.mutable_realised()->mutable_accuracy()->set_value(1.0);
+  SuppressSmallGroups(10, reply);
+  const vigie::v1::PerformanceScope& x = estimate.groups(0);
+  EXPECT_TRUE(x.suppressed());
+  EXPECT_EQ(x.attribute(), "sex");
+  EXPECT_EQ(x.predictions(), 0u);
+  EXPECT_FALSE(x.has_estimated());
+  const vigie::v1::PerformanceScope& y = estimate.groups(1);
+  EXPECT_TRUE(y.outcomes_suppressed());
+  EXPECT_FALSE(y.estimate_suppressed());
+  EXPECT_EQ(y.predictions(), 400u);
+  EXPECT_EQ(y.estimated().accuracy().value(), 0.8);
+  EXPECT_EQ(y.true_positives(), 0u);
+  EXPECT_FALSE(y.has_realised());
+  // The model's own figures are never withheld.
+  EXPECT_EQ(estimate.model().predictions(), 5u);
+}
+
 TEST(SmallGroupsTest, KOfOneShowsEveryGroup) {
   vigie::v1::GetMetricsReply reply = Reply();
   const std::string before = reply.SerializeAsString();

@@ -58,8 +58,14 @@ void PrintPerformanceText(const v1::GetMetricsReply& reply, std::ostream& out) {
   out << ":\n  model: ";
   PrintScope(pe.model(), out);
   for (const v1::PerformanceScope& g : pe.groups()) {
-    out << "  " << g.attribute() << " = " << g.group()
-        << (g.own_calibration() ? "" : " (the model's calibration)") << ": ";
+    out << "  " << g.attribute() << " = " << g.group();
+    if (g.suppressed()) {
+      // services/small_groups.h: too few to show on its own.
+      out << ": fewer than " << FormatCount(reply.min_reported_group_size())
+          << " predictions, withheld\n";
+      continue;
+    }
+    out << (g.own_calibration() ? "" : " (the model's calibration)") << ": ";
     PrintScope(g, out);
   }
 }

@@ -63,15 +63,21 @@ std::string PerformanceSection(const ReportData& data) {
                     Cell(model.realised(), m), "</td></tr>");
   }
   std::string groups;
+  // Groups below the minimum reported size say so (services/small_groups.h).
+  const std::string fewer = absl::StrCat(
+      "fewer than ", Count(data.current.min_reported_group_size()));
   for (const v1::PerformanceScope& g : pe.groups()) {
-    absl::StrAppend(&groups, "<tr><td>", Escape(g.attribute()), " = ",
-                    Escape(g.group()), g.own_calibration() ? "" : "*",
-                    "</td><td>", Count(g.predictions()), "</td><td>",
-                    Count(g.labelled()), "</td><td>",
-                    Cell(g.estimated(), kMetrics[0]), "</td><td>",
-                    Cell(g.realised(), kMetrics[0]), "</td><td>",
-                    Cell(g.estimated(), kMetrics[3]), "</td><td>",
-                    Cell(g.realised(), kMetrics[3]), "</td></tr>");
+    const bool all = g.suppressed();
+    absl::StrAppend(
+        &groups, "<tr><td>", Escape(g.attribute()), " = ", Escape(g.group()),
+        g.own_calibration() || all ? "" : "*", "</td><td>",
+        all || g.estimate_suppressed() ? fewer : Count(g.predictions()),
+        "</td><td>",
+        all || g.outcomes_suppressed() ? fewer : Count(g.labelled()),
+        "</td><td>", Cell(g.estimated(), kMetrics[0]), "</td><td>",
+        Cell(g.realised(), kMetrics[0]), "</td><td>",
+        Cell(g.estimated(), kMetrics[3]), "</td><td>",
+        Cell(g.realised(), kMetrics[3]), "</td></tr>");
   }
   Line estimated{"accuracy, estimated", {}};
   Line realised{"accuracy, realised", {}};
