@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,25 @@ inline absl::string_view AlertStateName(vigie::v1::AlertState state) {
     default:
       return "unspecified";
   }
+}
+
+// An alert's group samples, as every reader shows them: "f: 520
+// predictions, 130 positives, 360 negatives; x: fewer than 10 predictions"
+// (a group withheld for its size, services/small_groups.h).
+inline std::string AlertSamples(const vigie::v1::Alert& alert) {
+  std::vector<std::string> parts;
+  for (const vigie::v1::GroupSample& s : alert.samples()) {
+    if (s.suppressed()) {
+      parts.push_back(absl::StrCat(s.group(), ": fewer than ",
+                                   alert.min_reported_group_size(),
+                                   " predictions"));
+      continue;
+    }
+    parts.push_back(absl::StrCat(s.group(), ": ", s.predictions(),
+                                 " predictions, ", s.positives(),
+                                 " positives, ", s.negatives(), " negatives"));
+  }
+  return absl::StrJoin(parts, "; ");
 }
 
 // The commitment an alert cites, as every reader shows it:

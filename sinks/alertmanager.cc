@@ -125,13 +125,7 @@ vigie::sinks::v1::AlertmanagerAlert ToAlertmanager(
                          : "deployment",
                      " to ", Rfc3339(FromTimestamp(alert.window().end())));
   }
-  std::vector<std::string> samples;
-  for (const vigie::v1::GroupSample& s : alert.samples()) {
-    samples.push_back(absl::StrCat(
-        s.group(), ": ", s.predictions(), " predictions, ", s.positives(),
-        " positives, ", s.negatives(), " negatives"));
-  }
-  if (!samples.empty()) annotations["samples"] = absl::StrJoin(samples, "; ");
+  if (!alert.samples().empty()) annotations["samples"] = AlertSamples(alert);
   if (!alert.excluded_groups().empty()) {
     annotations["excluded_groups"] =
         absl::StrJoin(alert.excluded_groups(), ", ");

@@ -249,14 +249,7 @@ void PrintAlertsText(const v1::ListAlertsReply& reply, std::ostream& out) {
           << "\n";
     }
     if (!a.samples().empty()) {
-      std::vector<std::string> samples;
-      for (const v1::GroupSample& s : a.samples()) {
-        samples.push_back(absl::StrCat(
-            s.group(), " ", FormatCount(s.predictions()), " predictions, ",
-            FormatCount(s.positives()), " positives, ",
-            FormatCount(s.negatives()), " negatives"));
-      }
-      out << "  samples: " << absl::StrJoin(samples, "; ") << "\n";
+      out << "  samples: " << AlertSamples(a) << "\n";
     }
     if (!a.excluded_groups().empty()) {
       out << "  excluded (too few samples): "

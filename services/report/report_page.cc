@@ -73,11 +73,7 @@ std::string ScopeText(const v1::Alert& alert) {
 }
 
 std::string SampleText(const v1::Alert& alert) {
-  std::vector<std::string> parts;
-  for (const v1::GroupSample& s : alert.samples()) {
-    parts.push_back(absl::StrCat(s.group(), ": ", Count(s.predictions())));
-  }
-  return parts.empty() ? "—" : absl::StrJoin(parts, "; ");
+  return alert.samples().empty() ? "—" : AlertSamples(alert);
 }
 
 std::string AlertRow(const v1::Alert& alert) {
