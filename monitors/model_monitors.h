@@ -17,6 +17,7 @@
 #include "monitors/conformal.h"
 #include "monitors/drift.h"
 #include "monitors/fairness.h"
+#include "monitors/footprint.h"
 #include "monitors/item_catalogue.h"
 #include "monitors/item_interactions.h"
 #include "monitors/prediction_view.h"
@@ -60,6 +61,9 @@ struct ModelMetrics {
   std::map<std::string, ConformalMetrics> conformal_by_attribute;
   // Recommendation lists and their feedback; empty until a list came.
   std::optional<RecommendationMetrics> recommendation;
+  // Energy and carbon of the predictions; empty until one carried a cost
+  // (or, with Options::footprint.declared, until the first prediction).
+  std::optional<FootprintMetrics> footprint;
 };
 
 // The monitors of one model over one pane (or a merge of panes): per group
@@ -117,6 +121,10 @@ class ModelMonitors {
     ConformalMonitor::Options conformal;
     // Options of the RecommendationMonitor.
     RecommendationMonitor::Options recommendation;
+    // How a prediction's cost becomes energy and carbon (footprint.h). Used
+    // when observing only: not part of the state, and free to differ
+    // between merged monitors (a new intensity applies from then on).
+    FootprintCosting footprint;
   };
 
   // kInvalidArgument if `options` is out of range.
@@ -165,6 +173,10 @@ class ModelMonitors {
   // The recommendation lists' monitor; null before the first list.
   const RecommendationMonitor* recommendation() const {
     return recommendation_.has_value() ? &*recommendation_ : nullptr;
+  }
+  // The footprint monitor; null before the first prediction it counted.
+  const FootprintMonitor* footprint() const {
+    return footprint_.has_value() ? &*footprint_ : nullptr;
   }
   // The feedback CountInteractions counted; null when it counted none.
   const ItemInteractions* interactions() const {
@@ -237,6 +249,11 @@ class ModelMonitors {
                        const ItemCatalogue* catalogue);
   // Merge, Snapshot and state of the conformal and recommendation monitors.
   void MergeQuality(const ModelMonitors& other);
+  // The footprint monitor's part of each verb (model_monitors_footprint.cc).
+  void ObserveFootprint(const PredictionView& prediction);
+  void MergeFootprint(const ModelMonitors& other);
+  void FootprintToProto(state::v1::PaneState* state) const;
+  absl::Status FootprintFromProto(const state::v1::PaneState& state);
   void SnapshotQuality(ModelMetrics& metrics) const;
   void QualityToProto(state::v1::PaneState* state) const;
   absl::Status QualityFromProto(const state::v1::PaneState& state);
@@ -268,6 +285,7 @@ class ModelMonitors {
   std::map<std::string, ConformalMonitor, std::less<>> conformal_by_attribute_;
   std::optional<RecommendationMonitor> recommendation_;
   std::optional<ItemInteractions> interactions_;
+  std::optional<FootprintMonitor> footprint_;
   std::string scratch_;  // Intersection labels, built without allocating.
 };
 
