@@ -20,6 +20,7 @@
 #include "rules/alert_tracker.h"
 #include "rules/evaluator.h"
 #include "rules/quality_rules.h"
+#include "services/model_footprint.h"
 #include "services/pane_exchange.h"
 #include "services/pipeline.h"
 #include "services/proto_conversions.h"
@@ -375,6 +376,17 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
   if (metrics.recommendation.has_value()) {
     RecommendationToProto(*metrics.recommendation,
                           reply.mutable_recommendation());
+  }
+  if (metrics.footprint.has_value()) {
+    // The reference's footprint alone: its other metrics are not needed.
+    monitors::ModelMetrics then;
+    if (model.reference.has_value() && model.reference->footprint()) {
+      then.footprint = model.reference->footprint()->Snapshot();
+    }
+    FootprintToProto(
+        *metrics.footprint,
+        FootprintTargets(model.config, &then, ReferenceDescription(model)),
+        reply.mutable_footprint());
   }
   if (const std::optional<monitors::ChangeEpisode> episode =
           EpisodeOf(model.counters);
