@@ -133,6 +133,7 @@ Family FamilyOf(absl::string_view metric) {
       {rules::kRecommendationNovelty, Family::kRecommendation},
       {rules::kCatalogueCoverage, Family::kRecommendation},
       {rules::kExposureGini, Family::kRecommendation},
+      {rules::kFootprintPer1000, Family::kFootprint},
   };
   for (const auto& [name, family] : kFamilies) {
     if (metric == name) return family;
@@ -310,11 +311,12 @@ std::string RenderReportPage(const ReportData& data) {
       "<a href=\"#drift\">drift</a>"
       "<a href=\"#recommendation\">recommendations</a>"
       "</nav>");
-  return Page(absl::StrCat("Vigie: ", data.model_id), header,
-              absl::StrCat(OverviewSection(data), AlertsSection(data),
-                           FairnessSection(data), CalibrationSection(data),
-                           CoverageSection(data), DriftSection(data),
-                           RecommendationSection(data)));
+  return Page(
+      absl::StrCat("Vigie: ", data.model_id), header,
+      absl::StrCat(OverviewSection(data), AlertsSection(data),
+                   FairnessSection(data), CalibrationSection(data),
+                   CoverageSection(data), DriftSection(data),
+                   RecommendationSection(data), FootprintSection(data)));
 }
 
 std::string RenderIndexPage(const std::vector<std::string>& model_ids,

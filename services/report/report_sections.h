@@ -19,7 +19,8 @@ enum class Family {
   kCoverage,
   kDrift,
   kRecommendation,
-  kOther,  // Liveness, and metrics of custom rules.
+  kFootprint,  // Rule E1: energy and carbon.
+  kOther,      // Liveness, and metrics of custom rules.
 };
 Family FamilyOf(absl::string_view metric);
 
@@ -56,5 +57,7 @@ std::string CalibrationSection(const ReportData& data);
 std::string CoverageSection(const ReportData& data);
 std::string DriftSection(const ReportData& data);
 std::string RecommendationSection(const ReportData& data);
+// Empty for a model that never reported a cost (report_footprint.cc).
+std::string FootprintSection(const ReportData& data);
 
 }  // namespace vigie::report
