@@ -4,6 +4,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <iterator>
 #include <optional>
 #include <string>
 
@@ -52,8 +53,13 @@ void PerThousand(uint64_t n, double sum, double squares,
 }  // namespace
 
 std::optional<double> CarbonIntensity::At(absl::Time time) const {
-  for (const Dated& period : dated) {
-    if (time >= period.start && time < period.end) return period.grams_per_kwh;
+  // The last period starting at or before `time`: the only one that may
+  // hold it, since they are in order and do not overlap.
+  const auto after = std::upper_bound(
+      dated.begin(), dated.end(), time,
+      [](absl::Time t, const Dated& period) { return t < period.start; });
+  if (after != dated.begin() && time < std::prev(after)->end) {
+    return std::prev(after)->grams_per_kwh;
   }
   if (!daily.empty()) {
     // ToUnixSeconds rounds towards the infinite past, and the modulo is
@@ -77,12 +83,11 @@ absl::Status CarbonIntensity::Validate() const {
   }
   for (size_t i = 0; i < daily.size(); ++i) {
     const Daily& d = daily[i];
-    const std::string where =
-        absl::StrCat("carbon_intensity_schedule[", i, "] (hours ", d.from_hour,
-                     " to ", d.to_hour, ")");
+    const std::string where = absl::StrCat("carbon_intensity_schedule: hours ",
+                                           d.from_hour, " to ", d.to_hour);
     if (d.from_hour < 0 || d.to_hour > 24 || d.from_hour >= d.to_hour) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": hours must satisfy 0 <= from_hour < to_hour <= 24"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ": must satisfy 0 <= from_hour < to_hour <= 24"));
     }
     if (!ValidIntensity(d.grams_per_kwh)) {
       return absl::InvalidArgumentError(
@@ -91,16 +96,22 @@ absl::Status CarbonIntensity::Validate() const {
     }
     for (size_t j = 0; j < i; ++j) {
       if (daily[j].from_hour < d.to_hour && d.from_hour < daily[j].to_hour) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, " overlaps carbon_intensity_schedule[", j, "]"));
+        return absl::InvalidArgumentError(
+            absl::StrCat(where, " overlap hours ", daily[j].from_hour, " to ",
+                         daily[j].to_hour));
       }
     }
   }
+  if (dated.size() > kMaxDatedPeriods) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("carbon_intensity_schedule has ", dated.size(),
+                     " dated periods, at most ", kMaxDatedPeriods));
+  }
   for (size_t i = 0; i < dated.size(); ++i) {
     const Dated& d = dated[i];
-    const std::string where = absl::StrCat(
-        "carbon_intensity_schedule[", i, "] (", absl::FormatTime(d.start),
-        " to ", absl::FormatTime(d.end), ")");
+    const std::string where = absl::StrCat("carbon_intensity_schedule: period ",
+                                           absl::FormatTime(d.start), " to ",
+                                           absl::FormatTime(d.end));
     if (!(d.start < d.end)) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": start must be before end"));
@@ -110,11 +121,13 @@ absl::Status CarbonIntensity::Validate() const {
           absl::StrCat(where, ": intensity must be a finite number >= 0, got ",
                        d.grams_per_kwh));
     }
-    for (size_t j = 0; j < i; ++j) {
-      if (dated[j].start < d.end && d.start < dated[j].end) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            where, " overlaps another dated period of the schedule"));
-      }
+    if (i > 0 && d.start < dated[i - 1].end) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          where,
+          dated[i - 1].start < d.start
+              ? " overlaps the period before it"
+              : " starts before the period before it: give dated periods "
+                "in time order"));
     }
   }
   return absl::OkStatus();

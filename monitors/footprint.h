@@ -43,14 +43,20 @@ struct CarbonIntensity {
   };
   std::optional<double> constant;
   std::vector<Daily> daily;  // Not overlapping.
-  std::vector<Dated> dated;  // Not overlapping.
+  // In time order, not overlapping, at most kMaxDatedPeriods (a decade of
+  // hourly values): a grid operator's series can be long, so At() finds a
+  // period by binary search.
+  std::vector<Dated> dated;
+  static constexpr size_t kMaxDatedPeriods = 100'000;
 
   // The intensity at `time`: the dated period holding it, else the daily
-  // hours holding it, else the constant; empty when none does. O(periods).
+  // hours holding it, else the constant; empty when none does. O(log dated
+  // + daily).
   std::optional<double> At(absl::Time time) const;
   // kInvalidArgument naming the period for a negative or non-finite
   // intensity, hours out of [0, 24] or empty, periods ending before they
-  // start, or overlapping ones.
+  // start, overlapping ones, dated periods out of time order or too many.
+  // O(daily^2 + dated).
   absl::Status Validate() const;
   bool empty() const { return !constant && daily.empty() && dated.empty(); }
   bool operator==(const CarbonIntensity&) const = default;
@@ -59,10 +65,6 @@ struct CarbonIntensity {
 // How a prediction's cost becomes energy and carbon: the model's declared
 // grid intensity and the mean power of its hardware classes.
 struct FootprintCosting {
-  // True: every prediction is counted even before one carries a cost (the
-  // model declares a footprint configuration), so that cost_coverage is
-  // exact. False: the monitor starts with the first costed prediction.
-  bool declared = false;
   CarbonIntensity carbon_intensity;
   // Mean power draw while serving one prediction, in watts, by hardware
   // class: a prediction with a latency and no energy used latency x power.

@@ -6,6 +6,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -97,6 +98,34 @@ TEST(FootprintMonitorTest, DatedPeriodsComeBeforeDailyHours) {
   EXPECT_EQ(intensity.At(kMidnight + absl::Hours(1)), 100);
   CarbonIntensity none;
   EXPECT_EQ(none.At(kMidnight), std::nullopt);
+}
+
+TEST(FootprintMonitorTest, ALongDatedSeriesIsSearchedAsScanned) {
+  // A week of hourly intensities with gaps, against a linear scan.
+  CarbonIntensity intensity;
+  intensity.constant = 999;
+  for (int h = 0; h < 24 * 7; ++h) {
+    if (h % 5 == 3) continue;  // A gap: the constant applies.
+    intensity.dated.push_back({kMidnight + absl::Hours(h),
+                               kMidnight + absl::Hours(h + 1),
+                               static_cast<double>(h)});
+  }
+  ASSERT_OK(intensity.Validate());
+  for (int minutes = -90; minutes < 24 * 7 * 60 + 90; minutes += 7) {
+    const absl::Time t = kMidnight + absl::Minutes(minutes);
+    std::optional<double> scanned = 999;
+    for (const CarbonIntensity::Dated& d : intensity.dated) {
+      if (t >= d.start && t < d.end) scanned = d.grams_per_kwh;
+    }
+    EXPECT_EQ(intensity.At(t), scanned) << minutes;
+  }
+  // Out of order is refused, as is an overlap.
+  std::swap(intensity.dated[0], intensity.dated[1]);
+  EXPECT_NE(intensity.Validate().message().find("time order"),
+            std::string::npos);
+  std::swap(intensity.dated[0], intensity.dated[1]);
+  intensity.dated[1].start -= absl::Minutes(1);
+  EXPECT_NE(intensity.Validate().message().find("overlaps"), std::string::npos);
 }
 
 TEST(FootprintMonitorTest, CostOfLatencyIsLatencyTimesDeclaredPower) {
@@ -251,7 +280,8 @@ TEST(FootprintMonitorTest, ValidateNamesTheBadPeriod) {
   EXPECT_OK(costing.Validate());
   costing.carbon_intensity.daily = {{0, 8, 20}, {6, 12, 30}};
   EXPECT_EQ(costing.Validate().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(costing.Validate().message().find("overlaps"), std::string::npos);
+  EXPECT_NE(costing.Validate().message().find("overlap hours 0 to 8"),
+            std::string::npos);
   costing.carbon_intensity.daily = {{5, 5, 20}};
   EXPECT_EQ(costing.Validate().code(), absl::StatusCode::kInvalidArgument);
   costing.carbon_intensity.daily = {{0, 25, 20}};

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -62,7 +63,7 @@ struct ModelMetrics {
   // Recommendation lists and their feedback; empty until a list came.
   std::optional<RecommendationMetrics> recommendation;
   // Energy and carbon of the predictions; empty until one carried a cost
-  // (or, with Options::footprint.declared, until the first prediction).
+  // (or, with Options::footprint set, until the first prediction).
   std::optional<FootprintMetrics> footprint;
 };
 
@@ -121,10 +122,15 @@ class ModelMonitors {
     ConformalMonitor::Options conformal;
     // Options of the RecommendationMonitor.
     RecommendationMonitor::Options recommendation;
-    // How a prediction's cost becomes energy and carbon (footprint.h). Used
-    // when observing only: not part of the state, and free to differ
-    // between merged monitors (a new intensity applies from then on).
-    FootprintCosting footprint;
+    // How a prediction's cost becomes energy and carbon (footprint.h): the
+    // model's declared footprint. Set, every prediction is counted from the
+    // first (so that cost coverage is exact); null, predictions are counted
+    // from the first that carries an energy, with neither carbon nor
+    // latency estimates. Shared and immutable, since every pane of a model
+    // holds its options and a dated intensity series may be long. Used when
+    // observing only: not part of the state, and free to differ between
+    // merged monitors (a new intensity applies from then on).
+    std::shared_ptr<const FootprintCosting> footprint;
   };
 
   // kInvalidArgument if `options` is out of range.

@@ -14,13 +14,19 @@
 namespace vigie::monitors {
 
 void ModelMonitors::ObserveFootprint(const PredictionView& prediction) {
-  const FootprintCost cost = CostOf(prediction, options_.footprint);
+  const FootprintCosting* costing = options_.footprint.get();
   // Created with the first costed prediction unless the model declares a
-  // footprint, so that the panes of models that report no cost carry none.
+  // footprint, so that the panes of models that report no cost carry none
+  // (and their predictions cost a test or two here).
+  if (!footprint_.has_value() && costing == nullptr &&
+      !prediction.energy_joules.has_value()) {
+    return;
+  }
+  const FootprintCost cost = costing != nullptr
+                                 ? CostOf(prediction, *costing)
+                                 : CostOf(prediction, FootprintCosting());
   if (!footprint_.has_value()) {
-    if (!options_.footprint.declared && !cost.energy_joules.has_value()) {
-      return;
-    }
+    if (costing == nullptr && !cost.energy_joules.has_value()) return;
     footprint_.emplace();
   }
   footprint_->Observe(cost);

@@ -3,6 +3,7 @@
 // the events it made: kWh = J / 3.6e6, carbon = kWh x intensity.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/time/time.h"
@@ -24,22 +25,37 @@ v1::Prediction Scored(double score, int64_t seconds) {
 }
 
 ModelMonitors::Options Costing() {
+  FootprintCosting costing;
+  costing.carbon_intensity.constant = 300;
+  costing.hardware_power_watts = {{"gpu", 250}};
   ModelMonitors::Options options;
-  options.footprint.carbon_intensity.constant = 300;
-  options.footprint.hardware_power_watts = {{"gpu", 250}};
+  options.footprint = std::make_shared<const FootprintCosting>(costing);
   return options;
 }
 
 TEST(ModelMonitorsFootprintTest, NoCostNoFootprint) {
   ASSERT_OK_AND_ASSIGN(ModelMonitors monitors, ModelMonitors::Create({}));
   monitors.ObservePrediction(Scored(0.7, 0));
+  // A latency without a declared power is no cost either.
+  v1::Prediction slow = Scored(0.7, 1);
+  slow.set_latency_seconds(0.5);
+  slow.set_hardware_class("gpu");
+  monitors.ObservePrediction(slow);
   EXPECT_EQ(monitors.footprint(), nullptr);
   EXPECT_FALSE(monitors.Snapshot().footprint.has_value());
+  // Without a declared footprint, counting starts at the first energy.
+  v1::Prediction costed = Scored(0.7, 2);
+  costed.set_energy_joules(4);
+  monitors.ObservePrediction(costed);
+  monitors.ObservePrediction(Scored(0.7, 3));
+  const FootprintMetrics m = *monitors.Snapshot().footprint;
+  EXPECT_EQ(m.predictions, 2u);
+  EXPECT_EQ(m.costed, 1u);
+  EXPECT_EQ(m.carbon_costed, 0u);  // No intensity declared.
 }
 
 TEST(ModelMonitorsFootprintTest, DeclaredFootprintCountsEveryPrediction) {
-  ModelMonitors::Options options = Costing();
-  options.footprint.declared = true;
+  const ModelMonitors::Options options = Costing();
   ASSERT_OK_AND_ASSIGN(ModelMonitors monitors, ModelMonitors::Create(options));
   monitors.ObservePrediction(Scored(0.7, 0));
   v1::Prediction costed = Scored(0.2, 10);

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -705,8 +706,10 @@ absl::Status ReadFootprint(const Mapping& model_keys, ModelConfig* model) {
                    "hardware_power_watts", "baseline_energy_per_1000",
                    "baseline_carbon_per_1000", "energy_budget_per_1000",
                    "carbon_budget_per_1000"}));
-  monitors::FootprintCosting& costing = model->monitors.footprint;
-  costing.declared = true;
+  // Over the inherited one, if any; shared by every pane once read.
+  monitors::FootprintCosting costing = model->monitors.footprint != nullptr
+                                           ? *model->monitors.footprint
+                                           : monitors::FootprintCosting();
   RETURN_IF_ERROR(
       Get(m, "carbon_intensity", &costing.carbon_intensity.constant));
   ModelConfig::Footprint& targets = model->footprint;
@@ -739,10 +742,18 @@ absl::Status ReadFootprint(const Mapping& model_keys, ModelConfig* model) {
     costing.carbon_intensity.daily.clear();
     costing.carbon_intensity.dated.clear();
   }
-  return ForEach(
+  RETURN_IF_ERROR(ForEach(
       m, "carbon_intensity_schedule", [&](const YAML::Node& item, size_t i) {
         return ReadIntensityPeriod(m, item, i, &costing.carbon_intensity);
-      });
+      }));
+  // In time order, as CarbonIntensity wants them, whatever the file's.
+  std::vector<monitors::CarbonIntensity::Dated>& dated =
+      costing.carbon_intensity.dated;
+  std::sort(dated.begin(), dated.end(),
+            [](const auto& a, const auto& b) { return a.start < b.start; });
+  model->monitors.footprint =
+      std::make_shared<const monitors::FootprintCosting>(std::move(costing));
+  return absl::OkStatus();
 }
 
 // Reads a model's keys over `base` (listed models inherit default_model).

@@ -62,7 +62,10 @@ absl::Status ModelConfig::Validate() const {
         "\"recommendation\", got \"",
         task, "\"");
   }
-  if (absl::Status s = monitors.footprint.Validate(); !s.ok()) {
+  if (absl::Status s = monitors.footprint != nullptr
+                           ? monitors.footprint->Validate()
+                           : absl::OkStatus();
+      !s.ok()) {
     return error("footprint: ", s.message());
   }
   if (absl::Status s = footprint.Validate(); !s.ok()) {

@@ -320,8 +320,9 @@ std::optional<EventRejection> CheckCost(const ModelConfig& model,
     }
   }
   if (p.has_latency_seconds() && !p.has_energy_joules() &&
-      !model.monitors.footprint.hardware_power_watts.contains(
-          p.hardware_class())) {
+      (model.monitors.footprint == nullptr ||
+       !model.monitors.footprint->hardware_power_watts.contains(
+           p.hardware_class()))) {
     return Reject(
         vigie::v1::REJECT_REASON_INVALID_COST,
         p.hardware_class().empty()

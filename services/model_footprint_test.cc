@@ -43,6 +43,8 @@ TEST(FootprintConfigTest, FootprintKeys) {
           "      carbon_intensity: 56\n"
           "      carbon_intensity_schedule:\n"
           "        - {from_hour: 0, to_hour: 6, intensity: 30}\n"
+          "        - {start: \"2026-01-06T00:00:00Z\",\n"
+          "           end: \"2026-01-07T00:00:00Z\", intensity: 90}\n"
           "        - {start: \"2026-01-05T00:00:00Z\",\n"
           "           end: \"2026-01-06T00:00:00Z\", intensity: 80}\n"
           "      hardware_power_watts: {cpu-small: 35, gpu-a100: 400}\n"
@@ -50,12 +52,14 @@ TEST(FootprintConfigTest, FootprintKeys) {
           "      carbon_budget_per_1000: 0.12\n",
           "vigie.yaml"));
   const ModelConfig& model = config.models[0];
-  const monitors::FootprintCosting& costing = model.monitors.footprint;
-  EXPECT_TRUE(costing.declared);
+  ASSERT_NE(model.monitors.footprint, nullptr);
+  const monitors::FootprintCosting& costing = *model.monitors.footprint;
   EXPECT_EQ(costing.carbon_intensity.constant, 56);
   ASSERT_EQ(costing.carbon_intensity.daily.size(), 1u);
   EXPECT_EQ(costing.carbon_intensity.daily[0].to_hour, 6);
-  ASSERT_EQ(costing.carbon_intensity.dated.size(), 1u);
+  // Dated periods sorted into time order.
+  ASSERT_EQ(costing.carbon_intensity.dated.size(), 2u);
+  EXPECT_EQ(costing.carbon_intensity.dated[1].grams_per_kwh, 90);
   EXPECT_EQ(costing.carbon_intensity.dated[0].start,
             absl::FromUnixSeconds(kT0));
   EXPECT_EQ(costing.hardware_power_watts.at("gpu-a100"), 400);
@@ -65,7 +69,7 @@ TEST(FootprintConfigTest, FootprintKeys) {
   // Without the key: nothing declared.
   ASSERT_OK_AND_ASSIGN(ServerConfig plain,
                        ParseServerConfig("models: [{id: m}]\n", "v.yaml"));
-  EXPECT_FALSE(plain.models[0].monitors.footprint.declared);
+  EXPECT_EQ(plain.models[0].monitors.footprint, nullptr);
 }
 
 TEST(FootprintConfigTest, ErrorsNameTheKey) {
@@ -87,7 +91,7 @@ TEST(FootprintConfigTest, ErrorsNameTheKey) {
   EXPECT_THAT(error("      carbon_intensity_schedule:\n"
                     "        - {from_hour: 0, to_hour: 8, intensity: 1}\n"
                     "        - {from_hour: 6, to_hour: 9, intensity: 1}\n"),
-              HasSubstr("overlaps"));
+              HasSubstr("hours 6 to 9 overlap hours 0 to 8"));
   EXPECT_THAT(error("      carbon_intensity_schedule:\n"
                     "        - {from_hour: 0, start: \"2026-01-05T00:00:00Z\","
                     " intensity: 1}\n"),
@@ -107,7 +111,10 @@ TEST(FootprintConfigTest, ErrorsNameTheKey) {
 ModelConfig Costed() {
   ModelConfig model;
   model.id = "credit";
-  model.monitors.footprint.hardware_power_watts = {{"gpu", 300}};
+  monitors::FootprintCosting costing;
+  costing.hardware_power_watts = {{"gpu", 300}};
+  model.monitors.footprint =
+      std::make_shared<const monitors::FootprintCosting>(costing);
   return model;
 }
 
@@ -195,11 +202,13 @@ class FootprintPipelineTest : public ::testing::Test {
     model.pane_length = absl::Hours(1);
     model.label_delay = absl::Hours(24);
     model.monitors.group_attributes = {"sex"};
-    model.monitors.footprint.declared = true;
-    model.monitors.footprint.carbon_intensity.constant = 50;
+    monitors::FootprintCosting costing;
+    costing.carbon_intensity.constant = 50;
     // Cleaner from 00:00 to 01:00 UTC.
-    model.monitors.footprint.carbon_intensity.daily = {{0, 1, 20}};
-    model.monitors.footprint.hardware_power_watts = {{"gpu", 250}};
+    costing.carbon_intensity.daily = {{0, 1, 20}};
+    costing.hardware_power_watts = {{"gpu", 250}};
+    model.monitors.footprint =
+        std::make_shared<const monitors::FootprintCosting>(costing);
     config_.models.push_back(model);
     config_.accept_undeclared_models = false;
     config_.policy.rules = {E1()};
