@@ -107,10 +107,12 @@ std::string Chart(const ReportData& data, const Quantity& q) {
 
 }  // namespace
 
+bool HasFootprint(const ReportData& data) {
+  return data.current.has_footprint() || data.all.has_footprint();
+}
+
 std::string FootprintSection(const ReportData& data) {
-  if (!data.current.has_footprint() && !data.all.has_footprint()) {
-    return "";  // The model reports no costs: nothing to say.
-  }
+  if (!HasFootprint(data)) return "";  // No cost reported: nothing to say.
   const auto alerts = OpenAlerts(data, Family::kFootprint);
   const v1::Footprint& f = data.current.footprint();
   std::string body;

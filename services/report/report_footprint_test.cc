@@ -64,12 +64,15 @@ TEST(FootprintSectionTest, FiguresAgainstBaselineAndBudget) {
   EXPECT_THAT(page, HasSubstr("(declared)"));
   EXPECT_NE(page.find("<b>E1</b>", section), std::string::npos);
   EXPECT_THAT(page, HasSubstr("energy per 1,000 predictions over time"));
+  EXPECT_THAT(page, HasSubstr("<a href=\"#footprint\">energy</a>"));
 }
 
 TEST(FootprintSectionTest, AbsentForAModelWithoutCosts) {
   ReportData data;
   data.model_id = "plain";
-  EXPECT_THAT(RenderReportPage(data), Not(HasSubstr("id=\"footprint\"")));
+  const std::string page = RenderReportPage(data);
+  EXPECT_THAT(page, Not(HasSubstr("id=\"footprint\"")));
+  EXPECT_THAT(page, Not(HasSubstr("href=\"#footprint\"")));
 }
 
 }  // namespace

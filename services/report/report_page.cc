@@ -309,8 +309,8 @@ std::string RenderReportPage(const ReportData& data) {
       "<a href=\"#calibration\">calibration</a>"
       "<a href=\"#coverage\">coverage</a>"
       "<a href=\"#drift\">drift</a>"
-      "<a href=\"#recommendation\">recommendations</a>"
-      "</nav>");
+      "<a href=\"#recommendation\">recommendations</a>",
+      HasFootprint(data) ? "<a href=\"#footprint\">energy</a>" : "", "</nav>");
   return Page(
       absl::StrCat("Vigie: ", data.model_id), header,
       absl::StrCat(OverviewSection(data), AlertsSection(data),

@@ -57,7 +57,9 @@ std::string CalibrationSection(const ReportData& data);
 std::string CoverageSection(const ReportData& data);
 std::string DriftSection(const ReportData& data);
 std::string RecommendationSection(const ReportData& data);
-// Empty for a model that never reported a cost (report_footprint.cc).
+// Whether the model ever reported a cost: else its page has no footprint
+// section (report_footprint.cc), and FootprintSection is empty.
+bool HasFootprint(const ReportData& data);
 std::string FootprintSection(const ReportData& data);
 
 }  // namespace vigie::report
