@@ -279,6 +279,7 @@ void ModelMonitors::ObservePrediction(const v1::Prediction& prediction) {
 void ModelMonitors::ObservePrediction(const PredictionView& prediction,
                                       const ItemCatalogue* catalogue) {
   drift_.ObservePrediction(prediction);
+  ObserveFootprint(prediction);
   if (prediction.output == PredictionView::Output::kRecommendation) {
     ObserveList(prediction, catalogue);
     return;
@@ -441,6 +442,7 @@ absl::Status ModelMonitors::Merge(const ModelMonitors& other) {
   errors_.Merge(other.errors_);
   MergeQuality(other);
   MergePerformance(other);
+  MergeFootprint(other);
   return absl::OkStatus();
 }
 
@@ -462,6 +464,7 @@ ModelMetrics ModelMonitors::Snapshot() const {
   if (calibration_.has_value()) metrics.calibration = calibration_->Snapshot();
   metrics.missing = missing_;
   SnapshotQuality(metrics);
+  if (footprint_.has_value()) metrics.footprint = footprint_->Snapshot();
   return metrics;
 }
 
@@ -471,7 +474,8 @@ bool ModelMonitors::empty() const {
   return attributes_.empty() && !calibration_.has_value() && missing_.empty() &&
          drift_.empty() && errors_.count == 0 && !conformal_.has_value() &&
          conformal_by_attribute_.empty() && !recommendation_.has_value() &&
-         !interactions_.has_value() && !performance_.has_value();
+         !interactions_.has_value() && !performance_.has_value() &&
+         !footprint_.has_value();
 }
 
 }  // namespace vigie::monitors

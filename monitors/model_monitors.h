@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "monitors/conformal.h"
 #include "monitors/drift.h"
 #include "monitors/fairness.h"
+#include "monitors/footprint.h"
 #include "monitors/item_catalogue.h"
 #include "monitors/item_interactions.h"
 #include "monitors/performance_estimate.h"
@@ -61,6 +63,9 @@ struct ModelMetrics {
   std::map<std::string, ConformalMetrics> conformal_by_attribute;
   // Recommendation lists and their feedback; empty until a list came.
   std::optional<RecommendationMetrics> recommendation;
+  // Energy and carbon of the predictions; empty until one carried a cost
+  // (or, with Options::footprint set, until the first prediction).
+  std::optional<FootprintMetrics> footprint;
 };
 
 // The monitors of one model over one pane (or a merge of panes): per group
@@ -120,6 +125,15 @@ class ModelMonitors {
     RecommendationMonitor::Options recommendation;
     // Options of the PerformanceEstimateMonitor of a binary model's scores.
     PerformanceEstimateMonitor::Options performance_estimate;
+    // How a prediction's cost becomes energy and carbon (footprint.h): the
+    // model's declared footprint. Set, every prediction is counted from the
+    // first (so that cost coverage is exact); null, predictions are counted
+    // from the first that carries an energy, with neither carbon nor
+    // latency estimates. Shared and immutable, since every pane of a model
+    // holds its options and a dated intensity series may be long. Used when
+    // observing only: not part of the state, and free to differ between
+    // merged monitors (a new intensity applies from then on).
+    std::shared_ptr<const FootprintCosting> footprint;
   };
 
   // kInvalidArgument if `options` is out of range.
@@ -174,6 +188,10 @@ class ModelMonitors {
   // reference's (performance_estimate.h); null before the first one.
   const PerformanceEstimateMonitor* performance_estimate() const {
     return performance_.has_value() ? &*performance_ : nullptr;
+  }
+  // The footprint monitor; null before the first prediction it counted.
+  const FootprintMonitor* footprint() const {
+    return footprint_.has_value() ? &*footprint_ : nullptr;
   }
   // The feedback CountInteractions counted; null when it counted none.
   const ItemInteractions* interactions() const {
@@ -246,6 +264,11 @@ class ModelMonitors {
                        const ItemCatalogue* catalogue);
   // Merge, Snapshot and state of the conformal and recommendation monitors.
   void MergeQuality(const ModelMonitors& other);
+  // The footprint monitor's part of each verb (model_monitors_footprint.cc).
+  void ObserveFootprint(const PredictionView& prediction);
+  void MergeFootprint(const ModelMonitors& other);
+  void FootprintToProto(state::v1::PaneState* state) const;
+  absl::Status FootprintFromProto(const state::v1::PaneState& state);
   void SnapshotQuality(ModelMetrics& metrics) const;
   void QualityToProto(state::v1::PaneState* state) const;
   absl::Status QualityFromProto(const state::v1::PaneState& state);
@@ -287,6 +310,7 @@ class ModelMonitors {
   std::optional<RecommendationMonitor> recommendation_;
   std::optional<ItemInteractions> interactions_;
   std::optional<PerformanceEstimateMonitor> performance_;
+  std::optional<FootprintMonitor> footprint_;
   std::string scratch_;  // Intersection labels, built without allocating.
 };
 

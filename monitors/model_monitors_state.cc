@@ -97,6 +97,7 @@ void ModelMonitors::ToProto(state::v1::PaneState* state) const {
   if (errors_.count > 0) errors_.ToProto(state->mutable_errors());
   QualityToProto(state);
   PerformanceToProto(state);
+  FootprintToProto(state);
 }
 
 std::string ModelMonitors::Serialize() const {
@@ -207,6 +208,7 @@ absl::Status ModelMonitors::FromProto(const state::v1::PaneState& state) {
   }
   if (absl::Status s = QualityFromProto(state); !s.ok()) return s;
   if (absl::Status s = PerformanceFromProto(state); !s.ok()) return s;
+  if (absl::Status s = FootprintFromProto(state); !s.ok()) return s;
   for (const auto& [name, count] : state.missing_by_attribute()) {
     // Missing attributes are only counted for listed attributes and for
     // intersections.

@@ -91,6 +91,9 @@ constexpr int kMulticlass = 7;
 constexpr int kRecommendation = 8;
 constexpr int kGroups = 9;
 constexpr int kFeatures = 10;
+constexpr int kEnergyJoules = 11;
+constexpr int kLatencySeconds = 12;
+constexpr int kHardwareClass = 13;
 
 absl::Status Malformed(absl::string_view what) {
   return absl::DataLossError(
@@ -163,6 +166,13 @@ PredictionView PredictionView::Of(const vigie::v1::Prediction& prediction) {
     default:
       break;
   }
+  if (prediction.has_energy_joules()) {
+    view.energy_joules = prediction.energy_joules();
+  }
+  if (prediction.has_latency_seconds()) {
+    view.latency_seconds = prediction.latency_seconds();
+  }
+  view.hardware_class = prediction.hardware_class();
   for (const auto& [name, value] : prediction.groups()) {
     view.groups.emplace_back(name, value);
   }
@@ -209,8 +219,21 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
   };
   FieldReader field(bytes);
   while (field.Next()) {
+    // The cost's numbers are the only fields read that are not
+    // length-delimited.
+    if (Is(field, kEnergyJoules, FieldReader::kFixed64)) {
+      view.energy_joules = field.fixed64_double();
+      continue;
+    }
+    if (Is(field, kLatencySeconds, FieldReader::kFixed64)) {
+      view.latency_seconds = field.fixed64_double();
+      continue;
+    }
     if (field.wire_type() != FieldReader::kLengthDelimited) continue;
     switch (field.number()) {
+      case kHardwareClass:
+        view.hardware_class = field.bytes();
+        break;
       case kEventTime: {
         FieldReader time(field.bytes());
         while (time.Next()) {

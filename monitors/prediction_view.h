@@ -60,6 +60,11 @@ struct PredictionView {
   // Recommendation: the items, best first, and the user.
   absl::InlinedVector<absl::string_view, 10> items;
   absl::string_view user_id;
+  // What the prediction cost, as given (monitors/footprint.h reads it):
+  // its energy in joules, its latency in seconds and its hardware class.
+  std::optional<double> energy_joules;
+  std::optional<double> latency_seconds;
+  absl::string_view hardware_class;
   // Group attributes (name, value), sorted by name, one per name: the last
   // given, as a protobuf map keeps it.
   absl::InlinedVector<std::pair<absl::string_view, absl::string_view>, 6>

@@ -60,6 +60,9 @@ void ExpectSame(const PredictionView& got, const PredictionView& want) {
   EXPECT_EQ(got.prediction_set, want.prediction_set);
   EXPECT_EQ(got.items, want.items);
   EXPECT_EQ(got.user_id, want.user_id);
+  EXPECT_EQ(got.energy_joules, want.energy_joules);
+  EXPECT_EQ(got.latency_seconds, want.latency_seconds);
+  EXPECT_EQ(got.hardware_class, want.hardware_class);
   ASSERT_EQ(got.groups.size(), want.groups.size());
   for (size_t i = 0; i < got.groups.size(); ++i) {
     EXPECT_EQ(got.groups[i], want.groups[i]) << i;
@@ -164,7 +167,7 @@ TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
     const int fields = static_cast<int>(rng() % 10);
     for (int f = 0; f < fields; ++f) {
       std::string inner;
-      switch (rng() % 13) {
+      switch (rng() % 14) {
         case 0:
           Bytes(&bytes, 1, "credit");
           break;
@@ -245,8 +248,16 @@ TEST(PredictionViewTest, DecodeAgreesWithProtobufOnRandomWireBytes) {
           if (rng() % 6) Bytes(&inner, 2, pick(labels));
           Bytes(&bytes, 9, inner);
           break;
+        case 13:
+          // The cost: energy, latency, hardware class, each maybe twice,
+          // and a latency of the wrong wire type (an unknown field).
+          if (rng() % 2) Double(&bytes, 11, static_cast<double>(rng() % 9));
+          if (rng() % 2) Double(&bytes, 12, static_cast<double>(rng() % 5));
+          if (rng() % 2) Bytes(&bytes, 13, pick(labels));
+          if (rng() % 4 == 0) VarintField(&bytes, 12, rng());
+          break;
         default:
-          VarintField(&bytes, 12, rng());  // Unknown to the schema.
+          VarintField(&bytes, 99, rng());  // Unknown to the schema.
           break;
       }
     }
@@ -324,4 +335,28 @@ TEST(PredictionViewTest, DecodeRejectsMalformedBytesWithoutCrashing) {
 }
 
 }  // namespace
+TEST(PredictionViewTest, OfAndDecodeReadTheCost) {
+  vigie::v1::Prediction prediction;
+  prediction.mutable_binary()->set_score(0.5);
+  prediction.set_energy_joules(12.5);
+  prediction.set_latency_seconds(0.04);
+  prediction.set_hardware_class("gpu-a100");
+  const PredictionView of = PredictionView::Of(prediction);
+  EXPECT_EQ(of.energy_joules, 12.5);
+  EXPECT_EQ(of.latency_seconds, 0.04);
+  EXPECT_EQ(of.hardware_class, "gpu-a100");
+  const std::string bytes = prediction.SerializeAsString();
+  const absl::StatusOr<PredictionView> decoded = PredictionView::Decode(bytes);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ExpectSame(*decoded, of);
+  // Absent costs stay absent; an explicit zero is a cost of zero.
+  vigie::v1::Prediction free;
+  free.set_energy_joules(0);
+  const PredictionView zero = PredictionView::Of(free);
+  EXPECT_EQ(zero.energy_joules, 0.0);
+  EXPECT_EQ(zero.latency_seconds, std::nullopt);
+  EXPECT_EQ(PredictionView::Decode(free.SerializeAsString())->energy_joules,
+            0.0);
+}
+
 }  // namespace vigie::monitors

@@ -428,6 +428,8 @@ std::vector<Finding> Evaluate(const Policy& policy, const std::string& model_id,
       }
       continue;
     }
+    // The caller evaluates these with EvaluateFootprintRule (footprint_rule.h).
+    if (IsFootprintMetric(base.metric)) continue;
     if (IsConformalMetric(base.metric) || IsRecommendationMetric(base.metric)) {
       // Only for a model that makes such predictions (the caller says so).
       std::vector<Finding> quality;

@@ -115,6 +115,8 @@ struct Reference {
   monitors::ModelMetrics metrics;
   std::string description;
 };
+// Footprint rules (kFootprintPer1000) are left to the caller's
+// EvaluateFootprintRule (rules/footprint_rule.h).
 // Drift rules are evaluated only with `drift` (EvaluateDriftRule), the
 // conformal rules only with `conformal` (EvaluateConformalRule) and the
 // recommendation rules only with `recommendation`

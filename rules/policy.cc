@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "rules/footprint_rule.h"
 #include "rules/performance_rule.h"
 #include "rules/summary.h"
 
@@ -35,7 +36,8 @@ constexpr const char* kMetrics[] = {kEqualizedOddsDifference,
                                     kRecommendationNovelty,
                                     kCatalogueCoverage,
                                     kExposureGini,
-                                    kDeclaredPerformance};
+                                    kDeclaredPerformance,
+                                    kFootprintPer1000};
 
 absl::Status RuleError(absl::string_view id, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("rule ", id, ": ", what));
@@ -280,6 +282,10 @@ absl::Status Rule::Validate() const {
           id, absl::StrCat(level, ".min_shortfall is for ", kConformalCoverage,
                            " and ", kGroupConformalCoverage));
     }
+    if ((*threshold)->budget_share.has_value() && !IsFootprintMetric(metric)) {
+      return RuleError(
+          id, absl::StrCat(level, ".budget_share is for ", kFootprintPer1000));
+    }
     if (((*threshold)->windows.has_value() ||
          (*threshold)->worsening_windows.has_value()) &&
         !IsRecommendationMetric(metric)) {
@@ -294,6 +300,9 @@ absl::Status Rule::Validate() const {
   }
   if (metric == kDeclaredPerformance) {
     RETURN_IF_ERROR(ValidatePerformanceRule(*this));
+  }
+  if (IsFootprintMetric(metric)) {
+    RETURN_IF_ERROR(ValidateFootprintRule(*this));
     return ValidateCommon();
   }
   if (IsDriftMetric(metric)) {
@@ -457,6 +466,7 @@ void RuleOverride::ApplyTo(Rule& rule) const {
     if (level->worsening_windows) {
       into->worsening_windows = level->worsening_windows;
     }
+    if (level->budget_share) into->budget_share = level->budget_share;
   };
   merge(warning, rule.warning);
   merge(critical, rule.critical);

@@ -114,8 +114,23 @@ inline constexpr const char* kExposureGini = "exposure_gini";
 // below the declared level.
 inline constexpr const char* kDeclaredPerformance = "declared_performance";
 
+// The energy or carbon of the model's predictions per 1,000 of them
+// (rule E1, referential Q6.1; rules/footprint_rule.h): one finding per
+// quantity measured, scoped to the pseudo-features "@energy" and
+// "@carbon", each compared (comparison above) with the model's baseline
+// (its configuration's footprint.baseline_*_per_1000, else its frozen
+// reference window's) and budget (footprint.*_budget_per_1000). A level
+// holds when value / baseline - 1 reaches its value, or when the window
+// reaches its budget_share of the budget: either is enough. Needs a
+// window, and holds off (insufficient_data) until one full window of the
+// model's data; takes no baseline of its own.
+inline constexpr const char* kFootprintPer1000 =
+    "footprint_per_1000_predictions";
+
 // One of the metric names above.
 bool IsKnownMetric(absl::string_view metric);
+// kFootprintPer1000.
+bool IsFootprintMetric(absl::string_view metric);
 
 // The metrics of rules/quality_rules.h: conformal prediction (K1-K3) and
 // recommendation quality (R1-R3); and the two whose levels take no value
@@ -158,6 +173,11 @@ struct Threshold {
   // comparison below; rose, for above) in each of the last N windows, so
   // N + 1 consecutive windows with the minimum sample. Range: [1, 100].
   std::optional<uint32_t> worsening_windows = std::nullopt;
+  // footprint_per_1000_predictions only, an alternative to the value
+  // condition (either holding is enough): the window's figure reaches this
+  // share of the model's declared budget (0.8: 80% of it; 1: the budget
+  // used up). In (0, 10].
+  std::optional<double> budget_share = std::nullopt;
 };
 
 // A rule of the policy: a metric, its thresholds, the sample it needs, and
@@ -276,6 +296,7 @@ struct RuleOverride {
     std::optional<double> min_shortfall = std::nullopt;
     std::optional<uint32_t> windows = std::nullopt;
     std::optional<uint32_t> worsening_windows = std::nullopt;
+    std::optional<double> budget_share = std::nullopt;
   };
   std::optional<Level> warning;
   std::optional<Level> critical;

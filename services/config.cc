@@ -7,6 +7,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -315,7 +316,7 @@ absl::Status GetKafkaProperties(const Mapping& m,
 // The keys of a level, in rules and overrides alike.
 const std::vector<absl::string_view> kLevelKeys = {
     "value",         "max_p_value", "min_interval_lower", "min_null_quantile",
-    "min_shortfall", "windows",     "worsening_windows"};
+    "min_shortfall", "windows",     "worsening_windows",  "budget_share"};
 
 // A rule's level. `value` is required but for the conformal coverage
 // metrics, whose levels are conditions only.
@@ -337,6 +338,7 @@ absl::StatusOr<std::optional<rules::Threshold>> ReadThreshold(
   RETURN_IF_ERROR(GetOptional(m, "windows", &threshold.windows));
   RETURN_IF_ERROR(
       GetOptional(m, "worsening_windows", &threshold.worsening_windows));
+  RETURN_IF_ERROR(Get(m, "budget_share", &threshold.budget_share));
   return std::optional<rules::Threshold>(threshold);
 }
 
@@ -407,6 +409,7 @@ absl::StatusOr<std::optional<rules::RuleOverride::Level>> ReadOverrideLevel(
   RETURN_IF_ERROR(GetOptional(m, "windows", &level.windows));
   RETURN_IF_ERROR(
       GetOptional(m, "worsening_windows", &level.worsening_windows));
+  RETURN_IF_ERROR(Get(m, "budget_share", &level.budget_share));
   return std::optional<rules::RuleOverride::Level>(level);
 }
 
@@ -633,6 +636,126 @@ std::string BesideSource(absl::string_view source, const std::string& path) {
   return absl::StrCat(source.substr(0, slash + 1), path);
 }
 
+// An RFC 3339 time at `key` of `m`, which must be there.
+absl::Status GetTime(const Mapping& m, const YAML::Node& at,
+                     absl::string_view key, absl::Time* out) {
+  const YAML::Node* v = m.Find(key);
+  if (v == nullptr) return m.Error(at, key, "is required");
+  std::string error;
+  if (!v->IsScalar() ||
+      !absl::ParseTime(absl::RFC3339_full, v->Scalar(), out, &error)) {
+    return m.Error(*v, key,
+                   "must be an RFC 3339 time such as 2026-01-05T00:00:00Z");
+  }
+  return absl::OkStatus();
+}
+
+// One period of footprint.carbon_intensity_schedule: hours of the UTC day
+// {from_hour, to_hour, intensity}, or dated {start, end, intensity}.
+absl::Status ReadIntensityPeriod(const Mapping& schedule,
+                                 const YAML::Node& item, size_t i,
+                                 monitors::CarbonIntensity* out) {
+  ASSIGN_OR_RETURN(
+      Mapping m,
+      ReadMapping(
+          schedule.source, item,
+          absl::StrCat(schedule.Path("carbon_intensity_schedule"), "[", i, "]"),
+          {"from_hour", "to_hour", "start", "end", "intensity"}));
+  if (m.Find("intensity") == nullptr) {
+    return m.Error(item, "intensity", "is required (gCO2e/kWh)");
+  }
+  double intensity = 0;
+  RETURN_IF_ERROR(Get(m, "intensity", &intensity));
+  const bool hours = m.Find("from_hour") || m.Find("to_hour");
+  const bool times = m.Find("start") || m.Find("end");
+  if (hours == times) {
+    return m.Error(item, "",
+                   "give from_hour and to_hour (hours of the UTC day), or "
+                   "start and end (RFC 3339 times), not both");
+  }
+  if (hours) {
+    uint32_t from = 0;
+    uint32_t to = 24;
+    RETURN_IF_ERROR(Get(m, "from_hour", &from));
+    RETURN_IF_ERROR(Get(m, "to_hour", &to));
+    // Validate() checks the range; the cast cannot wrap below 2^31.
+    out->daily.push_back({static_cast<int>(std::min<uint32_t>(from, 1000)),
+                          static_cast<int>(std::min<uint32_t>(to, 1000)),
+                          intensity});
+    return absl::OkStatus();
+  }
+  monitors::CarbonIntensity::Dated period;
+  period.grams_per_kwh = intensity;
+  RETURN_IF_ERROR(GetTime(m, item, "start", &period.start));
+  RETURN_IF_ERROR(GetTime(m, item, "end", &period.end));
+  out->dated.push_back(period);
+  return absl::OkStatus();
+}
+
+// footprint: the model's grid carbon intensity (a constant and a
+// schedule) and its hardware classes' power, into monitors.footprint; rule
+// E1's baselines and budgets, into footprint. Keys given replace the
+// inherited ones (a schedule or power map as a whole).
+absl::Status ReadFootprint(const Mapping& model_keys, ModelConfig* model) {
+  const YAML::Node* node = model_keys.Find("footprint");
+  if (node == nullptr) return absl::OkStatus();
+  ASSIGN_OR_RETURN(
+      Mapping m,
+      ReadMapping(model_keys.source, *node, model_keys.Path("footprint"),
+                  {"carbon_intensity", "carbon_intensity_schedule",
+                   "hardware_power_watts", "baseline_energy_per_1000",
+                   "baseline_carbon_per_1000", "energy_budget_per_1000",
+                   "carbon_budget_per_1000"}));
+  // Over the inherited one, if any; shared by every pane once read.
+  monitors::FootprintCosting costing = model->monitors.footprint != nullptr
+                                           ? *model->monitors.footprint
+                                           : monitors::FootprintCosting();
+  RETURN_IF_ERROR(
+      Get(m, "carbon_intensity", &costing.carbon_intensity.constant));
+  ModelConfig::Footprint& targets = model->footprint;
+  RETURN_IF_ERROR(
+      Get(m, "baseline_energy_per_1000", &targets.baseline_energy_per_1000));
+  RETURN_IF_ERROR(
+      Get(m, "baseline_carbon_per_1000", &targets.baseline_carbon_per_1000));
+  RETURN_IF_ERROR(
+      Get(m, "energy_budget_per_1000", &targets.energy_budget_per_1000));
+  RETURN_IF_ERROR(
+      Get(m, "carbon_budget_per_1000", &targets.carbon_budget_per_1000));
+  if (const YAML::Node* power = m.Find("hardware_power_watts")) {
+    if (!power->IsMap()) {
+      return m.Error(*power, "hardware_power_watts",
+                     "must be a mapping of hardware classes to watts");
+    }
+    costing.hardware_power_watts.clear();
+    for (const auto& entry : *power) {
+      double watts = 0;
+      if (!entry.first.IsScalar() || !entry.second.IsScalar() ||
+          !Convert(entry.second.Scalar(), &watts)) {
+        return m.Error(entry.first, "hardware_power_watts",
+                       "must map hardware class names to watts (finite "
+                       "numbers)");
+      }
+      costing.hardware_power_watts[entry.first.Scalar()] = watts;
+    }
+  }
+  if (m.Find("carbon_intensity_schedule") != nullptr) {
+    costing.carbon_intensity.daily.clear();
+    costing.carbon_intensity.dated.clear();
+  }
+  RETURN_IF_ERROR(ForEach(
+      m, "carbon_intensity_schedule", [&](const YAML::Node& item, size_t i) {
+        return ReadIntensityPeriod(m, item, i, &costing.carbon_intensity);
+      }));
+  // In time order, as CarbonIntensity wants them, whatever the file's.
+  std::vector<monitors::CarbonIntensity::Dated>& dated =
+      costing.carbon_intensity.dated;
+  std::sort(dated.begin(), dated.end(),
+            [](const auto& a, const auto& b) { return a.start < b.start; });
+  model->monitors.footprint =
+      std::make_shared<const monitors::FootprintCosting>(std::move(costing));
+  return absl::OkStatus();
+}
+
 // Reads a model's keys over `base` (listed models inherit default_model).
 // performance_estimation and declared_performance (performance_estimate.h).
 absl::Status GetPerformance(const Mapping& m, ModelConfig* model) {
@@ -718,7 +841,8 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                                          "exact_exposure_items",
                                          "learn_popularity",
                                          "performance_estimation",
-                                         "declared_performance"};
+                                         "declared_performance",
+                                         "footprint"};
   if (listed) {
     keys.insert(keys.begin(), "id");
     keys.push_back("catalogue_file");
@@ -778,6 +902,7 @@ absl::StatusOr<ModelConfig> ReadModel(absl::string_view source,
                       &model.monitors.recommendation.exact_items));
   RETURN_IF_ERROR(Get(m, "learn_popularity", &model.learn_popularity));
   RETURN_IF_ERROR(GetPerformance(m, &model));
+  RETURN_IF_ERROR(ReadFootprint(m, &model));
   RETURN_IF_ERROR(Get(m, "catalogue_file", &model.catalogue_file));
   model.catalogue_file = BesideSource(source, model.catalogue_file);
   RETURN_IF_ERROR(At(m, model.Validate()));

@@ -141,6 +141,22 @@ struct ModelConfig {
   // (YAML declared_performance: {metric: accuracy|precision|recall|f1,
   // value: X}). Unset: P1 has nothing to check the model against.
   std::optional<DeclaredPerformance> declared_performance;
+  // What rule E1 (energy and carbon per 1,000 predictions, referential
+  // Q6.1) compares the model's footprint with, YAML `footprint:` (beside
+  // the costing: carbon_intensity, carbon_intensity_schedule and
+  // hardware_power_watts, which go to monitors.footprint). Each optional,
+  // positive: declared baselines, per 1,000 costed predictions, in joules
+  // and grams of CO2e (without one, the model's frozen reference window
+  // is the baseline), and budgets in the same units.
+  struct Footprint {
+    std::optional<double> baseline_energy_per_1000;
+    std::optional<double> baseline_carbon_per_1000;
+    std::optional<double> energy_budget_per_1000;
+    std::optional<double> carbon_budget_per_1000;
+    // kInvalidArgument naming the key of a number that is not positive.
+    absl::Status Validate() const;
+  };
+  Footprint footprint;
 
   // The class labels of a multiclass model; empty for a binary one.
   const std::vector<std::string>& classes() const { return monitors.classes; }

@@ -63,7 +63,7 @@ TEST(ConfigTest, ShippedPolicyParses) {
                        ParsePolicy(ReadText(kPolicyPath), kPolicyPath));
   EXPECT_EQ(policy.referential, "labelia-dsrc@v202301");
   EXPECT_EQ(policy.evaluation_interval, absl::Minutes(1));
-  ASSERT_THAT(policy.rules, SizeIs(17));
+  ASSERT_THAT(policy.rules, SizeIs(18));
 
   // D1-D4 as REFERENTIAL.md gives them: thresholds, minimum samples,
   // citations.
@@ -220,9 +220,21 @@ TEST(ConfigTest, ShippedPolicyParses) {
   EXPECT_EQ(r3->element, "Q6.3");
   EXPECT_THAT(r3->related_elements, IsEmpty());
   // Their critical levels come with a runbook.
-  for (const char* id : {"K1", "K2", "K3", "R1", "R2", "R2b", "R3"}) {
+  for (const char* id : {"K1", "K2", "K3", "R1", "R2", "R2b", "R3", "E1"}) {
     EXPECT_THAT(FindRule(policy, id)->runbook, HasSubstr("Runbook")) << id;
   }
+  // E1 as REFERENTIAL.md gives it: +20% vs baseline or 80% of budget,
+  // +50% or the budget used up, one full window.
+  const rules::Rule* e1 = FindRule(policy, "E1");
+  ASSERT_NE(e1, nullptr);
+  EXPECT_EQ(e1->metric, rules::kFootprintPer1000);
+  EXPECT_EQ(e1->warning->value, 0.20);
+  EXPECT_EQ(e1->warning->budget_share, 0.8);
+  EXPECT_EQ(e1->critical->value, 0.50);
+  EXPECT_EQ(e1->critical->budget_share, 1.0);
+  EXPECT_EQ(e1->window, absl::Hours(24));
+  EXPECT_EQ(e1->element, "Q6.1/6.1.b");
+  EXPECT_THAT(e1->related_elements, ElementsAre("Q6.1/6.1.c", "Q6.1/6.1.e"));
 }
 
 TEST(ConfigTest, ConformalAndRecommendationKeys) {
@@ -381,7 +393,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(demo->decision_threshold, 0.5);  // From default_model.
   EXPECT_EQ(config.FindModel("other"), nullptr);
   // No policy key: the embedded default policy.
-  EXPECT_THAT(config.policy.rules, SizeIs(17));
+  EXPECT_THAT(config.policy.rules, SizeIs(18));
 }
 
 TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
@@ -389,7 +401,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(std::string(kEmbeddedDefaultPolicy), ReadText(kPolicyPath));
   ASSERT_OK_AND_ASSIGN(ServerConfig config, DefaultServerConfig());
   EXPECT_NE(config.FindModel("demo"), nullptr);
-  EXPECT_THAT(config.policy.rules, SizeIs(17));
+  EXPECT_THAT(config.policy.rules, SizeIs(18));
   // The shipped file documents the header's defaults, not other values.
   const ServerConfig defaults;
   EXPECT_EQ(config.checkpoint_interval, defaults.checkpoint_interval);
@@ -412,7 +424,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
   EXPECT_THAT(config.models, IsEmpty());
-  EXPECT_THAT(config.policy.rules, SizeIs(17));
+  EXPECT_THAT(config.policy.rules, SizeIs(18));
 }
 
 TEST(ConfigTest, HttpAndMetricsKeys) {

@@ -2,6 +2,7 @@
 // ServerConfig must satisfy before a server starts with it.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -34,6 +35,20 @@ std::string FormatSize(uint64_t bytes) {
 
 }  // namespace
 
+absl::Status ModelConfig::Footprint::Validate() const {
+  for (const auto& [key, value] :
+       {std::pair{"baseline_energy_per_1000", baseline_energy_per_1000},
+        std::pair{"baseline_carbon_per_1000", baseline_carbon_per_1000},
+        std::pair{"energy_budget_per_1000", energy_budget_per_1000},
+        std::pair{"carbon_budget_per_1000", carbon_budget_per_1000}}) {
+    if (value.has_value() && !(std::isfinite(*value) && *value > 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, " must be a positive number, got ", *value));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ModelConfig::Validate() const {
   const std::string who =
       id.empty() ? "default model" : absl::StrCat("model ", id);
@@ -46,6 +61,15 @@ absl::Status ModelConfig::Validate() const {
         "task must be \"binary\", \"multiclass\", \"regression\" or "
         "\"recommendation\", got \"",
         task, "\"");
+  }
+  if (absl::Status s = monitors.footprint != nullptr
+                           ? monitors.footprint->Validate()
+                           : absl::OkStatus();
+      !s.ok()) {
+    return error("footprint: ", s.message());
+  }
+  if (absl::Status s = footprint.Validate(); !s.ok()) {
+    return error("footprint: ", s.message());
   }
   if (!(aci_gamma > 0 && aci_gamma <= 1)) {
     return error("aci_gamma must be in (0, 1], got ", aci_gamma);

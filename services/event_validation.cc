@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -302,6 +303,42 @@ std::optional<EventRejection> CheckBinary(const ModelConfig& model,
   return std::nullopt;
 }
 
+// The prediction's cost (rule E1): numbers finite and non-negative, and a
+// latency without energy only on a hardware class whose power the model
+// declares, since otherwise it could not become energy and would be
+// silently left out of the footprint.
+std::optional<EventRejection> CheckCost(const ModelConfig& model,
+                                        const vigie::v1::Prediction& p) {
+  for (const auto& [name, has, value] :
+       {std::tuple{"energy_joules", p.has_energy_joules(), p.energy_joules()},
+        std::tuple{"latency_seconds", p.has_latency_seconds(),
+                   p.latency_seconds()}}) {
+    if (has && !(std::isfinite(value) && value >= 0)) {
+      return Reject(
+          vigie::v1::REJECT_REASON_INVALID_COST,
+          absl::StrCat(name, " must be finite and >= 0, got ", value));
+    }
+  }
+  if (p.has_latency_seconds() && !p.has_energy_joules() &&
+      (model.monitors.footprint == nullptr ||
+       !model.monitors.footprint->hardware_power_watts.contains(
+           p.hardware_class()))) {
+    return Reject(
+        vigie::v1::REJECT_REASON_INVALID_COST,
+        p.hardware_class().empty()
+            ? absl::StrCat("latency_seconds without energy_joules needs a "
+                           "hardware_class whose power model '",
+                           model.id,
+                           "' declares (footprint.hardware_power_watts)")
+            : absl::StrCat("hardware_class '", p.hardware_class(),
+                           "' has no power in the footprint."
+                           "hardware_power_watts of model '",
+                           model.id,
+                           "': send energy_joules, or declare its watts"));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<EventRejection> ValidatePrediction(
@@ -352,6 +389,7 @@ std::optional<EventRejection> ValidatePrediction(
       break;
   }
   if (rejection.has_value()) return rejection;
+  if (auto cost = CheckCost(model, prediction)) return cost;
   return CheckAttributes(prediction);
 }
 

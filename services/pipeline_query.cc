@@ -21,6 +21,7 @@
 #include "rules/alert_tracker.h"
 #include "rules/evaluator.h"
 #include "rules/quality_rules.h"
+#include "services/model_footprint.h"
 #include "services/pane_exchange.h"
 #include "services/performance_estimate.h"
 #include "services/pipeline.h"
@@ -389,6 +390,17 @@ absl::StatusOr<vigie::v1::GetMetricsReply> Pipeline::GetMetrics(
     PerformanceEstimateToProto(
         **estimate, model.config.monitors.performance_estimate.num_bins,
         reply.mutable_performance_estimate());
+  }
+  if (metrics.footprint.has_value()) {
+    // The reference's footprint alone: its other metrics are not needed.
+    monitors::ModelMetrics then;
+    if (model.reference.has_value() && model.reference->footprint()) {
+      then.footprint = model.reference->footprint()->Snapshot();
+    }
+    FootprintToProto(
+        *metrics.footprint,
+        FootprintTargets(model.config, &then, ReferenceDescription(model)),
+        reply.mutable_footprint());
   }
   if (const std::optional<monitors::ChangeEpisode> episode =
           EpisodeOf(model.counters);

@@ -18,6 +18,7 @@
 #include "rules/alert_tracker.h"
 #include "rules/evaluator.h"
 #include "rules/quality_rules.h"
+#include "services/model_footprint.h"
 #include "services/pane_exchange.h"
 #include "services/performance_estimate.h"
 #include "services/pipeline.h"
@@ -206,6 +207,23 @@ absl::Status Pipeline::EvaluateRules(ModelState& model) {
              policy, model_id, model.config.declared_performance,
              model.config.performance_estimation, monitors,
              model.reference.has_value() ? &*model.reference : nullptr)) {
+      findings.push_back(std::move(finding));
+    }
+    // Rule E1 (model_footprint.h): full once the model's earliest pane,
+    // kept or archived, starts by the window's start.
+    rules::FootprintInputs footprint = FootprintTargets(
+        model.config, reference ? &reference->metrics : nullptr,
+        reference ? reference->description : std::string());
+    absl::Time first_pane = view.begin()->first;
+    if (model.counters.has_first_pane()) {
+      first_pane =
+          std::min(first_pane, FromProtoTime(model.counters.first_pane()));
+    }
+    footprint.full_window = FullWindow(window, end, first_pane);
+    footprint.reference_expected =
+        model.config.reference_window > absl::ZeroDuration();
+    for (rules::Finding& finding : EvaluateFootprintRules(
+             policy, model_id, footprint, metrics.footprint)) {
       findings.push_back(std::move(finding));
     }
     for (rules::Finding& finding : findings) {

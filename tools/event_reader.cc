@@ -231,6 +231,7 @@ class CsvEventReader final : public EventReader {
   CsvParser parser_;
   size_t num_columns_ = 0;
   std::optional<Column> id_, time_, score_, decision_, label_;
+  std::optional<Column> energy_, latency_, hardware_class_;
   std::vector<Column> groups_, numeric_, categorical_;
   uint64_t records_read_ = 0;
   uint64_t total_records_ = 0;
@@ -265,6 +266,9 @@ absl::Status CsvEventReader::ResolveColumns(
   groups_ = find_all(mapping_.group_columns);
   numeric_ = find_all(mapping_.numeric_feature_columns);
   categorical_ = find_all(mapping_.categorical_feature_columns);
+  energy_ = find_optional(mapping_.energy_column);
+  latency_ = find_optional(mapping_.latency_column);
+  hardware_class_ = find_optional(mapping_.hardware_class_column);
   if (missing.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrCat(
       missing.size() == 1 ? "column " : "columns ",
@@ -342,6 +346,25 @@ absl::Status CsvEventReader::Convert(const CsvParser::Row& row,
     if (absl::StripAsciiWhitespace(row.fields[c.index]).empty()) continue;
     (*prediction.mutable_features())[c.name].set_categorical(
         row.fields[c.index]);
+  }
+
+  // The cost, as features are: an empty value leaves it out. A negative
+  // or non-finite one goes to the server, whose rejection names it.
+  for (const auto& [column, set] :
+       {std::pair{&energy_, &v1::Prediction::set_energy_joules},
+        std::pair{&latency_, &v1::Prediction::set_latency_seconds}}) {
+    if (!*column ||
+        absl::StripAsciiWhitespace(row.fields[(*column)->index]).empty()) {
+      continue;
+    }
+    absl::StatusOr<double> number = ParseDouble(row.fields[(*column)->index]);
+    if (!number.ok()) return in_column(**column, number.status());
+    (prediction.*set)(*number);
+  }
+  if (hardware_class_ &&
+      !absl::StripAsciiWhitespace(row.fields[hardware_class_->index]).empty()) {
+    prediction.set_hardware_class(
+        std::string(row.fields[hardware_class_->index]));
   }
 
   std::optional<v1::Event> outcome_event;

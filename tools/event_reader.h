@@ -43,6 +43,12 @@ struct CsvMapping {
   // feature out: inputs often have gaps, and drift ignores them.
   std::vector<std::string> numeric_feature_columns;
   std::vector<std::string> categorical_feature_columns;
+  // Columns of the prediction's cost (rule E1): its energy in joules, its
+  // latency in seconds, its hardware class. An empty value leaves it out.
+  // Default: none.
+  std::string energy_column;
+  std::string latency_column;
+  std::string hardware_class_column;
   // Outcome event time = prediction event time + outcome_delay. Default: 0.
   absl::Duration outcome_delay = absl::ZeroDuration();
 };

@@ -219,6 +219,38 @@ TEST(EventReaderTest, CsvWithoutThresholdLeavesTheDecisionToTheServer) {
   EXPECT_FALSE(reader->Next(&record));
 }
 
+TEST(EventReaderTest, CsvCostColumns) {
+  testutil::TempDir dir;
+  const std::string path = WriteFile(dir, "cost.csv",
+                                     "t,s,j,lat,hw\n"
+                                     "2026-01-05,0.9,12.5,,\n"
+                                     "2026-01-05,0.8,,0.04,gpu\n"
+                                     "2026-01-05,0.7,x,,\n");
+  CsvMapping m;
+  m.model_id = "m";
+  m.time_column = "t";
+  m.score_column = "s";
+  m.energy_column = "j";
+  m.latency_column = "lat";
+  m.hardware_class_column = "hw";
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<EventReader> reader,
+                       EventReader::OpenCsv(path, m));
+  EventRecord record;
+  ASSERT_TRUE(reader->Next(&record));
+  const v1::Prediction& measured = record.events[0].prediction();
+  EXPECT_EQ(measured.energy_joules(), 12.5);
+  EXPECT_FALSE(measured.has_latency_seconds());
+  EXPECT_EQ(measured.hardware_class(), "");
+  ASSERT_TRUE(reader->Next(&record));
+  const v1::Prediction& timed = record.events[0].prediction();
+  EXPECT_FALSE(timed.has_energy_joules());
+  EXPECT_EQ(timed.latency_seconds(), 0.04);
+  EXPECT_EQ(timed.hardware_class(), "gpu");
+  ASSERT_TRUE(reader->Next(&record));
+  ASSERT_TRUE(record.error.has_value());  // "x" is no number: it says so.
+  EXPECT_NE(record.error->find("column 'j'"), std::string::npos);
+}
+
 TEST(EventReaderTest, CsvDecisionColumn) {
   testutil::TempDir dir;
   const std::string path =

@@ -13,6 +13,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "proto/alert_names.h"
 #include "tools/drift_reports.h"
+#include "tools/footprint_text.h"
 #include "tools/parsing.h"
 #include "tools/performance_report.h"
 #include "tools/printing.h"
@@ -210,6 +211,7 @@ void PrintMetricsText(const v1::GetMetricsReply& reply, std::ostream& out,
   PrintDriftText(reply, out);
   PrintConformalText(reply, out);
   PrintRecommendationText(reply, out);
+  PrintFootprintText(reply, out);
 }
 
 std::string FormatCitation(const v1::Alert& alert) {

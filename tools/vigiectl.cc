@@ -119,6 +119,15 @@ ABSL_FLAG(std::vector<std::string>, numeric_features, {},
 ABSL_FLAG(std::vector<std::string>, categorical_features, {},
           "replay (CSV): comma-separated columns sent as categorical "
           "features.");
+ABSL_FLAG(std::string, energy_column, "",
+          "replay (CSV): column of each prediction's energy in joules (rule "
+          "E1); an empty value leaves it out.");
+ABSL_FLAG(std::string, latency_column, "",
+          "replay (CSV): column of each prediction's latency in seconds, "
+          "turned into energy with the power the model declares for its "
+          "hardware class.");
+ABSL_FLAG(std::string, hardware_class_column, "",
+          "replay (CSV): column of each prediction's hardware class.");
 ABSL_FLAG(int, batch_size, 500,
           "replay, simulate: events per IngestRequest of the stream.");
 ABSL_FLAG(int64_t, n, 20'000,
@@ -320,7 +329,8 @@ std::map<std::string, std::set<std::string>> AllowedFlags() {
        {"file", "format", "model", "model_version", "id_column", "time_column",
         "score_column", "score_scale", "decision_column", "decision_threshold",
         "label_column", "group_columns", "outcome_delay", "numeric_features",
-        "categorical_features", "batch_size"}},
+        "categorical_features", "energy_column", "latency_column",
+        "hardware_class_column", "batch_size"}},
       {"simulate", {"n", "seed", "bias", "batch_size"}},
       {"metrics",
        {"model", "from", "to", "last", "since_reference", "model_wide",
@@ -527,6 +537,9 @@ int Replay(const std::set<std::string>& set) {
     m.group_columns = absl::GetFlag(FLAGS_group_columns);
     m.numeric_feature_columns = absl::GetFlag(FLAGS_numeric_features);
     m.categorical_feature_columns = absl::GetFlag(FLAGS_categorical_features);
+    m.energy_column = absl::GetFlag(FLAGS_energy_column);
+    m.latency_column = absl::GetFlag(FLAGS_latency_column);
+    m.hardware_class_column = absl::GetFlag(FLAGS_hardware_class_column);
     if (m.model_id.empty()) return UsageError("CSV replay needs --model");
     if (m.time_column.empty()) {
       return UsageError("CSV replay needs --time_column");

@@ -129,6 +129,7 @@ Family FamilyOf(absl::string_view metric) {
       {rules::kRecommendationNovelty, Family::kRecommendation},
       {rules::kCatalogueCoverage, Family::kRecommendation},
       {rules::kExposureGini, Family::kRecommendation},
+      {rules::kFootprintPer1000, Family::kFootprint},
   };
   for (const auto& [name, family] : kFamilies) {
     if (metric == name) return family;
@@ -305,13 +306,14 @@ std::string RenderReportPage(const ReportData& data) {
       "<a href=\"#calibration\">calibration</a>"
       "<a href=\"#coverage\">coverage</a>"
       "<a href=\"#drift\">drift</a>"
-      "<a href=\"#recommendation\">recommendations</a>"
-      "</nav>");
+      "<a href=\"#recommendation\">recommendations</a>",
+      HasFootprint(data) ? "<a href=\"#footprint\">energy</a>" : "", "</nav>");
   return Page(absl::StrCat("Vigie: ", data.model_id), header,
               absl::StrCat(OverviewSection(data), AlertsSection(data),
                            FairnessSection(data), PerformanceSection(data),
                            CalibrationSection(data), CoverageSection(data),
-                           DriftSection(data), RecommendationSection(data)));
+                           DriftSection(data), RecommendationSection(data),
+                           FootprintSection(data)));
 }
 
 std::string RenderIndexPage(const std::vector<std::string>& model_ids,

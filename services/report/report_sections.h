@@ -19,7 +19,8 @@ enum class Family {
   kCoverage,
   kDrift,
   kRecommendation,
-  kOther,  // Liveness, and metrics of custom rules.
+  kFootprint,  // Rule E1: energy and carbon.
+  kOther,      // Liveness, and metrics of custom rules.
 };
 Family FamilyOf(absl::string_view metric);
 
@@ -59,5 +60,9 @@ std::string RecommendationSection(const ReportData& data);
 // Binary models with scores: estimated beside realised performance
 // (report_performance.cc).
 std::string PerformanceSection(const ReportData& data);
+// Whether the model ever reported a cost: else its page has no footprint
+// section (report_footprint.cc), and FootprintSection is empty.
+bool HasFootprint(const ReportData& data);
+std::string FootprintSection(const ReportData& data);
 
 }  // namespace vigie::report
