@@ -300,6 +300,7 @@ absl::Status Rule::Validate() const {
   }
   if (metric == kDeclaredPerformance) {
     RETURN_IF_ERROR(ValidatePerformanceRule(*this));
+    return ValidateCommon();
   }
   if (IsFootprintMetric(metric)) {
     RETURN_IF_ERROR(ValidateFootprintRule(*this));
