@@ -11,6 +11,11 @@ namespace {
 constexpr int kPredictionId = 3;
 constexpr int kRecommendation = 8;
 constexpr int kFeatures = 10;
+// Its cost (energy, latency, hardware class): the footprint monitor counts
+// it on arrival.
+constexpr int kEnergyJoules = 11;
+constexpr int kLatencySeconds = 12;
+constexpr int kHardwareClass = 13;
 // vigie.v1.RecommendationList's.
 constexpr int kUserId = 2;
 constexpr int kRequestId = 3;
@@ -70,7 +75,13 @@ absl::StatusOr<std::string> MinimisedPrediction(absl::string_view prediction,
   while (reader.Next()) {
     const bool delimited = reader.wire_type() == FieldReader::kLengthDelimited;
     if (delimited &&
-        (reader.number() == kPredictionId || reader.number() == kFeatures)) {
+        (reader.number() == kPredictionId || reader.number() == kFeatures ||
+         reader.number() == kHardwareClass)) {
+      continue;
+    }
+    if (reader.wire_type() == FieldReader::kFixed64 &&
+        (reader.number() == kEnergyJoules ||
+         reader.number() == kLatencySeconds)) {
       continue;
     }
     if (delimited && reader.number() == kRecommendation) {

@@ -19,6 +19,9 @@ vigie::v1::Prediction Full() {
   (*p.mutable_groups())["sex"] = "female";
   (*p.mutable_features())["income"].set_numeric(52341.17);
   (*p.mutable_features())["postcode"].set_categorical("75011");
+  p.set_energy_joules(2.5);
+  p.set_latency_seconds(0.02);
+  p.set_hardware_class("gpu-a100");
   return p;
 }
 
@@ -34,6 +37,9 @@ TEST(MinimisedPredictionTest, KeepsWhatJoinsReadAndDropsTheRest) {
   ASSERT_TRUE(kept.ParseFromString(bytes));
   vigie::v1::Prediction expected = full;
   expected.clear_features();
+  expected.clear_energy_joules();
+  expected.clear_latency_seconds();
+  expected.clear_hardware_class();
   expected.set_prediction_id("0123abcd");
   EXPECT_EQ(kept.DebugString(), expected.DebugString());
 }
