@@ -243,9 +243,10 @@ absl::Status MeasureServer(const IngestLoad& load, const ScratchDir& scratch,
   }
   report.sample_interval = kSampleInterval;
   MemorySampler sampler(server.pid(), kSampleInterval);
-  ASSIGN_OR_RETURN(report.stream,
-                   TimedStream(server, load, absl::GetFlag(FLAGS_timeout),
-                               report.server_cpu));
+  ASSIGN_OR_RETURN(
+      report.stream,
+      TimedStream(server, load, absl::GetFlag(FLAGS_timeout), report.server_cpu,
+                  &report.server_written_bytes));
 
   ASSIGN_OR_RETURN(report.server, ReadProcessMemory(server.pid()));
   const absl::Time metrics_start = absl::Now();

@@ -297,6 +297,13 @@ void PrintReportTable(const LoadgenReport& r, std::ostream& out) {
            absl::StrFormat("%.2f s, %.2f µs per event, %.2f s per million",
                            Seconds(r.server_cpu), r.server_cpu_us_per_event(),
                            CpuPerMillion(r.server_cpu, r.stream.events_sent))},
+          {"server bytes written during the stream",
+           absl::StrCat(MiB(r.server_written_bytes), ", ",
+                        MiB(static_cast<uint64_t>(
+                            static_cast<double>(r.server_written_bytes) * 1e6 /
+                            static_cast<double>(
+                                std::max<uint64_t>(r.stream.events_sent, 1)))),
+                        " per million events")},
           {"accepted", FormatCount(reply.accepted())},
           {"rejected", FormatCount(reply.rejected())},
           {"joined", FormatCount(reply.joined())},
@@ -391,6 +398,7 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrFormat("\"server_cpu_seconds\":%.3f", Seconds(r.server_cpu)),
       absl::StrFormat("\"server_cpu_seconds_per_million_events\":%.3f",
                       CpuPerMillion(r.server_cpu, r.stream.events_sent)),
+      absl::StrFormat("\"server_written_bytes\":%d", r.server_written_bytes),
       absl::StrCat("\"accepted\":", reply.accepted()),
       absl::StrCat("\"rejected\":", reply.rejected()),
       absl::StrCat("\"joined\":", reply.joined()),

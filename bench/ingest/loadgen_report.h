@@ -69,6 +69,10 @@ struct LoadgenReport {
   // CPU time the server used during the stream, all threads: steadier than
   // events/s on a machine whose cores the client shares.
   absl::Duration server_cpu;
+  // Bytes the server wrote to storage during the stream (ingest log,
+  // checkpoints, compactions): Vigie's own footprint, as its /metrics
+  // vigie_written_bytes_per_million_events reports it.
+  uint64_t server_written_bytes = 0;
   // From the server's start until its counters were read.
   MemorySamples server_samples;
   absl::Duration sample_interval;

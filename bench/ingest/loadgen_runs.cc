@@ -47,7 +47,8 @@ absl::StatusOr<v1::ReferenceInfo> UploadReference(
 absl::StatusOr<StreamStats> TimedStream(const ServerChild& server,
                                         const IngestLoad& load,
                                         absl::Duration timeout,
-                                        absl::Duration& cpu) {
+                                        absl::Duration& cpu,
+                                        uint64_t* written) {
   StreamLoadOptions stream_options;
   stream_options.timeout = timeout;
   // Written is not yet applied: gRPC buffers ahead of the server, whose
@@ -62,11 +63,16 @@ absl::StatusOr<StreamStats> TimedStream(const ServerChild& server,
   };
   ASSIGN_OR_RETURN(const absl::Duration cpu_before,
                    ReadProcessCpuTime(server.pid()));
+  ASSIGN_OR_RETURN(const uint64_t written_before,
+                   ReadProcessWrittenBytes(server.pid()));
   ASSIGN_OR_RETURN(StreamStats stats,
                    StreamLoad(server.address(), load, stream_options));
   ASSIGN_OR_RETURN(const absl::Duration cpu_after,
                    ReadProcessCpuTime(server.pid()));
+  ASSIGN_OR_RETURN(const uint64_t written_after,
+                   ReadProcessWrittenBytes(server.pid()));
   cpu = cpu_after - cpu_before;
+  if (written != nullptr) *written = written_after - written_before;
   Progress(absl::StrCat(
       "streamed ", Count(stats.events_sent), " events in ",
       absl::FormatDuration(absl::Trunc(stats.elapsed, absl::Milliseconds(1)))));

@@ -44,11 +44,13 @@ absl::StatusOr<v1::ReferenceInfo> UploadReference(
     const std::string& address, const IngestLoadOptions& options);
 
 // Streams `load` to `server` (StreamLoad, with progress lines) and returns
-// what it acknowledged; `cpu` gets the server's CPU time during the stream.
+// what it acknowledged; `cpu` gets the server's CPU time during the stream,
+// and `written`, when given, the bytes it wrote to storage meanwhile.
 absl::StatusOr<StreamStats> TimedStream(const ServerChild& server,
                                         const IngestLoad& load,
                                         absl::Duration timeout,
-                                        absl::Duration& cpu);
+                                        absl::Duration& cpu,
+                                        uint64_t* written = nullptr);
 
 // Starts the decode-only server with `command`, streams `load` to it,
 // reads its memory and stops it: the rate the real server's is read

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -81,6 +82,21 @@ absl::StatusOr<absl::Duration> ReadProcessCpuTime(pid_t pid) {
   const long ticks = ::sysconf(_SC_CLK_TCK);
   return absl::Seconds(static_cast<double>(utime + stime) /
                        static_cast<double>(ticks > 0 ? ticks : 100));
+}
+
+absl::StatusOr<uint64_t> ReadProcessWrittenBytes(pid_t pid) {
+  std::ifstream in(absl::StrCat("/proc/", pid, "/io"));
+  std::string line;
+  while (in && std::getline(in, line)) {
+    absl::string_view rest = line;
+    uint64_t bytes = 0;
+    if (absl::ConsumePrefix(&rest, "write_bytes:") &&
+        absl::SimpleAtoi(absl::StripAsciiWhitespace(rest), &bytes)) {
+      return bytes;
+    }
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no write_bytes in /proc/", pid, "/io"));
 }
 
 absl::StatusOr<ServerChild> ServerChild::Start(

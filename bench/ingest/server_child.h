@@ -25,6 +25,12 @@ absl::StatusOr<ProcessMemory> ReadProcessMemory(pid_t pid);
 // /proc/<pid>/stat. kNotFound if the process is gone.
 absl::StatusOr<absl::Duration> ReadProcessCpuTime(pid_t pid);
 
+// Bytes `pid` has caused to be written to storage so far (write_bytes of
+// /proc/<pid>/io: what reached the block layer, page cache write-back
+// included), as Vigie's own vigie_process_written_bytes_total counts them.
+// kNotFound if the process is gone.
+absl::StatusOr<uint64_t> ReadProcessWrittenBytes(pid_t pid);
+
 // The real `vigie` binary as a child process serving gRPC on a free
 // loopback port; it is killed if this process dies. A small equivalent of
 // tests/testutil/ServerProcess, which links GoogleTest and so is absent from
