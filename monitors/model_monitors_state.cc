@@ -10,9 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "monitors/model_monitors.h"
+#include "proto/proto_bytes.h"
 #include "vigie/state/v1/calibration.pb.h"
 #include "vigie/state/v1/drift.pb.h"
 #include "vigie/state/v1/state.pb.h"
@@ -103,16 +102,7 @@ void ModelMonitors::ToProto(state::v1::PaneState* state) const {
 std::string ModelMonitors::Serialize() const {
   state::v1::PaneState state;
   ToProto(&state);
-  // Deterministic, so that equal states have equal bytes: map fields are
-  // otherwise written in an unspecified order.
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    state.SerializeToCodedStream(&coded);
-  }
-  return bytes;
+  return DeterministicBytes(state);
 }
 
 absl::Status ModelMonitors::FromProto(const state::v1::PaneState& state) {

@@ -8,10 +8,9 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "monitors/performance_estimate.h"
 #include "monitors/stats.h"
+#include "proto/proto_bytes.h"
 #include "vigie/state/v1/performance.pb.h"
 
 namespace vigie::monitors {
@@ -55,16 +54,7 @@ void PerformanceEstimateMonitor::ToProto(
 std::string PerformanceEstimateMonitor::Serialize() const {
   state::v1::PerformanceEstimateState state;
   ToProto(&state);
-  // Deterministic, so that equal states have equal bytes: map fields are
-  // otherwise written in an unspecified order.
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    state.SerializeToCodedStream(&coded);
-  }
-  return bytes;
+  return DeterministicBytes(state);
 }
 
 absl::StatusOr<PerformanceEstimateMonitor::Scope>

@@ -1,26 +1,10 @@
 #pragma once
 
-#include <string>
-
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
-#include "google/protobuf/message_lite.h"
+#include "proto/proto_bytes.h"
 
 namespace vigie::testutil {
 
-// `message`'s bytes with map entries in key order, so that equal messages
-// give equal bytes (plain serialization writes maps in an unspecified
-// order) and EXPECT_EQ on them shows where two replies differ.
-inline std::string DeterministicBytes(
-    const google::protobuf::MessageLite& message) {
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    message.SerializeToCodedStream(&coded);
-  }
-  return bytes;
-}
+// EXPECT_EQ on two replies' DeterministicBytes shows where they differ.
+using ::vigie::DeterministicBytes;
 
 }  // namespace vigie::testutil
