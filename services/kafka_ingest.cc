@@ -656,8 +656,15 @@ absl::Status KafkaIngest::Consumer::IngestOnce(const Messages& messages) {
       continue;
     }
     const std::string error(event.status().message());
+    // A parser's message may quote the value's content (a feature value,
+    // an id): it goes to the dead letter's header, and to the log only at
+    // debug level, which an operator turns on to look into one message.
     VIGIE_LOG(Warning, "kafka ingest: ", Describe(key), " offset ",
-              message->offset(), " is not an event: ", error);
+              message->offset(),
+              " is not an event (its error is in the dead letter's "
+              "vigie-error header, and at log level debug)");
+    VIGIE_LOG(Debug, "kafka ingest: ", Describe(key), " offset ",
+              message->offset(), ": ", error);
     if (absl::Status s = DeadLetter(*message, error); !s.ok()) return s;
     ++dead;
   }
