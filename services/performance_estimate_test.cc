@@ -212,7 +212,8 @@ TEST_F(PerformancePipelineTest, EstimatesBeforeOutcomesAndShowsRealised) {
 
   reply = Metrics(later);
   ASSERT_TRUE(reply.has_performance_estimate());
-  const vigie::v1::PerformanceEstimate& early = reply.performance_estimate();
+  // A copy: `reply` is assigned again below.
+  const vigie::v1::PerformanceEstimate early = reply.performance_estimate();
   EXPECT_EQ(early.calibration(), "isotonic");
   EXPECT_EQ(early.bins(), 20u);
   EXPECT_EQ(early.reference_labelled(), 20000u);
