@@ -298,8 +298,7 @@ TEST_F(PrivacyE2eTest, PurgeRemovesEveryTraceOfTheModelAndNothingElse) {
   v1::GetMetricsReply kept_before;
   {
     ASSERT_OK_AND_ASSIGN(auto server, Start(dir_.Join("vigie.yaml")));
-    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply,
-                         Send(server.address(), events));
+    ASSERT_OK_AND_ASSIGN(v1::IngestReply reply, Send(server.address(), events));
     ASSERT_EQ(reply.rejected(), 0u);
     // A graceful stop, so that pending blocks and join marks are on disk.
     server.Signal(SIGTERM);
