@@ -837,11 +837,13 @@ absl::string_view ValidatedBytes(const Pipeline::Received* received, int i) {
 // The pseudonym of event `i`'s prediction id if Receive made it; empty
 // otherwise.
 absl::string_view PseudonymMade(const Pipeline::Received* received, int i) {
+  constexpr size_t kChars = storage::PrivacyKeys::kPseudonymChars;
   if (received == nullptr ||
-      static_cast<size_t>(i) >= received->pseudonyms.size()) {
+      (static_cast<size_t>(i) + 1) * kChars > received->pseudonyms.size()) {
     return {};
   }
-  return received->pseudonyms[static_cast<size_t>(i)];
+  return absl::string_view(received->pseudonyms)
+      .substr(static_cast<size_t>(i) * kChars, kChars);
 }
 
 }  // namespace
@@ -925,7 +927,7 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
   const auto events = static_cast<size_t>(request.events_size());
   received.predictions.assign(events, {0, 0});
   received.keys.reserve(events);
-  received.pseudonyms.reserve(events);
+  received.pseudonyms.reserve(events * storage::PrivacyKeys::kPseudonymChars);
   // Validation reads only the configuration, so it runs here, outside the
   // lock, on the thread that received the call.
   std::vector<bool> valid(events);
@@ -937,11 +939,15 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
     const std::string& model_id = event.has_outcome()
                                       ? event.outcome().model_id()
                                       : event.prediction().model_id();
-    received.pseudonyms.push_back(PseudonymOf(
-        model_id, event.has_outcome() ? event.outcome().prediction_id()
-                                      : event.prediction().prediction_id()));
-    received.keys.push_back(
-        storage::IdKey::Of(model_id, received.pseudonyms.back()));
+    keys_->AppendPseudonym(model_id,
+                           event.has_outcome()
+                               ? event.outcome().prediction_id()
+                               : event.prediction().prediction_id(),
+                           &received.pseudonyms);
+    received.keys.push_back(storage::IdKey::Of(
+        model_id, absl::string_view(received.pseudonyms)
+                      .substr(i * storage::PrivacyKeys::kPseudonymChars,
+                              storage::PrivacyKeys::kPseudonymChars)));
     if (!event.has_prediction() || event.prediction().model_id().empty()) {
       continue;
     }

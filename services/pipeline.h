@@ -98,9 +98,10 @@ class Pipeline {
     // out there).
     std::vector<std::pair<uint32_t, uint32_t>> predictions;
     // The join-index key of each event, in order, to prefetch; and the
-    // pseudonym of its prediction id it is made from.
+    // pseudonym of its prediction id it is made from, each
+    // PrivacyKeys::kPseudonymChars of one buffer.
     std::vector<storage::IdKey> keys;
-    std::vector<std::string> pseudonyms;
+    std::string pseudonyms;
     // Kafka ingest: how far the call's messages go in each partition,
     // stored by Log in the same write as the record (kafka_ingest.h).
     std::vector<state::v1::KafkaPositionState> positions;

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <memory>
 
 #include "absl/strings/escaping.h"
@@ -18,7 +19,6 @@ namespace {
 constexpr char kSealVersion = 1;
 constexpr size_t kNonceBytes = 12;
 constexpr size_t kTagBytes = 16;
-constexpr size_t kPseudonymBytes = 16;
 
 struct CipherContextFree {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
@@ -66,13 +66,18 @@ struct PrivacyKeys::HmacPrefix {
     }
   }
 
-  std::array<uint8_t, 32> Mac(absl::string_view data) const {
+  // The MAC of the concatenation of `parts`, hashed one after the other.
+  std::array<uint8_t, 32> Mac(
+      std::initializer_list<absl::string_view> parts) const {
     std::array<uint8_t, 32> inner_digest{};
     std::array<uint8_t, 32> out{};
     DigestContext ctx(EVP_MD_CTX_new());
     unsigned int length = 0;
-    if (ctx == nullptr || EVP_MD_CTX_copy_ex(ctx.get(), inner.get()) != 1 ||
-        EVP_DigestUpdate(ctx.get(), data.data(), data.size()) != 1 ||
+    bool ok = ctx != nullptr && EVP_MD_CTX_copy_ex(ctx.get(), inner.get()) == 1;
+    for (absl::string_view part : parts) {
+      ok = ok && EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1;
+    }
+    if (!ok ||
         EVP_DigestFinal_ex(ctx.get(), inner_digest.data(), &length) != 1 ||
         EVP_MD_CTX_copy_ex(ctx.get(), outer.get()) != 1 ||
         EVP_DigestUpdate(ctx.get(), inner_digest.data(), inner_digest.size()) !=
@@ -125,12 +130,25 @@ absl::StatusOr<std::string> PrivacyKeys::GenerateSecret() {
 
 std::string PrivacyKeys::Pseudonym(absl::string_view model_id,
                                    absl::string_view prediction_id) const {
+  std::string out;
+  AppendPseudonym(model_id, prediction_id, &out);
+  return out;
+}
+
+void PrivacyKeys::AppendPseudonym(absl::string_view model_id,
+                                  absl::string_view prediction_id,
+                                  std::string* out) const {
   // The model id's length first, so that ("a", "bc") and ("ab", "c") differ.
-  std::string data =
-      absl::StrCat(model_id.size(), ":", model_id, prediction_id);
-  const std::array<uint8_t, 32> mac = id_prefix_->Mac(data);
-  return absl::BytesToHexString(absl::string_view(
-      reinterpret_cast<const char*>(mac.data()), kPseudonymBytes));
+  const absl::AlphaNum length(model_id.size());
+  const std::array<uint8_t, 32> mac =
+      id_prefix_->Mac({length.Piece(), ":", model_id, prediction_id});
+  static constexpr char kHex[] = "0123456789abcdef";
+  const size_t at = out->size();
+  out->resize(at + kPseudonymChars);
+  for (size_t i = 0; i < kPseudonymChars / 2; ++i) {
+    (*out)[at + 2 * i] = kHex[mac[i] >> 4];
+    (*out)[at + 2 * i + 1] = kHex[mac[i] & 0xf];
+  }
 }
 
 std::string PrivacyKeys::Fingerprint() const {
@@ -149,12 +167,12 @@ std::string PrivacyKeys::Seal(absl::string_view purpose,
   if (RAND_bytes(MutableBytes(nonce, 0), static_cast<int>(kNonceBytes)) != 1) {
     std::abort();
   }
-  return SealWithNonceForTest(purpose, plaintext, nonce);
+  return SealWithNonce(purpose, plaintext, nonce);
 }
 
-std::string PrivacyKeys::SealWithNonceForTest(absl::string_view purpose,
-                                              absl::string_view plaintext,
-                                              absl::string_view nonce) const {
+std::string PrivacyKeys::SealWithNonce(absl::string_view purpose,
+                                       absl::string_view plaintext,
+                                       absl::string_view nonce) const {
   std::string out(1 + kNonceBytes + plaintext.size() + kTagBytes, '\0');
   out[0] = kSealVersion;
   nonce.substr(0, kNonceBytes).copy(out.data() + 1, kNonceBytes);

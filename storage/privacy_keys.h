@@ -43,6 +43,11 @@ class PrivacyKeys {
   // digits. The same pair always gives the same pseudonym under one secret.
   std::string Pseudonym(absl::string_view model_id,
                         absl::string_view prediction_id) const;
+  // The same appended to `out`, kPseudonymChars more characters: a batch's
+  // pseudonyms go in one buffer rather than one string each.
+  static constexpr size_t kPseudonymChars = 32;
+  void AppendPseudonym(absl::string_view model_id,
+                       absl::string_view prediction_id, std::string* out) const;
 
   // `plaintext` encrypted and authenticated for `purpose` (say "ingest
   // log"): a version byte, the 12-byte nonce, the ciphertext and the 16-byte
@@ -63,14 +68,19 @@ class PrivacyKeys {
   // never be used twice with one key.
   std::string SealWithNonceForTest(absl::string_view purpose,
                                    absl::string_view plaintext,
-                                   absl::string_view nonce) const;
+                                   absl::string_view nonce) const {
+    return SealWithNonce(purpose, plaintext, nonce);
+  }
   // Keys whose sealing key is `seal_key` itself, for known-answer tests of
-  // the cipher.
+  // the cipher: they seal and open only (no pseudonym, no fingerprint).
   static PrivacyKeys WithSealKeyForTest(const std::array<uint8_t, 32>& key);
 
  private:
   using Key = std::array<uint8_t, 32>;
   PrivacyKeys() = default;
+  std::string SealWithNonce(absl::string_view purpose,
+                            absl::string_view plaintext,
+                            absl::string_view nonce) const;
 
   // HMAC-SHA-256 under id_key_ with its key blocks already hashed: the
   // inner and outer SHA-256 states after (key XOR ipad) and (key XOR
