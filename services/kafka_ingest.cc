@@ -16,10 +16,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/ingest_worker.h"
 #include "services/pipeline.h"
 #include "storage/state_store.h"
 #include "vigie/state/v1/state.pb.h"
@@ -199,15 +201,51 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
  private:
   using Messages = std::vector<std::unique_ptr<RdKafka::Message>>;
 
+  // A batch of messages decoded into one ingest call: made on the
+  // consuming thread, then logged and applied on applier_ while the
+  // consuming thread gathers and decodes the next one.
+  struct Batch {
+    size_t messages = 0;
+    uint64_t dead = 0;                    // Messages that are not events.
+    std::map<Partition, int64_t> next;    // Offsets after the batch.
+    std::map<Partition, int64_t> before;  // positions_ before it, if any.
+    vigie::v1::IngestRequest request;
+    Pipeline::Received received;
+    uint64_t accepted = 0;
+    uint64_t rejected = 0;
+  };
+  // A batch handed to applier_, and how its application ended.
+  struct Flight {
+    Batch batch;
+    absl::Status status;  // Set before `done` is notified.
+    absl::Notification done;
+  };
+
   void Run();
   // Gathers up to batch_size messages into gathering_, waiting at most
   // batch_wait after the first.
   void Gather();
-  // Ingests gathering_ until it succeeds or the ingest stops; empties it.
-  void IngestGathered();
-  // One attempt: dead letters, then one logged ingest call with the
-  // positions. On failure nothing of the batch counts.
-  absl::Status IngestOnce(const Messages& messages);
+  // Decodes gathering_ (empties it), lands the batch in flight, and hands
+  // this one to applier_; with `wait`, lands it too, so that every message
+  // consumed so far counts and its position is known.
+  void IngestGathered(bool wait);
+  // Decodes the messages and writes the dead letters, retrying until that
+  // succeeds or the ingest stops (then nullopt: nothing of it counts, and
+  // a restart reads it again).
+  std::optional<Batch> Prepare(const Messages& messages);
+  absl::StatusOr<Batch> PrepareOnce(const Messages& messages);
+  // The batch's ingest call validated and encoded, with its positions.
+  void Receive(Batch& batch) const;
+  // On applier_: logs and applies the batch, retrying until that succeeds
+  // or the ingest stops.
+  absl::Status LogAndApply(Batch& batch);
+  // One attempt: one logged ingest call with the positions. On failure
+  // nothing of the batch counts.
+  absl::Status LogAndApplyOnce(Batch& batch);
+  // Waits for the batch in flight, if any; if it was applied, records its
+  // positions and counts and commits them to Kafka. False if it was not
+  // (the ingest is stopping).
+  bool Land();
   absl::Status DeadLetter(const RdKafka::Message& message,
                           const std::string& error);
   // Commits the positions of `partitions` (all when empty) to Kafka.
@@ -244,6 +282,10 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   // consume() and close()).
   Messages gathering_;
   std::map<Partition, int64_t> positions_;  // Next offsets ingested.
+  std::shared_ptr<Flight> flight_;          // Handed to applier_; or null.
+  // Where batches are logged and applied, one at a time, in order: the
+  // pipeline's lock is held there, not while the next batch is decoded.
+  IngestWorker applier_;
   mutable absl::Mutex stats_mu_;
   KafkaIngestStats stats_ ABSL_GUARDED_BY(stats_mu_);
 };
@@ -450,7 +492,7 @@ void KafkaIngest::Consumer::rebalance_cb(
     revoked.insert({tp->topic(), tp->partition()});
   }
   if (!closing_) {
-    IngestGathered();
+    IngestGathered(/*wait=*/true);
     if (err == RdKafka::ERR__REVOKE_PARTITIONS) CommitToKafka(revoked, true);
   }
   for (const Partition& p : revoked) positions_.erase(p);
@@ -563,37 +605,62 @@ void KafkaIngest::Consumer::Gather() {
 void KafkaIngest::Consumer::Run() {
   while (!stopping_.load()) {
     Gather();
-    IngestGathered();
+    // Idle: the batch in flight lands, so that its positions are committed
+    // without waiting for more messages.
+    IngestGathered(/*wait=*/gathering_.empty());
   }
   // Leaving: what was gathered is ingested and every position committed
   // here, so that the revocation close() makes has nothing left to do but
   // unassign (committing from inside close() can leave librdkafka 2.0
   // waiting forever when the group rebalances at the same time).
-  IngestGathered();
+  IngestGathered(/*wait=*/true);
   CommitToKafka({}, /*sync=*/true);
   closing_ = true;
   consumer_->close();
 }
 
-void KafkaIngest::Consumer::IngestGathered() {
-  if (gathering_.empty()) return;
+void KafkaIngest::Consumer::IngestGathered(bool wait) {
+  if (!gathering_.empty()) {
+    std::optional<Batch> batch = Prepare(gathering_);
+    gathering_.clear();
+    // Batches are logged in order, and one only after the previous one
+    // applied: a failed one is retried before any later one is logged, so
+    // the positions stored with a record never pass a batch that did not
+    // count. After one that failed (the ingest is stopping), none is.
+    if (Land() && batch.has_value()) {
+      for (const auto& [partition, offset] : batch->next) {
+        const auto it = positions_.find(partition);
+        if (it != positions_.end()) batch->before[partition] = it->second;
+      }
+      flight_ = std::make_shared<Flight>();
+      flight_->batch = *std::move(batch);
+      applier_.Submit([this, flight = flight_] {
+        flight->status = LogAndApply(flight->batch);
+        flight->done.Notify();
+      });
+    }
+  }
+  if (wait) Land();
+}
+
+std::optional<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::Prepare(
+    const Messages& messages) {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
-    const absl::Status ingested = IngestOnce(gathering_);
-    if (ingested.ok()) break;
-    VIGIE_LOG(Error, "kafka ingest: a batch of ", gathering_.size(),
-              " messages failed (", ingested.ToString(), "): retrying in ",
-              absl::FormatDuration(backoff));
+    absl::StatusOr<Batch> batch = PrepareOnce(messages);
+    if (batch.ok()) return *std::move(batch);
+    VIGIE_LOG(Error, "kafka ingest: a batch of ", messages.size(),
+              " messages failed (", batch.status().ToString(),
+              "): retrying in ", absl::FormatDuration(backoff));
     UpdateStats([](KafkaIngestStats& s) { ++s.retries; });
     // The consumer is not sought back: the retry takes the messages held
     // here (reading them again as well counted them twice), and a restart
     // reads from the positions stored, which a failed attempt left as
     // they were.
-    if (stopping_.load()) break;  // Not counted: read again at restart.
+    if (stopping_.load()) return std::nullopt;  // Read again at restart.
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
-  gathering_.clear();
 }
 
 absl::Status KafkaIngest::Consumer::DeadLetter(const RdKafka::Message& message,
@@ -619,10 +686,13 @@ absl::Status KafkaIngest::Consumer::DeadLetter(const RdKafka::Message& message,
   return absl::OkStatus();
 }
 
-absl::Status KafkaIngest::Consumer::IngestOnce(const Messages& messages) {
-  vigie::v1::IngestRequest request;
-  std::map<Partition, int64_t> next;
-  int dead = 0;
+absl::StatusOr<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::PrepareOnce(
+    const Messages& messages) {
+  Batch batch;
+  batch.messages = messages.size();
+  vigie::v1::IngestRequest& request = batch.request;
+  std::map<Partition, int64_t>& next = batch.next;
+  uint64_t& dead = batch.dead;
   for (const std::unique_ptr<RdKafka::Message>& message : messages) {
     const Partition key{message->topic_name(), message->partition()};
     next[key] = std::max(next[key], message->offset() + 1);
@@ -681,56 +751,96 @@ absl::Status KafkaIngest::Consumer::IngestOnce(const Messages& messages) {
                                               : std::string("timed out")));
     }
   }
-  Pipeline::Received received = pipeline_->Receive(request);
-  for (const auto& [partition, offset] : next) {
-    state::v1::KafkaPositionState& position = received.positions.emplace_back();
+  // Validated and encoded here, outside the pipeline's lock.
+  Receive(batch);
+  return batch;
+}
+
+void KafkaIngest::Consumer::Receive(Batch& batch) const {
+  batch.received = pipeline_->Receive(batch.request);
+  for (const auto& [partition, offset] : batch.next) {
+    state::v1::KafkaPositionState& position =
+        batch.received.positions.emplace_back();
     position.set_topic(partition.first);
     position.set_partition(partition.second);
     position.set_next_offset(offset);
   }
+}
+
+absl::Status KafkaIngest::Consumer::LogAndApply(Batch& batch) {
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (true) {
+    const absl::Status applied = LogAndApplyOnce(batch);
+    if (applied.ok()) return applied;
+    VIGIE_LOG(Error, "kafka ingest: a batch of ", batch.messages,
+              " messages failed (", applied.ToString(), "): retrying in ",
+              absl::FormatDuration(backoff));
+    UpdateStats([](KafkaIngestStats& s) { ++s.retries; });
+    if (stopping_.load()) return applied;  // Read again at restart.
+    absl::SleepFor(backoff);
+    backoff = std::min(backoff * 2, absl::Seconds(5));
+    // The failed attempt used up its record; validation is idempotent.
+    Receive(batch);
+  }
+}
+
+absl::Status KafkaIngest::Consumer::LogAndApplyOnce(Batch& batch) {
   std::optional<uint64_t> seq;
   if (absl::Status logged =
-          pipeline_->Log(received, [&](uint64_t s) { seq = s; });
+          pipeline_->Log(batch.received, [&](uint64_t s) { seq = s; });
       !logged.ok()) {
     return logged;
   }
   absl::StatusOr<vigie::v1::IngestReply> reply =
-      pipeline_->ApplyLogged(request, 0, std::move(received), *seq);
+      pipeline_->ApplyLogged(batch.request, 0, std::move(batch.received), *seq);
   if (!reply.ok()) {
     // The record was voided, but its positions were stored with it: put
     // back those before the batch, so that a restart reads it again.
-    storage::StateBatch batch = store_->NewBatch();
-    for (const auto& [partition, offset] : next) {
+    storage::StateBatch undo = store_->NewBatch();
+    for (const auto& [partition, offset] : batch.next) {
       state::v1::KafkaPositionState position;
       position.set_topic(partition.first);
       position.set_partition(partition.second);
-      const auto before = positions_.find(partition);
-      if (before == positions_.end()) {
-        batch.DeleteKafkaPosition(partition.first, partition.second);
+      const auto before = batch.before.find(partition);
+      if (before == batch.before.end()) {
+        undo.DeleteKafkaPosition(partition.first, partition.second);
       } else {
         position.set_next_offset(before->second);
-        batch.PutKafkaPosition(position);
+        undo.PutKafkaPosition(position);
       }
     }
-    if (absl::Status s = store_->Commit(batch); !s.ok()) {
+    if (absl::Status s = store_->Commit(undo); !s.ok()) {
       VIGIE_LOG(Error, "kafka ingest: positions not restored (", s.ToString(),
                 "): a restart would skip a batch that did not count");
     }
     return reply.status();
   }
-  for (const auto& [partition, offset] : next) positions_[partition] = offset;
+  batch.accepted = reply->accepted();
+  batch.rejected = reply->rejected();
+  return absl::OkStatus();
+}
+
+bool KafkaIngest::Consumer::Land() {
+  if (flight_ == nullptr) return true;
+  const std::shared_ptr<Flight> flight = std::move(flight_);
+  flight->done.WaitForNotification();
+  if (!flight->status.ok()) return false;  // Stopped: read again at restart.
+  const Batch& batch = flight->batch;
+  for (const auto& [partition, offset] : batch.next) {
+    positions_[partition] = offset;
+  }
   UpdateStats([&](KafkaIngestStats& s) {
-    s.messages += messages.size();
+    s.messages += batch.messages;
     ++s.batches;
-    s.accepted += reply->accepted();
-    s.rejected += reply->rejected();
-    s.undecodable += static_cast<uint64_t>(dead);
-    if (producer_ != nullptr) s.dead_lettered += static_cast<uint64_t>(dead);
+    s.accepted += batch.accepted;
+    s.rejected += batch.rejected;
+    s.undecodable += batch.dead;
+    if (producer_ != nullptr) s.dead_lettered += batch.dead;
   });
   std::set<Partition> touched;
-  for (const auto& [partition, offset] : next) touched.insert(partition);
+  for (const auto& [partition, offset] : batch.next) touched.insert(partition);
   CommitToKafka(touched, /*sync=*/false);
-  return absl::OkStatus();
+  return true;
 }
 
 void KafkaIngest::Consumer::CommitToKafka(const std::set<Partition>& partitions,

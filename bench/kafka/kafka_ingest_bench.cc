@@ -52,6 +52,8 @@ ABSL_FLAG(int, partitions, 4, "Partitions of the event topic.");
 ABSL_FLAG(int, brokers, 3, "Mock brokers.");
 ABSL_FLAG(int, repetitions, 3, "Runs of each consumer.");
 ABSL_FLAG(int, batch_size, 1000, "kafka_ingest.batch_size of the server.");
+ABSL_FLAG(int, max_prefetch_kbytes, 0,
+          "kafka_ingest.max_prefetch_kbytes of the server; 0: its default.");
 
 namespace vigie {
 namespace {
@@ -162,6 +164,9 @@ double Vigie(const bench::IngestLoadOptions& options,
   config->kafka_ingest.topics = {{kTopic, services::PayloadFormat::kProtobuf}};
   config->kafka_ingest.dead_letter_topic = "";
   config->kafka_ingest.batch_size = static_cast<uint32_t>(batch_size);
+  if (const int kbytes = absl::GetFlag(FLAGS_max_prefetch_kbytes); kbytes > 0) {
+    config->kafka_ingest.max_prefetch_kbytes = static_cast<uint32_t>(kbytes);
+  }
   common::RealClock clock;
   auto server = services::VigieServer::Start(*std::move(config), &clock);
   if (!server.ok()) {
