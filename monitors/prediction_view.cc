@@ -186,9 +186,10 @@ PredictionView PredictionView::Of(const vigie::v1::Prediction& prediction) {
       feature.second.categorical = value.categorical();
     }
   }
-  // A map's names are distinct already.
-  std::sort(view.groups.begin(), view.groups.end(), ByName<NamedGroup>);
-  std::sort(view.features.begin(), view.features.end(), ByName<NamedFeature>);
+  // A map's names are distinct already, in hash order: the insertion sort
+  // on prefix keys is cheaper than std::sort's string comparisons.
+  SortKeepingLast(view.groups);
+  SortKeepingLast(view.features);
   return view;
 }
 

@@ -132,6 +132,26 @@ void BM_DecodePredictionView(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodePredictionView);
 
+// The same view of a parsed prediction (PredictionView::Of): the
+// pipeline's path for a prediction as it arrives, whose maps were parsed
+// on the receiving thread.
+void BM_PredictionViewOfParsed(benchmark::State& state) {
+  std::vector<vigie::v1::Prediction> predictions;
+  for (vigie::bench::LabeledPrediction& e :
+       vigie::bench::MakeLabeledPredictions(kEvents, /*seed=*/1)) {
+    // Parsed, as the server gets it: its maps in hash order.
+    predictions.emplace_back().ParseFromString(
+        e.prediction.SerializeAsString());
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(vigie::monitors::PredictionView::Of(
+        predictions[i++ % predictions.size()]));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_PredictionViewOfParsed);
+
 // The floor: each binary message copied into a string (read and written
 // once, one allocation), as any decoder must at least read it.
 void BM_DecodeBaselineCopy(benchmark::State& state) {
