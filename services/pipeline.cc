@@ -37,6 +37,11 @@ constexpr absl::string_view kIngestLogPurpose = "ingest log";
 // thousands of events), and always before alerts are listed and at each
 // checkpoint, so that an alert is at most a checkpoint interval late.
 constexpr absl::Duration kRuleInterval = absl::Milliseconds(200);
+// And at most so often that they take a twentieth of the time after ingest
+// calls: a model with many features and panes can take tens of
+// milliseconds to evaluate, which under a heavy stream would otherwise be
+// a tenth of the pipeline's time, and its lock held meanwhile.
+constexpr int64_t kRuleCostShare = 20;
 
 bool Expired(absl::Time since, const ModelConfig& model, absl::Time now) {
   return since + model.label_delay < now;
@@ -1083,7 +1088,11 @@ absl::Status Pipeline::Checkpoint() {
 void Pipeline::MaybeEvaluateRules(ModelState& model, bool now_or_never) {
   if (!model.rules_due) return;
   const absl::Time now = clock_->Now();
-  if (!now_or_never && now - model.rules_evaluated_at < kRuleInterval) return;
+  if (!now_or_never &&
+      now - model.rules_evaluated_at <
+          std::max(kRuleInterval, model.rules_cost * kRuleCostShare)) {
+    return;
+  }
   model.rules_due = false;
   model.rules_evaluated_at = now;
   // The events are durable; an alert that cannot be written now is written
@@ -1092,6 +1101,7 @@ void Pipeline::MaybeEvaluateRules(ModelState& model, bool now_or_never) {
     VIGIE_LOG(Error, "rule evaluation of model '", model.config.id,
               "' failed: ", status.ToString());
   }
+  model.rules_cost = clock_->Now() - now;
 }
 
 absl::Status Pipeline::CheckpointLocked() {

@@ -276,6 +276,7 @@ class Pipeline {
     // that was (see kRuleInterval in pipeline.cc).
     bool rules_due = false;
     absl::Time rules_evaluated_at = absl::InfinitePast();
+    absl::Duration rules_cost;  // How long the last evaluation took.
     // Of the last evaluation that counted for `for` (see EvaluateRules).
     absl::Time rules_counted_at = absl::InfinitePast();
     // The pane exchange's PeerActivity::generation of this model at its
@@ -451,7 +452,8 @@ class Pipeline {
   absl::Status StoreAlerts(std::vector<rules::AlertChange> changes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evaluates `model`'s rules if events arrived since the last evaluation,
-  // and, unless `now_or_never`, that was at least kRuleInterval ago.
+  // and, unless `now_or_never`, that was at least kRuleInterval ago (or
+  // kRuleCostShare times its last cost, if longer).
   void MaybeEvaluateRules(ModelState& model, bool now_or_never)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The start of `model`'s since-reference window, and whether its archive
