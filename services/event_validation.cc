@@ -342,7 +342,8 @@ std::optional<EventRejection> CheckCost(const ModelConfig& model,
 }  // namespace
 
 std::optional<EventRejection> ValidatePrediction(
-    const ModelConfig& model, vigie::v1::Prediction& prediction) {
+    const ModelConfig& model, vigie::v1::Prediction& prediction,
+    vigie::v1::Prediction* normalised) {
   if (auto rejection =
           CheckIds(prediction.model_id(), prediction.prediction_id())) {
     return rejection;
@@ -375,18 +376,33 @@ std::optional<EventRejection> ValidatePrediction(
   }
   std::optional<EventRejection> rejection;
   switch (prediction.output_case()) {
-    case vigie::v1::Prediction::kMulticlass:
-      rejection = CheckMulticlass(model, *prediction.mutable_multiclass());
+    case vigie::v1::Prediction::kMulticlass: {
+      vigie::v1::MulticlassPrediction& multiclass =
+          *prediction.mutable_multiclass();
+      const bool had_class = !multiclass.predicted_class().empty();
+      rejection = CheckMulticlass(model, multiclass);
+      if (normalised != nullptr && !had_class &&
+          !multiclass.predicted_class().empty()) {
+        normalised->mutable_multiclass()->set_predicted_class(
+            multiclass.predicted_class());
+      }
       break;
+    }
     case vigie::v1::Prediction::kRegression:
       rejection = CheckRegression(prediction.regression());
       break;
     case vigie::v1::Prediction::kRecommendation:
       rejection = CheckRecommendation(prediction.recommendation());
       break;
-    default:
-      rejection = CheckBinary(model, *prediction.mutable_binary());
+    default: {
+      vigie::v1::BinaryPrediction& binary = *prediction.mutable_binary();
+      const bool had_decision = binary.has_decision();
+      rejection = CheckBinary(model, binary);
+      if (normalised != nullptr && !had_decision && binary.has_decision()) {
+        normalised->mutable_binary()->set_decision(binary.decision());
+      }
       break;
+    }
   }
   if (rejection.has_value()) return rejection;
   if (auto cost = CheckCost(model, prediction)) return cost;

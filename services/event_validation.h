@@ -17,10 +17,15 @@ struct EventRejection {
 
 // Checks a prediction against its model's configuration (ids, version,
 // event time, output kind, score range, attributes, features) and fills in
-// a missing binary decision as score >= model.decision_threshold. Returns
-// the first problem found, or nothing when the prediction is accepted.
+// a missing binary decision as score >= model.decision_threshold, and a
+// missing multiclass predicted class as the most probable. Returns the
+// first problem found, or nothing when the prediction is accepted. The
+// fields it filled in are also set in `*normalised` when given, so that a
+// caller holding the prediction's bytes can append them instead of
+// serializing it again.
 std::optional<EventRejection> ValidatePrediction(
-    const ModelConfig& model, vigie::v1::Prediction& prediction);
+    const ModelConfig& model, vigie::v1::Prediction& prediction,
+    vigie::v1::Prediction* normalised = nullptr);
 
 // Checks an outcome against its model's configuration.
 std::optional<EventRejection> ValidateOutcome(

@@ -4,10 +4,14 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "google/protobuf/arena.h"
+#include "services/event_bytes.h"
 
 namespace vigie::services {
 namespace {
@@ -20,19 +24,18 @@ namespace {
 // applied even if the stream breaks later; after a failed one the stream
 // ends with its error and the requests behind it are not applied (their
 // records are voided).
-class IngestReactor final
-    : public grpc::ServerReadReactor<vigie::v1::IngestRequest> {
+class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
   IngestReactor(Pipeline* pipeline, IngestWorker* worker,
-                vigie::v1::IngestReply* reply)
+                grpc::ByteBuffer* reply)
       : pipeline_(pipeline), worker_(worker), reply_(reply) {
     absl::MutexLock lock(&mu_);
     reading_ = true;
-    StartRead(NewRequest());
+    StartRead(&incoming_);
   }
 
   void OnReadDone(bool ok) override {
-    vigie::v1::IngestRequest* next = nullptr;
+    bool read_next = false;
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
@@ -40,14 +43,14 @@ class IngestReactor final
       if (!ok) {  // The client closed its side, or the call ended.
         closed_ = true;
         finish = MaybeFinish();
+      } else if (std::shared_ptr<Job> job = Parse(); job == nullptr) {
+        finish = MaybeFinish();
       } else {
-        auto job = std::make_shared<Job>();
-        job->arena = std::move(pending_arena_);
-        job->request = pending_request_;
         job->offset = offset_;
         offset_ += static_cast<uint64_t>(job->request->events_size());
         // Encoded and logged here, in parallel with the worker's pipeline.
-        job->received = pipeline_->Receive(*job->request);
+        job->received =
+            pipeline_->Receive(*job->request, EventBytesOf(job->bytes));
         const absl::Status logged =
             pipeline_->Log(job->received, [&](uint64_t seq) {
               job->seq = seq;
@@ -55,7 +58,7 @@ class IngestReactor final
               worker_->Submit([this, job] { Apply(*job); });
             });
         if (logged.ok()) {
-          next = MaybeReadNext();
+          read_next = MaybeReadNext();
         } else {
           failed_ = ToGrpcStatus(logged);
           finish = MaybeFinish();
@@ -64,7 +67,7 @@ class IngestReactor final
     }
     // Outside the lock: gRPC may call back on this thread, and after Finish
     // the reactor may be deleted at any moment.
-    if (next != nullptr) StartRead(next);
+    if (read_next) StartRead(&incoming_);
     if (finish.has_value()) Finish(*finish);
   }
 
@@ -74,12 +77,51 @@ class IngestReactor final
   static constexpr int kInFlight = 2;
 
   struct Job {
-    std::unique_ptr<google::protobuf::Arena> arena;
+    // The request as received (one slice, or its slices joined), and as
+    // parsed into an arena of its own: its thousands of small messages and
+    // strings are then freed at once.
+    grpc::Slice slice;
+    std::string joined;
+    absl::string_view bytes;
+    google::protobuf::Arena arena;
     vigie::v1::IngestRequest* request = nullptr;
     uint64_t offset = 0;  // Stream index of the request's first event.
     Pipeline::Received received;
     uint64_t seq = 0;  // In the ingest log.
   };
+
+  // The request just read, parsed; null, with failed_ set, if it does not
+  // parse.
+  std::shared_ptr<Job> Parse() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto job = std::make_shared<Job>();
+    std::vector<grpc::Slice> slices;
+    if (!incoming_.Dump(&slices).ok()) slices.clear();
+    if (slices.size() == 1) {
+      job->slice = std::move(slices[0]);
+      job->bytes = absl::string_view(
+          reinterpret_cast<const char*>(job->slice.begin()), job->slice.size());
+    } else {
+      for (const grpc::Slice& slice : slices) {
+        job->joined.append(reinterpret_cast<const char*>(slice.begin()),
+                           slice.size());
+      }
+      job->bytes = job->joined;
+    }
+    incoming_.Clear();
+    job->request =
+        google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(
+            &job->arena);
+    if (!job->request->ParseFromArray(job->bytes.data(),
+                                      static_cast<int>(job->bytes.size()))) {
+      failed_ = grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("request ", requests_ + 1,
+                       " of the stream is not a vigie.v1.IngestRequest"));
+      return nullptr;
+    }
+    ++requests_;
+    return job;
+  }
 
   // On the worker.
   void Apply(Job& job) {
@@ -98,63 +140,58 @@ class IngestReactor final
       part = pipeline_->ApplyLogged(*job.request, job.offset,
                                     std::move(job.received), job.seq);
     }
-    job.arena.reset();
-    vigie::v1::IngestRequest* next = nullptr;
+    bool read_next = false;
     std::optional<grpc::Status> finish;
     {
       absl::MutexLock lock(&mu_);
       --in_flight_;
       if (!skip) {
         if (part.ok()) {
-          AccumulateReply(*part, reply_);
+          AccumulateReply(*part, &total_);
         } else {
           failed_ = ToGrpcStatus(part.status());
         }
       }
-      next = MaybeReadNext();
+      read_next = MaybeReadNext();
       finish = MaybeFinish();
     }
-    if (next != nullptr) StartRead(next);
+    if (read_next) StartRead(&incoming_);
     if (finish.has_value()) Finish(*finish);
   }
 
-  // A new request in a new arena: each request's thousands of small
-  // messages and strings are then freed at once.
-  vigie::v1::IngestRequest* NewRequest() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    pending_arena_ = std::make_unique<google::protobuf::Arena>();
-    pending_request_ =
-        google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(
-            pending_arena_.get());
-    return pending_request_;
-  }
-
-  // The request to read next, if one may be read now.
-  vigie::v1::IngestRequest* MaybeReadNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Whether to read the next request now (then reading_ is set).
+  bool MaybeReadNext() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reading_ || closed_ || failed_.has_value() || finished_ ||
         in_flight_ >= kInFlight) {
-      return nullptr;
+      return false;
     }
     reading_ = true;
-    return NewRequest();
+    return true;
   }
 
   // The status to finish with, once: after the last request was applied,
-  // when the client closed its side or a request failed.
+  // when the client closed its side or a request failed. The reply is
+  // written out then.
   std::optional<grpc::Status> MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_ || in_flight_ > 0 || (!closed_ && !failed_.has_value())) {
       return std::nullopt;
     }
     finished_ = true;
-    return failed_.value_or(grpc::Status::OK);
+    if (failed_.has_value()) return failed_;
+    grpc::Slice slice(total_.SerializeAsString());
+    *reply_ = grpc::ByteBuffer(&slice, 1);
+    return grpc::Status::OK;
   }
 
   Pipeline* const pipeline_;
   IngestWorker* const worker_;
-  vigie::v1::IngestReply* const reply_;
+  grpc::ByteBuffer* const reply_;
   absl::Mutex mu_;
-  std::unique_ptr<google::protobuf::Arena> pending_arena_ ABSL_GUARDED_BY(mu_);
-  vigie::v1::IngestRequest* pending_request_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Where gRPC reads the next request into; one read at a time.
+  grpc::ByteBuffer incoming_;
+  vigie::v1::IngestReply total_ ABSL_GUARDED_BY(mu_);
   uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
@@ -206,10 +243,10 @@ grpc::Status VigieService::Authorize(
                           : "wrong bearer token");
 }
 
-grpc::ServerReadReactor<vigie::v1::IngestRequest>* VigieService::Ingest(
-    grpc::CallbackServerContext* context, vigie::v1::IngestReply* reply) {
+grpc::ServerReadReactor<grpc::ByteBuffer>* VigieService::Ingest(
+    grpc::CallbackServerContext* context, grpc::ByteBuffer* reply) {
   if (grpc::Status status = Authorize(*context); !status.ok()) {
-    struct Refused : grpc::ServerReadReactor<vigie::v1::IngestRequest> {
+    struct Refused : grpc::ServerReadReactor<grpc::ByteBuffer> {
       explicit Refused(grpc::Status why) { Finish(std::move(why)); }
       void OnDone() override { delete this; }
     };

@@ -23,7 +23,13 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 // sent them; queries read the pipeline directly. Thread-safe. `pipeline`
 // must outlive the service; destroy the service only once gRPC has shut
 // down.
-class VigieService final : public vigie::v1::Vigie::CallbackService {
+//
+// Ingest takes its requests as bytes (a raw method) and parses them
+// itself, so that the ingest log is written from the bytes each event
+// came in (event_bytes.h) rather than from every event serialized again.
+class VigieService final
+    : public vigie::v1::Vigie::WithRawCallbackMethod_Ingest<
+          vigie::v1::Vigie::CallbackService> {
  public:
   // Rejections listed in one Ingest reply; past this only counted, so that
   // a stream of bad events cannot grow a reply without bound.
@@ -49,9 +55,8 @@ class VigieService final : public vigie::v1::Vigie::CallbackService {
   VigieService(Pipeline* pipeline, AlertParts alerts)
       : pipeline_(pipeline), alerts_(alerts) {}
 
-  grpc::ServerReadReactor<vigie::v1::IngestRequest>* Ingest(
-      grpc::CallbackServerContext* context,
-      vigie::v1::IngestReply* reply) override;
+  grpc::ServerReadReactor<grpc::ByteBuffer>* Ingest(
+      grpc::CallbackServerContext* context, grpc::ByteBuffer* reply) override;
   grpc::ServerUnaryReactor* IngestBatch(grpc::CallbackServerContext* context,
                                         const vigie::v1::IngestRequest* request,
                                         vigie::v1::IngestReply* reply) override;

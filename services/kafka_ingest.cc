@@ -235,7 +235,10 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   std::optional<Batch> Prepare(const Messages& messages);
   absl::StatusOr<Batch> PrepareOnce(const Messages& messages);
   // The batch's ingest call validated and encoded, with its positions.
-  void Receive(Batch& batch) const;
+  // `event_bytes`: what each event was decoded from, when that is its
+  // protobuf encoding (Pipeline::Receive); empty views otherwise.
+  void Receive(Batch& batch,
+               absl::Span<const absl::string_view> event_bytes = {}) const;
   // On applier_: logs and applies the batch, retrying until that succeeds
   // or the ingest stops.
   absl::Status LogAndApply(Batch& batch);
@@ -693,6 +696,8 @@ absl::StatusOr<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::PrepareOnce(
   vigie::v1::IngestRequest& request = batch.request;
   std::map<Partition, int64_t>& next = batch.next;
   uint64_t& dead = batch.dead;
+  std::vector<absl::string_view> event_bytes;  // Views into `messages`.
+  event_bytes.reserve(messages.size());
   for (const std::unique_ptr<RdKafka::Message>& message : messages) {
     const Partition key{message->topic_name(), message->partition()};
     next[key] = std::max(next[key], message->offset() + 1);
@@ -707,22 +712,24 @@ absl::StatusOr<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::PrepareOnce(
     }
     absl::StatusOr<vigie::v1::Event> event =
         absl::InvalidArgumentError("unknown topic");
+    const absl::string_view payload(
+        static_cast<const char*>(message->payload()), message->len());
+    PayloadFormat format = PayloadFormat::kProtobuf;
     absl::StatusOr<std::optional<PayloadFormat>> by_header =
         FormatOfContentType(content_type);
     if (!by_header.ok()) {
       event = by_header.status();
     } else {
       const auto topic_format = formats_.find(key.first);
-      const PayloadFormat format = by_header->value_or(
-          topic_format != formats_.end() ? topic_format->second
-                                         : PayloadFormat::kProtobuf);
-      event = DecodeEvent(
-          absl::string_view(static_cast<const char*>(message->payload()),
-                            message->len()),
-          format);
+      format = by_header->value_or(topic_format != formats_.end()
+                                       ? topic_format->second
+                                       : PayloadFormat::kProtobuf);
+      event = DecodeEvent(payload, format);
     }
     if (event.ok()) {
       *request.add_events() = *std::move(event);
+      event_bytes.push_back(
+          format == PayloadFormat::kProtobuf ? payload : absl::string_view());
       continue;
     }
     const std::string error(event.status().message());
@@ -752,12 +759,13 @@ absl::StatusOr<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::PrepareOnce(
     }
   }
   // Validated and encoded here, outside the pipeline's lock.
-  Receive(batch);
+  Receive(batch, event_bytes);
   return batch;
 }
 
-void KafkaIngest::Consumer::Receive(Batch& batch) const {
-  batch.received = pipeline_->Receive(batch.request);
+void KafkaIngest::Consumer::Receive(
+    Batch& batch, absl::Span<const absl::string_view> event_bytes) const {
+  batch.received = pipeline_->Receive(batch.request, event_bytes);
   for (const auto& [partition, offset] : batch.next) {
     state::v1::KafkaPositionState& position =
         batch.received.positions.emplace_back();

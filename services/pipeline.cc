@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "monitors/change_episode.h"
+#include "services/event_bytes.h"
 #include "services/minimised_events.h"
 #include "services/pane_exchange.h"
 #include "services/proto_conversions.h"
@@ -926,7 +927,9 @@ void Pipeline::Settle(Changes& changes, absl::Time now) {
   if (changes.unattributed.has_value()) unattributed_dirty_ = true;
 }
 
-Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
+Pipeline::Received Pipeline::Receive(
+    vigie::v1::IngestRequest& request,
+    absl::Span<const absl::string_view> event_bytes) const {
   Received received;
   received.at = clock_->Now();
   const auto events = static_cast<size_t>(request.events_size());
@@ -936,6 +939,11 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
   // Validation reads only the configuration, so it runs here, outside the
   // lock, on the thread that received the call.
   std::vector<bool> valid(events);
+  // The bytes to copy, by event, if they line up with the parsed events;
+  // and what validation set in each valid prediction, serialized.
+  if (event_bytes.size() != events) event_bytes = {};
+  std::vector<std::string> normalised(event_bytes.empty() ? 0 : events);
+  vigie::v1::Prediction set;
   for (size_t i = 0; i < events; ++i) {
     vigie::v1::Event& event = *request.mutable_events(static_cast<int>(i));
     // One key per event, so that Apply prefetches a fixed distance ahead.
@@ -959,9 +967,13 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
     const ModelConfig* model = config_.FindModel(event.prediction().model_id());
     if (model == nullptr && !config_.accept_undeclared_models) continue;
     // Rejected ones are worked out again, with their message, under lock.
+    set.Clear();
     valid[i] =
         !ValidatePrediction(model != nullptr ? *model : config_.default_model,
-                            *event.mutable_prediction());
+                            *event.mutable_prediction(), &set);
+    if (valid[i] && !normalised.empty() && set.ByteSizeLong() > 0) {
+      normalised[i] = set.SerializeAsString();
+    }
   }
   // The IngestRecord, field by field: each event is serialized once, into
   // the record, and a valid prediction's pending entry is a copy of its
@@ -970,6 +982,14 @@ Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request) const {
   *head.mutable_received() = ToProtoTime(received.at);
   std::string body;
   for (size_t i = 0; i < events; ++i) {
+    if (valid[i] && !event_bytes.empty()) {
+      if (const std::optional<PredictionSpan> span =
+              AppendPredictionEvent(&body, event_bytes[i], normalised[i])) {
+        received.predictions[i] = {static_cast<uint32_t>(span->offset),
+                                   static_cast<uint32_t>(span->length)};
+        continue;
+      }
+    }
     const size_t start =
         AppendMessage(&body, 1, request.events(static_cast<int>(i)));
     if (!valid[i]) continue;

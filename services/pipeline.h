@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/clock.h"
 #include "monitors/adaptive_conformal.h"
 #include "monitors/change_detectors.h"
@@ -108,8 +109,13 @@ class Pipeline {
   };
   // Validates and normalises the request's predictions in place, as Ingest
   // would (validation is idempotent: Ingest's own, and a replay's, find
-  // the same), and logs the request as normalised.
-  Received Receive(vigie::v1::IngestRequest& request) const;
+  // the same), and logs the request as normalised. `event_bytes`, when
+  // given, are the bytes each event was parsed from (as EventBytesOf finds
+  // them, or a Kafka message's): a valid prediction's are copied into the
+  // record, with the fields validation set appended, instead of
+  // serializing it again.
+  Received Receive(vigie::v1::IngestRequest& request,
+                   absl::Span<const absl::string_view> event_bytes = {}) const;
   // `received` must come from Receive(request): Log, then ApplyLogged.
   absl::StatusOr<vigie::v1::IngestReply> Ingest(
       vigie::v1::IngestRequest& request, uint64_t index_offset,
