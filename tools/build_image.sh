@@ -176,9 +176,33 @@ EOF
     -exec rm -rf {} +
 }
 
+# image_id NAME: the ID of the image NAME in the engine's storage, if any.
+image_id() {
+  if [ "$engine" = docker ]; then
+    docker image inspect -f '{{.Id}}' "$1" 2>/dev/null || true
+  else
+    buildah inspect --type image --format '{{.FromImageID}}' "$1" 2>/dev/null || true
+  fi
+}
+
+# drop_replaced ID NAME: removes the image ID that NAME named before it was
+# made again, so that rebuilding leaves no untagged image behind; kept if
+# anything still uses it.
+drop_replaced() {
+  local old=$1 name=$2
+  if [ -n "$old" ] && [ "$old" != "$(image_id "$name")" ]; then
+    if [ "$engine" = docker ]; then
+      docker rmi "$old" >/dev/null 2>&1 || true
+    else
+      buildah rmi "$old" >/dev/null 2>&1 || true
+    fi
+  fi
+}
+
 # Commits a root file system as image $2 in buildah's local storage.
 import_rootfs() {
-  local rootfs=$1 name=$2 container mount
+  local rootfs=$1 name=$2 container mount old
+  old=$(image_id "$name")
   container=$(buildah from scratch)
   mount=$(buildah mount "$container")
   # tar, not buildah copy: it keeps every file's owner, mode and link as
@@ -199,6 +223,7 @@ $(tail -n 20 "$work/upgrade.log")"
   echo "$name: $(grep -c '^Unpacking' "$work/upgrade.log" || true) packages upgraded"
   buildah umount "$container" >/dev/null
   buildah commit --quiet --rm "$container" "$name" >/dev/null
+  drop_replaced "$old" "$name"
   echo "$name: $(buildah images --format '{{.Size}}' "$name")"
 }
 
@@ -238,6 +263,7 @@ if [ "$check_only" = 1 ]; then
 else
   step "building deploy/Dockerfile (the build stage compiles vigie and vigiectl)"
   build_started=$SECONDS
+  replaced=$(image_id "$tag")
   if [ "$engine" = docker ]; then
     docker build --build-arg CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
       -f deploy/Dockerfile -t "$tag" . || die "docker build failed (output above)"
@@ -249,6 +275,7 @@ else
       -f deploy/Dockerfile -t "$tag" . || die "buildah build failed (output above)"
   fi
   build_seconds=$((SECONDS - build_started))
+  drop_replaced "$replaced" "$tag"
   step "built $tag in $((build_seconds / 60)) min $((build_seconds % 60)) s"
 fi
 built="built in $((build_seconds / 60)) min $((build_seconds % 60)) s"
