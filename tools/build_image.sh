@@ -4,14 +4,15 @@
 # holds no compiler and no -dev package, and the server starts in it on its
 # embedded defaults and answers /healthz. Prints the image's size.
 #
-# NOT run by CI: it compiles Vigie from scratch inside the build stage (about
-# 20 minutes on 2 cores) and installs packages on the machine it runs on.
+# NOT run by CI: it compiles Vigie from scratch inside the build stage (6 to
+# 11 minutes on 2 cores) and installs packages on the machine it runs on.
 #
 # Usage, as root on a Debian 12 machine, from anywhere in the checkout:
 #   tools/build_image.sh [TAG]          (TAG defaults to vigie)
 #
 # With a Docker engine that answers, it runs `docker build`. Without one (or
-# without access to Docker Hub), it uses buildah from Debian's archive, and
+# with VIGIE_IMAGE_ENGINE=buildah, for an engine that cannot reach Docker
+# Hub), it uses buildah from Debian's archive, and
 # makes the two base images the Dockerfile names (debian:12, debian:12-slim)
 # locally with debootstrap, from the same Debian archive as this machine's
 # apt sources: nothing is pulled from a container registry.
