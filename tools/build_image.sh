@@ -228,8 +228,10 @@ $(tail -n 20 "$work/upgrade.log")"
   echo "$name: $(buildah images --format '{{.Size}}' "$name")"
 }
 
-base=docker.io/library/debian:12
-slim=docker.io/library/debian:12-slim
+# Named in the local namespace: they are not the registry's images, and
+# buildah resolves the Dockerfile's short names (debian:12) to them.
+base=localhost/debian:12
+slim=localhost/debian:12-slim
 if [ "$engine" = buildah ] && [ "$check_only" != 1 ]; then
   if [ "${VIGIE_IMAGE_REBUILD_BASE:-0}" != 1 ] &&
     buildah inspect --type image "$base" >/dev/null 2>&1 &&
