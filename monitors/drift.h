@@ -124,7 +124,8 @@ class DriftMonitor {
                           FeatureSample::Kind kind) const;
   // Rebuilds inputs_, prediction_at_ and label_at_ after features_
   // changed: they are read for every event, and a search by name would
-  // cost as much as the update.
+  // cost as much as the update. Empties layout_, whose pointers the change
+  // left dangling or shifted.
   void Reindex();
   // The sample of input feature `name` when it is not the one expected
   // (inputs_[next]): found or added, with the position in inputs_ past it;
