@@ -29,9 +29,12 @@ std::pair<CategoryTable::iterator, bool> CategoryTable::emplace(
 void CategoryTable::Reindex() {
   const size_t wanted = std::bit_ceil(std::max<size_t>(8, 2 * entries_.size()));
   slots_.assign(wanted, 0);
+  words_.resize(entries_.size());
   const size_t mask = wanted - 1;
   for (size_t i = 0; i < entries_.size(); ++i) {
-    size_t slot = Hash(entries_[i].first) & mask;
+    const std::string& name = entries_[i].first;
+    words_[i] = Word(name);
+    size_t slot = Spread(words_[i], name.size()) & mask;
     while (slots_[slot] != 0) slot = (slot + 1) & mask;
     slots_[slot] = static_cast<uint32_t>(i + 1);
   }

@@ -63,6 +63,28 @@ TEST(CategoryTableTest, AgreesWithAnOrderedMapOnEveryOperation) {
   EXPECT_EQ(table.find("never seen"), table.end());
 }
 
+// Names of up to 8 bytes are found by their size and their bytes read in
+// two overlapping halves: names of one byte repeated, or of zero bytes,
+// have the same halves at several sizes, and only the size tells them
+// apart.
+TEST(CategoryTableTest, NamesOfOneRepeatedByteDifferBySize) {
+  CategoryTable table;
+  std::map<std::string, uint64_t> expected;
+  for (const char byte : {'a', '\0', '\xff'}) {
+    for (size_t length = 0; length <= 12; ++length) {
+      const std::string name(length, byte);
+      const uint64_t count = 100 * length + static_cast<uint8_t>(byte);
+      table.emplace(name, count);
+      expected.emplace(name, count);
+    }
+  }
+  ASSERT_EQ(table.size(), expected.size());
+  for (const auto& [name, count] : expected) {
+    EXPECT_EQ(table.CountOf(name), count) << name.size();
+    EXPECT_FALSE(table.contains(name + "b")) << name.size();
+  }
+}
+
 TEST(CategoryTableTest, CopiesFindTheirOwnEntries) {
   CategoryTable table;
   for (int i = 0; i < 100; ++i) table.emplace(std::to_string(i), 1);

@@ -104,6 +104,7 @@ FeatureSample* DriftMonitor::SampleFor(absl::string_view name,
 }
 
 void DriftMonitor::Reindex() {
+  layout_.samples.clear();  // Points into features_ as it was.
   inputs_.clear();
   prediction_at_ = -1;
   label_at_ = -1;
@@ -227,57 +228,98 @@ DriftMonitor::Found DriftMonitor::SlowFind(absl::string_view name,
   return {&features_[*it], static_cast<size_t>(it - inputs_.begin()) + 1};
 }
 
-void DriftMonitor::ObservePrediction(const PredictionView& prediction) {
-  ++predictions_;
-  // Both lists are sorted by name: one walk finds every feature. Events of
-  // a model mostly carry the same features, so the input feature after the
-  // last one found is tried first, and searched for only when it is not.
-  size_t next = 0;  // In inputs_.
-  for (const auto& [name, value] : prediction.features) {
-    if (next < inputs_.size()) {
-      FeatureSample& expected = features_[inputs_[next]];
-      if (SameName(expected.name, name)) {
-        ++next;
-        AddValue(expected, value);
-        continue;
-      }
-    }
-    const Found found = SlowFind(name, value, next);
-    next = found.next;
-    if (found.sample == nullptr) {
-      ++features_dropped_;
-      continue;
-    }
-    AddValue(*found.sample, value);
-  }
+// Inline in ObservePrediction, whose saved registers it then shares.
+[[gnu::always_inline]] inline void DriftMonitor::ObserveOutput(
+    const PredictionView& prediction) {
+  // A binary score or decision, a regression value: a number, added inline
+  // as an input feature's value is, from one call of AddValue.
+  double number = 0;
   switch (prediction.output) {
     case PredictionView::Output::kBinary:
       if (prediction.score.has_value()) {
-        AddNumeric(Special(prediction_at_, kPredictionFeature,
-                           FeatureSample::Kind::kNumeric),
-                   *prediction.score);
+        number = *prediction.score;
       } else if (prediction.decision.has_value()) {
-        AddNumeric(Special(prediction_at_, kPredictionFeature,
-                           FeatureSample::Kind::kNumeric),
-                   *prediction.decision ? 1.0 : 0.0);
+        number = *prediction.decision ? 1.0 : 0.0;
+      } else {
+        return;
       }
       break;
     case PredictionView::Output::kRegression:
-      if (prediction.regression_value.has_value()) {
-        AddNumeric(Special(prediction_at_, kPredictionFeature,
-                           FeatureSample::Kind::kNumeric),
-                   *prediction.regression_value);
-      }
+      if (!prediction.regression_value.has_value()) return;
+      number = *prediction.regression_value;
       break;
     case PredictionView::Output::kMulticlass:
       AddCategory(Special(prediction_at_, kPredictionFeature,
                           FeatureSample::Kind::kCategorical),
                   prediction.predicted_class);
-      break;
+      return;
     case PredictionView::Output::kRecommendation:
     case PredictionView::Output::kOther:
-      break;
+      return;
   }
+  AddValue(Special(prediction_at_, kPredictionFeature,
+                   FeatureSample::Kind::kNumeric),
+           FeatureView{.kind = FeatureView::Kind::kNumeric,
+                       .numeric = number,
+                       .categorical = {}});
+}
+
+void DriftMonitor::ObservePrediction(const PredictionView& prediction) {
+  ++predictions_;
+  const auto& features = prediction.features;
+  // Mostly the same names as the last event's: each is compared with the
+  // sample found for it then. Nothing in the loop changes features_, so
+  // the layout stays valid. Both vectors' data and sizes are held in
+  // locals: the compiler cannot tell that the values' stores leave them
+  // alone, and would read them again for every feature.
+  const size_t count = features.size();
+  size_t i = 0;
+  if (count == layout_.samples.size()) {
+    const auto* feature = features.data();
+    FeatureSample* const* samples = layout_.samples.data();
+    for (; i < count; ++i) {
+      FeatureSample& sample = *samples[i];
+      if (!SameName(sample.name, feature[i].first)) [[unlikely]] {
+        break;
+      }
+      AddValue(sample, feature[i].second);
+    }
+  }
+  if (i < count) [[unlikely]] {
+    ObserveByName(features, i);
+  }
+  ObserveOutput(prediction);
+}
+
+void DriftMonitor::ObserveByName(Features features, size_t from) {
+  // The layout is rebuilt from `from` on. Reindex empties it when a sample
+  // is added (the others move), so that it holds only pointers found
+  // since: it is kept only if it then has one sample per feature.
+  layout_.samples.resize(from);
+  // Both lists are sorted by name: one walk finds every feature. Events of
+  // a model mostly carry the same features, so the input feature after the
+  // last one found is tried first, and searched for only when it is not.
+  size_t next = 0;  // In inputs_; 0 also before the first feature searched.
+  for (size_t i = from; i < features.size(); ++i) {
+    const auto& [name, value] = features[i];
+    FeatureSample* sample = nullptr;
+    if (next < inputs_.size() &&
+        SameName(features_[inputs_[next]].name, name)) {
+      sample = &features_[inputs_[next]];
+      ++next;
+    } else {
+      const Found found = SlowFind(name, value, next);
+      sample = found.sample;
+      next = found.next;
+    }
+    if (sample == nullptr) {
+      ++features_dropped_;
+      continue;
+    }
+    layout_.samples.push_back(sample);
+    AddValue(*sample, value);
+  }
+  if (layout_.samples.size() != features.size()) layout_.samples.clear();
 }
 
 void DriftMonitor::ObserveLabel(const vigie::v1::Outcome& outcome) {

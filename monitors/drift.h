@@ -2,11 +2,13 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "monitors/category_table.h"
 #include "monitors/prediction_view.h"
 #include "monitors/quantile_sketch.h"
@@ -58,9 +60,12 @@ struct FeatureSample {
 // max_features input features (values of further ones are counted, not
 // kept), max_categories categories per feature, and the sketches' bound.
 //
-// Cost per prediction: one walk of its features, sorted by name, beside
-// the monitor's features, also sorted: no hashing. Mergeable (exactly,
-// except for the sketches' documented compaction). Thread-compatible.
+// Cost per prediction: when its features have the same names as the last
+// prediction's, as a model's events mostly do, one comparison of each name
+// with that of the sample found for it then; else one walk of its
+// features, sorted by name, beside the monitor's features, also sorted. No
+// hashing. Mergeable (exactly, except for the sketches' documented
+// compaction). Thread-compatible.
 class DriftMonitor {
  public:
   struct Options {
@@ -119,7 +124,8 @@ class DriftMonitor {
                           FeatureSample::Kind kind) const;
   // Rebuilds inputs_, prediction_at_ and label_at_ after features_
   // changed: they are read for every event, and a search by name would
-  // cost as much as the update.
+  // cost as much as the update. Empties layout_, whose pointers the change
+  // left dangling or shifted.
   void Reindex();
   // The sample of input feature `name` when it is not the one expected
   // (inputs_[next]): found or added, with the position in inputs_ past it;
@@ -134,6 +140,35 @@ class DriftMonitor {
   // The sample at `at` (prediction_at_ or label_at_), created when -1.
   FeatureSample& Special(int64_t at, absl::string_view name,
                          FeatureSample::Kind kind);
+  // An event's input features, as PredictionView holds them.
+  using Features = absl::Span<const std::pair<absl::string_view, FeatureView>>;
+  // For features [from, end) of an event whose features before `from`
+  // matched layout_ (and were added): finds each feature's sample by name,
+  // adds its value, and records the event's layout.
+  void ObserveByName(Features features, size_t from);
+  // The prediction's output, as the feature kPredictionFeature.
+  void ObserveOutput(const PredictionView& prediction);
+
+  // The samples of the last event's input features, in its order, when
+  // each one had a sample. Events of a model mostly carry the same
+  // features: the next event's names are compared with these samples'
+  // position by position, which costs neither a walk of inputs_ nor a
+  // search. Pointers into features_, so emptied whenever it changes
+  // (Reindex), and not copied with the monitor: a copy would point into
+  // the original's samples.
+  class Layout {
+   public:
+    Layout() = default;
+    Layout(const Layout&) {}
+    Layout& operator=(const Layout&) {
+      samples.clear();
+      return *this;
+    }
+    Layout(Layout&&) = default;
+    Layout& operator=(Layout&&) = default;
+
+    std::vector<FeatureSample*> samples;
+  };
 
   Options options_;
   uint64_t predictions_ = 0;
@@ -146,6 +181,7 @@ class DriftMonitor {
   std::vector<uint32_t> inputs_;
   int64_t prediction_at_ = -1;
   int64_t label_at_ = -1;
+  Layout layout_;
 };
 
 }  // namespace vigie::monitors

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -304,6 +306,240 @@ TEST(DriftMonitorTest, VaryingFeatureSetsMatchAStraightRecount) {
     ASSERT_EQ(f->categories.size(), e.categories.size());
     for (const auto& [category, count] : e.categories) {
       EXPECT_EQ(f->categories.CountOf(category), count) << category;
+    }
+  }
+}
+
+// What DriftMonitor keeps, recounted straight from the events, in their
+// order and each event's features in name order (so that the first
+// max_features names are the ones kept, and every sum is added in the
+// monitor's order): an independent computation to check it against.
+struct Recount {
+  struct Feature {
+    bool categorical = false;
+    uint64_t observed = 0;
+    uint64_t missing = 0;
+    uint64_t conflicts = 0;
+    double sum = 0;
+    double sum_squares = 0;
+    std::vector<double> values;
+    std::map<std::string, uint64_t> categories;
+    uint64_t untracked = 0;
+  };
+  size_t max_features = 100;
+  size_t max_categories = 200;
+  std::map<std::string, Feature> features;
+  size_t inputs = 0;
+  uint64_t dropped = 0;
+  uint64_t predictions = 0;
+
+  void AddNumber(Feature& f, double x) {
+    if (f.categorical) {
+      ++f.conflicts;
+    } else if (!std::isfinite(x)) {
+      ++f.missing;
+    } else {
+      ++f.observed;
+      f.values.push_back(x);
+      f.sum += x;
+      f.sum_squares += x * x;
+    }
+  }
+  void Add(const std::string& name, const vigie::v1::FeatureValue& value) {
+    if (name == kPredictionFeature || name == kLabelFeature) {
+      ++dropped;
+      return;
+    }
+    auto it = features.find(name);
+    if (it == features.end()) {
+      if (inputs == max_features) {
+        ++dropped;
+        return;
+      }
+      ++inputs;
+      it = features.emplace(name, Feature{}).first;
+      it->second.categorical = value.has_categorical();
+    }
+    Feature& f = it->second;
+    if (value.has_numeric()) {
+      AddNumber(f, value.numeric());
+    } else if (!value.has_categorical()) {
+      ++f.missing;
+    } else if (!f.categorical) {
+      ++f.conflicts;
+    } else {
+      ++f.observed;
+      auto category = f.categories.find(value.categorical());
+      if (category != f.categories.end()) {
+        ++category->second;
+      } else if (f.categories.size() < max_categories) {
+        f.categories.emplace(value.categorical(), 1);
+      } else {
+        ++f.untracked;
+      }
+    }
+  }
+  void Observe(const vigie::v1::Prediction& p) {
+    ++predictions;
+    const std::map<std::string, vigie::v1::FeatureValue> sorted(
+        p.features().begin(), p.features().end());
+    for (const auto& [name, value] : sorted) Add(name, value);
+    if (p.has_binary()) {
+      AddNumber(features[std::string(kPredictionFeature)], p.binary().score());
+    }
+  }
+  void ObserveLabel(double label) {
+    AddNumber(features[std::string(kLabelFeature)], label);
+  }
+
+  void ExpectMatches(const DriftMonitor& monitor) const {
+    EXPECT_EQ(monitor.predictions(), predictions);
+    EXPECT_EQ(monitor.features_dropped(), dropped);
+    ASSERT_EQ(monitor.features().size(), features.size());
+    for (const auto& [name, e] : features) {
+      SCOPED_TRACE(name);
+      const FeatureSample* f = monitor.Find(name);
+      ASSERT_NE(f, nullptr);
+      EXPECT_EQ(f->kind == FeatureSample::Kind::kCategorical, e.categorical);
+      EXPECT_EQ(f->observed, e.observed);
+      EXPECT_EQ(f->missing, e.missing);
+      EXPECT_EQ(f->type_conflicts, e.conflicts);
+      EXPECT_EQ(f->sum, e.sum);
+      EXPECT_EQ(f->sum_squares, e.sum_squares);
+      EXPECT_EQ(f->untracked, e.untracked);
+      EXPECT_EQ(f->categories.size(), e.categories.size());
+      for (const auto& [category, count] : e.categories) {
+        EXPECT_EQ(f->categories.CountOf(category), count) << category;
+      }
+      // Few enough values for the sketch to be exact: it holds them all.
+      ASSERT_LE(e.values.size(), 1024u);
+      std::vector<double> want = e.values;
+      std::sort(want.begin(), want.end());
+      std::vector<double> got;
+      for (const WeightedValue& v : f->sketch.Sorted()) {
+        got.insert(got.end(), v.weight, v.value);
+      }
+      EXPECT_EQ(got, want);
+    }
+  }
+};
+
+// Runs of events with the same feature names, which ObservePrediction
+// matches against the last event's samples position by position, broken by
+// events whose names differ from the last one's (in count, or at one
+// position with a name of the same size), add a feature mid-event or
+// create the prediction's and the label's samples (which moves every
+// sample), and whose values are missing, not finite or of the other kind;
+// the monitor is copied and round-tripped mid-stream. Each monitor must
+// match a straight recount of its own events.
+TEST(DriftMonitorTest, EventsLikeTheLastOneMatchAStraightRecount) {
+  const std::vector<std::vector<std::string>> shapes = {
+      {"b", "c1", "n1", "n2", "zz"},
+      {"b", "c1", "m1", "n2", "zz"},  // Same size, n1 -> m1.
+      {"b", "c1", "n1", "n2", "zz"},
+      {"a0", "b", "c1", "n1", "n2", "zz"},   // A new first feature.
+      {"b", "c1", "n1", "n2", "zz", "zzz"},  // A new last feature.
+      {"b", "c1", "n1", "n2", "zz"},
+      {"@prediction", "b", "c1", "n1", "n2"},  // Dropped, not kept.
+      {"b", "c1", "n1", "n2", "q_a_longer_feature_name"},
+      {"b", "c1", "n1", "n2", "q_a_longer_feature_namf"},
+      {"b", "c1", "n1"},
+      {"b", "c1", "n1", "n2", "zz"},
+  };
+  std::mt19937_64 rng(17);
+  std::uniform_real_distribution<double> uniform;
+  const auto value_of = [&](const std::string& name) {
+    vigie::v1::FeatureValue value;
+    const double draw = uniform(rng);
+    const bool categorical = name[0] == 'b' || name[0] == 'c';
+    if (draw < 0.04) {
+      // Nothing set: missing.
+    } else if (draw < 0.07) {
+      value.set_numeric(draw < 0.055 ? std::nan("")
+                                     : std::numeric_limits<double>::infinity());
+    } else if (draw < 0.1) {
+      // The other kind.
+      if (categorical) {
+        value.set_numeric(1.5);
+      } else {
+        value.set_categorical("x");
+      }
+    } else if (categorical) {
+      value.set_categorical(
+          std::string(1 + rng() % 9, static_cast<char>('a' + rng() % 5)));
+    } else {
+      value.set_numeric(uniform(rng) * 100 - 50);
+    }
+    return value;
+  };
+  // Fillers, features of the first event only, vary the number of samples
+  // when each new one is added, so that some addition moves the samples to
+  // a larger vector.
+  for (const size_t max_features : {size_t{100}, size_t{4}}) {
+    for (int fillers = 0; fillers < 9; ++fillers) {
+      SCOPED_TRACE(testing::Message() << max_features << " features at most, "
+                                      << fillers << " fillers");
+      const DriftMonitor::Options options{
+          .max_features = static_cast<uint32_t>(max_features),
+          .max_categories = 6};
+      DriftMonitor monitor = NewMonitor(options);
+      Recount recount;
+      recount.max_features = max_features;
+      recount.max_categories = 6;
+      std::optional<DriftMonitor> copy;
+      Recount copy_recount;
+      for (int event = 0; event < 700; ++event) {
+        vigie::v1::Prediction p;
+        p.set_model_id("m");
+        // The prediction's sample appears only after a few events.
+        if (event >= 30) p.mutable_binary()->set_score(uniform(rng));
+        for (int f = 0; event == 0 && f < fillers; ++f) {
+          (*p.mutable_features())["f" + std::to_string(f)].set_numeric(f);
+        }
+        const std::vector<std::string>& shape =
+            shapes[(event / 12) % shapes.size()];
+        for (const std::string& name : shape) {
+          (*p.mutable_features())[name] = value_of(name);
+        }
+        const std::string bytes = p.SerializeAsString();
+        const absl::StatusOr<PredictionView> view =
+            PredictionView::Decode(bytes);
+        ASSERT_TRUE(view.ok());
+        monitor.ObservePrediction(*view);
+        recount.Observe(p);
+        if (event % 5 == 0) {  // The same view again: the same name pointers.
+          monitor.ObservePrediction(*view);
+          recount.Observe(p);
+        }
+        if (event == 100) {  // The label's sample appears.
+          vigie::v1::Outcome outcome;
+          outcome.set_regression(2.5);
+          monitor.ObserveLabel(outcome);
+          recount.ObserveLabel(2.5);
+        }
+        if (event == 200) {
+          copy = monitor;
+          copy_recount = recount;
+        }
+        if (copy.has_value() && event % 2 == 0) {
+          // The copy sees every other event from here on, the original all.
+          copy->ObservePrediction(*view);
+          copy_recount.Observe(p);
+        }
+        if (event == 400) {
+          state::v1::DriftState state;
+          monitor.ToProto(&state);
+          absl::StatusOr<DriftMonitor> back =
+              DriftMonitor::FromProto(state, options);
+          ASSERT_TRUE(back.ok()) << back.status();
+          monitor = *std::move(back);
+        }
+      }
+      recount.ExpectMatches(monitor);
+      {
+        SCOPED_TRACE("copy");
+        copy_recount.ExpectMatches(*copy);
+      }
     }
   }
 }

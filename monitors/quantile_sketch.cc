@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -174,17 +175,26 @@ void QuantileSketch::FlushBuffer() {
     buffer_.clear();
     return;
   }
-  // Extremes in two independent chains each: one min chain would be bound
-  // by the latency of minsd.
+  // Extremes in two independent chains each (one min chain would be bound
+  // by the latency of minsd): values at even positions in one, at odd ones
+  // in the other. The chains are the two lanes of a vector of two doubles
+  // (GCC's and Clang's vector extension: one minpd and one maxpd per pair of
+  // values on x86-64, half the instructions of the scalar chains, which were
+  // most of a flush's cost). Each lane makes the comparisons std::min and
+  // std::max would, in the same order, so the extremes are the same, down
+  // to which of -0.0 and 0.0 is kept.
+  using Pair = double __attribute__((vector_size(16)));
   const double* values = buffer_.data();
-  double lo0 = min_, lo1 = min_, hi0 = max_, hi1 = max_;
+  Pair lo = {min_, min_};
+  Pair hi = {max_, max_};
   size_t i = 0;
   for (; i + 2 <= size; i += 2) {
-    lo0 = std::min(lo0, values[i]);
-    hi0 = std::max(hi0, values[i]);
-    lo1 = std::min(lo1, values[i + 1]);
-    hi1 = std::max(hi1, values[i + 1]);
+    Pair v;
+    std::memcpy(&v, values + i, sizeof v);
+    lo = v < lo ? v : lo;  // std::min(lo, v), lane by lane.
+    hi = hi < v ? v : hi;  // std::max(hi, v).
   }
+  double lo0 = lo[0], lo1 = lo[1], hi0 = hi[0], hi1 = hi[1];
   if (i < size) {
     lo0 = std::min(lo0, values[i]);
     hi0 = std::max(hi0, values[i]);
