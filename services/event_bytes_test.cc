@@ -8,6 +8,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/pipeline.h"
+#include "storage/record_codec.h"
 #include "storage/state_store.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -34,14 +35,9 @@ vigie::v1::Prediction Base(const std::string& model, const std::string& id) {
 // `bytes` as a length-delimited field 1: an event in a request, or a
 // prediction in an event.
 std::string Field1(const std::string& bytes) {
-  std::string out(1, 0x0a);
-  size_t n = bytes.size();
-  while (n >= 0x80) {
-    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
-    n >>= 7;
-  }
-  out.push_back(static_cast<char>(n));
-  return out + bytes;
+  std::string out;
+  storage::AppendField(&out, 1, bytes);
+  return out;
 }
 
 // Bytes of an Event holding `prediction`, with `extra` appended inside the

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
@@ -229,6 +230,11 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   // this one to applier_; with `wait`, lands it too, so that every message
   // consumed so far counts and its position is known.
   void IngestGathered(bool wait);
+  // Runs `attempt` until it succeeds or the ingest stops, logging each
+  // failure of the batch of `messages` and waiting between attempts (100 ms
+  // doubling to 5 s); the last attempt's status.
+  absl::Status Retry(size_t messages,
+                     absl::FunctionRef<absl::Status()> attempt);
   // Decodes the messages and writes the dead letters, retrying until that
   // succeeds or the ingest stops (then nullopt: nothing of it counts, and
   // a restart reads it again).
@@ -646,24 +652,36 @@ void KafkaIngest::Consumer::IngestGathered(bool wait) {
   if (wait) Land();
 }
 
-std::optional<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::Prepare(
-    const Messages& messages) {
+absl::Status KafkaIngest::Consumer::Retry(
+    size_t messages, absl::FunctionRef<absl::Status()> attempt) {
   absl::Duration backoff = absl::Milliseconds(100);
   while (true) {
-    absl::StatusOr<Batch> batch = PrepareOnce(messages);
-    if (batch.ok()) return *std::move(batch);
-    VIGIE_LOG(Error, "kafka ingest: a batch of ", messages.size(),
-              " messages failed (", batch.status().ToString(),
-              "): retrying in ", absl::FormatDuration(backoff));
+    absl::Status status = attempt();
+    if (status.ok()) return status;
+    VIGIE_LOG(Error, "kafka ingest: a batch of ", messages,
+              " messages failed (", status.ToString(), "): retrying in ",
+              absl::FormatDuration(backoff));
     UpdateStats([](KafkaIngestStats& s) { ++s.retries; });
     // The consumer is not sought back: the retry takes the messages held
-    // here (reading them again as well counted them twice), and a restart
-    // reads from the positions stored, which a failed attempt left as
-    // they were.
-    if (stopping_.load()) return std::nullopt;  // Read again at restart.
+    // (reading them again as well counted them twice), and a restart reads
+    // from the positions stored, which a failed attempt left as they were.
+    if (stopping_.load()) return status;  // Read again at restart.
     absl::SleepFor(backoff);
     backoff = std::min(backoff * 2, absl::Seconds(5));
   }
+}
+
+std::optional<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::Prepare(
+    const Messages& messages) {
+  std::optional<Batch> prepared;
+  const absl::Status status = Retry(messages.size(), [&] {
+    absl::StatusOr<Batch> batch = PrepareOnce(messages);
+    if (!batch.ok()) return batch.status();
+    prepared = *std::move(batch);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return std::nullopt;
+  return prepared;
 }
 
 absl::Status KafkaIngest::Consumer::DeadLetter(const RdKafka::Message& message,
@@ -776,20 +794,13 @@ void KafkaIngest::Consumer::Receive(
 }
 
 absl::Status KafkaIngest::Consumer::LogAndApply(Batch& batch) {
-  absl::Duration backoff = absl::Milliseconds(100);
-  while (true) {
-    const absl::Status applied = LogAndApplyOnce(batch);
-    if (applied.ok()) return applied;
-    VIGIE_LOG(Error, "kafka ingest: a batch of ", batch.messages,
-              " messages failed (", applied.ToString(), "): retrying in ",
-              absl::FormatDuration(backoff));
-    UpdateStats([](KafkaIngestStats& s) { ++s.retries; });
-    if (stopping_.load()) return applied;  // Read again at restart.
-    absl::SleepFor(backoff);
-    backoff = std::min(backoff * 2, absl::Seconds(5));
-    // The failed attempt used up its record; validation is idempotent.
-    Receive(batch);
-  }
+  bool first = true;
+  return Retry(batch.messages, [&] {
+    // A failed attempt used up its record; validation is idempotent.
+    if (!first) Receive(batch);
+    first = false;
+    return LogAndApplyOnce(batch);
+  });
 }
 
 absl::Status KafkaIngest::Consumer::LogAndApplyOnce(Batch& batch) {
