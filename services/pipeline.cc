@@ -975,9 +975,10 @@ Pipeline::Received Pipeline::Receive(
       normalised[i] = set.SerializeAsString();
     }
   }
-  // The IngestRecord, field by field: each event is serialized once, into
-  // the record, and a valid prediction's pending entry is a copy of its
-  // bytes there.
+  // The IngestRecord, field by field: each event copied from its bytes
+  // (a valid prediction, with what validation set appended) or serialized
+  // once, into the record; a valid prediction's pending entry is a copy of
+  // its bytes there.
   state::v1::IngestRecord head;
   *head.mutable_received() = ToProtoTime(received.at);
   std::string body;
