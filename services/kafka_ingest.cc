@@ -804,6 +804,17 @@ absl::Status KafkaIngest::Consumer::LogAndApply(Batch& batch) {
 }
 
 absl::Status KafkaIngest::Consumer::LogAndApplyOnce(Batch& batch) {
+  // Should the batch fail to apply, the write that voids its record puts
+  // these back, so that a restart reads the batch again.
+  batch.received.positions_before.clear();
+  for (const auto& [partition, offset] : batch.next) {
+    state::v1::KafkaPositionState& before =
+        batch.received.positions_before.emplace_back();
+    before.set_topic(partition.first);
+    before.set_partition(partition.second);
+    const auto it = batch.before.find(partition);
+    before.set_next_offset(it == batch.before.end() ? -1 : it->second);
+  }
   std::optional<uint64_t> seq;
   if (absl::Status logged =
           pipeline_->Log(batch.received, [&](uint64_t s) { seq = s; });
@@ -812,28 +823,7 @@ absl::Status KafkaIngest::Consumer::LogAndApplyOnce(Batch& batch) {
   }
   absl::StatusOr<vigie::v1::IngestReply> reply =
       pipeline_->ApplyLogged(batch.request, 0, std::move(batch.received), *seq);
-  if (!reply.ok()) {
-    // The record was voided, but its positions were stored with it: put
-    // back those before the batch, so that a restart reads it again.
-    storage::StateBatch undo = store_->NewBatch();
-    for (const auto& [partition, offset] : batch.next) {
-      state::v1::KafkaPositionState position;
-      position.set_topic(partition.first);
-      position.set_partition(partition.second);
-      const auto before = batch.before.find(partition);
-      if (before == batch.before.end()) {
-        undo.DeleteKafkaPosition(partition.first, partition.second);
-      } else {
-        position.set_next_offset(before->second);
-        undo.PutKafkaPosition(position);
-      }
-    }
-    if (absl::Status s = store_->Commit(undo); !s.ok()) {
-      VIGIE_LOG(Error, "kafka ingest: positions not restored (", s.ToString(),
-                "): a restart would skip a batch that did not count");
-    }
-    return reply.status();
-  }
+  if (!reply.ok()) return reply.status();
   batch.accepted = reply->accepted();
   batch.rejected = reply->rejected();
   return absl::OkStatus();

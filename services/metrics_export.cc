@@ -348,6 +348,9 @@ void DeclareFamilies(PrometheusText& out) {
              "Undecodable Kafka messages written to the dead-letter topic.");
   out.Family("vigie_kafka_rebalances_total", counter,
              "Kafka partition assignments and revocations.");
+  out.Family("vigie_kafka_retries_total", counter,
+             "Failed attempts to ingest a Kafka batch, each retried (the "
+             "server log says why).");
   out.Family("vigie_kafka_partitions", gauge, "Kafka partitions assigned.");
   out.Family("vigie_kafka_leader", gauge,
              "1 while this replica leads its group (it delivers alerts).");
@@ -447,6 +450,8 @@ std::string RenderMetrics(const MetricsSources& sources,
             static_cast<double>(kafka.dead_lettered));
     out.Add("vigie_kafka_rebalances_total", {},
             static_cast<double>(kafka.rebalances));
+    out.Add("vigie_kafka_retries_total", {},
+            static_cast<double>(kafka.retries));
     out.Add("vigie_kafka_partitions", {}, kafka.partitions);
     out.Add("vigie_kafka_leader", {}, kafka.leads ? 1 : 0);
     if (kafka.lag >= 0) {

@@ -1037,7 +1037,7 @@ absl::Status Pipeline::Log(const Received& received,
   return absl::OkStatus();
 }
 
-absl::Status Pipeline::VoidRecord(uint64_t seq) {
+absl::Status Pipeline::VoidRecord(uint64_t seq, const Received* received) {
   if (seq != next_seq_) {
     return absl::InternalError(absl::StrCat("ingest log record ", seq,
                                             " voided out of turn: the next "
@@ -1047,6 +1047,16 @@ absl::Status Pipeline::VoidRecord(uint64_t seq) {
   ++next_seq_;
   storage::StateBatch batch = store_->NewBatch();
   batch.DeleteIngestRecord(seq);
+  if (received != nullptr) {
+    for (const state::v1::KafkaPositionState& before :
+         received->positions_before) {
+      if (before.next_offset() >= 0) {
+        batch.PutKafkaPosition(before);
+      } else {
+        batch.DeleteKafkaPosition(before.topic(), before.partition());
+      }
+    }
+  }
   // If this fails, a restart applies the call although its caller was told
   // it failed; a retry then finds its events already counted (duplicates
   // are recognised by id), so each still counts once.
@@ -1055,7 +1065,7 @@ absl::Status Pipeline::VoidRecord(uint64_t seq) {
 
 absl::Status Pipeline::Abandon(uint64_t seq) {
   absl::MutexLock lock(&mu_);
-  return VoidRecord(seq);
+  return VoidRecord(seq, nullptr);
 }
 
 absl::StatusOr<vigie::v1::IngestReply> Pipeline::ApplyLogged(
@@ -1077,7 +1087,7 @@ absl::StatusOr<vigie::v1::IngestReply> Pipeline::ApplyLogged(
       Apply(request, index_offset, now, &received, changes);
   if (!reply.ok()) {
     Rollback(changes);
-    if (absl::Status voided = VoidRecord(seq); !voided.ok()) {
+    if (absl::Status voided = VoidRecord(seq, &received); !voided.ok()) {
       VIGIE_LOG(Error, "cannot void ingest log record ", seq,
                 " after it failed to apply: ", voided.ToString());
     }

@@ -69,6 +69,8 @@ class VigieServer {
   void Shutdown(absl::Duration grace = absl::Seconds(10));
 
   Pipeline& pipeline() { return *pipeline_; }
+  // The state the pipeline keeps (until Shutdown closes it).
+  storage::StateStore& store() { return *store_; }
   // Null unless the configuration enables Kafka ingest.
   const KafkaIngest* kafka_ingest() const { return kafka_ingest_.get(); }
 
