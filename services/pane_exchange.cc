@@ -184,8 +184,14 @@ void PaneExchange::Consume() {
         publication.group_id() != options_.group_id) {
       continue;
     }
+    // A replica has one archive per model, which grows: its start (the
+    // time before which its panes began) moves with it. Keyed without it,
+    // as on the topic, so that a newer archive replaces the older one
+    // instead of being merged beside it.
+    const absl::Time start = FromProtoTime(publication.start());
     Key key{publication.model_id(), publication.replica(),
-            publication.archive(), FromProtoTime(publication.start())};
+            publication.archive(),
+            publication.archive() ? absl::InfinitePast() : start};
     const absl::Time now = clock_->Now();
     absl::MutexLock lock(&mu_);
     PeerActivity& activity = activity_[publication.model_id()];
@@ -203,7 +209,7 @@ void PaneExchange::Consume() {
       }
       peers_.insert_or_assign(
           std::move(key),
-          Held{std::move(*publication.mutable_pane()), nullptr});
+          Held{std::move(*publication.mutable_pane()), start, nullptr});
     }
   }
 }
@@ -236,7 +242,7 @@ std::vector<PeerPane> PaneExchange::Panes(
       }
     }
     if (held.decoded == nullptr) continue;
-    out.push_back({replica, at, archive, held.decoded});
+    out.push_back({replica, held.start, archive, held.decoded});
   }
   std::sort(out.begin(), out.end(), [](const PeerPane& a, const PeerPane& b) {
     return a.start < b.start;

@@ -119,6 +119,7 @@ class PaneExchange {
   // A publication as received, and decoded once read.
   struct Held {
     std::string bytes;
+    absl::Time start;  // As published (an archive's key leaves it out).
     std::shared_ptr<const monitors::ModelMonitors> decoded;
     bool undecodable = false;  // Logged once.
   };
@@ -128,7 +129,8 @@ class PaneExchange {
   std::unique_ptr<Kafka> kafka_;
   std::thread consumer_thread_;
   std::atomic<bool> stopping_{false};
-  // Other replicas' latest bytes, by (model, replica, archive, start).
+  // Other replicas' latest bytes, by (model, replica, archive, start), with
+  // InfinitePast for the start of an archive: one per replica and model.
   using Key = std::tuple<std::string, std::string, bool, absl::Time>;
   mutable absl::Mutex mu_;
   mutable std::map<Key, Held> peers_ ABSL_GUARDED_BY(mu_);

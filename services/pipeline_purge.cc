@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "proto/proto_time.h"
+#include "services/pane_exchange.h"
 #include "services/pipeline.h"
 
 namespace vigie::services {
@@ -80,6 +81,19 @@ absl::StatusOr<vigie::v1::PurgeModelReply> Pipeline::PurgeModel(
   for (const std::string& fingerprint : fingerprints)
     alerts_.erase(fingerprint);
   reply.set_alerts(fingerprints.size());
+  // The other replicas merge what this one published of the model into
+  // their model-wide windows: each of its panes, and its archive, is
+  // published again as deleted.
+  std::vector<PaneUpdate> deleted;
+  if (model != models_.end() && exchange_ != nullptr) {
+    const ModelState& state = *model->second;
+    for (const auto& [start, pane] : state.panes) {
+      deleted.push_back({id, start, false, ""});
+    }
+    if (state.archive.has_value()) {
+      deleted.push_back({id, state.archived_before, true, ""});
+    }
+  }
   if (model != models_.end()) {
     const ModelState& state = *model->second;
     reply.set_predictions(state.counters.predictions());
@@ -90,6 +104,7 @@ absl::StatusOr<vigie::v1::PurgeModelReply> Pipeline::PurgeModel(
   }
   // The pending entries' tombstones and the marks' deleted blocks.
   RETURN_IF_ERROR(CheckpointLocked());
+  if (!deleted.empty()) exchange_->Publish(deleted);
   VIGIE_LOG(Info, "purged model '", id, "': ", reply.predictions(),
             " predictions, ", reply.outcomes(), " outcomes, ", reply.panes(),
             " panes, ", reply.alerts(), " alerts (", reply.alerts_resolved(),

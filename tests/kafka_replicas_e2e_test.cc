@@ -216,6 +216,78 @@ TEST_F(KafkaReplicasE2eTest, TheMergeOfTwoReplicasEqualsOneReplica) {
   }
 }
 
+// A replica's archive grows as its panes pass the retention: each newer
+// archive must replace the one before in the other replicas' model-wide
+// windows, not be merged beside it. And a model purged on one replica must
+// leave the others' model-wide windows with what they hold themselves.
+TEST_F(KafkaReplicasE2eTest, APeersGrowingArchiveAndItsPurgeCountOnce) {
+  auto config = [&](const std::string& replica) {
+    services::ServerConfig c = Config(replica, "archiving");
+    // The stream spans 28 hours of event time: panes are archived as it
+    // goes.
+    for (services::ModelConfig& model : c.models) {
+      model.retention = absl::Hours(6);
+    }
+    c.default_model.retention = absl::Hours(6);
+    // The default policy's rules look at windows longer than that.
+    c.policy.rules.clear();
+    return c;
+  };
+  testutil::LoopbackServer a;
+  testutil::LoopbackServer b;
+  ASSERT_OK(a.Start(config("replica-a"), &clock_));
+  ASSERT_OK(b.Start(config("replica-b"), &clock_));
+  AwaitSplit(a, b);
+  if (HasFatalFailure()) return;
+
+  // In two halves, so that each replica publishes an archive, then a
+  // larger one.
+  const std::vector<testutil::KafkaCluster::Message> messages =
+      testutil::SimulatedMessages(kPredictions);
+  const auto half = messages.begin() + static_cast<long>(messages.size() / 2);
+  auto wide_equals_local_sum = [&](uint64_t sent) {
+    const absl::Time until = absl::Now() + absl::Seconds(60);
+    while (absl::Now() < until) {
+      const uint64_t local = Metrics(a, false).counters().predictions() +
+                             Metrics(b, false).counters().predictions();
+      if (local == sent && Predictions(Metrics(a, true)) == sent &&
+          Predictions(Metrics(b, true)) == sent) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return false;
+  };
+  uint64_t first_half = 0;
+  for (auto it = messages.begin(); it != half; ++it) {
+    v1::Event event;
+    ASSERT_TRUE(event.ParseFromString(it->value));
+    if (event.has_prediction()) ++first_half;
+  }
+  ASSERT_OK(cluster_.Produce(kEvents, {messages.begin(), half}));
+  EXPECT_TRUE(wide_equals_local_sum(first_half));
+  ASSERT_TRUE(Metrics(b, false).has_archived_before())
+      << "no pane was archived: the test proves nothing";
+  ASSERT_OK(cluster_.Produce(kEvents, {half, messages.end()}));
+  EXPECT_TRUE(wide_equals_local_sum(kPredictions))
+      << "model-wide: " << Predictions(Metrics(a, true)) << " at a, "
+      << Predictions(Metrics(b, true)) << " at b, for " << kPredictions;
+
+  // Purged at b: a's model-wide window is a's own again.
+  v1::PurgeModelRequest purge;
+  purge.set_model_id("demo");
+  ASSERT_OK(b.client().PurgeModel(purge).status());
+  const uint64_t own = Predictions(Metrics(a, false));
+  EXPECT_GT(own, 0u);
+  const absl::Time until = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < until && Predictions(Metrics(a, true)) != own) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  const v1::GetMetricsReply wide = Metrics(a, true);
+  EXPECT_EQ(Predictions(wide), own);
+  EXPECT_EQ(wide.replicas_size(), 0);
+}
+
 TEST_F(KafkaReplicasE2eTest, ReplicasAlertOnModelWideWindowsAndOneDelivers) {
   testutil::HttpReceiver hook_a;
   testutil::HttpReceiver hook_b;
