@@ -12,6 +12,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/pipeline.h"
+#include "services/pipeline_test_events.h"
 #include "storage/state_store.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -19,7 +20,8 @@
 namespace vigie::services {
 namespace {
 
-constexpr int64_t kT0 = 1'767'571'200;  // 2026-01-05T00:00:00Z.
+using test_events::kT0;
+constexpr auto Outcome = test_events::CreditOutcome;
 
 vigie::v1::Event Prediction(const std::string& id, const std::string& group,
                             double score, int64_t seconds) {
@@ -32,16 +34,6 @@ vigie::v1::Event Prediction(const std::string& id, const std::string& group,
   p->mutable_binary()->set_score(score);
   (*p->mutable_groups())["sex"] = group;
   (*p->mutable_features())["income"].set_numeric(1000 * score);
-  return event;
-}
-
-vigie::v1::Event Outcome(const std::string& id, bool label) {
-  vigie::v1::Event event;
-  vigie::v1::Outcome* o = event.mutable_outcome();
-  o->set_model_id("credit");
-  o->set_prediction_id(id);
-  o->mutable_event_time()->set_seconds(kT0 + 3600);
-  o->set_binary(label);
   return event;
 }
 
@@ -60,17 +52,8 @@ rules::Rule SelectionGapRule() {
 }
 
 ServerConfig Config() {
-  ServerConfig config;
-  ModelConfig model;
-  model.id = "credit";
-  model.versions = {"v1"};
-  model.pane_length = absl::Hours(1);
-  model.label_delay = absl::Hours(24);
-  model.monitors.group_attributes = {"sex"};
-  config.models.push_back(model);
-  config.accept_undeclared_models = false;
+  ServerConfig config = test_events::CreditConfig();
   config.policy.rules.push_back(SelectionGapRule());
-  config.privacy.min_group_size = 1;
   return config;
 }
 

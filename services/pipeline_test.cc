@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/pipeline_test_events.h"
 #include "storage/state_store.h"
 #include "tests/testutil/proto_bytes.h"
 #include "tests/testutil/status_matchers.h"
@@ -16,7 +17,8 @@
 namespace vigie::services {
 namespace {
 
-constexpr int64_t kT0 = 1'767'571'200;  // 2026-01-05T00:00:00Z.
+using test_events::kT0;
+constexpr auto Outcome = test_events::CreditOutcome;
 
 vigie::v1::Event Prediction(const std::string& id, const std::string& group,
                             bool decision, int64_t seconds = kT0) {
@@ -28,16 +30,6 @@ vigie::v1::Event Prediction(const std::string& id, const std::string& group,
   p->mutable_event_time()->set_seconds(seconds);
   p->mutable_binary()->set_decision(decision);
   (*p->mutable_groups())["sex"] = group;
-  return event;
-}
-
-vigie::v1::Event Outcome(const std::string& id, bool label) {
-  vigie::v1::Event event;
-  vigie::v1::Outcome* o = event.mutable_outcome();
-  o->set_model_id("credit");
-  o->set_prediction_id(id);
-  o->mutable_event_time()->set_seconds(kT0 + 3600);
-  o->set_binary(label);
   return event;
 }
 
@@ -57,19 +49,8 @@ rules::Rule EqualizedOddsRule() {
 }
 
 ServerConfig Config() {
-  ServerConfig config;
-  ModelConfig model;
-  model.id = "credit";
-  model.versions = {"v1"};
-  model.pane_length = absl::Hours(1);
-  model.label_delay = absl::Hours(24);
-  model.monitors.group_attributes = {"sex"};
-  config.models.push_back(model);
-  config.accept_undeclared_models = false;
+  ServerConfig config = test_events::CreditConfig();
   config.policy.rules.push_back(EqualizedOddsRule());
-  // These tests follow a few events per group: every group shown. Small
-  // groups' suppression (the default, 10) has its own test below.
-  config.privacy.min_group_size = 1;
   return config;
 }
 

@@ -19,6 +19,7 @@
 #include "services/config.h"
 #include "storage/state_store.h"
 #include "tests/testutil/kafka_cluster.h"
+#include "tests/testutil/kafka_server_config.h"
 #include "tests/testutil/loopback_server.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -99,23 +100,11 @@ class KafkaApplyFailureTest : public ::testing::Test {
   void SetUp() override { ASSERT_OK(cluster_.CreateTopic(kEvents, 4, 3)); }
 
   services::ServerConfig Config() {
-    absl::StatusOr<services::ServerConfig> config =
-        services::DefaultServerConfig();
-    EXPECT_TRUE(config.ok()) << config.status();
-    for (services::ModelConfig& model : config->models) {
-      model.allowed_lateness = absl::InfiniteDuration();
-    }
-    config->data_dir = dir_.Join("state");
-    services::KafkaIngestOptions& kafka = config->kafka_ingest;
-    kafka.brokers = cluster_.bootstraps();
-    kafka.group_id = "vigie-test";
-    kafka.topics = {{kEvents, services::PayloadFormat::kProtobuf}};
-    kafka.dead_letter_topic = "";
-    kafka.batch_size = 500;
-    kafka.batch_wait = absl::Milliseconds(20);
-    kafka.properties = {{"session.timeout.ms", "6000"},
-                        {"heartbeat.interval.ms", "500"}};
-    return *config;
+    services::ServerConfig config = testutil::KafkaServerConfig(
+        cluster_, kEvents, "vigie-test", dir_.Join("state"));
+    config.kafka_ingest.batch_size = 500;
+    config.kafka_ingest.batch_wait = absl::Milliseconds(20);
+    return config;
   }
 
   v1::ModelCounters Counters() {

@@ -28,6 +28,7 @@
 #include "services/config.h"
 #include "tests/testutil/approximately_equal.h"
 #include "tests/testutil/kafka_cluster.h"
+#include "tests/testutil/kafka_server_config.h"
 #include "tests/testutil/loopback_server.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
@@ -103,27 +104,12 @@ class KafkaIngestE2eTest : public ::testing::Test {
   }
 
   services::ServerConfig Config(const std::string& state) {
-    absl::StatusOr<services::ServerConfig> config =
-        services::DefaultServerConfig();
-    EXPECT_TRUE(config.ok()) << config.status();
-    for (services::ModelConfig& model : config->models) {
-      // Partitions are read interleaved, not in event-time order: nothing
-      // may be late (services/README.md, "Kafka ingest").
-      model.allowed_lateness = absl::InfiniteDuration();
-    }
-    config->data_dir = dir_.Join(state);
-    services::KafkaIngestOptions& kafka = config->kafka_ingest;
-    kafka.brokers = cluster_.bootstraps();
-    kafka.group_id = "vigie-test";
-    kafka.topics = {{kEvents, services::PayloadFormat::kProtobuf}};
-    kafka.dead_letter_topic = kDeadLetters;
-    kafka.batch_size = 2000;
-    kafka.batch_wait = absl::Milliseconds(20);
-    // A member stopped while it joins may not say goodbye: the group then
-    // waits out its session before the restarted one gets the partitions.
-    kafka.properties = {{"session.timeout.ms", "6000"},
-                        {"heartbeat.interval.ms", "500"}};
-    return *config;
+    services::ServerConfig config = testutil::KafkaServerConfig(
+        cluster_, kEvents, "vigie-test", dir_.Join(state));
+    config.kafka_ingest.dead_letter_topic = kDeadLetters;
+    config.kafka_ingest.batch_size = 2000;
+    config.kafka_ingest.batch_wait = absl::Milliseconds(20);
+    return config;
   }
 
   // The model's metrics over all time, once `done` holds of its counters

@@ -23,6 +23,7 @@
 #include "tests/testutil/approximately_equal.h"
 #include "tests/testutil/http_receiver.h"
 #include "tests/testutil/kafka_cluster.h"
+#include "tests/testutil/kafka_server_config.h"
 #include "tests/testutil/loopback_server.h"
 #include "tests/testutil/simulated_messages.h"
 #include "tests/testutil/status_matchers.h"
@@ -46,26 +47,16 @@ class KafkaReplicasE2eTest : public ::testing::Test {
 
   services::ServerConfig Config(const std::string& replica,
                                 const std::string& group) {
-    absl::StatusOr<services::ServerConfig> config =
-        services::DefaultServerConfig();
-    EXPECT_TRUE(config.ok()) << config.status();
-    for (services::ModelConfig& model : config->models) {
-      model.allowed_lateness = absl::InfiniteDuration();
-    }
-    config->data_dir = dir_.Join(replica);
-    config->checkpoint_interval = absl::Milliseconds(100);
-    services::KafkaIngestOptions& kafka = config->kafka_ingest;
-    kafka.brokers = cluster_.bootstraps();
-    kafka.group_id = group;
-    kafka.topics = {{kEvents, services::PayloadFormat::kProtobuf}};
-    kafka.dead_letter_topic = "";
+    services::ServerConfig config = testutil::KafkaServerConfig(
+        cluster_, kEvents, group, dir_.Join(replica));
+    config.checkpoint_interval = absl::Milliseconds(100);
+    services::KafkaIngestOptions& kafka = config.kafka_ingest;
     kafka.panes_topic = kPanes;
     kafka.replica_id = replica;
-    // The second member's join makes the first rejoin: a short session
-    // and frequent heartbeats keep that rebalance short.
-    kafka.properties = {{"session.timeout.ms", "6000"},
-                        {"heartbeat.interval.ms", "300"}};
-    return *config;
+    // The second member's join makes the first rejoin: frequent heartbeats
+    // keep that rebalance short.
+    kafka.properties["heartbeat.interval.ms"] = "300";
+    return config;
   }
 
   static v1::GetMetricsReply Metrics(testutil::LoopbackServer& server,
