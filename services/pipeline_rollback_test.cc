@@ -25,14 +25,9 @@ constexpr auto Outcome = test_events::CreditOutcome;
 
 vigie::v1::Event Prediction(const std::string& id, const std::string& group,
                             double score, int64_t seconds) {
-  vigie::v1::Event event;
+  vigie::v1::Event event = test_events::CreditPrediction(id, group, seconds);
   vigie::v1::Prediction* p = event.mutable_prediction();
-  p->set_model_id("credit");
-  p->set_model_version("v1");
-  p->set_prediction_id(id);
-  p->mutable_event_time()->set_seconds(seconds);
   p->mutable_binary()->set_score(score);
-  (*p->mutable_groups())["sex"] = group;
   (*p->mutable_features())["income"].set_numeric(1000 * score);
   return event;
 }

@@ -22,14 +22,8 @@ constexpr auto Outcome = test_events::CreditOutcome;
 
 vigie::v1::Event Prediction(const std::string& id, const std::string& group,
                             bool decision, int64_t seconds = kT0) {
-  vigie::v1::Event event;
-  vigie::v1::Prediction* p = event.mutable_prediction();
-  p->set_model_id("credit");
-  p->set_model_version("v1");
-  p->set_prediction_id(id);
-  p->mutable_event_time()->set_seconds(seconds);
-  p->mutable_binary()->set_decision(decision);
-  (*p->mutable_groups())["sex"] = group;
+  vigie::v1::Event event = test_events::CreditPrediction(id, group, seconds);
+  event.mutable_prediction()->mutable_binary()->set_decision(decision);
   return event;
 }
 

@@ -14,6 +14,21 @@ namespace vigie::services::test_events {
 
 inline constexpr int64_t kT0 = 1'767'571'200;  // 2026-01-05T00:00:00Z.
 
+// A prediction of model credit (version v1) for a subject of `group`, at
+// `seconds`, with no output yet.
+inline vigie::v1::Event CreditPrediction(const std::string& id,
+                                         const std::string& group,
+                                         int64_t seconds) {
+  vigie::v1::Event event;
+  vigie::v1::Prediction* p = event.mutable_prediction();
+  p->set_model_id("credit");
+  p->set_model_version("v1");
+  p->set_prediction_id(id);
+  p->mutable_event_time()->set_seconds(seconds);
+  (*p->mutable_groups())["sex"] = group;
+  return event;
+}
+
 // The outcome of prediction `id` of model credit, an hour after kT0.
 inline vigie::v1::Event CreditOutcome(const std::string& id, bool label) {
   vigie::v1::Event event;
