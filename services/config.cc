@@ -1053,7 +1053,7 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
           Mapping kafka_map,
           ReadMapping(source, *k, a.Path("kafka"),
                       {"brokers", "topic", "timeout", "key", "properties"}));
-      ServerConfig::Alerting::Kafka& kafka = config.alerting.kafka;
+      sinks::KafkaOptions& kafka = config.alerting.kafka;
       RETURN_IF_ERROR(Get(kafka_map, "brokers", &kafka.brokers));
       RETURN_IF_ERROR(Get(kafka_map, "topic", &kafka.topic));
       RETURN_IF_ERROR(Get(kafka_map, "timeout", &kafka.timeout));

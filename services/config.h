@@ -267,17 +267,10 @@ struct ServerConfig {
     };
     std::vector<Webhook> webhooks;
     // A Kafka topic to which each notification is written as one message
-    // (sinks::KafkaSink); empty brokers: none.
-    struct Kafka {
-      std::string brokers;  // "host:port[,host:port...]"
-      std::string topic = "vigie-alerts";
-      // Of each delivery, acknowledgements included. Range: [100ms, 1m].
-      absl::Duration timeout = absl::Seconds(5);
-      // Further librdkafka settings (security.protocol, sasl.*, ...).
-      std::map<std::string, std::string> properties;
-      // What each message is keyed by (YAML: key: model or fingerprint).
-      sinks::KafkaKey key = sinks::KafkaKey::kModel;
-    } kafka;
+    // (sinks::KafkaSink, with its options as they are); empty brokers:
+    // none. YAML: brokers, topic, timeout, properties, and key (model or
+    // fingerprint).
+    sinks::KafkaOptions kafka;
     // Firing alerts are sent again this often. Default: 1 minute.
     // Range: [100ms, 1h].
     absl::Duration resend_interval = absl::Minutes(1);

@@ -314,7 +314,8 @@ absl::Status ServerConfig::Validate() const {
     }
   }
   if (absl::Status s = kafka_ingest.Validate(); !s.ok()) return s;
-  if (const Alerting::Kafka& kafka = alerting.kafka; !kafka.brokers.empty()) {
+  if (const sinks::KafkaOptions& kafka = alerting.kafka;
+      !kafka.brokers.empty()) {
     if (kafka.topic.empty()) return error("alerting.kafka.topic is required");
     if (kafka.timeout < absl::Milliseconds(100) ||
         kafka.timeout > absl::Minutes(1)) {

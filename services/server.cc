@@ -73,14 +73,8 @@ absl::StatusOr<std::unique_ptr<sinks::AlertDispatcher>> StartDispatcher(
     sinks.push_back(std::move(sink));
   }
   if (!alerting.kafka.brokers.empty()) {
-    sinks::KafkaOptions options;
-    options.brokers = alerting.kafka.brokers;
-    options.topic = alerting.kafka.topic;
-    options.timeout = alerting.kafka.timeout;
-    options.properties = alerting.kafka.properties;
-    options.key = alerting.kafka.key;
     ASSIGN_OR_RETURN(std::unique_ptr<sinks::KafkaSink> sink,
-                     sinks::KafkaSink::Create(options));
+                     sinks::KafkaSink::Create(alerting.kafka));
     VIGIE_LOG(Info, "alerts go to ", sink->name());
     sinks.push_back(std::move(sink));
   }
