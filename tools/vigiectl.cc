@@ -10,14 +10,10 @@
 // a reference sample or catalogue file that does not parse or is too
 // large).
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
-#include <functional>
 #include <iostream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -27,15 +23,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/reflection.h"
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
-#include "google/protobuf/util/json_util.h"
-#include "tools/alert_reports.h"
 #include "tools/catalogue_upload.h"
 #include "tools/client.h"
 #include "tools/drift_reports.h"
@@ -47,166 +40,12 @@
 #include "tools/report_file.h"
 #include "tools/reports.h"
 #include "tools/simulator.h"
-
-ABSL_FLAG(std::string, tls_ca, "",
-          "The server is on TLS: the CA certificate (PEM) to verify it with.");
-ABSL_FLAG(std::string, tls_cert, "",
-          "Mutual TLS: this client's certificate chain (PEM), with --tls_key.");
-ABSL_FLAG(std::string, tls_key, "", "Mutual TLS: this client's key (PEM).");
-ABSL_FLAG(std::string, tls_server_name, "",
-          "The name the server's certificate must carry, when not --server's "
-          "host.");
-ABSL_FLAG(std::string, token_file, "",
-          "A file holding the bearer token the server requires for the calls "
-          "that change state (its auth.bearer_token_file).");
-ABSL_FLAG(std::string, server, "127.0.0.1:50051",
-          "All subcommands: address (host:port) of the Vigie gRPC server.");
-ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(5),
-          "All subcommands: how long to wait for the connection.");
-ABSL_FLAG(absl::Duration, timeout, absl::Seconds(30),
-          "metrics, alerts, history, silence, ack, reference, catalogue, "
-          "report: deadline of the call (report: of each of its queries) "
-          "(reference and catalogue upload: 2m unless "
-          "given).");
-ABSL_FLAG(std::string, file, "",
-          "replay: input file, JSON lines of vigie.v1.Event or CSV. reference "
-          "upload: the sample, JSON lines of vigie.v1.Event. catalogue "
-          "upload: the catalogue, JSON lines of vigie.v1.CatalogueLine. "
-          "Required.");
-ABSL_FLAG(std::string, format, "",
-          "replay: jsonl or csv (default: from the file's extension: .jsonl, "
-          ".ndjson, .json or .csv). metrics, alerts, watch, history, silence "
-          "list, reference show, catalogue show: text or json (default "
-          "text).");
-ABSL_FLAG(std::string, model, "",
-          "replay (CSV): model id of the events; required. metrics: the "
-          "model to report on; required. reference upload, reference show: "
-          "the model whose reference it is; required. catalogue upload, "
-          "catalogue show: the model whose catalogue it is; required. alerts, "
-          "watch, "
-          "history: only this model's alerts. report: the model, instead of "
-          "the argument.");
-ABSL_FLAG(std::string, model_version, "",
-          "replay (CSV): model version of the predictions.");
-ABSL_FLAG(std::string, id_column, "",
-          "replay (CSV): column of the prediction id (default: the data "
-          "row's number).");
-ABSL_FLAG(std::string, time_column, "",
-          "replay (CSV): column of the event time: RFC 3339, YYYY-MM-DD "
-          "(UTC midnight) or unix seconds. Required.");
-ABSL_FLAG(std::string, score_column, "",
-          "replay (CSV): column of the score; required unless "
-          "--decision_column is given.");
-ABSL_FLAG(double, score_scale, 1.0,
-          "replay (CSV): factor applied to the score (0.1 for a 1-10 "
-          "decile).");
-ABSL_FLAG(std::string, decision_column, "",
-          "replay (CSV): column of the decision (0/1/true/false).");
-ABSL_FLAG(std::optional<double>, decision_threshold, std::nullopt,
-          "replay (CSV): without --decision_column, decision = scaled score "
-          ">= this; unset: the server applies the model's threshold.");
-ABSL_FLAG(std::string, label_column, "",
-          "replay (CSV): column of the observed label (0/1/true/false); each "
-          "row then also sends an outcome.");
-ABSL_FLAG(std::vector<std::string>, group_columns, {},
-          "replay (CSV): comma-separated columns sent as group attributes, "
-          "e.g. race,sex,age_cat.");
-ABSL_FLAG(std::string, outcome_delay, "0s",
-          "replay (CSV): outcome event time = prediction time + this, e.g. "
-          "730d, 1h30m.");
-ABSL_FLAG(std::vector<std::string>, numeric_features, {},
-          "replay (CSV): comma-separated columns sent as numeric features.");
-ABSL_FLAG(std::vector<std::string>, categorical_features, {},
-          "replay (CSV): comma-separated columns sent as categorical "
-          "features.");
-ABSL_FLAG(std::string, energy_column, "",
-          "replay (CSV): column of each prediction's energy in joules (rule "
-          "E1); an empty value leaves it out.");
-ABSL_FLAG(std::string, latency_column, "",
-          "replay (CSV): column of each prediction's latency in seconds, "
-          "turned into energy with the power the model declares for its "
-          "hardware class.");
-ABSL_FLAG(std::string, hardware_class_column, "",
-          "replay (CSV): column of each prediction's hardware class.");
-ABSL_FLAG(int, batch_size, 500,
-          "replay, simulate: events per IngestRequest of the stream.");
-ABSL_FLAG(int64_t, n, 20'000,
-          "simulate: number of predictions (each "
-          "followed later by its outcome).");
-ABSL_FLAG(uint64_t, seed, 1,
-          "simulate: random seed; a seed always gives the "
-          "same stream.");
-ABSL_FLAG(double, bias, 0.15,
-          "simulate: amount subtracted from female subjects' scores.");
-ABSL_FLAG(std::string, from, "",
-          "metrics: start of the event-time window (inclusive); RFC 3339, "
-          "YYYY-MM-DD or unix seconds.");
-ABSL_FLAG(std::string, to, "",
-          "metrics: end of the event-time window (exclusive).");
-ABSL_FLAG(std::string, last, "",
-          "metrics: a sliding window instead of --from/--to: the last DURATION "
-          "of event time up to the end of the model's latest pane, e.g. 2h, "
-          "1d, 30m; a multiple of the model's pane length.");
-ABSL_FLAG(bool, since_reference, false,
-          "metrics: a window from the model's reference_time (its deployment, "
-          "as configured; unset: its first event) to the end of its latest "
-          "pane.");
-ABSL_FLAG(bool, model_wide, false,
-          "metrics, report: the windows over every replica of a Kafka "
-          "consumer group "
-          "(the server's panes merged with those the others published); "
-          "counters stay the server's own.");
-ABSL_FLAG(bool, all, false,
-          "alerts: also list resolved alerts. silence list: also list "
-          "expired silences.");
-ABSL_FLAG(bool, yes, false,
-          "purge: confirms that the model's state is to be deleted for "
-          "good.");
-ABSL_FLAG(bool, refreshes, false,
-          "watch: also print refreshes (new measurements of an alert whose "
-          "state did not change).");
-ABSL_FLAG(std::string, fingerprint, "",
-          "ack: the alert to acknowledge; required. history: only this "
-          "alert's transitions.");
-ABSL_FLAG(std::string, since, "",
-          "history: only transitions at or after this time (RFC 3339, "
-          "YYYY-MM-DD or unix seconds).");
-ABSL_FLAG(int, limit, 0,
-          "history: at most this many transitions, the most recent (0: the "
-          "server's default, 1,000).");
-ABSL_FLAG(std::vector<std::string>, match, {},
-          "silence create: comma-separated name=value matchers, all of which "
-          "an alert must match: rule_id, model_id, metric, severity, "
-          "fingerprint, or a scope key such as attribute. Required.");
-ABSL_FLAG(std::string, duration, "",
-          "silence create: how long the silence lasts from its start, e.g. "
-          "2h, 1d. This or --until is required.");
-ABSL_FLAG(std::string, until, "",
-          "silence create: when the silence ends (RFC 3339, YYYY-MM-DD or "
-          "unix seconds).");
-ABSL_FLAG(std::string, starts, "",
-          "silence create: when the silence starts (default: now).");
-ABSL_FLAG(std::string, by, "",
-          "silence create, ack: who does it, for the record. Required.");
-ABSL_FLAG(std::string, comment, "", "silence create, ack: why.");
-ABSL_FLAG(std::string, id, "", "silence expire: the silence's id. Required.");
-ABSL_FLAG(uint32_t, reference_version, 0,
-          "reference show: a version the server still keeps (its model's "
-          "reference_versions); 0, the default: the current one.");
-ABSL_FLAG(std::string, out, "",
-          "report: the HTML file to write (replaced if it exists); - for "
-          "stdout. Required.");
-ABSL_FLAG(std::string, description, "",
-          "reference upload: where the sample comes from, e.g. \"validation "
-          "set 2026-11\"; shown as the reference's source. catalogue upload: "
-          "where the catalogue comes from, e.g. \"items export 2026-11\".");
+#include "tools/vigiectl_alerts.h"
+#include "tools/vigiectl_common.h"
+#include "tools/vigiectl_flags.h"
 
 namespace vigie::tools {
 namespace {
-
-constexpr int kExitOk = 0;
-constexpr int kExitFailure = 1;
-constexpr int kExitUsage = 2;
 
 constexpr absl::string_view kUsage =
     R"(vigiectl: talk to a Vigie model-monitoring server.
@@ -313,14 +152,6 @@ Exit status: 0 when the command completed (a replay even with rejected
 events), 1 when the server could not be reached or the call failed, 2 on a
 usage error.
 )";
-
-// Whether `name` is one of the flags every subcommand takes: where the
-// server is and how to reach it.
-bool IsConnectionFlag(const std::string& name) {
-  return name == "server" || name == "connect_timeout" || name == "tls_ca" ||
-         name == "tls_cert" || name == "tls_key" || name == "tls_server_name" ||
-         name == "token_file";
-}
 
 // The flags each subcommand takes, besides the connection flags.
 std::map<std::string, std::set<std::string>> AllowedFlags() {
@@ -434,44 +265,6 @@ absl::StatusOr<std::vector<std::string>> ParseArgs(int argc, char** argv,
   return positional;
 }
 
-int UsageError(absl::string_view message) {
-  std::cerr << "vigiectl: " << message << "\nRun 'vigiectl help' for usage.\n";
-  return kExitUsage;
-}
-
-int Failure(const absl::Status& status) {
-  std::cerr << "vigiectl: " << status << "\n";
-  return kExitFailure;
-}
-
-bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
-
-absl::StatusOr<std::unique_ptr<VigieClient>> ConnectToServer() {
-  VigieClient::ConnectOptions options;
-  options.timeout = absl::GetFlag(FLAGS_connect_timeout);
-  options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca);
-  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
-  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
-  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
-  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
-    return absl::InvalidArgumentError("give --tls_cert and --tls_key together");
-  }
-  if (!options.tls_cert_file.empty() && options.tls_ca_file.empty()) {
-    return absl::InvalidArgumentError("--tls_cert needs --tls_ca");
-  }
-  if (const std::string file = absl::GetFlag(FLAGS_token_file); !file.empty()) {
-    std::ifstream in(file);
-    std::string token(std::istreambuf_iterator<char>(in), {});
-    token = std::string(absl::StripAsciiWhitespace(token));
-    if (token.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--token_file \"", file, "\" cannot be read or is empty"));
-    }
-    options.token = std::move(token);
-  }
-  return VigieClient::Connect(absl::GetFlag(FLAGS_server), options);
-}
-
 // Streams `source` with a progress printer and prints the summary.
 int Stream(EventSource& source, absl::string_view verb, absl::string_view unit,
            absl::string_view location) {
@@ -578,14 +371,6 @@ int Simulate() {
   return Stream(**simulator, "simulated", "events", "event");
 }
 
-absl::StatusOr<std::string> OutputFormat() {
-  const std::string format = absl::GetFlag(FLAGS_format);
-  if (format.empty() || format == "text") return std::string("text");
-  if (format == "json") return format;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--format is text or json here, got '", format, "'"));
-}
-
 int Metrics() {
   absl::StatusOr<std::string> format = OutputFormat();
   if (!format.ok()) return UsageError(format.status().message());
@@ -612,230 +397,6 @@ int Metrics() {
   absl::StatusOr<std::string> json = ToJson(*reply);
   if (!json.ok()) return Failure(json.status());
   std::cout << *json;
-  return kExitOk;
-}
-
-int Alerts() {
-  absl::StatusOr<std::string> format = OutputFormat();
-  if (!format.ok()) return UsageError(format.status().message());
-  v1::ListAlertsRequest request;
-  request.set_model_id(absl::GetFlag(FLAGS_model));
-  request.set_include_resolved(absl::GetFlag(FLAGS_all));
-  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
-  if (!client.ok()) return Failure(client.status());
-  absl::StatusOr<v1::ListAlertsReply> reply =
-      (*client)->ListAlerts(request, absl::GetFlag(FLAGS_timeout));
-  if (!reply.ok()) return Failure(reply.status());
-  if (*format == "text") {
-    PrintAlertsText(*reply, std::cout);
-    return kExitOk;
-  }
-  absl::StatusOr<std::string> json = ToJson(*reply);
-  if (!json.ok()) return Failure(json.status());
-  std::cout << *json;
-  return kExitOk;
-}
-
-// Prints `message` with `text`, or as JSON, as `format` says.
-int PrintAs(const std::string& format, const google::protobuf::Message& message,
-            const std::function<void()>& text) {
-  if (format == "text") {
-    text();
-    return kExitOk;
-  }
-  absl::StatusOr<std::string> json = ToJson(message);
-  if (!json.ok()) return Failure(json.status());
-  std::cout << *json;
-  return kExitOk;
-}
-
-int Watch() {
-  absl::StatusOr<std::string> format = OutputFormat();
-  if (!format.ok()) return UsageError(format.status().message());
-  v1::WatchAlertsRequest request;
-  request.set_model_id(absl::GetFlag(FLAGS_model));
-  request.set_include_refreshes(absl::GetFlag(FLAGS_refreshes));
-  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
-  if (!client.ok()) return Failure(client.status());
-  std::unique_ptr<AlertStream> stream = (*client)->WatchAlerts(request);
-  v1::AlertUpdate update;
-  while (stream->Next(&update)) {
-    if (*format == "text") {
-      std::cout << FormatAlertUpdate(update) << std::endl;
-      continue;
-    }
-    // One object per line, so that a pipe can read them as they come.
-    std::string json;
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    if (!google::protobuf::util::MessageToJsonString(update, &json, options)
-             .ok()) {
-      return Failure(absl::InternalError("cannot print an update as JSON"));
-    }
-    std::cout << json << std::endl;
-  }
-  return Failure(stream->Finish());
-}
-
-int History() {
-  absl::StatusOr<std::string> format = OutputFormat();
-  if (!format.ok()) return UsageError(format.status().message());
-  v1::ListAlertHistoryRequest request;
-  request.set_model_id(absl::GetFlag(FLAGS_model));
-  request.set_fingerprint(absl::GetFlag(FLAGS_fingerprint));
-  if (const std::string since = absl::GetFlag(FLAGS_since); !since.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimestamp(since);
-    if (!t.ok()) {
-      return UsageError(absl::StrCat("--since: ", t.status().message()));
-    }
-    *request.mutable_since() = ToTimestampProto(*t);
-  }
-  if (absl::GetFlag(FLAGS_limit) < 0) {
-    return UsageError("--limit must not be negative");
-  }
-  request.set_limit(static_cast<uint32_t>(absl::GetFlag(FLAGS_limit)));
-  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
-  if (!client.ok()) return Failure(client.status());
-  absl::StatusOr<v1::ListAlertHistoryReply> reply =
-      (*client)->ListAlertHistory(request, absl::GetFlag(FLAGS_timeout));
-  if (!reply.ok()) return Failure(reply.status());
-  return PrintAs(*format, *reply, [&] { PrintHistoryText(*reply, std::cout); });
-}
-
-// The flags of `action` among those `set`: a usage error names the first
-// that does not apply.
-std::optional<std::string> FlagOutside(const std::set<std::string>& set,
-                                       const std::set<std::string>& allowed) {
-  for (const std::string& name : set) {
-    if (!IsConnectionFlag(name) && name != "timeout" &&
-        !allowed.contains(name)) {
-      return name;
-    }
-  }
-  return std::nullopt;
-}
-
-int CreateSilence() {
-  v1::CreateSilenceRequest request;
-  for (const std::string& match : absl::GetFlag(FLAGS_match)) {
-    const size_t eq = match.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      return UsageError(
-          absl::StrCat("--match takes name=value pairs, got '", match, "'"));
-    }
-    v1::Matcher* matcher = request.add_matchers();
-    matcher->set_name(match.substr(0, eq));
-    matcher->set_value(match.substr(eq + 1));
-  }
-  if (request.matchers().empty()) {
-    return UsageError("silence create needs --match");
-  }
-  const std::string duration = absl::GetFlag(FLAGS_duration);
-  const std::string until = absl::GetFlag(FLAGS_until);
-  if (duration.empty() == until.empty()) {
-    return UsageError("silence create needs one of --duration and --until");
-  }
-  if (!duration.empty()) {
-    absl::StatusOr<absl::Duration> d = ParseDurationWithDays(duration);
-    if (!d.ok()) {
-      return UsageError(absl::StrCat("--duration: ", d.status().message()));
-    }
-    request.mutable_duration()->set_seconds(absl::ToInt64Seconds(*d));
-  } else {
-    absl::StatusOr<absl::Time> t = ParseTimestamp(until);
-    if (!t.ok()) {
-      return UsageError(absl::StrCat("--until: ", t.status().message()));
-    }
-    *request.mutable_ends_at() = ToTimestampProto(*t);
-  }
-  if (const std::string starts = absl::GetFlag(FLAGS_starts); !starts.empty()) {
-    absl::StatusOr<absl::Time> t = ParseTimestamp(starts);
-    if (!t.ok()) {
-      return UsageError(absl::StrCat("--starts: ", t.status().message()));
-    }
-    *request.mutable_starts_at() = ToTimestampProto(*t);
-  }
-  request.set_created_by(absl::GetFlag(FLAGS_by));
-  if (request.created_by().empty()) {
-    return UsageError("silence create needs --by");
-  }
-  request.set_comment(absl::GetFlag(FLAGS_comment));
-  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
-  if (!client.ok()) return Failure(client.status());
-  absl::StatusOr<v1::Silence> silence =
-      (*client)->CreateSilence(request, absl::GetFlag(FLAGS_timeout));
-  if (!silence.ok()) return Failure(silence.status());
-  v1::ListSilencesReply created;
-  *created.add_silences() = *silence;
-  PrintSilencesText(created, std::cout);
-  return kExitOk;
-}
-
-int Silence(const std::string& action, const std::set<std::string>& set) {
-  if (action == "create") {
-    if (auto bad = FlagOutside(
-            set, {"match", "duration", "until", "starts", "by", "comment"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to silence create"));
-    }
-    return CreateSilence();
-  }
-  if (action == "list") {
-    if (auto bad = FlagOutside(set, {"all", "format"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to silence list"));
-    }
-    absl::StatusOr<std::string> format = OutputFormat();
-    if (!format.ok()) return UsageError(format.status().message());
-    v1::ListSilencesRequest request;
-    request.set_include_expired(absl::GetFlag(FLAGS_all));
-    absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
-    if (!client.ok()) return Failure(client.status());
-    absl::StatusOr<v1::ListSilencesReply> reply =
-        (*client)->ListSilences(request, absl::GetFlag(FLAGS_timeout));
-    if (!reply.ok()) return Failure(reply.status());
-    return PrintAs(*format, *reply,
-                   [&] { PrintSilencesText(*reply, std::cout); });
-  }
-  if (action == "expire") {
-    if (auto bad = FlagOutside(set, {"id"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to silence expire"));
-    }
-    v1::ExpireSilenceRequest request;
-    request.set_id(absl::GetFlag(FLAGS_id));
-    if (request.id().empty()) return UsageError("silence expire needs --id");
-    absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
-    if (!client.ok()) return Failure(client.status());
-    absl::StatusOr<v1::Silence> silence =
-        (*client)->ExpireSilence(request, absl::GetFlag(FLAGS_timeout));
-    if (!silence.ok()) return Failure(silence.status());
-    v1::ListSilencesReply expired;
-    *expired.add_silences() = *silence;
-    PrintSilencesText(expired, std::cout);
-    return kExitOk;
-  }
-  return UsageError(
-      absl::StrCat("silence takes create, list or expire, got '", action, "'"));
-}
-
-int Acknowledge() {
-  v1::AcknowledgeAlertRequest request;
-  request.set_fingerprint(absl::GetFlag(FLAGS_fingerprint));
-  request.set_by(absl::GetFlag(FLAGS_by));
-  request.set_comment(absl::GetFlag(FLAGS_comment));
-  if (request.fingerprint().empty()) {
-    return UsageError("ack needs --fingerprint");
-  }
-  if (request.by().empty()) return UsageError("ack needs --by");
-  absl::StatusOr<std::unique_ptr<VigieClient>> client = ConnectToServer();
-  if (!client.ok()) return Failure(client.status());
-  absl::StatusOr<v1::Alert> alert =
-      (*client)->AcknowledgeAlert(request, absl::GetFlag(FLAGS_timeout));
-  if (!alert.ok()) return Failure(alert.status());
-  v1::ListAlertsReply acknowledged;
-  *acknowledged.add_alerts() = *alert;
-  PrintAlertsText(acknowledged, std::cout);
   return kExitOk;
 }
 
