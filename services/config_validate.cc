@@ -314,20 +314,12 @@ absl::Status ServerConfig::Validate() const {
     }
   }
   if (absl::Status s = kafka_ingest.Validate(); !s.ok()) return s;
-  if (const sinks::KafkaOptions& kafka = alerting.kafka;
-      !kafka.brokers.empty()) {
-    if (kafka.topic.empty()) return error("alerting.kafka.topic is required");
-    if (kafka.timeout < absl::Milliseconds(100) ||
-        kafka.timeout > absl::Minutes(1)) {
-      return error("alerting.kafka.timeout must be in [100ms, 1m], got ",
-                   absl::FormatDuration(kafka.timeout));
-    }
-    for (const auto& [name, value] : kafka.properties) {
-      if (absl::Status s = sinks::CheckKafkaProperty(name, value); !s.ok()) {
-        return error("alerting.kafka.properties: ", s.message());
-      }
+  if (!alerting.kafka.brokers.empty()) {
+    if (absl::Status s = alerting.kafka.Validate(); !s.ok()) {
+      return error("alerting.", s.message());
     }
   }
+
   if (alerting.max_attempts < 1 || alerting.max_attempts > 1000) {
     return error("alerting.max_attempts must be in [1, 1000], got ",
                  alerting.max_attempts);

@@ -145,18 +145,21 @@ absl::Status CheckKafkaProperty(absl::string_view name,
 
 absl::Status KafkaOptions::Validate() const {
   if (brokers.empty()) {
-    return absl::InvalidArgumentError("kafka brokers are required");
+    return absl::InvalidArgumentError("kafka.brokers is required");
   }
   if (topic.empty()) {
-    return absl::InvalidArgumentError("kafka topic is required");
+    return absl::InvalidArgumentError("kafka.topic is required");
   }
   if (timeout < absl::Milliseconds(100) || timeout > absl::Minutes(1)) {
     return absl::InvalidArgumentError(
-        absl::StrCat("kafka timeout must be in [100ms, 1m], got ",
+        absl::StrCat("kafka.timeout must be in [100ms, 1m], got ",
                      absl::FormatDuration(timeout)));
   }
   for (const auto& [name, value] : properties) {
-    if (absl::Status s = CheckKafkaProperty(name, value); !s.ok()) return s;
+    if (absl::Status s = CheckKafkaProperty(name, value); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("kafka.properties: ", s.message()));
+    }
   }
   return absl::OkStatus();
 }

@@ -294,7 +294,7 @@ TEST(KafkaOptionsTest, BrokersTopicTimeoutAndProperties) {
   EXPECT_OK(options.Validate());
   options.timeout = absl::Minutes(2);
   EXPECT_THAT(options.Validate().message(),
-              HasSubstr("kafka timeout must be in [100ms, 1m], got 2m"));
+              HasSubstr("kafka.timeout must be in [100ms, 1m], got 2m"));
   options.timeout = absl::Seconds(5);
   options.properties = {{"compression.type", "zstd"}};
   EXPECT_OK(options.Validate());
