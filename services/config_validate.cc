@@ -319,7 +319,6 @@ absl::Status ServerConfig::Validate() const {
       return error("alerting.", s.message());
     }
   }
-
   if (alerting.max_attempts < 1 || alerting.max_attempts > 1000) {
     return error("alerting.max_attempts must be in [1, 1000], got ",
                  alerting.max_attempts);

@@ -106,10 +106,10 @@ class Pipeline {
     // Kafka ingest: how far the call's messages go in each partition,
     // stored by Log in the same write as the record (kafka_ingest.h).
     std::vector<state::v1::KafkaPositionState> positions;
-    // And where each of those partitions stood before the call (a
-    // negative next_offset: nowhere yet), put back in the same write that voids
-    // the record if the call fails to apply: a restart then reads the call's
-    // messages again, however soon after the failure it comes.
+    // And where each of those partitions stood before the call (a negative
+    // next_offset: nowhere yet), put back in the write that voids the record
+    // if the call fails to apply: a restart then reads the call's messages
+    // again, however soon after the failure it comes.
     std::vector<state::v1::KafkaPositionState> positions_before;
   };
   // Validates and normalises the request's predictions in place, as Ingest
@@ -332,9 +332,8 @@ class Pipeline {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckpointLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Deletes logged record `seq`, which must be the next to apply, and moves
-  // past it. kInternal if it is not the next.
-  // Voids the record of `seq` and, in the same write, puts back the Kafka
-  // positions of `received` (may be null) as they stood before it.
+  // past it; in the same write, puts back the Kafka positions of `received`
+  // (may be null) as they stood before it. kInternal if it is not the next.
   absl::Status VoidRecord(uint64_t seq, const Received* received)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

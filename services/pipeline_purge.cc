@@ -81,21 +81,20 @@ absl::StatusOr<vigie::v1::PurgeModelReply> Pipeline::PurgeModel(
   for (const std::string& fingerprint : fingerprints)
     alerts_.erase(fingerprint);
   reply.set_alerts(fingerprints.size());
-  // The other replicas merge what this one published of the model into
-  // their model-wide windows: each of its panes, and its archive, is
-  // published again as deleted.
   std::vector<PaneUpdate> deleted;
-  if (model != models_.end() && exchange_ != nullptr) {
-    const ModelState& state = *model->second;
-    for (const auto& [start, pane] : state.panes) {
-      deleted.push_back({id, start, false, ""});
-    }
-    if (state.archive.has_value()) {
-      deleted.push_back({id, state.archived_before, true, ""});
-    }
-  }
   if (model != models_.end()) {
     const ModelState& state = *model->second;
+    // The other replicas merge what this one published of the model into
+    // their model-wide windows: each of its panes, and its archive, is
+    // published again as deleted (once the checkpoint below is written).
+    if (exchange_ != nullptr) {
+      for (const auto& [start, pane] : state.panes) {
+        deleted.push_back({id, start, false, ""});
+      }
+      if (state.archive.has_value()) {
+        deleted.push_back({id, state.archived_before, true, ""});
+      }
+    }
     reply.set_predictions(state.counters.predictions());
     reply.set_outcomes(state.counters.outcomes());
     reply.set_panes(state.panes.size() + (state.archive.has_value() ? 1 : 0));

@@ -14,6 +14,7 @@
 #include "services/pipeline.h"
 #include "services/pipeline_test_events.h"
 #include "storage/state_store.h"
+#include "tests/testutil/pending_blocks.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -183,34 +184,15 @@ testing::AssertionResult SameMetrics(
   return testing::AssertionSuccess();
 }
 
-// Overwrites the newest stored pending block with bytes that do not decode,
-// and returns what it held.
+// Overwrites the newest of the two stored pending blocks with bytes that
+// do not decode, and returns what it held.
 std::map<uint32_t, std::string> DamageNewestPendingBlock(
     storage::StateStore& store) {
-  std::map<uint32_t, std::string> original;
-  EXPECT_OK(
-      store.ForEachPendingBlock([&](uint32_t block, absl::string_view bytes,
-                                    const std::vector<std::string>&) {
-        original[block] = std::string(bytes);
-        return absl::OkStatus();
-      }));
-  EXPECT_EQ(original.size(), 2u);
-  while (original.size() > 1) original.erase(original.begin());
-  storage::StateBatch batch = store.NewBatch();
-  for (const auto& [block, bytes] : original) {
-    batch.PutPendingBlock(block, "\xff\xff not a pending block");
-  }
-  EXPECT_OK(store.Commit(batch));
-  return original;
-}
-
-void RestorePendingBlocks(storage::StateStore& store,
-                          const std::map<uint32_t, std::string>& original) {
-  storage::StateBatch batch = store.NewBatch();
-  for (const auto& [block, bytes] : original) {
-    batch.PutPendingBlock(block, bytes);
-  }
-  EXPECT_OK(store.Commit(batch));
+  std::map<uint32_t, std::string> blocks = testutil::PendingBlocks(store);
+  EXPECT_EQ(blocks.size(), 2u);
+  while (blocks.size() > 1) blocks.erase(blocks.begin());
+  testutil::DamagePendingBlocks(store, blocks);
+  return blocks;
 }
 
 // Both instances get the calls before the failing one, checkpointed the
@@ -254,7 +236,7 @@ TEST(PipelineRollbackTest, AFailedCallLeavesNoTraceAndARetryCountsOnce) {
   EXPECT_EQ(undone.pending_predictions(), 12u);
 
   // The disk repaired, the client retries: each event counts once.
-  RestorePendingBlocks(*failing.store, damaged);
+  testutil::PutPendingBlocks(*failing.store, damaged);
   ASSERT_OK(failing.Ingest(FailingCall()).status());
   const vigie::v1::ModelCounters retried = failing.Counters();
   EXPECT_EQ(retried.predictions(), 16u);
@@ -294,7 +276,7 @@ TEST(PipelineRollbackTest, AFailedCallIsNotReplayedAfterARestart) {
 
   // Restarted before any retry, with the block repaired: had the record
   // not been voided, the replay would apply the call now.
-  RestorePendingBlocks(*failing.store, damaged);
+  testutil::PutPendingBlocks(*failing.store, damaged);
   failing.Restart();
   EXPECT_TRUE(SameMetrics(failing.Metrics(), after_failure));
   EXPECT_EQ(failing.Counters().predictions(), 14u);

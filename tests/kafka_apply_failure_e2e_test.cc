@@ -21,6 +21,7 @@
 #include "tests/testutil/kafka_cluster.h"
 #include "tests/testutil/kafka_server_config.h"
 #include "tests/testutil/loopback_server.h"
+#include "tests/testutil/pending_blocks.h"
 #include "tests/testutil/status_matchers.h"
 #include "tests/testutil/temp_dir.h"
 #include "tools/simulator.h"
@@ -73,26 +74,6 @@ Stream MakeStream() {
   return stream;
 }
 
-// Overwrites every stored pending block with `with`, or, when empty, with
-// what `blocks` held; returns what they held before.
-std::map<uint32_t, std::string> ReplacePendingBlocks(
-    storage::StateStore& store, const std::map<uint32_t, std::string>& blocks,
-    const std::string& with) {
-  std::map<uint32_t, std::string> held;
-  EXPECT_OK(
-      store.ForEachPendingBlock([&](uint32_t block, absl::string_view bytes,
-                                    const std::vector<std::string>&) {
-        held[block] = std::string(bytes);
-        return absl::OkStatus();
-      }));
-  storage::StateBatch batch = store.NewBatch();
-  for (const auto& [block, bytes] : (blocks.empty() ? held : blocks)) {
-    batch.PutPendingBlock(block, with.empty() ? bytes : with);
-  }
-  EXPECT_OK(store.Commit(batch));
-  return held;
-}
-
 class KafkaApplyFailureTest : public ::testing::Test {
  protected:
   KafkaApplyFailureTest() : cluster_(3) {}
@@ -136,8 +117,9 @@ class KafkaApplyFailureTest : public ::testing::Test {
     EXPECT_OK(server_.Start(Config(), &clock_));
     EXPECT_TRUE(WaitFor([&] { return Counters().predictions() == kWaiting; }));
     EXPECT_OK(server_.server().pipeline().Checkpoint());
-    const std::map<uint32_t, std::string> blocks = ReplacePendingBlocks(
-        server_.server().store(), {}, "\xff\xff not a pending block");
+    const std::map<uint32_t, std::string> blocks =
+        testutil::PendingBlocks(server_.server().store());
+    testutil::DamagePendingBlocks(server_.server().store(), blocks);
     EXPECT_FALSE(blocks.empty());
     EXPECT_OK(cluster_.Produce(kEvents, stream.outcomes_then_later));
     // The first batch of outcomes fails and is retried, again and again;
@@ -174,7 +156,7 @@ class KafkaApplyFailureTest : public ::testing::Test {
 
 TEST_F(KafkaApplyFailureTest, RepairedUnderTheRunningServer) {
   const std::map<uint32_t, std::string> blocks = StartFailing();
-  ReplacePendingBlocks(server_.server().store(), blocks, "");
+  testutil::PutPendingBlocks(server_.server().store(), blocks);
   ExpectEachMessageCountedOnce();
 }
 
@@ -188,7 +170,7 @@ TEST_F(KafkaApplyFailureTest, RepairedAfterAStop) {
     options.path = dir_.Join("state");
     ASSERT_OK_AND_ASSIGN(std::unique_ptr<storage::StateStore> store,
                          storage::StateStore::Open(options));
-    ReplacePendingBlocks(*store, blocks, "");
+    testutil::PutPendingBlocks(*store, blocks);
   }
   ASSERT_OK(server_.Restart());
   ExpectEachMessageCountedOnce();
