@@ -33,6 +33,8 @@ ctl silence list
 expect 0 "$id ACTIVE"
 expect 0 'matches model_id="demo", rule_id="F1"'
 expect 0 "by alice: retraining, TICKET-12"
+ctl silence list --by=alice
+expect 2 "--by does not apply to silence list"
 ctl silence list --format=json
 expect 0 "\"id\": \"$id\""
 ctl alerts --model=demo

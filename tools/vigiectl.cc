@@ -462,16 +462,16 @@ int UploadReference(const std::set<std::string>& set) {
 
 int Reference(const std::string& action, const std::set<std::string>& set) {
   if (action == "upload") {
-    if (auto bad = FlagOutside(set, {"model", "file", "description"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to reference upload"));
+    if (auto refused = RejectFlagsOutside(set, {"model", "file", "description"},
+                                          "reference upload")) {
+      return *refused;
     }
     return UploadReference(set);
   }
   if (action == "show") {
-    if (auto bad = FlagOutside(set, {"model", "format", "reference_version"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to reference show"));
+    if (auto refused = RejectFlagsOutside(
+            set, {"model", "format", "reference_version"}, "reference show")) {
+      return *refused;
     }
     absl::StatusOr<std::string> format = OutputFormat();
     if (!format.ok()) return UsageError(format.status().message());
@@ -537,16 +537,16 @@ int UploadCatalogue(const std::set<std::string>& set) {
 
 int Catalogue(const std::string& action, const std::set<std::string>& set) {
   if (action == "upload") {
-    if (auto bad = FlagOutside(set, {"model", "file", "description"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to catalogue upload"));
+    if (auto refused = RejectFlagsOutside(set, {"model", "file", "description"},
+                                          "catalogue upload")) {
+      return *refused;
     }
     return UploadCatalogue(set);
   }
   if (action == "show") {
-    if (auto bad = FlagOutside(set, {"model", "format"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to catalogue show"));
+    if (auto refused =
+            RejectFlagsOutside(set, {"model", "format"}, "catalogue show")) {
+      return *refused;
     }
     absl::StatusOr<std::string> format = OutputFormat();
     if (!format.ok()) return UsageError(format.status().message());

@@ -156,17 +156,17 @@ int CreateSilence() {
 
 int Silence(const std::string& action, const std::set<std::string>& set) {
   if (action == "create") {
-    if (auto bad = FlagOutside(
-            set, {"match", "duration", "until", "starts", "by", "comment"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to silence create"));
+    if (auto refused = RejectFlagsOutside(
+            set, {"match", "duration", "until", "starts", "by", "comment"},
+            "silence create")) {
+      return *refused;
     }
     return CreateSilence();
   }
   if (action == "list") {
-    if (auto bad = FlagOutside(set, {"all", "format"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to silence list"));
+    if (auto refused =
+            RejectFlagsOutside(set, {"all", "format"}, "silence list")) {
+      return *refused;
     }
     absl::StatusOr<std::string> format = OutputFormat();
     if (!format.ok()) return UsageError(format.status().message());
@@ -181,9 +181,8 @@ int Silence(const std::string& action, const std::set<std::string>& set) {
                    [&] { PrintSilencesText(*reply, std::cout); });
   }
   if (action == "expire") {
-    if (auto bad = FlagOutside(set, {"id"})) {
-      return UsageError(
-          absl::StrCat("--", *bad, " does not apply to silence expire"));
+    if (auto refused = RejectFlagsOutside(set, {"id"}, "silence expire")) {
+      return *refused;
     }
     v1::ExpireSilenceRequest request;
     request.set_id(absl::GetFlag(FLAGS_id));

@@ -80,14 +80,14 @@ int PrintAs(const std::string& format, const google::protobuf::Message& message,
   return kExitOk;
 }
 
-// The flags of `action` among those `set`: a usage error names the first
-// that does not apply.
-std::optional<std::string> FlagOutside(const std::set<std::string>& set,
-                                       const std::set<std::string>& allowed) {
+std::optional<int> RejectFlagsOutside(const std::set<std::string>& set,
+                                      const std::set<std::string>& allowed,
+                                      absl::string_view command) {
   for (const std::string& name : set) {
     if (!IsConnectionFlag(name) && name != "timeout" &&
         !allowed.contains(name)) {
-      return name;
+      return UsageError(
+          absl::StrCat("--", name, " does not apply to ", command));
     }
   }
   return std::nullopt;

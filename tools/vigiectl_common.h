@@ -36,9 +36,10 @@ absl::StatusOr<std::string> OutputFormat();
 // Prints `message` with `text`, or as JSON, as `format` says.
 int PrintAs(const std::string& format, const google::protobuf::Message& message,
             const std::function<void()>& text);
-// The first of the flags `set` that is neither a connection flag nor
-// --timeout nor `allowed`, if any: what a usage error names.
-std::optional<std::string> FlagOutside(const std::set<std::string>& set,
-                                       const std::set<std::string>& allowed);
+// If one of the flags `set` is neither a connection flag nor --timeout nor
+// one `command` takes (`allowed`), the usage error naming it (kExitUsage).
+std::optional<int> RejectFlagsOutside(const std::set<std::string>& set,
+                                      const std::set<std::string>& allowed,
+                                      absl::string_view command);
 
 }  // namespace vigie::tools
