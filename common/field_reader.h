@@ -42,6 +42,9 @@ class FieldReader {
   absl::string_view bytes() const { return bytes_; }
   // The value of a fixed64 field as the double it encodes.
   double fixed64_double() const;
+  // Where in the message the current field ends (the next one starts), so
+  // that a caller can copy whole fields.
+  size_t end() const { return pos_; }
 
  private:
   absl::string_view in_;

@@ -49,8 +49,7 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
         job->offset = offset_;
         offset_ += static_cast<uint64_t>(job->request->events_size());
         // Encoded and logged here, in parallel with the worker's pipeline.
-        job->received =
-            pipeline_->Receive(*job->request, EventBytesOf(job->bytes));
+        job->received = pipeline_->Receive(*job->request, job->arrived);
         const absl::Status logged =
             pipeline_->Log(job->received, [&](uint64_t seq) {
               job->seq = seq;
@@ -79,13 +78,16 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   struct Job {
     // The request as received (one slice, or its slices joined), and as
     // parsed into an arena of its own: its thousands of small messages and
-    // strings are then freed at once.
+    // strings are then freed at once. Its predictions' features are mostly
+    // left out of the parse (ParseIngestRequest): the pipeline reads them
+    // from `bytes`.
     grpc::Slice slice;
     std::string joined;
     absl::string_view bytes;
     google::protobuf::Arena arena;
     vigie::v1::IngestRequest* request = nullptr;
-    uint64_t offset = 0;  // Stream index of the request's first event.
+    ArrivedEvents arrived;  // Views into `bytes`.
+    uint64_t offset = 0;    // Stream index of the request's first event.
     Pipeline::Received received;
     uint64_t seq = 0;  // In the ingest log.
   };
@@ -111,8 +113,7 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     job->request =
         google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(
             &job->arena);
-    if (!job->request->ParseFromArray(job->bytes.data(),
-                                      static_cast<int>(job->bytes.size()))) {
+    if (!ParseIngestRequest(job->bytes, job->request, &job->arrived)) {
       failed_ = grpc::Status(
           grpc::StatusCode::INVALID_ARGUMENT,
           absl::StrCat("request ", requests_ + 1,

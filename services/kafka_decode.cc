@@ -5,7 +5,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/status_macros.h"
 #include "google/protobuf/util/json_util.h"
+#include "services/event_bytes.h"
 
 namespace vigie::services {
 
@@ -41,14 +43,22 @@ absl::StatusOr<std::optional<PayloadFormat>> FormatOfContentType(
                    "application/x-protobuf"));
 }
 
-absl::StatusOr<vigie::v1::Event> DecodeEvent(absl::string_view value,
-                                             PayloadFormat format) {
+namespace {
+
+// DecodeEvent's work; with `scratch`, through ParseEvent.
+absl::Status Decode(absl::string_view value, PayloadFormat format,
+                    std::string* scratch, vigie::v1::Event* event,
+                    bool* without_features) {
+  if (without_features != nullptr) *without_features = false;
   if (value.empty()) {
     return absl::InvalidArgumentError("the message has no value");
   }
-  vigie::v1::Event event;
   if (format == PayloadFormat::kProtobuf) {
-    if (!event.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    const bool parsed =
+        scratch != nullptr ? ParseEvent(value, event, without_features, scratch)
+                           : event->ParseFromArray(
+                                 value.data(), static_cast<int>(value.size()));
+    if (!parsed) {
       return absl::InvalidArgumentError(
           absl::StrCat("the value (", value.size(),
                        " bytes) is not a vigie.v1.Event in protobuf's binary "
@@ -58,7 +68,7 @@ absl::StatusOr<vigie::v1::Event> DecodeEvent(absl::string_view value,
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
     const auto parsed = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(value.data(), value.size()), &event,
+        google::protobuf::StringPiece(value.data(), value.size()), event,
         options);
     if (!parsed.ok()) {
       return absl::InvalidArgumentError(
@@ -67,11 +77,27 @@ absl::StatusOr<vigie::v1::Event> DecodeEvent(absl::string_view value,
                        std::string(parsed.message())));
     }
   }
-  if (event.kind_case() == vigie::v1::Event::KIND_NOT_SET) {
+  if (event->kind_case() == vigie::v1::Event::KIND_NOT_SET) {
     return absl::InvalidArgumentError(
         "the event has neither a prediction nor an outcome");
   }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<vigie::v1::Event> DecodeEvent(absl::string_view value,
+                                             PayloadFormat format) {
+  vigie::v1::Event event;
+  RETURN_IF_ERROR(Decode(value, format, /*scratch=*/nullptr, &event,
+                         /*without_features=*/nullptr));
   return event;
+}
+
+absl::Status DecodeEventInto(absl::string_view value, PayloadFormat format,
+                             vigie::v1::Event* event, bool* without_features,
+                             std::string* scratch) {
+  return Decode(value, format, scratch, event, without_features);
 }
 
 }  // namespace vigie::services

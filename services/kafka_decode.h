@@ -35,4 +35,12 @@ absl::StatusOr<std::optional<PayloadFormat>> FormatOfContentType(
 absl::StatusOr<vigie::v1::Event> DecodeEvent(absl::string_view value,
                                              PayloadFormat format);
 
+// The same into `*event` (an arena's, say), a prediction in protobuf's
+// binary format parsed without its features where ParseEvent
+// (event_bytes.h) can: `*without_features` says whether it was, and then
+// the features are read from `value`. `scratch` is ParseEvent's.
+absl::Status DecodeEventInto(absl::string_view value, PayloadFormat format,
+                             vigie::v1::Event* event, bool* without_features,
+                             std::string* scratch);
+
 }  // namespace vigie::services

@@ -211,6 +211,11 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
     std::map<Partition, int64_t> next;    // Offsets after the batch.
     std::map<Partition, int64_t> before;  // positions_ before it, if any.
     vigie::v1::IngestRequest request;
+    // What each event was decoded from (its predictions mostly without
+    // their features: ParseEvent), views into `messages_kept`'s payloads,
+    // which a retry's Receive reads again.
+    ArrivedEvents arrived;
+    Messages messages_kept;
     Pipeline::Received received;
     uint64_t accepted = 0;
     uint64_t rejected = 0;
@@ -241,10 +246,7 @@ class KafkaIngest::Consumer final : public RdKafka::RebalanceCb {
   std::optional<Batch> Prepare(const Messages& messages);
   absl::StatusOr<Batch> PrepareOnce(const Messages& messages);
   // The batch's ingest call validated and encoded, with its positions.
-  // `event_bytes`: what each event was decoded from, when that is its
-  // protobuf encoding (Pipeline::Receive); empty views otherwise.
-  void Receive(Batch& batch,
-               absl::Span<const absl::string_view> event_bytes = {}) const;
+  void Receive(Batch& batch) const;
   // On applier_: logs and applies the batch, retrying until that succeeds
   // or the ingest stops.
   absl::Status LogAndApply(Batch& batch);
@@ -631,6 +633,7 @@ void KafkaIngest::Consumer::Run() {
 void KafkaIngest::Consumer::IngestGathered(bool wait) {
   if (!gathering_.empty()) {
     std::optional<Batch> batch = Prepare(gathering_);
+    if (batch.has_value()) batch->messages_kept = std::move(gathering_);
     gathering_.clear();
     // Batches are logged in order, and one only after the previous one
     // applied: a failed one is retried before any later one is logged, so
@@ -714,8 +717,11 @@ absl::StatusOr<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::PrepareOnce(
   vigie::v1::IngestRequest& request = batch.request;
   std::map<Partition, int64_t>& next = batch.next;
   uint64_t& dead = batch.dead;
-  std::vector<absl::string_view> event_bytes;  // Views into `messages`.
+  std::vector<absl::string_view>& event_bytes = batch.arrived.bytes;
+  std::vector<bool>& without_features = batch.arrived.without_features;
   event_bytes.reserve(messages.size());
+  without_features.reserve(messages.size());
+  std::string scratch;
   for (const std::unique_ptr<RdKafka::Message>& message : messages) {
     const Partition key{message->topic_name(), message->partition()};
     next[key] = std::max(next[key], message->offset() + 1);
@@ -728,29 +734,31 @@ absl::StatusOr<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::PrepareOnce(
         content_type = content_type_value;
       }
     }
-    absl::StatusOr<vigie::v1::Event> event =
-        absl::InvalidArgumentError("unknown topic");
+    absl::Status decoded = absl::InvalidArgumentError("unknown topic");
+    vigie::v1::Event* event = request.add_events();
+    bool without = false;
     const absl::string_view payload(
         static_cast<const char*>(message->payload()), message->len());
     PayloadFormat format = PayloadFormat::kProtobuf;
     absl::StatusOr<std::optional<PayloadFormat>> by_header =
         FormatOfContentType(content_type);
     if (!by_header.ok()) {
-      event = by_header.status();
+      decoded = by_header.status();
     } else {
       const auto topic_format = formats_.find(key.first);
       format = by_header->value_or(topic_format != formats_.end()
                                        ? topic_format->second
                                        : PayloadFormat::kProtobuf);
-      event = DecodeEvent(payload, format);
+      decoded = DecodeEventInto(payload, format, event, &without, &scratch);
     }
-    if (event.ok()) {
-      *request.add_events() = *std::move(event);
+    if (decoded.ok()) {
       event_bytes.push_back(
           format == PayloadFormat::kProtobuf ? payload : absl::string_view());
+      without_features.push_back(without);
       continue;
     }
-    const std::string error(event.status().message());
+    request.mutable_events()->RemoveLast();
+    const std::string error(decoded.message());
     // A parser's message may quote the value's content (a feature value,
     // an id): it goes to the dead letter's header, and to the log only at
     // debug level, which an operator turns on to look into one message.
@@ -777,13 +785,12 @@ absl::StatusOr<KafkaIngest::Consumer::Batch> KafkaIngest::Consumer::PrepareOnce(
     }
   }
   // Validated and encoded here, outside the pipeline's lock.
-  Receive(batch, event_bytes);
+  Receive(batch);
   return batch;
 }
 
-void KafkaIngest::Consumer::Receive(
-    Batch& batch, absl::Span<const absl::string_view> event_bytes) const {
-  batch.received = pipeline_->Receive(batch.request, event_bytes);
+void KafkaIngest::Consumer::Receive(Batch& batch) const {
+  batch.received = pipeline_->Receive(batch.request, batch.arrived);
   for (const auto& [partition, offset] : batch.next) {
     state::v1::KafkaPositionState& position =
         batch.received.positions.emplace_back();

@@ -706,8 +706,14 @@ absl::StatusOr<std::optional<EventRejection>> Pipeline::ApplyPrediction(
     counters.set_pending_predictions(counters.pending_predictions() - 1);
   }
   counters.set_predictions(counters.predictions() + 1);
-  // Read once for the pane, the since-reference monitors and a join.
-  monitors::PredictionView view = monitors::PredictionView::Of(prediction);
+  // Read once for the pane, the since-reference monitors and a join; from
+  // the bytes Receive validated, if it did, as the message may lack its
+  // features (ParseEvent, event_bytes.h).
+  absl::StatusOr<monitors::PredictionView> read =
+      validated.empty() ? monitors::PredictionView::Of(prediction)
+                        : monitors::PredictionView::Decode(validated);
+  if (!read.ok()) return read.status();
+  monitors::PredictionView& view = *read;
   // Personalisation keeps a sample of users by hash in the pane state: of
   // their pseudonyms, so that no user id can be looked up there.
   std::string user;
@@ -927,9 +933,8 @@ void Pipeline::Settle(Changes& changes, absl::Time now) {
   if (changes.unattributed.has_value()) unattributed_dirty_ = true;
 }
 
-Pipeline::Received Pipeline::Receive(
-    vigie::v1::IngestRequest& request,
-    absl::Span<const absl::string_view> event_bytes) const {
+Pipeline::Received Pipeline::Receive(vigie::v1::IngestRequest& request,
+                                     const ArrivedEvents& arrived) const {
   Received received;
   received.at = clock_->Now();
   const auto events = static_cast<size_t>(request.events_size());
@@ -941,6 +946,7 @@ Pipeline::Received Pipeline::Receive(
   std::vector<bool> valid(events);
   // The bytes to copy, by event, if they line up with the parsed events;
   // and what validation set in each valid prediction, serialized.
+  absl::Span<const absl::string_view> event_bytes = arrived.bytes;
   if (event_bytes.size() != events) event_bytes = {};
   std::vector<std::string> normalised(event_bytes.empty() ? 0 : events);
   vigie::v1::Prediction set;
@@ -973,6 +979,20 @@ Pipeline::Received Pipeline::Receive(
                             *event.mutable_prediction(), &set);
     if (valid[i] && !normalised.empty() && set.ByteSizeLong() > 0) {
       normalised[i] = set.SerializeAsString();
+    }
+  }
+  // A prediction parsed without its features and not valid here is
+  // validated again under the lock, and logged as parsed: whole, then.
+  if (!event_bytes.empty() && arrived.without_features.size() == events) {
+    for (size_t i = 0; i < events; ++i) {
+      if (valid[i] || !arrived.without_features[i]) continue;
+      const absl::string_view bytes = event_bytes[i];
+      vigie::v1::Event& event = *request.mutable_events(static_cast<int>(i));
+      // It parsed without its features, so it parses with them: ParseEvent
+      // leaves out only features protobuf accepts.
+      if (!event.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+        event.Clear();
+      }
     }
   }
   // The IngestRecord, field by field: each event copied from its bytes

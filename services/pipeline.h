@@ -26,6 +26,7 @@
 #include "monitors/prediction_view.h"
 #include "rules/alert_tracker.h"
 #include "services/config.h"
+#include "services/event_bytes.h"
 #include "services/event_validation.h"
 #include "storage/join_index.h"
 #include "storage/join_marks.h"
@@ -114,13 +115,14 @@ class Pipeline {
   };
   // Validates and normalises the request's predictions in place, as Ingest
   // would (validation is idempotent: Ingest's own, and a replay's, find
-  // the same), and logs the request as normalised. `event_bytes`, when
-  // given, are the bytes each event was parsed from (as EventBytesOf finds
-  // them, or a Kafka message's): a valid prediction's are copied into the
-  // record, with the fields validation set appended, instead of
-  // serializing it again.
+  // the same), and logs the request as normalised. `arrived`, when given,
+  // has the bytes each event was parsed from (event_bytes.h): a valid
+  // prediction's are copied into the record, with the fields validation
+  // set appended, instead of serializing it again, and its view is read
+  // from there, so that it may have been parsed without its features. One
+  // so parsed that is not valid here is parsed again whole.
   Received Receive(vigie::v1::IngestRequest& request,
-                   absl::Span<const absl::string_view> event_bytes = {}) const;
+                   const ArrivedEvents& arrived = {}) const;
   // `received` must come from Receive(request): Log, then ApplyLogged.
   absl::StatusOr<vigie::v1::IngestReply> Ingest(
       vigie::v1::IngestRequest& request, uint64_t index_offset,

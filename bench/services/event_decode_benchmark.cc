@@ -15,9 +15,11 @@
 
 #include "bench/fixtures/model_events.h"
 #include "benchmark/benchmark.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/json_util.h"
 #include "monitors/prediction_view.h"
 #include "services/config.h"
+#include "services/event_bytes.h"
 #include "services/event_validation.h"
 #include "services/kafka_decode.h"
 #include "vigie/v1/events.pb.h"
@@ -86,9 +88,14 @@ void BM_DecodeEventJson(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeEventJson);
 
-// A request of 1,000 predictions, parsed whole as the gRPC service does
-// (into a fresh message each time, as each call gets one).
-void BM_DecodeIngestRequest(benchmark::State& state) {
+// A request of 1,000 predictions, parsed as the gRPC service parses each
+// call's: whole into a fresh message (what it did before 2026-12-03), whole
+// into an arena of the call's, or with services::ParseIngestRequest into an
+// arena, which leaves the predictions' features out of the parse (the
+// pipeline then reads them from the bytes: BM_DecodePredictionView).
+enum class RequestParse { kWhole, kWholeOnArena, kWithoutFeatures };
+
+void DecodeIngestRequest(benchmark::State& state, RequestParse how) {
   vigie::v1::IngestRequest request;
   for (const vigie::bench::LabeledPrediction& e :
        vigie::bench::MakeLabeledPredictions(kRequestEvents, /*seed=*/2)) {
@@ -96,12 +103,28 @@ void BM_DecodeIngestRequest(benchmark::State& state) {
   }
   const std::string bytes = request.SerializeAsString();
   for (auto _ : state) {
-    vigie::v1::IngestRequest parsed;
-    if (!parsed.ParseFromString(bytes)) {
+    bool parsed = false;
+    if (how == RequestParse::kWhole) {
+      vigie::v1::IngestRequest message;
+      parsed = message.ParseFromString(bytes);
+      benchmark::DoNotOptimize(message);
+    } else {
+      google::protobuf::Arena arena;
+      auto* message =
+          google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(
+              &arena);
+      vigie::services::ArrivedEvents arrived;
+      parsed =
+          how == RequestParse::kWholeOnArena
+              ? message->ParseFromString(bytes)
+              : vigie::services::ParseIngestRequest(bytes, message, &arrived);
+      benchmark::DoNotOptimize(message);
+      benchmark::DoNotOptimize(arrived);
+    }
+    if (!parsed) {
       state.SkipWithError("the request did not parse");
       break;
     }
-    benchmark::DoNotOptimize(parsed);
   }
   state.SetItemsProcessed(state.iterations() * kRequestEvents);  // Events.
   state.SetBytesProcessed(state.iterations() *
@@ -109,7 +132,21 @@ void BM_DecodeIngestRequest(benchmark::State& state) {
   state.counters["bytes_per_event"] =
       static_cast<double>(bytes.size()) / kRequestEvents;
 }
+
+void BM_DecodeIngestRequest(benchmark::State& state) {
+  DecodeIngestRequest(state, RequestParse::kWhole);
+}
 BENCHMARK(BM_DecodeIngestRequest)->Unit(benchmark::kMicrosecond);
+
+void BM_DecodeIngestRequestOnArena(benchmark::State& state) {
+  DecodeIngestRequest(state, RequestParse::kWholeOnArena);
+}
+BENCHMARK(BM_DecodeIngestRequestOnArena)->Unit(benchmark::kMicrosecond);
+
+void BM_DecodeIngestRequestWithoutFeatures(benchmark::State& state) {
+  DecodeIngestRequest(state, RequestParse::kWithoutFeatures);
+}
+BENCHMARK(BM_DecodeIngestRequestWithoutFeatures)->Unit(benchmark::kMicrosecond);
 
 // A prediction's bytes into the view the monitors read, without building
 // the message (its maps): the pipeline's path for a joined prediction.
