@@ -315,7 +315,8 @@ std::string ShapeSummary(const IngestLoadOptions& options) {
       options.reference_predictions, ", ",
       options.task == IngestLoadOptions::Task::kMulticlass
           ? absl::StrCat(options.classes, " classes with conformal sets")
-          : std::string("binary"));
+          : std::string("binary"),
+      ", event time every ", absl::FormatDuration(options.spacing));
 }
 
 absl::string_view TaskName(IngestLoadOptions::Task task) {

@@ -5,6 +5,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 
 ABSL_FLAG(double, outcome_rate, 0.1,
           "Share of the predictions whose outcome is sent, in [0, 1]; the "
@@ -32,6 +33,13 @@ ABSL_FLAG(int64_t, reference_predictions, 10'000,
           "Predictions (with outcomes) of the reference uploaded for the "
           "model before the stream, so that drift runs; 0: none.");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of the simulated stream.");
+ABSL_FLAG(absl::Duration, spacing, absl::Seconds(5),
+          "Event time between consecutive predictions. The default, the "
+          "simulator's, spreads 500,000 predictions over 29 days, so that a "
+          "run at full speed replays weeks of history a second (a backfill: "
+          "each checkpoint writes hundreds of hour panes); a live "
+          "producer's event time keeps pace with its rate (5us at 200,000 "
+          "predictions a second). The latency run sets its own.");
 
 namespace vigie::bench {
 
@@ -51,6 +59,7 @@ absl::Status ShapeFromFlags(IngestLoadOptions& options) {
   options.classes = absl::GetFlag(FLAGS_classes);
   options.reference_predictions = absl::GetFlag(FLAGS_reference_predictions);
   options.seed = absl::GetFlag(FLAGS_seed);
+  options.spacing = absl::GetFlag(FLAGS_spacing);
   return absl::OkStatus();
 }
 

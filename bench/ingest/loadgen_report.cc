@@ -382,6 +382,8 @@ std::string ReportJson(const LoadgenReport& r) {
       absl::StrCat("\"simulator_groups\":",
                    r.options.simulator_groups ? "true" : "false"),
       absl::StrCat("\"features\":", r.options.features),
+      absl::StrFormat("\"spacing_seconds\":%g",
+                      absl::ToDoubleSeconds(r.options.spacing)),
       absl::StrCat("\"task\":\"", TaskName(r.options.task), "\""),
       absl::StrCat("\"classes\":",
                    r.options.task == IngestLoadOptions::Task::kMulticlass
