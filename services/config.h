@@ -243,7 +243,9 @@ struct ServerConfig {
   // restart replays only the log after the last checkpoint. One is taken
   // every checkpoint_interval, and sooner once checkpoint_bytes of events
   // were logged since the last. Default: 1 s, 64 MiB. Ranges: [10ms, 1h],
-  // [1 MiB, 4 GiB].
+  // [1 MiB, 4 GiB]. The ingest log's memtable may take twice
+  // checkpoint_bytes, beside write_buffer_bytes (storage::StateStoreOptions::
+  // ingest_log_buffer_bytes).
   absl::Duration checkpoint_interval = absl::Seconds(1);
   uint64_t checkpoint_bytes = uint64_t{64} << 20;
   // RocksDB's block cache and memtable budget, and whether each write

@@ -221,6 +221,10 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   store_options.path = config.data_dir;
   store_options.block_cache_bytes = config.block_cache_bytes;
   store_options.write_buffer_bytes = config.write_buffer_bytes;
+  // Above the log that accumulates between two checkpoints, so that its
+  // records are deleted before their memtable is flushed.
+  store_options.ingest_log_buffer_bytes = static_cast<size_t>(
+      std::max(2 * config.checkpoint_bytes, uint64_t{4} << 20));
   store_options.sync_commits = config.sync_writes;
   ASSIGN_OR_RETURN(server->store_, storage::StateStore::Open(store_options));
   const std::string requested = config.grpc_address;

@@ -76,6 +76,12 @@ absl::Status StateStoreOptions::Validate() const {
         absl::StrCat("write_buffer_bytes must be in [4 MiB, 64 GiB], got ",
                      write_buffer_bytes));
   }
+  if (ingest_log_buffer_bytes < (size_t{4} << 20) ||
+      ingest_log_buffer_bytes > (size_t{64} << 30)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("ingest_log_buffer_bytes must be in [4 MiB, 64 GiB], got ",
+                     ingest_log_buffer_bytes));
+  }
   if (block_cache_bytes < (size_t{1} << 20) ||
       block_cache_bytes > (size_t{64} << 30)) {
     return absl::InvalidArgumentError(
@@ -89,6 +95,9 @@ struct StateStore::Rep {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> families;  // Owned; see ~Rep.
   rocksdb::WriteOptions write_options;
+  // The ingest log's memtable size past which a commit that drops the log
+  // has it flushed.
+  uint64_t ingest_log_flush_bytes = 0;
 
   ~Rep() {
     for (rocksdb::ColumnFamilyHandle* handle : families) {
@@ -100,6 +109,7 @@ struct StateStore::Rep {
 struct StateBatch::Rep {
   rocksdb::WriteBatch batch;
   const std::vector<rocksdb::ColumnFamilyHandle*>* families = nullptr;
+  bool drops_ingest_log = false;  // DeleteIngestRecordsBefore was called.
 
   rocksdb::ColumnFamilyHandle* family(Family f) const { return (*families)[f]; }
   void Put(Family f, const std::string& key, absl::string_view value) {
@@ -133,6 +143,7 @@ void StateBatch::DeleteIngestRecord(uint64_t seq) {
 
 void StateBatch::DeleteIngestRecordsBefore(uint64_t seq) {
   rep_->DeleteRange(kIngestLog, SeqKey(0), SeqKey(seq));
+  rep_->drops_ingest_log = true;
 }
 
 void StateBatch::PutPendingBlock(uint32_t block, absl::string_view bytes) {
@@ -278,16 +289,25 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   // LZ4 for the bulk, ZSTD for the cold bottom level: monitor state and
   // protobuf events compress well, and both codecs are in Debian's RocksDB.
   family_options.compression = rocksdb::kLZ4Compression;
-  family_options.write_buffer_size =
+  const size_t family_buffer =
       std::min(options.write_buffer_bytes / 4, size_t{16} << 20);
+  family_options.write_buffer_size = family_buffer;
   family_options.bottommost_compression = rocksdb::kZSTD;
+  // The ingest log: a memtable of its own budget, flushed after the
+  // checkpoints that delete its records (Commit), and no compression, as
+  // its records are sealed (encrypted) and do not compress.
+  rocksdb::ColumnFamilyOptions log_options = family_options;
+  log_options.write_buffer_size = options.ingest_log_buffer_bytes;
+  log_options.compression = rocksdb::kNoCompression;
+  log_options.bottommost_compression = rocksdb::kNoCompression;
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   // Two cores: one background job for flushes and one for compactions.
   db_options.max_background_jobs = 2;
-  db_options.db_write_buffer_size = options.write_buffer_bytes;
+  db_options.db_write_buffer_size =
+      options.write_buffer_bytes + options.ingest_log_buffer_bytes;
   // A write-ahead-log file is deleted only once every family's memtable
   // holding its writes is flushed; families written rarely (meta, counters)
   // would keep gigabytes of the ingest log's churn alive. Past this total
@@ -295,8 +315,9 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const char* name : kFamilyNames) {
-    descriptors.emplace_back(name, family_options);
+  for (size_t f = 0; f < kFamilyCount; ++f) {
+    descriptors.emplace_back(kFamilyNames[f],
+                             f == kIngestLog ? log_options : family_options);
   }
   auto rep = std::make_unique<Rep>();
   rocksdb::DB* db = nullptr;
@@ -306,6 +327,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
                   absl::StrCat("open state store at ", options.path)));
   rep->db.reset(db);
   rep->write_options.sync = options.sync_commits;
+  rep->ingest_log_flush_bytes = family_buffer;
   return std::unique_ptr<StateStore>(new StateStore(std::move(rep)));
 }
 
@@ -321,7 +343,26 @@ absl::Status StateStore::Commit(StateBatch& batch) {
   RETURN_IF_ERROR(FromRocksDb(rep_->db->Write(rep_->write_options, write),
                               "commit state batch"));
   batch.rep_->batch.Clear();
+  if (batch.rep_->drops_ingest_log) {
+    batch.rep_->drops_ingest_log = false;
+    FlushDroppedIngestLog();
+  }
   return absl::OkStatus();
+}
+
+void StateStore::FlushDroppedIngestLog() {
+  rocksdb::ColumnFamilyHandle* log = rep_->families[kIngestLog];
+  uint64_t size = 0;
+  if (!rep_->db->GetIntProperty(
+          log, rocksdb::DB::Properties::kCurSizeActiveMemTable, &size) ||
+      size < rep_->ingest_log_flush_bytes) {
+    return;
+  }
+  rocksdb::FlushOptions flush;
+  flush.wait = false;  // In the background: the commit is done.
+  flush.allow_write_stall = true;
+  // If RocksDB cannot flush now, it flushes once the memtable is full.
+  rep_->db->Flush(flush, log).PermitUncheckedError();
 }
 
 absl::Status StateStore::CompactAll() {

@@ -25,12 +25,21 @@ struct StateStoreOptions {
   // Size of RocksDB's block cache (shared by all column families).
   // Default: 64 MiB. Range: [1 MiB, 64 GiB].
   size_t block_cache_bytes = size_t{64} << 20;
-  // Memory all column families' memtables may take together before RocksDB
-  // flushes the largest; one family's memtable is flushed at a quarter of
-  // it (at most 16 MiB), so that the ingest log, whose records a checkpoint
-  // deletes within seconds, does not hold the whole budget. Default: 64
-  // MiB. Range: [4 MiB, 64 GiB].
+  // Memory the column families' memtables may take together before RocksDB
+  // flushes the largest, the ingest log's aside; one family's memtable is
+  // flushed at a quarter of it (at most 16 MiB). Default: 64 MiB. Range:
+  // [4 MiB, 64 GiB].
   size_t write_buffer_bytes = size_t{64} << 20;
+  // Memory the ingest log's memtable may take, on top of
+  // write_buffer_bytes. A commit that drops the log before a sequence
+  // number (a checkpoint) has that memtable flushed once it holds a quarter
+  // of write_buffer_bytes (at most 16 MiB): its records are deleted by then,
+  // so the flush writes none of them. Sized above the log that accumulates
+  // between two checkpoints (the server gives it twice checkpoint_bytes),
+  // the log reaches the disk once, through the write-ahead log, instead of
+  // also in SST files that compaction then deletes. Default: 128 MiB.
+  // Range: [4 MiB, 64 GiB].
+  size_t ingest_log_buffer_bytes = size_t{128} << 20;
   // Whether each Commit waits for its write-ahead-log record to reach the
   // disk (fsync). false: a committed batch survives a crash of the process
   // (kill -9), not a crash of the machine. Default: false.
@@ -152,7 +161,9 @@ class StateStore {
 
   StateBatch NewBatch() const;
   // Applies every mutation of `batch` atomically, through the write-ahead
-  // log, then empties the batch.
+  // log, then empties the batch. After one with DeleteIngestRecordsBefore,
+  // asks RocksDB to flush the ingest log's memtable in the background (see
+  // StateStoreOptions::ingest_log_buffer_bytes).
   absl::Status Commit(StateBatch& batch);
   // Flushes and compacts every column family fully, bottommost level
   // included: drops overwritten values and deletions now rather than when
@@ -257,6 +268,8 @@ class StateStore {
   Size ApproximateSize() const;
 
  private:
+  // Commit's flush of the ingest log's memtable after a checkpoint.
+  void FlushDroppedIngestLog();
   struct Rep;
   explicit StateStore(std::unique_ptr<Rep> rep);
   std::unique_ptr<Rep> rep_;

@@ -2,14 +2,18 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <initializer_list>
 #include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/status_matchers.h"
@@ -91,6 +95,62 @@ TEST_F(StateStoreTest, RejectsBadOptions) {
   options.block_cache_bytes = 10;
   EXPECT_EQ(StateStore::Open(options).status().code(),
             absl::StatusCode::kInvalidArgument);
+  options = Options();
+  options.ingest_log_buffer_bytes = 1 << 20;
+  EXPECT_EQ(StateStore::Open(options).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Bytes of the SST files in `dir` (RocksDB's table files).
+uint64_t SstBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() == ".sst") bytes += entry.file_size();
+  }
+  return bytes;
+}
+
+// A checkpoint's commit, which deletes the log it absorbed, has the log's
+// memtable flushed: the records it deleted are not written to SST files,
+// those after it are.
+TEST_F(StateStoreTest, TheLogACheckpointDeletedIsNotFlushed) {
+  StateStoreOptions options = Options();
+  options.write_buffer_bytes = size_t{4} << 20;  // Flush past 1 MiB.
+  options.ingest_log_buffer_bytes = size_t{64} << 20;
+  ASSERT_OK_AND_ASSIGN(auto store, StateStore::Open(options));
+  // 40 records of 100,000 bytes that do not compress.
+  std::mt19937_64 random(7);
+  constexpr size_t kRecordBytes = 100'000;
+  for (uint64_t seq = 0; seq < 40; ++seq) {
+    std::string record(kRecordBytes, '\0');
+    for (char& c : record) c = static_cast<char>(random());
+    StateBatch batch = store->NewBatch();
+    batch.PutIngestRecord(seq, record);
+    ASSERT_OK(store->Commit(batch));
+  }
+  // Nothing flushed yet: the log's memtable has room for all of it.
+  EXPECT_EQ(SstBytes(options.path), 0u);
+  StateBatch checkpoint = store->NewBatch();
+  checkpoint.DeleteIngestRecordsBefore(20);
+  ASSERT_OK(store->Commit(checkpoint));
+  // The flush runs in the background.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (SstBytes(options.path) == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  const uint64_t flushed = SstBytes(options.path);
+  EXPECT_GE(flushed, 20 * kRecordBytes);            // Records 20 to 39...
+  EXPECT_LT(flushed, 20 * kRecordBytes * 11 / 10);  // ...and no others.
+  // And the log still reads as committed: records 20 to 39.
+  std::vector<uint64_t> left;
+  ASSERT_OK(
+      store->ForEachIngestRecord(0, [&](uint64_t seq, absl::string_view bytes) {
+        EXPECT_EQ(bytes.size(), kRecordBytes);
+        left.push_back(seq);
+        return absl::OkStatus();
+      }));
+  ASSERT_EQ(left.size(), 20u);
+  EXPECT_EQ(left.front(), 20u);
 }
 
 TEST_F(StateStoreTest, CheckpointRoundTrip) {
