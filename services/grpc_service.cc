@@ -1,8 +1,11 @@
 #include "services/grpc_service.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -16,19 +19,24 @@
 namespace vigie::services {
 namespace {
 
-// Reads a stream's requests on gRPC's threads, where each is parsed into an
-// arena of its own, encoded and written to the ingest log, and applies them
-// in log order on the ingest worker. While one request is being applied the
-// next is already read and logged: at most kInFlight requests per stream
-// wait, so the client's flow control still paces it. A request read is
-// applied even if the stream breaks later; after a failed one the stream
-// ends with its error and the requests behind it are not applied (their
-// records are voided).
+// Reads a stream's requests on gRPC's threads and hands each, as received,
+// to the stream's receiving thread, where it is parsed into an arena of its
+// own, validated, encoded and written to the ingest log; then applies them
+// in log order on the ingest worker. gRPC reads the next request while the
+// receiving thread works on one and the worker applies another: at most
+// kInFlight requests per stream between their read and their application,
+// so the client's flow control still paces it. A request read is applied
+// even if the stream breaks later; after a failed one the stream ends with
+// its error and the requests behind it are not applied (their records, if
+// logged, are voided).
 class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
  public:
-  IngestReactor(Pipeline* pipeline, IngestWorker* worker,
-                grpc::ByteBuffer* reply)
-      : pipeline_(pipeline), worker_(worker), reply_(reply) {
+  IngestReactor(Pipeline* pipeline, IngestWorker* receiver,
+                IngestWorker* worker, grpc::ByteBuffer* reply)
+      : pipeline_(pipeline),
+        receiver_(receiver),
+        worker_(worker),
+        reply_(reply) {
     absl::MutexLock lock(&mu_);
     reading_ = true;
     StartRead(&incoming_);
@@ -43,25 +51,12 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       if (!ok) {  // The client closed its side, or the call ended.
         closed_ = true;
         finish = MaybeFinish();
-      } else if (std::shared_ptr<Job> job = Parse(); job == nullptr) {
-        finish = MaybeFinish();
       } else {
-        job->offset = offset_;
-        offset_ += static_cast<uint64_t>(job->request->events_size());
-        // Encoded and logged here, in parallel with the worker's pipeline.
-        job->received = pipeline_->Receive(*job->request, job->arrived);
-        const absl::Status logged =
-            pipeline_->Log(job->received, [&](uint64_t seq) {
-              job->seq = seq;
-              ++in_flight_;
-              worker_->Submit([this, job] { Apply(*job); });
-            });
-        if (logged.ok()) {
-          read_next = MaybeReadNext();
-        } else {
-          failed_ = ToGrpcStatus(logged);
-          finish = MaybeFinish();
-        }
+        std::shared_ptr<Job> job = TakeIncoming();
+        ++in_flight_;
+        ++receiving_;
+        receiver_->Submit([this, job] { Receive(job); });
+        read_next = MaybeReadNext();
       }
     }
     // Outside the lock: gRPC may call back on this thread, and after Finish
@@ -73,7 +68,8 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   void OnDone() override { delete this; }
 
  private:
-  static constexpr int kInFlight = 2;
+  // One being read, one received, one applied.
+  static constexpr int kInFlight = 3;
 
   struct Job {
     // The request as received (one slice, or its slices joined), and as
@@ -87,14 +83,15 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     google::protobuf::Arena arena;
     vigie::v1::IngestRequest* request = nullptr;
     ArrivedEvents arrived;  // Views into `bytes`.
+    uint64_t index = 0;     // The request's number in the stream, from 1.
     uint64_t offset = 0;    // Stream index of the request's first event.
     Pipeline::Received received;
     uint64_t seq = 0;  // In the ingest log.
   };
 
-  // The request just read, parsed; null, with failed_ set, if it does not
-  // parse.
-  std::shared_ptr<Job> Parse() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // The request just read, its bytes taken out of incoming_ so that the
+  // next one can be read into it.
+  std::shared_ptr<Job> TakeIncoming() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto job = std::make_shared<Job>();
     std::vector<grpc::Slice> slices;
     if (!incoming_.Dump(&slices).ok()) slices.clear();
@@ -110,18 +107,55 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
       job->bytes = job->joined;
     }
     incoming_.Clear();
-    job->request =
-        google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(
-            &job->arena);
-    if (!ParseIngestRequest(job->bytes, job->request, &job->arrived)) {
-      failed_ = grpc::Status(
-          grpc::StatusCode::INVALID_ARGUMENT,
-          absl::StrCat("request ", requests_ + 1,
-                       " of the stream is not a vigie.v1.IngestRequest"));
-      return nullptr;
-    }
-    ++requests_;
     return job;
+  }
+
+  // On the receiving thread, one request of the stream at a time, in the
+  // order they were read: parses, validates, encodes and logs it, and hands
+  // it to the worker; unless an earlier one failed.
+  void Receive(const std::shared_ptr<Job>& job) {
+    bool skip = false;
+    {
+      absl::MutexLock lock(&mu_);
+      skip = failed_.has_value();
+    }
+    std::optional<grpc::Status> failure;
+    bool logged = false;
+    if (!skip) {
+      job->index = ++requests_;
+      job->request =
+          google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(
+              &job->arena);
+      if (!ParseIngestRequest(job->bytes, job->request, &job->arrived)) {
+        failure = grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            absl::StrCat("request ", requests_,
+                         " of the stream is not a vigie.v1.IngestRequest"));
+      } else {
+        job->offset = offset_;
+        offset_ += static_cast<uint64_t>(job->request->events_size());
+        job->received = pipeline_->Receive(*job->request, job->arrived);
+        const absl::Status status =
+            pipeline_->Log(job->received, [&](uint64_t seq) {
+              job->seq = seq;
+              logged = true;
+              worker_->Submit([this, job] { Apply(*job); });
+            });
+        if (!status.ok()) failure = ToGrpcStatus(status);
+      }
+    }
+    bool read_next = false;
+    std::optional<grpc::Status> finish;
+    {
+      absl::MutexLock lock(&mu_);
+      --receiving_;
+      if (!logged) --in_flight_;  // Else the worker's, once applied.
+      if (failure.has_value()) Fail(job->index, *failure);
+      read_next = MaybeReadNext();
+      finish = MaybeFinish();
+    }
+    if (read_next) StartRead(&incoming_);
+    if (finish.has_value()) Finish(*finish);
   }
 
   // On the worker.
@@ -129,7 +163,7 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     bool skip = false;
     {
       absl::MutexLock lock(&mu_);
-      skip = failed_.has_value();
+      skip = job.index > failed_request_;
     }
     absl::StatusOr<vigie::v1::IngestReply> part;
     if (skip) {
@@ -150,7 +184,7 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
         if (part.ok()) {
           AccumulateReply(*part, &total_);
         } else {
-          failed_ = ToGrpcStatus(part.status());
+          Fail(job.index, ToGrpcStatus(part.status()));
         }
       }
       read_next = MaybeReadNext();
@@ -158,6 +192,16 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
     }
     if (read_next) StartRead(&incoming_);
     if (finish.has_value()) Finish(*finish);
+  }
+
+  // Records the failure of the stream's `request`-th request: the stream
+  // ends with it, and the requests after it are not applied; those before
+  // it still are. The first in stream order wins.
+  void Fail(uint64_t request, grpc::Status status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (request >= failed_request_) return;
+    failed_request_ = request;
+    failed_ = std::move(status);
   }
 
   // Whether to read the next request now (then reading_ is set).
@@ -174,7 +218,8 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   // when the client closed its side or a request failed. The reply is
   // written out then.
   std::optional<grpc::Status> MaybeFinish() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || in_flight_ > 0 || (!closed_ && !failed_.has_value())) {
+    if (finished_ || in_flight_ > 0 || receiving_ > 0 ||
+        (!closed_ && !failed_.has_value())) {
       return std::nullopt;
     }
     finished_ = true;
@@ -185,19 +230,25 @@ class IngestReactor final : public grpc::ServerReadReactor<grpc::ByteBuffer> {
   }
 
   Pipeline* const pipeline_;
+  IngestWorker* const receiver_;
   IngestWorker* const worker_;
   grpc::ByteBuffer* const reply_;
   absl::Mutex mu_;
   // Where gRPC reads the next request into; one read at a time.
   grpc::ByteBuffer incoming_;
   vigie::v1::IngestReply total_ ABSL_GUARDED_BY(mu_);
-  uint64_t offset_ ABSL_GUARDED_BY(mu_) = 0;
-  uint64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
+  // The receiving thread's only.
+  uint64_t offset_ = 0;
+  uint64_t requests_ = 0;
+  // Requests read and not yet applied (or dropped), and those of them on
+  // the receiving thread: the reactor finishes only once both are zero.
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int receiving_ ABSL_GUARDED_BY(mu_) = 0;
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> failed_ ABSL_GUARDED_BY(mu_);
+  uint64_t failed_request_ ABSL_GUARDED_BY(mu_) = UINT64_MAX;
 };
 
 }  // namespace
@@ -244,6 +295,14 @@ grpc::Status VigieService::Authorize(
                           : "wrong bearer token");
 }
 
+VigieService::VigieService(Pipeline* pipeline, AlertParts alerts)
+    : pipeline_(pipeline), alerts_(alerts) {
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t i = 0; i < std::min<size_t>(cores, 16); ++i) {
+    receivers_.push_back(std::make_unique<IngestWorker>());
+  }
+}
+
 grpc::ServerReadReactor<grpc::ByteBuffer>* VigieService::Ingest(
     grpc::CallbackServerContext* context, grpc::ByteBuffer* reply) {
   if (grpc::Status status = Authorize(*context); !status.ok()) {
@@ -253,7 +312,9 @@ grpc::ServerReadReactor<grpc::ByteBuffer>* VigieService::Ingest(
     };
     return new Refused(std::move(status));
   }
-  return new IngestReactor(pipeline_, &worker_, reply);
+  IngestWorker* receiver =
+      receivers_[next_receiver_.fetch_add(1) % receivers_.size()].get();
+  return new IngestReactor(pipeline_, receiver, &worker_, reply);
 }
 
 grpc::ServerUnaryReactor* VigieService::IngestBatch(

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
+#include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "common/clock.h"
@@ -20,7 +23,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status);
 
 // The vigie.v1.Vigie gRPC service over a Pipeline, on gRPC's callback API.
 // Ingest calls are applied on an IngestWorker, in the order each stream
-// sent them; queries read the pipeline directly. Thread-safe. `pipeline`
+// sent them, after a receiving thread of the stream's parsed, validated and
+// logged them; queries read the pipeline directly. Thread-safe. `pipeline`
 // must outlive the service; destroy the service only once gRPC has shut
 // down.
 //
@@ -45,15 +49,14 @@ class VigieService final
     const common::Clock* clock = nullptr;
   };
 
-  explicit VigieService(Pipeline* pipeline) : pipeline_(pipeline) {}
+  explicit VigieService(Pipeline* pipeline) : VigieService(pipeline, {}) {}
   // The calls that change state (Ingest, IngestBatch, UploadReference,
   // PutCatalogue, PurgeModel, CreateSilence, ExpireSilence,
   // AcknowledgeAlert) then
   // need the metadata "authorization: Bearer <token>" (UNAUTHENTICATED
   // otherwise). Call before serving. Empty: no check.
   void RequireBearerToken(std::string token) { token_ = std::move(token); }
-  VigieService(Pipeline* pipeline, AlertParts alerts)
-      : pipeline_(pipeline), alerts_(alerts) {}
+  VigieService(Pipeline* pipeline, AlertParts alerts);
 
   grpc::ServerReadReactor<grpc::ByteBuffer>* Ingest(
       grpc::CallbackServerContext* context, grpc::ByteBuffer* reply) override;
@@ -123,6 +126,11 @@ class VigieService final
   Pipeline* const pipeline_;
   const AlertParts alerts_;
   IngestWorker worker_;
+  // Where Ingest streams' requests are parsed, validated and logged, one
+  // thread per core, each stream on one of them (in turn) so that its
+  // requests are logged in order.
+  std::vector<std::unique_ptr<IngestWorker>> receivers_;
+  std::atomic<size_t> next_receiver_{0};
 };
 
 // Adds `part` (the reply to one request of a stream) into `total`, listing

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/config.h"
 #include "services/server.h"
@@ -15,6 +17,7 @@
 #include "tests/testutil/vector_source.h"
 #include "tools/client.h"
 #include "tools/simulator.h"
+#include "vigie/v1/vigie.grpc.pb.h"
 
 namespace vigie {
 namespace {
@@ -107,6 +110,53 @@ TEST_F(ServerE2eTest, SecondServerOnTheSameDataIsRefused) {
   config.http_address = "127.0.0.1:0";
   const auto second = services::VigieServer::Start(config, &clock_);
   EXPECT_FALSE(second.ok());
+}
+
+// A request that does not parse ends its stream with INVALID_ARGUMENT
+// naming it: the requests before it count, those after it do not (the
+// server reads ahead of what it has parsed, and drops what it read).
+TEST_F(ServerE2eTest, ARequestThatDoesNotParseEndsItsStream) {
+  Start();
+  const auto stub = v1::Vigie::NewStub(grpc::CreateChannel(
+      server_->address(), grpc::InsecureChannelCredentials()));
+  const auto predictions = [](int first) {
+    v1::IngestRequest request;
+    for (int i = first; i < first + 10; ++i) {
+      v1::Prediction* p = request.add_events()->mutable_prediction();
+      p->set_model_id("demo");
+      p->set_prediction_id(absl::StrCat("p", i));
+      p->mutable_event_time()->set_seconds(1'767'571'200 + i);
+      p->mutable_binary()->set_score(0.3);
+    }
+    return request;
+  };
+  grpc::ClientContext context;
+  v1::IngestReply reply;
+  const auto writer = stub->Ingest(&context, &reply);
+  ASSERT_TRUE(writer->Write(predictions(0)));
+  v1::IngestRequest bad = predictions(10);
+  // Not UTF-8: protobuf refuses to parse a proto3 string of it.
+  bad.mutable_events(3)->mutable_prediction()->set_model_id("\xff");
+  writer->Write(bad);
+  for (int first = 20; first < 100; first += 10) {
+    if (!writer->Write(predictions(first))) break;  // The call has ended.
+  }
+  writer->WritesDone();
+  const grpc::Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "request 2 of the stream is not a vigie.v1.IngestRequest");
+  v1::GetMetricsRequest request;
+  request.set_model_id("demo");
+  EXPECT_EQ(Metrics(request).counters().predictions(), 10u);
+  // The next stream is served as usual.
+  grpc::ClientContext next_context;
+  const auto next = stub->Ingest(&next_context, &reply);
+  ASSERT_TRUE(next->Write(predictions(100)));
+  next->WritesDone();
+  ASSERT_TRUE(next->Finish().ok());
+  EXPECT_EQ(reply.accepted(), 10u);
+  EXPECT_EQ(Metrics(request).counters().predictions(), 20u);
 }
 
 }  // namespace
