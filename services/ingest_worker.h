@@ -10,10 +10,11 @@
 namespace vigie::services {
 
 // One thread that runs submitted work in submission order: where ingest
-// calls are applied, so that gRPC's own threads, which also read and parse
-// the next requests from the network, never wait on the pipeline's lock.
-// The pipeline applies one call at a time anyway; a second thread would
-// only wait.
+// calls are applied, so that gRPC's own threads, which read the next
+// requests from the network, never wait on the pipeline's lock (the
+// pipeline applies one call at a time anyway; a second thread would only
+// wait); and where a gRPC stream's requests are parsed and logged, in the
+// order they were read, while gRPC reads the next.
 //
 // Thread-safe. The destructor runs the work already submitted, then joins.
 class IngestWorker {
