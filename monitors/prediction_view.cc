@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -105,6 +106,39 @@ bool Is(const FieldReader& field, int number, FieldReader::WireType type) {
 }
 
 }  // namespace
+
+bool ReadUsualFeatureEntry(absl::string_view entry, absl::string_view* name,
+                           FeatureView* value) {
+  const auto* p = reinterpret_cast<const uint8_t*>(entry.data());
+  const size_t n = entry.size();
+  // Key: tag 0x0a (field 1, length-delimited), a one-byte length.
+  if (n < 4 || p[0] != 0x0a || p[1] >= 0x80) return false;
+  const size_t key = 2 + p[1];
+  // Value: tag 0x12 (field 2, length-delimited), a one-byte length, and
+  // nothing after it.
+  if (key + 2 > n || p[key] != 0x12 || p[key + 1] >= 0x80 ||
+      key + 2 + p[key + 1] != n) {
+    return false;
+  }
+  const uint8_t* v = p + key + 2;
+  const size_t length = p[key + 1];
+  if (length == 9 && v[0] == 0x09) {  // numeric: field 1, fixed64.
+    value->kind = FeatureView::Kind::kNumeric;
+    std::memcpy(&value->numeric, v + 1, sizeof(double));
+    value->categorical = {};
+  } else if (length >= 2 && v[0] == 0x12 && v[1] < 0x80 &&
+             2 + size_t{v[1]} == length) {  // categorical: field 2.
+    value->kind = FeatureView::Kind::kCategorical;
+    value->numeric = 0;
+    value->categorical = entry.substr(key + 4, v[1]);
+  } else if (length == 0) {
+    *value = FeatureView();
+  } else {
+    return false;
+  }
+  *name = entry.substr(2, p[1]);
+  return true;
+}
 
 PredictionView PredictionView::Of(const vigie::v1::Prediction& prediction) {
   PredictionView view;
@@ -327,6 +361,10 @@ absl::StatusOr<PredictionView> PredictionView::Decode(absl::string_view bytes) {
       case kFeatures: {
         absl::string_view name;
         PredictionView::Feature value;
+        if (ReadUsualFeatureEntry(field.bytes(), &name, &value)) {
+          view.features.emplace_back(name, value);
+          break;
+        }
         FieldReader entry(field.bytes());
         while (entry.Next()) {
           if (Is(entry, 1, FieldReader::kLengthDelimited)) {

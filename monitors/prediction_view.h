@@ -22,6 +22,15 @@ struct FeatureView {
   absl::string_view categorical;
 };
 
+// One entry of a prediction's features map (vigie.v1.Prediction field 10)
+// as protobuf serializers write it: the name (field 1), then the value
+// (field 2) holding a number (field 1), a category (field 2) or nothing,
+// each once, lengths under 128 bytes. Reads it without a FieldReader per
+// level, which cost most of a view's decoding; false for any other
+// encoding of an entry, which the caller reads field by field.
+bool ReadUsualFeatureEntry(absl::string_view entry, absl::string_view* name,
+                           FeatureView* value);
+
 // What the model monitors read of one prediction: its event time, its
 // output, its group attributes and its input features, found once per event and
 // shared by every pane it feeds. Built from a parsed Prediction, or straight

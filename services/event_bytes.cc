@@ -5,6 +5,7 @@
 
 #include "absl/container/inlined_vector.h"
 #include "common/field_reader.h"
+#include "monitors/prediction_view.h"
 #include "storage/record_codec.h"
 
 namespace vigie::services {
@@ -50,6 +51,14 @@ bool AcceptedValue(absl::string_view value) {
 // One features map entry validation accepts: a non-empty name and an
 // accepted value (or none), each given once.
 bool AcceptedFeature(absl::string_view entry) {
+  absl::string_view name;
+  monitors::FeatureView value;
+  if (monitors::ReadUsualFeatureEntry(entry, &name, &value)) {
+    return !name.empty() && Ascii(name) &&
+           (value.kind == monitors::FeatureView::Kind::kNumeric
+                ? std::isfinite(value.numeric)
+                : Ascii(value.categorical));
+  }
   FieldReader reader(entry);
   bool named = false;
   bool valued = false;
