@@ -31,21 +31,41 @@ bool Ascii(absl::string_view text) {
   return true;
 }
 
-// A vigie.v1.FeatureValue validation accepts, read as protobuf would: no
-// member (a missing value), a finite number, or a category.
-bool AcceptedValue(absl::string_view value) {
-  FieldReader reader(value);
-  if (!reader.Next()) return !reader.malformed();
-  bool accepted = false;
-  if (reader.number() == kNumeric &&
-      reader.wire_type() == FieldReader::kFixed64) {
-    accepted = std::isfinite(reader.fixed64_double());
-  } else if (reader.number() == kCategorical &&
-             reader.wire_type() == FieldReader::kLengthDelimited) {
-    accepted = Ascii(reader.bytes());
+// A feature value validation accepts: a finite number, a category (in
+// ASCII, see above), or none (a missing value).
+bool Accepted(const monitors::FeatureView& value) {
+  switch (value.kind) {
+    case monitors::FeatureView::Kind::kNumeric:
+      return std::isfinite(value.numeric);
+    case monitors::FeatureView::Kind::kCategorical:
+      return Ascii(value.categorical);
+    case monitors::FeatureView::Kind::kMissing:
+      return true;
   }
-  // A second member would switch or merge the oneof: left to protobuf.
-  return accepted && !reader.Next() && !reader.malformed();
+  return false;
+}
+
+// A vigie.v1.FeatureValue validation accepts, read as protobuf would, with
+// at most one member: a second would switch or merge the oneof, which is
+// left to protobuf.
+bool AcceptedValue(absl::string_view bytes) {
+  FieldReader reader(bytes);
+  monitors::FeatureView value;
+  if (reader.Next()) {
+    if (reader.number() == kNumeric &&
+        reader.wire_type() == FieldReader::kFixed64) {
+      value.kind = monitors::FeatureView::Kind::kNumeric;
+      value.numeric = reader.fixed64_double();
+    } else if (reader.number() == kCategorical &&
+               reader.wire_type() == FieldReader::kLengthDelimited) {
+      value.kind = monitors::FeatureView::Kind::kCategorical;
+      value.categorical = reader.bytes();
+    } else {
+      return false;
+    }
+    if (reader.Next()) return false;
+  }
+  return !reader.malformed() && Accepted(value);
 }
 
 // One features map entry validation accepts: a non-empty name and an
@@ -54,10 +74,7 @@ bool AcceptedFeature(absl::string_view entry) {
   absl::string_view name;
   monitors::FeatureView value;
   if (monitors::ReadUsualFeatureEntry(entry, &name, &value)) {
-    return !name.empty() && Ascii(name) &&
-           (value.kind == monitors::FeatureView::Kind::kNumeric
-                ? std::isfinite(value.numeric)
-                : Ascii(value.categorical));
+    return !name.empty() && Ascii(name) && Accepted(value);
   }
   FieldReader reader(entry);
   bool named = false;
