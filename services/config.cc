@@ -988,12 +988,13 @@ absl::StatusOr<ServerConfig> ReadServerConfig(absl::string_view source,
   RETURN_IF_ERROR(Get(m, "checkpoint_interval", &config.checkpoint_interval));
   RETURN_IF_ERROR(GetSize(m, "checkpoint_bytes", &config.checkpoint_bytes));
   if (const YAML::Node* v = m.Find("storage"); v != nullptr) {
-    ASSIGN_OR_RETURN(
-        Mapping s, ReadMapping(source, *v, m.Path("storage"),
-                               {"block_cache", "write_buffer", "sync_writes"}));
+    ASSIGN_OR_RETURN(Mapping s, ReadMapping(source, *v, m.Path("storage"),
+                                            {"block_cache", "write_buffer",
+                                             "sync_writes", "direct_io"}));
     RETURN_IF_ERROR(GetSize(s, "block_cache", &config.block_cache_bytes));
     RETURN_IF_ERROR(GetSize(s, "write_buffer", &config.write_buffer_bytes));
     RETURN_IF_ERROR(Get(s, "sync_writes", &config.sync_writes));
+    RETURN_IF_ERROR(Get(s, "direct_io", &config.direct_io));
   }
   if (const YAML::Node* v = m.Find("catalogue"); v != nullptr) {
     ASSIGN_OR_RETURN(Mapping c, ReadMapping(source, *v, m.Path("catalogue"),

@@ -248,12 +248,14 @@ struct ServerConfig {
   // ingest_log_buffer_bytes).
   absl::Duration checkpoint_interval = absl::Seconds(1);
   uint64_t checkpoint_bytes = uint64_t{64} << 20;
-  // RocksDB's block cache and memtable budget, and whether each write
-  // waits for its log record to reach the disk (storage::StateStoreOptions;
-  // the path is data_dir).
+  // RocksDB's block cache and memtable budget, whether each write waits
+  // for its log record to reach the disk, and whether table files bypass
+  // the page cache where the file system allows it
+  // (storage::StateStoreOptions; the path is data_dir).
   uint64_t block_cache_bytes = uint64_t{64} << 20;
   uint64_t write_buffer_bytes = uint64_t{64} << 20;
   bool sync_writes = false;
+  bool direct_io = true;
   // Where alerts go besides the log and the query API.
   struct Alerting {
     // Base URL of a Prometheus Alertmanager (http://host:port), to which

@@ -379,6 +379,7 @@ TEST(ConfigTest, ShippedConfigParses) {
   EXPECT_EQ(config.block_cache_bytes, uint64_t{64} << 20);
   EXPECT_EQ(config.write_buffer_bytes, uint64_t{64} << 20);
   EXPECT_FALSE(config.sync_writes);
+  EXPECT_TRUE(config.direct_io);
   EXPECT_EQ(config.default_model.task, "binary");
   EXPECT_EQ(config.default_model.decision_threshold, 0.5);
   EXPECT_EQ(config.default_model.pane_length, absl::Hours(1));
@@ -409,6 +410,7 @@ TEST(ConfigTest, EmbeddedDefaultsAreTheShippedFiles) {
   EXPECT_EQ(config.block_cache_bytes, defaults.block_cache_bytes);
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
+  EXPECT_EQ(config.direct_io, defaults.direct_io);
 }
 
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
@@ -423,6 +425,7 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(config.block_cache_bytes, defaults.block_cache_bytes);
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_EQ(config.sync_writes, defaults.sync_writes);
+  EXPECT_EQ(config.direct_io, defaults.direct_io);
   EXPECT_THAT(config.models, IsEmpty());
   EXPECT_THAT(config.policy.rules, SizeIs(18));
 }
@@ -517,12 +520,14 @@ TEST(ConfigTest, HeaderDefaultsOfCheckpointsAndStorage) {
   EXPECT_EQ(defaults.block_cache_bytes, uint64_t{64} << 20);
   EXPECT_EQ(defaults.write_buffer_bytes, uint64_t{64} << 20);
   EXPECT_FALSE(defaults.sync_writes);
+  EXPECT_TRUE(defaults.direct_io);
   // An empty storage mapping changes nothing.
   ASSERT_OK_AND_ASSIGN(ServerConfig config,
                        ParseServerConfig("storage:\n", "t.yaml"));
   EXPECT_EQ(config.block_cache_bytes, defaults.block_cache_bytes);
   EXPECT_EQ(config.write_buffer_bytes, defaults.write_buffer_bytes);
   EXPECT_FALSE(config.sync_writes);
+  EXPECT_TRUE(config.direct_io);
 }
 
 TEST(ConfigTest, CheckpointAndStorageKeys) {
@@ -532,13 +537,15 @@ TEST(ConfigTest, CheckpointAndStorageKeys) {
                                          "storage:\n"
                                          "  block_cache: 524288KiB\n"
                                          "  write_buffer: 8388608\n"
-                                         "  sync_writes: true\n",
+                                         "  sync_writes: true\n"
+                                         "  direct_io: false\n",
                                          "t.yaml"));
   EXPECT_EQ(config.checkpoint_interval, absl::Milliseconds(250));
   EXPECT_EQ(config.checkpoint_bytes, uint64_t{1} << 30);
   EXPECT_EQ(config.block_cache_bytes, uint64_t{512} << 20);
   EXPECT_EQ(config.write_buffer_bytes, uint64_t{8} << 20);
   EXPECT_TRUE(config.sync_writes);
+  EXPECT_FALSE(config.direct_io);
 
   // Each unit, and plain bytes.
   for (const auto& [text, bytes] :
@@ -615,7 +622,8 @@ TEST(ConfigTest, MalformedSizesNameTheKeyAndLine) {
                                         "t.yaml")),
               AllOf(HasSubstr("t.yaml:3:3"), HasSubstr("storage"),
                     HasSubstr("block_cahce"),
-                    HasSubstr("block_cache, write_buffer, sync_writes")));
+                    HasSubstr("block_cache, write_buffer, sync_writes, "
+                              "direct_io")));
   EXPECT_THAT(ErrorOf(ParseServerConfig("storage: 64MiB\n", "t.yaml")),
               AllOf(HasSubstr("t.yaml:1:10"), HasSubstr("storage"),
                     HasSubstr("must be a mapping")));

@@ -226,7 +226,13 @@ absl::StatusOr<std::unique_ptr<VigieServer>> VigieServer::Start(
   store_options.ingest_log_buffer_bytes = static_cast<size_t>(
       std::max(2 * config.checkpoint_bytes, uint64_t{4} << 20));
   store_options.sync_commits = config.sync_writes;
+  store_options.direct_io = config.direct_io;
   ASSIGN_OR_RETURN(server->store_, storage::StateStore::Open(store_options));
+  if (config.direct_io && !server->store_->direct_io()) {
+    VIGIE_LOG(Warning, "the file system of ", config.data_dir,
+              " refuses direct I/O: table files go through the page cache "
+              "(storage.direct_io)");
+  }
   const std::string requested = config.grpc_address;
   const absl::Duration checkpoint = config.checkpoint_interval;
   const absl::Duration sweep = config.expiry_sweep_interval;

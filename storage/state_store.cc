@@ -1,6 +1,7 @@
 #include "storage/state_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "rocksdb/options.h"
 #include "rocksdb/table.h"
 #include "rocksdb/write_batch.h"
+#include "storage/direct_io.h"
 #include "storage/keys.h"
 #include "storage/rocksdb_status.h"
 
@@ -98,6 +100,7 @@ struct StateStore::Rep {
   // The ingest log's memtable size past which a commit that drops the log
   // has it flushed.
   uint64_t ingest_log_flush_bytes = 0;
+  bool direct_io = false;
 
   ~Rep() {
     for (rocksdb::ColumnFamilyHandle* handle : families) {
@@ -313,6 +316,19 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   // would keep gigabytes of the ingest log's churn alive. Past this total
   // RocksDB flushes them.
   db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
+  // RocksDB creates the directory too, but the probe needs it first.
+  bool direct_io = false;
+  if (options.direct_io) {
+    std::error_code error;
+    std::filesystem::create_directories(options.path, error);
+    if (error) {
+      return absl::InternalError(absl::StrCat("cannot create state directory ",
+                                              options.path, ": ",
+                                              error.message()));
+    }
+    ASSIGN_OR_RETURN(direct_io, DirectIoSupported(options.path));
+  }
+  db_options.use_direct_io_for_flush_and_compaction = direct_io;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t f = 0; f < kFamilyCount; ++f) {
@@ -328,6 +344,7 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(
   rep->db.reset(db);
   rep->write_options.sync = options.sync_commits;
   rep->ingest_log_flush_bytes = family_buffer;
+  rep->direct_io = direct_io;
   return std::unique_ptr<StateStore>(new StateStore(std::move(rep)));
 }
 
@@ -748,6 +765,8 @@ StateStore::LoadAcknowledgements() const {
       }));
   return acknowledgements;
 }
+
+bool StateStore::direct_io() const { return rep_->direct_io; }
 
 StateStore::Size StateStore::ApproximateSize() const {
   Size size;

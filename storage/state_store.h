@@ -44,6 +44,14 @@ struct StateStoreOptions {
   // disk (fsync). false: a committed batch survives a crash of the process
   // (kill -9), not a crash of the machine. Default: false.
   bool sync_commits = false;
+  // Whether flushes and compactions write table files, and compactions
+  // read them, with direct I/O, past the operating system's page cache,
+  // where the file system of `path` allows it (StateStore::direct_io says
+  // whether it did). Those files are written once and read back by
+  // compaction alone, or through the block cache: copying them into the
+  // page cache only costs CPU and evicts what reads need (bench/README.md).
+  // Default: true.
+  bool direct_io = true;
 
   absl::Status Validate() const;
 };
@@ -266,6 +274,10 @@ class StateStore {
     uint64_t memtable_bytes = 0;
   };
   Size ApproximateSize() const;
+
+  // Whether flushes and compactions use direct I/O: StateStoreOptions::
+  // direct_io, if the file system allows it.
+  bool direct_io() const;
 
  private:
   // Commit's flush of the ingest log's memtable after a checkpoint.
