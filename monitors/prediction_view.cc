@@ -20,18 +20,6 @@ bool ByName(const Pair& a, const Pair& b) {
   return a.first < b.first;
 }
 
-// The first 8 bytes of `name` as a big-endian number, zero-padded: names
-// in this order are in name order, so most comparisons of a sort are
-// comparisons of two integers (equal keys fall back to the names).
-uint64_t PrefixKey(absl::string_view name) {
-  uint64_t key = 0;
-  const size_t n = std::min<size_t>(name.size(), 8);
-  for (size_t i = 0; i < n; ++i) {
-    key |= uint64_t{static_cast<uint8_t>(name[i])} << (56 - 8 * i);
-  }
-  return key;
-}
-
 // Sorts `pairs` by name and keeps the last of each name (as a protobuf map
 // parsed from the same bytes would). Events have a few dozen features at
 // most, given in any order (a map's serialization order is its hash
@@ -56,7 +44,7 @@ void SortKeepingLast(Pairs& pairs) {
     };
     std::array<Keyed, kSmall> keyed;
     for (size_t i = 0; i < n; ++i) {
-      keyed[i] = {PrefixKey(pairs[i].first), static_cast<uint32_t>(i)};
+      keyed[i] = {NamePrefixKey(pairs[i].first), static_cast<uint32_t>(i)};
     }
     const auto before = [&](const Keyed& a, const Keyed& b) {
       if (a.key != b.key) return a.key < b.key;
@@ -106,6 +94,15 @@ bool Is(const FieldReader& field, int number, FieldReader::WireType type) {
 }
 
 }  // namespace
+
+uint64_t NamePrefixKey(absl::string_view name) {
+  uint64_t key = 0;
+  const size_t n = std::min<size_t>(name.size(), 8);
+  for (size_t i = 0; i < n; ++i) {
+    key |= uint64_t{static_cast<uint8_t>(name[i])} << (56 - 8 * i);
+  }
+  return key;
+}
 
 bool ReadUsualFeatureEntry(absl::string_view entry, absl::string_view* name,
                            FeatureView* value) {

@@ -22,6 +22,12 @@ struct FeatureView {
   absl::string_view categorical;
 };
 
+// The first 8 bytes of `name` as a big-endian number, zero-padded: names
+// in this order are in name order, so most comparisons of a sort of
+// feature names are comparisons of two integers (equal keys fall back to
+// the names).
+uint64_t NamePrefixKey(absl::string_view name);
+
 // One entry of a prediction's features map (vigie.v1.Prediction field 10)
 // as protobuf serializers write it: the name (field 1), then the value
 // (field 2) holding a number (field 1), a category (field 2) or nothing,

@@ -1,7 +1,11 @@
 #include "services/event_bytes.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "common/field_reader.h"
@@ -69,12 +73,11 @@ bool AcceptedValue(absl::string_view bytes) {
 }
 
 // One features map entry validation accepts: a non-empty name and an
-// accepted value (or none), each given once.
-bool AcceptedFeature(absl::string_view entry) {
-  absl::string_view name;
+// accepted value (or none), each given once. Sets `*name` to its name.
+bool AcceptedFeature(absl::string_view entry, absl::string_view* name) {
   monitors::FeatureView value;
-  if (monitors::ReadUsualFeatureEntry(entry, &name, &value)) {
-    return !name.empty() && Ascii(name) && Accepted(value);
+  if (monitors::ReadUsualFeatureEntry(entry, name, &value)) {
+    return !name->empty() && Ascii(*name) && Accepted(value);
   }
   FieldReader reader(entry);
   bool named = false;
@@ -83,7 +86,8 @@ bool AcceptedFeature(absl::string_view entry) {
     if (reader.wire_type() != FieldReader::kLengthDelimited) return false;
     if (reader.number() == kEntryKey && !named) {
       named = true;
-      if (reader.bytes().empty() || !Ascii(reader.bytes())) return false;
+      *name = reader.bytes();
+      if (name->empty() || !Ascii(*name)) return false;
     } else if (reader.number() == kEntryValue && !valued) {
       valued = true;
       if (!AcceptedValue(reader.bytes())) return false;
@@ -94,9 +98,36 @@ bool AcceptedFeature(absl::string_view entry) {
   return named && !reader.malformed();
 }
 
+// A features entry of a prediction: its field (header included) and name.
+struct NamedEntry {
+  uint64_t prefix = 0;  // monitors::NamePrefixKey of the name.
+  absl::string_view field;
+  absl::string_view name;
+};
+
+// Whether `a`'s name sorts before `b`'s: on their first eight bytes as one
+// integer, then whole.
+bool Before(const NamedEntry& a, const NamedEntry& b) {
+  if (a.prefix != b.prefix) return a.prefix < b.prefix;
+  return a.name < b.name;
+}
+
+// What WithoutFeatures saw of an event's prediction.
+struct PredictionFields {
+  absl::string_view header;  // The event's bytes before the prediction's.
+  absl::string_view prediction;
+  // The runs of fields other than features, as (start, end) in
+  // `prediction`.
+  absl::InlinedVector<std::pair<size_t, size_t>, 8> kept;
+  absl::InlinedVector<NamedEntry, 32> entries;  // In wire order.
+  bool sorted = true;                           // `entries` by name.
+};
+
 // Sets `*out` to the event `bytes` without its prediction's features, if
-// it is exactly one prediction with features, all of them accepted.
-bool WithoutFeatures(absl::string_view bytes, std::string* out) {
+// it is exactly one prediction with features, all of them accepted; `*seen`
+// to what it found of them then.
+bool WithoutFeatures(absl::string_view bytes, std::string* out,
+                     PredictionFields* seen) {
   FieldReader event(bytes);
   if (!event.Next() || event.number() != kPrediction ||
       event.wire_type() != FieldReader::kLengthDelimited) {
@@ -104,18 +135,28 @@ bool WithoutFeatures(absl::string_view bytes, std::string* out) {
   }
   const absl::string_view prediction = event.bytes();
   if (event.Next() || event.malformed()) return false;
-  // The runs of fields kept, as (start, end) in `prediction`.
-  absl::InlinedVector<std::pair<size_t, size_t>, 8> kept;
-  bool any = false;
+  seen->header =
+      bytes.substr(0, static_cast<size_t>(prediction.data() - bytes.data()));
+  seen->prediction = prediction;
+  seen->kept.clear();
+  seen->entries.clear();
+  seen->sorted = true;
+  auto& kept = seen->kept;
   size_t start = 0;
   FieldReader fields(prediction);
   while (fields.Next()) {
     if (fields.number() == kFeatures) {
+      NamedEntry entry;
       if (fields.wire_type() != FieldReader::kLengthDelimited ||
-          !AcceptedFeature(fields.bytes())) {
+          !AcceptedFeature(fields.bytes(), &entry.name)) {
         return false;
       }
-      any = true;
+      entry.prefix = monitors::NamePrefixKey(entry.name);
+      entry.field = prediction.substr(start, fields.end() - start);
+      if (!seen->entries.empty() && Before(entry, seen->entries.back())) {
+        seen->sorted = false;
+      }
+      seen->entries.push_back(entry);
     } else if (!kept.empty() && kept.back().second == start) {
       kept.back().second = fields.end();
     } else {
@@ -123,7 +164,7 @@ bool WithoutFeatures(absl::string_view bytes, std::string* out) {
     }
     start = fields.end();
   }
-  if (fields.malformed() || !any) return false;
+  if (fields.malformed() || seen->entries.empty()) return false;
   size_t length = 0;
   for (const auto& [from, to] : kept) length += to - from;
   out->clear();
@@ -134,11 +175,55 @@ bool WithoutFeatures(absl::string_view bytes, std::string* out) {
   return true;
 }
 
+// Appends to `out` the event WithoutFeatures saw, its prediction's features
+// entries sorted by name after its other fields. An insertion sort of
+// (prefix, wire position) pairs, the position breaking ties, keeps entries
+// of one name in wire order, so that the last still wins; a few dozen
+// entries, in hash order, cost it little.
+void AppendSorted(const PredictionFields& seen, std::string* out) {
+  const auto& entries = seen.entries;
+  struct Keyed {
+    uint64_t prefix;
+    uint32_t at;  // In `entries`.
+  };
+  absl::InlinedVector<Keyed, 32> order(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    order[i] = {entries[i].prefix, static_cast<uint32_t>(i)};
+  }
+  const auto before = [&entries](const Keyed& a, const Keyed& b) {
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    const int names = entries[a.at].name.compare(entries[b.at].name);
+    return names != 0 ? names < 0 : a.at < b.at;
+  };
+  for (size_t i = 1; i < order.size(); ++i) {
+    const Keyed moving = order[i];
+    size_t j = i;
+    for (; j > 0 && before(moving, order[j - 1]); --j) order[j] = order[j - 1];
+    order[j] = moving;
+  }
+  const size_t base = out->size();
+  out->resize(base + seen.header.size() + seen.prediction.size());
+  char* to = out->data() + base;
+  const auto copy = [&to](const char* from, size_t size) {
+    std::memcpy(to, from, size);
+    to += size;
+  };
+  copy(seen.header.data(), seen.header.size());
+  for (const auto& [from, until] : seen.kept) {
+    copy(seen.prediction.data() + from, until - from);
+  }
+  for (const Keyed& keyed : order) {
+    const absl::string_view field = entries[keyed.at].field;
+    copy(field.data(), field.size());
+  }
+}
+
 }  // namespace
 
 bool ParseEvent(absl::string_view bytes, vigie::v1::Event* event,
                 bool* without_features, std::string* scratch) {
-  *without_features = WithoutFeatures(bytes, scratch);
+  PredictionFields seen;
+  *without_features = WithoutFeatures(bytes, scratch, &seen);
   if (*without_features) bytes = *scratch;
   return event->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
 }
@@ -155,14 +240,31 @@ bool ParseIngestRequest(absl::string_view bytes,
   request->Clear();
   request->mutable_events()->Reserve(static_cast<int>(arrived->bytes.size()));
   arrived->without_features.resize(arrived->bytes.size());
+  arrived->sorted.clear();
+  // At most the request's size: one allocation, however many are moved.
+  arrived->sorted.reserve(bytes.size());
+  // Events copied with their features sorted: (index, offset in `sorted`).
+  std::vector<std::pair<size_t, size_t>> moved;
   std::string scratch;
+  PredictionFields seen;
   for (size_t i = 0; i < arrived->bytes.size(); ++i) {
-    bool without = false;
-    if (!ParseEvent(arrived->bytes[i], request->add_events(), &without,
-                    &scratch)) {
+    const absl::string_view event = arrived->bytes[i];
+    const bool without = WithoutFeatures(event, &scratch, &seen);
+    const absl::string_view parsed = without ? scratch : event;
+    if (!request->add_events()->ParseFromArray(
+            parsed.data(), static_cast<int>(parsed.size()))) {
       return false;
     }
     arrived->without_features[i] = without;
+    if (without && !seen.sorted) {
+      moved.emplace_back(i, arrived->sorted.size());
+      AppendSorted(seen, &arrived->sorted);
+    }
+  }
+  // Views into `sorted` once it no longer grows. An event keeps its length.
+  for (const auto& [i, offset] : moved) {
+    arrived->bytes[i] = absl::string_view(arrived->sorted)
+                            .substr(offset, arrived->bytes[i].size());
   }
   return true;
 }

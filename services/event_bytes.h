@@ -32,6 +32,16 @@ struct ArrivedEvents {
   // By event, whether its prediction was parsed without its input features
   // (ParseEvent); empty when none was.
   std::vector<bool> without_features;
+  // The events parsed without their features whose features did not come
+  // sorted by name, copied with them sorted after the prediction's other
+  // fields (ParseIngestRequest): their `bytes` are views into this. The
+  // same message to protobuf (a map's entries come in any order, and those
+  // of one name keep theirs, so the last still wins); the log record is
+  // made of these bytes, and the monitors then find the features sorted
+  // (monitors::PredictionView::Decode) instead of sorting them on the
+  // pipeline's one applying thread. A serializer writes a map in its hash
+  // order. Not to be copied: the views would point into the original.
+  std::string sorted;
 };
 
 // Parses the serialized vigie.v1.Event `bytes` into `*event` (cleared
@@ -49,7 +59,9 @@ bool ParseEvent(absl::string_view bytes, vigie::v1::Event* event,
 
 // Parses the serialized vigie.v1.IngestRequest `bytes` into `*request`
 // (empty, on an arena, say) event by event with ParseEvent, and sets
-// `*arrived` to each event's bytes and whether its features were left out.
+// `*arrived` to each event's bytes and whether its features were left out;
+// the bytes of an event whose features were left out are its copy in
+// `arrived->sorted` if they were not sorted by name.
 // A request EventBytesOf does not split is parsed whole (no views then).
 // False if the bytes do not parse.
 bool ParseIngestRequest(absl::string_view bytes,

@@ -3,11 +3,14 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/field_reader.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "services/pipeline.h"
@@ -21,6 +24,7 @@ namespace vigie::services {
 namespace {
 
 using google::protobuf::util::MessageDifferencer;
+using ::testing::ElementsAre;
 
 constexpr int64_t kT0 = 1'767'571'200;  // 2026-01-05T00:00:00Z.
 
@@ -106,6 +110,76 @@ TEST(AppendPredictionEventTest, OnlyAnEventOfOnePredictionField) {
   EXPECT_TRUE(body.empty());
 }
 
+// The bytes of a Prediction holding only the feature `name`: one features
+// entry, as protobuf writes it.
+std::string FeatureEntry(const std::string& name, double numeric) {
+  vigie::v1::Prediction one;
+  (*one.mutable_features())[name].set_numeric(numeric);
+  return one.SerializeAsString();
+}
+
+// An event whose features are left out of the parse keeps them in its
+// bytes, sorted by name after the prediction's other fields, those of one
+// name in their order: protobuf parses the same message.
+TEST(ParseIngestRequestTest, SortsFeaturesAndParsesTheSame) {
+  vigie::v1::Prediction model_id;
+  model_id.set_model_id("credit");
+  vigie::v1::Prediction id;
+  id.set_prediction_id("p1");
+  const std::string unsorted =
+      FeatureEntry("zeta", 1) + model_id.SerializeAsString() +
+      FeatureEntry("alpha", 2) + FeatureEntry("zeta", 3) +
+      id.SerializeAsString() + FeatureEntry("beta", 4) +
+      FeatureEntry("alphabet-soup", 5) + FeatureEntry("alphabet", 6);
+  const std::string sorted = FeatureEntry("a", 1) + FeatureEntry("b", 2);
+  const std::string request_bytes =
+      Field1(Field1(unsorted)) + Field1(Field1(sorted));
+  google::protobuf::Arena arena;
+  auto* request =
+      google::protobuf::Arena::CreateMessage<vigie::v1::IngestRequest>(&arena);
+  ArrivedEvents arrived;
+  ASSERT_TRUE(ParseIngestRequest(request_bytes, request, &arrived));
+  ASSERT_THAT(arrived.without_features, ElementsAre(true, true));
+  ASSERT_EQ(arrived.bytes.size(), 2u);
+  vigie::v1::Event expected;
+  ASSERT_TRUE(expected.ParseFromString(Field1(unsorted)));
+  EXPECT_EQ(expected.prediction().features().at("zeta").numeric(), 3);
+  vigie::v1::Event parsed;
+  ASSERT_TRUE(parsed.ParseFromString(std::string(arrived.bytes[0])));
+  EXPECT_TRUE(MessageDifferencer::Equals(parsed, expected))
+      << parsed.DebugString();
+  ASSERT_EQ(arrived.bytes[0].size(), Field1(unsorted).size());
+  // The prediction's fields in their new order: the others first, then the
+  // entries.
+  FieldReader event(arrived.bytes[0]);
+  ASSERT_TRUE(event.Next());
+  const std::string written(event.bytes());
+  std::vector<std::string> order;
+  FieldReader reader(written);
+  size_t begin = 0;
+  while (reader.Next()) {
+    vigie::v1::Prediction field;
+    ASSERT_TRUE(
+        field.ParseFromString(written.substr(begin, reader.end() - begin)));
+    if (reader.number() == 10) {
+      const auto& [name, value] = *field.features().begin();
+      order.push_back(absl::StrCat(name, "=", value.numeric()));
+    } else {
+      order.push_back(field.model_id() + field.prediction_id());
+    }
+    begin = reader.end();
+  }
+  EXPECT_FALSE(reader.malformed());
+  EXPECT_THAT(order,
+              ElementsAre("credit", "p1", "alpha=2", "alphabet=6",
+                          "alphabet-soup=5", "beta=4", "zeta=1", "zeta=3"));
+  // Sorted already: a view of the request's own bytes.
+  EXPECT_EQ(arrived.bytes[1], Field1(sorted));
+  EXPECT_GE(arrived.bytes[1].data(), request_bytes.data());
+  EXPECT_LT(arrived.bytes[1].data(),
+            request_bytes.data() + request_bytes.size());
+}
+
 // Receive makes the same record from the bytes events came in as from the
 // parsed events, whatever the encoding: protobuf's parser is the judge.
 TEST_F(EventBytesTest, RecordsFromBytesParseAsTheNormalisedEvents) {
@@ -155,7 +229,7 @@ TEST_F(EventBytesTest, RecordsFromBytesParseAsTheNormalisedEvents) {
   ASSERT_TRUE(parsed_twice.ParseFromString(request_bytes));
   const Pipeline::Received serialized = pipeline_->Receive(parsed_once);
   const Pipeline::Received copied = pipeline_->Receive(
-      parsed_twice, ArrivedEvents{EventBytesOf(request_bytes), {}});
+      parsed_twice, ArrivedEvents{EventBytesOf(request_bytes), {}, {}});
 
   state::v1::IngestRecord a;
   state::v1::IngestRecord b;

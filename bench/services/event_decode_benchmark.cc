@@ -10,7 +10,9 @@
 // floor of anything that reads them.
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/fixtures/model_events.h"
@@ -150,11 +152,35 @@ BENCHMARK(BM_DecodeIngestRequestWithoutFeatures)->Unit(benchmark::kMicrosecond);
 
 // A prediction's bytes into the view the monitors read, without building
 // the message (its maps): the pipeline's path for a joined prediction.
-void BM_DecodePredictionView(benchmark::State& state) {
+// Its features come in the order the client serialized them (a map's hash
+// order), or sorted as the ingest log holds them (services::
+// ParseIngestRequest).
+void DecodePredictionView(benchmark::State& state, bool as_logged) {
   std::vector<std::string> predictions;
   for (const vigie::bench::LabeledPrediction& e :
        vigie::bench::MakeLabeledPredictions(kEvents, /*seed=*/1)) {
-    predictions.push_back(e.prediction.SerializeAsString());
+    std::string bytes = e.prediction.SerializeAsString();
+    if (as_logged) {
+      vigie::v1::Event event;
+      *event.mutable_prediction() = e.prediction;
+      vigie::v1::IngestRequest one;
+      *one.add_events() = event;
+      vigie::v1::IngestRequest parsed;
+      vigie::services::ArrivedEvents arrived;
+      if (!vigie::services::ParseIngestRequest(one.SerializeAsString(), &parsed,
+                                               &arrived)) {
+        state.SkipWithError("the request did not parse");
+        return;
+      }
+      vigie::v1::Event copy;  // The event's bytes hold the prediction alone.
+      if (!copy.ParseFromString(std::string(arrived.bytes[0]))) {
+        state.SkipWithError("the event did not parse");
+        return;
+      }
+      bytes = std::string(arrived.bytes[0].substr(
+          arrived.bytes[0].size() - copy.prediction().ByteSizeLong()));
+    }
+    predictions.push_back(std::move(bytes));
   }
   size_t i = 0;
   int64_t bytes = 0;
@@ -167,7 +193,16 @@ void BM_DecodePredictionView(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
   state.SetBytesProcessed(bytes);
 }
+
+void BM_DecodePredictionView(benchmark::State& state) {
+  DecodePredictionView(state, /*as_logged=*/false);
+}
 BENCHMARK(BM_DecodePredictionView);
+
+void BM_DecodePredictionViewAsLogged(benchmark::State& state) {
+  DecodePredictionView(state, /*as_logged=*/true);
+}
+BENCHMARK(BM_DecodePredictionViewAsLogged);
 
 // The same view of a parsed prediction (PredictionView::Of): the
 // pipeline's path for a prediction as it arrives, whose maps were parsed
