@@ -1,7 +1,6 @@
 #include "monitors/prediction_view.h"
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <cstring>
 
@@ -15,18 +14,8 @@ namespace {
 using NamedGroup = std::pair<absl::string_view, absl::string_view>;
 using NamedFeature = std::pair<absl::string_view, PredictionView::Feature>;
 
-template <typename Pair>
-bool ByName(const Pair& a, const Pair& b) {
-  return a.first < b.first;
-}
-
 // Sorts `pairs` by name and keeps the last of each name (as a protobuf map
-// parsed from the same bytes would). Events have a few dozen features at
-// most, given in any order (a map's serialization order is its hash
-// order): an insertion sort on prefix keys, with the wire position as the
-// last tie-break so that equal names stay in wire order, costs no
-// allocation and a few integer comparisons per feature; larger lists take
-// the stable sort.
+// parsed from the same bytes would).
 template <typename Pairs>
 void SortKeepingLast(Pairs& pairs) {
   using Pair = typename Pairs::value_type;
@@ -36,34 +25,12 @@ void SortKeepingLast(Pairs& pairs) {
     sorted = pairs[i - 1].first < pairs[i].first;
   }
   if (sorted) return;
-  constexpr size_t kSmall = 64;
-  if (n <= kSmall) {
-    struct Keyed {
-      uint64_t key;
-      uint32_t at;  // Wire position.
-    };
-    std::array<Keyed, kSmall> keyed;
-    for (size_t i = 0; i < n; ++i) {
-      keyed[i] = {NamePrefixKey(pairs[i].first), static_cast<uint32_t>(i)};
-    }
-    const auto before = [&](const Keyed& a, const Keyed& b) {
-      if (a.key != b.key) return a.key < b.key;
-      const int names = pairs[a.at].first.compare(pairs[b.at].first);
-      return names != 0 ? names < 0 : a.at < b.at;
-    };
-    for (size_t i = 1; i < n; ++i) {
-      const Keyed moving = keyed[i];
-      size_t j = i;
-      for (; j > 0 && before(moving, keyed[j - 1]); --j) {
-        keyed[j] = keyed[j - 1];
-      }
-      keyed[j] = moving;
-    }
-    const absl::InlinedVector<Pair, kSmall> wire(pairs.begin(), pairs.end());
-    for (size_t i = 0; i < n; ++i) pairs[i] = wire[keyed[i].at];
-  } else {
-    std::stable_sort(pairs.begin(), pairs.end(), ByName<Pair>);
-  }
+  absl::InlinedVector<uint32_t, 64> order(n);
+  StableNameOrder(
+      n, [&pairs](size_t i) -> absl::string_view { return pairs[i].first; },
+      order.data());
+  const absl::InlinedVector<Pair, 64> wire(pairs.begin(), pairs.end());
+  for (size_t i = 0; i < n; ++i) pairs[i] = wire[order[i]];
   size_t kept = 0;
   for (size_t i = 0; i < n; ++i) {
     if (i + 1 < n && pairs[i + 1].first == pairs[i].first) continue;
@@ -94,15 +61,6 @@ bool Is(const FieldReader& field, int number, FieldReader::WireType type) {
 }
 
 }  // namespace
-
-uint64_t NamePrefixKey(absl::string_view name) {
-  uint64_t key = 0;
-  const size_t n = std::min<size_t>(name.size(), 8);
-  for (size_t i = 0; i < n; ++i) {
-    key |= uint64_t{static_cast<uint8_t>(name[i])} << (56 - 8 * i);
-  }
-  return key;
-}
 
 bool ReadUsualFeatureEntry(absl::string_view entry, absl::string_view* name,
                            FeatureView* value) {

@@ -1,8 +1,12 @@
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/container/inlined_vector.h"
 #include "absl/status/statusor.h"
@@ -22,11 +26,52 @@ struct FeatureView {
   absl::string_view categorical;
 };
 
-// The first 8 bytes of `name` as a big-endian number, zero-padded: names
-// in this order are in name order, so most comparisons of a sort of
-// feature names are comparisons of two integers (equal keys fall back to
-// the names).
-uint64_t NamePrefixKey(absl::string_view name);
+// Sets order[0..n) to the positions 0 to n - 1 sorted by the name
+// `name_at(i)` of each, equal names in position order (a stable sort), as
+// a prediction's features are ordered. An event has a few dozen at most,
+// in any order (a map's serialization order is its hash order): an
+// insertion sort on the names' first eight bytes as integers, positions
+// breaking ties, costs no allocation and a few integer comparisons each;
+// longer lists take std::sort on the same keys. Inline, so that the names
+// are read where they lie.
+template <typename NameAt>
+void StableNameOrder(size_t n, NameAt name_at, uint32_t* order) {
+  struct Keyed {
+    uint64_t key;  // The name's first 8 bytes, big-endian, zero-padded.
+    uint32_t at;
+  };
+  constexpr size_t kSmall = 64;
+  std::array<Keyed, kSmall> small;
+  std::vector<Keyed> large(n > kSmall ? n : 0);
+  Keyed* keyed = n > kSmall ? large.data() : small.data();
+  for (size_t i = 0; i < n; ++i) {
+    const absl::string_view name = name_at(i);
+    uint64_t key = 0;
+    for (size_t b = 0; b < name.size() && b < 8; ++b) {
+      key |= uint64_t{static_cast<uint8_t>(name[b])} << (56 - 8 * b);
+    }
+    keyed[i] = {key, static_cast<uint32_t>(i)};
+  }
+  // The position breaks ties: a strict order, so that any sort is stable.
+  const auto before = [&name_at](const Keyed& a, const Keyed& b) {
+    if (a.key != b.key) return a.key < b.key;
+    const int by_name = name_at(a.at).compare(name_at(b.at));
+    return by_name != 0 ? by_name < 0 : a.at < b.at;
+  };
+  if (n <= kSmall) {
+    for (size_t i = 1; i < n; ++i) {
+      const Keyed moving = keyed[i];
+      size_t j = i;
+      for (; j > 0 && before(moving, keyed[j - 1]); --j) {
+        keyed[j] = keyed[j - 1];
+      }
+      keyed[j] = moving;
+    }
+  } else {
+    std::sort(keyed, keyed + n, before);
+  }
+  for (size_t i = 0; i < n; ++i) order[i] = keyed[i].at;
+}
 
 // One entry of a prediction's features map (vigie.v1.Prediction field 10)
 // as protobuf serializers write it: the name (field 1), then the value

@@ -100,17 +100,9 @@ bool AcceptedFeature(absl::string_view entry, absl::string_view* name) {
 
 // A features entry of a prediction: its field (header included) and name.
 struct NamedEntry {
-  uint64_t prefix = 0;  // monitors::NamePrefixKey of the name.
   absl::string_view field;
   absl::string_view name;
 };
-
-// Whether `a`'s name sorts before `b`'s: on their first eight bytes as one
-// integer, then whole.
-bool Before(const NamedEntry& a, const NamedEntry& b) {
-  if (a.prefix != b.prefix) return a.prefix < b.prefix;
-  return a.name < b.name;
-}
 
 // What WithoutFeatures saw of an event's prediction.
 struct PredictionFields {
@@ -151,9 +143,8 @@ bool WithoutFeatures(absl::string_view bytes, std::string* out,
           !AcceptedFeature(fields.bytes(), &entry.name)) {
         return false;
       }
-      entry.prefix = monitors::NamePrefixKey(entry.name);
       entry.field = prediction.substr(start, fields.end() - start);
-      if (!seen->entries.empty() && Before(entry, seen->entries.back())) {
+      if (!seen->entries.empty() && entry.name < seen->entries.back().name) {
         seen->sorted = false;
       }
       seen->entries.push_back(entry);
@@ -176,31 +167,15 @@ bool WithoutFeatures(absl::string_view bytes, std::string* out,
 }
 
 // Appends to `out` the event WithoutFeatures saw, its prediction's features
-// entries sorted by name after its other fields. An insertion sort of
-// (prefix, wire position) pairs, the position breaking ties, keeps entries
-// of one name in wire order, so that the last still wins; a few dozen
-// entries, in hash order, cost it little.
+// entries sorted by name after its other fields; those of one name keep
+// their wire order, so that the last still wins.
 void AppendSorted(const PredictionFields& seen, std::string* out) {
   const auto& entries = seen.entries;
-  struct Keyed {
-    uint64_t prefix;
-    uint32_t at;  // In `entries`.
-  };
-  absl::InlinedVector<Keyed, 32> order(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) {
-    order[i] = {entries[i].prefix, static_cast<uint32_t>(i)};
-  }
-  const auto before = [&entries](const Keyed& a, const Keyed& b) {
-    if (a.prefix != b.prefix) return a.prefix < b.prefix;
-    const int names = entries[a.at].name.compare(entries[b.at].name);
-    return names != 0 ? names < 0 : a.at < b.at;
-  };
-  for (size_t i = 1; i < order.size(); ++i) {
-    const Keyed moving = order[i];
-    size_t j = i;
-    for (; j > 0 && before(moving, order[j - 1]); --j) order[j] = order[j - 1];
-    order[j] = moving;
-  }
+  absl::InlinedVector<uint32_t, 32> order(entries.size());
+  monitors::StableNameOrder(
+      entries.size(),
+      [&entries](size_t i) -> absl::string_view { return entries[i].name; },
+      order.data());
   const size_t base = out->size();
   out->resize(base + seen.header.size() + seen.prediction.size());
   char* to = out->data() + base;
@@ -212,9 +187,8 @@ void AppendSorted(const PredictionFields& seen, std::string* out) {
   for (const auto& [from, until] : seen.kept) {
     copy(seen.prediction.data() + from, until - from);
   }
-  for (const Keyed& keyed : order) {
-    const absl::string_view field = entries[keyed.at].field;
-    copy(field.data(), field.size());
+  for (const uint32_t at : order) {
+    copy(entries[at].field.data(), entries[at].field.size());
   }
 }
 
